@@ -1,0 +1,162 @@
+/// An expression: a typed value computed by one invocation.
+///
+/// Operands are evaluated left to right, all of them: `select` and the logical operators do not
+/// short-circuit, so a side effect (an atomic) in any operand always happens exactly once.
+/// The meaning of every operator is in `docs/semantics.md` and in ``Semantics``.
+public indirect enum Expr: Sendable, Hashable {
+    case literal(Value)
+    case variable(String)
+    /// Element `index` of a buffer or workgroup-shared array; out of bounds gives zero.
+    case load(String, index: Expr)
+    /// Element count of a buffer or shared array, as u32.
+    case length(String)
+    case builtin(Builtin)
+    case unary(UnaryOp, Expr)
+    case binary(BinaryOp, Expr, Expr)
+    /// `condition ? ifTrue : ifFalse`, both arms evaluated.
+    case select(Expr, Expr, Expr)
+    /// Value conversion (float to int truncates toward zero and saturates; NaN gives 0).
+    case cast(DataType, Expr)
+    /// Reinterprets the bits of a value of the same width.
+    case bitcast(DataType, Expr)
+    /// `a * b + c`.
+    case fma(Expr, Expr, Expr)
+    /// Read-modify-write of one u32/i32 element; evaluates to the element's previous value.
+    case atomic(AtomicOp, String, index: Expr, value: Expr)
+    /// Stores `desired` if the element equals `expected`; evaluates to the previous value.
+    case compareExchange(String, index: Expr, expected: Expr, desired: Expr)
+}
+
+public enum Axis: Int, Sendable, Hashable, CaseIterable, Codable {
+    case x = 0, y = 1, z = 2
+    public var name: String { ["x", "y", "z"][rawValue] }
+}
+
+/// Invocation and grid identifiers (all u32).
+public enum Builtin: Sendable, Hashable {
+    case globalInvocationID(Axis)
+    case localInvocationID(Axis)
+    case workgroupID(Axis)
+    case numWorkgroups(Axis)
+    /// The invocation's linear index inside its workgroup.
+    case localInvocationIndex
+
+    /// The name used in JSON and in diagnostics, e.g. `global_id.x`.
+    public var name: String {
+        switch self {
+        case .globalInvocationID(let a): "global_id.\(a.name)"
+        case .localInvocationID(let a): "local_id.\(a.name)"
+        case .workgroupID(let a): "workgroup_id.\(a.name)"
+        case .numWorkgroups(let a): "num_workgroups.\(a.name)"
+        case .localInvocationIndex: "local_index"
+        }
+    }
+
+    public static let all: [Builtin] = Axis.allCases.flatMap {
+        [.globalInvocationID($0), .localInvocationID($0), .workgroupID($0), .numWorkgroups($0)]
+    } + [.localInvocationIndex]
+
+    public init?(name: String) {
+        guard let match = Builtin.all.first(where: { $0.name == name }) else { return nil }
+        self = match
+    }
+
+    /// Whether every invocation of a workgroup sees the same value.
+    public var isWorkgroupUniform: Bool {
+        switch self {
+        case .workgroupID, .numWorkgroups: true
+        case .globalInvocationID, .localInvocationID, .localInvocationIndex: false
+        }
+    }
+}
+
+public enum UnaryOp: String, Sendable, Hashable, CaseIterable, Codable {
+    case negate, not, bitNot = "bit_not", popcount
+    case countLeadingZeros = "clz", countTrailingZeros = "ctz", reverseBits = "reverse_bits"
+    case abs, sqrt, floor, ceil, trunc, round, fract, exp, exp2, log, log2, sin, cos
+
+    /// Float functions whose result GLSL does not pin to the correctly rounded value.
+    public var isApproximate: Bool {
+        switch self {
+        case .sqrt, .exp, .exp2, .log, .log2, .sin, .cos: true
+        default: false
+        }
+    }
+
+    /// Operators that only exist for 32-bit floats in GLSL 4.30.
+    public var isF32Only: Bool {
+        switch self {
+        case .exp, .exp2, .log, .log2, .sin, .cos: true
+        default: false
+        }
+    }
+
+    public var isFloatFunction: Bool {
+        switch self {
+        case .sqrt, .floor, .ceil, .trunc, .round, .fract, .exp, .exp2, .log, .log2, .sin, .cos: true
+        default: false
+        }
+    }
+
+    public var isBitCounting: Bool {
+        self == .popcount || self == .countLeadingZeros || self == .countTrailingZeros || self == .reverseBits
+    }
+}
+
+public enum BinaryOp: String, Sendable, Hashable, CaseIterable, Codable {
+    case add, sub, mul, div, rem
+    case and, or, xor, shl, shr
+    case eq, ne, lt, le, gt, ge
+    case logicalAnd = "logical_and", logicalOr = "logical_or"
+    case min, max
+
+    /// `a op b == b op a` for every pair of values of the operand type.
+    public var isCommutative: Bool {
+        switch self {
+        case .add, .mul, .and, .or, .xor, .eq, .ne, .logicalAnd, .logicalOr, .min, .max: true
+        default: false
+        }
+    }
+
+    public var isComparison: Bool {
+        switch self {
+        case .eq, .ne, .lt, .le, .gt, .ge: true
+        default: false
+        }
+    }
+}
+
+public enum AtomicOp: String, Sendable, Hashable, CaseIterable, Codable {
+    case add, and, or, xor, min, max, exchange
+}
+
+extension Expr {
+    /// Whether evaluating the expression can change memory (it contains an atomic).
+    public var hasSideEffects: Bool {
+        switch self {
+        case .literal, .variable, .length, .builtin: false
+        case .load(_, let i): i.hasSideEffects
+        case .unary(_, let a), .cast(_, let a), .bitcast(_, let a): a.hasSideEffects
+        case .binary(_, let a, let b): a.hasSideEffects || b.hasSideEffects
+        case .select(let a, let b, let c), .fma(let a, let b, let c):
+            a.hasSideEffects || b.hasSideEffects || c.hasSideEffects
+        case .atomic, .compareExchange: true
+        }
+    }
+
+    /// Direct sub-expressions, in evaluation order.
+    public var children: [Expr] {
+        switch self {
+        case .literal, .variable, .length, .builtin: []
+        case .load(_, let i): [i]
+        case .unary(_, let a), .cast(_, let a), .bitcast(_, let a): [a]
+        case .binary(_, let a, let b): [a, b]
+        case .select(let a, let b, let c), .fma(let a, let b, let c): [a, b, c]
+        case .atomic(_, _, let i, let v): [i, v]
+        case .compareExchange(_, let i, let e, let d): [i, e, d]
+        }
+    }
+
+    /// The number of expression nodes in the tree.
+    public var size: Int { 1 + children.reduce(0) { $0 + $1.size } }
+}

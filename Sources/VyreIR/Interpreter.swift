@@ -1,0 +1,341 @@
+/// The CPU reference interpreter: runs a program exactly by the documented semantics.
+///
+/// It is the oracle GPU results are compared against, not a fast path. Workgroups run one after
+/// another; the invocations of a workgroup run one at a time in local-index order up to the next
+/// barrier, so between barriers every invocation makes progress before any passes the barrier.
+/// Memory is sequentially consistent. A step budget ends runaway programs with an error.
+public struct Interpreter: Sendable {
+    public struct Options: Sendable, Hashable {
+        /// Instructions (plus copied elements) the whole run may execute.
+        public var stepBudget: Int
+        /// Iterations each `forever` loop may run before it ends by itself (the GPU's budget uniform).
+        public var foreverBudget: UInt32
+        public var limits: Limits
+
+        public init(stepBudget: Int = 200_000_000, foreverBudget: UInt32 = 1 << 16, limits: Limits = .unrestricted) {
+            self.stepBudget = stepBudget
+            self.foreverBudget = foreverBudget
+            self.limits = limits
+        }
+    }
+
+    public var options: Options
+    public init(options: Options = Options()) { self.options = options }
+
+    /// Runs `program` over `grid` workgroups. `buffers` maps buffer names to their contents as
+    /// little-endian 32-bit words; a buffer left out starts zeroed at its declared count.
+    public func run(_ program: Program, grid: WorkgroupSize, buffers: [String: [UInt32]]) throws(InterpreterError) -> InterpreterResult {
+        do { try program.validate(limits: options.limits) } catch { throw .invalidProgram(error) }
+        guard grid.x > 0, grid.y > 0, grid.z > 0 else {
+            throw .invalidGrid("grid \(grid) has an empty axis")
+        }
+        if let unknown = buffers.keys.sorted().first(where: { program.buffer(named: $0) == nil }) {
+            throw .unknownBuffer(unknown)
+        }
+
+        var memories: [Memory] = []
+        var memoryIndex: [String: Int] = [:]
+        for b in program.buffers {
+            let words: [UInt32]
+            if let given = buffers[b.name] {
+                if let count = b.count, given.count < Int(count) * b.elementType.wordCount {
+                    throw .bufferTooSmall(name: b.name, words: given.count, needed: Int(count) * b.elementType.wordCount)
+                }
+                words = given
+            } else if let count = b.count {
+                words = Array(repeating: 0, count: Int(count) * b.elementType.wordCount)
+            } else {
+                throw .missingBuffer(b.name)
+            }
+            let elements = b.count.map(Int.init) ?? words.count / b.elementType.wordCount
+            memoryIndex[b.name] = memories.count
+            memories.append(Memory(words: words, type: b.elementType, elements: elements))
+        }
+        let firstShared = memories.count
+        for s in program.shared {
+            memoryIndex[s.name] = memories.count
+            memories.append(Memory(words: Array(repeating: 0, count: Int(s.count) * s.elementType.wordCount), type: s.elementType, elements: Int(s.count)))
+        }
+
+        let code: CompiledProgram
+        do { code = try InterpreterCompiler.compile(program, memoryIndex: memoryIndex) } catch {
+            throw .invalidProgram(ValidationFailure(errors: [ValidationError(.typeMismatch, at: "entry", error.problem, fix: error.fix)]))
+        }
+        var machine = Machine(code: code, memories: memories, grid: grid, size: program.workgroupSize, options: options)
+        try machine.runAll(firstShared: firstShared)
+
+        var out: [String: [UInt32]] = [:]
+        for b in program.buffers { out[b.name] = machine.memories[memoryIndex[b.name]!].words }
+        return InterpreterResult(buffers: out, traps: machine.traps, steps: machine.steps)
+    }
+}
+
+/// What a run left behind.
+public struct InterpreterResult: Sendable, Hashable {
+    /// Every buffer's final contents, by name.
+    public var buffers: [String: [UInt32]]
+    /// Every trap, in the order the interpreter executed them.
+    public var traps: [TrapRecord]
+    public var steps: Int
+}
+
+/// An invocation that ended with a trap.
+public struct TrapRecord: Sendable, Hashable {
+    /// Linear global invocation index: `x + y * width + z * width * height`, with width and height
+    /// the grid's extent in invocations.
+    public var invocation: UInt32
+    public var code: UInt32
+
+    public init(invocation: UInt32, code: UInt32) {
+        self.invocation = invocation
+        self.code = code
+    }
+}
+
+public enum InterpreterError: Error, Sendable, Hashable, CustomStringConvertible {
+    case invalidProgram(ValidationFailure)
+    case invalidGrid(String)
+    case unknownBuffer(String)
+    case missingBuffer(String)
+    case bufferTooSmall(name: String, words: Int, needed: Int)
+    case stepBudgetExceeded(Int)
+    case barrierDivergence(workgroup: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .invalidProgram(let f): return "\(f)"
+        case .invalidGrid(let s): return "\(s). Fix: dispatch at least one workgroup on every axis."
+        case .unknownBuffer(let n): return "buffer '\(n)' was given but the program declares no such buffer. Fix: check the name against the program's buffers."
+        case .missingBuffer(let n): return "runtime-sized buffer '\(n)' was not given, so its length is unknown. Fix: pass contents for '\(n)'."
+        case .bufferTooSmall(let n, let w, let need): return "buffer '\(n)' holds \(w) words but its declaration needs \(need). Fix: pass at least \(need) words."
+        case .stepBudgetExceeded(let b): return "the program ran past the interpreter's budget of \(b) steps. Fix: bound its loops, or raise Interpreter.Options.stepBudget."
+        case .barrierDivergence(let wg, let d): return "workgroup \(wg): \(d); a workgroup barrier must be reached by every invocation. Fix: keep barriers out of divergent control flow."
+        }
+    }
+}
+
+final class Memory {
+    var words: [UInt32]
+    let type: DataType
+    let elements: Int
+
+    init(words: [UInt32], type: DataType, elements: Int) {
+        self.words = words
+        self.type = type
+        self.elements = elements
+    }
+
+    func load(_ index: UInt32) -> Value {
+        let i = Int(index)
+        guard i < elements else { return .zero(type) }
+        if type.is64Bit {
+            return Value(type: type, bits: UInt64(words[2 * i]) | UInt64(words[2 * i + 1]) << 32)
+        }
+        return Value(type: type, bits: UInt64(words[i]))
+    }
+
+    func store(_ index: UInt32, _ value: Value) {
+        let i = Int(index)
+        guard i < elements else { return }
+        if type.is64Bit {
+            words[2 * i] = UInt32(truncatingIfNeeded: value.bits)
+            words[2 * i + 1] = UInt32(truncatingIfNeeded: value.bits >> 32)
+        } else {
+            words[i] = UInt32(truncatingIfNeeded: value.bits)
+        }
+    }
+}
+
+private struct Invocation {
+    var pc = 0
+    var registers: [Value]
+    var finished = false
+    let local: (UInt32, UInt32, UInt32)
+    let localIndex: UInt32
+}
+
+private struct Machine {
+    let code: [Instruction]
+    let registerCount: Int
+    let budgetRegister: Int
+    var memories: [Memory]
+    let grid: WorkgroupSize
+    let size: WorkgroupSize
+    let options: Interpreter.Options
+    var steps = 0
+    var traps: [TrapRecord] = []
+    var workgroup: (UInt32, UInt32, UInt32) = (0, 0, 0)
+
+    init(code: CompiledProgram, memories: [Memory], grid: WorkgroupSize, size: WorkgroupSize, options: Interpreter.Options) {
+        self.code = code.code
+        self.registerCount = code.registerCount
+        self.budgetRegister = code.foreverBudgetRegister
+        self.memories = memories
+        self.grid = grid
+        self.size = size
+        self.options = options
+    }
+
+    mutating func runAll(firstShared: Int) throws(InterpreterError) {
+        for wz in 0..<grid.z { for wy in 0..<grid.y { for wx in 0..<grid.x {
+            workgroup = (wx, wy, wz)
+            for m in memories[firstShared...] { for i in m.words.indices { m.words[i] = 0 } }
+            try runWorkgroup()
+        } } }
+    }
+
+    private mutating func runWorkgroup() throws(InterpreterError) {
+        var invocations: [Invocation] = []
+        var registers = Array(repeating: Value.u32(0), count: registerCount)
+        registers[budgetRegister] = .u32(options.foreverBudget)
+        var index: UInt32 = 0
+        for z in 0..<size.z { for y in 0..<size.y { for x in 0..<size.x {
+            invocations.append(Invocation(registers: registers, local: (x, y, z), localIndex: index))
+            index += 1
+        } } }
+        while true {
+            for i in invocations.indices where !invocations[i].finished {
+                try runUntilBarrier(&invocations[i])
+            }
+            let waiting = invocations.filter { !$0.finished }
+            if waiting.isEmpty { return }
+            let where_ = "(\(workgroup.0), \(workgroup.1), \(workgroup.2))"
+            if waiting.count != invocations.count {
+                throw .barrierDivergence(workgroup: where_, detail: "\(invocations.count - waiting.count) invocations ended while \(waiting.count) wait at a barrier")
+            }
+            let pcs = Set(waiting.map(\.pc))
+            if pcs.count > 1 {
+                throw .barrierDivergence(workgroup: where_, detail: "invocations wait at \(pcs.count) different barriers")
+            }
+            for i in invocations.indices { invocations[i].pc += 1 }
+        }
+    }
+
+    /// Runs one invocation until it finishes or stops at a workgroup barrier (pc left on it).
+    private mutating func runUntilBarrier(_ inv: inout Invocation) throws(InterpreterError) {
+        while true {
+            steps += 1
+            if steps > options.stepBudget { throw .stepBudgetExceeded(options.stepBudget) }
+            switch code[inv.pc] {
+            case .set(let r, let e):
+                inv.registers[r] = eval(e, &inv)
+            case .store(let m, let i, let v):
+                let index = eval(i, &inv)
+                let value = eval(v, &inv)
+                memories[m].store(index.u32, value)
+            case .branchIfFalse(let c, let target):
+                if !eval(c, &inv).bool { inv.pc = target; continue }
+            case .jump(let target):
+                inv.pc = target
+                continue
+            case .forInit(let v, let end, let from, let to):
+                inv.registers[v] = eval(from, &inv)
+                inv.registers[end] = eval(to, &inv)
+            case .forCheck(let v, let end, let exit):
+                if !Semantics.binary(.lt, inv.registers[v], inv.registers[end]).bool { inv.pc = exit; continue }
+            case .increment(let r):
+                inv.registers[r] = Semantics.binary(.add, inv.registers[r], Value(type: inv.registers[r].type, bits: 1))
+            case .counterInit(let counter, let limit, let limitValue):
+                inv.registers[counter] = .u32(0)
+                if let limitValue { inv.registers[limit] = eval(limitValue, &inv) }
+            case .loopCheck(let counter, let limit, let condition, let exit):
+                let n = inv.registers[counter].u32
+                if n >= inv.registers[limit].u32 { inv.pc = exit; continue }
+                if let condition, !eval(condition, &inv).bool { inv.pc = exit; continue }
+                inv.registers[counter] = .u32(n + 1)
+            case .barrier(let kind):
+                if kind == .workgroup { return }
+            case .copy(let src, let so, let dst, let dOff, let count):
+                let s = eval(so, &inv).u32
+                let d = eval(dOff, &inv).u32
+                let n = eval(count, &inv).u32
+                steps += Int(n)
+                if steps > options.stepBudget { throw .stepBudgetExceeded(options.stepBudget) }
+                for k in 0..<n {
+                    // Indices past UInt32 wrap like the GLSL loop's uint arithmetic.
+                    memories[dst].store(d &+ k, memories[src].load(s &+ k))
+                }
+            case .nop:
+                break
+            case .finish:
+                inv.finished = true
+                return
+            case .trap(let c):
+                let code = eval(c, &inv).u32
+                traps.append(TrapRecord(invocation: linearInvocation(inv), code: code))
+                inv.finished = true
+                return
+            }
+            inv.pc += 1
+        }
+    }
+
+    private func global(_ inv: Invocation) -> (UInt32, UInt32, UInt32) {
+        (workgroup.0 &* size.x &+ inv.local.0, workgroup.1 &* size.y &+ inv.local.1, workgroup.2 &* size.z &+ inv.local.2)
+    }
+
+    private func linearInvocation(_ inv: Invocation) -> UInt32 {
+        let g = global(inv)
+        let width = grid.x &* size.x
+        let height = grid.y &* size.y
+        return g.0 &+ g.1 &* width &+ g.2 &* width &* height
+    }
+
+    private func builtin(_ b: Builtin, _ inv: Invocation) -> UInt32 {
+        switch b {
+        case .globalInvocationID(let a): let g = global(inv); return [g.0, g.1, g.2][a.rawValue]
+        case .localInvocationID(let a): return [inv.local.0, inv.local.1, inv.local.2][a.rawValue]
+        case .workgroupID(let a): return [workgroup.0, workgroup.1, workgroup.2][a.rawValue]
+        case .numWorkgroups(let a): return grid[a]
+        case .localInvocationIndex: return inv.localIndex
+        }
+    }
+
+    private func eval(_ e: RExpr, _ inv: inout Invocation) -> Value {
+        switch e {
+        case .constant(let v): return v
+        case .register(let r): return inv.registers[r]
+        case .load(let m, let i): return memories[m].load(eval(i, &inv).u32)
+        case .length(let m): return .u32(UInt32(truncatingIfNeeded: memories[m].elements))
+        case .builtin(let b): return .u32(builtin(b, inv))
+        case .unary(let op, let a): return Semantics.unary(op, eval(a, &inv))
+        case .binary(let op, let a, let b):
+            let x = eval(a, &inv)
+            return Semantics.binary(op, x, eval(b, &inv))
+        case .select(let c, let a, let b):
+            let cond = eval(c, &inv)
+            let x = eval(a, &inv)
+            let y = eval(b, &inv)
+            return cond.bool ? x : y
+        case .cast(let t, let a): return Semantics.cast(t, eval(a, &inv))
+        case .bitcast(let t, let a): return Semantics.bitcast(t, eval(a, &inv))
+        case .fma(let a, let b, let c):
+            let x = eval(a, &inv)
+            let y = eval(b, &inv)
+            return Semantics.fma(x, y, eval(c, &inv))
+        case .atomic(let op, let m, let i, let v):
+            let index = eval(i, &inv).u32
+            let operand = eval(v, &inv)
+            let memory = memories[m]
+            guard Int(index) < memory.elements else { return .zero(memory.type) }
+            let old = memory.load(index)
+            memory.store(index, Semantics.atomic(op, old: old, operand: operand))
+            return old
+        case .compareExchange(let m, let i, let x, let d):
+            let index = eval(i, &inv).u32
+            let expected = eval(x, &inv)
+            let desired = eval(d, &inv)
+            let memory = memories[m]
+            guard Int(index) < memory.elements else { return .zero(memory.type) }
+            let old = memory.load(index)
+            if old == expected { memory.store(index, desired) }
+            return old
+        }
+    }
+}
+
+extension Value {
+    /// The value as u32 (validated contexts only: indices, counts, codes).
+    var u32: UInt32 { UInt32(truncatingIfNeeded: bits) }
+    var bool: Bool { bits != 0 }
+}

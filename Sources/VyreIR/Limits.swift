@@ -1,0 +1,45 @@
+/// What a target allows: workgroup shape, memory sizes, bindings, nesting, optional types.
+///
+/// Validation checks a program against these. ``gl43`` holds the minimums every GL 4.3 device
+/// guarantees; the GL layer builds the real figures of a device from its queried limits.
+public struct Limits: Sendable, Hashable {
+    public var maxWorkgroupSize: WorkgroupSize
+    public var maxWorkgroupInvocations: UInt32
+    public var maxSharedMemoryBytes: UInt32
+    /// Storage blocks one compute program may use.
+    public var maxStorageBuffers: UInt32
+    /// Binding points: every binding must be below this.
+    public var maxBindings: UInt32
+    public var maxStorageBlockBytes: UInt64
+    /// Deepest nesting of statements and expressions (the wire decoder uses the same measure).
+    public var maxNestingDepth: Int
+    /// Statements plus expression nodes in the whole program.
+    public var maxProgramSize: Int
+    public var capabilities: Set<Capability>
+
+    public init(maxWorkgroupSize: WorkgroupSize, maxWorkgroupInvocations: UInt32, maxSharedMemoryBytes: UInt32,
+                maxStorageBuffers: UInt32, maxBindings: UInt32, maxStorageBlockBytes: UInt64,
+                maxNestingDepth: Int = 64, maxProgramSize: Int = 1 << 20, capabilities: Set<Capability>) {
+        self.maxWorkgroupSize = maxWorkgroupSize
+        self.maxWorkgroupInvocations = maxWorkgroupInvocations
+        self.maxSharedMemoryBytes = maxSharedMemoryBytes
+        self.maxStorageBuffers = maxStorageBuffers
+        self.maxBindings = maxBindings
+        self.maxStorageBlockBytes = maxStorageBlockBytes
+        self.maxNestingDepth = maxNestingDepth
+        self.maxProgramSize = maxProgramSize
+        self.capabilities = capabilities
+    }
+
+    /// The minimums of the OpenGL 4.3 core specification, without 64-bit types.
+    public static let gl43 = Limits(
+        maxWorkgroupSize: WorkgroupSize(1024, 1024, 64), maxWorkgroupInvocations: 1024,
+        maxSharedMemoryBytes: 32768, maxStorageBuffers: 8, maxBindings: 8,
+        maxStorageBlockBytes: 1 << 24, capabilities: [])
+
+    /// No device in mind: generous sizes and every optional type. For tooling and the interpreter.
+    public static let unrestricted = Limits(
+        maxWorkgroupSize: WorkgroupSize(1024, 1024, 64), maxWorkgroupInvocations: 1024,
+        maxSharedMemoryBytes: 65536, maxStorageBuffers: 96, maxBindings: 96,
+        maxStorageBlockBytes: 1 << 40, capabilities: Set(Capability.allCases))
+}

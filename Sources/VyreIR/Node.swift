@@ -1,0 +1,98 @@
+/// A statement of a vyre program.
+///
+/// Bodies are scopes: a variable declared by `let` is visible to the rest of its body and to the
+/// bodies nested in it, and may not shadow a visible name.
+public indirect enum Node: Sendable, Hashable {
+    /// Declares a mutable variable with the type of its initial value.
+    case `let`(String, Expr)
+    case assign(String, Expr)
+    /// Writes element `index` of a buffer or shared array; out of bounds is dropped.
+    case store(String, index: Expr, value: Expr)
+    case `if`(Expr, then: [Node], else: [Node])
+    /// `for v in from ..< to`, step 1; both bounds are evaluated once, before the first iteration.
+    /// The loop variable may not be assigned.
+    case `for`(String, from: Expr, to: Expr, body: [Node])
+    /// Runs `body` while `condition` holds, at most `maxIterations` (u32, evaluated once) times.
+    case `while`(Expr, maxIterations: Expr, body: [Node])
+    /// Runs `body` until `break`/`return`, or until the host-set iteration budget is spent.
+    /// GPUs give no forward-progress guarantee, so "forever" always means "within a budget".
+    case forever([Node])
+    case block([Node])
+    /// A named group of statements, kept for diagnostics and as a comment in generated source.
+    case region(String, [Node])
+    case `return`
+    case `break`
+    case `continue`
+    case barrier(BarrierKind)
+    /// Starts a bulk copy of `count` elements from a buffer; see ``AsyncCopy``.
+    case asyncLoad(AsyncCopy)
+    /// Starts a bulk copy of `count` elements into a buffer; see ``AsyncCopy``.
+    case asyncStore(AsyncCopy)
+    /// Completes every copy started with this tag by this invocation.
+    case asyncWait(String)
+    /// Ends the invocation and records a fault with a u32 code.
+    case trap(Expr)
+}
+
+public enum BarrierKind: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Every invocation of the workgroup arrives before any continues, and their shared-memory and
+    /// buffer writes before the barrier are visible to each other after it. Uniform control flow only.
+    case workgroup
+    /// Orders this invocation's buffer writes (all before the barrier are visible to other
+    /// invocations before any after it). No execution synchronisation, allowed anywhere.
+    case bufferMemory = "buffer_memory"
+}
+
+/// A bulk element copy between memories (buffers or shared arrays) of the same element type.
+///
+/// The copy belongs to the invocation that starts it and is complete once that invocation runs the
+/// matching ``Node/asyncWait(_:)``; reading the destination or writing the source in between gives
+/// unspecified values. Elements out of bounds of the source read as zero; elements out of bounds of
+/// the destination are dropped.
+public struct AsyncCopy: Sendable, Hashable {
+    public var tag: String
+    public var source: String
+    public var sourceOffset: Expr
+    public var destination: String
+    public var destinationOffset: Expr
+    public var count: Expr
+
+    public init(tag: String, source: String, sourceOffset: Expr, destination: String, destinationOffset: Expr, count: Expr) {
+        self.tag = tag
+        self.source = source
+        self.sourceOffset = sourceOffset
+        self.destination = destination
+        self.destinationOffset = destinationOffset
+        self.count = count
+    }
+}
+
+extension Node {
+    /// The statement lists nested directly in this node, with the path label of each.
+    public var bodies: [(label: String, nodes: [Node])] {
+        switch self {
+        case .if(_, let t, let e): [("then", t), ("else", e)]
+        case .for(_, _, _, let b), .while(_, _, let b): [("body", b)]
+        case .forever(let b), .block(let b), .region(_, let b): [("body", b)]
+        default: []
+        }
+    }
+
+    /// The expressions a node evaluates, with their path labels, in evaluation order.
+    public var expressions: [(label: String, expr: Expr)] {
+        switch self {
+        case .let(_, let v), .assign(_, let v): [("value", v)]
+        case .store(_, let i, let v): [("index", i), ("value", v)]
+        case .if(let c, _, _): [("condition", c)]
+        case .for(_, let f, let t, _): [("from", f), ("to", t)]
+        case .while(let c, let m, _): [("maxIterations", m), ("condition", c)]
+        case .asyncLoad(let c), .asyncStore(let c):
+            [("sourceOffset", c.sourceOffset), ("destinationOffset", c.destinationOffset), ("count", c.count)]
+        case .trap(let c): [("code", c)]
+        default: []
+        }
+    }
+
+    /// Statements in the tree rooted here, this one included.
+    public var nodeCount: Int { 1 + bodies.reduce(0) { $0 + $1.nodes.reduce(0) { $0 + $1.nodeCount } } }
+}

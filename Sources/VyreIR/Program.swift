@@ -1,0 +1,94 @@
+/// A compute program: the buffers it binds, its workgroup shape, its shared memory and its body.
+///
+/// A `Program` is plain data (Sendable, Hashable, Codable through ``ProgramJSON``, binary through
+/// ``WireFormat``). Run ``validate(limits:)`` before lowering or interpreting it.
+public struct Program: Sendable, Hashable {
+    public var buffers: [BufferDecl]
+    public var shared: [SharedDecl]
+    public var workgroupSize: WorkgroupSize
+    public var entry: [Node]
+
+    public init(buffers: [BufferDecl] = [], shared: [SharedDecl] = [], workgroupSize: WorkgroupSize = WorkgroupSize(1), entry: [Node] = []) {
+        self.buffers = buffers
+        self.shared = shared
+        self.workgroupSize = workgroupSize
+        self.entry = entry
+    }
+
+    public func buffer(named name: String) -> BufferDecl? { buffers.first { $0.name == name } }
+    public func sharedArray(named name: String) -> SharedDecl? { shared.first { $0.name == name } }
+
+    /// Statements in the whole program.
+    public var nodeCount: Int { entry.reduce(0) { $0 + $1.nodeCount } }
+}
+
+/// Invocations per workgroup along x, y and z.
+public struct WorkgroupSize: Sendable, Hashable, CustomStringConvertible {
+    public var x: UInt32
+    public var y: UInt32
+    public var z: UInt32
+
+    public init(_ x: UInt32, _ y: UInt32 = 1, _ z: UInt32 = 1) {
+        self.x = x
+        self.y = y
+        self.z = z
+    }
+
+    /// Invocations in one workgroup (as UInt64 so oversized shapes do not overflow).
+    public var invocations: UInt64 { UInt64(x) * UInt64(y) * UInt64(z) }
+    public var description: String { "\(x)x\(y)x\(z)" }
+    public subscript(axis: Axis) -> UInt32 { [x, y, z][axis.rawValue] }
+}
+
+public enum BufferAccess: String, Sendable, Hashable, CaseIterable, Codable {
+    case readOnly = "read"
+    case readWrite = "read_write"
+    case writeOnly = "write"
+
+    public var canRead: Bool { self != .writeOnly }
+    public var canWrite: Bool { self != .readOnly }
+}
+
+/// Where a buffer should live. A hint: a backend without the placement falls back to device-local.
+public enum BufferPlacement: String, Sendable, Hashable, CaseIterable, Codable {
+    /// GPU memory; the host uploads and reads back ranges.
+    case deviceLocal = "device"
+    /// Persistently mapped, coherent host-visible memory, read and written by the host while the
+    /// program runs (rings, doorbells). Loads from it are never cached.
+    case hostMapped = "host"
+}
+
+/// A storage buffer the program binds.
+public struct BufferDecl: Sendable, Hashable {
+    public var name: String
+    public var binding: UInt32
+    public var access: BufferAccess
+    public var elementType: DataType
+    /// Element count; `nil` for a runtime-sized buffer whose length comes from the bound memory.
+    public var count: UInt32?
+    public var placement: BufferPlacement
+
+    public init(_ name: String, binding: UInt32, access: BufferAccess, type: DataType, count: UInt32? = nil, placement: BufferPlacement = .deviceLocal) {
+        self.name = name
+        self.binding = binding
+        self.access = access
+        self.elementType = type
+        self.count = count
+        self.placement = placement
+    }
+}
+
+/// A workgroup-shared array. Its elements start at zero in every workgroup.
+public struct SharedDecl: Sendable, Hashable {
+    public var name: String
+    public var elementType: DataType
+    public var count: UInt32
+
+    public init(_ name: String, type: DataType, count: UInt32) {
+        self.name = name
+        self.elementType = type
+        self.count = count
+    }
+
+    public var byteCount: UInt64 { UInt64(count) * UInt64(elementType.byteCount) }
+}

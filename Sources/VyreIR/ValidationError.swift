@@ -1,0 +1,37 @@
+/// One problem found by ``Program/validate(limits:)``: where (a node path such as
+/// `entry[3].then[0].value.lhs`), what, and how to fix it.
+public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        case invalidName, duplicateMemory, duplicateBinding, bindingOutOfRange, tooManyBuffers
+        case invalidSize, workgroupSizeLimit, sharedMemoryLimit, missingCapability
+        case undefinedVariable, duplicateVariable, assignToLoopVariable
+        case unknownMemory, typeMismatch, storeToReadOnly, loadFromWriteOnly, invalidAtomic, unsupportedOperation
+        case breakOutsideLoop, nonUniformBarrier, unknownAsyncTag, invalidAsyncCopy
+        case nestingTooDeep, programTooLarge
+    }
+
+    public var kind: Kind
+    public var path: String
+    public var problem: String
+    public var fix: String
+
+    public init(_ kind: Kind, at path: String, _ problem: String, fix: String) {
+        self.kind = kind
+        self.path = path
+        self.problem = problem
+        self.fix = fix
+    }
+
+    public var description: String { "\(path): \(problem). Fix: \(fix)." }
+}
+
+/// Every problem validation found, in program order.
+public struct ValidationFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    public var errors: [ValidationError]
+
+    public var description: String {
+        let shown = errors.prefix(20).map { "  \($0)" }.joined(separator: "\n")
+        let more = errors.count > 20 ? "\n  ... and \(errors.count - 20) more" : ""
+        return "invalid program (\(errors.count) problem\(errors.count == 1 ? "" : "s")):\n\(shown)\(more)"
+    }
+}
