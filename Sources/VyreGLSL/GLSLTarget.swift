@@ -1,0 +1,90 @@
+public import VyreIR
+
+/// What the generated GLSL may assume about the device that compiles it.
+///
+/// Every "can the target do X" question goes through ``supports(_:)``, so a later target (GLSL ES
+/// 3.10, say) changes one predicate instead of version checks spread over the writer.
+public struct GLSLTarget: Sendable, Hashable {
+    public var capabilities: Set<Capability>
+
+    public init(capabilities: Set<Capability>) { self.capabilities = capabilities }
+
+    /// Plain GLSL 4.30: no 64-bit integers, doubles not assumed.
+    public static let gl43 = GLSLTarget(capabilities: [])
+    /// GLSL 4.30 with every optional capability (for offline tools such as glslangValidator).
+    public static let gl43Full = GLSLTarget(capabilities: Set(Capability.allCases))
+
+    public func supports(_ feature: Feature) -> Bool {
+        switch feature {
+        case .int64: capabilities.contains(.int64)
+        case .float64: capabilities.contains(.float64)
+        }
+    }
+}
+
+/// A language feature beyond core GLSL 4.30 compute that a program may need.
+public enum Feature: String, Sendable, Hashable, CaseIterable {
+    /// 64-bit integer types and double bit casts (`GL_ARB_gpu_shader_int64`).
+    case int64
+    /// Double-precision arithmetic (core since GLSL 4.00, but optional on some drivers).
+    case float64
+
+    var extensionLine: String? {
+        switch self {
+        case .int64: "#extension GL_ARB_gpu_shader_int64 : require // u64 and i64 (and double bit casts)"
+        case .float64: nil
+        }
+    }
+}
+
+/// Why a program cannot be lowered for a target.
+public enum GLSLError: Error, Sendable, Hashable, CustomStringConvertible {
+    case invalidProgram(ValidationFailure)
+    case missingFeature(Feature, path: String)
+
+    public var description: String {
+        switch self {
+        case .invalidProgram(let f):
+            return "cannot lower an invalid program: \(f)"
+        case .missingFeature(let f, let path):
+            let fix = f == .int64 ? "use 32-bit types, or run on a device that offers GL_ARB_gpu_shader_int64" : "use f32, or run on a device with double-precision support"
+            return "\(path) needs the \(f.rawValue) feature, which this target lacks. Fix: \(fix)."
+        }
+    }
+}
+
+/// Where a line of generated GLSL came from.
+public struct SourceLocation: Sendable, Hashable {
+    /// The IR node path, e.g. `entry[3].then[0]`; nil for declarations and helpers.
+    public var path: String?
+    /// The innermost IR region around that node.
+    public var region: String?
+}
+
+/// A program lowered to GLSL 4.30 compute source, with what the runtime needs to run it.
+public struct LoweredProgram: Sendable, Hashable {
+    public var source: String
+    /// Binding of the trap record buffer (4 words: count, claimed, code, invocation), when the
+    /// program contains a trap.
+    public var trapBinding: UInt32?
+    /// Location of the `uint` uniform holding the iteration budget of `forever` loops, when present.
+    public var foreverBudgetLocation: Int32?
+    /// Features the source requires (each has its `#extension` line where one exists).
+    public var features: Set<Feature>
+    /// One entry per source line (index = line number - 1).
+    public var lines: [SourceLocation]
+
+    /// The IR location of a 1-based GLSL line, as compilers report them.
+    public func location(ofLine line: Int) -> SourceLocation? {
+        lines.indices.contains(line - 1) ? lines[line - 1] : nil
+    }
+
+    /// Layout of the trap record buffer.
+    public enum TrapWord {
+        public static let count = 0
+        public static let claimed = 1
+        public static let code = 2
+        public static let invocation = 3
+        public static let words = 4
+    }
+}

@@ -1,0 +1,102 @@
+import VyreIR
+
+/// GLSL functions the writer calls where a GLSL operator's meaning differs from the IR's (division
+/// by zero, signed remainder, float-to-int saturation, NaN-exact min/max, bit counts). Each is
+/// emitted once, only when used, in name order.
+struct Helper: Hashable, Comparable {
+    let name: String
+    let source: String
+
+    static func < (a: Helper, b: Helper) -> Bool { a.name < b.name }
+
+    static func divide(_ t: DataType, remainder: Bool) -> Helper {
+        let s = Conv.scalar(t)
+        let name = "vy_\(remainder ? "rem" : "div")_\(t.rawValue)"
+        if !t.isSignedInteger {
+            let z = Conv.zero(t)
+            return Helper(name: name, source: "\(s) \(name)(\(s) a, \(s) b) { return b == \(z) ? \(z) : a \(remainder ? "%" : "/") b; }")
+        }
+        // Signed division through magnitudes: GLSL leaves negative operands of % undefined, and this
+        // also pins MIN / -1 to MIN (wrapped) and MIN % -1 to 0.
+        let u = t == .i32 ? "uint" : "uint64_t"
+        let z = Conv.zero(t)
+        let body = remainder
+            ? "\(u) r = ua % ub;\n    return a < \(z) ? -\(s)(r) : \(s)(r);"
+            : "\(u) q = ua / ub;\n    return (a < \(z)) != (b < \(z)) ? -\(s)(q) : \(s)(q);"
+        return Helper(name: name, source: """
+            \(s) \(name)(\(s) a, \(s) b) {
+                if (b == \(z)) return \(z);
+                \(u) ua = a < \(z) ? \(u)(-a) : \(u)(a);
+                \(u) ub = b < \(z) ? \(u)(-b) : \(u)(b);
+                \(body)
+            }
+            """)
+    }
+
+    static func absolute(_ t: DataType) -> Helper {
+        let s = Conv.scalar(t)
+        return Helper(name: "vy_abs_\(t.rawValue)", source: "\(s) vy_abs_\(t.rawValue)(\(s) x) { return x < \(Conv.zero(t)) ? -x : x; }")
+    }
+
+    /// GLSL defines min(x, y) as `y < x ? y : x`; hardware min instructions disagree on NaN and
+    /// signed zero, so the definition is written out.
+    static func minMax(_ t: DataType, max: Bool) -> Helper {
+        let s = Conv.scalar(t)
+        let name = "vy_\(max ? "max" : "min")_\(t.rawValue)"
+        return Helper(name: name, source: "\(s) \(name)(\(s) a, \(s) b) { return \(max ? "a < b" : "b < a") ? b : a; }")
+    }
+
+    /// Double bit casts through the core pack functions: glslang and some drivers lack the
+    /// ARB_gpu_shader_int64 built-ins (doubleBitsToUint64 and friends).
+    static let doubleBits = Helper(name: "vy_f64_bits", source: """
+        uint64_t vy_f64_bits(double d) {
+            uvec2 w = unpackDouble2x32(d);
+            return uint64_t(w.x) | (uint64_t(w.y) << 32u);
+        }
+        """)
+    static let doubleFromBits = Helper(name: "vy_f64_from_bits", source: """
+        double vy_f64_from_bits(uint64_t b) { return packDouble2x32(uvec2(uint(b & 0xFFFFFFFFul), uint(b >> 32u))); }
+        """)
+
+    static let clz = Helper(name: "vy_clz", source: "uint vy_clz(uint x) { return x == 0u ? 32u : uint(31 - findMSB(x)); }")
+    static let ctz = Helper(name: "vy_ctz", source: "uint vy_ctz(uint x) { return x == 0u ? 32u : uint(findLSB(x)); }")
+
+    static let invocationIndex = Helper(name: "vy_invocation_index", source: """
+        uint vy_invocation_index() {
+            uvec3 size = gl_NumWorkGroups * gl_WorkGroupSize;
+            return gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * size.x + gl_GlobalInvocationID.z * size.x * size.y;
+        }
+        """)
+
+    /// Float to integer: truncate toward zero, saturate at the target's range, NaN gives 0.
+    static func floatToInt(from f: DataType, to t: DataType) -> Helper {
+        let s = Conv.scalar(t)
+        let fs = Conv.scalar(f)
+        let suffix = f == .f64 ? "lf" : ""
+        let name = "vy_\(f.rawValue)_to_\(t.rawValue)"
+        let lines: [String]
+        switch t {
+        case .i32:
+            lines = ["if (isnan(x)) return 0;",
+                     "if (x <= -2147483648.0\(suffix)) return int(0x80000000u);",
+                     "if (x >= 2147483648.0\(suffix)) return 2147483647;",
+                     "return int(x);"]
+        case .u32:
+            // Negative values and NaN give 0; (-1, 1) truncates to 0 without relying on uint(-0.5).
+            lines = ["if (isnan(x) || x < 1.0\(suffix)) return 0u;",
+                     "if (x >= 4294967296.0\(suffix)) return 4294967295u;",
+                     "return uint(x);"]
+        case .i64:
+            lines = ["if (isnan(x)) return 0l;",
+                     "if (x <= -9223372036854775808.0\(suffix)) return int64_t(0x8000000000000000ul);",
+                     "if (x >= 9223372036854775808.0\(suffix)) return 9223372036854775807l;",
+                     "return int64_t(x);"]
+        default:
+            lines = ["if (isnan(x) || x < 1.0\(suffix)) return 0ul;",
+                     "if (x >= 18446744073709551616.0\(suffix)) return 18446744073709551615ul;",
+                     "return uint64_t(x);"]
+        }
+        let body = lines.joined(separator: "\n    ")
+        return Helper(name: name, source: "\(s) \(name)(\(fs) x) {\n    \(body)\n}")
+    }
+}

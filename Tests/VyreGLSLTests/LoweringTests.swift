@@ -1,0 +1,65 @@
+import Testing
+import VyreGLSL
+import VyreIR
+
+struct LoweringTests {
+    @Test func missingFeatureIsReportedBeforeWriting() {
+        let p = Program(buffers: [BufferDecl("w", binding: 0, access: .readWrite, type: .u64, count: 1)], workgroupSize: WorkgroupSize(1)) {}
+        #expect(throws: GLSLError.missingFeature(.int64, path: "buffers[0]")) { try p.lowerToGLSL(target: .gl43) }
+        #expect(throws: Never.self) { try p.lowerToGLSL(target: GLSLTarget(capabilities: [.int64])) }
+    }
+
+    @Test func invalidProgramsAreRefused() {
+        let p = Program(entry: [.assign("nope", 1)])
+        #expect(throws: GLSLError.self) { try p.lowerToGLSL() }
+    }
+
+    @Test func linesMapBackToNodePathsAndRegions() throws {
+        let p = Program(buffers: [BufferDecl("o", binding: 0, access: .readWrite, type: .u32, count: 4)], workgroupSize: WorkgroupSize(4)) {
+            Node.region("fill") {
+                Node.store("o", at: .localID(.x), .localID(.x) / 2)
+            }
+        }
+        let lowered = try p.lowerToGLSL()
+        let storeLine = try #require(lowered.source.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("b_o.data[") })
+        let location = try #require(lowered.location(ofLine: storeLine + 1))
+        #expect(location.path == "entry[0].body[0]")
+        #expect(location.region == "fill")
+        #expect(lowered.source.contains("// region: fill"))
+        #expect(lowered.source.contains("vy_div_u32"))
+    }
+
+    @Test func trapAndForeverAddTheirRuntimeInterface() throws {
+        let p = Program(buffers: [BufferDecl("o", binding: 3, access: .readWrite, type: .u32, count: 1)], workgroupSize: WorkgroupSize(1)) {
+            Node.forever { Node.if(.load("o", at: 0).equals(1)) { Node.trap(7) } }
+        }
+        let lowered = try p.lowerToGLSL()
+        #expect(lowered.trapBinding == 4)
+        #expect(lowered.foreverBudgetLocation == 0)
+        #expect(lowered.source.contains("uniform uint vy_forever_budget"))
+    }
+
+    @Test func floatArithmeticIsComputedIntoPreciseTemporaries() throws {
+        let p = Program(buffers: [BufferDecl("f", binding: 0, access: .readWrite, type: .f32, count: 4)], workgroupSize: WorkgroupSize(1)) {
+            Node.store("f", at: 0, .load("f", at: 1) * .load("f", at: 2) + .load("f", at: 3))
+        }
+        let source = try p.lowerToGLSL().source
+        #expect(source.contains("precise float t0 = ((b_f.data[1u] * b_f.data[2u]) + b_f.data[3u]);"))
+    }
+
+    @Test func hostMappedBuffersAreVolatileAndSharedOnesCoherent() throws {
+        let p = Program(buffers: [
+            BufferDecl("ring", binding: 0, access: .readWrite, type: .u32, placement: .hostMapped),
+            BufferDecl("counters", binding: 1, access: .readWrite, type: .u32, count: 4),
+            BufferDecl("out", binding: 2, access: .readWrite, type: .u32, count: 4),
+        ], workgroupSize: WorkgroupSize(1)) {
+            Node.let("x", .load("ring", at: 0))
+            Node.let("y", .atomic(.add, "counters", at: 0, 1))
+            Node.store("out", at: 0, "x" + "y")
+        }
+        let source = try p.lowerToGLSL().source
+        #expect(source.contains("binding = 0) coherent volatile buffer B_ring"))
+        #expect(source.contains("binding = 1) coherent buffer B_counters"))
+        #expect(source.contains("binding = 2) buffer B_out"))
+    }
+}
