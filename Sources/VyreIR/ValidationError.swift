@@ -29,6 +29,8 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
 public struct ValidationFailure: Error, Sendable, Hashable, CustomStringConvertible {
     public var errors: [ValidationError]
 
+    public init(errors: [ValidationError]) { self.errors = errors }
+
     public var description: String {
         let shown = errors.prefix(20).map { "  \($0)" }.joined(separator: "\n")
         let more = errors.count > 20 ? "\n  ... and \(errors.count - 20) more" : ""

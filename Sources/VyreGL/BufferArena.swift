@@ -1,0 +1,64 @@
+import CEGL
+import Synchronization
+
+/// Owns a set of buffers made together and deletes them together: the buffers of one run, say.
+/// Device-local entries are read back by copy; host-mapped entries through their mapping.
+public struct BufferArena: ~Copyable, @unchecked Sendable {
+    private struct Entry {
+        var handle: BufferHandle
+        var mapping: UnsafeMutablePointer<Atomic<UInt32>>?
+    }
+
+    private var entries: [Entry] = []
+    let context: GLContext
+
+    public init(context: GLContext) { self.context = context }
+
+    deinit { for e in entries { context.release(.buffer(e.handle.name)) } }
+
+    public var count: Int { entries.count }
+    public func handle(_ index: Int) -> BufferHandle { entries[index].handle }
+
+    /// Adds a buffer holding `words`; host-mapped when `mapped`. Returns its index.
+    public mutating func add(words: [UInt32], mapped: Bool) throws(VyreGLError) -> Int {
+        let size = max(4, words.count * 4)
+        let name: UInt32
+        var mapping: UnsafeMutablePointer<Atomic<UInt32>>? = nil
+        if mapped {
+            let flags = GL_MAP_READ_BIT | GL_MAP_WRITE_BIT | GL_MAP_PERSISTENT_BIT | GL_MAP_COHERENT_BIT
+            let created = try context.onThread { gl throws(VyreGLError) in try gl.createBuffer(bytes: size, flags: flags, map: true) }
+            name = created.name
+            mapping = created.base?.bindMemory(to: Atomic<UInt32>.self, capacity: size / 4)
+            for (i, w) in words.enumerated() { mapping![i].store(w, ordering: .relaxed) }
+        } else {
+            name = try context.onThread { gl throws(VyreGLError) in
+                let created = try gl.createBuffer(bytes: size, flags: GL_DYNAMIC_STORAGE_BIT, map: false)
+                if !words.isEmpty {
+                    glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), created.name)
+                    words.withUnsafeBytes { glBufferSubData(GLenum(GL_COPY_WRITE_BUFFER), 0, $0.count, $0.baseAddress) }
+                    glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
+                    try gl.check("glBufferSubData(\(words.count * 4) bytes)")
+                }
+                return created.name
+            }
+        }
+        entries.append(Entry(handle: BufferHandle(name: name, byteCount: size, contextSerial: context.serial), mapping: mapping))
+        return entries.count - 1
+    }
+
+    /// The first `words` words of buffer `index`.
+    public func read(_ index: Int, words: Int) throws(VyreGLError) -> [UInt32] {
+        let e = entries[index]
+        precondition(words * 4 <= e.handle.byteCount, "read past buffer \(index)")
+        if let m = e.mapping { return (0..<words).map { m[$0].load(ordering: .relaxed) } }
+        let name = e.handle.name
+        return try context.onThread { gl throws(VyreGLError) in
+            var out = [UInt32](repeating: 0, count: words)
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
+            out.withUnsafeMutableBytes { glGetBufferSubData(GLenum(GL_COPY_READ_BUFFER), 0, $0.count, $0.baseAddress) }
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
+            try gl.check("glGetBufferSubData(\(words * 4) bytes)")
+            return out
+        }
+    }
+}

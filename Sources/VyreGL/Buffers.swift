@@ -1,0 +1,197 @@
+import CEGL
+import Synchronization
+
+/// A copyable reference to a GL buffer, used to bind it. It does not own the buffer: keep the
+/// owning ``DeviceBuffer`` or ``MappedBuffer`` alive while dispatches use the handle.
+public struct BufferHandle: Sendable, Hashable {
+    public let name: UInt32
+    public let byteCount: Int
+    let contextSerial: UInt64
+}
+
+/// GPU memory that the host fills and reads back by range (`glBufferStorage` without map bits,
+/// so drivers place it in video memory). Uploads and readbacks are copies through the driver.
+public struct DeviceBuffer: ~Copyable, Sendable {
+    public let handle: BufferHandle
+    let context: GLContext
+
+    init(handle: BufferHandle, context: GLContext) {
+        self.handle = handle
+        self.context = context
+    }
+
+    deinit { context.release(.buffer(handle.name)) }
+
+    public var byteCount: Int { handle.byteCount }
+
+    /// Writes `words` starting at word `offset`.
+    public func upload(_ words: [UInt32], atWord offset: Int = 0) throws(VyreGLError) {
+        guard offset >= 0, (offset + words.count) * 4 <= handle.byteCount else {
+            throw .bufferTooSmall(name: "buffer \(handle.name)", bytes: handle.byteCount, needed: (offset + words.count) * 4)
+        }
+        if words.isEmpty { return }
+        let name = handle.name
+        try context.onThread { gl throws(VyreGLError) in
+            glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), name)
+            words.withUnsafeBytes { glBufferSubData(GLenum(GL_COPY_WRITE_BUFFER), offset * 4, $0.count, $0.baseAddress) }
+            glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
+            try gl.check("glBufferSubData(\(words.count * 4) bytes)")
+        }
+    }
+
+    /// Reads words `range` back to the host (waits for GPU work that writes the buffer).
+    public func read(words range: Range<Int>) throws(VyreGLError) -> [UInt32] {
+        guard range.lowerBound >= 0, range.upperBound * 4 <= handle.byteCount else {
+            throw .bufferTooSmall(name: "buffer \(handle.name)", bytes: handle.byteCount, needed: range.upperBound * 4)
+        }
+        let name = handle.name
+        return try context.onThread { gl throws(VyreGLError) in
+            var out = [UInt32](repeating: 0, count: range.count)
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
+            out.withUnsafeMutableBytes { glGetBufferSubData(GLenum(GL_COPY_READ_BUFFER), range.lowerBound * 4, $0.count, $0.baseAddress) }
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
+            try gl.check("glGetBufferSubData(\(range.count * 4) bytes)")
+            return out
+        }
+    }
+
+    public func readAll() throws(VyreGLError) -> [UInt32] { try read(words: 0..<(handle.byteCount / 4)) }
+}
+
+/// Host-visible memory mapped once for the buffer's whole life (`MAP_PERSISTENT | MAP_COHERENT`),
+/// readable and writable by the host while GPU programs run.
+///
+/// Words are accessed only through atomic operations with an explicit ordering, never through a
+/// raw pointer: the GPU may read or write any word at any time. Publish data with relaxed stores
+/// followed by a releasing store of the flag word; read a flag with an acquiring load before the
+/// data it guards.
+public struct MappedBuffer: ~Copyable, @unchecked Sendable {
+    public let handle: BufferHandle
+    let context: GLContext
+    /// Valid until `deinit` deletes the buffer (which also unmaps it).
+    private let words: UnsafeMutablePointer<Atomic<UInt32>>
+    public let wordCount: Int
+
+    init(handle: BufferHandle, context: GLContext, base: UnsafeMutableRawPointer) {
+        self.handle = handle
+        self.context = context
+        self.wordCount = handle.byteCount / 4
+        self.words = base.bindMemory(to: Atomic<UInt32>.self, capacity: handle.byteCount / 4)
+    }
+
+    deinit { context.release(.buffer(handle.name)) }
+
+    public var byteCount: Int { handle.byteCount }
+
+    @inline(__always)
+    private func checked(_ index: Int) -> Int {
+        precondition(index >= 0 && index < wordCount, "mapped word \(index) outside 0..<\(wordCount)")
+        return index
+    }
+
+    /// Loads a word with acquiring ordering: data published before it by a releasing store is visible.
+    public func load(_ index: Int) -> UInt32 {
+        words[checked(index)].load(ordering: .acquiring)
+    }
+
+    public func loadRelaxed(_ index: Int) -> UInt32 {
+        words[checked(index)].load(ordering: .relaxed)
+    }
+
+    /// Stores a word with releasing ordering: every earlier store is visible to whoever sees it.
+    public func store(_ value: UInt32, at index: Int) {
+        words[checked(index)].store(value, ordering: .releasing)
+    }
+
+    public func storeRelaxed(_ value: UInt32, at index: Int) {
+        words[checked(index)].store(value, ordering: .relaxed)
+    }
+
+    /// Replaces the word if it equals `expected` (acquiring and releasing); returns whether it did
+    /// and the value seen.
+    public func compareExchange(at index: Int, expected: UInt32, desired: UInt32) -> (exchanged: Bool, original: UInt32) {
+        words[checked(index)].compareExchange(expected: expected, desired: desired, ordering: .acquiringAndReleasing)
+    }
+
+    /// Adds `value` with wrapping (acquiring and releasing); returns the previous value.
+    @discardableResult
+    public func add(_ value: UInt32, at index: Int) -> UInt32 {
+        words[checked(index)].wrappingAdd(value, ordering: .acquiringAndReleasing).oldValue
+    }
+
+    /// Stores `values` from word `offset` with relaxed ordering (publish them with a later
+    /// releasing store).
+    public func write(_ values: [UInt32], atWord offset: Int) {
+        precondition(offset >= 0 && offset + values.count <= wordCount, "mapped write outside the buffer")
+        for (i, v) in values.enumerated() { words[offset + i].store(v, ordering: .relaxed) }
+    }
+
+    /// Loads words `range` with relaxed ordering (after an acquiring load or a completed fence).
+    public func read(words range: Range<Int>) -> [UInt32] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= wordCount, "mapped read outside the buffer")
+        return range.map { words[$0].load(ordering: .relaxed) }
+    }
+}
+
+extension GLContext {
+    /// A zero-filled device-local buffer of `bytes` bytes (at least 4).
+    public func makeDeviceBuffer(bytes: Int) throws(VyreGLError) -> DeviceBuffer {
+        let size = max(4, (bytes + 3) / 4 * 4)
+        let name = try onThread { gl throws(VyreGLError) in
+            try gl.createBuffer(bytes: size, flags: GL_DYNAMIC_STORAGE_BIT, map: false).name
+        }
+        return DeviceBuffer(handle: BufferHandle(name: name, byteCount: size, contextSerial: serial), context: self)
+    }
+
+    /// A device-local buffer holding `words`.
+    public func makeDeviceBuffer(words: [UInt32]) throws(VyreGLError) -> DeviceBuffer {
+        let buffer = try makeDeviceBuffer(bytes: words.count * 4)
+        try buffer.upload(words)
+        return buffer
+    }
+
+    /// A zero-filled, persistently mapped, coherent buffer of `bytes` bytes (at least 4).
+    public func makeMappedBuffer(bytes: Int) throws(VyreGLError) -> MappedBuffer {
+        let size = max(4, (bytes + 3) / 4 * 4)
+        let flags = GL_MAP_READ_BIT | GL_MAP_WRITE_BIT | GL_MAP_PERSISTENT_BIT | GL_MAP_COHERENT_BIT
+        let (name, base) = try onThread { gl throws(VyreGLError) in
+            try gl.createBuffer(bytes: size, flags: flags, map: true)
+        }
+        guard let base else { throw .outOfDeviceMemory(bytes: size, detail: "glMapBufferRange returned no pointer") }
+        return MappedBuffer(handle: BufferHandle(name: name, byteCount: size, contextSerial: serial), context: self, base: base)
+    }
+}
+
+extension GLState {
+    /// Creates immutable storage of `bytes` zeroed bytes; maps it persistently when `map` is set.
+    func createBuffer(bytes: Int, flags: Int32, map: Bool) throws(VyreGLError) -> (name: UInt32, base: UnsafeMutableRawPointer?) {
+        var name: GLuint = 0
+        glGenBuffers(1, &name)
+        let target = GLenum(GL_COPY_WRITE_BUFFER)
+        glBindBuffer(target, name)
+        defer { glBindBuffer(target, 0) }
+        glBufferStorage(target, bytes, nil, GLbitfield(flags))
+        let e = glGetError()
+        if e != GLenum(GL_NO_ERROR) {
+            glDeleteBuffers(1, &name)
+            if GLErrorCode(e).isOutOfMemory { throw .outOfDeviceMemory(bytes: bytes, detail: "glBufferStorage") }
+            throw .glFailure(call: "glBufferStorage(\(bytes) bytes)", code: GLErrorCode(e))
+        }
+        // Zero it on the device: GL leaves new storage undefined.
+        var zero: GLuint = 0
+        glClearBufferData(target, GLenum(GL_R32UI), GLenum(GL_RED_INTEGER), GLenum(GL_UNSIGNED_INT), &zero)
+        var base: UnsafeMutableRawPointer? = nil
+        if map {
+            base = glMapBufferRange(target, 0, bytes, GLbitfield(flags))
+            if base == nil {
+                let e = glGetError()
+                glDeleteBuffers(1, &name)
+                throw .glFailure(call: "glMapBufferRange(persistent, coherent, \(bytes) bytes)", code: GLErrorCode(e))
+            }
+            // The clear must land before the host reads or writes through the mapping.
+            glFinish()
+        }
+        try check("glClearBufferData")
+        return (name, base)
+    }
+}

@@ -1,0 +1,96 @@
+import CEGL
+public import Logging
+import Foundation
+public import VyreIR
+public import VyreGLSL
+
+/// A headless GL 4.3 core context on one device, living on its own thread.
+///
+/// Creating one costs an EGL display initialization and a context (milliseconds on Mesa, tens of
+/// milliseconds on NVIDIA). Every GL call runs on the context's thread; the methods here and on
+/// the buffers and pipelines it makes are safe to call from any thread or task. Closing the
+/// context (or dropping the last reference) destroys its GL objects.
+public final class GLContext: @unchecked Sendable {
+    public let info: GLContextInfo
+    public var limits: Limits { info.limits.irLimits }
+    /// What the GLSL lowering may assume on this device.
+    public var target: GLSLTarget { GLSLTarget(capabilities: limits.capabilities) }
+    public let logger: Logger
+
+    let thread: ContextThread
+    /// Touched only on `thread`.
+    let state: GLState
+    let serial: UInt64
+
+    private static let serials = SerialCounter()
+
+    /// Opens a context on the selected device. `debug` asks for a debug context whose KHR_debug
+    /// messages go to `logger` at debug level (also enabled by `VYRE_GL_DEBUG=1`).
+    public init(device: DeviceSelection = .automatic, debug: Bool = false, logger: Logger = Logger(label: "vyre-gl")) throws(VyreGLError) {
+        let wantDebug = debug || ProcessInfo.processInfo.environment["VYRE_GL_DEBUG"] == "1"
+        let thread = ContextThread(name: "vyre-gl context")
+        var created: Result<(GLState, GLContextInfo), VyreGLError> = .failure(.contextClosed)
+        _ = thread.sync {
+            do throws(VyreGLError) { created = .success(try GLState.create(selection: device, debug: wantDebug, logger: logger)) }
+            catch { created = .failure(error) }
+        }
+        switch created {
+        case .success(let (state, info)):
+            self.state = state
+            self.info = info
+        case .failure(let error):
+            thread.stop()
+            throw error
+        }
+        self.thread = thread
+        self.logger = logger
+        self.serial = Self.serials.next()
+        logger.debug("GL context ready", metadata: ["renderer": "\(info.renderer)", "version": "\(info.glVersion)"])
+    }
+
+    deinit {
+        let state = self.state
+        thread.stop(finalJob: { state.destroy() })
+    }
+
+    /// Runs `body` on the context thread with the GL state, blocking the caller until it returns.
+    func onThread<T>(_ body: (GLState) throws(VyreGLError) -> T) throws(VyreGLError) -> T {
+        let state = self.state
+        do {
+            guard let result = try thread.sync({ () throws -> T in
+                if state.closed { throw VyreGLError.contextClosed }
+                return try body(state)
+            }) else { throw VyreGLError.contextClosed }
+            return result
+        } catch {
+            throw (error as? VyreGLError) ?? .contextClosed
+        }
+    }
+
+    /// Deletes a GL object on the context thread without waiting (used by owners' `deinit`).
+    func release(_ object: GLObject) {
+        let state = self.state
+        thread.enqueue { state.delete(object) }
+    }
+
+    /// The driver's reset status, polled now. Nil when the context is healthy.
+    public func resetStatus() -> String? {
+        (try? onThread { gl in gl.resetStatus() }) ?? "context closed"
+    }
+}
+
+enum GLObject: Sendable {
+    case buffer(UInt32)
+    case program(UInt32)
+}
+
+final class SerialCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64 = 0
+    func next() -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
+    }
+}

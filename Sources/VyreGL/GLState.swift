@@ -1,0 +1,229 @@
+import CEGL
+import Logging
+import Foundation
+
+/// The GL side of a context. Confined to the context thread: only `GLContext.onThread` and jobs
+/// queued on that thread touch it, which is why the unchecked Sendable conformance is sound.
+/// Methods are thin: one GL concern each, errors checked and typed.
+final class GLState: @unchecked Sendable {
+    let display: EGLDisplay
+    let context: EGLContext
+    let surface: EGLSurface?
+    let debug: DebugSink
+    var closed = false
+    let robust: Bool
+
+    private init(display: EGLDisplay, context: EGLContext, surface: EGLSurface?, debug: DebugSink, robust: Bool) {
+        self.display = display
+        self.context = context
+        self.surface = surface
+        self.debug = debug
+        self.robust = robust
+    }
+
+    // MARK: bring-up
+
+    static func create(selection: DeviceSelection, debug wantDebug: Bool, logger: Logger) throws(VyreGLError) -> (GLState, GLContextInfo) {
+        let (display, origin, device) = try Devices.open(selection)
+        let displayExtensions = EGL.words(eglQueryString(display, EGL_EXTENSIONS))
+        guard eglBindAPI(EGLenum(EGL_OPENGL_API)) == EGL_TRUE else {
+            throw .eglFailure(call: "eglBindAPI(EGL_OPENGL_API)", code: EGL.lastError)
+        }
+        let configless = displayExtensions.contains("EGL_KHR_no_config_context") || displayExtensions.contains("EGL_MESA_configless_context")
+        var config: EGLConfig? = vyre_egl_no_config()
+        if !configless {
+            let wanted: [EGLint] = [EGL_RENDERABLE_TYPE, EGL_OPENGL_BIT, EGL_SURFACE_TYPE, EGL_PBUFFER_BIT, EGL_NONE]
+            var count: EGLint = 0
+            guard eglChooseConfig(display, wanted, &config, 1, &count) == EGL_TRUE, count > 0 else {
+                throw .eglFailure(call: "eglChooseConfig (desktop GL, pbuffer)", code: EGL.lastError)
+            }
+        }
+        let robustOffered = displayExtensions.contains("EGL_EXT_create_context_robustness") || eglVersionAtLeast15(display)
+        var attempts: [(robust: Bool, attrs: [EGLint])] = []
+        let base: [EGLint] = [EGL_CONTEXT_MAJOR_VERSION, 4, EGL_CONTEXT_MINOR_VERSION, 3,
+                              EGL_CONTEXT_OPENGL_PROFILE_MASK, EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT]
+        let debugAttrs: [EGLint] = wantDebug ? [EGL_CONTEXT_OPENGL_DEBUG, EGL_TRUE] : []
+        if robustOffered {
+            attempts.append((true, base + debugAttrs + [EGL_CONTEXT_OPENGL_ROBUST_ACCESS, EGL_TRUE,
+                                                         EGL_CONTEXT_OPENGL_RESET_NOTIFICATION_STRATEGY, EGL_LOSE_CONTEXT_ON_RESET, EGL_NONE]))
+        }
+        attempts.append((false, base + debugAttrs + [EGL_NONE]))
+        var created: (EGLContext, Bool)? = nil
+        var lastCode = EGLErrorCode(EGL_SUCCESS)
+        for attempt in attempts {
+            if let c = eglCreateContext(display, config, vyre_egl_no_context(), attempt.attrs) {
+                created = (c, attempt.robust)
+                break
+            }
+            lastCode = EGL.lastError
+            logger.debug("eglCreateContext declined", metadata: ["robust": "\(attempt.robust)", "error": "\(lastCode)"])
+        }
+        guard let (context, robust) = created else {
+            throw .glTooOld(found: "no GL 4.3 core context (eglCreateContext: \(lastCode))", missing: "an OpenGL 4.3 core profile context")
+        }
+        var surface: EGLSurface? = vyre_egl_no_surface()
+        if !displayExtensions.contains("EGL_KHR_surfaceless_context") {
+            let attrs: [EGLint] = [EGL_WIDTH, 1, EGL_HEIGHT, 1, EGL_NONE]
+            surface = eglCreatePbufferSurface(display, config, attrs)
+            if surface == nil { throw .eglFailure(call: "eglCreatePbufferSurface (no surfaceless contexts)", code: EGL.lastError) }
+        }
+        guard eglMakeCurrent(display, surface, surface, context) == EGL_TRUE else {
+            throw .eglFailure(call: "eglMakeCurrent", code: EGL.lastError)
+        }
+
+        let sink = DebugSink(logger: logger)
+        let state = GLState(display: display, context: context, surface: surface, debug: sink, robust: robust)
+        let extensions = state.glExtensions()
+        let version = state.integer(GL_MAJOR_VERSION) * 10 + state.integer(GL_MINOR_VERSION)
+        let versionString = state.string(GL_VERSION)
+        guard version >= 43 else {
+            state.destroy()
+            throw .glTooOld(found: "OpenGL \(versionString)", missing: "OpenGL 4.3 core (compute shaders)")
+        }
+        guard version >= 44 || extensions.contains("GL_ARB_buffer_storage") else {
+            state.destroy()
+            throw .glTooOld(found: "OpenGL \(versionString) without GL_ARB_buffer_storage", missing: "persistent buffer mapping (GL 4.4 or GL_ARB_buffer_storage)")
+        }
+        if extensions.contains("GL_KHR_debug") || version >= 43 {
+            state.installDebugCallback(synchronous: wantDebug)
+        }
+        let eglVersion = "\(EGL.displayString(display, EGL_VERSION) ?? "?")"
+        let limits = state.queryLimits(extensions: extensions)
+        var contextFlags: GLint = 0
+        glGetIntegerv(GLenum(GL_CONTEXT_FLAGS), &contextFlags)
+        let info = GLContextInfo(
+            origin: origin, device: device, eglVersion: eglVersion, eglVendor: EGL.displayString(display, EGL_VENDOR) ?? "unknown",
+            glVersion: versionString, glslVersion: state.string(GL_SHADING_LANGUAGE_VERSION), renderer: state.string(GL_RENDERER),
+            vendor: state.string(GL_VENDOR), robustAccess: robust, resetNotification: robust,
+            debugContext: contextFlags & GL_CONTEXT_FLAG_DEBUG_BIT != 0, limits: limits,
+            features: [
+                "GL_ARB_buffer_storage": version >= 44 || extensions.contains("GL_ARB_buffer_storage"),
+                "GL_KHR_debug": extensions.contains("GL_KHR_debug") || version >= 43,
+                "GL_ARB_gpu_shader_int64": extensions.contains("GL_ARB_gpu_shader_int64"),
+                "GL_KHR_robustness": extensions.contains("GL_KHR_robustness") || version >= 45,
+                "GL_ARB_get_program_binary": extensions.contains("GL_ARB_get_program_binary") || version >= 41,
+                "EGL_KHR_no_config_context": configless,
+                "EGL_KHR_surfaceless_context": displayExtensions.contains("EGL_KHR_surfaceless_context"),
+                "EGL_EXT_create_context_robustness": robustOffered,
+            ])
+        return (state, info)
+    }
+
+    private static func eglVersionAtLeast15(_ display: EGLDisplay) -> Bool {
+        guard let v = EGL.displayString(display, EGL_VERSION) else { return false }
+        let parts = v.split(separator: " ").first?.split(separator: ".").compactMap { Int($0) } ?? []
+        return parts.count >= 2 && (parts[0] > 1 || (parts[0] == 1 && parts[1] >= 5))
+    }
+
+    func destroy() {
+        guard !closed else { return }
+        closed = true
+        eglMakeCurrent(display, vyre_egl_no_surface(), vyre_egl_no_surface(), vyre_egl_no_context())
+        eglDestroyContext(display, context)
+        if let surface, surface != vyre_egl_no_surface() { eglDestroySurface(display, surface) }
+        // The display stays initialized: other contexts in this process may share it.
+        eglReleaseThread()
+    }
+
+    func delete(_ object: GLObject) {
+        guard !closed else { return }
+        switch object {
+        case .buffer(let name):
+            var n = name
+            glDeleteBuffers(1, &n)
+        case .program(let name):
+            glDeleteProgram(name)
+        }
+    }
+
+    // MARK: queries
+
+    func string(_ name: Int32) -> String {
+        glGetString(GLenum(name)).map { String(cString: $0) } ?? ""
+    }
+
+    func integer(_ name: Int32) -> Int {
+        var v: GLint = 0
+        glGetIntegerv(GLenum(name), &v)
+        return Int(v)
+    }
+
+    func indexedInteger(_ name: Int32, _ index: UInt32) -> Int {
+        var v: GLint = 0
+        glGetIntegeri_v(GLenum(name), index, &v)
+        return Int(v)
+    }
+
+    func glExtensions() -> Set<String> {
+        Set((0..<integer(GL_NUM_EXTENSIONS)).compactMap { i in glGetStringi(GLenum(GL_EXTENSIONS), GLuint(i)).map { String(cString: $0) } })
+    }
+
+    func queryLimits(extensions: Set<String>) -> DeviceLimits {
+        var blockSize: GLint64 = 0
+        glGetInteger64v(GLenum(GL_MAX_SHADER_STORAGE_BLOCK_SIZE), &blockSize)
+        return DeviceLimits(
+            maxWorkgroupCount: (0..<3).map { UInt32(clamping: indexedInteger(GL_MAX_COMPUTE_WORK_GROUP_COUNT, $0)) },
+            maxWorkgroupSize: (0..<3).map { UInt32(clamping: indexedInteger(GL_MAX_COMPUTE_WORK_GROUP_SIZE, $0)) },
+            maxWorkgroupInvocations: UInt32(clamping: integer(GL_MAX_COMPUTE_WORK_GROUP_INVOCATIONS)),
+            maxSharedMemoryBytes: UInt32(clamping: integer(GL_MAX_COMPUTE_SHARED_MEMORY_SIZE)),
+            maxComputeStorageBlocks: UInt32(clamping: integer(GL_MAX_COMPUTE_SHADER_STORAGE_BLOCKS)),
+            maxStorageBufferBindings: UInt32(clamping: integer(GL_MAX_SHADER_STORAGE_BUFFER_BINDINGS)),
+            maxStorageBlockBytes: UInt64(clamping: blockSize),
+            storageBufferOffsetAlignment: UInt32(clamping: integer(GL_SHADER_STORAGE_BUFFER_OFFSET_ALIGNMENT)),
+            int64: extensions.contains("GL_ARB_gpu_shader_int64"),
+            // Doubles are core since GL 4.0; every 4.3 context has them.
+            float64: true)
+    }
+
+    /// Throws the first pending GL error, naming the call that preceded it.
+    func check(_ call: @autoclosure () -> String) throws(VyreGLError) {
+        let e = glGetError()
+        guard e != GLenum(GL_NO_ERROR) else { return }
+        // Drain the queue so the next check starts clean.
+        while glGetError() != GLenum(GL_NO_ERROR) {}
+        let code = GLErrorCode(e)
+        if code.rawValue == 0x0507, let status = resetStatus() { throw .contextLost(status: status) }
+        throw .glFailure(call: call(), code: code)
+    }
+
+    /// The driver's graphics reset status (robust contexts only); nil while healthy.
+    func resetStatus() -> String? {
+        guard robust else { return nil }
+        switch Int32(bitPattern: glGetGraphicsResetStatus()) {
+        case GL_NO_ERROR: return nil
+        case GL_GUILTY_CONTEXT_RESET: return "reset caused by this context"
+        case GL_INNOCENT_CONTEXT_RESET: return "reset caused by another context"
+        default: return "reset, cause unknown"
+        }
+    }
+
+    private func installDebugCallback(synchronous: Bool) {
+        glEnable(GLenum(GL_DEBUG_OUTPUT))
+        if synchronous { glEnable(GLenum(GL_DEBUG_OUTPUT_SYNCHRONOUS)) }
+        glDebugMessageCallback({ _, type, id, severity, _, message, user in
+            guard let user, let message else { return }
+            Unmanaged<DebugSink>.fromOpaque(user).takeUnretainedValue().record(type: type, id: id, severity: severity, message: String(cString: message))
+        }, Unmanaged.passUnretained(debug).toOpaque())
+        _ = glGetError()
+    }
+}
+
+/// Receives KHR_debug messages on the context thread and forwards them to the logger; keeps the
+/// last few serious ones so errors can quote what the driver said.
+final class DebugSink {
+    let logger: Logger
+    private(set) var recent: [String] = []
+
+    init(logger: Logger) { self.logger = logger }
+
+    func record(type: GLenum, id: GLuint, severity: GLenum, message: String) {
+        let high = severity == GLenum(GL_DEBUG_SEVERITY_HIGH) || severity == GLenum(GL_DEBUG_SEVERITY_MEDIUM)
+        if high {
+            recent.append(message)
+            if recent.count > 8 { recent.removeFirst() }
+            logger.debug("GL debug message", metadata: ["id": "\(id)", "message": "\(message)"])
+        } else {
+            logger.trace("GL debug message", metadata: ["id": "\(id)", "message": "\(message)"])
+        }
+    }
+}

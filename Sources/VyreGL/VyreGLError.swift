@@ -1,0 +1,132 @@
+public import VyreIR
+public import VyreGLSL
+
+/// Everything that can go wrong between "I have a program" and "its buffers are back".
+/// Each message says what happened and ends with a Fix a user can act on.
+public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// libEGL could not be used at all (no display could be initialized on any platform).
+    case noEGL(detail: String)
+    /// The requested device does not exist.
+    case deviceNotFound(selection: String, available: [String])
+    case eglFailure(call: String, code: EGLErrorCode)
+    /// A context was created but it is not GL 4.3 core, or lacks an extension vyre-gl needs.
+    case glTooOld(found: String, missing: String)
+    /// A GL call reported an error.
+    case glFailure(call: String, code: GLErrorCode)
+    case invalidForDevice(ValidationFailure)
+    case lowering(GLSLError)
+    /// The driver rejected the generated GLSL; the log is mapped back to the IR.
+    case compileFailed(log: String, glslLine: Int?, irPath: String?, region: String?)
+    case linkFailed(log: String)
+    case outOfDeviceMemory(bytes: Int, detail: String)
+    case bufferTooSmall(name: String, bytes: Int, needed: Int)
+    case missingBuffer(String)
+    case unknownBuffer(String)
+    case badBufferSize(name: String, words: Int, detail: String)
+    case gridTooLarge(requested: WorkgroupSize, limit: WorkgroupSize)
+    /// A dispatch did not finish before the timeout; the device may be hung.
+    case timeout(seconds: Double, what: String)
+    /// The driver reported a context reset (GPU hang, watchdog, or device loss).
+    case contextLost(status: String)
+    case contextClosed
+
+    public var description: String {
+        switch self {
+        case .noEGL(let d):
+            return "no usable EGL display: \(d). Fix: install Mesa (apt install libegl-mesa0 libgl1-mesa-dri) for software rendering, or a GPU driver with EGL support."
+        case .deviceNotFound(let s, let available):
+            let list = available.isEmpty ? "none" : available.joined(separator: "; ")
+            return "EGL device '\(s)' not found (available: \(list)). Fix: pick an index or render node from 'vyre-gl info', or unset VYRE_GL_DEVICE."
+        case .eglFailure(let call, let code):
+            return "\(call) failed with \(code). Fix: \(code.fix)"
+        case .glTooOld(let found, let missing):
+            return "the device offers \(found) but vyre-gl needs \(missing). Fix: update Mesa (22 or newer gives llvmpipe GL 4.5) or the GPU driver, or choose another device with VYRE_GL_DEVICE."
+        case .glFailure(let call, let code):
+            return "\(call) failed with \(code). Fix: \(code.fix)"
+        case .invalidForDevice(let f):
+            return "the program does not fit this device: \(f)"
+        case .lowering(let e):
+            return "\(e)"
+        case .compileFailed(let log, let line, let path, let region):
+            var at = line.map { "GLSL line \($0)" } ?? "unknown line"
+            if let path { at += ", IR node \(path)" }
+            if let region { at += ", region '\(region)'" }
+            return "the driver rejected the generated GLSL at \(at): \(log.trimmingWhitespace()). Fix: inspect the source with 'vyre-gl glsl PROGRAM.json'; a valid IR program that fails here is a vyre-gl or driver bug, please report it with that source."
+        case .linkFailed(let log):
+            return "linking the compute program failed: \(log.trimmingWhitespace()). Fix: check the device's limits with 'vyre-gl info' (shared memory, storage blocks); report the GLSL if they are not exceeded."
+        case .outOfDeviceMemory(let bytes, let d):
+            return "the device could not allocate \(bytes) bytes (\(d)). Fix: use smaller buffers or free other GPU work."
+        case .bufferTooSmall(let n, let b, let need):
+            return "buffer '\(n)' has \(b) bytes but the program declares \(need). Fix: pass at least \(need / 4) words for '\(n)'."
+        case .missingBuffer(let n):
+            return "runtime-sized buffer '\(n)' was not given, so its length is unknown. Fix: pass contents for '\(n)'."
+        case .unknownBuffer(let n):
+            return "buffer '\(n)' was given but the program declares no such buffer. Fix: check the name against the program's buffers."
+        case .badBufferSize(let n, let w, let d):
+            return "buffer '\(n)' has \(w) words: \(d). Fix: pass a whole number of elements, at least one."
+        case .gridTooLarge(let r, let l):
+            return "dispatch of \(r) workgroups exceeds this device's maximum of \(l). Fix: use fewer workgroups (larger workgroups or a loop inside the program)."
+        case .timeout(let s, let what):
+            return "\(what) did not finish within \(s) s. Fix: bound the program's loops (forever loops end at their budget), raise the timeout, or check the device with 'vyre-gl selftest'."
+        case .contextLost(let status):
+            return "the GL context was lost (\(status)); the GPU was reset or removed. Fix: create a new context; if it repeats, the program may be running past the driver's watchdog."
+        case .contextClosed:
+            return "the GL context has been closed. Fix: create a new GLContext."
+        }
+    }
+}
+
+/// An EGL error code with its name.
+public struct EGLErrorCode: Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: Int32
+    public init(_ rawValue: Int32) { self.rawValue = rawValue }
+
+    private static let names: [Int32: String] = [
+        0x3000: "EGL_SUCCESS", 0x3001: "EGL_NOT_INITIALIZED", 0x3002: "EGL_BAD_ACCESS", 0x3003: "EGL_BAD_ALLOC",
+        0x3004: "EGL_BAD_ATTRIBUTE", 0x3005: "EGL_BAD_CONFIG", 0x3006: "EGL_BAD_CONTEXT", 0x3007: "EGL_BAD_CURRENT_SURFACE",
+        0x3008: "EGL_BAD_DISPLAY", 0x3009: "EGL_BAD_MATCH", 0x300A: "EGL_BAD_NATIVE_PIXMAP", 0x300B: "EGL_BAD_NATIVE_WINDOW",
+        0x300C: "EGL_BAD_PARAMETER", 0x300D: "EGL_BAD_SURFACE", 0x300E: "EGL_CONTEXT_LOST", 0x322B: "EGL_BAD_DEVICE_EXT",
+    ]
+
+    public var description: String { "\(Self.names[rawValue] ?? "EGL error") (0x\(String(rawValue, radix: 16)))" }
+
+    var fix: String {
+        switch rawValue {
+        case 0x3003: return "free memory or GPU resources and retry."
+        case 0x300E: return "the device was reset; create a new context."
+        case 0x3001, 0x3008, 0x322B: return "check the driver installation ('vyre-gl info' lists usable devices)."
+        default: return "run 'vyre-gl info' to see what the driver offers; choose another device with VYRE_GL_DEVICE."
+        }
+    }
+}
+
+/// A GL error code with its name.
+public struct GLErrorCode: Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: UInt32
+    public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+
+    private static let names: [UInt32: String] = [
+        0x0500: "GL_INVALID_ENUM", 0x0501: "GL_INVALID_VALUE", 0x0502: "GL_INVALID_OPERATION", 0x0503: "GL_STACK_OVERFLOW",
+        0x0504: "GL_STACK_UNDERFLOW", 0x0505: "GL_OUT_OF_MEMORY", 0x0506: "GL_INVALID_FRAMEBUFFER_OPERATION", 0x0507: "GL_CONTEXT_LOST",
+    ]
+
+    public var description: String { "\(Self.names[rawValue] ?? "GL error") (0x\(String(rawValue, radix: 16)))" }
+    public var isOutOfMemory: Bool { rawValue == 0x0505 }
+
+    var fix: String {
+        switch rawValue {
+        case 0x0505: return "use smaller buffers or free other GPU work."
+        case 0x0507: return "the device was reset; create a new context."
+        default: return "this is a vyre-gl bug or a driver limit; run with a debug log (VYRE_GL_DEBUG=1) and report the output."
+        }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let c = s.first, c.isWhitespace { s = s.dropFirst() }
+        while let c = s.last, c.isWhitespace { s = s.dropLast() }
+        return String(s)
+    }
+}
