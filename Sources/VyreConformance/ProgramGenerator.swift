@@ -229,9 +229,12 @@ public struct ProgramGenerator {
             if t == .u32 && rng.chance(0.25) { return [.store("out_w", at: ownSlot(), expr(.u32, depth: 1))] }
             return [.store(outputBuffer(for: t), at: ownSlot(), expr(t, depth: 0))]
         case 44..<52:
-            // Order-dependent results go to variables that are never read again.
-            let op = rng.pick(deterministic ? [AtomicOp.add, .and, .or, .xor, .min, .max] : AtomicOp.allCases)
-            let node = Node.let("dead\(newName())", .atomic(op, "acc", at: expr(.u32, depth: 2) & 7, expr(.u32, depth: 1)))
+            // Order-dependent results go to variables that are never read again, and each operator
+            // has its own counter: one operator commutes with itself, not with the others.
+            let ops: [AtomicOp] = [.add, .and, .or, .xor, .min, .max]
+            let op = rng.pick(deterministic ? ops : AtomicOp.allCases)
+            let index: Expr = deterministic ? .u32(UInt32(ops.firstIndex(of: op)!)) : expr(.u32, depth: 2) & 7
+            let node = Node.let("dead\(newName())", .atomic(op, "acc", at: index, expr(.u32, depth: 1)))
             return [node]
         case 52..<57:
             let name = newName()

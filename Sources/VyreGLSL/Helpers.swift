@@ -43,7 +43,9 @@ struct Helper: Hashable, Comparable {
     static func minMax(_ t: DataType, max: Bool) -> Helper {
         let s = Conv.scalar(t)
         let name = "vy_\(max ? "max" : "min")_\(t.rawValue)"
-        return Helper(name: name, source: "\(s) \(name)(\(s) a, \(s) b) { return \(max ? "a < b" : "b < a") ? b : a; }")
+        // The precise result stops compilers from turning the select into a min/max instruction,
+        // which would disagree on signed zero and NaN.
+        return Helper(name: name, source: "\(s) \(name)(\(s) a, \(s) b) {\n    precise \(s) r = \(max ? "a < b" : "b < a") ? b : a;\n    return r;\n}")
     }
 
     /// Double bit casts through the core pack functions: glslang and some drivers lack the
@@ -57,6 +59,23 @@ struct Helper: Hashable, Comparable {
     static let doubleFromBits = Helper(name: "vy_f64_from_bits", source: """
         double vy_f64_from_bits(uint64_t b) { return packDouble2x32(uvec2(uint(b & 0xFFFFFFFFul), uint(b >> 32u))); }
         """)
+
+    /// A zero produced by floor, ceil, trunc or round carries the sign of the operand (IEEE 754);
+    /// some drivers' double lowering returns +0 instead, so the sign is set explicitly.
+    static func zeroSign(_ t: DataType) -> Helper {
+        if t == .f32 {
+            return Helper(name: "vy_zero_sign_f32", source: """
+                float vy_zero_sign_f32(float r, float x) {
+                    return r == 0.0 ? uintBitsToFloat(floatBitsToUint(x) & 0x80000000u) : r;
+                }
+                """)
+        }
+        return Helper(name: "vy_zero_sign_f64", source: """
+            double vy_zero_sign_f64(double r, double x) {
+                return r == 0.0lf ? packDouble2x32(uvec2(0u, unpackDouble2x32(x).y & 0x80000000u)) : r;
+            }
+            """)
+    }
 
     static let clz = Helper(name: "vy_clz", source: "uint vy_clz(uint x) { return x == 0u ? 32u : uint(31 - findMSB(x)); }")
     static let ctz = Helper(name: "vy_ctz", source: "uint vy_ctz(uint x) { return x == 0u ? 32u : uint(findLSB(x)); }")

@@ -421,6 +421,12 @@ struct Writer {
                 let h = Helper.absolute(operandType)
                 helpers.insert(h)
                 return "\(h.name)(\(x))"
+            case .floor, .ceil, .trunc, .round:
+                // x is used twice: once rounded, once for the sign of a zero result.
+                let operand = isSimple(a) ? x : temporary(operandType, x, indent)
+                let h = Helper.zeroSign(operandType)
+                helpers.insert(h)
+                return "\(h.name)(\(Conv.floatFunction(op)!)(\(operand)), \(operand))"
             default:
                 return "\(Conv.floatFunction(op)!)(\(x))"
             }
@@ -477,7 +483,14 @@ struct Writer {
             let x = sub(a)
             let y = sub(b)
             let z = sub(c)
-            return "fma(\(x), \(y), \(z))"
+            if t == .f32 {
+                // The product of two floats is exact in double, so whether or not the driver fuses
+                // this, the sum is rounded once to double and then to float: the same everywhere.
+                return "float((double(\(x)) * double(\(y))) + double(\(z)))"
+            }
+            // No wider type for doubles, and drivers differ on fusing: round the product, then the sum.
+            let product = temporary(.f64, "(\(x) * \(y))", indent, precise: true)
+            return "(\(product) + \(z))"
         case .atomic(let op, let name, let index, let value):
             let m = memories[name]!
             let i = indexText(index, indent, ctx)

@@ -87,6 +87,11 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The value as buffer words: one word, or two little-endian words for 64-bit types.
+    public var words: [UInt32] {
+        type.is64Bit ? [UInt32(truncatingIfNeeded: bits), UInt32(truncatingIfNeeded: bits >> 32)] : [UInt32(truncatingIfNeeded: bits)]
+    }
+
     /// The zero of a type: what out-of-bounds loads return.
     public static func zero(_ type: DataType) -> Value { Value(type: type, bits: 0) }
 

@@ -19,7 +19,7 @@ public indirect enum Expr: Sendable, Hashable {
     case cast(DataType, Expr)
     /// Reinterprets the bits of a value of the same width.
     case bitcast(DataType, Expr)
-    /// `a * b + c`.
+    /// `a * b + c` (f32: exact product, one rounding to double, one to float; f64: two roundings).
     case fma(Expr, Expr, Expr)
     /// Read-modify-write of one u32/i32 element; evaluates to the element's previous value.
     case atomic(AtomicOp, String, index: Expr, value: Expr)

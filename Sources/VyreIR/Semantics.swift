@@ -153,11 +153,16 @@ public enum Semantics {
         }
     }
 
-    /// Fused multiply-add with a single rounding.
+    /// Multiply-add. f32: the product is exact in double precision, the sum is rounded to double
+    /// and then to float (the fused result, except where the exact sum needs more than 53 bits).
+    /// f64: the product is rounded, then the sum (GL has no fused double multiply-add that every
+    /// driver honours).
     public static func fma(_ a: Value, _ b: Value, _ c: Value) -> Value {
         switch (a, b, c) {
-        case (.f32(let x), .f32(let y), .f32(let z)): return .f32(z.addingProduct(x, y))
-        case (.f64(let x), .f64(let y), .f64(let z)): return .f64(z.addingProduct(x, y))
+        case (.f32(let x), .f32(let y), .f32(let z)): return .f32(Float(Double(x) * Double(y) + Double(z)))
+        case (.f64(let x), .f64(let y), .f64(let z)):
+            let product = x * y
+            return .f64(product + z)
         default: preconditionFailure("fma on \(a.type) passed validation")
         }
     }

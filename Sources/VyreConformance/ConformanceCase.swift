@@ -1,0 +1,53 @@
+public import VyreIR
+
+/// One program with inputs, whose GPU result must equal the reference interpreter's.
+public struct ConformanceCase: Sendable {
+    public var name: String
+    public var program: Program
+    public var grid: WorkgroupSize
+    public var inputs: [String: [UInt32]]
+    public var foreverBudget: UInt32
+    /// Buffers whose f32 elements may differ within a tolerance (GLSL leaves these operations'
+    /// precision to the driver); every other buffer must match bit for bit.
+    public var tolerances: [String: FloatTolerance]
+    /// Capabilities the device must have for this case to run.
+    public var requires: Set<Capability>
+
+    public init(name: String, program: Program, grid: WorkgroupSize = WorkgroupSize(1), inputs: [String: [UInt32]] = [:],
+                foreverBudget: UInt32 = 64, tolerances: [String: FloatTolerance] = [:], requires: Set<Capability> = []) {
+        self.name = name
+        self.program = program
+        self.grid = grid
+        self.inputs = inputs
+        self.foreverBudget = foreverBudget
+        self.tolerances = tolerances
+        self.requires = requires
+    }
+}
+
+/// How far an f32 result may be from the reference: within `ulps` units in the last place, or
+/// within `absolute`. NaN matches NaN whatever its payload.
+public struct FloatTolerance: Sendable, Hashable {
+    public var ulps: UInt32
+    public var absolute: Float
+
+    public init(ulps: UInt32, absolute: Float = 0) {
+        self.ulps = ulps
+        self.absolute = absolute
+    }
+
+    /// GLSL 4.30's precision for division and square root.
+    public static let divisionAndRoot = FloatTolerance(ulps: 3)
+    /// GLSL 4.30's bounds for exp, exp2, log, log2, sin and cos on moderate inputs.
+    public static let transcendental = FloatTolerance(ulps: 64, absolute: 1.0 / 2048)
+
+    public func accepts(_ got: Float, _ want: Float) -> Bool {
+        if got.isNaN || want.isNaN { return got.isNaN && want.isNaN }
+        if got == want { return true }
+        if Swift.abs(got - want) <= absolute { return true }
+        guard got.sign == want.sign, got.isFinite, want.isFinite else { return false }
+        let a = got.bitPattern & 0x7FFF_FFFF
+        let b = want.bitPattern & 0x7FFF_FFFF
+        return (a > b ? a - b : b - a) <= ulps
+    }
+}
