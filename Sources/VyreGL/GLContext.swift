@@ -73,6 +73,9 @@ public final class GLContext: @unchecked Sendable {
         thread.enqueue { state.delete(object) }
     }
 
+    /// Every EGL device this process can see (initializing each device's display to name its driver).
+    public static func availableDevices() -> [GLDeviceInfo] { Devices.enumerate() }
+
     /// The driver's reset status, polled now. Nil when the context is healthy.
     public func resetStatus() -> String? {
         (try? onThread { gl in gl.resetStatus() }) ?? "context closed"

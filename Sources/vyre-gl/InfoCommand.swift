@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import VyreGL
+import VyreStream
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "List EGL devices and describe the chosen one: GL version, renderer, limits, and the extensions vyre-gl uses.")
+
+    @OptionGroup var deviceOptions: DeviceOptions
+    @Flag(help: "Print one JSON object.") var json = false
+
+    struct Report: Encodable {
+        var version: String
+        var devices: [GLDeviceInfo]
+        var context: GLContextInfo?
+        var contextError: String?
+        var ioUring: String
+    }
+
+    func run() throws {
+        runReporting {
+            let devices = GLContext.availableDevices()
+            var context: GLContextInfo? = nil
+            var contextError: String? = nil
+            do { context = try CLI.openContext(deviceOptions).info } catch { contextError = CLI.classify(error).1 }
+            let uring: String
+            switch IORing.probe() {
+            case .success(let n): uring = "available (\(n)-entry ring set up and torn down)"
+            case .failure(let e): uring = "unavailable: \(e)"
+            }
+            let report = Report(version: VyreGLCommand.version, devices: devices, context: context, contextError: contextError, ioUring: uring)
+            if json { CLI.printJSON(report) } else { printText(report) }
+            if contextError != nil { Foundation.exit(CLIFailure.Status.noDevice.rawValue) }
+        }
+    }
+
+    private func printText(_ r: Report) {
+        print("vyre-gl \(r.version)")
+        print("EGL devices:\(r.devices.isEmpty ? " none enumerated (EGL_EXT_device_enumeration missing)" : "")")
+        for d in r.devices {
+            let chosen = r.context?.device?.index == d.index ? "  <- selected" : ""
+            print("  \(d.summary)\(chosen)")
+        }
+        guard let c = r.context else {
+            print("No usable context: \(r.contextError ?? "unknown error")")
+            return
+        }
+        let l = c.limits
+        print("""
+            Display:        \(c.origin.rawValue), EGL \(c.eglVersion) (\(c.eglVendor))
+            GL:             \(c.glVersion)
+            Renderer:       \(c.renderer) (\(c.vendor))\(c.isSoftware ? " [software]" : "")
+            GLSL:           \(c.glslVersion)
+            Robustness:     robust buffer access \(yes(c.robustAccess)), lose context on reset \(yes(c.resetNotification)), debug context \(yes(c.debugContext))
+            Workgroup size: \(l.maxWorkgroupSize.map(String.init).joined(separator: " x ")), \(l.maxWorkgroupInvocations) invocations
+            Workgroups:     \(l.maxWorkgroupCount.map(String.init).joined(separator: " x "))
+            Shared memory:  \(l.maxSharedMemoryBytes) bytes
+            Storage:        \(l.maxComputeStorageBlocks) blocks per program, \(l.maxStorageBufferBindings) bindings, \(l.maxStorageBlockBytes / (1 << 20)) MiB per block, offset alignment \(l.storageBufferOffsetAlignment)
+            64-bit types:   int64 \(yes(l.int64)), float64 \(yes(l.float64))
+            Features:
+            """)
+        for (name, has) in c.features.sorted(by: { $0.key < $1.key }) { print("  \(name): \(yes(has))") }
+        print("io_uring:       \(r.ioUring)")
+    }
+
+    private func yes(_ b: Bool) -> String { b ? "yes" : "no" }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import VyreConformance
+import VyreGL
+import VyreIR
+
+struct SelftestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "selftest",
+        abstract: "Check a driver: run the conformance suite on the device and compare every result with the CPU reference interpreter.")
+
+    @Option(help: "Generated programs to run after the curated cases.") var random: Int = 200
+    @Option(help: "Seed of the first generated program.") var seed: UInt64 = 0x5EED
+    @Flag(help: "Print every case, not only failures.") var verbose = false
+    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    struct Summary: Encodable {
+        var device: String
+        var glVersion: String
+        var cases: Int
+        var passed: Int
+        var failed: Int
+        var seconds: Double
+        var failures: [[String: String]]
+    }
+
+    func run() throws {
+        runReporting {
+            guard random >= 0 else { throw CLI.badInput("--random must be 0 or more. Fix: pass a count of generated programs.") }
+            let context = try CLI.openContext(deviceOptions)
+            let cases = Conformance.suite(capabilities: context.limits.capabilities, randomCount: random, seed: seed)
+            if !json { print("selftest on \(context.info.renderer) (\(context.info.glVersion)): \(cases.count) cases") }
+            let clock = ContinuousClock()
+            let start = clock.now
+            var failures: [ConformanceOutcome] = []
+            for c in cases {
+                let outcome = Conformance.check(c, on: context)
+                if !outcome.passed {
+                    failures.append(outcome)
+                    if !json { print("FAIL \(outcome.name): \(outcome.detail ?? "")") }
+                } else if verbose && !json {
+                    print("pass \(outcome.name)")
+                }
+            }
+            let seconds = (clock.now - start).ms / 1000
+            let summary = Summary(device: context.info.renderer, glVersion: context.info.glVersion, cases: cases.count,
+                                  passed: cases.count - failures.count, failed: failures.count, seconds: seconds,
+                                  failures: failures.map { ["case": $0.name, "detail": $0.detail ?? ""] })
+            if json {
+                CLI.printJSON(summary)
+            } else {
+                print("\(summary.passed)/\(summary.cases) passed in \(String(format: "%.1f", seconds)) s\(failures.isEmpty ? "" : "; \(failures.count) FAILED")")
+            }
+            if !failures.isEmpty { throw CLIFailure(status: .ranWithFailures, message: "\(failures.count) of \(cases.count) conformance cases failed on \(context.info.renderer)") }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import ArgumentParser
+import Foundation
+import Logging
+import VyreGL
+
+@main
+struct VyreGLCommand: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "vyre-gl",
+        abstract: "Run vyre compute programs and megakernel batches on any GPU reachable through headless EGL + OpenGL 4.3.",
+        discussion: """
+            Exit status: 0 success; 1 it ran but something failed (faults, pending ops, selftest failures); \
+            2 bad input (the error and its Fix are on stderr, nothing was dispatched); 3 no usable GPU or driver.
+            Environment: VYRE_GL_DEVICE selects the EGL device (an index or a render node), VYRE_GL_DEBUG=1 asks \
+            for a debug context, VYRE_GL_LOG=debug|trace shows the library's log.
+            """,
+        version: version,
+        subcommands: [InfoCommand.self, GLSLCommand.self, ExecCommand.self, SelftestCommand.self])
+
+    /// Sets up logging once for the process (libraries never bootstrap).
+    static func bootstrapLogging() {
+        let level = ProcessInfo.processInfo.environment["VYRE_GL_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// Options shared by commands that open a GL context.
+struct DeviceOptions: ParsableArguments {
+    @Option(name: .customLong("device"), help: "EGL device: an index from 'vyre-gl info' or a render node path (default: VYRE_GL_DEVICE, else the first hardware device).")
+    var device: String?
+
+    var selection: DeviceSelection { device.map(DeviceSelection.init(parsing:)) ?? .automatic }
+}

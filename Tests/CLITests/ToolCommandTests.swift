@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+/// The `info`, `glsl`, `exec` and `selftest` commands, spawned as a user would run them.
+@Suite(.serialized)
+struct ToolCommandTests {
+    @Test func infoDescribesTheDevice() throws {
+        let r = try CLIRunner.run(["info"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("GL:"))
+        #expect(r.stdout.contains("Renderer:"))
+        #expect(r.stdout.contains("Workgroup size:"))
+        let j = try CLIRunner.run(["info", "--json"])
+        #expect(j.status == 0)
+        let object = try #require(CLIRunner.json(j.stdout))
+        let context = try #require(object["context"] as? [String: Any])
+        #expect((context["glVersion"] as? String)?.contains("4.") == true)
+    }
+
+    @Test func aMissingDeviceIsExitStatusThree() throws {
+        let r = try CLIRunner.run(["info"], environment: ["VYRE_GL_DEVICE": "99"])
+        #expect(r.status == 3)
+        #expect(r.stdout.contains("Fix:"))
+    }
+
+    @Test func glslPrintsTheGoldenSource() throws {
+        let r = try CLIRunner.run(["glsl", "examples/programs/histogram.json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let golden = try String(contentsOf: CLIRunner.root.appendingPathComponent("glsl/golden/program_histogram.comp"), encoding: .utf8)
+        #expect(r.stdout == golden)
+    }
+
+    @Test func execRunsAndChecksAgainstTheReference() throws {
+        let r = try CLIRunner.run(["exec", "examples/programs/double.json", "--buffer", "data=[1,2,3,4]", "--check"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("data (u32, 4 elements): 2 4 6 8"))
+        #expect(r.stdout.contains("reference interpreter: match"))
+    }
+
+    @Test func execPrintsJSONAndWritesFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vyre-exec-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLIRunner.run(["exec", "examples/programs/saxpy.json", "--groups", "1", "--json", "--output-dir", dir.path,
+                                   "--buffer", "x=[1,2,3]", "--buffer", "y=[10,20,30]", "--buffer", "params=[0.5]"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let object = try #require(CLIRunner.json(r.stdout))
+        let buffers = try #require(object["buffers"] as? [String: Any])
+        #expect((buffers["y"] as? [Double]) == [10.5, 21, 31.5])
+        let bytes = try Data(contentsOf: dir.appendingPathComponent("y.bin"))
+        #expect(bytes.count == 12)
+    }
+
+    @Test func aTrappingProgramIsExitStatusOne() throws {
+        let r = try CLIRunner.run(["exec", "examples/programs/checked_convert.json", "--buffer", "input=[1.5,-7.2,\"nan\",8]",
+                                   "--buffer", "as_int=zeros:4", "--buffer", "quotient=zeros:4"])
+        #expect(r.status == 1)
+        #expect(r.stdout.contains("code 1001 at invocation 1"))
+        #expect(r.stdout.contains("quotient (i32, 4 elements): 100 0 0 12"))
+    }
+
+    @Test(arguments: [
+        (["exec", "no/such/program.json"], "does not exist"),
+        (["exec", "examples/programs/double.json", "--buffer", "nope=[1]"], "does not declare"),
+        (["exec", "examples/programs/double.json", "--buffer", "data=[1,-2]"], "not a valid u32"),
+        (["exec", "examples/programs/double.json", "--groups", "0"], "positive numbers"),
+        (["exec", "examples/programs/double.json"], "runtime-sized buffer 'data'"),
+        (["exec", "Package.swift"], "invalid program JSON"),
+    ])
+    func badInputIsExitStatusTwoWithAFix(_ arguments: [String], _ mentions: String) throws {
+        let r = try CLIRunner.run(arguments)
+        #expect(r.status == 2, "stdout: \(r.stdout) stderr: \(r.stderr)")
+        #expect(r.stderr.contains(mentions), "\(r.stderr)")
+        #expect(r.stderr.contains("Fix:"))
+    }
+
+    @Test func programsBeyondTheDeviceAreRejectedBeforeDispatch() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("wide-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(#"{"workgroup_size": [4096], "buffers": [], "entry": []}"#.utf8).write(to: file)
+        let r = try CLIRunner.run(["exec", file.path])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("4096 invocations"))
+    }
+
+    @Test func selftestPassesOnThisDevice() throws {
+        let r = try CLIRunner.run(["selftest", "--random", "10", "--json"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let object = try #require(CLIRunner.json(r.stdout))
+        #expect(object["failed"] as? Int == 0)
+        #expect((object["passed"] as? Int ?? 0) > 100)
+    }
+}
