@@ -64,10 +64,14 @@ extension GLContext {
             trapBuffer = consume t
         }
         let program = pipeline.name
-        let budget = pipeline.lowered.foreverBudgetLocation.map { ($0, options.foreverBudget) }
+        var uniforms: [(Int32, UInt32)] = []
+        if pipeline.budgetLocation >= 0 { uniforms.append((pipeline.budgetLocation, options.foreverBudget)) }
+        for l in pipeline.lengthLocations {
+            uniforms.append((l.location, UInt32(clamping: buffers[l.binding]!.byteCount / l.elementBytes)))
+        }
         let timeout = options.timeout
         let gpuTime = try onThread { gl throws(VyreGLError) in
-            try gl.dispatch(program: program, bindings: bindings, groups: groups, budget: budget, timeout: timeout)
+            try gl.dispatch(program: program, bindings: bindings, groups: groups, uniforms: uniforms, timeout: timeout)
         }
         var trap: TrapReport? = nil
         if let t = trapBuffer {
@@ -81,12 +85,12 @@ extension GLContext {
 }
 
 extension GLState {
-    func dispatch(program: GLuint, bindings: [(UInt32, UInt32)], groups: WorkgroupSize, budget: (Int32, UInt32)?, timeout: Duration) throws(VyreGLError) -> Duration {
+    func dispatch(program: GLuint, bindings: [(UInt32, UInt32)], groups: WorkgroupSize, uniforms: [(Int32, UInt32)], timeout: Duration) throws(VyreGLError) -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
         glUseProgram(program)
         for (binding, name) in bindings { glBindBufferBase(GLenum(GL_SHADER_STORAGE_BUFFER), binding, name) }
-        if let (location, value) = budget { glUniform1ui(location, value) }
+        for (location, value) in uniforms { glUniform1ui(location, value) }
         try check("binding the program and its buffers")
         glDispatchCompute(groups.x, groups.y, groups.z)
         // Shader writes must be visible to later readbacks, copies and mapped reads.

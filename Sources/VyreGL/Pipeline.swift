@@ -14,6 +14,9 @@ public struct ComputePipeline: ~Copyable, Sendable {
     public let compileTime: Duration
     let name: UInt32
     let context: GLContext
+    /// Resolved uniform locations (-1 when the driver optimized the uniform away).
+    let budgetLocation: Int32
+    let lengthLocations: [(binding: UInt32, location: Int32, elementBytes: Int)]
 
     deinit { context.release(.program(name)) }
 }
@@ -33,10 +36,33 @@ extension GLContext {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let name = try onThread { gl throws(VyreGLError) in try gl.compileCompute(lowered) }
+        let uniforms = [lowered.foreverBudgetUniform ?? ""] + program.buffers.map { lowered.lengthUniforms[$0.name] ?? "" }
+        let (name, locations) = try onThread { gl throws(VyreGLError) in
+            let name = try gl.compileCompute(lowered)
+            return (name, uniforms.map { $0.isEmpty ? -1 : glGetUniformLocation(name, $0) })
+        }
         let elapsed = clock.now - start
         logger.debug("compiled compute program", metadata: ["hash": "\(program.contentHash.short)", "ms": "\(elapsed.milliseconds)"])
-        return ComputePipeline(program: program, lowered: lowered, contentHash: program.contentHash, compileTime: elapsed, name: name, context: self)
+        let lengths = zip(program.buffers, locations.dropFirst()).compactMap { decl, location in
+            location >= 0 ? (decl.binding, location, decl.elementType.byteCount) : nil
+        }
+        return ComputePipeline(program: program, lowered: lowered, contentHash: program.contentHash, compileTime: elapsed, name: name,
+                               context: self, budgetLocation: locations[0], lengthLocations: lengths)
+    }
+}
+
+extension GLContext {
+    /// Compiles and links raw GLSL compute source, then deletes it: a driver check, not a pipeline.
+    /// Returns the driver's (warning) log and the compile time.
+    public func compileRawGLSL(_ source: String) throws(VyreGLError) -> (log: String, time: Duration) {
+        let lowered = LoweredProgram(source: source, trapBinding: nil, foreverBudgetUniform: nil, features: [], lines: [])
+        let clock = ContinuousClock()
+        let start = clock.now
+        return try onThread { gl throws(VyreGLError) in
+            let name = try gl.compileCompute(lowered)
+            glDeleteProgram(name)
+            return ("", clock.now - start)
+        }
     }
 }
 
@@ -65,6 +91,11 @@ extension GLState {
         if ok == 0 {
             let log = infoLog(program, isProgram: true)
             glDeleteProgram(program)
+            // NVIDIA compiles at link time and reports source lines there: map them like compile errors.
+            if let line = GLState.firstErrorLine(in: log) {
+                let location = lowered.location(ofLine: line)
+                throw .compileFailed(log: log, glslLine: line, irPath: location?.path, region: location?.region)
+            }
             throw .linkFailed(log: log)
         }
         try check("glLinkProgram")

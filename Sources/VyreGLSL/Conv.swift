@@ -91,6 +91,14 @@ enum Conv {
         }
     }
 
+    /// Finite values that are a whole multiple of 2^-16 below 2^24 in magnitude: their shortest
+    /// decimal form is exact, so no compiler can round it differently.
+    static func isShortDyadic(_ x: Double) -> Bool {
+        guard x.isFinite, Swift.abs(x) < 16_777_216 else { return false }
+        let scaled = x * 65536
+        return scaled == scaled.rounded()
+    }
+
     static func literal(_ v: Value) -> String {
         switch v {
         case .u32(let x): return "\(x)u"
@@ -103,15 +111,16 @@ enum Conv {
             if x == .min { return "int64_t(0x8000000000000000ul)" }
             return x < 0 ? "(\(x)l)" : "\(x)l"
         case .f32(let x):
-            // Decimal text only when parsing it (even through a double) gives back the same bits;
-            // everything else, NaN payloads and infinities included, is spelled as its bits.
-            if x.isFinite, !(x == 0 && x.sign == .minus), let d = Double(x.description), Float(d) == x {
+            // Decimal text only for short binary fractions, which every compiler parses exactly;
+            // anything else (0.1, NaN payloads, infinities) is spelled as its bits.
+            if isShortDyadic(Double(x)), !(x == 0 && x.sign == .minus) {
                 let text = x.description.contains(".") || x.description.contains("e") ? x.description : x.description + ".0"
                 return x < 0 ? "(\(text))" : text
             }
             return "uintBitsToFloat(0x\(String(x.bitPattern, radix: 16))u)"
         case .f64(let x):
-            if x.isFinite, !(x == 0 && x.sign == .minus), Double(x.description) == x {
+            // NVIDIA's compiler rounds some double literals (0.1lf) wrongly: same rule as for floats.
+            if isShortDyadic(x), !(x == 0 && x.sign == .minus) {
                 let text = (x.description.contains(".") || x.description.contains("e") ? x.description : x.description + ".0") + "lf"
                 return x < 0 ? "(\(text))" : text
             }

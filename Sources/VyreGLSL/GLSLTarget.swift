@@ -67,12 +67,25 @@ public struct LoweredProgram: Sendable, Hashable {
     /// Binding of the trap record buffer (4 words: count, claimed, code, invocation), when the
     /// program contains a trap.
     public var trapBinding: UInt32?
-    /// Location of the `uint` uniform holding the iteration budget of `forever` loops, when present.
-    public var foreverBudgetLocation: Int32?
+    /// Name of the `uint` uniform holding the iteration budget of `forever` loops, when present.
+    public var foreverBudgetUniform: String?
+    /// For each runtime-sized buffer whose length the program uses: the `uint` uniform the host
+    /// sets to its element count. Lengths come from the host because `length()` is unreliable
+    /// on some drivers (NVIDIA 580 returns 0 for a block the shader only measures).
+    public var lengthUniforms: [String: String]
     /// Features the source requires (each has its `#extension` line where one exists).
     public var features: Set<Feature>
     /// One entry per source line (index = line number - 1).
     public var lines: [SourceLocation]
+
+    public init(source: String, trapBinding: UInt32?, foreverBudgetUniform: String?, lengthUniforms: [String: String] = [:], features: Set<Feature>, lines: [SourceLocation]) {
+        self.source = source
+        self.trapBinding = trapBinding
+        self.foreverBudgetUniform = foreverBudgetUniform
+        self.lengthUniforms = lengthUniforms
+        self.features = features
+        self.lines = lines
+    }
 
     /// The IR location of a 1-based GLSL line, as compilers report them.
     public func location(ofLine line: Int) -> SourceLocation? {

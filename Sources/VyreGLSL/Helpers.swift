@@ -77,6 +77,16 @@ struct Helper: Hashable, Comparable {
             """)
     }
 
+    /// Hides a float constant from the compiler: `vy_zero` is a uniform that GL initializes to 0,
+    /// so the value is unchanged but no longer foldable. Used for zero and non-finite constants,
+    /// which drivers fold unsafely (`x * 0.0` to `0.0` loses the sign and NaN, even under precise).
+    static func opaque(_ t: DataType) -> Helper {
+        if t == .f32 {
+            return Helper(name: "vy_opaque_f32", source: "float vy_opaque_f32(float x) { return uintBitsToFloat(floatBitsToUint(x) ^ vy_zero); }")
+        }
+        return Helper(name: "vy_opaque_f64", source: "double vy_opaque_f64(double x) { return packDouble2x32(unpackDouble2x32(x) ^ uvec2(vy_zero)); }")
+    }
+
     static let clz = Helper(name: "vy_clz", source: "uint vy_clz(uint x) { return x == 0u ? 32u : uint(31 - findMSB(x)); }")
     static let ctz = Helper(name: "vy_ctz", source: "uint vy_ctz(uint x) { return x == 0u ? 32u : uint(findLSB(x)); }")
 
@@ -105,15 +115,23 @@ struct Helper: Hashable, Comparable {
             lines = ["if (isnan(x) || x < 1.0\(suffix)) return 0u;",
                      "if (x >= 4294967296.0\(suffix)) return 4294967295u;",
                      "return uint(x);"]
+        // 64-bit targets: some drivers (NVIDIA 580) saturate the direct conversion at 2^32 - 1, so
+        // the truncated magnitude is split into two exact 32-bit halves (floats at or above 2^32
+        // are whole numbers, and dividing by 2^32 is exact).
         case .i64:
             lines = ["if (isnan(x)) return 0l;",
                      "if (x <= -9223372036854775808.0\(suffix)) return int64_t(0x8000000000000000ul);",
                      "if (x >= 9223372036854775808.0\(suffix)) return 9223372036854775807l;",
-                     "return int64_t(x);"]
+                     "\(fs) m = trunc(abs(x));",
+                     "\(fs) high = floor(m / 4294967296.0\(suffix));",
+                     "uint64_t u = (uint64_t(uint(high)) << 32u) | uint64_t(uint(m - high * 4294967296.0\(suffix)));",
+                     "return x < 0.0\(suffix) ? -int64_t(u) : int64_t(u);"]
         default:
             lines = ["if (isnan(x) || x < 1.0\(suffix)) return 0ul;",
                      "if (x >= 18446744073709551616.0\(suffix)) return 18446744073709551615ul;",
-                     "return uint64_t(x);"]
+                     "\(fs) m = trunc(x);",
+                     "\(fs) high = floor(m / 4294967296.0\(suffix));",
+                     "return (uint64_t(uint(high)) << 32u) | uint64_t(uint(m - high * 4294967296.0\(suffix)));"]
         }
         let body = lines.joined(separator: "\n    ")
         return Helper(name: name, source: "\(s) \(name)(\(fs) x) {\n    \(body)\n}")

@@ -10,4 +10,5 @@ struct Namer {
     func shared(_ name: String) -> String { "s_\(name)" }
     let trapInstance = "vy_trap"
     let foreverBudget = "vy_forever_budget"
+    func length(_ name: String) -> String { "vy_len_\(name)" }
 }

@@ -220,6 +220,27 @@ public enum Semantics {
         return T(t)
     }
 
+    /// The value of an expression that reads no variable, memory or invocation id, computed by
+    /// these same rules; nil for anything else.
+    public static func constantValue(of e: Expr) -> Value? {
+        switch e {
+        case .literal(let v): return v
+        case .unary(let op, let a): return constantValue(of: a).map { unary(op, $0) }
+        case .binary(let op, let a, let b):
+            guard let x = constantValue(of: a), let y = constantValue(of: b) else { return nil }
+            return binary(op, x, y)
+        case .select(let c, let a, let b):
+            guard let cv = constantValue(of: c), let x = constantValue(of: a), let y = constantValue(of: b) else { return nil }
+            return cv.bits != 0 ? x : y
+        case .cast(let t, let a): return constantValue(of: a).map { cast(t, $0) }
+        case .bitcast(let t, let a): return constantValue(of: a).map { bitcast(t, $0) }
+        case .fma(let a, let b, let c):
+            guard let x = constantValue(of: a), let y = constantValue(of: b), let z = constantValue(of: c) else { return nil }
+            return fma(x, y, z)
+        case .variable, .load, .length, .builtin, .atomic, .compareExchange: return nil
+        }
+    }
+
     /// The new element value of an atomic read-modify-write.
     public static func atomic(_ op: AtomicOp, old: Value, operand: Value) -> Value {
         switch op {

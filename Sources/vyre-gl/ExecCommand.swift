@@ -17,6 +17,7 @@ struct ExecCommand: ParsableCommand {
     @Option(help: "Workgroups to dispatch: X[,Y[,Z]].") var groups: String = "1"
     @Option(name: .customLong("buffer"), help: "NAME=[...] | NAME=@FILE | NAME=zeros:N (repeatable).") var buffers: [String] = []
     @Option(help: "Iterations each forever loop may run.") var budget: UInt32 = 1 << 16
+    @Option(help: "Grid, budget and buffers from a file written by 'selftest --dump-failures' (NAME.inputs.json).") var inputs: String?
     @Option(help: "Seconds to wait for the dispatch.") var timeout: Double = 60
     @Option(name: .customLong("output-dir"), help: "Also write each output buffer as DIR/NAME.bin (raw little-endian).") var outputDir: String?
     @Flag(help: "Also run the CPU reference interpreter and compare every output word.") var check = false
@@ -37,8 +38,15 @@ struct ExecCommand: ParsableCommand {
     func run() throws {
         runReporting {
             let p = try CLI.loadProgram(program)
-            let grid = try Self.parseGrid(groups)
+            var grid = try Self.parseGrid(groups)
+            var budget = self.budget
             var inputs: [String: [UInt32]] = [:]
+            if let file = self.inputs {
+                let saved = try Self.loadInputs(file)
+                grid = saved.grid
+                budget = saved.budget
+                inputs = saved.buffers
+            }
             for spec in buffers {
                 let (name, words) = try Self.parseBuffer(spec, program: p)
                 inputs[name] = words
@@ -86,6 +94,21 @@ struct ExecCommand: ParsableCommand {
             }
             if result.trap != nil || (verdict != nil && verdict != "match") { throw CLIFailure(status: .ranWithFailures, message: result.trap != nil ? "the program trapped" : "device and reference disagree") }
         }
+    }
+
+    struct SavedInputs: Decodable {
+        var grid: [UInt32]
+        var foreverBudget: UInt32
+        var buffers: [String: [UInt32]]
+    }
+
+    static func loadInputs(_ path: String) throws -> (grid: WorkgroupSize, budget: UInt32, buffers: [String: [UInt32]]) {
+        let data = try CLI.read(path, what: "inputs file")
+        guard let saved = try? JSONDecoder().decode(SavedInputs.self, from: data), (1...3).contains(saved.grid.count), saved.grid.allSatisfy({ $0 >= 1 }) else {
+            throw CLI.badInput("inputs file '\(path)' is not {\"grid\": [x, y, z], \"foreverBudget\": n, \"buffers\": {name: [words]}}. Fix: pass a file written by 'vyre-gl selftest --dump-failures'.")
+        }
+        let g = saved.grid
+        return (WorkgroupSize(g[0], g.count > 1 ? g[1] : 1, g.count > 2 ? g[2] : 1), saved.foreverBudget, saved.buffers)
     }
 
     static func parseGrid(_ text: String) throws -> WorkgroupSize {

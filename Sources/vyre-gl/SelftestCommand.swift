@@ -12,6 +12,7 @@ struct SelftestCommand: ParsableCommand {
     @Option(help: "Generated programs to run after the curated cases.") var random: Int = 200
     @Option(help: "Seed of the first generated program.") var seed: UInt64 = 0x5EED
     @Flag(help: "Print every case, not only failures.") var verbose = false
+    @Option(name: .customLong("dump-failures"), help: "Write each failing case to DIR as NAME.json (the program) and NAME.inputs.json, to reproduce with 'vyre-gl exec --check'.") var dumpFailures: String?
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -23,6 +24,22 @@ struct SelftestCommand: ParsableCommand {
         var failed: Int
         var seconds: Double
         var failures: [[String: String]]
+    }
+
+    private func dump(_ c: ConformanceCase, to dir: String) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let base = URL(fileURLWithPath: dir).appendingPathComponent(c.name.map { $0.isLetter || $0.isNumber ? $0 : "_" }.reduce("") { $0 + String($1) })
+        try Data(c.program.jsonBytes()).write(to: base.appendingPathExtension("json"))
+        let inputs = JSONEncoder()
+        inputs.outputFormatting = [.sortedKeys]
+        try inputs.encode(InputsFile(grid: [c.grid.x, c.grid.y, c.grid.z], foreverBudget: c.foreverBudget, buffers: c.inputs))
+            .write(to: base.appendingPathExtension("inputs.json"))
+    }
+
+    struct InputsFile: Encodable {
+        var grid: [UInt32]
+        var foreverBudget: UInt32
+        var buffers: [String: [UInt32]]
     }
 
     func run() throws {
@@ -38,6 +55,7 @@ struct SelftestCommand: ParsableCommand {
                 let outcome = Conformance.check(c, on: context)
                 if !outcome.passed {
                     failures.append(outcome)
+                    if let dumpFailures { try dump(c, to: dumpFailures) }
                     if !json { print("FAIL \(outcome.name): \(outcome.detail ?? "")") }
                 } else if verbose && !json {
                     print("pass \(outcome.name)")

@@ -35,7 +35,7 @@ struct LoweringTests {
         }
         let lowered = try p.lowerToGLSL()
         #expect(lowered.trapBinding == 4)
-        #expect(lowered.foreverBudgetLocation == 0)
+        #expect(lowered.foreverBudgetUniform == "vy_forever_budget")
         #expect(lowered.source.contains("uniform uint vy_forever_budget"))
     }
 

@@ -7,6 +7,10 @@ layout(std430, binding = 1) writeonly buffer B_as_int { int data[]; } b_as_int;
 layout(std430, binding = 2) writeonly buffer B_quotient { int data[]; } b_quotient;
 // Trap record: [count, claimed, code, invocation] of the first invocation that trapped.
 layout(std430, binding = 3) coherent buffer VyTrap { uint data[4]; } vy_trap;
+// Element counts of runtime-sized buffers, set by the host from the bound memory.
+uniform uint vy_len_as_int;
+uniform uint vy_len_input;
+uniform uint vy_len_quotient;
 
 int vy_div_i32(int a, int b) {
     if (b == 0) return 0;
@@ -30,10 +34,10 @@ uint vy_invocation_index() {
 
 void main() {
     uint v_i = gl_GlobalInvocationID.x;
-    if (v_i >= uint(b_input.data.length())) {
+    if (v_i >= vy_len_input) {
         return;
     }
-    int v_v = vy_f32_to_i32((v_i < uint(b_input.data.length()) ? b_input.data[v_i] : 0.0));
+    int v_v = vy_f32_to_i32((v_i < vy_len_input ? b_input.data[v_i] : 0.0));
     if (v_v == (-7)) {
         uint t0 = (1000u + v_i);
         atomicAdd(vy_trap.data[0], 1u);
@@ -43,6 +47,6 @@ void main() {
         }
         return;
     }
-    if (v_i < uint(b_as_int.data.length())) b_as_int.data[v_i] = v_v;
-    if (v_i < uint(b_quotient.data.length())) b_quotient.data[v_i] = vy_div_i32(100, v_v);
+    if (v_i < vy_len_as_int) b_as_int.data[v_i] = v_v;
+    if (v_i < vy_len_quotient) b_quotient.data[v_i] = vy_div_i32(100, v_v);
 }

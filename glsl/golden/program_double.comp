@@ -3,10 +3,12 @@
 layout(local_size_x = 64, local_size_y = 1, local_size_z = 1) in;
 
 layout(std430, binding = 0) coherent buffer B_data { uint data[]; } b_data;
+// Element counts of runtime-sized buffers, set by the host from the bound memory.
+uniform uint vy_len_data;
 
 void main() {
     uint v_i = gl_GlobalInvocationID.x;
-    if (v_i < uint(b_data.data.length())) {
-        if (v_i < uint(b_data.data.length())) b_data.data[v_i] = ((v_i < uint(b_data.data.length()) ? b_data.data[v_i] : 0u) * 2u);
+    if (v_i < vy_len_data) {
+        if (v_i < vy_len_data) b_data.data[v_i] = ((v_i < vy_len_data ? b_data.data[v_i] : 0u) * 2u);
     }
 }

@@ -4,6 +4,8 @@ layout(local_size_x = 64, local_size_y = 1, local_size_z = 1) in;
 
 layout(std430, binding = 0) readonly buffer B_bytes { uint data[]; } b_bytes;
 layout(std430, binding = 1) coherent buffer B_counts { uint data[]; } b_counts; // 256 elements
+// Element counts of runtime-sized buffers, set by the host from the bound memory.
+uniform uint vy_len_bytes;
 
 shared uint s_local_counts[256];
 
@@ -15,8 +17,8 @@ void main() {
     // region: count this workgroup's words into shared memory
     {
         uint v_i = gl_GlobalInvocationID.x;
-        if (v_i < uint(b_bytes.data.length())) {
-            uint v_word = (v_i < uint(b_bytes.data.length()) ? b_bytes.data[v_i] : 0u);
+        if (v_i < vy_len_bytes) {
+            uint v_word = (v_i < vy_len_bytes ? b_bytes.data[v_i] : 0u);
             for (uint v_k = 0u; v_k < 4u; v_k++) {
                 uint v_b = ((v_word >> ((v_k * 8u) & 31u)) & 255u);
                 uint t0 = 0u;

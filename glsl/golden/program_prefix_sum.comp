@@ -4,6 +4,9 @@ layout(local_size_x = 256, local_size_y = 1, local_size_z = 1) in;
 
 layout(std430, binding = 0) readonly buffer B_values { uint data[]; } b_values;
 layout(std430, binding = 1) writeonly buffer B_sums { uint data[]; } b_sums;
+// Element counts of runtime-sized buffers, set by the host from the bound memory.
+uniform uint vy_len_sums;
+uniform uint vy_len_values;
 
 shared uint s_scan[256];
 
@@ -14,7 +17,7 @@ void main() {
     barrier();
     uint v_l = gl_LocalInvocationIndex;
     uint v_g = gl_GlobalInvocationID.x;
-    if (v_l < 256u) s_scan[v_l] = (v_g < uint(b_values.data.length()) ? b_values.data[v_g] : 0u);
+    if (v_l < 256u) s_scan[v_l] = (v_g < vy_len_values ? b_values.data[v_g] : 0u);
     groupMemoryBarrier();
     barrier();
     // region: Hillis-Steele inclusive scan over the workgroup
@@ -33,7 +36,7 @@ void main() {
         }
     }
     // end region: Hillis-Steele inclusive scan over the workgroup
-    if (v_g < uint(b_values.data.length())) {
-        if (v_g < uint(b_sums.data.length())) b_sums.data[v_g] = (v_l < 256u ? s_scan[v_l] : 0u);
+    if (v_g < vy_len_values) {
+        if (v_g < vy_len_sums) b_sums.data[v_g] = (v_l < 256u ? s_scan[v_l] : 0u);
     }
 }

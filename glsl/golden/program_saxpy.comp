@@ -5,11 +5,14 @@ layout(local_size_x = 128, local_size_y = 1, local_size_z = 1) in;
 layout(std430, binding = 0) readonly buffer B_x { float data[]; } b_x;
 layout(std430, binding = 1) coherent buffer B_y { float data[]; } b_y;
 layout(std430, binding = 2) readonly buffer B_params { float data[]; } b_params; // 1 elements
+// Element counts of runtime-sized buffers, set by the host from the bound memory.
+uniform uint vy_len_x;
+uniform uint vy_len_y;
 
 void main() {
     uint v_i = gl_GlobalInvocationID.x;
-    if (v_i < uint(b_y.data.length())) {
-        precise float t0 = ((b_params.data[0u] * (v_i < uint(b_x.data.length()) ? b_x.data[v_i] : 0.0)) + (v_i < uint(b_y.data.length()) ? b_y.data[v_i] : 0.0));
-        if (v_i < uint(b_y.data.length())) b_y.data[v_i] = t0;
+    if (v_i < vy_len_y) {
+        precise float t0 = ((b_params.data[0u] * (v_i < vy_len_x ? b_x.data[v_i] : 0.0)) + (v_i < vy_len_y ? b_y.data[v_i] : 0.0));
+        if (v_i < vy_len_y) b_y.data[v_i] = t0;
     }
 }
