@@ -22,7 +22,8 @@ public enum Conformance {
         (0..<UInt64(count)).map { i in
             var g = ProgramGenerator(seed: seed &+ i, options: .init(mode: .deterministic, capabilities: capabilities))
             let c = g.generate()
-            return ConformanceCase(name: "generated seed \(c.seed)", program: c.program, grid: c.grid, inputs: c.inputs, foreverBudget: c.foreverBudget)
+            return ConformanceCase(name: "generated seed \(c.seed)", program: c.program, grid: c.grid, inputs: c.inputs, foreverBudget: c.foreverBudget,
+                                   parameters: c.parameters)
         }
     }
 
@@ -32,13 +33,13 @@ public enum Conformance {
         }
         let reference: InterpreterResult
         do {
-            reference = try Interpreter(options: .init(foreverBudget: c.foreverBudget)).run(c.program, grid: c.grid, buffers: c.inputs)
+            reference = try Interpreter(options: .init(foreverBudget: c.foreverBudget, parameters: c.parameters)).run(c.program, grid: c.grid, buffers: c.inputs)
         } catch {
             return fail("the reference interpreter rejected the case: \(error)")
         }
         let gpu: RunResult
         do {
-            gpu = try context.run(c.program, grid: c.grid, buffers: c.inputs, options: DispatchOptions(foreverBudget: c.foreverBudget))
+            gpu = try context.run(c.program, grid: c.grid, buffers: c.inputs, options: DispatchOptions(foreverBudget: c.foreverBudget, parameters: c.parameters))
         } catch {
             return fail("the device failed to run it: \(error)")
         }

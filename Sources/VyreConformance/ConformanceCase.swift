@@ -12,9 +12,13 @@ public struct ConformanceCase: Sendable {
     public var tolerances: [String: FloatTolerance]
     /// Capabilities the device must have for this case to run.
     public var requires: Set<Capability>
+    /// Values of the program's parameters.
+    public var parameters: [String: UInt32]
 
     public init(name: String, program: Program, grid: WorkgroupSize = WorkgroupSize(1), inputs: [String: [UInt32]] = [:],
-                foreverBudget: UInt32 = 64, tolerances: [String: FloatTolerance] = [:], requires: Set<Capability> = []) {
+                foreverBudget: UInt32 = 64, tolerances: [String: FloatTolerance] = [:], requires: Set<Capability> = [],
+                parameters: [String: UInt32] = [:]) {
+        self.parameters = parameters
         self.name = name
         self.program = program
         self.grid = grid

@@ -361,6 +361,11 @@ public enum ConstructCases {
                 Node.store("out", at: .globalID(.x), .load("s", at: .localID(.x)) + .load("f", at: .localID(.x) & 7).cast(to: .u32))
                 Node.store("s", at: .localID(.x), 77)
             }, grid: WorkgroupSize(3), requires: [.float64]))
+        cases.append(ConformanceCase(name: "parameters set per dispatch", program: Program(
+            buffers: [buffer("out", 0, .readWrite, .u32, count: 64)], workgroupSize: WorkgroupSize(8)) {
+                Node.let("i", .globalID(.x) + .parameter("first"))
+                Node.if("i" < .parameter("end")) { Node.store("out", at: "i", "i" * .parameter("scale")) }
+            }, grid: WorkgroupSize(4), parameters: ["first": 5, "end": 30, "scale": 3]))
         cases.append(ConformanceCase(name: "buffer memory barrier orders writes", program: Program(
             buffers: [buffer("data", 0, .readWrite, .u32, count: 64)], workgroupSize: WorkgroupSize(64)) {
                 Node.store("data", at: .globalID(.x), 5)

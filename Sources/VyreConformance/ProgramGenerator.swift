@@ -7,6 +7,8 @@ public struct GeneratedCase: Sendable {
     public var grid: WorkgroupSize
     public var inputs: [String: [UInt32]]
     public var foreverBudget: UInt32
+    /// Values for the parameters `p0` and `p1`, which generated programs may read.
+    public var parameters: [String: UInt32]
 }
 
 /// Seeded random generator of valid programs.
@@ -99,6 +101,7 @@ public struct ProgramGenerator {
         program.shared = [SharedDecl("tile", type: .u32, count: wgX * wgY * tileSlots)]
         if rng.chance(0.4) { program.shared.append(SharedDecl("tile_f", type: .f32, count: wgX * wgY)) }
 
+        let parameters = ["p0": UInt32(rng.int(0...9)), "p1": rng.u32()]
         var inputs: [String: [UInt32]] = [:]
         inputs["in_u"] = (0..<64).map { _ in rng.chance(0.5) ? UInt32(rng.int(0...40)) : rng.u32() }
         let fCount = rng.int(8...32)
@@ -122,7 +125,7 @@ public struct ProgramGenerator {
             if phase < phases - 1 { entry += exchangeThroughShared(tileSlots: tileSlots) }
         }
         program.entry = deterministic ? entry : [.region("generated \(seed)", entry)]
-        return GeneratedCase(seed: seed, program: program, grid: grid, inputs: inputs, foreverBudget: 8)
+        return GeneratedCase(seed: seed, program: program, grid: grid, inputs: inputs, foreverBudget: 8, parameters: parameters)
     }
 
     /// Each invocation publishes into its own tile slots, waits at a barrier, reads a neighbour's,
@@ -318,7 +321,7 @@ public struct ProgramGenerator {
         switch t {
         case .u32:
             switch roll {
-            case 4: return .builtin(rng.pick(Builtin.all))
+            case 4: return rng.chance(0.25) ? .parameter(rng.pick(["p0", "p1"])) : .builtin(rng.pick(Builtin.all))
             case 5: return .length(rng.pick(["in_u", "in_f", "out_u", "out_i", "tile"]))
             case 6: return .load("in_u", at: rng.chance(0.8) ? .u32(UInt32(rng.int(0...63))) : .u32(UInt32(rng.int(64...200))))
             case 7: return .load("out_u", at: .variable("base") + .u32(UInt32(rng.int(0...3))))

@@ -8,10 +8,13 @@ public struct DispatchOptions: Sendable, Hashable {
     public var foreverBudget: UInt32
     /// How long to wait for the dispatch to finish before reporting a timeout.
     public var timeout: Duration
+    /// Values of the program's `parameter` expressions.
+    public var parameters: [String: UInt32]
 
-    public init(foreverBudget: UInt32 = 1 << 16, timeout: Duration = .seconds(60)) {
+    public init(foreverBudget: UInt32 = 1 << 16, timeout: Duration = .seconds(60), parameters: [String: UInt32] = [:]) {
         self.foreverBudget = foreverBudget
         self.timeout = timeout
+        self.parameters = parameters
     }
 }
 
@@ -68,6 +71,10 @@ extension GLContext {
         if pipeline.budgetLocation >= 0 { uniforms.append((pipeline.budgetLocation, options.foreverBudget)) }
         for l in pipeline.lengthLocations {
             uniforms.append((l.location, UInt32(clamping: buffers[l.binding]!.byteCount / l.elementBytes)))
+        }
+        for p in pipeline.parameterLocations {
+            guard let value = options.parameters[p.name] else { throw .missingParameter(p.name) }
+            if p.location >= 0 { uniforms.append((p.location, value)) }
         }
         let timeout = options.timeout
         let gpuTime = try onThread { gl throws(VyreGLError) in

@@ -17,6 +17,7 @@ public struct ComputePipeline: ~Copyable, Sendable {
     /// Resolved uniform locations (-1 when the driver optimized the uniform away).
     let budgetLocation: Int32
     let lengthLocations: [(binding: UInt32, location: Int32, elementBytes: Int)]
+    let parameterLocations: [(name: String, location: Int32)]
 
     deinit { context.release(.program(name)) }
 }
@@ -36,7 +37,9 @@ extension GLContext {
         }
         let clock = ContinuousClock()
         let start = clock.now
+        let parameterNames = program.parameterNames.sorted()
         let uniforms = [lowered.foreverBudgetUniform ?? ""] + program.buffers.map { lowered.lengthUniforms[$0.name] ?? "" }
+            + parameterNames.map { lowered.parameterUniforms[$0] ?? "" }
         let (name, locations) = try onThread { gl throws(VyreGLError) in
             let name = try gl.compileCompute(lowered)
             return (name, uniforms.map { $0.isEmpty ? -1 : glGetUniformLocation(name, $0) })
@@ -46,8 +49,9 @@ extension GLContext {
         let lengths = zip(program.buffers, locations.dropFirst()).compactMap { decl, location in
             location >= 0 ? (decl.binding, location, decl.elementType.byteCount) : nil
         }
+        let parameters = zip(parameterNames, locations.dropFirst(1 + program.buffers.count)).map { ($0, $1) }
         return ComputePipeline(program: program, lowered: lowered, contentHash: program.contentHash, compileTime: elapsed, name: name,
-                               context: self, budgetLocation: locations[0], lengthLocations: lengths)
+                               context: self, budgetLocation: locations[0], lengthLocations: lengths, parameterLocations: parameters)
     }
 }
 

@@ -21,6 +21,7 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
     case outOfDeviceMemory(bytes: Int, detail: String)
     case bufferTooSmall(name: String, bytes: Int, needed: Int)
     case missingBuffer(String)
+    case missingParameter(String)
     case unknownBuffer(String)
     case badBufferSize(name: String, words: Int, detail: String)
     case gridTooLarge(requested: WorkgroupSize, limit: WorkgroupSize)
@@ -60,6 +61,8 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
             return "buffer '\(n)' has \(b) bytes but the program declares \(need). Fix: pass at least \(need / 4) words for '\(n)'."
         case .missingBuffer(let n):
             return "runtime-sized buffer '\(n)' was not given, so its length is unknown. Fix: pass contents for '\(n)'."
+        case .missingParameter(let n):
+            return "the program reads parameter '\(n)' but the dispatch gives no value. Fix: set DispatchOptions.parameters[\"\(n)\"]."
         case .unknownBuffer(let n):
             return "buffer '\(n)' was given but the program declares no such buffer. Fix: check the name against the program's buffers."
         case .badBufferSize(let n, let w, let d):

@@ -73,12 +73,16 @@ public struct LoweredProgram: Sendable, Hashable {
     /// sets to its element count. Lengths come from the host because `length()` is unreliable
     /// on some drivers (NVIDIA 580 returns 0 for a block the shader only measures).
     public var lengthUniforms: [String: String]
+    /// For each IR parameter: the `uint` uniform that carries it.
+    public var parameterUniforms: [String: String]
     /// Features the source requires (each has its `#extension` line where one exists).
     public var features: Set<Feature>
     /// One entry per source line (index = line number - 1).
     public var lines: [SourceLocation]
 
-    public init(source: String, trapBinding: UInt32?, foreverBudgetUniform: String?, lengthUniforms: [String: String] = [:], features: Set<Feature>, lines: [SourceLocation]) {
+    public init(source: String, trapBinding: UInt32?, foreverBudgetUniform: String?, lengthUniforms: [String: String] = [:],
+                parameterUniforms: [String: String] = [:], features: Set<Feature>, lines: [SourceLocation]) {
+        self.parameterUniforms = parameterUniforms
         self.source = source
         self.trapBinding = trapBinding
         self.foreverBudgetUniform = foreverBudgetUniform

@@ -11,4 +11,5 @@ struct Namer {
     let trapInstance = "vy_trap"
     let foreverBudget = "vy_forever_budget"
     func length(_ name: String) -> String { "vy_len_\(name)" }
+    func parameter(_ name: String) -> String { "vy_param_\(name)" }
 }

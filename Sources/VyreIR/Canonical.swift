@@ -103,7 +103,7 @@ enum Canonicalizer {
 
     static func expr(_ e: Expr) -> Expr {
         switch e {
-        case .literal, .variable, .length, .builtin: return e
+        case .literal, .variable, .length, .builtin, .parameter: return e
         case .load(let m, let i): return .load(m, index: expr(i))
         case .unary(let op, let a): return .unary(op, expr(a))
         case .binary(let op, let a, let b):

@@ -11,6 +11,8 @@ public indirect enum Expr: Sendable, Hashable {
     /// Element count of a buffer or shared array, as u32.
     case length(String)
     case builtin(Builtin)
+    /// A u32 the host sets for each dispatch (a uniform): window offsets, sizes, flags.
+    case parameter(String)
     case unary(UnaryOp, Expr)
     case binary(BinaryOp, Expr, Expr)
     /// `condition ? ifTrue : ifFalse`, both arms evaluated.
@@ -134,7 +136,7 @@ extension Expr {
     /// Whether evaluating the expression can change memory (it contains an atomic).
     public var hasSideEffects: Bool {
         switch self {
-        case .literal, .variable, .length, .builtin: false
+        case .literal, .variable, .length, .builtin, .parameter: false
         case .load(_, let i): i.hasSideEffects
         case .unary(_, let a), .cast(_, let a), .bitcast(_, let a): a.hasSideEffects
         case .binary(_, let a, let b): a.hasSideEffects || b.hasSideEffects
@@ -147,7 +149,7 @@ extension Expr {
     /// Direct sub-expressions, in evaluation order.
     public var children: [Expr] {
         switch self {
-        case .literal, .variable, .length, .builtin: []
+        case .literal, .variable, .length, .builtin, .parameter: []
         case .load(_, let i): [i]
         case .unary(_, let a), .cast(_, let a), .bitcast(_, let a): [a]
         case .binary(_, let a, let b): [a, b]

@@ -11,11 +11,14 @@ public struct Interpreter: Sendable {
         /// Iterations each `forever` loop may run before it ends by itself (the GPU's budget uniform).
         public var foreverBudget: UInt32
         public var limits: Limits
+        /// Values of the program's `parameter` expressions (a missing one is an error).
+        public var parameters: [String: UInt32]
 
-        public init(stepBudget: Int = 200_000_000, foreverBudget: UInt32 = 1 << 16, limits: Limits = .unrestricted) {
+        public init(stepBudget: Int = 200_000_000, foreverBudget: UInt32 = 1 << 16, limits: Limits = .unrestricted, parameters: [String: UInt32] = [:]) {
             self.stepBudget = stepBudget
             self.foreverBudget = foreverBudget
             self.limits = limits
+            self.parameters = parameters
         }
     }
 
@@ -31,6 +34,9 @@ public struct Interpreter: Sendable {
         }
         if let unknown = buffers.keys.sorted().first(where: { program.buffer(named: $0) == nil }) {
             throw .unknownBuffer(unknown)
+        }
+        if let missing = program.parameterNames.sorted().first(where: { options.parameters[$0] == nil }) {
+            throw .missingParameter(missing)
         }
 
         var memories: [Memory] = []
@@ -100,6 +106,7 @@ public enum InterpreterError: Error, Sendable, Hashable, CustomStringConvertible
     case bufferTooSmall(name: String, words: Int, needed: Int)
     case stepBudgetExceeded(Int)
     case barrierDivergence(workgroup: String, detail: String)
+    case missingParameter(String)
 
     public var description: String {
         switch self {
@@ -110,6 +117,7 @@ public enum InterpreterError: Error, Sendable, Hashable, CustomStringConvertible
         case .bufferTooSmall(let n, let w, let need): return "buffer '\(n)' holds \(w) words but its declaration needs \(need). Fix: pass at least \(need) words."
         case .stepBudgetExceeded(let b): return "the program ran past the interpreter's budget of \(b) steps. Fix: bound its loops, or raise Interpreter.Options.stepBudget."
         case .barrierDivergence(let wg, let d): return "workgroup \(wg): \(d); a workgroup barrier must be reached by every invocation. Fix: keep barriers out of divergent control flow."
+        case .missingParameter(let n): return "the program reads parameter '\(n)' but no value was given. Fix: pass it in Interpreter.Options.parameters (or DispatchOptions.parameters on a device)."
         }
     }
 }
@@ -298,6 +306,7 @@ private struct Machine {
         case .load(let m, let i): return memories[m].load(eval(i, &inv).u32)
         case .length(let m): return .u32(UInt32(truncatingIfNeeded: memories[m].elements))
         case .builtin(let b): return .u32(builtin(b, inv))
+        case .parameter(let n): return .u32(options.parameters[n] ?? 0)
         case .unary(let op, let a): return Semantics.unary(op, eval(a, &inv))
         case .binary(let op, let a, let b):
             let x = eval(a, &inv)

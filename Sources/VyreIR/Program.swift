@@ -20,6 +20,23 @@ public struct Program: Sendable, Hashable {
 
     /// Statements in the whole program.
     public var nodeCount: Int { entry.reduce(0) { $0 + $1.nodeCount } }
+
+    /// Names of every `parameter` the program reads.
+    public var parameterNames: Set<String> {
+        var names = Set<String>()
+        func visit(_ e: Expr) {
+            if case .parameter(let n) = e { names.insert(n) }
+            e.children.forEach(visit)
+        }
+        func visit(_ nodes: [Node]) {
+            for n in nodes {
+                n.expressions.forEach { visit($0.expr) }
+                n.bodies.forEach { visit($0.nodes) }
+            }
+        }
+        visit(entry)
+        return names
+    }
 }
 
 /// Invocations per workgroup along x, y and z.

@@ -340,7 +340,7 @@ extension Expr: Codable {
             self = .literal(try Expr.literal(c, k))
             return
         }
-        let kinds = ["var", "load", "length", "builtin", "op", "select", "cast", "bitcast", "fma", "atomic", "compare_exchange"]
+        let kinds = ["var", "param", "load", "length", "builtin", "op", "select", "cast", "bitcast", "fma", "atomic", "compare_exchange"]
         guard let kind = kinds.first(where: keys.contains) else {
             throw c.fail(nil, "object is not an expression (keys: \(keys.sorted().joined(separator: ", ")))", fix: "use one of \((literalKeys + kinds).joined(separator: ", ")), or a bare u32 number or variable name")
         }
@@ -348,6 +348,9 @@ extension Expr: Codable {
         case "var":
             try c.allow(["var"])
             self = .variable(try c.name("var"))
+        case "param":
+            try c.allow(["param"])
+            self = .parameter(try c.name("param"))
         case "load":
             try c.allow(["load", "index"])
             self = .load(try c.name("load"), index: try c.expr("index"))
@@ -445,6 +448,7 @@ extension Expr: Codable {
                 else { try c.encode(x.bitPattern, forKey: "f64_bits") }
             }
         case .variable(let n): try c.encode(n, forKey: "var")
+        case .parameter(let n): try c.encode(n, forKey: "param")
         case .load(let m, let i): try c.encode(m, forKey: "load"); try c.encode(i, forKey: "index")
         case .length(let m): try c.encode(m, forKey: "length")
         case .builtin(let b): try c.encode(b.name, forKey: "builtin")

@@ -237,7 +237,7 @@ public enum Semantics {
         case .fma(let a, let b, let c):
             guard let x = constantValue(of: a), let y = constantValue(of: b), let z = constantValue(of: c) else { return nil }
             return fma(x, y, z)
-        case .variable, .load, .length, .builtin, .atomic, .compareExchange: return nil
+        case .variable, .load, .length, .builtin, .parameter, .atomic, .compareExchange: return nil
         }
     }
 

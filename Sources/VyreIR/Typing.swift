@@ -76,6 +76,11 @@ public enum Typing {
             return .u32
         case .builtin:
             return .u32
+        case .parameter(let name):
+            guard Identifier.isValid(name) else {
+                throw issue(.typeMismatch, path, "parameter name '\(name)' is not a valid identifier", "use 1 to 64 letters, digits and single underscores, starting with a letter")
+            }
+            return .u32
         case .unary(let op, let a):
             let t = try infer(a, env, path + ".operand")
             return try unaryResult(op, t, path)

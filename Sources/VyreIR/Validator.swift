@@ -407,7 +407,7 @@ struct Validator {
     /// Whether every invocation of a workgroup computes the same value (conservative).
     private func isUniform(_ expr: Expr) -> Bool {
         switch expr {
-        case .literal, .length: return true
+        case .literal, .length, .parameter: return true
         case .builtin(let b): return b.isWorkgroupUniform
         case .variable(let name): return lookup(name)?.uniform ?? false
         case .load(let name, let index):

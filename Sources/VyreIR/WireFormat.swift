@@ -26,7 +26,7 @@ public enum WireFormat {
     }
 
     enum ExprTag: UInt8 {
-        case literal = 1, variable, load, length, builtin, unary, binary, select, cast, bitcast, fma, atomic, compareExchange
+        case literal = 1, variable, load, length, builtin, unary, binary, select, cast, bitcast, fma, atomic, compareExchange, parameter
     }
 }
 
@@ -207,6 +207,7 @@ struct WireWriter {
         switch e {
         case .literal(let v): byte(T.literal.rawValue); value(v)
         case .variable(let n): byte(T.variable.rawValue); string(n)
+        case .parameter(let n): byte(T.parameter.rawValue); string(n)
         case .load(let m, let i): byte(T.load.rawValue); string(m); expr(i)
         case .length(let m): byte(T.length.rawValue); string(m)
         case .builtin(let b):
@@ -406,6 +407,7 @@ struct WireReader {
         switch tag {
         case .literal: return .literal(try value())
         case .variable: return .variable(try string("variable name"))
+        case .parameter: return .parameter(try string("parameter name"))
         case .load: return .load(try string("memory name"), index: try expr(depth: d))
         case .length: return .length(try string("memory name"))
         case .builtin:

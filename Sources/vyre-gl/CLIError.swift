@@ -30,7 +30,7 @@ enum CLI {
         case let e as VyreGLError:
             switch e {
             case .noEGL, .deviceNotFound, .eglFailure, .glTooOld, .contextLost, .contextClosed: return (.noDevice, e.description)
-            case .invalidForDevice, .lowering, .bufferTooSmall, .missingBuffer, .unknownBuffer, .badBufferSize, .gridTooLarge: return (.badInput, e.description)
+            case .invalidForDevice, .lowering, .bufferTooSmall, .missingBuffer, .missingParameter, .unknownBuffer, .badBufferSize, .gridTooLarge: return (.badInput, e.description)
             default: return (.ranWithFailures, e.description)
             }
         case let e as ProgramJSONError: return (.badInput, "invalid program JSON at \(e.description)")

@@ -17,6 +17,7 @@ struct ExecCommand: ParsableCommand {
     @Option(help: "Workgroups to dispatch: X[,Y[,Z]].") var groups: String = "1"
     @Option(name: .customLong("buffer"), help: "NAME=[...] | NAME=@FILE | NAME=zeros:N (repeatable).") var buffers: [String] = []
     @Option(help: "Iterations each forever loop may run.") var budget: UInt32 = 1 << 16
+    @Option(name: .customLong("param"), help: "NAME=VALUE: a parameter the program reads (u32; repeatable).") var params: [String] = []
     @Option(help: "Grid, budget and buffers from a file written by 'selftest --dump-failures' (NAME.inputs.json).") var inputs: String?
     @Option(help: "Seconds to wait for the dispatch.") var timeout: Double = 60
     @Option(name: .customLong("output-dir"), help: "Also write each output buffer as DIR/NAME.bin (raw little-endian).") var outputDir: String?
@@ -41,8 +42,8 @@ struct ExecCommand: ParsableCommand {
             var grid = try Self.parseGrid(groups)
             var budget = self.budget
             var inputs: [String: [UInt32]] = [:]
-            if let file = self.inputs {
-                let saved = try Self.loadInputs(file)
+            let saved = try self.inputs.map(Self.loadInputs)
+            if let saved {
                 grid = saved.grid
                 budget = saved.budget
                 inputs = saved.buffers
@@ -51,11 +52,22 @@ struct ExecCommand: ParsableCommand {
                 let (name, words) = try Self.parseBuffer(spec, program: p)
                 inputs[name] = words
             }
+            var parameters = saved?.parameters ?? [:]
+            for spec in params {
+                let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let v = UInt32(parts[1]) else {
+                    throw CLI.badInput("--param '\(spec)' is not NAME=VALUE with a u32 value. Fix: write e.g. --param first=16.")
+                }
+                parameters[parts[0]] = v
+            }
+            if let missing = p.parameterNames.sorted().first(where: { parameters[$0] == nil }) {
+                throw CLI.badInput("the program reads parameter '\(missing)' but no --param \(missing)=VALUE was given. Fix: add it.")
+            }
             let context = try CLI.openContext(deviceOptions)
-            let result = try context.run(p, grid: grid, buffers: inputs, options: DispatchOptions(foreverBudget: budget, timeout: .milliseconds(Int64(timeout * 1000))))
+            let result = try context.run(p, grid: grid, buffers: inputs, options: DispatchOptions(foreverBudget: budget, timeout: .milliseconds(Int64(timeout * 1000)), parameters: parameters))
             var verdict: String? = nil
             if check {
-                let reference = try Interpreter(options: .init(foreverBudget: budget)).run(p, grid: grid, buffers: inputs)
+                let reference = try Interpreter(options: .init(foreverBudget: budget, parameters: parameters)).run(p, grid: grid, buffers: inputs)
                 verdict = "match"
                 for decl in p.buffers where reference.buffers[decl.name] != result.buffers[decl.name] {
                     let want = reference.buffers[decl.name] ?? []
@@ -100,15 +112,16 @@ struct ExecCommand: ParsableCommand {
         var grid: [UInt32]
         var foreverBudget: UInt32
         var buffers: [String: [UInt32]]
+        var parameters: [String: UInt32]?
     }
 
-    static func loadInputs(_ path: String) throws -> (grid: WorkgroupSize, budget: UInt32, buffers: [String: [UInt32]]) {
+    static func loadInputs(_ path: String) throws -> (grid: WorkgroupSize, budget: UInt32, buffers: [String: [UInt32]], parameters: [String: UInt32]) {
         let data = try CLI.read(path, what: "inputs file")
         guard let saved = try? JSONDecoder().decode(SavedInputs.self, from: data), (1...3).contains(saved.grid.count), saved.grid.allSatisfy({ $0 >= 1 }) else {
             throw CLI.badInput("inputs file '\(path)' is not {\"grid\": [x, y, z], \"foreverBudget\": n, \"buffers\": {name: [words]}}. Fix: pass a file written by 'vyre-gl selftest --dump-failures'.")
         }
         let g = saved.grid
-        return (WorkgroupSize(g[0], g.count > 1 ? g[1] : 1, g.count > 2 ? g[2] : 1), saved.foreverBudget, saved.buffers)
+        return (WorkgroupSize(g[0], g.count > 1 ? g[1] : 1, g.count > 2 ? g[2] : 1), saved.foreverBudget, saved.buffers, saved.parameters ?? [:])
     }
 
     static func parseGrid(_ text: String) throws -> WorkgroupSize {

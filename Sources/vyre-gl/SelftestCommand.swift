@@ -32,7 +32,7 @@ struct SelftestCommand: ParsableCommand {
         try Data(c.program.jsonBytes()).write(to: base.appendingPathExtension("json"))
         let inputs = JSONEncoder()
         inputs.outputFormatting = [.sortedKeys]
-        try inputs.encode(InputsFile(grid: [c.grid.x, c.grid.y, c.grid.z], foreverBudget: c.foreverBudget, buffers: c.inputs))
+        try inputs.encode(InputsFile(grid: [c.grid.x, c.grid.y, c.grid.z], foreverBudget: c.foreverBudget, buffers: c.inputs, parameters: c.parameters))
             .write(to: base.appendingPathExtension("inputs.json"))
     }
 
@@ -40,6 +40,7 @@ struct SelftestCommand: ParsableCommand {
         var grid: [UInt32]
         var foreverBudget: UInt32
         var buffers: [String: [UInt32]]
+        var parameters: [String: UInt32]
     }
 
     func run() throws {

@@ -90,7 +90,7 @@ struct CanonicalTests {
             #expect(canonical.canonicalized() == canonical, "seed \(c.seed)")
             #expect(canonical.validationErrors(limits: .unrestricted).isEmpty, "seed \(c.seed)")
             #expect(canonical.contentHash == c.program.contentHash)
-            let options = Interpreter.Options(foreverBudget: c.foreverBudget)
+            let options = Interpreter.Options(foreverBudget: c.foreverBudget, parameters: c.parameters)
             let before = try Interpreter(options: options).run(c.program, grid: c.grid, buffers: c.inputs)
             let after = try Interpreter(options: options).run(canonical, grid: c.grid, buffers: c.inputs)
             #expect(before.buffers == after.buffers, "seed \(c.seed)")
