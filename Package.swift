@@ -51,7 +51,7 @@ let package = Package(
         ),
         .target(
             name: "VyreConformance",
-            dependencies: ["VyreIR", "VyreGLSL", "VyreGL"],
+            dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreRuntime"],
             swiftSettings: strict
         ),
         .target(
@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "VyreIRTests", dependencies: ["VyreIR", "VyreConformance"], swiftSettings: strict),
         .testTarget(name: "VyreGLSLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreConformance"], swiftSettings: strict),
         .testTarget(name: "VyreGLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreConformance"], swiftSettings: strict),
-        .testTarget(name: "VyreRuntimeTests", dependencies: ["VyreIR", "VyreGL", "VyreRuntime"], swiftSettings: strict),
+        .testTarget(name: "VyreRuntimeTests", dependencies: ["VyreIR", "VyreGL", "VyreRuntime", "VyreConformance"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["vyre-gl"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

@@ -5,8 +5,16 @@ import Synchronization
 /// owning ``DeviceBuffer`` or ``MappedBuffer`` alive while dispatches use the handle.
 public struct BufferHandle: Sendable, Hashable {
     public let name: UInt32
+    /// Bytes bound from the start of the buffer (a prefix when made by ``prefix(bytes:)``).
     public let byteCount: Int
     let contextSerial: UInt64
+
+    /// The first `bytes` bytes of the buffer (at least 4): binds that range, so a shader sees a
+    /// runtime-sized buffer of exactly that length. Lets one allocation serve smaller uses.
+    public func prefix(bytes: Int) -> BufferHandle {
+        precondition(bytes <= byteCount, "prefix of \(bytes) bytes of a \(byteCount)-byte buffer")
+        return BufferHandle(name: name, byteCount: max(4, (bytes + 3) / 4 * 4), contextSerial: contextSerial)
+    }
 }
 
 /// GPU memory that the host fills and reads back by range (`glBufferStorage` without map bits,

@@ -31,6 +31,46 @@ public struct TrapReport: Sendable, Hashable, Codable {
     }
 }
 
+/// One dispatch of a multi-step submission: its workgroups and parameter values.
+public struct DispatchStep: Sendable, Hashable {
+    public var groups: WorkgroupSize
+    public var parameters: [String: UInt32]
+
+    public init(groups: WorkgroupSize, parameters: [String: UInt32] = [:]) {
+        self.groups = groups
+        self.parameters = parameters
+    }
+}
+
+/// Words to write into a buffer before the dispatches of a submission.
+public struct BufferUpload: Sendable, Hashable {
+    public var buffer: BufferHandle
+    public var wordOffset: Int
+    public var words: [UInt32]
+
+    public init(_ buffer: BufferHandle, atWord wordOffset: Int = 0, _ words: [UInt32]) {
+        self.buffer = buffer
+        self.wordOffset = wordOffset
+        self.words = words
+    }
+}
+
+/// A GPU-side copy after the dispatches of a submission (into mapped memory, typically, so the
+/// host reads results without a readback call).
+public struct BufferCopy: Sendable, Hashable {
+    public var source: BufferHandle
+    public var destination: BufferHandle
+    public var destinationWordOffset: Int
+    public var words: Int
+
+    public init(from source: BufferHandle, to destination: BufferHandle, atWord destinationWordOffset: Int = 0, words: Int) {
+        self.source = source
+        self.destination = destination
+        self.destinationWordOffset = destinationWordOffset
+        self.words = words
+    }
+}
+
 /// What one dispatch did.
 public struct DispatchReport: Sendable, Hashable {
     /// Submit to fence signalled, measured on the context thread.
@@ -45,12 +85,32 @@ extension GLContext {
     /// declared count. A trap record buffer is supplied automatically when the program can trap.
     public func dispatch(_ pipeline: borrowing ComputePipeline, groups: WorkgroupSize, buffers: [UInt32: BufferHandle],
                          options: DispatchOptions = DispatchOptions()) throws(VyreGLError) -> DispatchReport {
+        try submit(pipeline, steps: [DispatchStep(groups: groups, parameters: options.parameters)], buffers: buffers, options: options)
+    }
+
+    /// Uploads, then runs `steps` one after another (each sees the previous one's writes), then
+    /// copies, then waits once for all of it. The whole submission is one job on the context thread.
+    public func submit(_ pipeline: borrowing ComputePipeline, steps: [DispatchStep], buffers: [UInt32: BufferHandle],
+                       uploads: [BufferUpload] = [], copies: [BufferCopy] = [],
+                       options: DispatchOptions = DispatchOptions()) throws(VyreGLError) -> DispatchReport {
         let limits = info.limits
-        guard groups.x >= 1, groups.y >= 1, groups.z >= 1,
-              groups.x <= limits.maxWorkgroupCount[0], groups.y <= limits.maxWorkgroupCount[1], groups.z <= limits.maxWorkgroupCount[2] else {
-            throw .gridTooLarge(requested: groups, limit: limits.maxGrid)
+        for step in steps {
+            let groups = step.groups
+            guard groups.x >= 1, groups.y >= 1, groups.z >= 1,
+                  groups.x <= limits.maxWorkgroupCount[0], groups.y <= limits.maxWorkgroupCount[1], groups.z <= limits.maxWorkgroupCount[2] else {
+                throw .gridTooLarge(requested: groups, limit: limits.maxGrid)
+            }
         }
-        var bindings: [(UInt32, UInt32)] = []
+        for h in uploads.map(\.buffer) + copies.flatMap({ [$0.source, $0.destination] }) where h.contextSerial != serial {
+            throw .glFailure(call: "using buffer \(h.name) made by another GLContext", code: GLErrorCode(0x0502))
+        }
+        for u in uploads where u.wordOffset < 0 || (u.wordOffset + u.words.count) * 4 > u.buffer.byteCount {
+            throw .bufferTooSmall(name: "upload target \(u.buffer.name)", bytes: u.buffer.byteCount, needed: (u.wordOffset + u.words.count) * 4)
+        }
+        for c in copies where c.words * 4 > c.source.byteCount || (c.destinationWordOffset + c.words) * 4 > c.destination.byteCount {
+            throw .bufferTooSmall(name: "copy between buffers \(c.source.name) and \(c.destination.name)", bytes: min(c.source.byteCount, c.destination.byteCount), needed: (c.destinationWordOffset + c.words) * 4)
+        }
+        var bindings: [(UInt32, UInt32, Int)] = []
         for decl in pipeline.program.buffers {
             guard let handle = buffers[decl.binding] else { throw .missingBuffer(decl.name) }
             guard handle.contextSerial == serial else {
@@ -58,27 +118,32 @@ extension GLContext {
             }
             let needed = Int(decl.count ?? 0) * decl.elementType.byteCount
             guard handle.byteCount >= needed else { throw .bufferTooSmall(name: decl.name, bytes: handle.byteCount, needed: needed) }
-            bindings.append((decl.binding, handle.name))
+            bindings.append((decl.binding, handle.name, handle.byteCount))
         }
         var trapBuffer: DeviceBuffer? = nil
         if let binding = pipeline.lowered.trapBinding {
             let t = try makeDeviceBuffer(bytes: LoweredProgram.TrapWord.words * 4)
-            bindings.append((binding, t.handle.name))
+            bindings.append((binding, t.handle.name, t.handle.byteCount))
             trapBuffer = consume t
         }
         let program = pipeline.name
-        var uniforms: [(Int32, UInt32)] = []
-        if pipeline.budgetLocation >= 0 { uniforms.append((pipeline.budgetLocation, options.foreverBudget)) }
+        var shared: [(Int32, UInt32)] = []
+        if pipeline.budgetLocation >= 0 { shared.append((pipeline.budgetLocation, options.foreverBudget)) }
         for l in pipeline.lengthLocations {
-            uniforms.append((l.location, UInt32(clamping: buffers[l.binding]!.byteCount / l.elementBytes)))
+            shared.append((l.location, UInt32(clamping: buffers[l.binding]!.byteCount / l.elementBytes)))
         }
-        for p in pipeline.parameterLocations {
-            guard let value = options.parameters[p.name] else { throw .missingParameter(p.name) }
-            if p.location >= 0 { uniforms.append((p.location, value)) }
+        var perStep: [(WorkgroupSize, [(Int32, UInt32)])] = []
+        for step in steps {
+            var uniforms = shared
+            for p in pipeline.parameterLocations {
+                guard let value = step.parameters[p.name] else { throw .missingParameter(p.name) }
+                if p.location >= 0 { uniforms.append((p.location, value)) }
+            }
+            perStep.append((step.groups, uniforms))
         }
         let timeout = options.timeout
         let gpuTime = try onThread { gl throws(VyreGLError) in
-            try gl.dispatch(program: program, bindings: bindings, groups: groups, uniforms: uniforms, timeout: timeout)
+            try gl.submit(program: program, bindings: bindings, uploads: uploads, steps: perStep, copies: copies, timeout: timeout)
         }
         var trap: TrapReport? = nil
         if let t = trapBuffer {
@@ -92,18 +157,38 @@ extension GLContext {
 }
 
 extension GLState {
-    func dispatch(program: GLuint, bindings: [(UInt32, UInt32)], groups: WorkgroupSize, uniforms: [(Int32, UInt32)], timeout: Duration) throws(VyreGLError) -> Duration {
+    func submit(program: GLuint, bindings: [(UInt32, UInt32, Int)], uploads: [BufferUpload], steps: [(WorkgroupSize, [(Int32, UInt32)])],
+                copies: [BufferCopy], timeout: Duration) throws(VyreGLError) -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
+        for u in uploads where !u.words.isEmpty {
+            glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), u.buffer.name)
+            u.words.withUnsafeBytes { glBufferSubData(GLenum(GL_COPY_WRITE_BUFFER), u.wordOffset * 4, $0.count, $0.baseAddress) }
+        }
+        glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
+        try check("uploading \(uploads.count) buffer ranges")
         glUseProgram(program)
-        for (binding, name) in bindings { glBindBufferBase(GLenum(GL_SHADER_STORAGE_BUFFER), binding, name) }
-        for (location, value) in uniforms { glUniform1ui(location, value) }
+        for (binding, name, bytes) in bindings { glBindBufferRange(GLenum(GL_SHADER_STORAGE_BUFFER), binding, name, 0, bytes) }
         try check("binding the program and its buffers")
-        glDispatchCompute(groups.x, groups.y, groups.z)
-        // Shader writes must be visible to later readbacks, copies and mapped reads.
-        glMemoryBarrier(GLbitfield(GL_SHADER_STORAGE_BARRIER_BIT | GL_BUFFER_UPDATE_BARRIER_BIT | GL_CLIENT_MAPPED_BUFFER_BARRIER_BIT))
-        try check("glDispatchCompute(\(groups.x), \(groups.y), \(groups.z))")
-        try waitForGPU(timeout: timeout, what: "compute dispatch of \(groups) workgroups")
+        for (groups, uniforms) in steps {
+            for (location, value) in uniforms { glUniform1ui(location, value) }
+            glDispatchCompute(groups.x, groups.y, groups.z)
+            // Each step and every later copy, readback or mapped read sees this step's writes.
+            glMemoryBarrier(GLbitfield(GL_SHADER_STORAGE_BARRIER_BIT | GL_BUFFER_UPDATE_BARRIER_BIT | GL_CLIENT_MAPPED_BUFFER_BARRIER_BIT))
+        }
+        try check("glDispatchCompute (\(steps.count) steps)")
+        for c in copies {
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), c.source.name)
+            glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), c.destination.name)
+            glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), GLenum(GL_COPY_WRITE_BUFFER), 0, c.destinationWordOffset * 4, c.words * 4)
+        }
+        if !copies.isEmpty {
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
+            glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
+            glMemoryBarrier(GLbitfield(GL_CLIENT_MAPPED_BUFFER_BARRIER_BIT))
+            try check("glCopyBufferSubData (\(copies.count) copies)")
+        }
+        try waitForGPU(timeout: timeout, what: "\(steps.count) compute dispatch\(steps.count == 1 ? "" : "es")")
         return clock.now - start
     }
 

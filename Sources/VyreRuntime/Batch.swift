@@ -1,0 +1,92 @@
+/// A batch for one-shot dispatch: work items in order, and the buffers' geometry.
+///
+/// Item `i` goes into slot `i`. Items between two BATCH_FENCEs form a phase and run concurrently
+/// in unspecified order; every item before a fence completes before the fence, and the fence
+/// before any item after it. Once SHUTDOWN has run, items of later phases are not executed and
+/// stay PUBLISHED; so do items of a tenant whose mask is zero.
+public struct Batch: Sendable {
+    public var items: [WorkItem]
+    /// Ring size: at least `items.count` (default), at most 1,048,576.
+    public var slots: Int?
+    /// Control buffer words: at least 160 (the observables follow word 160).
+    public var controlWords: Int
+    /// Tenant ids `0 ..< tenants` are enabled in the default tenant table.
+    public var tenants: Int
+    public var debugRecords: Int
+    /// Initial control words by index (applied after the tenant table, so they can override it).
+    public var control: [Int: UInt32]
+    /// Contents of the megakernel's extra buffers, by name (left out: zeroed at the declared count).
+    public var buffers: [String: [UInt32]]
+
+    public init(items: [WorkItem], slots: Int? = nil, controlWords: Int = 224, tenants: Int = 1, debugRecords: Int = RingProtocol.Debug.defaultRecords,
+                control: [Int: UInt32] = [:], buffers: [String: [UInt32]] = [:]) {
+        self.items = items
+        self.slots = slots
+        self.controlWords = controlWords
+        self.tenants = tenants
+        self.debugRecords = debugRecords
+        self.control = control
+        self.buffers = buffers
+    }
+
+    /// Consecutive item ranges that run as one dispatch each: fences stand alone.
+    public var phases: [Range<Int>] {
+        var out: [Range<Int>] = []
+        var start = 0
+        for (i, item) in items.enumerated() where item.opcode == Opcode.batchFence.rawValue {
+            if start < i { out.append(start..<i) }
+            out.append(i..<(i + 1))
+            start = i + 1
+        }
+        if start < items.count { out.append(start..<items.count) }
+        return out
+    }
+}
+
+/// A slot that ended as FAULT.
+public struct SlotFault: Sendable, Hashable, Codable {
+    public var slot: Int
+    public var reason: UInt32
+    public var reasonText: String { FaultReason.describe(reason) }
+
+    public init(slot: Int, reason: UInt32) {
+        self.slot = slot
+        self.reason = reason
+    }
+}
+
+/// Where the time of one batch went.
+public struct BatchTiming: Sendable, Hashable {
+    /// Validating the batch and writing its item records into mapped memory.
+    public var encode: Duration
+    /// Uploads, dispatches and copies submitted, until the fence signalled.
+    public var gpu: Duration
+    /// Decoding the results.
+    public var decode: Duration
+    public var total: Duration { encode + gpu + decode }
+}
+
+/// The typed outcome of one batch.
+public struct BatchResult: Sendable {
+    public var itemCount: Int
+    public var slots: Int
+    public var phases: Int
+    /// The whole control buffer after the batch.
+    public var control: [UInt32]
+    public var debug: DebugLog
+    public var faults: [SlotFault]
+    /// Slots left PUBLISHED (after SHUTDOWN, or of a disabled tenant).
+    public var pending: [Int]
+    /// Slots in any other state (never expected; reported rather than hidden).
+    public var unexpected: [(slot: Int, status: UInt32)]
+    /// Extra buffers after the batch, by name.
+    public var buffers: [String: [UInt32]]
+    /// Completed operations per opcode: slots that ended DONE, plus the inner ops of DONE packed slots.
+    public var completed: [UInt32: Int]
+    public var timing: BatchTiming
+
+    public var doneCount: UInt32 { control[RingProtocol.Control.doneCount] }
+    public var epoch: UInt32 { control[RingProtocol.Control.epoch] }
+    public var shutdown: Bool { control[RingProtocol.Control.shutdown] != 0 }
+    public var allDone: Bool { faults.isEmpty && pending.isEmpty && unexpected.isEmpty }
+}

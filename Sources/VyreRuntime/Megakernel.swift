@@ -1,0 +1,258 @@
+public import VyreIR
+public import VyreGL
+public import Logging
+import Synchronization
+
+/// How a megakernel is built: lanes per workgroup, custom opcodes, and extra buffers they use.
+public struct MegakernelConfiguration: Sendable, Hashable {
+    public var workgroupSize: UInt32
+    public var opcodes: [OpcodeHandler]
+    /// Extra buffers for custom opcodes, at bindings from ``MegakernelBindings/firstExtra``.
+    public var extraBuffers: [BufferDecl]
+
+    public init(workgroupSize: UInt32 = 128, opcodes: [OpcodeHandler] = [], extraBuffers: [BufferDecl] = []) {
+        self.workgroupSize = workgroupSize
+        self.opcodes = opcodes
+        self.extraBuffers = extraBuffers
+    }
+}
+
+/// Why a megakernel could not be built or a batch not run.
+public enum MegakernelError: Error, Sendable, CustomStringConvertible {
+    case invalidOpcode(UInt32, String)
+    case invalidHandler(opcode: UInt32, ValidationFailure)
+    case invalidExtraBuffer(String)
+    case invalidBatch(ProtocolError)
+    case device(VyreGLError)
+
+    public var description: String {
+        switch self {
+        case .invalidOpcode(let op, let why): return "custom opcode \(op) (0x\(String(op, radix: 16))) \(why)."
+        case .invalidHandler(let op, let f): return "the handler of opcode \(op) does not validate inside the megakernel: \(f)"
+        case .invalidExtraBuffer(let d): return "extra buffer \(d)."
+        case .invalidBatch(let e): return "\(e)"
+        case .device(let e): return "\(e)"
+        }
+    }
+}
+
+/// The megakernel bootstrapped on one context: the IR program built from its configuration,
+/// compiled once, and resident buffers reused (and grown) across batches.
+///
+/// Bootstrapping costs one shader compile. ``run(_:)`` dispatches a batch one-shot (one dispatch
+/// per fence-delimited phase, one fence wait for the whole batch) and returns typed results;
+/// concurrent callers are served one batch at a time.
+public final class Megakernel: Sendable {
+    public let context: GLContext
+    public let configuration: MegakernelConfiguration
+    /// The one-pass megakernel program (its GLSL is `pipeline.lowered.source`).
+    public let program: Program
+    let pipeline: ComputePipeline
+    private let resident: Mutex<ResidentBuffers>
+    let logger: Logger
+
+    public init(context: GLContext, configuration: MegakernelConfiguration = MegakernelConfiguration(), logger: Logger? = nil) throws(MegakernelError) {
+        self.context = context
+        self.configuration = configuration
+        self.logger = logger ?? context.logger
+        var names = Set<String>()
+        for h in configuration.opcodes {
+            if RingProtocol.isReserved(h.opcode) { throw .invalidOpcode(h.opcode, "is reserved by the protocol (bit 31, 0xFFF0...0xFFFF and 0...7). Fix: use a number from 8 up, such as a tenant-private opcode from 0x40000000") }
+            if !names.insert("\(h.opcode)").inserted { throw .invalidOpcode(h.opcode, "has two handlers. Fix: give each opcode one handler") }
+        }
+        for b in configuration.extraBuffers {
+            if b.binding < MegakernelBindings.firstExtra { throw .invalidExtraBuffer("'\(b.name)' uses binding \(b.binding), which the protocol buffers take. Fix: use bindings from \(MegakernelBindings.firstExtra)") }
+            if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer("'\(b.name)' has the name of a protocol buffer. Fix: rename it") }
+        }
+        var builder = MegakernelBuilder(opcodes: configuration.opcodes, extraBuffers: configuration.extraBuffers)
+        let program = builder.oneShot(workgroupSize: configuration.workgroupSize)
+        self.program = program
+        do {
+            try program.validate(limits: context.limits)
+        } catch {
+            throw Self.blame(error, handlers: configuration.opcodes, program: program)
+        }
+        do {
+            pipeline = try context.makePipeline(program)
+        } catch {
+            throw .device(error)
+        }
+        resident = Mutex(ResidentBuffers())
+        self.logger.debug("megakernel bootstrapped", metadata: ["compile_ms": "\(pipeline.compileTime)", "opcodes": "\(configuration.opcodes.count)"])
+    }
+
+    /// Turns a validation failure inside a handler into one that names the handler.
+    private static func blame(_ failure: ValidationFailure, handlers: [OpcodeHandler], program: Program) -> MegakernelError {
+        for h in handlers where failure.errors.contains(where: { _ in true }) {
+            let alone = Program(buffers: program.buffers, workgroupSize: program.workgroupSize, entry: [.block(
+                [.let("slot", 0), .let("base", 0), .let("tenant", 0), .let("opcode", 0), .let("fault", 0), .let("handled", true)]
+                    + (0..<RingProtocol.argsPerSlot).map { .let("arg\($0)", 0) } + h.body)])
+            if !alone.validationErrors(limits: .unrestricted).isEmpty { return .invalidHandler(opcode: h.opcode, failure) }
+        }
+        return .invalidHandler(opcode: handlers.first?.opcode ?? 0, failure)
+    }
+
+    /// Compile time of the megakernel program.
+    public var compileTime: Duration { pipeline.compileTime }
+    public var glslSource: String { pipeline.lowered.source }
+
+    // MARK: one-shot
+
+    public func run(_ batch: Batch) throws(MegakernelError) -> BatchResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let slots = batch.slots ?? max(1, batch.items.count)
+        guard (1...RingProtocol.maxSlots).contains(slots) else {
+            throw .invalidBatch(.invalidGeometry("\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots). Fix: choose slots in that range"))
+        }
+        guard batch.items.count <= slots else { throw .invalidBatch(.ringFull(items: batch.items.count, slots: slots)) }
+        let control: [UInt32]
+        do {
+            for (i, item) in batch.items.enumerated() { try RingEncoding.check(item, index: i) }
+            control = try RingEncoding.control(words: batch.controlWords, tenants: batch.tenants, initial: batch.control)
+            _ = try RingEncoding.emptyDebugLog(records: batch.debugRecords)
+        } catch {
+            throw .invalidBatch(error)
+        }
+        var extra: [(decl: BufferDecl, words: [UInt32])] = []
+        for decl in configuration.extraBuffers {
+            let words = batch.buffers[decl.name] ?? Array(repeating: 0, count: Int(decl.count ?? 1) * decl.elementType.wordCount)
+            guard !words.isEmpty, words.count >= Int(decl.count ?? 0) * decl.elementType.wordCount else {
+                throw .invalidExtraBuffer("'\(decl.name)' was given \(words.count) words, it needs \(Int(decl.count ?? 1) * decl.elementType.wordCount). Fix: pass enough words")
+            }
+            extra.append((decl, words))
+        }
+        if let unknown = batch.buffers.keys.sorted().first(where: { name in !configuration.extraBuffers.contains { $0.name == name } }) {
+            throw .invalidExtraBuffer("'\(unknown)' was given but the megakernel declares no such buffer. Fix: declare it in the configuration's extraBuffers")
+        }
+
+        let maxArgs = batch.items.reduce(0) { max($0, $1.args.count) }
+        let stride = 3 + maxArgs
+        let debugWords = RingProtocol.Debug.words(records: batch.debugRecords)
+        let exceptionWords = 1 + 3 * max(1, batch.items.count)
+
+        return try resident.withLock { (buffers: inout ResidentBuffers) throws(MegakernelError) -> BatchResult in
+            do throws(VyreGLError) {
+                try buffers.ensure(context: context, ringWords: slots * RingProtocol.slotWords, controlWords: batch.controlWords,
+                                   debugWords: debugWords, itemWords: max(1, batch.items.count * stride), exceptionWords: exceptionWords)
+            } catch {
+                throw .device(error)
+            }
+            // Item records go straight into mapped memory: [opcode, tenant, priority, args...].
+            let items = buffers.items!
+            for (i, item) in batch.items.enumerated() {
+                let b = i * stride
+                items.value.storeRelaxed(item.opcode, at: b)
+                items.value.storeRelaxed(item.tenant, at: b + 1)
+                items.value.storeRelaxed(item.priority.rawValue, at: b + 2)
+                for k in 0..<maxArgs { items.value.storeRelaxed(k < item.args.count ? item.args[k] : 0, at: b + 3 + k) }
+            }
+            let exceptions = buffers.exceptions!
+            exceptions.value.store(0, at: 0)
+            let encoded = clock.now
+
+            var arena = BufferArena(context: context)
+            var handles: [UInt32: BufferHandle] = [
+                MegakernelBindings.control: buffers.control!.value.handle.prefix(bytes: batch.controlWords * 4),
+                MegakernelBindings.ring: buffers.ring!.value.handle.prefix(bytes: slots * RingProtocol.slotWords * 4),
+                MegakernelBindings.debug: buffers.debug!.value.handle.prefix(bytes: debugWords * 4),
+                MegakernelBindings.io: buffers.io!.value.handle,
+                MegakernelBindings.items: items.value.handle.prefix(bytes: max(1, batch.items.count * stride) * 4),
+                MegakernelBindings.exceptions: exceptions.value.handle.prefix(bytes: exceptionWords * 4),
+            ]
+            var extraIndex: [String: Int] = [:]
+            do throws(VyreGLError) {
+                for (decl, words) in extra {
+                    let index = try arena.add(words: words, mapped: false)
+                    extraIndex[decl.name] = index
+                    handles[decl.binding] = arena.handle(index)
+                }
+            } catch {
+                throw .device(error)
+            }
+            let steps = batch.phases.map { phase in
+                DispatchStep(groups: WorkgroupSize(UInt32((phase.count + Int(configuration.workgroupSize) - 1) / Int(configuration.workgroupSize))),
+                             parameters: ["first": UInt32(phase.lowerBound), "count": UInt32(phase.count), "stride": UInt32(stride)])
+            }
+            let results = buffers.results!
+            do throws(VyreGLError) {
+                _ = try context.submit(pipeline, steps: steps, buffers: handles,
+                                       uploads: [BufferUpload(handles[MegakernelBindings.control]!, control),
+                                                 BufferUpload(handles[MegakernelBindings.debug]!, [0])],
+                                       copies: [BufferCopy(from: handles[MegakernelBindings.control]!, to: results.value.handle, words: batch.controlWords),
+                                                BufferCopy(from: handles[MegakernelBindings.debug]!, to: results.value.handle, atWord: batch.controlWords, words: debugWords)])
+            } catch {
+                throw .device(error)
+            }
+            let submitted = clock.now
+
+            let controlOut = results.value.read(words: 0..<batch.controlWords)
+            let debugWordsOut = results.value.read(words: batch.controlWords..<(batch.controlWords + debugWords))
+            let debug: DebugLog
+            do throws(ProtocolError) { debug = try RingReader.debugLog(debugWordsOut) } catch { throw .invalidBatch(error) }
+            let reported = Int(exceptions.value.load(0))
+            let kept = min(reported, (exceptionWords - 1) / 3)
+            let records = exceptions.value.read(words: 1..<(1 + 3 * kept))
+            var faults: [SlotFault] = []
+            var pending: [Int] = []
+            var unexpected: [(Int, UInt32)] = []
+            var notDone = Set<Int>()
+            for r in 0..<kept {
+                let slot = Int(records[3 * r])
+                notDone.insert(slot)
+                switch SlotStatus(rawValue: records[3 * r + 1]) {
+                case .fault: faults.append(SlotFault(slot: slot, reason: records[3 * r + 2]))
+                case .published: pending.append(slot)
+                default: unexpected.append((slot, records[3 * r + 1]))
+                }
+            }
+            faults.sort { $0.slot < $1.slot }
+            pending.sort()
+            var completed: [UInt32: Int] = [:]
+            for (i, item) in batch.items.enumerated() where !notDone.contains(i) {
+                completed[item.opcode, default: 0] += 1
+                if item.opcode == Opcode.packedSlot.rawValue, case .success(let ops) = PackedSlot.decode(item.args) {
+                    for op in ops { completed[op.opcode.rawValue, default: 0] += 1 }
+                }
+            }
+            var extraOut: [String: [UInt32]] = [:]
+            do throws(VyreGLError) {
+                for (decl, words) in extra { extraOut[decl.name] = try arena.read(extraIndex[decl.name]!, words: words.count) }
+            } catch {
+                throw .device(error)
+            }
+            let end = clock.now
+            return BatchResult(itemCount: batch.items.count, slots: slots, phases: steps.count, control: controlOut, debug: debug,
+                               faults: faults, pending: pending, unexpected: unexpected, buffers: extraOut, completed: completed,
+                               timing: BatchTiming(encode: encoded - start, gpu: submitted - encoded, decode: end - submitted))
+        }
+    }
+}
+
+/// A reference to a non-copyable owner, so a set of owners can be replaced one by one and shared.
+final class Owned<Value: ~Copyable>: @unchecked Sendable {
+    let value: Value
+    init(_ value: consuming Value) { self.value = value }
+}
+
+/// Buffers kept between batches; each grows to the largest batch seen (dropping an owner frees
+/// its buffer on the context thread).
+struct ResidentBuffers {
+    var control: Owned<DeviceBuffer>?
+    var ring: Owned<DeviceBuffer>?
+    var debug: Owned<DeviceBuffer>?
+    var io: Owned<DeviceBuffer>?
+    var items: Owned<MappedBuffer>?
+    var exceptions: Owned<MappedBuffer>?
+    var results: Owned<MappedBuffer>?
+
+    mutating func ensure(context: GLContext, ringWords: Int, controlWords: Int, debugWords: Int, itemWords: Int, exceptionWords: Int) throws(VyreGLError) {
+        if (control?.value.byteCount ?? 0) < controlWords * 4 { control = Owned(try context.makeDeviceBuffer(bytes: controlWords * 4)) }
+        if (ring?.value.byteCount ?? 0) < ringWords * 4 { ring = Owned(try context.makeDeviceBuffer(bytes: ringWords * 4)) }
+        if (debug?.value.byteCount ?? 0) < debugWords * 4 { debug = Owned(try context.makeDeviceBuffer(bytes: debugWords * 4)) }
+        if io == nil { io = Owned(try context.makeDeviceBuffer(bytes: RingProtocol.IO.words * 4)) }
+        if (items?.value.byteCount ?? 0) < itemWords * 4 { items = Owned(try context.makeMappedBuffer(bytes: itemWords * 4)) }
+        if (exceptions?.value.byteCount ?? 0) < exceptionWords * 4 { exceptions = Owned(try context.makeMappedBuffer(bytes: exceptionWords * 4)) }
+        if (results?.value.byteCount ?? 0) < (controlWords + debugWords) * 4 { results = Owned(try context.makeMappedBuffer(bytes: (controlWords + debugWords) * 4)) }
+    }
+}

@@ -1,0 +1,257 @@
+import VyreIR
+
+/// Builds the megakernel as an IR program (never as shader text).
+///
+/// The one-pass variant runs one dispatch per phase of a batch. Lane `i` of a dispatch owns slot
+/// `first + i`: it publishes the slot from its compact item record (fields, then PUBLISHED with
+/// release ordering), checks SHUTDOWN and the tenant mask, claims the slot by CAS
+/// PUBLISHED -> CLAIMED, runs the opcode, counts it and stores DONE, or stores FAULT with a reason.
+/// A slot that does not end DONE is appended to the exceptions list, so the host reads back only
+/// the control words, the debug log and the exceptions, never the whole ring. Nothing waits for
+/// another invocation, so the kernel is safe without forward-progress guarantees.
+struct MegakernelBuilder {
+    let opcodes: [OpcodeHandler]
+    let extraBuffers: [BufferDecl]
+    private var counter = 0
+
+    init(opcodes: [OpcodeHandler], extraBuffers: [BufferDecl]) {
+        self.opcodes = opcodes
+        self.extraBuffers = extraBuffers
+    }
+
+    typealias C = RingProtocol.Control
+
+    static func buffers(extra: [BufferDecl]) -> [BufferDecl] {
+        [
+            BufferDecl("control", binding: MegakernelBindings.control, access: .readWrite, type: .u32),
+            BufferDecl("ring", binding: MegakernelBindings.ring, access: .readWrite, type: .u32),
+            BufferDecl("debug_log", binding: MegakernelBindings.debug, access: .readWrite, type: .u32),
+            BufferDecl("io_queue", binding: MegakernelBindings.io, access: .readWrite, type: .u32),
+            BufferDecl("items", binding: MegakernelBindings.items, access: .readOnly, type: .u32, placement: .hostMapped),
+            BufferDecl("exceptions", binding: MegakernelBindings.exceptions, access: .readWrite, type: .u32, placement: .hostMapped),
+        ] + extra
+    }
+
+    // MARK: small helpers
+
+    private mutating func fresh(_ stem: String) -> String {
+        counter += 1
+        return "k_\(stem)\(counter)"
+    }
+
+    private static func u(_ v: Int) -> Expr { .u32(UInt32(v)) }
+    private static func u(_ v: UInt32) -> Expr { .u32(v) }
+    private static let len: Expr = "k_len"
+    /// Words from the observable base to the end of the control buffer.
+    private static let obsRoom: Expr = "k_obs_room"
+
+    /// `control[index] = value` as an atomic exchange, so concurrent readers never see a torn word.
+    private mutating func exchange(_ index: Expr, _ value: Expr) -> Node {
+        .let(fresh("old"), .atomic(.exchange, "control", at: index, value))
+    }
+
+    // MARK: built-in opcodes
+
+    /// For a built-in that reads three args: the condition under which all its control indices are
+    /// in range, and the statements that run it. Used by plain slots and by packed inner ops.
+    mutating func builtin(_ op: Opcode, _ a: [Expr]) -> (ok: Expr, run: [Node]) {
+        let obs = Self.u(C.observableBase)
+        switch op {
+        case .nop:
+            return (true, [])
+        case .storeU32:
+            return (a[1] < Self.len, [exchange(a[1], a[0])])
+        case .atomicAdd:
+            return (a[1] < Self.len, [.let(fresh("old"), .atomic(.add, "control", at: a[1], a[0]))])
+        case .loadU32:
+            let v = fresh("value")
+            return (a[0] < Self.len && a[1] < Self.obsRoom, [.let(v, .load("control", at: a[0])), exchange(obs + a[1], .variable(v))])
+        case .compareSwap:
+            let p = fresh("previous")
+            return (a[0] < Self.len && a[0] < Self.obsRoom,
+                    [.let(p, .compareExchange("control", at: a[0], expected: a[1], desired: a[2])), exchange(obs + a[0], .variable(p))])
+        case .memcpy:
+            // Element by element upward: overlapping ranges behave like that loop.
+            let k = fresh("k")
+            return (a[2] <= Self.len && a[0] <= Self.len - a[2] && a[1] <= Self.len - a[2],
+                    [.for(k, from: 0, to: a[2], body: [.store("control", at: a[1] + .variable(k), .load("control", at: a[0] + .variable(k)))])])
+        default:
+            preconditionFailure("\(op) is not a three-arg built-in")
+        }
+    }
+
+    /// DFA_STEP: args [table, states, input word, input bytes, start state, observable]. The
+    /// table holds `states * 256` next-state words; the input is bytes packed four to a word,
+    /// little-endian. The final state goes to the observable; a next state out of range faults.
+    mutating func dfaStep() -> [Node] {
+        let (table, states, input, bytes, start, out): (Expr, Expr, Expr, Expr, Expr, Expr) = ("arg0", "arg1", "arg2", "arg3", "arg4", "arg5")
+        let inWords: Expr = bytes / 4 + .select((bytes % 4).notEquals(0), 1, 0)
+        let ok = states >= 1 && states <= Self.len / 256 && table <= Self.len - states * 256
+            && inWords <= Self.len && input <= Self.len - inWords && start < states && out < Self.obsRoom
+        return [
+            .if(!ok, then: [.assign("fault", Self.u(FaultReason.controlIndexOutOfRange.rawValue))], else: [
+                .let("k_state", start),
+                .let("k_bad", false),
+                .for("k_i", from: 0, to: bytes, body: [
+                    .let("k_byte", (.load("control", at: input + "k_i" / 4) >> (("k_i" % 4) * 8)) & 255),
+                    .let("k_next", .load("control", at: table + "k_state" * 256 + "k_byte")),
+                    .if("k_next" >= states, then: [.assign("k_bad", true), .break], else: []),
+                    .assign("k_state", "k_next"),
+                ]),
+                .if("k_bad", then: [.assign("fault", Self.u(FaultReason.badDFATable.rawValue))],
+                    else: [exchange(Self.u(C.observableBase) + out, "k_state")]),
+            ]),
+        ]
+    }
+
+    /// PACKED_SLOT: check every inner op (format, then control indices) before running any.
+    mutating func packed() -> [Node] {
+        let count: Expr = "arg0" & 255
+        func argWord(_ index: Expr) -> Expr { .load("ring", at: "base" + Self.u(RingProtocol.firstArgWord) + index) }
+        func byte(_ position: Expr) -> Expr { (argWord(position / 4) >> ((position % 4) * 8)) & 255 }
+        func decode(_ k: String) -> [Node] {
+            [.let("p_code", byte(2 + 2 * .variable(k))),
+             .let("p_off", byte(3 + 2 * .variable(k))),
+             .let("p_a0", argWord("p_off")), .let("p_a1", argWord("p_off" + 1)), .let("p_a2", argWord("p_off" + 2))]
+        }
+        let args: [Expr] = ["p_a0", "p_a1", "p_a2"]
+        var checks: [Node] = []
+        var runs: [Node] = []
+        for op in Opcode.packable {
+            let body = builtin(op, args)
+            checks.append(.if(Expr.variable("p_code").equals(Self.u(op.rawValue)) && !body.ok, then: [.assign("p_range", true)], else: []))
+            runs.append(.if(Expr.variable("p_code").equals(Self.u(op.rawValue)), then: body.run, else: []))
+        }
+        runs.append(.let("p_metric", .atomic(.add, "control", at: Self.u(C.metricsBase) + "p_code", 1)))
+        return [
+            .if(count.equals(0) || count > Self.u(RingProtocol.maxPackedOps), then: [.assign("fault", Self.u(FaultReason.malformedPackedSlot.rawValue))], else: [
+                .let("p_header", (2 + 2 * count + 3) / 4),
+                .let("p_malformed", false),
+                .let("p_range", false),
+                .for("p_k", from: 0, to: count, body: decode("p_k") + [
+                    .if("p_off" < "p_header" || "p_off" > Self.u(RingProtocol.argsPerSlot - 3) || "p_code" > Self.u(Opcode.memcpy.rawValue),
+                        then: [.assign("p_malformed", true)], else: checks),
+                ]),
+                .if("p_malformed", then: [.assign("fault", Self.u(FaultReason.malformedPackedSlot.rawValue))], else: [
+                    .if("p_range", then: [.assign("fault", Self.u(FaultReason.controlIndexOutOfRange.rawValue))], else: [
+                        .for("p_j", from: 0, to: count, body: decode("p_j") + runs),
+                    ]),
+                ]),
+            ]),
+        ]
+    }
+
+    /// The opcode dispatch: a flat sequence of `if opcode == X` (no else-chains, so the nesting
+    /// depth does not grow with the number of opcodes), then unknown opcodes fault.
+    mutating func dispatch() -> [Node] {
+        var nodes: [Node] = [.let("handled", false)]
+        func handler(_ op: UInt32, _ body: [Node]) -> Node {
+            .if(Expr.variable("opcode").equals(Self.u(op)), then: [.assign("handled", true)] + body, else: [])
+        }
+        let a: [Expr] = ["arg0", "arg1", "arg2"]
+        for op in [Opcode.nop, .storeU32, .atomicAdd, .loadU32, .compareSwap, .memcpy] {
+            let b = builtin(op, a)
+            nodes.append(handler(op.rawValue, op == .nop ? [] : [.if(b.ok, then: b.run, else: [.assign("fault", Self.u(FaultReason.controlIndexOutOfRange.rawValue))])]))
+        }
+        nodes.append(handler(Opcode.dfaStep.rawValue, dfaStep()))
+        nodes.append(handler(Opcode.batchFence.rawValue, [
+            .if(Self.obsRoom > 0, then: [
+                .let("k_epoch", .atomic(.add, "control", at: Self.u(C.epoch), 1)),
+                exchange(Self.u(C.observableBase), "arg1"),
+            ], else: [.assign("fault", Self.u(FaultReason.controlIndexOutOfRange.rawValue))]),
+        ]))
+        nodes.append(handler(Opcode.printf.rawValue, [
+            .let("k_cursor", .atomic(.add, "debug_log", at: 0, Self.u(RingProtocol.Debug.recordWords))),
+            .let("k_capacity", (.length("debug_log") - 1) / 4 * 4),
+            // Past capacity the cursor keeps rising and the record is skipped: the host sees the loss.
+            .if("k_cursor" < "k_capacity", then: [
+                .store("debug_log", at: "k_cursor" + 1, "arg0"),
+                .store("debug_log", at: "k_cursor" + 2, "arg1"),
+                .store("debug_log", at: "k_cursor" + 3, "arg2"),
+                .store("debug_log", at: "k_cursor" + 4, "base"),
+            ], else: []),
+        ]))
+        nodes.append(handler(Opcode.shutdown.rawValue, [exchange(Self.u(C.shutdown), 1)]))
+        nodes.append(handler(Opcode.loadMiss.rawValue, [.assign("fault", Self.u(FaultReason.ioUnavailable.rawValue))]))
+        nodes.append(handler(Opcode.packedSlot.rawValue, packed()))
+        for h in opcodes { nodes.append(handler(h.opcode, [.region("opcode \(h.opcode) \(h.name)", h.body)])) }
+        nodes.append(.if(!Expr.variable("handled"), then: [.assign("fault", Self.u(FaultReason.unknownOpcode.rawValue))], else: []))
+        return nodes
+    }
+
+    /// Claim, run and retire the slot at `base`; sets `k_final` and `k_reason`.
+    mutating func claimAndRun() -> [Node] {
+        let argLoads: [Node] = (0..<RingProtocol.argsPerSlot).map { k in
+            .let("arg\(k)", .load("ring", at: "base" + Self.u(RingProtocol.firstArgWord + k)))
+        }
+        let tenantOK: Expr = "k_table" < Self.len && "tenant" < Self.len - "k_table"
+        return [
+            .let("k_shutdown", .load("control", at: Self.u(C.shutdown))),
+            .let("tenant", .load("ring", at: "base" + Self.u(RingProtocol.tenantWord))),
+            .let("k_table", .load("control", at: Self.u(C.tenantBase))),
+            // A disabled tenant's slot stays PUBLISHED and visible to the host; it is not stolen.
+            .let("k_allowed", tenantOK && Expr.load("control", at: "k_table" + "tenant").notEquals(0)),
+            .if(Expr.variable("k_shutdown").equals(0) && "k_allowed", then: [
+                .let("k_claim", .compareExchange("ring", at: "base", expected: Self.u(SlotStatus.published.rawValue), desired: Self.u(SlotStatus.claimed.rawValue))),
+                .if(Expr.variable("k_claim").equals(Self.u(SlotStatus.published.rawValue)), then: [
+                    .let("opcode", .load("ring", at: "base" + Self.u(RingProtocol.opcodeWord))),
+                ] + argLoads + [.let("fault", 0)] + dispatch() + [
+                    .if(Expr.variable("fault").equals(0), then: [
+                        .if("opcode" < Self.u(C.metricSlots), then: [.let("k_metric", .atomic(.add, "control", at: Self.u(C.metricsBase) + "opcode", 1))], else: []),
+                        .let("k_done", .atomic(.add, "control", at: Self.u(C.doneCount), 1)),
+                        .barrier(.bufferMemory),
+                        .let("k_retire", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.done.rawValue))),
+                        .assign("k_final", Self.u(SlotStatus.done.rawValue)),
+                    ], else: [
+                        .store("ring", at: "base" + Self.u(RingProtocol.faultReasonWord), "fault"),
+                        .let("k_faults", .atomic(.add, "control", at: Self.u(C.faultCount), 1)),
+                        .barrier(.bufferMemory),
+                        .let("k_retire", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.fault.rawValue))),
+                        .assign("k_final", Self.u(SlotStatus.fault.rawValue)),
+                        .assign("k_reason", "fault"),
+                    ]),
+                ], else: [.assign("k_final", "k_claim")]),
+            ], else: []),
+        ]
+    }
+
+    /// The one-pass program (see the type's documentation).
+    mutating func oneShot(workgroupSize: UInt32) -> Program {
+        let stride: Expr = .parameter("stride")
+        var entry: [Node] = [
+            .let("k_lane", .globalID(.x)),
+            .if("k_lane" >= .parameter("count"), then: [.return], else: []),
+            .let("slot", .parameter("first") + "k_lane"),
+            .let("base", "slot" * Self.u(RingProtocol.slotWords)),
+            .if("slot" >= .length("ring") / Self.u(RingProtocol.slotWords), then: [.return], else: []),
+            .let("k_len", .length("control")),
+            .let("k_obs_room", .select(Self.len > Self.u(C.observableBase), Self.len - Self.u(C.observableBase), 0)),
+            .region("publish the slot from its item record (PUBLISHED last)", [
+                .let("k_item", "slot" * stride),
+                .store("ring", at: "base" + Self.u(RingProtocol.opcodeWord), .load("items", at: "k_item")),
+                .store("ring", at: "base" + Self.u(RingProtocol.tenantWord), .load("items", at: "k_item" + 1)),
+                .store("ring", at: "base" + Self.u(RingProtocol.priorityWord), .load("items", at: "k_item" + 2)),
+                .for("k_w", from: 0, to: Self.u(RingProtocol.argsPerSlot), body: [
+                    .store("ring", at: "base" + Self.u(RingProtocol.firstArgWord) + "k_w",
+                           .select("k_w" + 3 < stride, .load("items", at: "k_item" + 3 + "k_w"), 0)),
+                ]),
+                .barrier(.bufferMemory),
+                .let("k_publish", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.published.rawValue))),
+            ]),
+            .let("k_final", Self.u(SlotStatus.published.rawValue)),
+            .let("k_reason", 0),
+        ]
+        entry.append(.region("claim and run", claimAndRun()))
+        entry.append(.region("report a slot that did not end DONE", [
+            .if(Expr.variable("k_final").notEquals(Self.u(SlotStatus.done.rawValue)), then: [
+                .let("k_x", .atomic(.add, "exceptions", at: 0, 1)),
+                .if("k_x" < (.length("exceptions") - 1) / 3, then: [
+                    .store("exceptions", at: 1 + "k_x" * 3, "slot"),
+                    .store("exceptions", at: 2 + "k_x" * 3, "k_final"),
+                    .store("exceptions", at: 3 + "k_x" * 3, "k_reason"),
+                ], else: []),
+            ], else: []),
+        ]))
+        return Program(buffers: Self.buffers(extra: extraBuffers), workgroupSize: WorkgroupSize(workgroupSize), entry: entry)
+    }
+}

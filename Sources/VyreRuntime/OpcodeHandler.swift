@@ -1,0 +1,39 @@
+public import VyreIR
+
+/// A custom opcode: its number and an IR body spliced into the megakernel's opcode dispatch.
+///
+/// The body runs for a claimed slot whose opcode matches, and sees these variables: `slot` (the
+/// slot index), `base` (its first word in the ring), `tenant`, `opcode`, `arg0` ... `arg11`, and
+/// `fault`, a u32 that starts at 0; setting it to a non-zero reason ends the slot as FAULT (use
+/// values from 256 up for your own reasons). It may read and write the protocol buffers
+/// (`control`, `ring`, `debug_log`, `io_queue`) and any extra buffers the megakernel declares.
+public struct OpcodeHandler: Sendable, Hashable {
+    public var opcode: UInt32
+    public var name: String
+    public var body: [Node]
+
+    public init(opcode: UInt32, name: String, body: [Node]) {
+        self.opcode = opcode
+        self.name = name
+        self.body = body
+    }
+
+    public init(opcode: UInt32, name: String, @NodeBuilder body: () -> [Node]) {
+        self.init(opcode: opcode, name: name, body: body())
+    }
+}
+
+/// Binding numbers of the megakernel's buffers.
+public enum MegakernelBindings {
+    public static let control: UInt32 = 0
+    public static let ring: UInt32 = 1
+    public static let debug: UInt32 = 2
+    public static let io: UInt32 = 3
+    /// One-shot dispatch: compact work items the lanes publish from.
+    public static let items: UInt32 = 4
+    /// One-shot dispatch: `[count, (slot, status, reason)...]` of slots that did not end DONE.
+    public static let exceptions: UInt32 = 5
+    /// Extra buffers for custom opcodes start here.
+    public static let firstExtra: UInt32 = 6
+    public static let reservedNames: Set<String> = ["control", "ring", "debug_log", "io_queue", "items", "exceptions"]
+}

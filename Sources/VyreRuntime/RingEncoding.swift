@@ -1,0 +1,93 @@
+public import VyreGL
+
+/// Builders of the protocol's host buffers, and the publisher that writes slots.
+public enum RingEncoding {
+    /// A control buffer of `words` words: the tenant table at its default place with the first
+    /// `tenants` tenants enabled, then `initial` words by index (which may override anything).
+    public static func control(words: Int, tenants: Int, initial: [Int: UInt32] = [:]) throws(ProtocolError) -> [UInt32] {
+        guard words >= RingProtocol.Control.minWords else {
+            throw .invalidControl("\(words) words; the protocol needs at least \(RingProtocol.Control.minWords). Fix: use controlWords of 160 or more (224 leaves 64 observables)")
+        }
+        guard words <= 1 << 26 else { throw .invalidControl("\(words) words is more than the 67108864 vyre-gl allows. Fix: use a smaller control buffer") }
+        guard (0...RingProtocol.Control.maxTableTenants).contains(tenants) else {
+            throw .invalidControl("\(tenants) tenants; the default tenant table holds \(RingProtocol.Control.maxTableTenants). Fix: enable 0 to \(RingProtocol.Control.maxTableTenants) tenants, or move the table by setting control[2] through 'control'")
+        }
+        var c = [UInt32](repeating: 0, count: words)
+        c[RingProtocol.Control.tenantBase] = UInt32(RingProtocol.Control.defaultTenantTable)
+        for t in 0..<tenants { c[RingProtocol.Control.defaultTenantTable + t] = 1 }
+        for (index, value) in initial {
+            guard index >= 0 && index < words else {
+                throw .invalidControl("initial word \(index) is outside the \(words)-word buffer. Fix: raise controlWords above \(index) or fix the index")
+            }
+            c[index] = value
+        }
+        return c
+    }
+
+    public static func emptyRing(slots: Int) throws(ProtocolError) -> [UInt32] {
+        guard (1...RingProtocol.maxSlots).contains(slots) else {
+            throw .invalidGeometry("\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots). Fix: choose a size in that range")
+        }
+        return [UInt32](repeating: 0, count: slots * RingProtocol.slotWords)
+    }
+
+    public static func emptyDebugLog(records: Int) throws(ProtocolError) -> [UInt32] {
+        guard (1...(1 << 20)).contains(records) else {
+            throw .invalidGeometry("a debug log of \(records) records; use 1 to 1048576. Fix: choose debugRecords in that range")
+        }
+        return [UInt32](repeating: 0, count: RingProtocol.Debug.words(records: records))
+    }
+
+    /// Checks a work item against the protocol: at most 12 args; a packed slot must decode.
+    public static func check(_ item: WorkItem, index: Int) throws(ProtocolError) {
+        guard item.args.count <= RingProtocol.argsPerSlot else { throw .tooManyArgs(item: index, count: item.args.count) }
+    }
+}
+
+/// Writes work items into ring slots. The publisher checks everything first and then writes, so an
+/// error leaves the ring untouched. Within a slot it writes opcode, tenant, priority and the args
+/// (unused args zero) and stores PUBLISHED last, with release ordering on mapped memory.
+public enum RingPublisher {
+    /// Publishes `items` into consecutive slots of a host-side ring starting at `slot`.
+    public static func publish(_ items: [WorkItem], at slot: Int, into ring: inout [UInt32]) throws(ProtocolError) {
+        let slots = ring.count / RingProtocol.slotWords
+        try validate(items, at: slot, slots: slots) { ring[$0 * RingProtocol.slotWords] }
+        for (i, item) in items.enumerated() {
+            let base = (slot + i) * RingProtocol.slotWords
+            ring[base + RingProtocol.opcodeWord] = item.opcode
+            ring[base + RingProtocol.tenantWord] = item.tenant
+            ring[base + RingProtocol.priorityWord] = item.priority.rawValue
+            for k in 0..<RingProtocol.argsPerSlot {
+                ring[base + RingProtocol.firstArgWord + k] = k < item.args.count ? item.args[k] : 0
+            }
+            ring[base + RingProtocol.statusWord] = SlotStatus.published.rawValue
+        }
+    }
+
+    /// Publishes into a ring in persistently mapped memory, which a running kernel may be reading:
+    /// fields with relaxed stores, then PUBLISHED with a releasing store.
+    public static func publish(_ items: [WorkItem], at slot: Int, into ring: borrowing MappedBuffer) throws(ProtocolError) {
+        let slots = ring.wordCount / RingProtocol.slotWords
+        try validate(items, at: slot, slots: slots) { ring.load($0 * RingProtocol.slotWords) }
+        for (i, item) in items.enumerated() {
+            let base = (slot + i) * RingProtocol.slotWords
+            ring.storeRelaxed(item.opcode, at: base + RingProtocol.opcodeWord)
+            ring.storeRelaxed(item.tenant, at: base + RingProtocol.tenantWord)
+            ring.storeRelaxed(item.priority.rawValue, at: base + RingProtocol.priorityWord)
+            for k in 0..<RingProtocol.argsPerSlot {
+                ring.storeRelaxed(k < item.args.count ? item.args[k] : 0, at: base + RingProtocol.firstArgWord + k)
+            }
+            ring.store(SlotStatus.published.rawValue, at: base + RingProtocol.statusWord)
+        }
+    }
+
+    private static func validate(_ items: [WorkItem], at slot: Int, slots: Int, status: (Int) -> UInt32) throws(ProtocolError) {
+        guard slot >= 0, slot < slots || items.isEmpty else { throw .slotOutOfRange(slot: slot, slots: slots) }
+        guard slot + items.count <= slots else { throw .ringFull(items: items.count, slots: slots - slot) }
+        for (i, item) in items.enumerated() {
+            try RingEncoding.check(item, index: i)
+            let s = status(slot + i)
+            guard s == SlotStatus.empty.rawValue || s == SlotStatus.done.rawValue else { throw .slotBusy(slot: slot + i, status: s) }
+        }
+    }
+}

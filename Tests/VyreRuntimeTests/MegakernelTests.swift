@@ -1,0 +1,201 @@
+import Testing
+import VyreConformance
+import VyreGL
+import VyreIR
+import VyreRuntime
+
+/// The megakernel on llvmpipe against the CPU model of the protocol.
+struct MegakernelTests {
+    static let custom: Megakernel = {
+        let handler = OpcodeHandler(opcode: BatchGenerator.customOpcode, name: "ADD_SUM") {
+            Node.if("arg0" < .length("control")) {
+                Node.let("previous", .atomic(.add, "control", at: "arg0", "arg1" + "arg2"))
+                Node.let("calls", .atomic(.add, "hits", at: 0, 1))
+            } else: {
+                Node.assign("fault", 256)
+            }
+        }
+        let config = MegakernelConfiguration(workgroupSize: 32, opcodes: [handler],
+                                             extraBuffers: [BufferDecl("hits", binding: 6, access: .readWrite, type: .u32, count: 4)])
+        do { return try Megakernel(context: Shared.context, configuration: config) } catch { fatalError("\(error)") }
+    }()
+
+    static let model = BatchModel(handlers: [
+        BatchGenerator.customOpcode: { control, item, _ in
+            guard item.args[0] < UInt32(control.count) else { return 256 }
+            control[Int(item.args[0])] &+= item.args[1] &+ item.args[2]
+            return 0
+        },
+    ])
+
+    /// Compares a device result with the model; nil when they agree.
+    static func difference(_ r: BatchResult, _ m: BatchModel.Outcome) -> String? {
+        if r.control != m.control {
+            let i = zip(r.control, m.control).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1
+            return "control[\(i)] is \(i >= 0 ? r.control[i] : 0), the model says \(i >= 0 ? m.control[i] : 0)"
+        }
+        if r.faults != m.faults { return "faults \(r.faults.prefix(5)) vs model \(m.faults.prefix(5))" }
+        if r.pending != m.pending { return "pending \(r.pending.prefix(8)) vs model \(m.pending.prefix(8))" }
+        if !r.unexpected.isEmpty { return "unexpected statuses \(r.unexpected.prefix(4))" }
+        if r.debug.lost != m.lostRecords { return "debug lost \(r.debug.lost) vs model \(m.lostRecords)" }
+        if r.debug.records.count != m.keptRecords { return "debug kept \(r.debug.records.count) vs model \(m.keptRecords)" }
+        var remaining = m.debugRecords
+        for record in r.debug.records {
+            guard let at = remaining.firstIndex(of: record) else { return "debug record \(record) was never printed" }
+            remaining.remove(at: at)
+        }
+        if r.completed != m.completed { return "completed \(r.completed) vs model \(m.completed)" }
+        return nil
+    }
+
+    @Test func fiveHundredRandomBatchesMatchTheModel() throws {
+        var failures: [String] = []
+        for i in 0..<500 {
+            var g = BatchGenerator(seed: 70_000 + UInt64(i), customOpcodes: true)
+            let batch = g.generate()
+            let r = try Self.custom.run(batch)
+            let m = try Self.model.run(batch)
+            if let d = Self.difference(r, m) { failures.append("seed \(g.seed): \(d)") }
+            // The device's per-opcode counters agree with the slots it reported DONE.
+            for (op, n) in r.completed where op < 32 { #expect(r.control[96 + Int(op)] == UInt32(n), "seed \(g.seed) opcode \(op)") }
+        }
+        #expect(failures.isEmpty, "\(failures.count) of 500 differ:\n\(failures.prefix(5).joined(separator: "\n"))")
+    }
+
+    @Test func everyFaultPathFaultsWithItsReasonAndTouchesNothing() throws {
+        let big = UInt32.max
+        let items: [(WorkItem, FaultReason)] = [
+            (WorkItem(opcode: 99), .unknownOpcode),
+            (WorkItem(opcode: 0xFFF2), .unknownOpcode),
+            (WorkItem(.storeU32, args: [1, 224]), .controlIndexOutOfRange),
+            (WorkItem(.atomicAdd, args: [1, big]), .controlIndexOutOfRange),
+            (WorkItem(.loadU32, args: [224, 0]), .controlIndexOutOfRange),
+            (WorkItem(.loadU32, args: [0, 64]), .controlIndexOutOfRange),
+            (WorkItem(.compareSwap, args: [64, 0, 1]), .controlIndexOutOfRange),
+            (WorkItem(.memcpy, args: [200, 210, 20]), .controlIndexOutOfRange),
+            (WorkItem(.memcpy, args: [0, 0, big]), .controlIndexOutOfRange),
+            (WorkItem(.dfaStep, args: [0, 1, 0, 4, 0, 0]), .controlIndexOutOfRange),
+            (WorkItem(.packedSlot, args: [0]), .malformedPackedSlot),
+            (WorkItem(.packedSlot, args: [9]), .malformedPackedSlot),
+            (WorkItem(.packedSlot, args: [1 | (6 << 16) | (3 << 24)]), .malformedPackedSlot),
+            (WorkItem(.packedSlot, args: [1 | (1 << 16) | (0 << 24)]), .malformedPackedSlot),
+            (WorkItem(.packedSlot, args: [1 | (1 << 16) | (10 << 24)]), .malformedPackedSlot),
+            (try WorkItem.packed([PackedOp(.storeU32, [5, 170]), PackedOp(.storeU32, [5, 900])]), .controlIndexOutOfRange),
+            (WorkItem(.loadMiss, args: [1]), .ioUnavailable),
+            (WorkItem(opcode: BatchGenerator.customOpcode, args: [big, 1, 1]), .handlerFault),
+        ]
+        let batch = Batch(items: items.map(\.0), controlWords: 224, debugRecords: 4)
+        let r = try Self.custom.run(batch)
+        #expect(r.faults.map(\.slot) == Array(0..<items.count))
+        for (i, expected) in items.enumerated() where expected.1 != .handlerFault {
+            #expect(r.faults[i].reason == expected.1.rawValue, "slot \(i)")
+        }
+        #expect(r.faults.last?.reason == 256)
+        #expect(r.doneCount == 0)
+        #expect(r.control[RingProtocol.Control.faultCount] == UInt32(items.count))
+        // Faulted slots touch nothing: no metrics, and the packed slot's first store did not run.
+        #expect(r.control[96..<128].allSatisfy { $0 == 0 })
+        #expect(r.control[170] == 0)
+        #expect(try Self.model.run(batch).faults.map(\.reason) == r.faults.map(\.reason))
+    }
+
+    @Test func batchFenceWithoutObservablesFaults() throws {
+        let r = try Self.custom.run(Batch(items: [WorkItem(.batchFence, args: [0, 5])], controlWords: 160))
+        #expect(r.faults == [SlotFault(slot: 0, reason: FaultReason.controlIndexOutOfRange.rawValue)])
+        #expect(r.epoch == 0)
+    }
+
+    @Test func disabledTenantsStayPublished() throws {
+        let batch = Batch(items: [WorkItem(.atomicAdd, args: [1, 200], tenant: 0), WorkItem(.atomicAdd, args: [1, 200], tenant: 1),
+                                  WorkItem(.atomicAdd, args: [1, 200], tenant: 2), WorkItem(.atomicAdd, args: [1, 200], tenant: .max)],
+                          tenants: 2, control: [4: 0])
+        let r = try Self.custom.run(batch)
+        #expect(r.pending == [1, 2, 3])
+        #expect(r.control[200] == 1)
+        #expect(r.doneCount == 1)
+    }
+
+    @Test func shutdownLeavesLaterPhasesPublished() throws {
+        let batch = Batch(items: [WorkItem(.atomicAdd, args: [1, 200]), WorkItem(.shutdown), WorkItem(.batchFence, args: [0, 1]),
+                                  WorkItem(.atomicAdd, args: [1, 201]), WorkItem(.printf, args: [1, 2, 3])])
+        let r = try Self.custom.run(batch)
+        #expect(r.shutdown)
+        #expect(r.pending == [2, 3, 4])
+        #expect(r.control[200] == 1 && r.control[201] == 0)
+        #expect(r.completed[Opcode.shutdown.rawValue] == 1)
+    }
+
+    @Test func fencesOrderPhases() throws {
+        // Phase 2 reads what phase 1 wrote; phase 3 copies what phase 2 loaded.
+        let batch = Batch(items: [WorkItem(.storeU32, args: [7, 200]), WorkItem(.storeU32, args: [9, 201]),
+                                  WorkItem(.batchFence, args: [0, 11]),
+                                  WorkItem(.loadU32, args: [200, 50]), WorkItem(.compareSwap, args: [201, 9, 10]),
+                                  WorkItem(.batchFence, args: [0, 22]),
+                                  WorkItem(.memcpy, args: [210, 220, 1]), WorkItem(.packedSlot, args: try WorkItem.packed([PackedOp(.atomicAdd, [5, 202])]).args)],
+                          controlWords: 400)
+        let r = try Self.custom.run(batch)
+        #expect(r.allDone)
+        #expect(r.epoch == 2)
+        #expect(r.control[160] == 22)
+        #expect(r.control[210] == 7)
+        #expect(r.control[201] == 10 && r.control[361] == 9)
+        #expect(r.control[220] == 7)
+        #expect(r.control[202] == 5)
+        #expect(r.phases == 5)
+    }
+
+    @Test func debugLogOverflowCountsLostRecords() throws {
+        let r = try Self.custom.run(Batch(items: Array(repeating: WorkItem(.printf, args: [3, 4, 5]), count: 10), debugRecords: 4))
+        #expect(r.debug.records.count == 4)
+        #expect(r.debug.lost == 6)
+        #expect(r.debug.records.allSatisfy { $0.format == 3 && $0.arg0 == 4 && $0.arg1 == 5 })
+        #expect(r.completed[Opcode.printf.rawValue] == 10)
+    }
+
+    @Test func dfaStepRunsThePackedMachine() throws {
+        // States: 0 = even number of odd bytes so far, 1 = odd. Bytes 1, 2, 3, 5 from state 0 end in 1;
+        // bytes 1, 2, 3 from state 1 end in 1 too.
+        var control: [Int: UInt32] = [300: 0x0503_0201]
+        for s in 0..<2 { for b in 0..<256 { control[400 + s * 256 + b] = UInt32(s ^ (b & 1)) } }
+        let r = try Self.custom.run(Batch(items: [WorkItem(.dfaStep, args: [400, 2, 300, 4, 0, 7]), WorkItem(.dfaStep, args: [400, 2, 300, 3, 1, 8])],
+                                          controlWords: 1000, control: control))
+        #expect(r.allDone)
+        #expect(r.control[167] == 1)
+        #expect(r.control[168] == 1)
+    }
+
+    @Test func customOpcodesUseExtraBuffers() throws {
+        let op = BatchGenerator.customOpcode
+        let r = try Self.custom.run(Batch(items: [WorkItem(opcode: op, args: [200, 1, 2]), WorkItem(opcode: op, args: [200, 3, 4])],
+                                          buffers: ["hits": [10, 0, 0, 0]]))
+        #expect(r.allDone)
+        #expect(r.control[200] == 10)
+        #expect(r.buffers["hits"] == [12, 0, 0, 0])
+        #expect(r.completed[op] == 2)
+    }
+
+    @Test func residentBuffersServeBatchesOfAnySize() throws {
+        for n in [1, 3000, 7, 40_000, 2] {
+            let r = try Self.custom.run(Batch(items: Array(repeating: WorkItem(.atomicAdd, args: [1, 200]), count: n), slots: n + 5))
+            #expect(r.allDone)
+            #expect(r.control[200] == UInt32(n))
+            #expect(r.doneCount == UInt32(n))
+        }
+    }
+
+    @Test func badBatchesAreTypedErrors() {
+        #expect(throws: MegakernelError.self) { try Self.custom.run(Batch(items: [WorkItem(.nop)], slots: 0)) }
+        #expect(throws: MegakernelError.self) { try Self.custom.run(Batch(items: [WorkItem(.nop), WorkItem(.nop)], slots: 1)) }
+        #expect(throws: MegakernelError.self) { try Self.custom.run(Batch(items: [WorkItem(.nop, args: Array(repeating: 0, count: 13))])) }
+        #expect(throws: MegakernelError.self) { try Self.custom.run(Batch(items: [WorkItem(.nop)], controlWords: 100)) }
+        #expect(throws: MegakernelError.self) { try Self.custom.run(Batch(items: [WorkItem(.nop)], buffers: ["nope": [1]])) }
+    }
+
+    @Test func reservedCustomOpcodesAreRejected() {
+        for op: UInt32 in [3, 0xFFF9, 0x8000_0005] {
+            #expect(throws: MegakernelError.self) {
+                try Megakernel(context: Shared.context, configuration: MegakernelConfiguration(opcodes: [OpcodeHandler(opcode: op, name: "X", body: [])]))
+            }
+        }
+    }
+}

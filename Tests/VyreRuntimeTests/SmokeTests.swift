@@ -1,0 +1,38 @@
+import Testing
+import VyreGL
+import VyreIR
+import VyreRuntime
+
+enum Shared {
+    static let context: GLContext = {
+        do { return try GLContext() } catch { fatalError("no GL context for tests: \(error)") }
+    }()
+    static let megakernel: Megakernel = {
+        do { return try Megakernel(context: context, configuration: MegakernelConfiguration(workgroupSize: 64)) } catch { fatalError("\(error)") }
+    }()
+}
+
+struct SmokeTests {
+    @Test func issueExampleBatch() throws {
+        let batch = Batch(items: [
+            WorkItem(.storeU32, args: [42, 300]),
+            WorkItem(.atomicAdd, args: [1, 301]),
+            WorkItem(.printf, args: [7, 1, 2]),
+            WorkItem(.batchFence, args: [0, 99]),
+            WorkItem(.loadU32, args: [300, 4]),
+            WorkItem(opcode: 2, args: [5, 302]),
+        ], slots: 256, controlWords: 1024, control: [300: 5])
+        let r = try Shared.megakernel.run(batch)
+        #expect(r.allDone)
+        #expect(r.doneCount == 6)
+        #expect(r.epoch == 1)
+        #expect(r.control[300] == 42)
+        #expect(r.control[301] == 1)
+        #expect(r.control[302] == 5)
+        #expect(r.control[160] == 99)
+        #expect(r.control[164] == 42)
+        #expect(r.debug.records == [DebugRecord(format: 7, arg0: 1, arg1: 2, slotWordOffset: 32)])
+        #expect(r.phases == 3)
+        print(r.timing)
+    }
+}
