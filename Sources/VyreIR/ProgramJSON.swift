@@ -72,7 +72,8 @@ public struct ProgramJSONError: Error, Sendable, Hashable, CustomStringConvertib
         self.fix = fix
     }
 
-    init(_ error: DecodingError) {
+    /// The JSON path, problem and Fix of a decoding error from any Codable form built on the IR's.
+    public init(_ error: DecodingError) {
         func render(_ keys: [any CodingKey]) -> String {
             var s = ""
             for k in keys {

@@ -64,8 +64,7 @@ public final class Megakernel: Sendable {
             if b.binding < MegakernelBindings.firstExtra { throw .invalidExtraBuffer("'\(b.name)' uses binding \(b.binding), which the protocol buffers take. Fix: use bindings from \(MegakernelBindings.firstExtra)") }
             if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer("'\(b.name)' has the name of a protocol buffer. Fix: rename it") }
         }
-        var builder = MegakernelBuilder(opcodes: configuration.opcodes, extraBuffers: configuration.extraBuffers)
-        let program = builder.oneShot(workgroupSize: configuration.workgroupSize)
+        let program = MegakernelPrograms.oneShot(configuration: configuration)
         self.program = program
         do {
             try program.validate(limits: context.limits)
@@ -226,6 +225,15 @@ public final class Megakernel: Sendable {
                                faults: faults, pending: pending, unexpected: unexpected, buffers: extraOut, completed: completed,
                                timing: BatchTiming(encode: encoded - start, gpu: submitted - encoded, decode: end - submitted))
         }
+    }
+}
+
+/// The programs the runtime builds, for inspection and golden files.
+public enum MegakernelPrograms {
+    /// The one-pass megakernel for `configuration` (what ``Megakernel`` compiles).
+    public static func oneShot(configuration: MegakernelConfiguration) -> Program {
+        var builder = MegakernelBuilder(opcodes: configuration.opcodes, extraBuffers: configuration.extraBuffers)
+        return builder.oneShot(workgroupSize: configuration.workgroupSize)
     }
 }
 

@@ -17,7 +17,7 @@ struct VyreGLCommand: ParsableCommand {
             for a debug context, VYRE_GL_LOG=debug|trace shows the library's log.
             """,
         version: version,
-        subcommands: [InfoCommand.self, GLSLCommand.self, ExecCommand.self, SelftestCommand.self, CompileCommand.self])
+        subcommands: [RunCommand.self, InfoCommand.self, GLSLCommand.self, ExecCommand.self, SelftestCommand.self, BenchCommand.self, CompileCommand.self])
 
     /// Sets up logging once for the process (libraries never bootstrap).
     static func bootstrapLogging() {

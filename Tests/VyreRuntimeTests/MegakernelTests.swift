@@ -7,59 +7,14 @@ import VyreRuntime
 /// The megakernel on llvmpipe against the CPU model of the protocol.
 struct MegakernelTests {
     static let custom: Megakernel = {
-        let handler = OpcodeHandler(opcode: BatchGenerator.customOpcode, name: "ADD_SUM") {
-            Node.if("arg0" < .length("control")) {
-                Node.let("previous", .atomic(.add, "control", at: "arg0", "arg1" + "arg2"))
-                Node.let("calls", .atomic(.add, "hits", at: 0, 1))
-            } else: {
-                Node.assign("fault", 256)
-            }
-        }
-        let config = MegakernelConfiguration(workgroupSize: 32, opcodes: [handler],
-                                             extraBuffers: [BufferDecl("hits", binding: 6, access: .readWrite, type: .u32, count: 4)])
-        do { return try Megakernel(context: Shared.context, configuration: config) } catch { fatalError("\(error)") }
+        do { return try Megakernel(context: Shared.context, configuration: MegakernelConformance.configuration(workgroupSize: 32)) } catch { fatalError("\(error)") }
     }()
 
-    static let model = BatchModel(handlers: [
-        BatchGenerator.customOpcode: { control, item, _ in
-            guard item.args[0] < UInt32(control.count) else { return 256 }
-            control[Int(item.args[0])] &+= item.args[1] &+ item.args[2]
-            return 0
-        },
-    ])
+    static let model = MegakernelConformance.model
 
-    /// Compares a device result with the model; nil when they agree.
-    static func difference(_ r: BatchResult, _ m: BatchModel.Outcome) -> String? {
-        if r.control != m.control {
-            let i = zip(r.control, m.control).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? -1
-            return "control[\(i)] is \(i >= 0 ? r.control[i] : 0), the model says \(i >= 0 ? m.control[i] : 0)"
-        }
-        if r.faults != m.faults { return "faults \(r.faults.prefix(5)) vs model \(m.faults.prefix(5))" }
-        if r.pending != m.pending { return "pending \(r.pending.prefix(8)) vs model \(m.pending.prefix(8))" }
-        if !r.unexpected.isEmpty { return "unexpected statuses \(r.unexpected.prefix(4))" }
-        if r.debug.lost != m.lostRecords { return "debug lost \(r.debug.lost) vs model \(m.lostRecords)" }
-        if r.debug.records.count != m.keptRecords { return "debug kept \(r.debug.records.count) vs model \(m.keptRecords)" }
-        var remaining = m.debugRecords
-        for record in r.debug.records {
-            guard let at = remaining.firstIndex(of: record) else { return "debug record \(record) was never printed" }
-            remaining.remove(at: at)
-        }
-        if r.completed != m.completed { return "completed \(r.completed) vs model \(m.completed)" }
-        return nil
-    }
-
-    @Test func fiveHundredRandomBatchesMatchTheModel() throws {
-        var failures: [String] = []
-        for i in 0..<500 {
-            var g = BatchGenerator(seed: 70_000 + UInt64(i), customOpcodes: true)
-            let batch = g.generate()
-            let r = try Self.custom.run(batch)
-            let m = try Self.model.run(batch)
-            if let d = Self.difference(r, m) { failures.append("seed \(g.seed): \(d)") }
-            // The device's per-opcode counters agree with the slots it reported DONE.
-            for (op, n) in r.completed where op < 32 { #expect(r.control[96 + Int(op)] == UInt32(n), "seed \(g.seed) opcode \(op)") }
-        }
-        #expect(failures.isEmpty, "\(failures.count) of 500 differ:\n\(failures.prefix(5).joined(separator: "\n"))")
+    @Test func fiveHundredRandomBatchesMatchTheModel() {
+        let failures = MegakernelConformance.check(Self.custom, count: 500, seed: 70_000).filter { !$0.passed }
+        #expect(failures.isEmpty, "\(failures.count) of 500 differ:\n\(failures.prefix(5).map { "\($0.name): \($0.detail ?? "")" }.joined(separator: "\n"))")
     }
 
     @Test func everyFaultPathFaultsWithItsReasonAndTouchesNothing() throws {

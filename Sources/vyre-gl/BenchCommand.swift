@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import VyreGL
+import VyreRuntime
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure vyre-gl on this device.",
+        subcommands: [OneShotBench.self])
+}
+
+struct OneShotBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oneshot",
+        abstract: "One-shot megakernel batches: p50/p99 end to end (encode to typed result) and slots/s.",
+        discussion: "Each size runs warm-up batches first, then timed ones; the megakernel is bootstrapped once (its compile time is reported apart).")
+
+    @Option(help: "Batch sizes in slots, comma-separated.") var sizes: String = "1,256,65536,1048576"
+    @Option(help: "Timed batches per size (default: about 2 s of work per size, 5 to 500).") var iterations: Int?
+    @Option(help: "The op every slot runs: nop, add (ATOMIC_ADD into 64 words), store (STORE_U32 to distinct words).") var op: String = "nop"
+    @Option(name: .customLong("workgroup-size"), help: "Lanes per workgroup.") var workgroupSize: UInt32 = 128
+    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    struct Row: Encodable {
+        var slots: Int
+        var iterations: Int
+        var p50Microseconds: Double
+        var p99Microseconds: Double
+        var minMicroseconds: Double
+        var slotsPerSecond: Double
+        var encodeP50Microseconds: Double
+        var gpuP50Microseconds: Double
+        var decodeP50Microseconds: Double
+    }
+
+    struct Output: Encodable {
+        var benchmark = "oneshot"
+        var device: String
+        var glVersion: String
+        var op: String
+        var workgroupSize: UInt32
+        var megakernelCompileMilliseconds: Double
+        var rows: [Row]
+    }
+
+    func run() throws {
+        runReporting {
+            let list = sizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= RingProtocol.maxSlots }) else {
+                throw CLI.badInput("--sizes '\(sizes)' must be numbers from 1 to \(RingProtocol.maxSlots). Fix: write e.g. --sizes 1,256,65536")
+            }
+            guard ["nop", "add", "store"].contains(op) else { throw CLI.badInput("--op '\(op)' is not nop, add or store. Fix: pick one of those.") }
+            let context = try CLI.openContext(deviceOptions)
+            let megakernel: Megakernel
+            do throws(MegakernelError) { megakernel = try Megakernel(context: context, configuration: MegakernelConfiguration(workgroupSize: workgroupSize)) } catch { throw RunCommand.map(error) }
+            var rows: [Row] = []
+            for size in list.map({ $0! }) {
+                let controlWords = op == "store" ? 160 + size : 224
+                let items: [WorkItem] = (0..<size).map { i in
+                    switch op {
+                    case "add": return WorkItem(.atomicAdd, args: [1, 160 + UInt32(i % 64)])
+                    case "store": return WorkItem(.storeU32, args: [UInt32(i), 160 + UInt32(i)])
+                    default: return WorkItem(.nop)
+                    }
+                }
+                let batch = Batch(items: items, controlWords: controlWords)
+                let clock = ContinuousClock()
+                // Warm-up: first dispatches compile and allocate.
+                var probe = Duration.zero
+                for _ in 0..<3 {
+                    let start = clock.now
+                    let r: BatchResult
+                    do throws(MegakernelError) { r = try megakernel.run(batch) } catch { throw RunCommand.map(error) }
+                    probe = clock.now - start
+                    guard r.allDone, r.doneCount == UInt32(size) else {
+                        throw CLIFailure(status: .ranWithFailures, message: "benchmark batch of \(size) did not complete (done \(r.doneCount), faults \(r.faults.count))")
+                    }
+                }
+                let n = iterations ?? max(5, min(500, Int(2.0 / max(probe.ms / 1000, 1e-6))))
+                var totals: [Double] = []
+                var encodes: [Double] = []
+                var gpus: [Double] = []
+                var decodes: [Double] = []
+                for _ in 0..<n {
+                    let start = clock.now
+                    let r: BatchResult
+                    do throws(MegakernelError) { r = try megakernel.run(batch) } catch { throw RunCommand.map(error) }
+                    totals.append((clock.now - start).ms * 1000)
+                    encodes.append(r.timing.encode.ms * 1000)
+                    gpus.append(r.timing.gpu.ms * 1000)
+                    decodes.append(r.timing.decode.ms * 1000)
+                }
+                let p50 = percentile(totals, 0.5)
+                let row = Row(slots: size, iterations: n, p50Microseconds: p50, p99Microseconds: percentile(totals, 0.99), minMicroseconds: totals.min() ?? 0,
+                              slotsPerSecond: Double(size) / (p50 / 1e6), encodeP50Microseconds: percentile(encodes, 0.5),
+                              gpuP50Microseconds: percentile(gpus, 0.5), decodeP50Microseconds: percentile(decodes, 0.5))
+                rows.append(row)
+                if !json {
+                    if rows.count == 1 {
+                        print("oneshot on \(context.info.renderer) (\(context.info.glVersion)), op \(op), workgroup \(workgroupSize), megakernel compile \(String(format: "%.1f", megakernel.compileTime.ms)) ms")
+                        print("     slots  iters      p50 us      p99 us   slots/s      encode p50  gpu p50  decode p50 (us)")
+                    }
+                    print(String(format: "%10d %6d %11.1f %11.1f %10.3gM %10.1f %9.1f %9.1f", row.slots, row.iterations, row.p50Microseconds, row.p99Microseconds,
+                                 row.slotsPerSecond / 1e6, row.encodeP50Microseconds, row.gpuP50Microseconds, row.decodeP50Microseconds))
+                }
+            }
+            if json {
+                CLI.printJSON(Output(device: context.info.renderer, glVersion: context.info.glVersion, op: op, workgroupSize: workgroupSize,
+                                     megakernelCompileMilliseconds: megakernel.compileTime.ms, rows: rows))
+            }
+        }
+    }
+
+    private func percentile(_ values: [Double], _ p: Double) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+    }
+}
