@@ -134,6 +134,15 @@ public struct MappedBuffer: ~Copyable, @unchecked Sendable {
         for (i, v) in values.enumerated() { words[offset + i].store(v, ordering: .relaxed) }
     }
 
+    /// Bulk host access without per-word atomics, for filling or reading large ranges quickly.
+    /// Only while no submitted GPU work uses the buffer (after its fence, before the next
+    /// submission that binds it): then nothing else touches the memory, so plain access is not a race.
+    public func withUnsafeWordsWhileIdle<R>(_ body: (UnsafeMutableBufferPointer<UInt32>) throws -> R) rethrows -> R {
+        try UnsafeMutableRawPointer(words).withMemoryRebound(to: UInt32.self, capacity: wordCount) {
+            try body(UnsafeMutableBufferPointer(start: $0, count: wordCount))
+        }
+    }
+
     /// Loads words `range` with relaxed ordering (after an acquiring load or a completed fence).
     public func read(words range: Range<Int>) -> [UInt32] {
         precondition(range.lowerBound >= 0 && range.upperBound <= wordCount, "mapped read outside the buffer")

@@ -2,6 +2,7 @@ public import VyreIR
 public import VyreGL
 public import Logging
 import Synchronization
+import Dispatch
 
 /// How a megakernel is built: lanes per workgroup, custom opcodes, and extra buffers they use.
 public struct MegakernelConfiguration: Sendable, Hashable {
@@ -97,6 +98,66 @@ public final class Megakernel: Sendable {
 
     // MARK: one-shot
 
+    /// Chunks of this many items are encoded or counted by one thread.
+    static let chunk: Int = 1 << 15
+
+    static func encodeItems(_ source: UnsafeBufferPointer<WorkItem>, into words: UnsafeMutableBufferPointer<UInt32>, stride: Int, maxArgs: Int) {
+        let chunks = (source.count + chunk - 1) / chunk
+        let base = UnsafeSendable(words.baseAddress!)
+        let items = UnsafeSendable(source.baseAddress)
+        let count = source.count
+        let work: @Sendable (Int) -> Void = { c in
+            guard let items = items.value else { return }
+            let out = base.value
+            for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
+                let item = items[i]
+                let b = i * stride
+                out[b] = item.opcode
+                out[b + 1] = item.tenant
+                out[b + 2] = item.priority.rawValue
+                item.args.withUnsafeBufferPointer { args in
+                    for k in 0..<maxArgs { out[b + 3 + k] = k < args.count ? args[k] : 0 }
+                }
+            }
+        }
+        if chunks <= 1 { for c in 0..<chunks { work(c) } } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) }
+    }
+
+    /// Completed operations per opcode: items not in `excluding`, plus the inner ops of packed
+    /// ones. Runs of equal opcodes are counted before touching the dictionary.
+    static func countCompleted(_ items: [WorkItem], excluding notDone: Set<Int>) -> [UInt32: Int] {
+        let chunks = Swift.max(1, (items.count + chunk - 1) / chunk)
+        let partial = Mutex([[UInt32: Int]]())
+        items.withUnsafeBufferPointer { buffer in
+            let source = UnsafeSendable(buffer.baseAddress)
+            let count = buffer.count
+            let work: @Sendable (Int) -> Void = { c in
+                var local: [UInt32: Int] = [:]
+                guard let items = source.value else { return }
+                var current: UInt32? = nil
+                var run = 0
+                for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
+                    if !notDone.isEmpty && notDone.contains(i) { continue }
+                    let item = items[i]
+                    if item.opcode == current {
+                        run += 1
+                    } else {
+                        if let op = current { local[op, default: 0] += run }
+                        current = item.opcode
+                        run = 1
+                    }
+                    if item.opcode == Opcode.packedSlot.rawValue, case .success(let ops) = PackedSlot.decode(item.args) {
+                        for op in ops { local[op.opcode.rawValue, default: 0] += 1 }
+                    }
+                }
+                if let op = current { local[op, default: 0] += run }
+                partial.withLock { $0.append(local) }
+            }
+            if chunks == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) }
+        }
+        return partial.withLock { parts in parts.reduce(into: [UInt32: Int]()) { total, part in total.merge(part, uniquingKeysWith: +) } }
+    }
+
     public func run(_ batch: Batch) throws(MegakernelError) -> BatchResult {
         let clock = ContinuousClock()
         let start = clock.now
@@ -137,14 +198,14 @@ public final class Megakernel: Sendable {
             } catch {
                 throw .device(error)
             }
-            // Item records go straight into mapped memory: [opcode, tenant, priority, args...].
+            // Item records go straight into mapped memory: [opcode, tenant, priority, args...]. The
+            // buffer is idle (the previous batch's fence has signalled), so large batches are written
+            // with plain stores from several threads.
             let items = buffers.items!
-            for (i, item) in batch.items.enumerated() {
-                let b = i * stride
-                items.value.storeRelaxed(item.opcode, at: b)
-                items.value.storeRelaxed(item.tenant, at: b + 1)
-                items.value.storeRelaxed(item.priority.rawValue, at: b + 2)
-                for k in 0..<maxArgs { items.value.storeRelaxed(k < item.args.count ? item.args[k] : 0, at: b + 3 + k) }
+            batch.items.withUnsafeBufferPointer { source in
+                items.value.withUnsafeWordsWhileIdle { words in
+                    Self.encodeItems(source, into: words, stride: stride, maxArgs: maxArgs)
+                }
             }
             let exceptions = buffers.exceptions!
             exceptions.value.store(0, at: 0)
@@ -207,13 +268,7 @@ public final class Megakernel: Sendable {
             }
             faults.sort { $0.slot < $1.slot }
             pending.sort()
-            var completed: [UInt32: Int] = [:]
-            for (i, item) in batch.items.enumerated() where !notDone.contains(i) {
-                completed[item.opcode, default: 0] += 1
-                if item.opcode == Opcode.packedSlot.rawValue, case .success(let ops) = PackedSlot.decode(item.args) {
-                    for op in ops { completed[op.opcode.rawValue, default: 0] += 1 }
-                }
-            }
+            let completed = Self.countCompleted(batch.items, excluding: notDone)
             var extraOut: [String: [UInt32]] = [:]
             do throws(VyreGLError) {
                 for (decl, words) in extra { extraOut[decl.name] = try arena.read(extraIndex[decl.name]!, words: words.count) }
@@ -235,6 +290,12 @@ public enum MegakernelPrograms {
         var builder = MegakernelBuilder(opcodes: configuration.opcodes, extraBuffers: configuration.extraBuffers)
         return builder.oneShot(workgroupSize: configuration.workgroupSize)
     }
+}
+
+/// Hands a pointer to worker threads that touch disjoint ranges of it.
+struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// A reference to a non-copyable owner, so a set of owners can be replaced one by one and shared.

@@ -13,6 +13,11 @@ struct MegakernelBuilder {
     let opcodes: [OpcodeHandler]
     let extraBuffers: [BufferDecl]
     private var counter = 0
+    /// Count DONE slots and per-opcode metrics in shared memory and add them to the control
+    /// buffer once per workgroup: one global atomic per counter per workgroup instead of two per
+    /// slot on the same two words. Right for one-shot dispatch, where the host reads the counters
+    /// only after the batch.
+    private var aggregateCounters = false
 
     init(opcodes: [OpcodeHandler], extraBuffers: [BufferDecl]) {
         self.opcodes = opcodes
@@ -44,6 +49,15 @@ struct MegakernelBuilder {
     private static let len: Expr = "k_len"
     /// Words from the observable base to the end of the control buffer.
     private static let obsRoom: Expr = "k_obs_room"
+
+    /// Adds 1 to DONE_COUNT (`metric == nil`) or to the metric of an opcode below 32.
+    private mutating func count(metric opcode: Expr?) -> Node {
+        if aggregateCounters {
+            return .let(fresh("count"), .atomic(.add, "k_counts", at: opcode.map { 1 + $0 } ?? 0, 1))
+        }
+        let index: Expr = opcode.map { Self.u(C.metricsBase) + $0 } ?? Self.u(C.doneCount)
+        return .let(fresh("count"), .atomic(.add, "control", at: index, 1))
+    }
 
     /// `control[index] = value` as an atomic exchange, so concurrent readers never see a torn word.
     private mutating func exchange(_ index: Expr, _ value: Expr) -> Node {
@@ -106,7 +120,7 @@ struct MegakernelBuilder {
 
     /// PACKED_SLOT: check every inner op (format, then control indices) before running any.
     mutating func packed() -> [Node] {
-        let count: Expr = "arg0" & 255
+        let innerCount: Expr = "arg0" & 255
         func argWord(_ index: Expr) -> Expr { .load("ring", at: "base" + Self.u(RingProtocol.firstArgWord) + index) }
         func byte(_ position: Expr) -> Expr { (argWord(position / 4) >> ((position % 4) * 8)) & 255 }
         func decode(_ k: String) -> [Node] {
@@ -122,19 +136,19 @@ struct MegakernelBuilder {
             checks.append(.if(Expr.variable("p_code").equals(Self.u(op.rawValue)) && !body.ok, then: [.assign("p_range", true)], else: []))
             runs.append(.if(Expr.variable("p_code").equals(Self.u(op.rawValue)), then: body.run, else: []))
         }
-        runs.append(.let("p_metric", .atomic(.add, "control", at: Self.u(C.metricsBase) + "p_code", 1)))
+        runs.append(count(metric: "p_code"))
         return [
-            .if(count.equals(0) || count > Self.u(RingProtocol.maxPackedOps), then: [.assign("fault", Self.u(FaultReason.malformedPackedSlot.rawValue))], else: [
-                .let("p_header", (2 + 2 * count + 3) / 4),
+            .if(innerCount.equals(0) || innerCount > Self.u(RingProtocol.maxPackedOps), then: [.assign("fault", Self.u(FaultReason.malformedPackedSlot.rawValue))], else: [
+                .let("p_header", (2 + 2 * innerCount + 3) / 4),
                 .let("p_malformed", false),
                 .let("p_range", false),
-                .for("p_k", from: 0, to: count, body: decode("p_k") + [
+                .for("p_k", from: 0, to: innerCount, body: decode("p_k") + [
                     .if("p_off" < "p_header" || "p_off" > Self.u(RingProtocol.argsPerSlot - 3) || "p_code" > Self.u(Opcode.memcpy.rawValue),
                         then: [.assign("p_malformed", true)], else: checks),
                 ]),
                 .if("p_malformed", then: [.assign("fault", Self.u(FaultReason.malformedPackedSlot.rawValue))], else: [
                     .if("p_range", then: [.assign("fault", Self.u(FaultReason.controlIndexOutOfRange.rawValue))], else: [
-                        .for("p_j", from: 0, to: count, body: decode("p_j") + runs),
+                        .for("p_j", from: 0, to: innerCount, body: decode("p_j") + runs),
                     ]),
                 ]),
             ]),
@@ -197,8 +211,8 @@ struct MegakernelBuilder {
                     .let("opcode", .load("ring", at: "base" + Self.u(RingProtocol.opcodeWord))),
                 ] + argLoads + [.let("fault", 0)] + dispatch() + [
                     .if(Expr.variable("fault").equals(0), then: [
-                        .if("opcode" < Self.u(C.metricSlots), then: [.let("k_metric", .atomic(.add, "control", at: Self.u(C.metricsBase) + "opcode", 1))], else: []),
-                        .let("k_done", .atomic(.add, "control", at: Self.u(C.doneCount), 1)),
+                        .if("opcode" < Self.u(C.metricSlots), then: [count(metric: "opcode")], else: []),
+                        count(metric: nil),
                         .barrier(.bufferMemory),
                         .let("k_retire", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.done.rawValue))),
                         .assign("k_final", Self.u(SlotStatus.done.rawValue)),
@@ -217,15 +231,9 @@ struct MegakernelBuilder {
 
     /// The one-pass program (see the type's documentation).
     mutating func oneShot(workgroupSize: UInt32) -> Program {
+        aggregateCounters = true
         let stride: Expr = .parameter("stride")
-        var entry: [Node] = [
-            .let("k_lane", .globalID(.x)),
-            .if("k_lane" >= .parameter("count"), then: [.return], else: []),
-            .let("slot", .parameter("first") + "k_lane"),
-            .let("base", "slot" * Self.u(RingProtocol.slotWords)),
-            .if("slot" >= .length("ring") / Self.u(RingProtocol.slotWords), then: [.return], else: []),
-            .let("k_len", .length("control")),
-            .let("k_obs_room", .select(Self.len > Self.u(C.observableBase), Self.len - Self.u(C.observableBase), 0)),
+        var slotWork: [Node] = [
             .region("publish the slot from its item record (PUBLISHED last)", [
                 .let("k_item", "slot" * stride),
                 .store("ring", at: "base" + Self.u(RingProtocol.opcodeWord), .load("items", at: "k_item")),
@@ -241,8 +249,8 @@ struct MegakernelBuilder {
             .let("k_final", Self.u(SlotStatus.published.rawValue)),
             .let("k_reason", 0),
         ]
-        entry.append(.region("claim and run", claimAndRun()))
-        entry.append(.region("report a slot that did not end DONE", [
+        slotWork.append(.region("claim and run", claimAndRun()))
+        slotWork.append(.region("report a slot that did not end DONE", [
             .if(Expr.variable("k_final").notEquals(Self.u(SlotStatus.done.rawValue)), then: [
                 .let("k_x", .atomic(.add, "exceptions", at: 0, 1)),
                 .if("k_x" < (.length("exceptions") - 1) / 3, then: [
@@ -252,6 +260,26 @@ struct MegakernelBuilder {
                 ], else: []),
             ], else: []),
         ]))
-        return Program(buffers: Self.buffers(extra: extraBuffers), workgroupSize: WorkgroupSize(workgroupSize), entry: entry)
+        let entry: [Node] = [
+            .let("k_lane", .globalID(.x)),
+            .let("slot", .parameter("first") + "k_lane"),
+            .let("base", "slot" * Self.u(RingProtocol.slotWords)),
+            .let("k_len", .length("control")),
+            .let("k_obs_room", .select(Self.len > Self.u(C.observableBase), Self.len - Self.u(C.observableBase), 0)),
+            // No early return: every lane must reach the workgroup barrier below.
+            .if("k_lane" < .parameter("count") && "slot" < .length("ring") / Self.u(RingProtocol.slotWords), then: slotWork, else: []),
+            .region("add this workgroup's counters to the control buffer", [
+                .barrier(.workgroup),
+                .if(Expr.localIndex <= Self.u(C.metricSlots), then: [
+                    .let("k_total", .load("k_counts", at: .localIndex)),
+                    .if(Expr.variable("k_total").notEquals(0), then: [
+                        .let("k_flush", .atomic(.add, "control",
+                                                at: .select(Expr.localIndex.equals(0), Self.u(C.doneCount), Self.u(C.metricsBase - 1) + .localIndex), "k_total")),
+                    ], else: []),
+                ], else: []),
+            ]),
+        ]
+        return Program(buffers: Self.buffers(extra: extraBuffers), shared: [SharedDecl("k_counts", type: .u32, count: UInt32(1 + C.metricSlots))],
+                       workgroupSize: WorkgroupSize(workgroupSize), entry: entry)
     }
 }
