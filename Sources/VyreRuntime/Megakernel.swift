@@ -10,11 +10,16 @@ public struct MegakernelConfiguration: Sendable, Hashable {
     public var opcodes: [OpcodeHandler]
     /// Extra buffers for custom opcodes, at bindings from ``MegakernelBindings/firstExtra``.
     public var extraBuffers: [BufferDecl]
+    /// Batches of at most this many items keep the control buffer and the debug log in mapped
+    /// memory: no upload and no copy back, the kernel reaches them across the bus. Larger batches
+    /// keep them in device memory, where a million slots' atomics belong. 0 disables.
+    public var mappedStateLimit: Int
 
-    public init(workgroupSize: UInt32 = 128, opcodes: [OpcodeHandler] = [], extraBuffers: [BufferDecl] = []) {
+    public init(workgroupSize: UInt32 = 128, opcodes: [OpcodeHandler] = [], extraBuffers: [BufferDecl] = [], mappedStateLimit: Int = 4096) {
         self.workgroupSize = workgroupSize
         self.opcodes = opcodes
         self.extraBuffers = extraBuffers
+        self.mappedStateLimit = mappedStateLimit
     }
 }
 
@@ -109,14 +114,17 @@ public final class Megakernel: Sendable {
         let work: @Sendable (Int) -> Void = { c in
             guard let items = items.value else { return }
             let out = base.value
+            // Fields are read in place: copying a WorkItem would retain its args array, and the
+            // empty arrays of all arg-less items share one reference count that threads fight over.
             for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
-                let item = items[i]
                 let b = i * stride
-                out[b] = item.opcode
-                out[b + 1] = item.tenant
-                out[b + 2] = item.priority.rawValue
-                item.args.withUnsafeBufferPointer { args in
-                    for k in 0..<maxArgs { out[b + 3 + k] = k < args.count ? args[k] : 0 }
+                out[b] = items[i].opcode
+                out[b + 1] = items[i].tenant
+                out[b + 2] = items[i].priority.rawValue
+                if maxArgs > 0 {
+                    items[i].args.withUnsafeBufferPointer { args in
+                        for k in 0..<maxArgs { out[b + 3 + k] = k < args.count ? args[k] : 0 }
+                    }
                 }
             }
         }
@@ -138,15 +146,15 @@ public final class Megakernel: Sendable {
                 var run = 0
                 for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
                     if !notDone.isEmpty && notDone.contains(i) { continue }
-                    let item = items[i]
-                    if item.opcode == current {
+                    let opcode = items[i].opcode
+                    if opcode == current {
                         run += 1
                     } else {
                         if let op = current { local[op, default: 0] += run }
-                        current = item.opcode
+                        current = opcode
                         run = 1
                     }
-                    if item.opcode == Opcode.packedSlot.rawValue, case .success(let ops) = PackedSlot.decode(item.args) {
+                    if opcode == Opcode.packedSlot.rawValue, case .success(let ops) = PackedSlot.decode(items[i].args) {
                         for op in ops { local[op.opcode.rawValue, default: 0] += 1 }
                     }
                 }
@@ -194,7 +202,8 @@ public final class Megakernel: Sendable {
         return try resident.withLock { (buffers: inout ResidentBuffers) throws(MegakernelError) -> BatchResult in
             do throws(VyreGLError) {
                 try buffers.ensure(context: context, ringWords: slots * RingProtocol.slotWords, controlWords: batch.controlWords,
-                                   debugWords: debugWords, itemWords: max(1, batch.items.count * stride), exceptionWords: exceptionWords)
+                                   debugWords: debugWords, itemWords: max(1, batch.items.count * stride), exceptionWords: exceptionWords,
+                                   mappedState: batch.items.count <= configuration.mappedStateLimit)
             } catch {
                 throw .device(error)
             }
@@ -209,13 +218,22 @@ public final class Megakernel: Sendable {
             }
             let exceptions = buffers.exceptions!
             exceptions.value.store(0, at: 0)
+            let mappedState = batch.items.count <= configuration.mappedStateLimit
+            if mappedState {
+                control.withUnsafeBufferPointer { source in
+                    buffers.mappedControl!.value.withUnsafeWordsWhileIdle { $0.baseAddress!.update(from: source.baseAddress!, count: source.count) }
+                }
+                buffers.mappedDebug!.value.store(0, at: 0)
+            }
             let encoded = clock.now
 
             var arena = BufferArena(context: context)
+            let controlHandle = mappedState ? buffers.mappedControl!.value.handle : buffers.control!.value.handle
+            let debugHandle = mappedState ? buffers.mappedDebug!.value.handle : buffers.debug!.value.handle
             var handles: [UInt32: BufferHandle] = [
-                MegakernelBindings.control: buffers.control!.value.handle.prefix(bytes: batch.controlWords * 4),
+                MegakernelBindings.control: controlHandle.prefix(bytes: batch.controlWords * 4),
                 MegakernelBindings.ring: buffers.ring!.value.handle.prefix(bytes: slots * RingProtocol.slotWords * 4),
-                MegakernelBindings.debug: buffers.debug!.value.handle.prefix(bytes: debugWords * 4),
+                MegakernelBindings.debug: debugHandle.prefix(bytes: debugWords * 4),
                 MegakernelBindings.io: buffers.io!.value.handle,
                 MegakernelBindings.items: items.value.handle.prefix(bytes: max(1, batch.items.count * stride) * 4),
                 MegakernelBindings.exceptions: exceptions.value.handle.prefix(bytes: exceptionWords * 4),
@@ -236,18 +254,29 @@ public final class Megakernel: Sendable {
             }
             let results = buffers.results!
             do throws(VyreGLError) {
-                _ = try context.submit(pipeline, steps: steps, buffers: handles,
-                                       uploads: [BufferUpload(handles[MegakernelBindings.control]!, control),
-                                                 BufferUpload(handles[MegakernelBindings.debug]!, [0])],
-                                       copies: [BufferCopy(from: handles[MegakernelBindings.control]!, to: results.value.handle, words: batch.controlWords),
-                                                BufferCopy(from: handles[MegakernelBindings.debug]!, to: results.value.handle, atWord: batch.controlWords, words: debugWords)])
+                if mappedState {
+                    _ = try context.submit(pipeline, steps: steps, buffers: handles)
+                } else {
+                    _ = try context.submit(pipeline, steps: steps, buffers: handles,
+                                           uploads: [BufferUpload(handles[MegakernelBindings.control]!, control),
+                                                     BufferUpload(handles[MegakernelBindings.debug]!, [0])],
+                                           copies: [BufferCopy(from: handles[MegakernelBindings.control]!, to: results.value.handle, words: batch.controlWords),
+                                                    BufferCopy(from: handles[MegakernelBindings.debug]!, to: results.value.handle, atWord: batch.controlWords, words: debugWords)])
+                }
             } catch {
                 throw .device(error)
             }
             let submitted = clock.now
 
-            let controlOut = results.value.read(words: 0..<batch.controlWords)
-            let debugWordsOut = results.value.read(words: batch.controlWords..<(batch.controlWords + debugWords))
+            let controlOut: [UInt32]
+            let debugWordsOut: [UInt32]
+            if mappedState {
+                controlOut = buffers.mappedControl!.value.read(words: 0..<batch.controlWords)
+                debugWordsOut = buffers.mappedDebug!.value.read(words: 0..<debugWords)
+            } else {
+                controlOut = results.value.read(words: 0..<batch.controlWords)
+                debugWordsOut = results.value.read(words: batch.controlWords..<(batch.controlWords + debugWords))
+            }
             let debug: DebugLog
             do throws(ProtocolError) { debug = try RingReader.debugLog(debugWordsOut) } catch { throw .invalidBatch(error) }
             let reported = Int(exceptions.value.load(0))
@@ -314,8 +343,15 @@ struct ResidentBuffers {
     var items: Owned<MappedBuffer>?
     var exceptions: Owned<MappedBuffer>?
     var results: Owned<MappedBuffer>?
+    var mappedControl: Owned<MappedBuffer>?
+    var mappedDebug: Owned<MappedBuffer>?
 
-    mutating func ensure(context: GLContext, ringWords: Int, controlWords: Int, debugWords: Int, itemWords: Int, exceptionWords: Int) throws(VyreGLError) {
+    mutating func ensure(context: GLContext, ringWords: Int, controlWords: Int, debugWords: Int, itemWords: Int, exceptionWords: Int,
+                         mappedState: Bool) throws(VyreGLError) {
+        if mappedState {
+            if (mappedControl?.value.byteCount ?? 0) < controlWords * 4 { mappedControl = Owned(try context.makeMappedBuffer(bytes: controlWords * 4)) }
+            if (mappedDebug?.value.byteCount ?? 0) < debugWords * 4 { mappedDebug = Owned(try context.makeMappedBuffer(bytes: debugWords * 4)) }
+        }
         if (control?.value.byteCount ?? 0) < controlWords * 4 { control = Owned(try context.makeDeviceBuffer(bytes: controlWords * 4)) }
         if (ring?.value.byteCount ?? 0) < ringWords * 4 { ring = Owned(try context.makeDeviceBuffer(bytes: ringWords * 4)) }
         if (debug?.value.byteCount ?? 0) < debugWords * 4 { debug = Owned(try context.makeDeviceBuffer(bytes: debugWords * 4)) }

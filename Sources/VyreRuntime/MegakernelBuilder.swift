@@ -239,9 +239,12 @@ struct MegakernelBuilder {
                 .store("ring", at: "base" + Self.u(RingProtocol.opcodeWord), .load("items", at: "k_item")),
                 .store("ring", at: "base" + Self.u(RingProtocol.tenantWord), .load("items", at: "k_item" + 1)),
                 .store("ring", at: "base" + Self.u(RingProtocol.priorityWord), .load("items", at: "k_item" + 2)),
+                // Unused args are zero; only the words the record holds are read (the record may
+                // be in host memory across PCIe).
                 .for("k_w", from: 0, to: Self.u(RingProtocol.argsPerSlot), body: [
-                    .store("ring", at: "base" + Self.u(RingProtocol.firstArgWord) + "k_w",
-                           .select("k_w" + 3 < stride, .load("items", at: "k_item" + 3 + "k_w"), 0)),
+                    .let("k_arg", 0),
+                    .if("k_w" + 3 < stride, then: [.assign("k_arg", .load("items", at: "k_item" + 3 + "k_w"))], else: []),
+                    .store("ring", at: "base" + Self.u(RingProtocol.firstArgWord) + "k_w", "k_arg"),
                 ]),
                 .barrier(.bufferMemory),
                 .let("k_publish", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.published.rawValue))),

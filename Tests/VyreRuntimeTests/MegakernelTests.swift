@@ -17,6 +17,14 @@ struct MegakernelTests {
         #expect(failures.isEmpty, "\(failures.count) of 500 differ:\n\(failures.prefix(5).map { "\($0.name): \($0.detail ?? "")" }.joined(separator: "\n"))")
     }
 
+    @Test func randomBatchesMatchTheModelWithStateInDeviceMemory() throws {
+        var config = MegakernelConformance.configuration(workgroupSize: 64)
+        config.mappedStateLimit = 0
+        let megakernel = try Megakernel(context: Shared.context, configuration: config)
+        let failures = MegakernelConformance.check(megakernel, count: 150, seed: 170_000).filter { !$0.passed }
+        #expect(failures.isEmpty, "\(failures.prefix(3).map { "\($0.name): \($0.detail ?? "")" })")
+    }
+
     @Test func everyFaultPathFaultsWithItsReasonAndTouchesNothing() throws {
         let big = UInt32.max
         let items: [(WorkItem, FaultReason)] = [
