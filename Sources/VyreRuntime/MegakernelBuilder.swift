@@ -18,6 +18,9 @@ struct MegakernelBuilder {
     /// slot on the same two words. Right for one-shot dispatch, where the host reads the counters
     /// only after the batch.
     private var aggregateCounters = false
+    /// Order a slot's field writes before its status store with a buffer memory barrier. The
+    /// one-pass variant leaves it out: nobody observes a slot until the whole batch has ended.
+    private var releaseBarriers = true
 
     init(opcodes: [OpcodeHandler], extraBuffers: [BufferDecl]) {
         self.opcodes = opcodes
@@ -213,13 +216,13 @@ struct MegakernelBuilder {
                     .if(Expr.variable("fault").equals(0), then: [
                         .if("opcode" < Self.u(C.metricSlots), then: [count(metric: "opcode")], else: []),
                         count(metric: nil),
-                        .barrier(.bufferMemory),
+                    ] + (releaseBarriers ? [.barrier(.bufferMemory)] : []) + [
                         .let("k_retire", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.done.rawValue))),
                         .assign("k_final", Self.u(SlotStatus.done.rawValue)),
                     ], else: [
                         .store("ring", at: "base" + Self.u(RingProtocol.faultReasonWord), "fault"),
                         .let("k_faults", .atomic(.add, "control", at: Self.u(C.faultCount), 1)),
-                        .barrier(.bufferMemory),
+                    ] + (releaseBarriers ? [.barrier(.bufferMemory)] : []) + [
                         .let("k_retire", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.fault.rawValue))),
                         .assign("k_final", Self.u(SlotStatus.fault.rawValue)),
                         .assign("k_reason", "fault"),
@@ -232,21 +235,35 @@ struct MegakernelBuilder {
     /// The one-pass program (see the type's documentation).
     mutating func oneShot(workgroupSize: UInt32) -> Program {
         aggregateCounters = true
+        releaseBarriers = false
+        // Record layout (parameter "layout"): 0 = [opcode, tenant, priority, args...];
+        // 1 = [opcode, args...] with tenant and priority in parameters; 2 = [args...] with the
+        // opcode in a parameter too. Uniform batches upload less (nothing, for 1M NOPs).
         let stride: Expr = .parameter("stride")
+        let layout: Expr = .parameter("layout")
+        let header: Expr = .select(layout.equals(0), 3, .select(layout.equals(1), 1, 0))
         var slotWork: [Node] = [
             .region("publish the slot from its item record (PUBLISHED last)", [
                 .let("k_item", "slot" * stride),
-                .store("ring", at: "base" + Self.u(RingProtocol.opcodeWord), .load("items", at: "k_item")),
-                .store("ring", at: "base" + Self.u(RingProtocol.tenantWord), .load("items", at: "k_item" + 1)),
-                .store("ring", at: "base" + Self.u(RingProtocol.priorityWord), .load("items", at: "k_item" + 2)),
+                .let("k_op", .parameter("opcode")),
+                .let("k_tenant", .parameter("tenant")),
+                .let("k_priority", .parameter("priority")),
+                .if(layout < 2, then: [.assign("k_op", .load("items", at: "k_item"))], else: []),
+                .if(layout.equals(0), then: [
+                    .assign("k_tenant", .load("items", at: "k_item" + 1)),
+                    .assign("k_priority", .load("items", at: "k_item" + 2)),
+                ], else: []),
+                .store("ring", at: "base" + Self.u(RingProtocol.opcodeWord), "k_op"),
+                .store("ring", at: "base" + Self.u(RingProtocol.tenantWord), "k_tenant"),
+                .store("ring", at: "base" + Self.u(RingProtocol.priorityWord), "k_priority"),
                 // Unused args are zero; only the words the record holds are read (the record may
                 // be in host memory across PCIe).
+                .let("k_args", stride - header),
                 .for("k_w", from: 0, to: Self.u(RingProtocol.argsPerSlot), body: [
                     .let("k_arg", 0),
-                    .if("k_w" + 3 < stride, then: [.assign("k_arg", .load("items", at: "k_item" + 3 + "k_w"))], else: []),
+                    .if("k_w" < "k_args", then: [.assign("k_arg", .load("items", at: "k_item" + header + "k_w"))], else: []),
                     .store("ring", at: "base" + Self.u(RingProtocol.firstArgWord) + "k_w", "k_arg"),
                 ]),
-                .barrier(.bufferMemory),
                 .let("k_publish", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.published.rawValue))),
             ]),
             .let("k_final", Self.u(SlotStatus.published.rawValue)),

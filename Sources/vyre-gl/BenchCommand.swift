@@ -20,7 +20,7 @@ struct OneShotBench: ParsableCommand {
     @Option(help: "Timed batches per size (default: about 2 s of work per size, 5 to 500).") var iterations: Int?
     @Option(help: "The op every slot runs: nop, add (ATOMIC_ADD into 64 words), store (STORE_U32 to distinct words).") var op: String = "nop"
     @Option(name: .customLong("workgroup-size"), help: "Lanes per workgroup.") var workgroupSize: UInt32 = 128
-    @Option(name: .customLong("mapped-limit"), help: "Batches up to this many items keep control and debug in mapped memory (0: never).") var mappedLimit: Int = MegakernelConfiguration().mappedStateLimit
+    @Option(name: .customLong("mapped-limit"), help: "Batches up to this many items keep control and debug in mapped memory (0: never; default: by device).") var mappedLimit: Int?
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -101,7 +101,7 @@ struct OneShotBench: ParsableCommand {
                 rows.append(row)
                 if !json {
                     if rows.count == 1 {
-                        print("oneshot on \(context.info.renderer) (\(context.info.glVersion)), op \(op), workgroup \(workgroupSize), mapped state up to \(mappedLimit) items, megakernel compile \(String(format: "%.1f", megakernel.compileTime.ms)) ms")
+                        print("oneshot on \(context.info.renderer) (\(context.info.glVersion)), op \(op), workgroup \(workgroupSize), mapped state up to \(megakernel.mappedStateLimit) items, megakernel compile \(String(format: "%.1f", megakernel.compileTime.ms)) ms")
                         print("     slots  iters      p50 us      p99 us   slots/s      encode p50  gpu p50  decode p50 (us)")
                     }
                     print(String(format: "%10d %6d %11.1f %11.1f %10.3gM %10.1f %9.1f %9.1f", row.slots, row.iterations, row.p50Microseconds, row.p99Microseconds,
@@ -109,7 +109,7 @@ struct OneShotBench: ParsableCommand {
                 }
             }
             if json {
-                CLI.printJSON(Output(device: context.info.renderer, glVersion: context.info.glVersion, op: op, workgroupSize: workgroupSize, mappedStateLimit: mappedLimit,
+                CLI.printJSON(Output(device: context.info.renderer, glVersion: context.info.glVersion, op: op, workgroupSize: workgroupSize, mappedStateLimit: megakernel.mappedStateLimit,
                                      megakernelCompileMilliseconds: megakernel.compileTime.ms, rows: rows))
             }
         }
