@@ -182,9 +182,10 @@ public final class Megakernel: Sendable {
             throw .invalidBatch(.invalidGeometry("\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots). Fix: choose slots in that range"))
         }
         guard batch.items.count <= slots else { throw .invalidBatch(.ringFull(items: batch.items.count, slots: slots)) }
+        let shape = RecordShape(batch.items)
+        if let bad = shape.tooManyArgs { throw .invalidBatch(.tooManyArgs(item: bad, count: batch.items[bad].args.count)) }
         let control: [UInt32]
         do {
-            for (i, item) in batch.items.enumerated() { try RingEncoding.check(item, index: i) }
             control = try RingEncoding.control(words: batch.controlWords, tenants: batch.tenants, initial: batch.control)
             _ = try RingEncoding.emptyDebugLog(records: batch.debugRecords)
         } catch {
@@ -202,8 +203,7 @@ public final class Megakernel: Sendable {
             throw .invalidExtraBuffer("'\(unknown)' was given but the megakernel declares no such buffer. Fix: declare it in the configuration's extraBuffers")
         }
 
-        let maxArgs = batch.items.reduce(0) { max($0, $1.args.count) }
-        let shape = RecordShape(batch.items)
+        let maxArgs = shape.maxArgs
         let stride = shape.header + maxArgs
         let debugWords = RingProtocol.Debug.words(records: batch.debugRecords)
         let exceptionWords = 1 + 3 * max(1, batch.items.count)
@@ -331,28 +331,55 @@ public enum MegakernelPrograms {
     }
 }
 
-/// How a batch's item records are laid out: fields every item shares travel as parameters.
+/// What one pass over a batch's items finds: the widest args, the first item with too many, and
+/// how the records can be laid out (fields every item shares travel as parameters).
 struct RecordShape {
     var layout: UInt32 = 0
     var opcode: UInt32 = 0
     var tenant: UInt32 = 0
     var priority: UInt32 = 0
+    var maxArgs = 0
+    var tooManyArgs: Int?
 
     /// Record words before the args.
     var header: Int { [3, 1, 0][Int(layout)] }
 
-    init(_ items: [WorkItem]) {
-        guard let first = items.first else { return }
+    private struct Partial: Sendable {
+        var maxArgs = 0
+        var tooManyArgs: Int?
         var sameTenantPriority = true
         var sameOpcode = true
-        items.withUnsafeBufferPointer { p in
-            for i in p.indices {
-                if p[i].tenant != first.tenant || p[i].priority != first.priority { sameTenantPriority = false; break }
-                if p[i].opcode != first.opcode { sameOpcode = false }
+    }
+
+    /// One pass, in parallel chunks for large batches; fields are read in place (copying an item
+    /// would retain its args array).
+    init(_ items: [WorkItem]) {
+        guard let first = items.first else { return }
+        let parts = Mutex([Partial]())
+        items.withUnsafeBufferPointer { buffer in
+            let p = UnsafeSendable(buffer.baseAddress!)
+            let count = buffer.count
+            let chunk = Megakernel.chunk
+            let chunks = (count + chunk - 1) / chunk
+            let work: @Sendable (Int) -> Void = { c in
+                var part = Partial()
+                let items = p.value
+                for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
+                    let n = items[i].args.count
+                    if n > part.maxArgs { part.maxArgs = n }
+                    if n > RingProtocol.argsPerSlot && part.tooManyArgs == nil { part.tooManyArgs = i }
+                    if items[i].tenant != first.tenant || items[i].priority != first.priority { part.sameTenantPriority = false }
+                    if items[i].opcode != first.opcode { part.sameOpcode = false }
+                }
+                parts.withLock { $0.append(part) }
             }
+            if chunks <= 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) }
         }
-        guard sameTenantPriority else { return }
-        layout = sameOpcode ? 2 : 1
+        let all = parts.withLock { $0 }
+        maxArgs = all.map(\.maxArgs).max() ?? 0
+        tooManyArgs = all.compactMap(\.tooManyArgs).min()
+        guard all.allSatisfy(\.sameTenantPriority) else { return }
+        layout = all.allSatisfy(\.sameOpcode) ? 2 : 1
         opcode = first.opcode
         tenant = first.tenant
         priority = first.priority.rawValue
