@@ -148,6 +148,13 @@ public struct MappedBuffer: ~Copyable, @unchecked Sendable {
         precondition(range.lowerBound >= 0 && range.upperBound <= wordCount, "mapped read outside the buffer")
         return range.map { words[$0].load(ordering: .relaxed) }
     }
+
+    /// Copies words `range` out in bulk, only while no submitted GPU work uses the buffer (see
+    /// ``withUnsafeWordsWhileIdle(_:)``).
+    public func copyWhileIdle(words range: Range<Int>) -> [UInt32] {
+        precondition(range.lowerBound >= 0 && range.upperBound <= wordCount, "mapped read outside the buffer")
+        return withUnsafeWordsWhileIdle { Array($0[range]) }
+    }
 }
 
 extension GLContext {

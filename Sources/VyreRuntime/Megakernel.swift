@@ -281,11 +281,11 @@ public final class Megakernel: Sendable {
             let controlOut: [UInt32]
             let debugWordsOut: [UInt32]
             if mappedState {
-                controlOut = buffers.mappedControl!.value.read(words: 0..<batch.controlWords)
-                debugWordsOut = buffers.mappedDebug!.value.read(words: 0..<debugWords)
+                controlOut = buffers.mappedControl!.value.copyWhileIdle(words: 0..<batch.controlWords)
+                debugWordsOut = buffers.mappedDebug!.value.copyWhileIdle(words: 0..<debugWords)
             } else {
-                controlOut = results.value.read(words: 0..<batch.controlWords)
-                debugWordsOut = results.value.read(words: batch.controlWords..<(batch.controlWords + debugWords))
+                controlOut = results.value.copyWhileIdle(words: 0..<batch.controlWords)
+                debugWordsOut = results.value.copyWhileIdle(words: batch.controlWords..<(batch.controlWords + debugWords))
             }
             let debug: DebugLog
             do throws(ProtocolError) { debug = try RingReader.debugLog(debugWordsOut) } catch { throw .invalidBatch(error) }
