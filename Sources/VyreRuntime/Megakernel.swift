@@ -108,6 +108,9 @@ public final class Megakernel: Sendable {
 
     // MARK: one-shot
 
+    /// Control buffers larger than this are read back by the driver's copy (see `run`).
+    static let largeControlWords = 16_384
+
     /// Chunks of this many items are encoded or counted by one thread.
     static let chunk: Int = 1 << 15
 
@@ -263,15 +266,21 @@ public final class Megakernel: Sendable {
                                           "layout": shape.layout, "opcode": shape.opcode, "tenant": shape.tenant, "priority": shape.priority])
             }
             let results = buffers.results!
+            // Mapped memory can be write-combined (slow to read), so big control buffers come back
+            // by the driver's copy from device memory instead of through the results mapping.
+            let readControlFromDevice = !mappedState && batch.controlWords > Self.largeControlWords
             do throws(VyreGLError) {
                 if mappedState {
                     _ = try context.submit(pipeline, steps: steps, buffers: handles)
                 } else {
+                    var copies = [BufferCopy(from: handles[MegakernelBindings.debug]!, to: results.value.handle, atWord: batch.controlWords, words: debugWords)]
+                    if !readControlFromDevice {
+                        copies.append(BufferCopy(from: handles[MegakernelBindings.control]!, to: results.value.handle, words: batch.controlWords))
+                    }
                     _ = try context.submit(pipeline, steps: steps, buffers: handles,
                                            uploads: [BufferUpload(handles[MegakernelBindings.control]!, control),
                                                      BufferUpload(handles[MegakernelBindings.debug]!, [0])],
-                                           copies: [BufferCopy(from: handles[MegakernelBindings.control]!, to: results.value.handle, words: batch.controlWords),
-                                                    BufferCopy(from: handles[MegakernelBindings.debug]!, to: results.value.handle, atWord: batch.controlWords, words: debugWords)])
+                                           copies: copies)
                 }
             } catch {
                 throw .device(error)
@@ -284,7 +293,11 @@ public final class Megakernel: Sendable {
                 controlOut = buffers.mappedControl!.value.copyWhileIdle(words: 0..<batch.controlWords)
                 debugWordsOut = buffers.mappedDebug!.value.copyWhileIdle(words: 0..<debugWords)
             } else {
-                controlOut = results.value.copyWhileIdle(words: 0..<batch.controlWords)
+                if readControlFromDevice {
+                    do throws(VyreGLError) { controlOut = try buffers.control!.value.read(words: 0..<batch.controlWords) } catch { throw .device(error) }
+                } else {
+                    controlOut = results.value.copyWhileIdle(words: 0..<batch.controlWords)
+                }
                 debugWordsOut = results.value.copyWhileIdle(words: batch.controlWords..<(batch.controlWords + debugWords))
             }
             let debug: DebugLog

@@ -21,10 +21,6 @@ struct MegakernelBuilder {
     /// Order a slot's field writes before its status store with a buffer memory barrier. The
     /// one-pass variant leaves it out: nobody observes a slot until the whole batch has ended.
     private var releaseBarriers = true
-    /// Read SHUTDOWN, the tenant-table base and the first 32 tenant masks once per workgroup into
-    /// shared memory (set by ``oneShot``): lanes then avoid hammering the same control words.
-    private var sharedControlState = false
-    static let sharedTenants = 32
 
     init(opcodes: [OpcodeHandler], extraBuffers: [BufferDecl]) {
         self.opcodes = opcodes
@@ -206,27 +202,12 @@ struct MegakernelBuilder {
             .let("arg\(k)", .load("ring", at: "base" + Self.u(RingProtocol.firstArgWord + k)))
         }
         let tenantOK: Expr = "k_table" < Self.len && "tenant" < Self.len - "k_table"
-        let state: [Node]
-        if sharedControlState {
-            state = [
-                .let("k_shutdown", .load("k_control", at: 0)),
-                .let("tenant", .load("ring", at: "base" + Self.u(RingProtocol.tenantWord))),
-                .let("k_table", .load("k_control", at: 1)),
-                .let("k_mask", 0),
-                .if("tenant" < Self.u(Self.sharedTenants), then: [.assign("k_mask", .load("k_control", at: 2 + "tenant"))],
-                    else: [.if(tenantOK, then: [.assign("k_mask", .load("control", at: "k_table" + "tenant"))], else: [])]),
-                .let("k_allowed", Expr.variable("k_mask").notEquals(0)),
-            ]
-        } else {
-            state = [
-                .let("k_shutdown", .load("control", at: Self.u(C.shutdown))),
-                .let("tenant", .load("ring", at: "base" + Self.u(RingProtocol.tenantWord))),
-                .let("k_table", .load("control", at: Self.u(C.tenantBase))),
-                .let("k_allowed", tenantOK && Expr.load("control", at: "k_table" + "tenant").notEquals(0)),
-            ]
-        }
-        // A disabled tenant's slot stays PUBLISHED and visible to the host; it is not stolen.
-        return state + [
+        return [
+            .let("k_shutdown", .load("control", at: Self.u(C.shutdown))),
+            .let("tenant", .load("ring", at: "base" + Self.u(RingProtocol.tenantWord))),
+            .let("k_table", .load("control", at: Self.u(C.tenantBase))),
+            // A disabled tenant's slot stays PUBLISHED and visible to the host; it is not stolen.
+            .let("k_allowed", tenantOK && Expr.load("control", at: "k_table" + "tenant").notEquals(0)),
             .if(Expr.variable("k_shutdown").equals(0) && "k_allowed", then: [
                 .let("k_claim", .compareExchange("ring", at: "base", expected: Self.u(SlotStatus.published.rawValue), desired: Self.u(SlotStatus.claimed.rawValue))),
                 .if(Expr.variable("k_claim").equals(Self.u(SlotStatus.published.rawValue)), then: [
@@ -255,7 +236,6 @@ struct MegakernelBuilder {
     mutating func oneShot(workgroupSize: UInt32) -> Program {
         aggregateCounters = true
         releaseBarriers = false
-        sharedControlState = true
         // Record layout (parameter "layout"): 0 = [opcode, tenant, priority, args...];
         // 1 = [opcode, args...] with tenant and priority in parameters; 2 = [args...] with the
         // opcode in a parameter too. Uniform batches upload less (nothing, for 1M NOPs).
@@ -306,19 +286,7 @@ struct MegakernelBuilder {
             .let("base", "slot" * Self.u(RingProtocol.slotWords)),
             .let("k_len", .length("control")),
             .let("k_obs_room", .select(Self.len > Self.u(C.observableBase), Self.len - Self.u(C.observableBase), 0)),
-            .region("read the shared control state once per workgroup", [
-                .if(Expr.localIndex.equals(0), then: [
-                    .store("k_control", at: 0, .load("control", at: Self.u(C.shutdown))),
-                    .store("k_control", at: 1, .load("control", at: Self.u(C.tenantBase))),
-                ], else: []),
-                .barrier(.workgroup),
-                .let("k_table0", .load("k_control", at: 1)),
-                .if(.localIndex < Self.u(Self.sharedTenants) && "k_table0" < Self.len && .localIndex < Self.len - "k_table0", then: [
-                    .store("k_control", at: 2 + .localIndex, .load("control", at: "k_table0" + .localIndex)),
-                ], else: []),
-                .barrier(.workgroup),
-            ]),
-            // No early return: every lane must reach the workgroup barriers.
+            // No early return: every lane must reach the workgroup barrier below.
             .if("k_lane" < .parameter("count") && "slot" < .length("ring") / Self.u(RingProtocol.slotWords), then: slotWork, else: []),
             .region("add this workgroup's counters to the control buffer", [
                 .barrier(.workgroup),
@@ -331,9 +299,7 @@ struct MegakernelBuilder {
                 ], else: []),
             ]),
         ]
-        return Program(buffers: Self.buffers(extra: extraBuffers),
-                       shared: [SharedDecl("k_counts", type: .u32, count: UInt32(1 + C.metricSlots)),
-                                SharedDecl("k_control", type: .u32, count: UInt32(2 + Self.sharedTenants))],
+        return Program(buffers: Self.buffers(extra: extraBuffers), shared: [SharedDecl("k_counts", type: .u32, count: UInt32(1 + C.metricSlots))],
                        workgroupSize: WorkgroupSize(workgroupSize), entry: entry)
     }
 }

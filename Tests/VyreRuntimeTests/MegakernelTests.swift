@@ -146,6 +146,14 @@ struct MegakernelTests {
         }
     }
 
+    @Test func largeControlBuffersComeBackWhole() throws {
+        let r = try Self.custom.run(Batch(items: [WorkItem(.storeU32, args: [7, 19_999]), WorkItem(.batchFence, args: [0, 1]),
+                                                  WorkItem(.loadU32, args: [19_999, 19_000])], controlWords: 20_000))
+        #expect(r.allDone)
+        #expect(r.control.count == 20_000)
+        #expect(r.control[19_999] == 7 && r.control[19_160] == 7)
+    }
+
     @Test func badBatchesAreTypedErrors() {
         #expect(throws: MegakernelError.self) { try Self.custom.run(Batch(items: [WorkItem(.nop)], slots: 0)) }
         #expect(throws: MegakernelError.self) { try Self.custom.run(Batch(items: [WorkItem(.nop), WorkItem(.nop)], slots: 1)) }
