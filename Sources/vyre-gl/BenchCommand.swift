@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VyreGL
+import VyreIR
 import VyreRuntime
 
 struct BenchCommand: ParsableCommand {
@@ -44,6 +45,9 @@ struct OneShotBench: ParsableCommand {
         var workgroupSize: UInt32
         var mappedStateLimit: Int
         var megakernelCompileMilliseconds: Double
+        /// An empty program's dispatch and fence wait through the same path: the floor under every row.
+        var baselineDispatchP50Microseconds: Double
+        var baselineDispatchP99Microseconds: Double
         var rows: [Row]
     }
 
@@ -57,6 +61,18 @@ struct OneShotBench: ParsableCommand {
             let context = try CLI.openContext(deviceOptions)
             let megakernel: Megakernel
             do throws(MegakernelError) { megakernel = try Megakernel(context: context, configuration: MegakernelConfiguration(workgroupSize: workgroupSize, mappedStateLimit: mappedLimit)) } catch { throw RunCommand.map(error) }
+            // The floor: an empty program dispatched and waited for, measured in the same run.
+            let empty = try context.makePipeline(VyreIR.Program(buffers: [], workgroupSize: VyreIR.WorkgroupSize(1)))
+            var floor: [Double] = []
+            let floorClock = ContinuousClock()
+            for i in 0..<520 {
+                let start = floorClock.now
+                _ = try context.dispatch(empty, groups: VyreIR.WorkgroupSize(1), buffers: [:])
+                if i >= 20 { floor.append((floorClock.now - start).ms * 1000) }
+            }
+            if !json {
+                print(String(format: "baseline: empty dispatch + fence wait p50 %.1f us, p99 %.1f us", percentile(floor, 0.5), percentile(floor, 0.99)))
+            }
             var rows: [Row] = []
             for size in list.map({ $0! }) {
                 let controlWords = op == "store" ? 160 + size : 224
@@ -110,7 +126,8 @@ struct OneShotBench: ParsableCommand {
             }
             if json {
                 CLI.printJSON(Output(device: context.info.renderer, glVersion: context.info.glVersion, op: op, workgroupSize: workgroupSize, mappedStateLimit: megakernel.mappedStateLimit,
-                                     megakernelCompileMilliseconds: megakernel.compileTime.ms, rows: rows))
+                                     megakernelCompileMilliseconds: megakernel.compileTime.ms, baselineDispatchP50Microseconds: percentile(floor, 0.5),
+                                     baselineDispatchP99Microseconds: percentile(floor, 0.99), rows: rows))
             }
         }
     }
