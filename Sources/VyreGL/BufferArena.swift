@@ -33,12 +33,7 @@ public struct BufferArena: ~Copyable, @unchecked Sendable {
         } else {
             name = try context.onThread { gl throws(VyreGLError) in
                 let created = try gl.createBuffer(bytes: size, flags: GL_DYNAMIC_STORAGE_BIT, map: false)
-                if !words.isEmpty {
-                    glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), created.name)
-                    words.withUnsafeBytes { glBufferSubData(GLenum(GL_COPY_WRITE_BUFFER), 0, $0.count, $0.baseAddress) }
-                    glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
-                    try gl.check("glBufferSubData(\(words.count * 4) bytes)")
-                }
+                try gl.upload(words, into: created.name, atWord: 0)
                 return created.name
             }
         }
@@ -52,13 +47,6 @@ public struct BufferArena: ~Copyable, @unchecked Sendable {
         precondition(words * 4 <= e.handle.byteCount, "read past buffer \(index)")
         if let m = e.mapping { return (0..<words).map { m[$0].load(ordering: .relaxed) } }
         let name = e.handle.name
-        return try context.onThread { gl throws(VyreGLError) in
-            var out = [UInt32](repeating: 0, count: words)
-            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
-            out.withUnsafeMutableBytes { glGetBufferSubData(GLenum(GL_COPY_READ_BUFFER), 0, $0.count, $0.baseAddress) }
-            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
-            try gl.check("glGetBufferSubData(\(words * 4) bytes)")
-            return out
-        }
+        return try context.onThread { gl throws(VyreGLError) in try gl.read(words: 0..<words, from: name) }
     }
 }

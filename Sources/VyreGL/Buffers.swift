@@ -39,12 +39,7 @@ public struct DeviceBuffer: ~Copyable, Sendable {
         }
         if words.isEmpty { return }
         let name = handle.name
-        try context.onThread { gl throws(VyreGLError) in
-            glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), name)
-            words.withUnsafeBytes { glBufferSubData(GLenum(GL_COPY_WRITE_BUFFER), offset * 4, $0.count, $0.baseAddress) }
-            glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
-            try gl.check("glBufferSubData(\(words.count * 4) bytes)")
-        }
+        try context.onThread { gl throws(VyreGLError) in try gl.upload(words, into: name, atWord: offset) }
     }
 
     /// Reads words `range` back to the host (waits for GPU work that writes the buffer).
@@ -53,14 +48,7 @@ public struct DeviceBuffer: ~Copyable, Sendable {
             throw .bufferTooSmall(name: "buffer \(handle.name)", bytes: handle.byteCount, needed: range.upperBound * 4)
         }
         let name = handle.name
-        return try context.onThread { gl throws(VyreGLError) in
-            var out = [UInt32](repeating: 0, count: range.count)
-            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
-            out.withUnsafeMutableBytes { glGetBufferSubData(GLenum(GL_COPY_READ_BUFFER), range.lowerBound * 4, $0.count, $0.baseAddress) }
-            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
-            try gl.check("glGetBufferSubData(\(range.count * 4) bytes)")
-            return out
-        }
+        return try context.onThread { gl throws(VyreGLError) in try gl.read(words: range, from: name) }
     }
 
     public func readAll() throws(VyreGLError) -> [UInt32] { try read(words: 0..<(handle.byteCount / 4)) }
@@ -187,6 +175,25 @@ extension GLContext {
 }
 
 extension GLState {
+    /// Writes `words` into buffer `name` from word `offset` (the caller checked the range).
+    func upload(_ words: [UInt32], into name: UInt32, atWord offset: Int) throws(VyreGLError) {
+        guard !words.isEmpty else { return }
+        glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), name)
+        words.withUnsafeBytes { glBufferSubData(GLenum(GL_COPY_WRITE_BUFFER), offset * 4, $0.count, $0.baseAddress) }
+        glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
+        try check("glBufferSubData(\(words.count * 4) bytes)")
+    }
+
+    /// Reads words `range` of buffer `name` (waits for GPU work that writes it).
+    func read(words range: Range<Int>, from name: UInt32) throws(VyreGLError) -> [UInt32] {
+        var out = [UInt32](repeating: 0, count: range.count)
+        glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
+        out.withUnsafeMutableBytes { glGetBufferSubData(GLenum(GL_COPY_READ_BUFFER), range.lowerBound * 4, $0.count, $0.baseAddress) }
+        glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
+        try check("glGetBufferSubData(\(range.count * 4) bytes)")
+        return out
+    }
+
     /// Creates immutable storage of `bytes` zeroed bytes; maps it persistently when `map` is set.
     func createBuffer(bytes: Int, flags: Int32, map: Bool) throws(VyreGLError) -> (name: UInt32, base: UnsafeMutableRawPointer?) {
         var name: GLuint = 0
@@ -213,7 +220,8 @@ extension GLState {
                 throw .glFailure(call: "glMapBufferRange(persistent, coherent, \(bytes) bytes)", code: GLErrorCode(e))
             }
             // The clear must land before the host reads or writes through the mapping.
-            glFinish()
+            try check("glClearBufferData")
+            try waitForGPU(timeout: .seconds(30), what: "clearing a new mapped buffer")
         }
         try check("glClearBufferData")
         return (name, base)

@@ -161,12 +161,7 @@ extension GLState {
                 copies: [BufferCopy], timeout: Duration) throws(VyreGLError) -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
-        for u in uploads where !u.words.isEmpty {
-            glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), u.buffer.name)
-            u.words.withUnsafeBytes { glBufferSubData(GLenum(GL_COPY_WRITE_BUFFER), u.wordOffset * 4, $0.count, $0.baseAddress) }
-        }
-        glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
-        try check("uploading \(uploads.count) buffer ranges")
+        for u in uploads { try upload(u.words, into: u.buffer.name, atWord: u.wordOffset) }
         glUseProgram(program)
         for (binding, name, bytes) in bindings { glBindBufferRange(GLenum(GL_SHADER_STORAGE_BUFFER), binding, name, 0, bytes) }
         try check("binding the program and its buffers")

@@ -67,6 +67,25 @@ public final class GLContext: @unchecked Sendable {
         }
     }
 
+    /// Runs `work` as one job on the context thread and resumes the caller when it is done, so
+    /// tasks never block a cooperative thread while the GPU works. Every GL operation `work`
+    /// performs runs inline on that thread; jobs from all callers run in submission order.
+    public func perform<T: Sendable>(_ work: @escaping @Sendable (GLContext) throws(VyreGLError) -> T) async throws(VyreGLError) -> T {
+        let result: Result<T, VyreGLError> = await withCheckedContinuation { continuation in
+            let accepted = thread.enqueue { [self] in
+                do throws(VyreGLError) { continuation.resume(returning: .success(try work(self))) } catch { continuation.resume(returning: .failure(error)) }
+            }
+            if !accepted { continuation.resume(returning: .failure(.contextClosed)) }
+        }
+        return try result.get()
+    }
+
+    /// ``run(_:grid:buffers:options:)`` without blocking the calling task.
+    public func run(_ program: Program, grid: WorkgroupSize, buffers inputs: [String: [UInt32]],
+                    options: DispatchOptions = DispatchOptions()) async throws(VyreGLError) -> RunResult {
+        try await perform { context throws(VyreGLError) in try context.run(program, grid: grid, buffers: inputs, options: options) }
+    }
+
     /// Deletes a GL object on the context thread without waiting (used by owners' `deinit`).
     func release(_ object: GLObject) {
         let state = self.state

@@ -177,6 +177,20 @@ public final class Megakernel: Sendable {
         return partial.withLock { parts in parts.reduce(into: [UInt32: Int]()) { total, part in total.merge(part, uniquingKeysWith: +) } }
     }
 
+    /// ``run(_:)`` without blocking the calling task: the batch runs as one job on the context
+    /// thread (batches from concurrent tasks are served in order).
+    public func run(_ batch: Batch) async throws(MegakernelError) -> BatchResult {
+        let result: Result<BatchResult, MegakernelError>
+        do {
+            result = try await context.perform { _ in
+                do throws(MegakernelError) { return .success(try self.run(batch)) } catch { return .failure(error) }
+            }
+        } catch {
+            throw .device(error)
+        }
+        return try result.get()
+    }
+
     public func run(_ batch: Batch) throws(MegakernelError) -> BatchResult {
         let clock = ContinuousClock()
         let start = clock.now

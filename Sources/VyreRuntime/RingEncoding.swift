@@ -2,9 +2,16 @@ public import VyreGL
 
 /// Builders of the protocol's host buffers, and the publisher that writes slots.
 public enum RingEncoding {
+    /// A control buffer with room for `observables` observable words after the fixed region.
+    public static func control(observables: Int, tenants: Int, quotas: [Int: UInt32] = [:], initial: [Int: UInt32] = [:]) throws(ProtocolError) -> [UInt32] {
+        guard observables >= 0 else { throw .invalidControl("\(observables) observables. Fix: ask for 0 or more") }
+        return try control(words: RingProtocol.Control.observableBase + observables, tenants: tenants, quotas: quotas, initial: initial)
+    }
+
     /// A control buffer of `words` words: the tenant table at its default place with the first
-    /// `tenants` tenants enabled, then `initial` words by index (which may override anything).
-    public static func control(words: Int, tenants: Int, initial: [Int: UInt32] = [:]) throws(ProtocolError) -> [UInt32] {
+    /// `tenants` tenants enabled, tenant quotas at `TENANT_QUOTA_BASE + tenant`, then `initial`
+    /// words by index (which may override anything).
+    public static func control(words: Int, tenants: Int, quotas: [Int: UInt32] = [:], initial: [Int: UInt32] = [:]) throws(ProtocolError) -> [UInt32] {
         guard words >= RingProtocol.Control.minWords else {
             throw .invalidControl("\(words) words; the protocol needs at least \(RingProtocol.Control.minWords). Fix: use controlWords of 160 or more (224 leaves 64 observables)")
         }
@@ -15,6 +22,13 @@ public enum RingEncoding {
         var c = [UInt32](repeating: 0, count: words)
         c[RingProtocol.Control.tenantBase] = UInt32(RingProtocol.Control.defaultTenantTable)
         for t in 0..<tenants { c[RingProtocol.Control.defaultTenantTable + t] = 1 }
+        for (tenant, quota) in quotas {
+            let slots = RingProtocol.Control.tenantFairnessBase - RingProtocol.Control.tenantQuotaBase
+            guard (0..<slots).contains(tenant) else {
+                throw .invalidControl("a quota for tenant \(tenant); the quota region holds tenants 0 to \(slots - 1). Fix: use a tenant id in that range")
+            }
+            c[RingProtocol.Control.tenantQuotaBase + tenant] = quota
+        }
         for (index, value) in initial {
             guard index >= 0 && index < words else {
                 throw .invalidControl("initial word \(index) is outside the \(words)-word buffer. Fix: raise controlWords above \(index) or fix the index")

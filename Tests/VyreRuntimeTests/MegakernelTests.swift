@@ -170,3 +170,24 @@ struct MegakernelTests {
         }
     }
 }
+
+struct AsyncAPITests {
+    @Test func tasksShareOneContextWithoutBlocking() async throws {
+        let megakernel = Shared.megakernel
+        let results = try await withThrowingTaskGroup(of: UInt32.self) { group in
+            for t in 0..<8 {
+                group.addTask {
+                    let r = try await megakernel.run(Batch(items: Array(repeating: WorkItem(.atomicAdd, args: [UInt32(t + 1), 200]), count: 100)))
+                    return r.control[200]
+                }
+            }
+            return try await group.reduce(into: [UInt32]()) { $0.append($1) }
+        }
+        #expect(results.sorted() == (1...8).map { UInt32($0 * 100) })
+        let p = Program(buffers: [BufferDecl("d", binding: 0, access: .readWrite, type: .u32, count: 4)], workgroupSize: WorkgroupSize(4)) {
+            Node.store("d", at: .localID(.x), .localID(.x) * 10)
+        }
+        let run = try await Shared.context.run(p, grid: WorkgroupSize(1), buffers: [:])
+        #expect(run.buffers["d"] == [0, 10, 20, 30])
+    }
+}

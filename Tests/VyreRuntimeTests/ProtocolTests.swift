@@ -125,3 +125,13 @@ extension Result {
         return nil
     }
 }
+
+struct ControlEncoderTests {
+    @Test func quotasAndObservablesHaveTheirPlaces() throws {
+        let c = try RingEncoding.control(observables: 8, tenants: 2, quotas: [0: 100, 1: 50])
+        #expect(c.count == 168)
+        #expect(c[32] == 100 && c[33] == 50)
+        #expect(throws: ProtocolError.self) { try RingEncoding.control(observables: 8, tenants: 1, quotas: [40: 1]) }
+        #expect(throws: ProtocolError.self) { try RingEncoding.control(observables: -1, tenants: 1) }
+    }
+}
