@@ -29,6 +29,8 @@ public struct MegakernelConfiguration: Sendable, Hashable {
 public enum MegakernelError: Error, Sendable, CustomStringConvertible {
     case invalidOpcode(UInt32, String)
     case invalidHandler(opcode: UInt32, ValidationFailure)
+    /// A handler body that returns or traps (lanes must reach the workgroup barrier after their slot).
+    case handlerExits(opcode: UInt32, name: String)
     case invalidExtraBuffer(String)
     case invalidBatch(ProtocolError)
     case device(VyreGLError)
@@ -37,6 +39,8 @@ public enum MegakernelError: Error, Sendable, CustomStringConvertible {
         switch self {
         case .invalidOpcode(let op, let why): return "custom opcode \(op) (0x\(String(op, radix: 16))) \(why)."
         case .invalidHandler(let op, let f): return "the handler of opcode \(op) does not validate inside the megakernel: \(f)"
+        case .handlerExits(let op, let name):
+            return "the handler of opcode \(op) (\(name)) returns or traps; handler bodies must run to their end, because every lane meets its workgroup at a barrier after its slot. Fix: set fault to a reason (256 or more) to end the slot as FAULT instead."
         case .invalidExtraBuffer(let d): return "extra buffer \(d)."
         case .invalidBatch(let e): return "\(e)"
         case .device(let e): return "\(e)"
@@ -93,7 +97,16 @@ public final class Megakernel: Sendable {
 
     /// Turns a validation failure inside a handler into one that names the handler.
     private static func blame(_ failure: ValidationFailure, handlers: [OpcodeHandler], program: Program) -> MegakernelError {
-        for h in handlers where failure.errors.contains(where: { _ in true }) {
+        func exits(_ nodes: [Node]) -> Bool {
+            nodes.contains { n in
+                switch n {
+                case .return, .trap: return true
+                default: return n.bodies.contains { exits($0.nodes) }
+                }
+            }
+        }
+        if let h = handlers.first(where: { exits($0.body) }) { return .handlerExits(opcode: h.opcode, name: h.name) }
+        for h in handlers {
             let alone = Program(buffers: program.buffers, workgroupSize: program.workgroupSize, entry: [.block(
                 [.let("slot", 0), .let("base", 0), .let("tenant", 0), .let("opcode", 0), .let("fault", 0), .let("handled", true)]
                     + (0..<RingProtocol.argsPerSlot).map { .let("arg\($0)", 0) } + h.body)])

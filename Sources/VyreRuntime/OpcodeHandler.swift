@@ -7,6 +7,8 @@ public import VyreIR
 /// `fault`, a u32 that starts at 0; setting it to a non-zero reason ends the slot as FAULT (use
 /// values from 256 up for your own reasons). It may read and write the protocol buffers
 /// (`control`, `ring`, `debug_log`, `io_queue`) and any extra buffers the megakernel declares.
+/// It may not `return` or `trap`: every lane of the megakernel meets its workgroup at a barrier
+/// after its slot (validation rejects such a body and names the opcode); set `fault` instead.
 public struct OpcodeHandler: Sendable, Hashable {
     public var opcode: UInt32
     public var name: String

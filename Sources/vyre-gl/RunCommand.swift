@@ -41,7 +41,7 @@ struct RunCommand: ParsableCommand {
     static func map(_ error: MegakernelError) -> any Error {
         switch error {
         case .device(let e): return e
-        case .invalidBatch, .invalidOpcode, .invalidHandler, .invalidExtraBuffer: return CLI.badInput(error.description)
+        case .invalidBatch, .invalidOpcode, .invalidHandler, .handlerExits, .invalidExtraBuffer: return CLI.badInput(error.description)
         }
     }
 }

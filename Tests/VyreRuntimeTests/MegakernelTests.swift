@@ -191,3 +191,24 @@ struct AsyncAPITests {
         #expect(run.buffers["d"] == [0, 10, 20, 30])
     }
 }
+
+struct HandlerValidationTests {
+    @Test func handlersThatReturnAreRefusedByName() {
+        let early = OpcodeHandler(opcode: 0x4000_0009, name: "EARLY") {
+            Node.if(Expr.variable("arg0").equals(0)) { Node.return }
+        }
+        do {
+            _ = try Megakernel(context: Shared.context, configuration: MegakernelConfiguration(opcodes: [early]))
+            Issue.record("accepted a returning handler")
+        } catch {
+            guard case .handlerExits(let op, let name) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(op == 0x4000_0009 && name == "EARLY")
+            #expect(error.description.contains("Fix: set fault"))
+        }
+    }
+
+    @Test func illTypedHandlersAreRefused() {
+        let bad = OpcodeHandler(opcode: 0x4000_000A, name: "BAD") { Node.assign("fault", .f32(1)) }
+        #expect(throws: MegakernelError.self) { try Megakernel(context: Shared.context, configuration: MegakernelConfiguration(opcodes: [bad])) }
+    }
+}
