@@ -81,7 +81,15 @@ public struct BatchGenerator {
     }
 
     private mutating func tenant(_ tenants: Int) -> UInt32 {
-        if rng.chance(0.08) { return rng.chance(0.5) ? UInt32(tenants) : .max }
+        if rng.chance(0.1) {
+            switch rng.int(0...2) {
+            // In the table but disabled: stays PUBLISHED.
+            case 0: return UInt32(rng.int(tenants...(RingProtocol.Control.maxTableTenants - 1)))
+            // Past the table (125 would read the EPOCH word as its mask): FAULT.
+            case 1: return UInt32(rng.int(RingProtocol.Control.maxTableTenants...200))
+            default: return .max
+            }
+        }
         return UInt32(rng.int(0...(tenants - 1)))
     }
 

@@ -37,12 +37,13 @@ public struct BatchModel: Sendable {
                 let item = batch.items[i]
                 let len = UInt32(c.count)
                 let table = c[C.tenantBase]
-                let allowed = table < len && item.tenant < len - table && c[Int(table + item.tenant)] != 0
+                let inTable = item.tenant < c[C.tenantTableSize] && table < len && item.tenant < len - table
+                let allowed = !inTable || c[Int(table + item.tenant)] != 0
                 guard !shutdownAtStart && c[C.shutdown] == 0 && allowed else {
                     out.pending.append(i)
                     continue
                 }
-                let fault = execute(item, slot: i, &c, &out)
+                let fault = inTable ? execute(item, slot: i, &c, &out) : FaultReason.tenantOutOfRange.rawValue
                 if fault == 0 {
                     if item.opcode < UInt32(C.metricSlots) { c[C.metricsBase + Int(item.opcode)] &+= 1 }
                     c[C.doneCount] &+= 1

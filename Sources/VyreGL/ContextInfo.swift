@@ -12,6 +12,13 @@ public struct DeviceLimits: Sendable, Hashable, Codable {
     public var storageBufferOffsetAlignment: UInt32
     public var int64: Bool
     public var float64: Bool
+    /// Loop iterations one invocation may run in all before the driver ends its loops, as the
+    /// probe at context creation found (65,535 on Mesa's llvmpipe); nil when it found no limit up
+    /// to ``loopProbeIterations``. vyre-gl detects cut loops on every driver either way.
+    public var maxLoopIterations: UInt32?
+
+    /// Iterations the loop-limit probe asks one invocation for.
+    public static let loopProbeIterations: UInt32 = 1 << 20
 
     /// The same figures in the form validation uses.
     public var irLimits: Limits {

@@ -4,14 +4,21 @@ import VyreGLSL
 
 /// How a dispatch runs.
 public struct DispatchOptions: Sendable, Hashable {
+    /// The default budget of `forever` loops: well inside the 65,535 loop iterations llvmpipe
+    /// allows one invocation, so a forever loop that spends it leaves room for other loops.
+    public static let defaultForeverBudget: UInt32 = 1 << 14
+
     /// Iterations each `forever` loop may run before the program ends by itself.
     public var foreverBudget: UInt32
-    /// How long to wait for the dispatch to finish before reporting a timeout.
+    /// How long the submission may run. Past it the host sets the status block's abort word, every
+    /// guarded loop stops at its next poll, and the call throws ``VyreGLError/timeout(seconds:what:stopped:)``;
+    /// the context stays usable. This works on every driver, llvmpipe included, where the
+    /// dispatch runs on the calling thread.
     public var timeout: Duration
     /// Values of the program's `parameter` expressions.
     public var parameters: [String: UInt32]
 
-    public init(foreverBudget: UInt32 = 1 << 16, timeout: Duration = .seconds(60), parameters: [String: UInt32] = [:]) {
+    public init(foreverBudget: UInt32 = DispatchOptions.defaultForeverBudget, timeout: Duration = .seconds(60), parameters: [String: UInt32] = [:]) {
         self.foreverBudget = foreverBudget
         self.timeout = timeout
         self.parameters = parameters
@@ -71,11 +78,41 @@ public struct BufferCopy: Sendable, Hashable {
     }
 }
 
+/// Loops that the driver ended before their own exit (see ``LoopGuards/detectDriverCuts``).
+public struct LoopCutReport: Sendable, Hashable, Codable {
+    /// Loops cut, over all invocations.
+    public var count: UInt32
+    /// The IR node path of the first loop cut (or what the lowering wrote the loop for).
+    public var site: String
+    /// Linear global index of the invocation it ran in.
+    public var invocation: UInt32
+
+    public init(count: UInt32, site: String, invocation: UInt32) {
+        self.count = count
+        self.site = site
+        self.invocation = invocation
+    }
+}
+
 /// What one dispatch did.
 public struct DispatchReport: Sendable, Hashable {
     /// Submit to fence signalled, measured on the context thread.
     public var gpuTime: Duration
     public var trap: TrapReport?
+    /// Only for programs that handle cuts themselves (they read `loop_cuts`); for any other
+    /// program a cut is thrown as ``VyreGLError/driverLoopLimit(_:limit:renderer:)``.
+    public var loopCut: LoopCutReport?
+
+    init(gpuTime: Duration, status: [UInt32]?, sites: [String]) {
+        typealias W = LoweredProgram.StatusWord
+        self.gpuTime = gpuTime
+        guard let w = status else { return }
+        if w[W.trapCount] > 0 { trap = TrapReport(count: w[W.trapCount], code: w[W.trapCode], invocation: w[W.trapInvocation]) }
+        if w[W.cutCount] > 0 {
+            let site = Int(w[W.cutSite])
+            loopCut = LoopCutReport(count: w[W.cutCount], site: sites.indices.contains(site) ? sites[site] : "loop \(site)", invocation: w[W.cutInvocation])
+        }
+    }
 }
 
 extension GLContext {
@@ -120,13 +157,8 @@ extension GLContext {
             guard handle.byteCount >= needed else { throw .bufferTooSmall(name: decl.name, bytes: handle.byteCount, needed: needed) }
             bindings.append((decl.binding, handle.name, handle.byteCount))
         }
-        var trapBuffer: DeviceBuffer? = nil
-        if let binding = pipeline.lowered.trapBinding {
-            let t = try makeDeviceBuffer(bytes: LoweredProgram.TrapWord.words * 4)
-            bindings.append((binding, t.handle.name, t.handle.byteCount))
-            trapBuffer = consume t
-        }
         let program = pipeline.name
+        let statusBinding = pipeline.lowered.statusBinding
         var shared: [(Int32, UInt32)] = []
         if pipeline.budgetLocation >= 0 { shared.append((pipeline.budgetLocation, options.foreverBudget)) }
         for l in pipeline.lengthLocations {
@@ -142,29 +174,43 @@ extension GLContext {
             perStep.append((step.groups, uniforms))
         }
         let timeout = options.timeout
-        let gpuTime = try onThread { gl throws(VyreGLError) in
-            try gl.submit(program: program, bindings: bindings, uploads: uploads, steps: perStep, copies: copies, timeout: timeout)
+        let (gpuTime, status) = try onThread { gl throws(VyreGLError) in
+            try gl.submit(program: program, bindings: bindings, statusBinding: statusBinding, uploads: uploads, steps: perStep, copies: copies, timeout: timeout)
         }
-        var trap: TrapReport? = nil
-        if let t = trapBuffer {
-            let w = try t.readAll()
-            if w[LoweredProgram.TrapWord.count] > 0 {
-                trap = TrapReport(count: w[LoweredProgram.TrapWord.count], code: w[LoweredProgram.TrapWord.code], invocation: w[LoweredProgram.TrapWord.invocation])
-            }
+        let report = DispatchReport(gpuTime: gpuTime, status: status, sites: pipeline.lowered.loopSites)
+        if let cut = report.loopCut, !pipeline.lowered.handlesLoopCuts {
+            // The results are wrong: never hand them out as if they were right.
+            throw .driverLoopLimit(cut, limit: info.limits.maxLoopIterations, renderer: info.renderer)
         }
-        return DispatchReport(gpuTime: gpuTime, trap: trap)
+        return report
     }
 }
 
 extension GLState {
-    func submit(program: GLuint, bindings: [(UInt32, UInt32, Int)], uploads: [BufferUpload], steps: [(WorkgroupSize, [(Int32, UInt32)])],
-                copies: [BufferCopy], timeout: Duration) throws(VyreGLError) -> Duration {
+    /// Runs one submission and waits for it; returns its time and, when the program has a status
+    /// block, the words the GPU left in it. Throws a timeout when it ran past `timeout` and had to
+    /// be stopped (its results are incomplete).
+    func submit(program: GLuint, bindings: [(UInt32, UInt32, Int)], statusBinding: UInt32?, uploads: [BufferUpload],
+                steps: [(WorkgroupSize, [(Int32, UInt32)])], copies: [BufferCopy], timeout: Duration) throws(VyreGLError) -> (Duration, [UInt32]?) {
         let clock = ContinuousClock()
         let start = clock.now
+        let what = "\(steps.count) compute dispatch\(steps.count == 1 ? "" : "es")"
+        var status: StatusBlock? = nil
+        if statusBinding != nil {
+            status = try statusBlock()
+            status!.reset()
+        }
         for u in uploads { try upload(u.words, into: u.buffer.name, atWord: u.wordOffset) }
         glUseProgram(program)
         for (binding, name, bytes) in bindings { glBindBufferRange(GLenum(GL_SHADER_STORAGE_BUFFER), binding, name, 0, bytes) }
+        if let status, let statusBinding {
+            glBindBufferRange(GLenum(GL_SHADER_STORAGE_BUFFER), statusBinding, status.buffer, 0, LoweredProgram.StatusWord.words * 4)
+        }
         try check("binding the program and its buffers")
+        // Armed before the first dispatch: on llvmpipe the dispatch runs on this thread, so only the
+        // watchdog (on another thread) can stop a runaway one.
+        status?.arm(after: timeout)
+        defer { status?.disarm() }
         for (groups, uniforms) in steps {
             for (location, value) in uniforms { glUniform1ui(location, value) }
             glDispatchCompute(groups.x, groups.y, groups.z)
@@ -183,25 +229,47 @@ extension GLState {
             glMemoryBarrier(GLbitfield(GL_CLIENT_MAPPED_BUFFER_BARRIER_BIT))
             try check("glCopyBufferSubData (\(copies.count) copies)")
         }
-        try waitForGPU(timeout: timeout, what: "\(steps.count) compute dispatch\(steps.count == 1 ? "" : "es")")
-        return clock.now - start
+        let seconds = Double(timeout.nanosecondsClamped) / 1e9
+        try waitForGPU(timeout: timeout - (clock.now - start), what: what, stopping: status)
+        guard let status else { return (clock.now - start, nil) }
+        let words = status.snapshot()
+        if words[LoweredProgram.StatusWord.aborted] > 0 {
+            throw .timeout(seconds: seconds, what: what, stopped: true)
+        }
+        return (clock.now - start, words)
     }
 
-    /// Fences everything submitted so far and waits for it, up to `timeout`.
-    func waitForGPU(timeout: Duration, what: String) throws(VyreGLError) {
+    /// How long a submission gets to stop after its abort word is set before the context is
+    /// given up on.
+    static let abortGrace: Duration = .seconds(10)
+
+    /// Fences everything submitted so far and waits for it, up to `timeout`. When it expires and
+    /// the work can be stopped (`stopping`), sets the abort word and waits up to ``abortGrace``
+    /// more; returns normally once the work has ended, so the caller reads what happened.
+    func waitForGPU(timeout: Duration, what: String, stopping status: StatusBlock? = nil) throws(VyreGLError) {
         guard let fence = glFenceSync(GLenum(GL_SYNC_GPU_COMMANDS_COMPLETE), 0) else {
             try check("glFenceSync")
             throw .glFailure(call: "glFenceSync", code: GLErrorCode(0x0502))
         }
         defer { glDeleteSync(fence) }
-        let nanoseconds = UInt64(max(0, timeout.components.seconds)) * 1_000_000_000 + UInt64(max(0, timeout.components.attoseconds / 1_000_000_000))
-        let result = Int32(bitPattern: glClientWaitSync(fence, GLbitfield(GL_SYNC_FLUSH_COMMANDS_BIT), nanoseconds))
-        switch result {
+        if try wait(fence, timeout) { return }
+        if let status = resetStatus() { throw .contextLost(status: status) }
+        let seconds = Double(max(0, timeout.nanosecondsClamped)) / 1e9
+        guard let status else { throw .timeout(seconds: seconds, what: what, stopped: false) }
+        status.abort()
+        if try wait(fence, Self.abortGrace) { return }
+        if let reset = resetStatus() { throw .contextLost(status: reset) }
+        throw .timeout(seconds: seconds, what: what, stopped: false)
+    }
+
+    /// Waits for `fence`; true once signalled, false when `timeout` passed first.
+    private func wait(_ fence: GLsync, _ timeout: Duration) throws(VyreGLError) -> Bool {
+        let nanoseconds = UInt64(max(0, timeout.nanosecondsClamped))
+        switch Int32(bitPattern: glClientWaitSync(fence, GLbitfield(GL_SYNC_FLUSH_COMMANDS_BIT), nanoseconds)) {
         case GL_ALREADY_SIGNALED, GL_CONDITION_SATISFIED:
-            return
+            return true
         case GL_TIMEOUT_EXPIRED:
-            if let status = resetStatus() { throw .contextLost(status: status) }
-            throw .timeout(seconds: Double(nanoseconds) / 1e9, what: what)
+            return false
         default:
             if let status = resetStatus() { throw .contextLost(status: status) }
             try check("glClientWaitSync")

@@ -1,6 +1,8 @@
 import CEGL
 import Logging
 import Foundation
+import VyreGLSL
+import VyreIR
 
 /// The GL side of a context. Confined to the context thread: only `GLContext.onThread` and jobs
 /// queued on that thread touch it, which is why the unchecked Sendable conformance is sound.
@@ -12,6 +14,8 @@ final class GLState: @unchecked Sendable {
     let debug: DebugSink
     var closed = false
     let robust: Bool
+    /// Made on first use by a program that loops or traps (see ``StatusBlock``).
+    private var status: StatusBlock?
 
     private init(display: EGLDisplay, context: EGLContext, surface: EGLSurface?, debug: DebugSink, robust: Bool) {
         self.display = display
@@ -88,7 +92,11 @@ final class GLState: @unchecked Sendable {
             state.installDebugCallback(synchronous: wantDebug)
         }
         let eglVersion = "\(EGL.displayString(display, EGL_VERSION) ?? "?")"
-        let limits = state.queryLimits(extensions: extensions)
+        var limits = state.queryLimits(extensions: extensions)
+        do { limits.maxLoopIterations = try state.probeLoopLimit() } catch {
+            state.destroy()
+            throw error
+        }
         var contextFlags: GLint = 0
         glGetIntegerv(GLenum(GL_CONTEXT_FLAGS), &contextFlags)
         let info = GLContextInfo(
@@ -134,6 +142,41 @@ final class GLState: @unchecked Sendable {
         case .program(let name):
             glDeleteProgram(name)
         }
+    }
+
+    /// Runs one invocation through ``DeviceLimits/loopProbeIterations`` loop iterations and returns
+    /// how many it completed if the driver cut the loop short, else nil. The trip count is a
+    /// uniform, so no compiler can unroll or fold the loop away.
+    func probeLoopLimit() throws(VyreGLError) -> UInt32? {
+        let probe = Program(buffers: [BufferDecl("out", binding: 0, access: .readWrite, type: .u32, count: 2)], workgroupSize: WorkgroupSize(1)) {
+            Node.let("n", 0)
+            Node.for("i", from: 0, to: .parameter("trips")) { Node.assign("n", "n" + 1) }
+            Node.store("out", at: 0, "n")
+            Node.store("out", at: 1, .builtin(.loopCuts))
+        }
+        let lowered: LoweredProgram
+        do { lowered = try probe.lowerToGLSL(target: .gl43) } catch { throw .lowering(error) }
+        let program = try compileCompute(lowered)
+        defer { glDeleteProgram(program) }
+        let (buffer, _) = try createBuffer(bytes: 8, flags: GL_DYNAMIC_STORAGE_BIT, map: false)
+        defer { delete(.buffer(buffer)) }
+        let trips = glGetUniformLocation(program, lowered.parameterUniforms["trips"] ?? "")
+        _ = try submit(program: program, bindings: [(0, buffer, 8)], statusBinding: lowered.statusBinding, uploads: [],
+                       steps: [(WorkgroupSize(1), [(trips, DeviceLimits.loopProbeIterations)])], copies: [], timeout: .seconds(120))
+        let words = try read(words: 0..<2, from: buffer)
+        return words[1] > 0 ? words[0] : nil
+    }
+
+    /// The context's status block, made on first use.
+    func statusBlock() throws(VyreGLError) -> StatusBlock {
+        if let status { return status }
+        typealias W = LoweredProgram.StatusWord
+        let flags = GL_MAP_READ_BIT | GL_MAP_WRITE_BIT | GL_MAP_PERSISTENT_BIT | GL_MAP_COHERENT_BIT
+        let (name, base) = try createBuffer(bytes: W.words * 4, flags: flags, map: true)
+        guard let base else { throw .outOfDeviceMemory(bytes: W.words * 4, detail: "glMapBufferRange returned no pointer for the status block") }
+        let block = StatusBlock(buffer: name, base: base)
+        status = block
+        return block
     }
 
     // MARK: queries

@@ -29,11 +29,11 @@ extension GLContext {
         do { try program.validate(limits: limits) } catch { throw .invalidForDevice(error) }
         let lowered: LoweredProgram
         do { lowered = try program.lowerToGLSL(target: target) } catch { throw .lowering(error) }
-        if let binding = lowered.trapBinding, binding >= limits.maxBindings || program.buffers.count + 1 > Int(limits.maxStorageBuffers) {
+        if let binding = lowered.statusBinding, binding >= limits.maxBindings || program.buffers.count + 1 > Int(limits.maxStorageBuffers) {
             throw .invalidForDevice(ValidationFailure(errors: [ValidationError(
                 .tooManyBuffers, at: "buffers",
-                "a program with a trap needs a binding for its trap record (\(binding)) beside its \(program.buffers.count) buffers; this device has \(limits.maxStorageBuffers) storage blocks and bindings below \(limits.maxBindings)",
-                fix: "free one binding (use lower binding numbers or fewer buffers), or remove the trap")]))
+                "a program that loops or traps needs a binding for its status block (\(binding)) beside its \(program.buffers.count) buffers; this device has \(limits.maxStorageBuffers) storage blocks and bindings below \(limits.maxBindings)",
+                fix: "free one binding (use lower binding numbers or fewer buffers)")]))
         }
         let clock = ContinuousClock()
         let start = clock.now
@@ -59,7 +59,7 @@ extension GLContext {
     /// Compiles and links raw GLSL compute source, then deletes it: a driver check, not a pipeline.
     /// Returns the driver's (warning) log and the compile time.
     public func compileRawGLSL(_ source: String) throws(VyreGLError) -> (log: String, time: Duration) {
-        let lowered = LoweredProgram(source: source, trapBinding: nil, foreverBudgetUniform: nil, features: [], lines: [])
+        let lowered = LoweredProgram(source: source, statusBinding: nil, foreverBudgetUniform: nil, features: [], lines: [])
         let clock = ContinuousClock()
         let start = clock.now
         return try onThread { gl throws(VyreGLError) in

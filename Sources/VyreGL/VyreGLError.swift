@@ -25,8 +25,12 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
     case unknownBuffer(String)
     case badBufferSize(name: String, words: Int, detail: String)
     case gridTooLarge(requested: WorkgroupSize, limit: WorkgroupSize)
-    /// A dispatch did not finish before the timeout; the device may be hung.
-    case timeout(seconds: Double, what: String)
+    /// A submission ran past its timeout. `stopped`: its loops saw the abort word and it ended, so
+    /// the context is usable (its results are incomplete and were not returned).
+    case timeout(seconds: Double, what: String, stopped: Bool)
+    /// The driver ended a loop before its own exit (llvmpipe stops an invocation's loops after
+    /// 65,535 iterations in all), so the results would be wrong and were not returned.
+    case driverLoopLimit(LoopCutReport, limit: UInt32?, renderer: String)
     /// The driver reported a context reset (GPU hang, watchdog, or device loss).
     case contextLost(status: String)
     case contextClosed
@@ -69,8 +73,15 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
             return "buffer '\(n)' has \(w) words: \(d). Fix: pass a whole number of elements, at least one."
         case .gridTooLarge(let r, let l):
             return "dispatch of \(r) workgroups exceeds this device's maximum of \(l). Fix: use fewer workgroups (larger workgroups or a loop inside the program)."
-        case .timeout(let s, let what):
-            return "\(what) did not finish within \(s) s. Fix: bound the program's loops (forever loops end at their budget), raise the timeout, or check the device with 'vyre-gl selftest'."
+        case .timeout(let s, let what, let stopped):
+            let outcome = stopped
+                ? "it was stopped (its loops saw the abort word) and its results were dropped; the context is still usable"
+                : "it could not be stopped within \(Int(GLState.abortGrace.nanosecondsClamped / 1_000_000_000)) s of the abort (its long-running part has no loop to poll it), so the context may stay busy"
+            return "\(what) did not finish within \(s) s: \(outcome). Fix: bound the program's work (loops, grid size) or raise the timeout\(stopped ? "" : "; if the device stays busy, create a new context")."
+        case .driverLoopLimit(let cut, let limit, let renderer):
+            let rule = limit.map { "ends an invocation's loops after \($0) iterations in all" } ?? "ends long-running loops early"
+            let more = cut.count > 1 ? " (\(cut.count) loops were cut in all)" : ""
+            return "the driver (\(renderer)) stopped the loop at IR node \(cut.site) in invocation \(cut.invocation) before it ended\(more); this driver \(rule), so the results would be wrong and were not returned. Fix: give each invocation fewer loop iterations (spread the work over a larger grid or several dispatches), or use a device without this limit ('vyre-gl info' shows it)."
         case .contextLost(let status):
             return "the GL context was lost (\(status)); the GPU was reset or removed. Fix: create a new context; if it repeats, the program may be running past the driver's watchdog."
         case .contextClosed:

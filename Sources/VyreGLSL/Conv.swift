@@ -37,6 +37,7 @@ enum Conv {
         case .workgroupID(let a): "gl_WorkGroupID.\(a.name)"
         case .numWorkgroups(let a): "gl_NumWorkGroups.\(a.name)"
         case .localInvocationIndex: "gl_LocalInvocationIndex"
+        case .loopCuts: "vy_loop_cuts"
         }
     }
 

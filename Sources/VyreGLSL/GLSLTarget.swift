@@ -6,8 +6,13 @@ public import VyreIR
 /// 3.10, say) changes one predicate instead of version checks spread over the writer.
 public struct GLSLTarget: Sendable, Hashable {
     public var capabilities: Set<Capability>
+    /// The run-time checks written into every loop. All of them unless a benchmark measures their cost.
+    public var guards: LoopGuards
 
-    public init(capabilities: Set<Capability>) { self.capabilities = capabilities }
+    public init(capabilities: Set<Capability>, guards: LoopGuards = .all) {
+        self.capabilities = capabilities
+        self.guards = guards
+    }
 
     /// Plain GLSL 4.30: no 64-bit integers, doubles not assumed.
     public static let gl43 = GLSLTarget(capabilities: [])
@@ -20,6 +25,25 @@ public struct GLSLTarget: Sendable, Hashable {
         case .float64: capabilities.contains(.float64)
         }
     }
+}
+
+/// Checks the lowering writes into every loop, so that no driver limit or runaway program can give
+/// a silently wrong answer or a dispatch that never ends (see `docs/semantics.md`).
+public struct LoopGuards: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// Each loop records whether it ended by its own condition or a `break`; a loop that ended
+    /// otherwise was stopped by the driver (Mesa's llvmpipe ends an invocation's loops after 65,535
+    /// iterations in all) and is reported through the status block.
+    public static let detectDriverCuts = LoopGuards(rawValue: 1)
+    /// Loops read the host-writable abort word on the first iteration of an invocation and every
+    /// 1024 iterations after it, and end the invocation once the host has set it (timeouts).
+    public static let pollAbort = LoopGuards(rawValue: 2)
+
+    public static let all: LoopGuards = [.detectDriverCuts, .pollAbort]
+    /// No checks: only for measuring what they cost.
+    public static let none: LoopGuards = []
 }
 
 /// A language feature beyond core GLSL 4.30 compute that a program may need.
@@ -64,9 +88,14 @@ public struct SourceLocation: Sendable, Hashable {
 /// A program lowered to GLSL 4.30 compute source, with what the runtime needs to run it.
 public struct LoweredProgram: Sendable, Hashable {
     public var source: String
-    /// Binding of the trap record buffer (4 words: count, claimed, code, invocation), when the
-    /// program contains a trap.
-    public var trapBinding: UInt32?
+    /// Binding of the status block (see ``StatusWord``): the host's abort word, the trap record and
+    /// the driver-cut record. Present when the program can trap or loops with guards.
+    public var statusBinding: UInt32?
+    /// The IR node path of each guarded loop, by the site number the status block reports.
+    public var loopSites: [String]
+    /// The program reads the `loop_cuts` builtin, so it handles loops the driver cut short itself
+    /// (the megakernel faults the slot); the runtime then reports cuts instead of failing the run.
+    public var handlesLoopCuts: Bool
     /// Name of the `uint` uniform holding the iteration budget of `forever` loops, when present.
     public var foreverBudgetUniform: String?
     /// For each runtime-sized buffer whose length the program uses: the `uint` uniform the host
@@ -80,11 +109,14 @@ public struct LoweredProgram: Sendable, Hashable {
     /// One entry per source line (index = line number - 1).
     public var lines: [SourceLocation]
 
-    public init(source: String, trapBinding: UInt32?, foreverBudgetUniform: String?, lengthUniforms: [String: String] = [:],
+    public init(source: String, statusBinding: UInt32?, loopSites: [String] = [], handlesLoopCuts: Bool = false,
+                foreverBudgetUniform: String?, lengthUniforms: [String: String] = [:],
                 parameterUniforms: [String: String] = [:], features: Set<Feature>, lines: [SourceLocation]) {
         self.parameterUniforms = parameterUniforms
         self.source = source
-        self.trapBinding = trapBinding
+        self.statusBinding = statusBinding
+        self.loopSites = loopSites
+        self.handlesLoopCuts = handlesLoopCuts
         self.foreverBudgetUniform = foreverBudgetUniform
         self.lengthUniforms = lengthUniforms
         self.features = features
@@ -96,12 +128,22 @@ public struct LoweredProgram: Sendable, Hashable {
         lines.indices.contains(line - 1) ? lines[line - 1] : nil
     }
 
-    /// Layout of the trap record buffer.
-    public enum TrapWord {
-        public static let count = 0
-        public static let claimed = 1
-        public static let code = 2
-        public static let invocation = 3
-        public static let words = 4
+    /// Layout of the status block, a host-mapped buffer of `uint` words.
+    public enum StatusWord {
+        /// Written by the host: non-zero asks every running invocation to stop at its next poll.
+        public static let abort = 0
+        /// Invocations that stopped because of the abort word.
+        public static let aborted = 1
+        /// Invocations that trapped; the first to claim the record writes its code and index.
+        public static let trapCount = 2
+        public static let trapClaimed = 3
+        public static let trapCode = 4
+        public static let trapInvocation = 5
+        /// Loops the driver ended before their own exit; the first writes its site and invocation.
+        public static let cutCount = 6
+        public static let cutClaimed = 7
+        public static let cutSite = 8
+        public static let cutInvocation = 9
+        public static let words = 16
     }
 }

@@ -90,6 +90,31 @@ struct Helper: Hashable, Comparable {
     static let clz = Helper(name: "vy_clz", source: "uint vy_clz(uint x) { return x == 0u ? 32u : uint(31 - findMSB(x)); }")
     static let ctz = Helper(name: "vy_ctz", source: "uint vy_ctz(uint x) { return x == 0u ? 32u : uint(findLSB(x)); }")
 
+    /// Called on every loop trip: reads the host's abort word on an invocation's first trip and
+    /// every 1024 trips after it (the word is in host-mapped memory, so reads are not free), and
+    /// counts the invocation as stopped when it is set. Loops return from `main` when it answers true.
+    static let poll = Helper(name: "vy_poll", source: """
+        bool vy_poll() {
+            vy_trips++;
+            if ((vy_trips & 1023u) != 1u || vy_status.data[\(LoweredProgram.StatusWord.abort)] == 0u) return false;
+            atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.aborted)], 1u);
+            return true;
+        }
+        """)
+
+    /// Records a loop that the driver ended before its own exit: counts it for the invocation
+    /// (the `loop_cuts` builtin) and in the status block, where the first one leaves its site.
+    static let loopCut = Helper(name: "vy_loop_cut", source: """
+        void vy_loop_cut(uint site) {
+            vy_loop_cuts++;
+            atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.cutCount)], 1u);
+            if (atomicCompSwap(vy_status.data[\(LoweredProgram.StatusWord.cutClaimed)], 0u, 1u) == 0u) {
+                vy_status.data[\(LoweredProgram.StatusWord.cutSite)] = site;
+                vy_status.data[\(LoweredProgram.StatusWord.cutInvocation)] = vy_invocation_index();
+            }
+        }
+        """)
+
     static let invocationIndex = Helper(name: "vy_invocation_index", source: """
         uint vy_invocation_index() {
             uvec3 size = gl_NumWorkGroups * gl_WorkGroupSize;

@@ -8,7 +8,8 @@ struct Namer {
     func bufferInstance(_ name: String) -> String { "b_\(name)" }
     func bufferBlock(_ name: String) -> String { "B_\(name)" }
     func shared(_ name: String) -> String { "s_\(name)" }
-    let trapInstance = "vy_trap"
+    let statusInstance = "vy_status"
+    let trips = "vy_trips"
     let foreverBudget = "vy_forever_budget"
     func length(_ name: String) -> String { "vy_len_\(name)" }
     func parameter(_ name: String) -> String { "vy_param_\(name)" }

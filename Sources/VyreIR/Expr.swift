@@ -42,6 +42,11 @@ public enum Builtin: Sendable, Hashable {
     case numWorkgroups(Axis)
     /// The invocation's linear index inside its workgroup.
     case localInvocationIndex
+    /// Loops of this invocation that the driver ended before their own exit (Mesa's llvmpipe stops
+    /// an invocation's loops after 65,535 iterations in all). Always 0 in the interpreter and on
+    /// drivers without such a limit. A program that reads it handles the cut itself; one that does
+    /// not gets a typed error from the runtime instead of its results.
+    case loopCuts
 
     /// The name used in JSON and in diagnostics, e.g. `global_id.x`.
     public var name: String {
@@ -51,12 +56,13 @@ public enum Builtin: Sendable, Hashable {
         case .workgroupID(let a): "workgroup_id.\(a.name)"
         case .numWorkgroups(let a): "num_workgroups.\(a.name)"
         case .localInvocationIndex: "local_index"
+        case .loopCuts: "loop_cuts"
         }
     }
 
     public static let all: [Builtin] = Axis.allCases.flatMap {
         [.globalInvocationID($0), .localInvocationID($0), .workgroupID($0), .numWorkgroups($0)]
-    } + [.localInvocationIndex]
+    } + [.localInvocationIndex, .loopCuts]
 
     public init?(name: String) {
         guard let match = Builtin.all.first(where: { $0.name == name }) else { return nil }
@@ -67,7 +73,7 @@ public enum Builtin: Sendable, Hashable {
     public var isWorkgroupUniform: Bool {
         switch self {
         case .workgroupID, .numWorkgroups: true
-        case .globalInvocationID, .localInvocationID, .localInvocationIndex: false
+        case .globalInvocationID, .localInvocationID, .localInvocationIndex, .loopCuts: false
         }
     }
 }

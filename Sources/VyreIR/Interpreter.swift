@@ -14,7 +14,7 @@ public struct Interpreter: Sendable {
         /// Values of the program's `parameter` expressions (a missing one is an error).
         public var parameters: [String: UInt32]
 
-        public init(stepBudget: Int = 200_000_000, foreverBudget: UInt32 = 1 << 16, limits: Limits = .unrestricted, parameters: [String: UInt32] = [:]) {
+        public init(stepBudget: Int = 200_000_000, foreverBudget: UInt32 = 1 << 14, limits: Limits = .unrestricted, parameters: [String: UInt32] = [:]) {
             self.stepBudget = stepBudget
             self.foreverBudget = foreverBudget
             self.limits = limits
@@ -296,6 +296,8 @@ private struct Machine {
         case .workgroupID(let a): return [workgroup.0, workgroup.1, workgroup.2][a.rawValue]
         case .numWorkgroups(let a): return grid[a]
         case .localInvocationIndex: return inv.localIndex
+        // The interpreter has no loop limit: no loop is ever cut short.
+        case .loopCuts: return 0
         }
     }
 

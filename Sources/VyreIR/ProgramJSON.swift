@@ -40,7 +40,7 @@ extension Program: Codable {
     /// Parses the JSON form; errors name the JSON path and end with a Fix.
     public init(json: some Collection<UInt8>) throws(ProgramJSONError) {
         do {
-            self = try JSONDecoder().decode(Program.self, from: Data(json))
+            self = try StrictJSONDecoder().decode(Program.self, from: json)
         } catch let error as DecodingError {
             throw ProgramJSONError(error)
         } catch {
@@ -74,13 +74,7 @@ public struct ProgramJSONError: Error, Sendable, Hashable, CustomStringConvertib
 
     /// The JSON path, problem and Fix of a decoding error from any Codable form built on the IR's.
     public init(_ error: DecodingError) {
-        func render(_ keys: [any CodingKey]) -> String {
-            var s = ""
-            for k in keys {
-                if let i = k.intValue { s += "[\(i)]" } else { s += s.isEmpty ? k.stringValue : ".\(k.stringValue)" }
-            }
-            return s.isEmpty ? "(top level)" : s
-        }
+        let render = renderJSONPath
         switch error {
         case .dataCorrupted(let ctx):
             if let detail = ctx.underlyingError as? JSONDetail {
@@ -115,61 +109,64 @@ public struct ProgramJSONError: Error, Sendable, Hashable, CustomStringConvertib
 }
 
 /// Carried inside `DecodingError.dataCorrupted` so the public error keeps our problem and fix.
-struct JSONDetail: Error {
-    var problem: String
-    var fix: String
+public struct JSONDetail: Error, Sendable {
+    public var problem: String
+    public var fix: String
+
+    public init(problem: String, fix: String) {
+        self.problem = problem
+        self.fix = fix
+    }
+
+    /// A decoding error at `path` carrying this problem and Fix.
+    public func error(at path: [any CodingKey]) -> DecodingError {
+        .dataCorrupted(.init(codingPath: path, debugDescription: problem, underlyingError: self))
+    }
 }
 
-struct JSONKey: CodingKey, ExpressibleByStringLiteral, Hashable {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-    init(stringLiteral value: String) { stringValue = value }
+/// The coding key of every JSON form: any object key.
+public struct JSONKey: CodingKey, ExpressibleByStringLiteral, Hashable, Sendable {
+    public var stringValue: String
+    public var intValue: Int? { nil }
+    public init(stringValue: String) { self.stringValue = stringValue }
+    public init?(intValue: Int) { nil }
+    public init(stringLiteral value: String) { stringValue = value }
 }
 
 extension KeyedDecodingContainer where Key == JSONKey {
-    func fail(_ key: String?, _ problem: String, fix: String) -> DecodingError {
+    /// A decoding error at `key` of this object (or at the object itself when `key` is nil).
+    public func fail(_ key: String?, _ problem: String, fix: String) -> DecodingError {
         let path = key.map { codingPath + [JSONKey(stringValue: $0)] } ?? codingPath
-        return .dataCorrupted(.init(codingPath: path, debugDescription: problem, underlyingError: JSONDetail(problem: problem, fix: fix)))
+        return JSONDetail(problem: problem, fix: fix).error(at: path)
     }
 
     /// Rejects keys outside `allowed`, so misspelled keys are reported instead of ignored.
-    func allow(_ allowed: Set<String>) throws {
+    public func allow(_ allowed: Set<String>) throws {
         if let bad = allKeys.map(\.stringValue).sorted().first(where: { !allowed.contains($0) }) {
-            throw fail(bad, "unknown key '\(bad)'", fix: "use only \(allowed.sorted().joined(separator: ", "))")
+            throw fail(bad, "unknown key '\(quoteForMessage(bad))'", fix: "use only \(allowed.sorted().joined(separator: ", "))")
         }
     }
 
-    func enumValue<T: RawRepresentable>(_ key: String, _: T.Type, choices: [T]) throws -> T where T.RawValue == String {
+    public func enumValue<T: RawRepresentable>(_ key: String, _: T.Type, choices: [T]) throws -> T where T.RawValue == String {
         let raw = try decode(String.self, forKey: JSONKey(stringValue: key))
         guard let v = T(rawValue: raw) else {
-            throw fail(key, "'\(raw)' is not one of \(choices.map(\.rawValue).joined(separator: ", "))", fix: "use one of those names")
+            throw fail(key, "'\(quoteForMessage(raw))' is not one of \(choices.map(\.rawValue).joined(separator: ", "))", fix: "use one of those names")
         }
         return v
     }
 
-    /// An integer of type T. Foundation reports an out-of-range number as "invalid JSON" with no
-    /// path, so a failed decode is retried as a Double to tell the user which value is out of range.
-    func integer<T: FixedWidthInteger & Decodable>(_ key: String, _: T.Type = T.self) throws -> T {
-        let k = JSONKey(stringValue: key)
-        do {
-            return try decode(T.self, forKey: k)
-        } catch {
-            if let d = try? decode(Double.self, forKey: k) {
-                throw fail(key, "\(d) is not an integer in \(T.min)...\(T.max)", fix: "write a whole number in that range")
-            }
-            throw error
-        }
+    /// An integer of type T (the strict decoder names the range and the value when it does not fit).
+    public func integer<T: FixedWidthInteger & Decodable>(_ key: String, _: T.Type = T.self) throws -> T {
+        try decode(T.self, forKey: JSONKey(stringValue: key))
     }
 
-    func integerIfPresent<T: FixedWidthInteger & Decodable>(_ key: String, _: T.Type = T.self) throws -> T? {
+    public func integerIfPresent<T: FixedWidthInteger & Decodable>(_ key: String, _: T.Type = T.self) throws -> T? {
         contains(JSONKey(stringValue: key)) ? try integer(key, T.self) : nil
     }
 
-    func name(_ key: String) throws -> String { try decode(String.self, forKey: JSONKey(stringValue: key)) }
-    func expr(_ key: String) throws -> Expr { try decode(Expr.self, forKey: JSONKey(stringValue: key)) }
-    func nodes(_ key: String) throws -> [Node] { try decode([Node].self, forKey: JSONKey(stringValue: key)) }
+    public func name(_ key: String) throws -> String { try decode(String.self, forKey: JSONKey(stringValue: key)) }
+    public func expr(_ key: String) throws -> Expr { try decode(Expr.self, forKey: JSONKey(stringValue: key)) }
+    public func nodes(_ key: String) throws -> [Node] { try decode([Node].self, forKey: JSONKey(stringValue: key)) }
 }
 
 extension BufferDecl: Codable {
@@ -332,6 +329,12 @@ extension Expr: Codable {
         if let single = try? decoder.singleValueContainer() {
             if let n = try? single.decode(UInt32.self) { self = .literal(.u32(n)); return }
             if let name = try? single.decode(String.self) { self = .variable(name); return }
+            if let d = try? single.decode(Double.self) {
+                let text = d.rounded() == d && Swift.abs(d) < 1e18 ? "\(Int64(d))" : "\(d)"
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "",
+                    underlyingError: JSONDetail(problem: "a bare number is a u32 literal, and \(text) is not a whole number in 0...4294967295",
+                                                fix: "write other literals with their type, e.g. {\"i32\": -1} or {\"f32\": 1.5}")))
+            }
         }
         let c = try decoder.container(keyedBy: JSONKey.self)
         let keys = Set(c.allKeys.map(\.stringValue))

@@ -218,6 +218,7 @@ struct WireWriter {
             case .workgroupID(let a): byte(2); byte(UInt8(a.rawValue))
             case .numWorkgroups(let a): byte(3); byte(UInt8(a.rawValue))
             case .localInvocationIndex: byte(4)
+            case .loopCuts: byte(5)
             }
         case .unary(let op, let a): byte(T.unary.rawValue); code(op, in: WireFormat.unaryOps); expr(a)
         case .binary(let op, let a, let b): byte(T.binary.rawValue); code(op, in: WireFormat.binaryOps); expr(a); expr(b)
@@ -414,6 +415,7 @@ struct WireReader {
             let kindAt = offset
             let kind = try byte("builtin")
             if kind == 4 { return .builtin(.localInvocationIndex) }
+            if kind == 5 { return .builtin(.loopCuts) }
             guard kind < 4 else { throw .unknownTag(offset: kindAt, what: "builtin", tag: kind) }
             let axisAt = offset
             let rawAxis = try byte("builtin axis")

@@ -69,6 +69,10 @@ struct MegakernelBuilder {
 
     // MARK: built-in opcodes
 
+    /// Words MEMCPY copies, and bytes DFA_STEP consumes, per loop trip.
+    static let copyUnroll = 16
+    static let dfaUnroll = 16
+
     /// For a built-in that reads three args: the condition under which all its control indices are
     /// in range, and the statements that run it. Used by plain slots and by packed inner ops.
     mutating func builtin(_ op: Opcode, _ a: [Expr]) -> (ok: Expr, run: [Node]) {
@@ -88,10 +92,19 @@ struct MegakernelBuilder {
             return (a[0] < Self.len && a[0] < Self.obsRoom,
                     [.let(p, .compareExchange("control", at: a[0], expected: a[1], desired: a[2])), exchange(obs + a[0], .variable(p))])
         case .memcpy:
-            // Element by element upward: overlapping ranges behave like that loop.
-            let k = fresh("k")
+            // Element by element upward: overlapping ranges behave like that loop. Each trip copies
+            // `copyUnroll` words, so a lane stays far inside llvmpipe's 65,535 loop iterations
+            // (about a million words per slot); a longer copy is cut and faults, never half done silently.
+            let trip = fresh("trip")
+            let done = fresh("done")
+            let words: [Node] = (0..<Self.copyUnroll).map { j in
+                .if(Expr.variable(done) + Self.u(j) < a[2], then: [
+                    .store("control", at: a[1] + .variable(done) + Self.u(j), .load("control", at: a[0] + .variable(done) + Self.u(j))),
+                ], else: [])
+            }
             return (a[2] <= Self.len && a[0] <= Self.len - a[2] && a[1] <= Self.len - a[2],
-                    [.for(k, from: 0, to: a[2], body: [.store("control", at: a[1] + .variable(k), .load("control", at: a[0] + .variable(k)))])])
+                    [.for(trip, from: 0, to: (a[2] + Self.u(Self.copyUnroll - 1)) / Self.u(Self.copyUnroll),
+                          body: [.let(done, .variable(trip) * Self.u(Self.copyUnroll))] + words)])
         default:
             preconditionFailure("\(op) is not a three-arg built-in")
         }
@@ -105,15 +118,22 @@ struct MegakernelBuilder {
         let inWords: Expr = bytes / 4 + .select((bytes % 4).notEquals(0), 1, 0)
         let ok = states >= 1 && states <= Self.len / 256 && table <= Self.len - states * 256
             && inWords <= Self.len && input <= Self.len - inWords && start < states && out < Self.obsRoom
+        // Each trip reads `dfaUnroll` bytes (whole input words), so common inputs stay far inside
+        // llvmpipe's loop limit; a byte past the input or after a bad state is skipped.
+        let perTrip = Self.u(Self.dfaUnroll)
+        let steps: [Node] = (0..<Self.dfaUnroll).map { j in
+            .if(!Expr.variable("k_bad") && Expr.variable("k_at") + Self.u(j) < bytes, then: [
+                .let("k_byte\(j)", (.load("control", at: input + ("k_at" + Self.u(j)) / 4) >> (Self.u((j % 4) * 8))) & 255),
+                .let("k_next\(j)", .load("control", at: table + "k_state" * 256 + .variable("k_byte\(j)"))),
+                .if(.variable("k_next\(j)") >= states, then: [.assign("k_bad", true)], else: [.assign("k_state", .variable("k_next\(j)"))]),
+            ], else: [])
+        }
         return [
             .if(!ok, then: [.assign("fault", Self.u(FaultReason.controlIndexOutOfRange.rawValue))], else: [
                 .let("k_state", start),
                 .let("k_bad", false),
-                .for("k_i", from: 0, to: bytes, body: [
-                    .let("k_byte", (.load("control", at: input + "k_i" / 4) >> (("k_i" % 4) * 8)) & 255),
-                    .let("k_next", .load("control", at: table + "k_state" * 256 + "k_byte")),
-                    .if("k_next" >= states, then: [.assign("k_bad", true), .break], else: []),
-                    .assign("k_state", "k_next"),
+                .for("k_i", from: 0, to: (bytes + perTrip - 1) / perTrip, body: [.let("k_at", "k_i" * perTrip)] + steps + [
+                    .if("k_bad", then: [.break], else: []),
                 ]),
                 .if("k_bad", then: [.assign("fault", Self.u(FaultReason.badDFATable.rawValue))],
                     else: [exchange(Self.u(C.observableBase) + out, "k_state")]),
@@ -201,18 +221,25 @@ struct MegakernelBuilder {
         let argLoads: [Node] = (0..<RingProtocol.argsPerSlot).map { k in
             .let("arg\(k)", .load("ring", at: "base" + Self.u(RingProtocol.firstArgWord + k)))
         }
-        let tenantOK: Expr = "k_table" < Self.len && "tenant" < Self.len - "k_table"
+        // A tenant id must index the table: one past it would be authorized by whatever word lies
+        // beyond (a quota, the epoch). Such a slot is claimed and faulted, never run.
+        let inTable: Expr = "tenant" < .load("control", at: Self.u(C.tenantTableSize)) && "k_table" < Self.len && "tenant" < Self.len - "k_table"
         return [
             .let("k_shutdown", .load("control", at: Self.u(C.shutdown))),
             .let("tenant", .load("ring", at: "base" + Self.u(RingProtocol.tenantWord))),
             .let("k_table", .load("control", at: Self.u(C.tenantBase))),
+            .let("k_in_table", inTable),
             // A disabled tenant's slot stays PUBLISHED and visible to the host; it is not stolen.
-            .let("k_allowed", tenantOK && Expr.load("control", at: "k_table" + "tenant").notEquals(0)),
+            .let("k_allowed", !Expr.variable("k_in_table") || Expr.load("control", at: "k_table" + "tenant").notEquals(0)),
             .if(Expr.variable("k_shutdown").equals(0) && "k_allowed", then: [
                 .let("k_claim", .compareExchange("ring", at: "base", expected: Self.u(SlotStatus.published.rawValue), desired: Self.u(SlotStatus.claimed.rawValue))),
                 .if(Expr.variable("k_claim").equals(Self.u(SlotStatus.published.rawValue)), then: [
                     .let("opcode", .load("ring", at: "base" + Self.u(RingProtocol.opcodeWord))),
-                ] + argLoads + [.let("fault", 0)] + dispatch() + [
+                ] + argLoads + [.let("fault", 0)] + [
+                    .if("k_in_table", then: dispatch(), else: [.assign("fault", Self.u(FaultReason.tenantOutOfRange.rawValue))]),
+                    // A loop the driver cut short left the op's work undone: the slot faults.
+                    .if(Expr.builtin(.loopCuts).notEquals(0), then: [.assign("fault", Self.u(FaultReason.driverLoopLimit.rawValue))], else: []),
+                ] + [
                     .if(Expr.variable("fault").equals(0), then: [
                         .if("opcode" < Self.u(C.metricSlots), then: [count(metric: "opcode")], else: []),
                         count(metric: nil),
@@ -230,6 +257,37 @@ struct MegakernelBuilder {
                 ], else: [.assign("k_final", "k_claim")]),
             ], else: []),
         ]
+    }
+
+    /// Lanes add the workgroup's 33 counters (DONE_COUNT, then one per opcode below 32) to the
+    /// control buffer, lane `i` taking counters `i`, `i + size`, ...: every counter is flushed
+    /// whatever the workgroup size. Written out rather than looped, so no driver loop limit applies.
+    private func flushCounters(workgroupSize: UInt32) -> [Node] {
+        let counters = 1 + C.metricSlots
+        let rounds = (counters + Int(workgroupSize) - 1) / Int(workgroupSize)
+        return (0..<rounds).map { r in
+            let index: Expr = Expr.localIndex + Self.u(r * Int(workgroupSize))
+            return .if(index < Self.u(counters), then: [
+                .let("k_total\(r)", .load("k_counts", at: index)),
+                .if(Expr.variable("k_total\(r)").notEquals(0), then: [
+                    .let("k_flush\(r)", .atomic(.add, "control",
+                                               at: .select(index.equals(0), Self.u(C.doneCount), Self.u(C.metricsBase - 1) + index), .variable("k_total\(r)"))),
+                ], else: []),
+            ], else: [])
+        }
+    }
+
+    /// The slot's 12 args from its record (`k_args` words after `header`), unused ones zero.
+    private func publishArgs(header: Expr) -> [Node] {
+        var nodes: [Node] = []
+        for w in 0..<RingProtocol.argsPerSlot {
+            let name = "k_arg\(w)"
+            let fromRecord: Expr = .load("items", at: "k_item" + header + Self.u(w))
+            nodes.append(.let(name, 0))
+            nodes.append(.if(Self.u(w) < "k_args", then: [.assign(name, fromRecord)], else: []))
+            nodes.append(.store("ring", at: "base" + Self.u(RingProtocol.firstArgWord + w), .variable(name)))
+        }
+        return nodes
     }
 
     /// The one-pass program (see the type's documentation).
@@ -257,13 +315,10 @@ struct MegakernelBuilder {
                 .store("ring", at: "base" + Self.u(RingProtocol.tenantWord), "k_tenant"),
                 .store("ring", at: "base" + Self.u(RingProtocol.priorityWord), "k_priority"),
                 // Unused args are zero; only the words the record holds are read (the record may
-                // be in host memory across PCIe).
+                // be in host memory across PCIe). Written out, not looped: the kernel's own loops
+                // stay out of the driver's loop budget.
                 .let("k_args", stride - header),
-                .for("k_w", from: 0, to: Self.u(RingProtocol.argsPerSlot), body: [
-                    .let("k_arg", 0),
-                    .if("k_w" < "k_args", then: [.assign("k_arg", .load("items", at: "k_item" + header + "k_w"))], else: []),
-                    .store("ring", at: "base" + Self.u(RingProtocol.firstArgWord) + "k_w", "k_arg"),
-                ]),
+            ] + publishArgs(header: header) + [
                 .let("k_publish", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.published.rawValue))),
             ]),
             .let("k_final", Self.u(SlotStatus.published.rawValue)),
@@ -288,16 +343,7 @@ struct MegakernelBuilder {
             .let("k_obs_room", .select(Self.len > Self.u(C.observableBase), Self.len - Self.u(C.observableBase), 0)),
             // No early return: every lane must reach the workgroup barrier below.
             .if("k_lane" < .parameter("count") && "slot" < .length("ring") / Self.u(RingProtocol.slotWords), then: slotWork, else: []),
-            .region("add this workgroup's counters to the control buffer", [
-                .barrier(.workgroup),
-                .if(Expr.localIndex <= Self.u(C.metricSlots), then: [
-                    .let("k_total", .load("k_counts", at: .localIndex)),
-                    .if(Expr.variable("k_total").notEquals(0), then: [
-                        .let("k_flush", .atomic(.add, "control",
-                                                at: .select(Expr.localIndex.equals(0), Self.u(C.doneCount), Self.u(C.metricsBase - 1) + .localIndex), "k_total")),
-                    ], else: []),
-                ], else: []),
-            ]),
+            .region("add this workgroup's counters to the control buffer", [.barrier(.workgroup)] + flushCounters(workgroupSize: workgroupSize)),
         ]
         return Program(buffers: Self.buffers(extra: extraBuffers), shared: [SharedDecl("k_counts", type: .u32, count: UInt32(1 + C.metricSlots))],
                        workgroupSize: WorkgroupSize(workgroupSize), entry: entry)

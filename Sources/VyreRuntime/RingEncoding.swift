@@ -15,12 +15,13 @@ public enum RingEncoding {
         guard words >= RingProtocol.Control.minWords else {
             throw .invalidControl("\(words) words; the protocol needs at least \(RingProtocol.Control.minWords). Fix: use controlWords of 160 or more (224 leaves 64 observables)")
         }
-        guard words <= 1 << 26 else { throw .invalidControl("\(words) words is more than the 67108864 vyre-gl allows. Fix: use a smaller control buffer") }
+        guard words <= RingProtocol.Control.maxWords else { throw .invalidControl("\(words) words is more than the \(RingProtocol.Control.maxWords) vyre-gl allows. Fix: use a smaller control buffer") }
         guard (0...RingProtocol.Control.maxTableTenants).contains(tenants) else {
-            throw .invalidControl("\(tenants) tenants; the default tenant table holds \(RingProtocol.Control.maxTableTenants). Fix: enable 0 to \(RingProtocol.Control.maxTableTenants) tenants, or move the table by setting control[2] through 'control'")
+            throw .invalidControl("\(tenants) tenants; the default tenant table holds \(RingProtocol.Control.maxTableTenants). Fix: enable 0 to \(RingProtocol.Control.maxTableTenants) tenants, or move the table: set control[\(RingProtocol.Control.tenantBase)] to its index and control[\(RingProtocol.Control.tenantTableSize)] to its size through 'control'")
         }
         var c = [UInt32](repeating: 0, count: words)
         c[RingProtocol.Control.tenantBase] = UInt32(RingProtocol.Control.defaultTenantTable)
+        c[RingProtocol.Control.tenantTableSize] = UInt32(RingProtocol.Control.maxTableTenants)
         for t in 0..<tenants { c[RingProtocol.Control.defaultTenantTable + t] = 1 }
         for (tenant, quota) in quotas {
             let slots = RingProtocol.Control.tenantFairnessBase - RingProtocol.Control.tenantQuotaBase
@@ -46,8 +47,8 @@ public enum RingEncoding {
     }
 
     public static func emptyDebugLog(records: Int) throws(ProtocolError) -> [UInt32] {
-        guard (1...(1 << 20)).contains(records) else {
-            throw .invalidGeometry("a debug log of \(records) records; use 1 to 1048576. Fix: choose debugRecords in that range")
+        guard (1...RingProtocol.Debug.maxRecords).contains(records) else {
+            throw .invalidGeometry("a debug log of \(records) records; use 1 to \(RingProtocol.Debug.maxRecords). Fix: choose debugRecords in that range")
         }
         return [UInt32](repeating: 0, count: RingProtocol.Debug.words(records: records))
     }

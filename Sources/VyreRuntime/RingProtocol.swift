@@ -35,9 +35,16 @@ public enum RingProtocol {
         public static let priorityFairnessBase = 136
         /// Slots that ended as FAULT (a vyre-gl word, in the range vyre leaves unused).
         public static let faultCount = 141
+        /// Entries in the tenant table at `control[TENANT_BASE]` (a vyre-gl word, 29 by default:
+        /// the default table's room before the quota region). A slot whose tenant id is not below
+        /// it never runs: it ends as FAULT (``FaultReason/tenantOutOfRange``), whatever word lies
+        /// past the table. The quota and fairness tables hold tenants 0 to 31.
+        public static let tenantTableSize = 142
         public static let observableBase = 160
         /// The fixed region; the observable region follows it.
         public static let minWords = 160
+        /// The largest control buffer vyre-gl makes (256 MiB).
+        public static let maxWords = 1 << 26
         /// Tenants whose masks fit between the default table and the quota region.
         public static let maxTableTenants = tenantQuotaBase - defaultTenantTable
     }
@@ -49,6 +56,7 @@ public enum RingProtocol {
         public static let cursorWord = 0
         public static let recordWords = 4
         public static let defaultRecords = 64
+        public static let maxRecords = 1 << 20
         public static func words(records: Int) -> Int { 1 + records * recordWords }
     }
 
@@ -102,7 +110,7 @@ public enum Priority: UInt32, Sendable, CaseIterable, Codable {
 
     public var name: String { ["CRITICAL", "HIGH", "NORMAL", "LOW", "IDLE"][Int(rawValue)] }
     public init?(name: String) {
-        guard let p = Priority.allCases.first(where: { $0.name == name.uppercased() }) else { return nil }
+        guard let p = Priority.allCases.first(where: { $0.name == name }) else { return nil }
         self = p
     }
 }
@@ -161,6 +169,11 @@ public enum FaultReason: UInt32, Error, Sendable, CaseIterable, Codable {
     case badDFATable = 5
     /// A custom opcode handler asked for a fault without a more specific reason.
     case handlerFault = 6
+    /// The slot's tenant id lies outside the tenant table (see ``RingProtocol/Control/tenantTableSize``).
+    case tenantOutOfRange = 7
+    /// The driver ended a loop of the slot's handler before its own exit (llvmpipe stops an
+    /// invocation's loops after 65,535 iterations in all): the op's work is incomplete.
+    case driverLoopLimit = 8
 
     public var name: String {
         switch self {
@@ -170,6 +183,8 @@ public enum FaultReason: UInt32, Error, Sendable, CaseIterable, Codable {
         case .ioUnavailable: "LOAD_MISS needs the resident runtime's IO queue"
         case .badDFATable: "DFA table sends a state out of range"
         case .handlerFault: "custom handler fault"
+        case .tenantOutOfRange: "tenant id outside the tenant table"
+        case .driverLoopLimit: "the driver cut a loop of the op short (loop limit); its work is incomplete"
         }
     }
 

@@ -34,7 +34,7 @@ struct LoweringTests {
             Node.forever { Node.if(.load("o", at: 0).equals(1)) { Node.trap(7) } }
         }
         let lowered = try p.lowerToGLSL()
-        #expect(lowered.trapBinding == 4)
+        #expect(lowered.statusBinding == 4)
         #expect(lowered.foreverBudgetUniform == "vy_forever_budget")
         #expect(lowered.source.contains("uniform uint vy_forever_budget"))
     }

@@ -34,10 +34,10 @@ struct JSONFormTests {
         ("{\"entry\": [{\"let\": \"x\", \"vaule\": 1}]}", "entry[0].vaule", "unknown key"),
         ("{\"entry\": [{\"store\": \"o\", \"index\": 0}]}", "entry[0].value", "missing"),
         ("{\"entry\": [{\"let\": \"x\", \"value\": {\"op\": \"frobnicate\", \"args\": [1]}}]}", "entry[0].value.op", "unknown operator"),
-        ("{\"entry\": [{\"let\": \"x\", \"value\": {\"u32\": -1}}]}", "entry[0].value.u32", "integer"),
+        ("{\"entry\": [{\"let\": \"x\", \"value\": {\"u32\": -1}}]}", "entry[0].value.u32", "outside 0...4294967295"),
         ("{\"buffers\": [{\"name\": \"a\", \"binding\": 0, \"access\": \"rw\", \"type\": \"u32\"}]}", "buffers[0].access", "not one of"),
         ("{\"entry\": [\"jump\"]}", "entry[0]", "not a statement"),
-        ("{\"entry\": [", "(top level)", "not valid JSON"),
+        ("{\"entry\": [", "entry[0]", "not valid JSON at line 1, column 12"),
         ("{\"workgroup_size\": [1, 2, 3, 4]}", "workgroup_size", "1 to 3"),
     ])
     func malformedDocumentsNameThePath(_ text: String, _ path: String, _ problem: String) {

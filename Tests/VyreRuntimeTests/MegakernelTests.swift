@@ -68,14 +68,36 @@ struct MegakernelTests {
         #expect(r.epoch == 0)
     }
 
-    @Test func disabledTenantsStayPublished() throws {
+    @Test func disabledTenantsStayPublishedAndTenantsPastTheTableFault() throws {
+        // Tenant 125 would read control[3 + 125], the EPOCH word, as its mask; tenant 29 the first
+        // quota word. Neither may run, whatever those words hold.
         let batch = Batch(items: [WorkItem(.atomicAdd, args: [1, 200], tenant: 0), WorkItem(.atomicAdd, args: [1, 200], tenant: 1),
-                                  WorkItem(.atomicAdd, args: [1, 200], tenant: 2), WorkItem(.atomicAdd, args: [1, 200], tenant: .max)],
-                          tenants: 2, control: [4: 0])
+                                  WorkItem(.atomicAdd, args: [1, 200], tenant: 2), WorkItem(.atomicAdd, args: [1, 200], tenant: .max),
+                                  WorkItem(.atomicAdd, args: [1, 200], tenant: 125), WorkItem(.atomicAdd, args: [1, 200], tenant: 29)],
+                          tenants: 2, control: [4: 0, 128: 7, 32: 1])
         let r = try Self.custom.run(batch)
-        #expect(r.pending == [1, 2, 3])
+        #expect(r.pending == [1, 2])
+        #expect(r.faults == [3, 4, 5].map { SlotFault(slot: $0, reason: FaultReason.tenantOutOfRange.rawValue) })
         #expect(r.control[200] == 1)
         #expect(r.doneCount == 1)
+        #expect(try Self.model.run(batch).faults == r.faults)
+    }
+
+    @Test func aMovedTenantTableBoundsTenantsByItsSize() throws {
+        // The table moved to word 300 with room for 40 tenants: tenant 35 is enabled there.
+        var control: [Int: UInt32] = [RingProtocol.Control.tenantBase: 300, RingProtocol.Control.tenantTableSize: 40, 300 + 35: 1]
+        let items = [WorkItem(.atomicAdd, args: [1, 200], tenant: 35), WorkItem(.atomicAdd, args: [1, 200], tenant: 3),
+                     WorkItem(.atomicAdd, args: [1, 200], tenant: 40)]
+        var r = try Self.custom.run(Batch(items: items, controlWords: 400, control: control))
+        #expect(r.control[200] == 1)
+        #expect(r.pending == [1])
+        #expect(r.faults == [SlotFault(slot: 2, reason: FaultReason.tenantOutOfRange.rawValue)])
+        // A size that runs past the buffer faults every tenant beyond its end.
+        control[RingProtocol.Control.tenantTableSize] = 200
+        control[399] = 1
+        r = try Self.custom.run(Batch(items: [WorkItem(.nop, tenant: 99), WorkItem(.nop, tenant: 100)], controlWords: 400, control: control))
+        #expect(r.doneCount == 1)
+        #expect(r.faults == [SlotFault(slot: 1, reason: FaultReason.tenantOutOfRange.rawValue)])
     }
 
     @Test func shutdownLeavesLaterPhasesPublished() throws {

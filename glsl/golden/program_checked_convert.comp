@@ -5,8 +5,9 @@ layout(local_size_x = 32, local_size_y = 1, local_size_z = 1) in;
 layout(std430, binding = 0) readonly buffer B_input { float data[]; } b_input;
 layout(std430, binding = 1) writeonly buffer B_as_int { int data[]; } b_as_int;
 layout(std430, binding = 2) writeonly buffer B_quotient { int data[]; } b_quotient;
-// Trap record: [count, claimed, code, invocation] of the first invocation that trapped.
-layout(std430, binding = 3) coherent buffer VyTrap { uint data[4]; } vy_trap;
+// Status block, host-mapped: [0] abort (set by the host), [1] invocations that stopped for it,
+// [2...5] traps (count, claimed, code, invocation), [6...9] loops the driver cut (count, claimed, site, invocation).
+layout(std430, binding = 3) coherent volatile buffer VyStatus { uint data[16]; } vy_status;
 // Element counts of runtime-sized buffers, set by the host from the bound memory.
 uniform uint vy_len_as_int;
 uniform uint vy_len_input;
@@ -40,10 +41,10 @@ void main() {
     int v_v = vy_f32_to_i32((v_i < vy_len_input ? b_input.data[v_i] : 0.0));
     if (v_v == (-7)) {
         uint t0 = (1000u + v_i);
-        atomicAdd(vy_trap.data[0], 1u);
-        if (atomicCompSwap(vy_trap.data[1], 0u, 1u) == 0u) {
-            vy_trap.data[2] = t0;
-            vy_trap.data[3] = vy_invocation_index();
+        atomicAdd(vy_status.data[2], 1u);
+        if (atomicCompSwap(vy_status.data[3], 0u, 1u) == 0u) {
+            vy_status.data[4] = t0;
+            vy_status.data[5] = vy_invocation_index();
         }
         return;
     }

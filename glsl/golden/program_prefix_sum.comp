@@ -4,15 +4,49 @@ layout(local_size_x = 256, local_size_y = 1, local_size_z = 1) in;
 
 layout(std430, binding = 0) readonly buffer B_values { uint data[]; } b_values;
 layout(std430, binding = 1) writeonly buffer B_sums { uint data[]; } b_sums;
+// Status block, host-mapped: [0] abort (set by the host), [1] invocations that stopped for it,
+// [2...5] traps (count, claimed, code, invocation), [6...9] loops the driver cut (count, claimed, site, invocation).
+layout(std430, binding = 2) coherent volatile buffer VyStatus { uint data[16]; } vy_status;
+// Loop trips of this invocation, for polling the abort word.
+uint vy_trips = 0u;
+// Loops of this invocation that the driver ended before their own exit (the loop_cuts builtin).
+uint vy_loop_cuts = 0u;
 // Element counts of runtime-sized buffers, set by the host from the bound memory.
 uniform uint vy_len_sums;
 uniform uint vy_len_values;
 
 shared uint s_scan[256];
 
+uint vy_invocation_index() {
+    uvec3 size = gl_NumWorkGroups * gl_WorkGroupSize;
+    return gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * size.x + gl_GlobalInvocationID.z * size.x * size.y;
+}
+
+void vy_loop_cut(uint site) {
+    vy_loop_cuts++;
+    atomicAdd(vy_status.data[6], 1u);
+    if (atomicCompSwap(vy_status.data[7], 0u, 1u) == 0u) {
+        vy_status.data[8] = site;
+        vy_status.data[9] = vy_invocation_index();
+    }
+}
+
+bool vy_poll() {
+    vy_trips++;
+    if ((vy_trips & 1023u) != 1u || vy_status.data[0] == 0u) return false;
+    atomicAdd(vy_status.data[1], 1u);
+    return true;
+}
+
 void main() {
     // Shared memory starts zeroed (IR semantics); GLSL leaves it undefined.
-    for (uint i = gl_LocalInvocationIndex; i < 256u; i += 256u) s_scan[i] = 0u;
+    bool t1 = false; // set when the loop ends by its own condition or a break
+    for (uint t0 = gl_LocalInvocationIndex; ; t0 += 256u) {
+        if (!(t0 < 256u)) { t1 = true; break; }
+        if (vy_poll()) return;
+        s_scan[t0] = 0u;
+    }
+    if (!t1) vy_loop_cut(0u);
     groupMemoryBarrier();
     barrier();
     uint v_l = gl_LocalInvocationIndex;
@@ -23,10 +57,13 @@ void main() {
     // region: Hillis-Steele inclusive scan over the workgroup
     {
         uint v_offset = 1u;
-        for (uint t0 = 0u; t0 < 8u; t0++) {
-            if (!(v_offset < 256u)) break;
-            uint t1 = (v_l - v_offset);
-            uint v_add = ((v_l >= v_offset) ? (t1 < 256u ? s_scan[t1] : 0u) : 0u);
+        bool t3 = false; // set when the loop ends by its own condition or a break
+        for (uint t2 = 0u; ; t2++) {
+            if (!(t2 < 8u)) { t3 = true; break; }
+            if (vy_poll()) return;
+            if (!(v_offset < 256u)) { t3 = true; break; }
+            uint t4 = (v_l - v_offset);
+            uint v_add = ((v_l >= v_offset) ? (t4 < 256u ? s_scan[t4] : 0u) : 0u);
             groupMemoryBarrier();
             barrier();
             if (v_l < 256u) s_scan[v_l] = ((v_l < 256u ? s_scan[v_l] : 0u) + v_add);
@@ -34,6 +71,7 @@ void main() {
             barrier();
             v_offset = (v_offset << (1u & 31u));
         }
+        if (!t3) vy_loop_cut(1u);
     }
     // end region: Hillis-Steele inclusive scan over the workgroup
     if (v_g < vy_len_values) {

@@ -1,0 +1,51 @@
+public import VyreIR
+
+/// The JSON form of a megakernel's custom opcodes (what `vyre-gl run --program FILE` reads):
+///
+/// ```json
+/// {"workgroupSize": 128,
+///  "buffers": [{"name": "histogram", "binding": 6, "access": "read_write", "type": "u32", "count": 16}],
+///  "opcodes": [{"opcode": 1073741824, "name": "HIST_ADD", "body": [...IR statements...]}]}
+/// ```
+///
+/// Decoded strictly like programs: unknown and duplicate keys are errors with their JSON path.
+extension MegakernelConfiguration {
+    public static let jsonKeys: Set<String> = ["workgroupSize", "buffers", "opcodes"]
+    public static let handlerKeys: Set<String> = ["opcode", "name", "body"]
+
+    public init(json: some Collection<UInt8>) throws(ProgramJSONError) {
+        do {
+            self = try StrictJSONDecoder().decode(OpcodeProgramDocument.self, from: json).configuration
+        } catch let error as DecodingError {
+            throw ProgramJSONError(error)
+        } catch {
+            throw ProgramJSONError(path: "(top level)", problem: "\(error)", fix: "check the document against the opcode program form in the README")
+        }
+    }
+}
+
+struct OpcodeProgramDocument: Decodable {
+    var configuration: MegakernelConfiguration
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: JSONKey.self)
+        try c.allow(MegakernelConfiguration.jsonKeys)
+        guard c.contains("opcodes") else { throw c.fail(nil, "required key 'opcodes' is missing", fix: "add \"opcodes\": [{\"opcode\": 1073741824, \"name\": \"MY_OP\", \"body\": [...]}]") }
+        var list = try c.nestedUnkeyedContainer(forKey: "opcodes")
+        var handlers: [OpcodeHandler] = []
+        while !list.isAtEnd {
+            let h = try list.nestedContainer(keyedBy: JSONKey.self)
+            try h.allow(MegakernelConfiguration.handlerKeys)
+            let opcode = try h.integer("opcode", UInt32.self)
+            let name = h.contains("name") ? try h.name("name") : "opcode \(opcode)"
+            guard Identifier.isValidRegionName(name) else {
+                throw h.fail("name", "the name is empty, longer than 128 characters or not printable ASCII", fix: "use a short one-line name such as \"HIST_ADD\"")
+            }
+            handlers.append(OpcodeHandler(opcode: opcode, name: name, body: try h.nodes("body")))
+        }
+        let workgroupSize = try c.integerIfPresent("workgroupSize", UInt32.self) ?? MegakernelConfiguration().workgroupSize
+        guard workgroupSize >= 1 else { throw c.fail("workgroupSize", "0 lanes per workgroup", fix: "use 1 or more (the device's maximum is in 'vyre-gl info')") }
+        configuration = MegakernelConfiguration(workgroupSize: workgroupSize, opcodes: handlers,
+                                                extraBuffers: try c.decodeIfPresent([BufferDecl].self, forKey: "buffers") ?? [])
+    }
+}
