@@ -19,12 +19,15 @@ public enum Conformance {
 
     /// Deterministic generated programs (see ``ProgramGenerator``), named by their seed.
     public static func randomCases(count: Int, seed: UInt64, capabilities: Set<Capability>) -> [ConformanceCase] {
-        (0..<UInt64(count)).map { i in
-            var g = ProgramGenerator(seed: seed &+ i, options: .init(mode: .deterministic, capabilities: capabilities))
-            let c = g.generate()
-            return ConformanceCase(name: "generated seed \(c.seed)", program: c.program, grid: c.grid, inputs: c.inputs, foreverBudget: c.foreverBudget,
-                                   parameters: c.parameters)
-        }
+        (0..<UInt64(count)).map { randomCase(seed: seed &+ $0, capabilities: capabilities) }
+    }
+
+    /// The generated program of one seed, as a case.
+    public static func randomCase(seed: UInt64, capabilities: Set<Capability>) -> ConformanceCase {
+        var g = ProgramGenerator(seed: seed, options: .init(mode: .deterministic, capabilities: capabilities))
+        let c = g.generate()
+        return ConformanceCase(name: "generated seed \(c.seed)", program: c.program, grid: c.grid, inputs: c.inputs, foreverBudget: c.foreverBudget,
+                               parameters: c.parameters)
     }
 
     public static func check(_ c: ConformanceCase, on context: GLContext) -> ConformanceOutcome {

@@ -41,12 +41,27 @@ public struct BufferArena: ~Copyable, @unchecked Sendable {
         return entries.count - 1
     }
 
+    /// Adds a buffer of `words` zero words, cleared on the device (nothing is uploaded).
+    public mutating func add(zeros words: Int, mapped: Bool) throws(VyreGLError) -> Int {
+        let size = max(4, words * 4)
+        let flags = mapped ? GL_MAP_READ_BIT | GL_MAP_WRITE_BIT | GL_MAP_PERSISTENT_BIT | GL_MAP_COHERENT_BIT : GL_DYNAMIC_STORAGE_BIT
+        let created = try context.onThread { gl throws(VyreGLError) in try gl.createBuffer(bytes: size, flags: flags, map: mapped) }
+        let mapping = created.base?.bindMemory(to: Atomic<UInt32>.self, capacity: size / 4)
+        entries.append(Entry(handle: BufferHandle(name: created.name, byteCount: size, contextSerial: context.serial), mapping: mapping))
+        return entries.count - 1
+    }
+
     /// The first `words` words of buffer `index`.
     public func read(_ index: Int, words: Int) throws(VyreGLError) -> [UInt32] {
+        try read(index, words: 0..<words)
+    }
+
+    /// Words `range` of buffer `index`.
+    public func read(_ index: Int, words range: Range<Int>) throws(VyreGLError) -> [UInt32] {
         let e = entries[index]
-        precondition(words * 4 <= e.handle.byteCount, "read past buffer \(index)")
-        if let m = e.mapping { return (0..<words).map { m[$0].load(ordering: .relaxed) } }
+        precondition(range.lowerBound >= 0 && range.upperBound * 4 <= e.handle.byteCount, "read past buffer \(index)")
+        if let m = e.mapping { return range.map { m[$0].load(ordering: .relaxed) } }
         let name = e.handle.name
-        return try context.onThread { gl throws(VyreGLError) in try gl.read(words: 0..<words, from: name) }
+        return try context.onThread { gl throws(VyreGLError) in try gl.read(words: range, from: name) }
     }
 }

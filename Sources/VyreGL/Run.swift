@@ -8,6 +8,49 @@ public struct RunResult: Sendable, Hashable {
     public var gpuTime: Duration
 }
 
+/// What a buffer holds when a run starts.
+public enum BufferContents: Sendable, Hashable {
+    /// These little-endian words.
+    case words([UInt32])
+    /// `words` zero words, cleared on the device: nothing of that size is made on the host.
+    case zeros(words: Int)
+
+    public var wordCount: Int {
+        switch self {
+        case .words(let w): w.count
+        case .zeros(let n): n
+        }
+    }
+}
+
+/// The buffers of a finished run, still on the device: read any range of any of them, so a caller
+/// that shows 32 values of a gigabyte buffer reads back 32 values.
+public struct RunOutput: ~Copyable {
+    private let arena: BufferArena
+    private let slots: [String: (index: Int, words: Int)]
+    public let trap: TrapReport?
+    public let compileTime: Duration
+    public let gpuTime: Duration
+
+    init(arena: consuming BufferArena, slots: [String: (index: Int, words: Int)], trap: TrapReport?, compileTime: Duration, gpuTime: Duration) {
+        self.arena = arena
+        self.slots = slots
+        self.trap = trap
+        self.compileTime = compileTime
+        self.gpuTime = gpuTime
+    }
+
+    /// Words in buffer `name` (0 for a name the program does not declare).
+    public func wordCount(_ name: String) -> Int { slots[name]?.words ?? 0 }
+
+    /// Words `range` of buffer `name` (clamped to the buffer).
+    public func read(_ name: String, words range: Range<Int>) throws(VyreGLError) -> [UInt32] {
+        guard let slot = slots[name] else { throw .unknownBuffer(name) }
+        let clamped = range.clamped(to: 0..<slot.words)
+        return clamped.isEmpty ? [] : try arena.read(slot.index, words: clamped)
+    }
+}
+
 extension GLContext {
     /// Compiles `program`, uploads `inputs` (buffers left out start zeroed at their declared
     /// count), dispatches `grid` workgroups, and reads every buffer back. The same contract as
@@ -22,35 +65,54 @@ extension GLContext {
     /// Runs an already compiled pipeline with fresh buffers (see ``run(_:grid:buffers:options:)``).
     public func run(_ pipeline: borrowing ComputePipeline, grid: WorkgroupSize, buffers inputs: [String: [UInt32]],
                     options: DispatchOptions = DispatchOptions()) throws(VyreGLError) -> RunResult {
+        let output = try run(pipeline, grid: grid, contents: inputs.mapValues { .words($0) }, options: options)
+        var out: [String: [UInt32]] = [:]
+        for decl in pipeline.program.buffers { out[decl.name] = try output.read(decl.name, words: 0..<output.wordCount(decl.name)) }
+        return RunResult(buffers: out, trap: output.trap, compileTime: output.compileTime, gpuTime: output.gpuTime)
+    }
+
+    /// Runs a compiled pipeline with fresh buffers and leaves them on the device for the caller
+    /// to read (see ``RunOutput``). Every buffer is checked against the device's limits before
+    /// anything is allocated.
+    public func run(_ pipeline: borrowing ComputePipeline, grid: WorkgroupSize, contents inputs: [String: BufferContents],
+                    options: DispatchOptions = DispatchOptions()) throws(VyreGLError) -> RunOutput {
         let program = pipeline.program
-        var arena = BufferArena(context: self)
-        var handles: [UInt32: BufferHandle] = [:]
-        var slots: [String: (index: Int, words: Int)] = [:]
+        if let unknown = inputs.keys.sorted().first(where: { program.buffer(named: $0) == nil }) { throw .unknownBuffer(unknown) }
+        var plan: [(decl: BufferDecl, contents: BufferContents)] = []
         for decl in program.buffers {
-            let words: [UInt32]
+            let contents: BufferContents
             if let given = inputs[decl.name] {
-                words = given
+                contents = given
             } else if let count = decl.count {
-                words = Array(repeating: 0, count: Int(count) * decl.elementType.wordCount)
+                contents = .zeros(words: Int(count) * decl.elementType.wordCount)
             } else {
                 throw .missingBuffer(decl.name)
             }
-            if words.isEmpty || words.count % decl.elementType.wordCount != 0 {
-                throw .badBufferSize(name: decl.name, words: words.count, detail: words.isEmpty ? "GL cannot bind an empty buffer" : "\(decl.elementType) elements take \(decl.elementType.wordCount) words each")
+            let words = contents.wordCount
+            if words <= 0 || words % decl.elementType.wordCount != 0 {
+                throw .badBufferSize(name: decl.name, words: words, detail: words <= 0 ? "GL cannot bind an empty buffer" : "\(decl.elementType) elements take \(decl.elementType.wordCount) words each")
             }
-            if let count = decl.count, words.count < Int(count) * decl.elementType.wordCount {
-                throw .bufferTooSmall(name: decl.name, bytes: words.count * 4, needed: Int(count) * decl.elementType.byteCount)
+            if let count = decl.count, words < Int(count) * decl.elementType.wordCount {
+                throw .bufferTooSmall(name: decl.name, bytes: words * 4, needed: Int(count) * decl.elementType.byteCount)
             }
-            let index = try arena.add(words: words, mapped: decl.placement == .hostMapped)
+            if UInt64(words) * 4 > info.limits.maxStorageBlockBytes {
+                throw .bufferTooLarge(name: decl.name, bytes: UInt64(words) * 4, limit: info.limits.maxStorageBlockBytes)
+            }
+            plan.append((decl, contents))
+        }
+        var arena = BufferArena(context: self)
+        var handles: [UInt32: BufferHandle] = [:]
+        var slots: [String: (index: Int, words: Int)] = [:]
+        for (decl, contents) in plan {
+            let index: Int
+            switch contents {
+            case .words(let w): index = try arena.add(words: w, mapped: decl.placement == .hostMapped)
+            case .zeros(let n): index = try arena.add(zeros: n, mapped: decl.placement == .hostMapped)
+            }
             handles[decl.binding] = arena.handle(index)
-            slots[decl.name] = (index, words.count)
+            slots[decl.name] = (index, contents.wordCount)
         }
         let report = try dispatch(pipeline, groups: grid, buffers: handles, options: options)
-        var out: [String: [UInt32]] = [:]
-        for decl in program.buffers {
-            let slot = slots[decl.name]!
-            out[decl.name] = try arena.read(slot.index, words: slot.words)
-        }
-        return RunResult(buffers: out, trap: report.trap, compileTime: pipeline.compileTime, gpuTime: report.gpuTime)
+        return RunOutput(arena: arena, slots: slots, trap: report.trap, compileTime: pipeline.compileTime, gpuTime: report.gpuTime)
     }
 }

@@ -20,6 +20,8 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
     case linkFailed(log: String)
     case outOfDeviceMemory(bytes: Int, detail: String)
     case bufferTooSmall(name: String, bytes: Int, needed: Int)
+    /// A buffer larger than the device can bind (GL_MAX_SHADER_STORAGE_BLOCK_SIZE).
+    case bufferTooLarge(name: String, bytes: UInt64, limit: UInt64)
     case missingBuffer(String)
     case missingParameter(String)
     case unknownBuffer(String)
@@ -63,6 +65,8 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
             return "the device could not allocate \(bytes) bytes (\(d)). Fix: use smaller buffers or free other GPU work."
         case .bufferTooSmall(let n, let b, let need):
             return "buffer '\(n)' has \(b) bytes but the program declares \(need). Fix: pass at least \(need / 4) words for '\(n)'."
+        case .bufferTooLarge(let n, let b, let limit):
+            return "buffer '\(n)' needs \(b) bytes, but this device binds at most \(limit) bytes per buffer (GL_MAX_SHADER_STORAGE_BLOCK_SIZE); nothing was allocated. Fix: use a smaller buffer, or split the data across several buffers or dispatches."
         case .missingBuffer(let n):
             return "runtime-sized buffer '\(n)' was not given, so its length is unknown. Fix: pass contents for '\(n)'."
         case .missingParameter(let n):

@@ -478,7 +478,8 @@ extension BinaryFloatingPoint {
         return nil
     }
 
-    init?(special: String) {
+    /// "inf", "-inf" or "nan" as a value; nil for any other text.
+    public init?(special: String) {
         switch special {
         case "inf": self = .infinity
         case "-inf": self = -.infinity

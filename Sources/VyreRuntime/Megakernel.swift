@@ -225,12 +225,12 @@ public final class Megakernel: Sendable {
         for decl in configuration.extraBuffers {
             let words = batch.buffers[decl.name] ?? Array(repeating: 0, count: Int(decl.count ?? 1) * decl.elementType.wordCount)
             guard !words.isEmpty, words.count >= Int(decl.count ?? 0) * decl.elementType.wordCount else {
-                throw .invalidExtraBuffer("'\(decl.name)' was given \(words.count) words, it needs \(Int(decl.count ?? 1) * decl.elementType.wordCount). Fix: pass enough words")
+                throw .invalidExtraBuffer("'\(decl.name)' was given \(words.count) words, it needs \(Int(decl.count ?? 1) * decl.elementType.wordCount). Fix: pass that many words in the batch's \"buffers\", or leave it out to start it zeroed")
             }
             extra.append((decl, words))
         }
         if let unknown = batch.buffers.keys.sorted().first(where: { name in !configuration.extraBuffers.contains { $0.name == name } }) {
-            throw .invalidExtraBuffer("'\(unknown)' was given but the megakernel declares no such buffer. Fix: declare it in the configuration's extraBuffers")
+            throw .invalidExtraBuffer("'\(quoteForMessage(unknown))' was given but the megakernel declares no such buffer. Fix: declare it among the megakernel's extra buffers (the opcode program's \"buffers\"), or drop it from the batch")
         }
 
         let maxArgs = shape.maxArgs

@@ -37,7 +37,7 @@ struct OneShotBench: ParsableCommand {
         var decodeP50Microseconds: Double
     }
 
-    struct Output: Encodable {
+    struct Report: Encodable {
         var benchmark = "oneshot"
         var device: String
         var glVersion: String
@@ -51,16 +51,22 @@ struct OneShotBench: ParsableCommand {
         var rows: [Row]
     }
 
+    func validate() throws {
+        if let iterations, !(1...100_000).contains(iterations) { throw ValidationError("--iterations must be 1 to 100000.") }
+        if workgroupSize == 0 { throw ValidationError("--workgroup-size must be at least 1.") }
+        if let mappedLimit, mappedLimit < 0 || mappedLimit > RingProtocol.maxSlots { throw ValidationError("--mapped-limit must be 0 to \(RingProtocol.maxSlots).") }
+    }
+
     func run() throws {
         runReporting {
-            let list = sizes.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            let list = sizes.split(separator: ",", omittingEmptySubsequences: false).map { Decimal32.parse($0.trimmingCharacters(in: .whitespaces)).map(Int.init) }
             guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= RingProtocol.maxSlots }) else {
-                throw CLI.badInput("--sizes '\(sizes)' must be numbers from 1 to \(RingProtocol.maxSlots). Fix: write e.g. --sizes 1,256,65536")
+                throw CLI.badInput("--sizes '\(quoteForMessage(sizes))' must be whole numbers from 1 to \(RingProtocol.maxSlots). Fix: write e.g. --sizes 1,256,65536.")
             }
-            guard ["nop", "add", "store"].contains(op) else { throw CLI.badInput("--op '\(op)' is not nop, add or store. Fix: pick one of those.") }
+            guard ["nop", "add", "store"].contains(op) else { throw CLI.badInput("--op '\(quoteForMessage(op))' is not nop, add or store. Fix: pick one of those.") }
             let context = try CLI.openContext(deviceOptions)
             let megakernel: Megakernel
-            do throws(MegakernelError) { megakernel = try Megakernel(context: context, configuration: MegakernelConfiguration(workgroupSize: workgroupSize, mappedStateLimit: mappedLimit)) } catch { throw RunCommand.map(error) }
+            megakernel = try Megakernel(context: context, configuration: MegakernelConfiguration(workgroupSize: workgroupSize, mappedStateLimit: mappedLimit))
             // The floor: an empty program dispatched and waited for, measured in the same run.
             let empty = try context.makePipeline(VyreIR.Program(buffers: [], workgroupSize: VyreIR.WorkgroupSize(1)))
             var floor: [Double] = []
@@ -71,7 +77,7 @@ struct OneShotBench: ParsableCommand {
                 if i >= 20 { floor.append((floorClock.now - start).ms * 1000) }
             }
             if !json {
-                print(String(format: "baseline: empty dispatch + fence wait p50 %.1f us, p99 %.1f us", percentile(floor, 0.5), percentile(floor, 0.99)))
+                try Output.line(String(format: "baseline: empty dispatch + fence wait p50 %.1f us, p99 %.1f us", percentile(floor, 0.5), percentile(floor, 0.99)))
             }
             var rows: [Row] = []
             for size in list.map({ $0! }) {
@@ -90,7 +96,7 @@ struct OneShotBench: ParsableCommand {
                 for _ in 0..<3 {
                     let start = clock.now
                     let r: BatchResult
-                    do throws(MegakernelError) { r = try megakernel.run(batch) } catch { throw RunCommand.map(error) }
+                    r = try megakernel.run(batch)
                     probe = clock.now - start
                     guard r.allDone, r.doneCount == UInt32(size) else {
                         throw CLIFailure(status: .ranWithFailures, message: "benchmark batch of \(size) did not complete (done \(r.doneCount), faults \(r.faults.count))")
@@ -104,7 +110,7 @@ struct OneShotBench: ParsableCommand {
                 for _ in 0..<n {
                     let start = clock.now
                     let r: BatchResult
-                    do throws(MegakernelError) { r = try megakernel.run(batch) } catch { throw RunCommand.map(error) }
+                    r = try megakernel.run(batch)
                     totals.append((clock.now - start).ms * 1000)
                     encodes.append(r.timing.encode.ms * 1000)
                     gpus.append(r.timing.gpu.ms * 1000)
@@ -117,15 +123,15 @@ struct OneShotBench: ParsableCommand {
                 rows.append(row)
                 if !json {
                     if rows.count == 1 {
-                        print("oneshot on \(context.info.renderer) (\(context.info.glVersion)), op \(op), workgroup \(workgroupSize), mapped state up to \(megakernel.mappedStateLimit) items, megakernel compile \(String(format: "%.1f", megakernel.compileTime.ms)) ms")
-                        print("     slots  iters      p50 us      p99 us   slots/s      encode p50  gpu p50  decode p50 (us)")
+                        try Output.line("oneshot on \(context.info.renderer) (\(context.info.glVersion)), op \(op), workgroup \(workgroupSize), mapped state up to \(megakernel.mappedStateLimit) items, megakernel compile \(String(format: "%.1f", megakernel.compileTime.ms)) ms")
+                        try Output.line("     slots  iters      p50 us      p99 us   slots/s      encode p50  gpu p50  decode p50 (us)")
                     }
-                    print(String(format: "%10d %6d %11.1f %11.1f %10.3gM %10.1f %9.1f %9.1f", row.slots, row.iterations, row.p50Microseconds, row.p99Microseconds,
+                    try Output.line(String(format: "%10d %6d %11.1f %11.1f %10.3gM %10.1f %9.1f %9.1f", row.slots, row.iterations, row.p50Microseconds, row.p99Microseconds,
                                  row.slotsPerSecond / 1e6, row.encodeP50Microseconds, row.gpuP50Microseconds, row.decodeP50Microseconds))
                 }
             }
             if json {
-                CLI.printJSON(Output(device: context.info.renderer, glVersion: context.info.glVersion, op: op, workgroupSize: workgroupSize, mappedStateLimit: megakernel.mappedStateLimit,
+                try Output.json(Report(device: context.info.renderer, glVersion: context.info.glVersion, op: op, workgroupSize: workgroupSize, mappedStateLimit: megakernel.mappedStateLimit,
                                      megakernelCompileMilliseconds: megakernel.compileTime.ms, baselineDispatchP50Microseconds: percentile(floor, 0.5),
                                      baselineDispatchP99Microseconds: percentile(floor, 0.99), rows: rows))
             }

@@ -16,13 +16,13 @@ struct CompileCommand: ParsableCommand {
             let context = try CLI.openContext(deviceOptions)
             var rejected = 0
             for file in files {
-                let source = String(decoding: try CLI.read(file, what: "GLSL file"), as: UTF8.self)
+                let source = String(decoding: try InputFile.read(file, what: "GLSL file"), as: UTF8.self)
                 do {
                     let report = try context.compileRawGLSL(source)
-                    print("\(file): accepted (\(String(format: "%.1f", report.time.ms)) ms)\(report.log.isEmpty ? "" : "\n\(report.log)")")
+                    try Output.line("\(file): accepted (\(String(format: "%.1f", report.time.ms)) ms)\(report.log.isEmpty ? "" : "\n\(report.log)")")
                 } catch {
                     rejected += 1
-                    print("\(file): rejected: \(error)")
+                    try Output.line("\(file): rejected: \(error)")
                 }
             }
             if rejected > 0 { throw CLIFailure(status: .ranWithFailures, message: "\(rejected) of \(files.count) files rejected by \(context.info.renderer)") }

@@ -8,196 +8,299 @@ struct ExecCommand: ParsableCommand {
         commandName: "exec",
         abstract: "Run any program on the GPU and print (or write) its output buffers.",
         discussion: """
-            Buffers: --buffer NAME=[1,2,3] (a JSON array, typed by the buffer), NAME=@FILE (a .json array, or raw \
-            little-endian bytes), or NAME=zeros:N (N zero elements). Buffers with a fixed count that are not given \
-            start zeroed; runtime-sized buffers must be given.
+            Buffers: --buffer NAME=[1,2,3] (a JSON array, typed by the buffer; floats also take "nan", "inf", "-inf"), \
+            NAME=@FILE (a .json array, or raw little-endian bytes), or NAME=zeros:N (N zero elements, cleared on the \
+            device). Buffers with a fixed count that are not given start zeroed; runtime-sized buffers must be given. \
+            Only what is printed or written is read back: the first 32 elements of each output buffer, every element \
+            with --all, --json or --output-dir.
             """)
 
     @Argument(help: "The program: JSON, or wire bytes (.vyir).") var program: String
-    @Option(help: "Workgroups to dispatch: X[,Y[,Z]].") var groups: String = "1"
-    @Option(name: .customLong("buffer"), help: "NAME=[...] | NAME=@FILE | NAME=zeros:N (repeatable).") var buffers: [String] = []
-    @Option(help: "Iterations each forever loop may run.") var budget: UInt32 = 1 << 16
-    @Option(name: .customLong("param"), help: "NAME=VALUE: a parameter the program reads (u32; repeatable).") var params: [String] = []
-    @Option(help: "Grid, budget and buffers from a file written by 'selftest --dump-failures' (NAME.inputs.json).") var inputs: String?
-    @Option(help: "Seconds to wait for the dispatch.") var timeout: Double = 60
+    @Option(help: "Workgroups to dispatch: X[,Y[,Z]], each at least 1.") var groups: String = "1"
+    @Option(name: .customLong("buffer"), help: "NAME=[...] | NAME=@FILE | NAME=zeros:N (repeatable, once per buffer).") var buffers: [String] = []
+    @Option(help: "Iterations each forever loop may run (keep it well below the device's loop limit, see 'vyre-gl info').") var budget: UInt32 = DispatchOptions.defaultForeverBudget
+    @Option(name: .customLong("param"), help: "NAME=VALUE: a parameter the program reads (u32, decimal; repeatable).") var params: [String] = []
+    @Option(help: "Grid, budget, buffers and parameters from a file written by 'selftest --dump-failures' (NAME.inputs.json).") var inputs: String?
+    @Option(help: "Seconds the dispatch may run (more than 0, at most 86400); past it the program is stopped.") var timeout: Seconds = Seconds(60)
     @Option(name: .customLong("output-dir"), help: "Also write each output buffer as DIR/NAME.bin (raw little-endian).") var outputDir: String?
     @Flag(help: "Also run the CPU reference interpreter and compare every output word.") var check = false
     @Flag(help: "Print every element instead of the first 32 of each buffer.") var all = false
-    @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Print one JSON object (every element of every output buffer).") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
 
-    struct Output: Encodable {
-        var device: String
-        var grid: [UInt32]
-        var buffers: [String: JSONValue]
-        var trap: TrapReport?
-        var compileMilliseconds: Double
-        var dispatchMilliseconds: Double
-        var check: String?
-    }
+    /// Elements printed per buffer without --all.
+    static let preview: Int = 32
+    /// Words read back and formatted at a time when a whole buffer is printed or written.
+    static let chunkWords: Int = 1 << 20
 
     func run() throws {
         runReporting {
             let p = try CLI.loadProgram(program)
             var grid = try Self.parseGrid(groups)
             var budget = self.budget
-            var inputs: [String: [UInt32]] = [:]
-            let saved = try self.inputs.map(Self.loadInputs)
-            if let saved {
+            var contents: [String: BufferContents] = [:]
+            var parameters: [String: UInt32] = [:]
+            if let inputs {
+                let saved = try SavedInputs.load(inputs, program: p)
                 grid = saved.grid
-                budget = saved.budget
-                inputs = saved.buffers
+                budget = saved.foreverBudget
+                contents = saved.buffers.mapValues { .words($0) }
+                parameters = saved.parameters
             }
+            var given = Set<String>()
             for spec in buffers {
-                let (name, words) = try Self.parseBuffer(spec, program: p)
-                inputs[name] = words
+                let (name, value) = try Self.parseBuffer(spec, program: p)
+                guard given.insert(name).inserted else { throw CLI.badInput("--buffer \(name) is given twice. Fix: give each buffer once.") }
+                contents[name] = value
             }
-            var parameters = saved?.parameters ?? [:]
-            for spec in params {
-                let parts = spec.split(separator: "=", maxSplits: 1).map(String.init)
-                guard parts.count == 2, let v = UInt32(parts[1]) else {
-                    throw CLI.badInput("--param '\(spec)' is not NAME=VALUE with a u32 value. Fix: write e.g. --param first=16.")
-                }
-                parameters[parts[0]] = v
-            }
+            parameters.merge(try Self.parseParameters(params, program: p)) { _, new in new }
             if let missing = p.parameterNames.sorted().first(where: { parameters[$0] == nil }) {
                 throw CLI.badInput("the program reads parameter '\(missing)' but no --param \(missing)=VALUE was given. Fix: add it.")
             }
             let context = try CLI.openContext(deviceOptions)
-            let result = try context.run(p, grid: grid, buffers: inputs, options: DispatchOptions(foreverBudget: budget, timeout: .milliseconds(Int64(timeout * 1000)), parameters: parameters))
-            var verdict: String? = nil
-            if check {
-                let reference = try Interpreter(options: .init(foreverBudget: budget, parameters: parameters)).run(p, grid: grid, buffers: inputs)
-                verdict = "match"
-                for decl in p.buffers where reference.buffers[decl.name] != result.buffers[decl.name] {
-                    let want = reference.buffers[decl.name] ?? []
-                    let got = result.buffers[decl.name] ?? []
-                    let at = zip(want, got).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(want.count, got.count)
-                    verdict = "mismatch in '\(decl.name)' at word \(at): device \(got.indices.contains(at) ? String(got[at]) : "-"), reference \(want.indices.contains(at) ? String(want[at]) : "-")"
-                    break
-                }
-            }
+            let pipeline = try context.makePipeline(p)
+            let options = DispatchOptions(foreverBudget: budget, timeout: timeout.duration, parameters: parameters)
+            let output = try context.run(pipeline, grid: grid, contents: contents, options: options)
+            let verdict = check ? try Self.compare(p, output, grid: grid, contents: contents, options: options) : nil
             let outputs = p.buffers.filter { $0.access.canWrite }
-            if let outputDir {
-                try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
-                for decl in outputs {
-                    let words = result.buffers[decl.name] ?? []
-                    try Data(words.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8 & 0xFF), UInt8($0 >> 16 & 0xFF), UInt8($0 >> 24)] })
-                        .write(to: URL(fileURLWithPath: outputDir).appendingPathComponent("\(decl.name).bin"))
-                }
-            }
+            if let outputDir { try Self.write(outputs, of: output, to: outputDir) }
             if json {
-                var values: [String: JSONValue] = [:]
-                for decl in outputs { values[decl.name] = .array(Value.elements(result.buffers[decl.name] ?? [], as: decl.elementType).map(JSONValue.init)) }
-                CLI.printJSON(Output(device: context.info.renderer, grid: [grid.x, grid.y, grid.z], buffers: values, trap: result.trap,
-                                     compileMilliseconds: result.compileTime.ms, dispatchMilliseconds: result.gpuTime.ms, check: verdict))
+                try Self.printJSON(outputs, of: output, device: context.info.renderer, grid: grid, verdict: verdict)
             } else {
-                print("ran on \(context.info.renderer): grid \(grid), compile \(String(format: "%.1f", result.compileTime.ms)) ms, dispatch \(String(format: "%.3f", result.gpuTime.ms)) ms")
-                for decl in outputs {
-                    let elements = Value.elements(result.buffers[decl.name] ?? [], as: decl.elementType)
-                    let shown = all ? elements : Array(elements.prefix(32))
-                    let more = elements.count > shown.count ? " ... (\(elements.count - shown.count) more)" : ""
-                    print("\(decl.name) (\(decl.elementType), \(elements.count) elements): \(shown.map(\.plain).joined(separator: " "))\(more)")
+                try Output.line("ran on \(context.info.renderer): grid \(grid), compile \(String(format: "%.1f", output.compileTime.ms)) ms, dispatch \(String(format: "%.3f", output.gpuTime.ms)) ms")
+                for decl in outputs { try Self.printText(decl, of: output, all: all) }
+                if let t = output.trap {
+                    try Output.line("trap: \(t.count) invocation\(t.count == 1 ? "" : "s") trapped; first seen: code \(t.code) at invocation \(t.invocation)")
                 }
-                if let t = result.trap {
-                    print("trap: \(t.count) invocation\(t.count == 1 ? "" : "s") trapped; first seen: code \(t.code) at invocation \(t.invocation)")
-                }
-                if let verdict { print("check against the reference interpreter: \(verdict)") }
+                if let verdict { try Output.line("check against the reference interpreter: \(verdict)") }
             }
-            if result.trap != nil || (verdict != nil && verdict != "match") { throw CLIFailure(status: .ranWithFailures, message: result.trap != nil ? "the program trapped" : "device and reference disagree") }
+            if output.trap != nil || (verdict != nil && verdict != "match") {
+                throw CLIFailure(status: .ranWithFailures, message: output.trap != nil ? "the program trapped" : "device and reference disagree")
+            }
         }
     }
 
-    struct SavedInputs: Decodable {
-        var grid: [UInt32]
-        var foreverBudget: UInt32
-        var buffers: [String: [UInt32]]
-        var parameters: [String: UInt32]?
+    // MARK: output
+
+    /// Reads buffer `name` back `chunkWords` at a time (whole elements), handing each chunk to `body`.
+    static func forEachChunk(_ decl: BufferDecl, of output: borrowing RunOutput, limit: Int? = nil, _ body: ([UInt32]) throws -> Void) throws {
+        let total = Swift.min(output.wordCount(decl.name), limit ?? .max)
+        let step = chunkWords - chunkWords % decl.elementType.wordCount
+        var at = 0
+        while at < total {
+            try body(try output.read(decl.name, words: at..<Swift.min(total, at + step)))
+            at += step
+        }
     }
 
-    static func loadInputs(_ path: String) throws -> (grid: WorkgroupSize, budget: UInt32, buffers: [String: [UInt32]], parameters: [String: UInt32]) {
-        let data = try CLI.read(path, what: "inputs file")
-        guard let saved = try? JSONDecoder().decode(SavedInputs.self, from: data), (1...3).contains(saved.grid.count), saved.grid.allSatisfy({ $0 >= 1 }) else {
-            throw CLI.badInput("inputs file '\(path)' is not {\"grid\": [x, y, z], \"foreverBudget\": n, \"buffers\": {name: [words]}}. Fix: pass a file written by 'vyre-gl selftest --dump-failures'.")
+    static func printText(_ decl: BufferDecl, of output: borrowing RunOutput, all: Bool) throws {
+        let elements = output.wordCount(decl.name) / decl.elementType.wordCount
+        let shown = all ? elements : Swift.min(elements, preview)
+        try Output.write("\(decl.name) (\(decl.elementType), \(elements) elements):")
+        try forEachChunk(decl, of: output, limit: shown * decl.elementType.wordCount) { words in
+            try Output.write(ElementText.plain(words, decl.elementType).map { " " + $0 }.joined())
         }
-        let g = saved.grid
-        return (WorkgroupSize(g[0], g.count > 1 ? g[1] : 1, g.count > 2 ? g[2] : 1), saved.foreverBudget, saved.buffers, saved.parameters ?? [:])
+        try Output.line(elements > shown ? " ... (\(elements - shown) more)" : "")
     }
+
+    /// One JSON object, written as it is read back: a gigabyte buffer never exists as text.
+    static func printJSON(_ outputs: [BufferDecl], of output: borrowing RunOutput, device: String, grid: WorkgroupSize, verdict: String?) throws {
+        try Output.write("{\n  \"buffers\": {")
+        for (i, decl) in outputs.enumerated() {
+            try Output.write("\(i == 0 ? "" : ",")\n    \(ElementText.jsonString(decl.name)): [")
+            var first = true
+            try forEachChunk(decl, of: output) { words in
+                let items = ElementText.json(words, decl.elementType)
+                guard !items.isEmpty else { return }
+                try Output.write((first ? "" : ",") + items.joined(separator: ","))
+                first = false
+            }
+            try Output.write("]")
+        }
+        try Output.write("\n  },\n")
+        if let verdict { try Output.write("  \"check\": \(ElementText.jsonString(verdict)),\n") }
+        try Output.write("  \"compileMilliseconds\": \(output.compileTime.ms),\n")
+        try Output.write("  \"device\": \(ElementText.jsonString(device)),\n")
+        try Output.write("  \"dispatchMilliseconds\": \(output.gpuTime.ms),\n")
+        try Output.write("  \"grid\": [\(grid.x), \(grid.y), \(grid.z)]")
+        if let t = output.trap { try Output.write(",\n  \"trap\": {\"code\": \(t.code), \"count\": \(t.count), \"invocation\": \(t.invocation)}") }
+        try Output.line("\n}")
+    }
+
+    static func write(_ outputs: [BufferDecl], of output: borrowing RunOutput, to dir: String) throws {
+        try OutputFiles.makeDirectory(dir, what: "--output-dir")
+        for decl in outputs {
+            let path = URL(fileURLWithPath: dir).appendingPathComponent("\(decl.name).bin").path
+            let file = try OutputFiles.create(path, what: "--output-dir file")
+            defer { file.close() }
+            try forEachChunk(decl, of: output) { words in
+                try file.write(words.withUnsafeBytes { Array($0) })
+            }
+        }
+    }
+
+    /// Runs the reference interpreter on the same inputs and compares every word.
+    static func compare(_ program: Program, _ output: borrowing RunOutput, grid: WorkgroupSize, contents: [String: BufferContents], options: DispatchOptions) throws -> String {
+        var inputs: [String: [UInt32]] = [:]
+        for (name, c) in contents {
+            switch c {
+            case .words(let w): inputs[name] = w
+            case .zeros(let n): inputs[name] = [UInt32](repeating: 0, count: n)
+            }
+        }
+        let reference = try Interpreter(options: .init(foreverBudget: options.foreverBudget, parameters: options.parameters)).run(program, grid: grid, buffers: inputs)
+        for decl in program.buffers {
+            let want = reference.buffers[decl.name] ?? []
+            let got = try output.read(decl.name, words: 0..<output.wordCount(decl.name))
+            guard want != got else { continue }
+            let at = zip(want, got).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? Swift.min(want.count, got.count)
+            return "mismatch in '\(decl.name)' at word \(at): device \(got.indices.contains(at) ? String(got[at]) : "-"), reference \(want.indices.contains(at) ? String(want[at]) : "-")"
+        }
+        return "match"
+    }
+
+    // MARK: input
 
     static func parseGrid(_ text: String) throws -> WorkgroupSize {
-        let parts = text.split(separator: ",").map { UInt32($0.trimmingCharacters(in: .whitespaces)) }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Decimal32.parse($0.trimmingCharacters(in: .whitespaces)) }
         guard (1...3).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw CLI.badInput("--groups '\(text)' is not 1 to 3 positive numbers. Fix: write e.g. --groups 16 or --groups 8,8,1.")
+            throw CLI.badInput("--groups '\(quoteForMessage(text))' is not 1 to 3 positive whole numbers. Fix: write e.g. --groups 16 or --groups 8,8,1.")
         }
         let v = parts.map { $0! }
         return WorkgroupSize(v[0], v.count > 1 ? v[1] : 1, v.count > 2 ? v[2] : 1)
     }
 
-    /// Parses NAME=[...], NAME=@FILE or NAME=zeros:N into the buffer's words.
-    static func parseBuffer(_ spec: String, program: Program) throws -> (String, [UInt32]) {
+    static func parseParameters(_ specs: [String], program: Program) throws -> [String: UInt32] {
+        var out: [String: UInt32] = [:]
+        for spec in specs {
+            let parts = spec.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2, let v = Decimal32.parse(parts[1]) else {
+                throw CLI.badInput("--param '\(quoteForMessage(spec))' is not NAME=VALUE with a decimal u32 value. Fix: write e.g. --param first=16.")
+            }
+            guard program.parameterNames.contains(parts[0]) else {
+                let known = program.parameterNames.sorted()
+                throw CLI.badInput("--param names '\(quoteForMessage(parts[0]))', which the program does not read (\(known.isEmpty ? "it reads no parameters" : "it reads \(known.joined(separator: ", "))")). Fix: use one of its parameter names.")
+            }
+            guard out.updateValue(v, forKey: parts[0]) == nil else { throw CLI.badInput("--param \(parts[0]) is given twice. Fix: give each parameter once.") }
+        }
+        return out
+    }
+
+    /// Parses NAME=[...], NAME=@FILE or NAME=zeros:N.
+    static func parseBuffer(_ spec: String, program: Program) throws -> (String, BufferContents) {
         guard let eq = spec.firstIndex(of: "=") else {
-            throw CLI.badInput("--buffer '\(spec)' has no '='. Fix: write NAME=[1,2,3], NAME=@file.json or NAME=zeros:N.")
+            throw CLI.badInput("--buffer '\(quoteForMessage(spec))' has no '='. Fix: write NAME=[1,2,3], NAME=@file.json or NAME=zeros:N.")
         }
         let name = String(spec[..<eq])
-        let value = String(spec[spec.index(after: eq)...])
+        let value = spec[spec.index(after: eq)...]
         guard let decl = program.buffer(named: name) else {
-            throw CLI.badInput("--buffer names '\(name)', which the program does not declare (it has \(program.buffers.map(\.name).joined(separator: ", "))). Fix: use one of those names.")
+            throw CLI.badInput("--buffer names '\(quoteForMessage(name))', which the program does not declare (it has \(program.buffers.map(\.name).joined(separator: ", "))). Fix: use one of those names.")
         }
         if value.hasPrefix("zeros:") {
-            guard let n = Int(value.dropFirst(6)), n >= 1, n <= 1 << 28 else {
-                throw CLI.badInput("--buffer \(name)=\(value): zeros:N needs N from 1 to 268435456. Fix: give an element count.")
+            // At most 2^40 elements here; the device's own limit is checked before anything is allocated.
+            guard let n = Decimal32.parseCount(value.dropFirst(6)), n >= 1 else {
+                throw CLI.badInput("--buffer \(name)=\(quoteForMessage(value)): zeros:N needs N, a whole number of elements from 1. Fix: give an element count.")
             }
-            return (name, Array(repeating: 0, count: n * decl.elementType.wordCount))
+            return (name, .zeros(words: n * decl.elementType.wordCount))
         }
         if value.hasPrefix("@") {
             let path = String(value.dropFirst())
-            let data = try CLI.read(path, what: "buffer file")
-            if path.hasSuffix(".json") { return (name, try parseArray(data, decl, source: path)) }
-            guard data.count % decl.elementType.byteCount == 0 else {
-                throw CLI.badInput("buffer file '\(path)' has \(data.count) bytes, not a whole number of \(decl.elementType) elements (\(decl.elementType.byteCount) bytes each). Fix: pass raw little-endian \(decl.elementType) data.")
+            let bytes = try InputFile.read(path, what: "buffer file")
+            if path.hasSuffix(".json") { return (name, .words(try parseArray(bytes, decl, source: "buffer file '\(quoteForMessage(path, limit: 160))'"))) }
+            guard bytes.count % decl.elementType.byteCount == 0 else {
+                throw CLI.badInput("buffer file '\(quoteForMessage(path, limit: 160))' has \(bytes.count) bytes, not a whole number of \(decl.elementType) elements (\(decl.elementType.byteCount) bytes each). Fix: pass raw little-endian \(decl.elementType) data.")
             }
-            var words = [UInt32](repeating: 0, count: data.count / 4)
-            _ = words.withUnsafeMutableBytes { data.copyBytes(to: $0) }
-            return (name, words.map { UInt32(littleEndian: $0) })
+            var words = [UInt32](repeating: 0, count: bytes.count / 4)
+            words.withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
+            return (name, .words(words.map { UInt32(littleEndian: $0) }))
         }
-        return (name, try parseArray(Data(value.utf8), decl, source: "--buffer \(name)"))
+        return (name, .words(try parseArray(Array(value.utf8), decl, source: "--buffer \(name)")))
     }
 
-    static func parseArray(_ data: Data, _ decl: BufferDecl, source: String) throws -> [UInt32] {
-        guard let array = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? [Any] else {
-            throw CLI.badInput("\(source) is not a JSON array. Fix: write e.g. [1, 2, 3].")
-        }
-        var words: [UInt32] = []
-        for (i, item) in array.enumerated() {
-            guard let v = element(item, decl.elementType) else {
-                throw CLI.badInput("\(source)[\(i)] = \(item) is not a valid \(decl.elementType) for buffer '\(decl.name)'. Fix: write \(decl.elementType) values\(decl.elementType.isFloat ? " (or \"nan\", \"inf\", \"-inf\")" : "").")
+    /// A JSON array of `decl`'s element type, strictly: integers exact and in range, bools only
+    /// true or false, floats finite or "nan", "inf", "-inf".
+    static func parseArray(_ bytes: [UInt8], _ decl: BufferDecl, source: String) throws -> [UInt32] {
+        do {
+            return try StrictJSONDecoder().decode(from: bytes) { decoder in
+                var list = try decoder.unkeyedContainer()
+                var words: [UInt32] = []
+                words.reserveCapacity((list.count ?? 0) * decl.elementType.wordCount)
+                while !list.isAtEnd {
+                    let element = try ElementText.decode(try list.superDecoder(), decl.elementType)
+                    let bits = element.bits
+                    words.append(UInt32(truncatingIfNeeded: bits))
+                    if decl.elementType.is64Bit { words.append(UInt32(truncatingIfNeeded: bits >> 32)) }
+                }
+                return words
             }
-            words += v.words
+        } catch let error as DecodingError {
+            let e = ProgramJSONError(error)
+            throw CLI.badInput("\(source)\(e.path == "(top level)" ? "" : e.path): \(e.problem) (buffer '\(decl.name)' holds \(decl.elementType)). Fix: \(e.fix).")
         }
-        return words
+    }
+}
+
+/// `--timeout`: seconds, finite, more than 0 and at most a day.
+struct Seconds: ExpressibleByArgument {
+    var value: Double
+    var duration: Duration { .nanoseconds(Int64(value * 1e9)) }
+
+    init(_ value: Double) { self.value = value }
+
+    init?(argument: String) {
+        guard let v = Double(argument), v.isFinite, v > 0, v <= 86_400 else { return nil }
+        value = v
     }
 
-    static func element(_ item: Any, _ type: DataType) -> Value? {
-        if let s = item as? String, type.isFloat {
-            let special: Double? = s == "nan" ? .nan : s == "inf" ? .infinity : s == "-inf" ? -.infinity : nil
-            return special.map { type == .f32 ? .f32(Float($0)) : .f64($0) }
-        }
-        guard let n = item as? NSNumber else { return nil }
-        let d = n.doubleValue
-        switch type {
-        case .bool:
-            // JSON true/false arrive as the numbers 1 and 0.
-            return d == 0 || d == 1 ? .bool(d == 1) : nil
-        case .f32: return .f32(Float(d))
-        case .f64: return .f64(d)
-        case .u32: return d.rounded() == d && d >= 0 && d <= Double(UInt32.max) ? .u32(UInt32(d)) : nil
-        case .i32: return d.rounded() == d && d >= Double(Int32.min) && d <= Double(Int32.max) ? .i32(Int32(d)) : nil
-        case .u64:
-            if let s = (item as? NSNumber)?.stringValue, let v = UInt64(s) { return .u64(v) }
-            return nil
-        case .i64:
-            if let s = (item as? NSNumber)?.stringValue, let v = Int64(s) { return .i64(v) }
-            return nil
+    var defaultValueDescription: String { "\(value)" }
+}
+
+/// Decimal numbers as the command line takes them: digits only, no sign, no leading zeros.
+enum Decimal32 {
+    static func parse(_ text: some StringProtocol) -> UInt32? {
+        guard isCanonical(text) else { return nil }
+        return UInt32(text)
+    }
+
+    /// A count up to 2^40 (larger is refused before any arithmetic can overflow).
+    static func parseCount(_ text: some StringProtocol) -> Int? {
+        guard isCanonical(text), text.count <= 13, let n = Int(text), n <= 1 << 40 else { return nil }
+        return n
+    }
+
+    private static func isCanonical(_ text: some StringProtocol) -> Bool {
+        let bytes = Array(text.utf8)
+        return !bytes.isEmpty && bytes.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } && (bytes.count == 1 || bytes[0] != 0x30)
+    }
+}
+
+/// The `NAME.inputs.json` file `selftest --dump-failures` writes, read strictly.
+struct SavedInputs {
+    var grid: WorkgroupSize
+    var foreverBudget: UInt32
+    var buffers: [String: [UInt32]]
+    var parameters: [String: UInt32]
+
+    static func load(_ path: String, program: Program) throws -> SavedInputs {
+        let bytes = try InputFile.read(path, what: "inputs file")
+        do {
+            return try StrictJSONDecoder().decode(from: bytes) { decoder in
+                let c = try decoder.container(keyedBy: JSONKey.self)
+                try c.allow(["grid", "foreverBudget", "buffers", "parameters"])
+                let g = try c.decode([UInt32].self, forKey: "grid")
+                guard (1...3).contains(g.count), g.allSatisfy({ $0 >= 1 }) else {
+                    throw c.fail("grid", "the grid needs 1 to 3 numbers, each at least 1", fix: "write e.g. [4, 1, 1]")
+                }
+                let buffers = try c.decode([String: [UInt32]].self, forKey: "buffers")
+                if let unknown = buffers.keys.sorted().first(where: { program.buffer(named: $0) == nil }) {
+                    throw c.fail("buffers", "'\(quoteForMessage(unknown))' is not a buffer of the program", fix: "use the inputs file written with this program")
+                }
+                return SavedInputs(grid: WorkgroupSize(g[0], g.count > 1 ? g[1] : 1, g.count > 2 ? g[2] : 1),
+                                   foreverBudget: try c.integer("foreverBudget", UInt32.self), buffers: buffers,
+                                   parameters: try c.decodeIfPresent([String: UInt32].self, forKey: "parameters") ?? [:])
+            }
+        } catch let error as DecodingError {
+            throw CLI.badInput("inputs file '\(quoteForMessage(path, limit: 160))': \(ProgramJSONError(error).description) (it is the NAME.inputs.json that 'vyre-gl selftest --dump-failures' writes)")
         }
     }
 }

@@ -23,13 +23,13 @@ struct GLSLCommand: ParsableCommand {
             }
             let lowered = try p.lowerToGLSL(target: target)
             if annotate {
-                print("// content hash: \(p.contentHash)")
+                try Output.line("// content hash: \(p.contentHash)")
                 for (i, line) in lowered.source.split(separator: "\n", omittingEmptySubsequences: false).dropLast().enumerated() {
                     let where_ = lowered.location(ofLine: i + 1)?.path ?? ""
-                    print("\(line.padding(toLength: max(line.count, 72), withPad: " ", startingAt: 0)) // \(String(format: "%4d", i + 1)) \(where_)")
+                    try Output.line("\(line.padding(toLength: max(line.count, 72), withPad: " ", startingAt: 0)) // \(String(format: "%4d", i + 1)) \(where_)")
                 }
             } else {
-                print(lowered.source, terminator: "")
+                try Output.write(lowered.source)
             }
         }
     }

@@ -31,24 +31,24 @@ struct InfoCommand: ParsableCommand {
             case .failure(let e): uring = "unavailable: \(e)"
             }
             let report = Report(version: VyreGLCommand.version, devices: devices, context: context, contextError: contextError, ioUring: uring)
-            if json { CLI.printJSON(report) } else { printText(report) }
-            if contextError != nil { Foundation.exit(CLIFailure.Status.noDevice.rawValue) }
+            if json { try Output.json(report) } else { try printText(report) }
+            if let contextError { throw CLIFailure(status: .noDevice, message: contextError) }
         }
     }
 
-    private func printText(_ r: Report) {
-        print("vyre-gl \(r.version)")
-        print("EGL devices:\(r.devices.isEmpty ? " none enumerated (EGL_EXT_device_enumeration missing)" : "")")
+    private func printText(_ r: Report) throws {
+        try Output.line("vyre-gl \(r.version)")
+        try Output.line("EGL devices:\(r.devices.isEmpty ? " none enumerated (EGL_EXT_device_enumeration missing)" : "")")
         for d in r.devices {
             let chosen = r.context?.device?.index == d.index ? "  <- selected" : ""
-            print("  \(d.summary)\(chosen)")
+            try Output.line("  \(d.summary)\(chosen)")
         }
         guard let c = r.context else {
-            print("No usable context: \(r.contextError ?? "unknown error")")
+            try Output.line("No usable context: \(r.contextError ?? "unknown error")")
             return
         }
         let l = c.limits
-        print("""
+        try Output.line("""
             Display:        \(c.origin.rawValue), EGL \(c.eglVersion) (\(c.eglVendor))
             GL:             \(c.glVersion)
             Renderer:       \(c.renderer) (\(c.vendor))\(c.isSoftware ? " [software]" : "")
@@ -59,10 +59,11 @@ struct InfoCommand: ParsableCommand {
             Shared memory:  \(l.maxSharedMemoryBytes) bytes
             Storage:        \(l.maxComputeStorageBlocks) blocks per program, \(l.maxStorageBufferBindings) bindings, \(l.maxStorageBlockBytes / (1 << 20)) MiB per block, offset alignment \(l.storageBufferOffsetAlignment)
             64-bit types:   int64 \(yes(l.int64)), float64 \(yes(l.float64))
+            Loop limit:     \(l.maxLoopIterations.map { "\($0) iterations per invocation in all (the driver cuts longer loops; vyre-gl detects and reports every cut)" } ?? "none found up to \(DeviceLimits.loopProbeIterations) iterations per invocation")
             Features:
             """)
-        for (name, has) in c.features.sorted(by: { $0.key < $1.key }) { print("  \(name): \(yes(has))") }
-        print("io_uring:       \(r.ioUring)")
+        for (name, has) in c.features.sorted(by: { $0.key < $1.key }) { try Output.line("  \(name): \(yes(has))") }
+        try Output.line("io_uring:       \(r.ioUring)")
     }
 
     private func yes(_ b: Bool) -> String { b ? "yes" : "no" }

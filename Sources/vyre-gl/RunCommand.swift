@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VyreGL
+import VyreIR
 import VyreRuntime
 
 struct RunCommand: ParsableCommand {
@@ -16,102 +17,48 @@ struct RunCommand: ParsableCommand {
 
     @Argument(help: "The batch file.") var batch: String
     @Option(help: "Custom opcode handlers (and extra buffers) from an IR JSON file.") var program: String?
-    @Option(name: .customLong("workgroup-size"), help: "Lanes per workgroup of the megakernel.") var workgroupSize: UInt32?
+    @Option(name: .customLong("workgroup-size"), help: "Lanes per workgroup of the megakernel (1 to the device's maximum).") var workgroupSize: UInt32?
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
 
+    func validate() throws {
+        if workgroupSize == 0 { throw ValidationError("--workgroup-size must be at least 1.") }
+    }
+
     func run() throws {
         runReporting {
-            let file = try BatchFile.parse(try CLI.read(batch, what: "batch file"), source: batch)
-            var configuration = try program.map(OpcodeFile.load) ?? MegakernelConfiguration()
+            let decoded = try Self.load(batch: batch, program: program)
+            var configuration = decoded.configuration
             if let workgroupSize { configuration.workgroupSize = workgroupSize }
             let context = try CLI.openContext(deviceOptions)
-            let megakernel: Megakernel
-            do throws(MegakernelError) { megakernel = try Megakernel(context: context, configuration: configuration) } catch { throw Self.map(error) }
-            let result: BatchResult
-            do throws(MegakernelError) { result = try megakernel.run(file.batch) } catch { throw Self.map(error) }
-            let report = Report(file: file, result: result, megakernel: megakernel)
-            if json { CLI.printJSON(report.json) } else { report.printText(source: batch) }
+            let megakernel = try Megakernel(context: context, configuration: configuration)
+            let result = try megakernel.run(decoded.batch)
+            let report = BatchReport(batch: decoded.batch, result: result, megakernel: megakernel)
+            if json { try Output.json(report.json) } else { try report.printText(source: batch) }
             if !result.allDone {
                 throw CLIFailure(status: .ranWithFailures, message: "\(result.faults.count) op\(result.faults.count == 1 ? "" : "s") faulted and \(result.pending.count) stayed pending")
             }
         }
     }
 
-    static func map(_ error: MegakernelError) -> any Error {
+    /// Reads and decodes the batch and the opcode program; nothing is dispatched on bad input.
+    static func load(batch path: String, program: String?) throws -> (batch: Batch, configuration: MegakernelConfiguration) {
+        let batch: Batch
+        do { batch = try Batch(json: try InputFile.read(path, what: "batch file")) } catch let e as ProgramJSONError {
+            throw CLI.badInput("\(quoteForMessage(path, limit: 160)): \(e.description)")
+        }
+        guard let program else { return (batch, MegakernelConfiguration()) }
+        do { return (batch, try MegakernelConfiguration(json: try InputFile.read(program, what: "opcode program file"))) } catch let e as ProgramJSONError {
+            throw CLI.badInput("\(quoteForMessage(program, limit: 160)): \(e.description)")
+        }
+    }
+
+    /// Megakernel errors in the command line's words, with their exit status.
+    static func classify(_ error: MegakernelError) -> (CLIFailure.Status, String) {
         switch error {
-        case .device(let e): return e
-        case .invalidBatch, .invalidOpcode, .invalidHandler, .handlerExits, .invalidExtraBuffer: return CLI.badInput(error.description)
+        case .device(let e): (CLI.status(of: e), CLI.describe(e))
+        case .invalidOpcode, .invalidHandler, .handlerExits, .invalidExtraBuffer: (.badInput, "--program: \(error.description)")
+        case .invalidBatch: (.badInput, error.description)
         }
-    }
-}
-
-/// The printed outcome of a batch.
-struct Report {
-    var file: BatchFile
-    var result: BatchResult
-    var megakernel: Megakernel
-
-    /// Every non-zero word from the observables up, every word the batch set or that changed.
-    var controlWords: [Int: UInt32] {
-        let initial = (try? RingEncoding.control(words: file.batch.controlWords, tenants: file.batch.tenants, initial: file.batch.control)) ?? []
-        var out: [Int: UInt32] = [:]
-        for (i, v) in result.control.enumerated() {
-            let changed = i < initial.count && initial[i] != v
-            if (i >= RingProtocol.Control.observableBase && v != 0) || changed || file.initialControl[i] != nil { out[i] = v }
-        }
-        return out
-    }
-
-    /// Completed ops for every opcode in the batch (zero included), by name or number.
-    var metrics: [(String, Int)] {
-        var seen: [UInt32] = []
-        for item in file.batch.items {
-            if !seen.contains(item.opcode) { seen.append(item.opcode) }
-            if item.opcode == Opcode.packedSlot.rawValue, case .success(let ops) = PackedSlot.decode(item.args) {
-                for op in ops where !seen.contains(op.opcode.rawValue) { seen.append(op.opcode.rawValue) }
-            }
-        }
-        return seen.map { (Opcode.name(of: $0), result.completed[$0] ?? 0) }
-    }
-
-    var json: JSONValue {
-        func us(_ d: Duration) -> JSONValue { .number((d.ms * 1000).rounded() / 1) }
-        return .object([
-            "device": .string(megakernel.context.info.renderer),
-            "ops": .integer(Int64(result.itemCount)),
-            "slots": .integer(Int64(result.slots)),
-            "phases": .integer(Int64(result.phases)),
-            "done": .unsigned(UInt64(result.doneCount)),
-            "epoch": .unsigned(UInt64(result.epoch)),
-            "shutdown": .integer(result.shutdown ? 1 : 0),
-            "faults": .object(["count": .integer(Int64(result.faults.count)),
-                               "slots": .array(result.faults.map { .object(["slot": .integer(Int64($0.slot)), "reason": .string($0.reasonText), "code": .unsigned(UInt64($0.reason))]) })]),
-            "pending": .object(["count": .integer(Int64(result.pending.count)), "slots": .array(result.pending.map { .integer(Int64($0)) })]),
-            "control": .object(Dictionary(uniqueKeysWithValues: controlWords.map { ("\($0.key)", .unsigned(UInt64($0.value))) })),
-            "metrics": .object(Dictionary(uniqueKeysWithValues: metrics.map { ($0.0, .integer(Int64($0.1))) })),
-            "debug": .array(result.debug.records.map { .object(["fmt": .unsigned(UInt64($0.format)), "args": .array([.unsigned(UInt64($0.arg0)), .unsigned(UInt64($0.arg1))]), "slot": .integer(Int64($0.slot))]) }),
-            "debugLost": .integer(Int64(result.debug.lost)),
-            "buffers": .object(result.buffers.mapValues { .array($0.map { .unsigned(UInt64($0)) }) }),
-            "timing": .object(["total": us(result.timing.total), "encode": us(result.timing.encode), "gpu": us(result.timing.gpu),
-                               "decode": us(result.timing.decode), "megakernelCompile": us(megakernel.compileTime)]),
-        ])
-    }
-
-    func printText(source: String) {
-        let r = result
-        print("\(source) on \(megakernel.context.info.renderer): \(r.itemCount) ops in \(r.slots) slots, \(r.phases) phase\(r.phases == 1 ? "" : "s")")
-        print("  done \(r.doneCount), faults \(r.faults.count), pending \(r.pending.count), epoch \(r.epoch), shutdown \(r.shutdown ? "yes" : "no")")
-        for f in r.faults.prefix(20) { print("  FAULT slot \(f.slot): \(f.reasonText)") }
-        if r.faults.count > 20 { print("  ... \(r.faults.count - 20) more faults") }
-        if !r.pending.isEmpty { print("  pending slots: \(r.pending.prefix(32).map(String.init).joined(separator: " "))\(r.pending.count > 32 ? " ..." : "")") }
-        let words = controlWords.sorted { $0.key < $1.key }
-        print("  control: \(words.prefix(48).map { "[\($0.key)]=\($0.value)" }.joined(separator: " "))\(words.count > 48 ? " ..." : "")")
-        print("  completed: \(metrics.map { "\($0.0) \($0.1)" }.joined(separator: ", "))")
-        for d in r.debug.records.prefix(16) { print("  debug: fmt \(d.format) (\(d.arg0), \(d.arg1)) from slot \(d.slot)") }
-        if r.debug.lost > 0 { print("  debug: \(r.debug.lost) records lost (log full)") }
-        for (name, words) in r.buffers.sorted(by: { $0.key < $1.key }) { print("  \(name): \(words.prefix(32).map(String.init).joined(separator: " "))\(words.count > 32 ? " ..." : "")") }
-        print(String(format: "  time: %.1f us (encode %.1f, gpu %.1f, decode %.1f); megakernel compile %.1f ms",
-                     r.timing.total.ms * 1000, r.timing.encode.ms * 1000, r.timing.gpu.ms * 1000, r.timing.decode.ms * 1000, megakernel.compileTime.ms))
     }
 }

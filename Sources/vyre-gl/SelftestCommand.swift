@@ -29,13 +29,19 @@ struct SelftestCommand: ParsableCommand {
     }
 
     private func dump(_ c: ConformanceCase, to dir: String) throws {
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try OutputFiles.makeDirectory(dir, what: "--dump-failures")
         let base = URL(fileURLWithPath: dir).appendingPathComponent(c.name.map { $0.isLetter || $0.isNumber ? $0 : "_" }.reduce("") { $0 + String($1) })
-        try Data(c.program.jsonBytes()).write(to: base.appendingPathExtension("json"))
+        try OutputFiles.write(c.program.jsonBytes(), to: base.appendingPathExtension("json").path)
         let inputs = JSONEncoder()
         inputs.outputFormatting = [.sortedKeys]
-        try inputs.encode(InputsFile(grid: [c.grid.x, c.grid.y, c.grid.z], foreverBudget: c.foreverBudget, buffers: c.inputs, parameters: c.parameters))
-            .write(to: base.appendingPathExtension("inputs.json"))
+        let encoded = try inputs.encode(InputsFile(grid: [c.grid.x, c.grid.y, c.grid.z], foreverBudget: c.foreverBudget, buffers: c.inputs, parameters: c.parameters))
+        try OutputFiles.write(Array(encoded), to: base.appendingPathExtension("inputs.json").path)
+    }
+
+    func validate() throws {
+        guard (0...1_000_000).contains(random), (0...1_000_000).contains(batches) else {
+            throw ValidationError("--random and --batches must be 0 to 1000000.")
+        }
     }
 
     struct InputsFile: Encodable {
@@ -47,45 +53,51 @@ struct SelftestCommand: ParsableCommand {
 
     func run() throws {
         runReporting {
-            guard random >= 0, batches >= 0 else { throw CLI.badInput("--random and --batches must be 0 or more. Fix: pass counts.") }
             let context = try CLI.openContext(deviceOptions)
-            let cases = Conformance.suite(capabilities: context.limits.capabilities, randomCount: random, seed: seed)
-            if !json { print("selftest on \(context.info.renderer) (\(context.info.glVersion)): \(cases.count) programs and \(batches) megakernel batches") }
+            let curated = ConstructCases.all(capabilities: context.limits.capabilities)
+            let programs = curated.count + random
+            if !json { try Output.line("selftest on \(context.info.renderer) (\(context.info.glVersion)): \(programs) programs and \(batches) megakernel batches") }
             let clock = ContinuousClock()
             let start = clock.now
             var failures: [ConformanceOutcome] = []
-            for c in cases {
+            var progress = Progress()
+            for i in 0..<programs {
+                progress.update("selftest: program \(i + 1)/\(programs), \(failures.count) failed")
+                // Generated cases are made one at a time: a million of them never sit in memory together.
+                let c = i < curated.count ? curated[i] : Conformance.randomCase(seed: seed &+ UInt64(i - curated.count), capabilities: context.limits.capabilities)
                 let outcome = Conformance.check(c, on: context)
                 if !outcome.passed {
                     failures.append(outcome)
                     if let dumpFailures { try dump(c, to: dumpFailures) }
-                    if !json { print("FAIL \(outcome.name): \(outcome.detail ?? "")") }
+                    if !json { try Output.line("FAIL \(outcome.name): \(outcome.detail ?? "")") }
                 } else if verbose && !json {
-                    print("pass \(outcome.name)")
+                    try Output.line("pass \(outcome.name)")
                 }
             }
-            var total = cases.count
+            var total = programs
             if batches > 0 {
-                let megakernel: Megakernel
-                do throws(MegakernelError) { megakernel = try Megakernel(context: context, configuration: MegakernelConformance.configuration()) } catch { throw RunCommand.map(error) }
-                for outcome in MegakernelConformance.check(megakernel, count: batches, seed: seed) {
+                let megakernel = try Megakernel(context: context, configuration: MegakernelConformance.configuration())
+                for b in 0..<UInt64(batches) {
+                    progress.update("selftest: megakernel batch \(b + 1)/\(batches), \(failures.count) failed")
+                    let outcome = MegakernelConformance.check(megakernel, seed: seed &+ b)
                     total += 1
                     if !outcome.passed {
                         failures.append(outcome)
-                        if !json { print("FAIL \(outcome.name): \(outcome.detail ?? "")") }
+                        if !json { try Output.line("FAIL \(outcome.name): \(outcome.detail ?? "")") }
                     } else if verbose && !json {
-                        print("pass \(outcome.name)")
+                        try Output.line("pass \(outcome.name)")
                     }
                 }
             }
+            progress.finish()
             let seconds = (clock.now - start).ms / 1000
             let summary = Summary(device: context.info.renderer, glVersion: context.info.glVersion, cases: total,
                                   passed: total - failures.count, failed: failures.count, seconds: seconds,
                                   failures: failures.map { ["case": $0.name, "detail": $0.detail ?? ""] })
             if json {
-                CLI.printJSON(summary)
+                try Output.json(summary)
             } else {
-                print("\(summary.passed)/\(summary.cases) passed in \(String(format: "%.1f", seconds)) s\(failures.isEmpty ? "" : "; \(failures.count) FAILED")")
+                try Output.line("\(summary.passed)/\(summary.cases) passed in \(String(format: "%.1f", seconds)) s\(failures.isEmpty ? "" : "; \(failures.count) FAILED")")
             }
             if !failures.isEmpty { throw CLIFailure(status: .ranWithFailures, message: "\(failures.count) of \(total) conformance cases failed on \(context.info.renderer)") }
         }

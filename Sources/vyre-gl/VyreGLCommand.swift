@@ -1,11 +1,33 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import VyreGL
 
 @main
 struct VyreGLCommand: ParsableCommand {
     static let version = "0.1.0"
+
+    /// Parses the command line, mapping every usage error to exit status 2 with a Fix (the
+    /// parser's own default is 64 without one), then runs the command.
+    static func main() {
+        // A closed pipe must reach the output code as EPIPE, not end the process without a word.
+        signal(SIGPIPE, SIG_IGN)
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot(arguments)
+        } catch {
+            CLI.usage(error, arguments: arguments)
+        }
+        do {
+            try command.run()
+        } catch {
+            CLI.usage(error, arguments: arguments)
+        }
+    }
 
     static let configuration = CommandConfiguration(
         commandName: "vyre-gl",

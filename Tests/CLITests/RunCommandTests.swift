@@ -66,14 +66,14 @@ struct RunCommandTests {
         ("{\"ops\": [{\"op\": \"STORE\"}]}", "unknown op name 'STORE'"),
         ("{\"ops\": [{\"op\": \"NOP\", \"args\": [1,2,3,4,5,6,7,8,9,10,11,12,13]}]}", "13 args"),
         ("{\"ops\": [{\"op\": \"NOP\", \"args\": [-1]}]}", "ops[0].args[0]"),
-        ("{\"ops\": [{\"op\": \"NOP\", \"args\": [4294967296]}]}", "not a whole number"),
+        ("{\"ops\": [{\"op\": \"NOP\", \"args\": [4294967296]}]}", "ops[0].args[0]: 4294967296 is outside 0...4294967295"),
         ("{\"slots\": 1, \"ops\": [{\"op\": \"NOP\"}, {\"op\": \"NOP\"}]}", "cannot hold 2 ops"),
         ("{\"slots\": 2000000, \"ops\": [{\"op\": \"NOP\"}]}", "outside 1...1048576"),
         ("{\"control\": {\"224\": 1}, \"ops\": [{\"op\": \"NOP\"}]}", "outside the 224-word control buffer"),
         ("{\"opz\": []}", "unknown key"),
         ("{\"ops\": {\"op\": \"NOP\"}}", "expected an array"),
         ("{\"controlWords\": 100, \"ops\": []}", "controlWords"),
-        ("[1, 2]", "not a JSON object"),
+        ("[1, 2]", "expected an object, found an array"),
     ])
     func badBatchesAreExitStatusTwoAndDispatchNothing(_ json: String, _ mentions: String) throws {
         let file = try Self.batchFile(json)

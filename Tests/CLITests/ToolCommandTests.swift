@@ -61,10 +61,10 @@ struct ToolCommandTests {
     @Test(arguments: [
         (["exec", "no/such/program.json"], "does not exist"),
         (["exec", "examples/programs/double.json", "--buffer", "nope=[1]"], "does not declare"),
-        (["exec", "examples/programs/double.json", "--buffer", "data=[1,-2]"], "not a valid u32"),
-        (["exec", "examples/programs/double.json", "--groups", "0"], "positive numbers"),
+        (["exec", "examples/programs/double.json", "--buffer", "data=[1,-2]"], "-2 is outside 0...4294967295"),
+        (["exec", "examples/programs/double.json", "--groups", "0"], "positive whole numbers"),
         (["exec", "examples/programs/double.json"], "runtime-sized buffer 'data'"),
-        (["exec", "Package.swift"], "invalid program JSON"),
+        (["exec", "Package.swift"], "invalid program JSON at (top level): not valid JSON at line 1, column 1"),
     ])
     func badInputIsExitStatusTwoWithAFix(_ arguments: [String], _ mentions: String) throws {
         let r = try CLIRunner.run(arguments)

@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import VyreIR
+
+/// Files a command writes (`exec --output-dir`, `selftest --dump-failures`), with every failure
+/// (a full disk, a path that is a file, no permission) reported with the path and a Fix.
+enum OutputFiles {
+    static func makeDirectory(_ path: String, what: String) throws {
+        var info = stat()
+        if stat(path, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else {
+                throw CLI.badInput("\(what) '\(quoteForMessage(path, limit: 160))' exists and is not a directory. Fix: name a directory, or a path that does not exist yet.")
+            }
+            return
+        }
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw CLIFailure(status: .ranWithFailures, message: "\(what) '\(quoteForMessage(path, limit: 160))' could not be made: \((error as NSError).localizedDescription). Fix: check the path and its permissions.")
+        }
+    }
+
+    /// An open file, written through `write(2)` so each failure has its errno.
+    struct File {
+        let fd: Int32
+        let path: String
+
+        func write(_ bytes: [UInt8]) throws {
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw failure(errno, path)
+                }
+                offset += n
+            }
+        }
+
+        func close() { _ = Glibc.close(fd) }
+    }
+
+    static func create(_ path: String, what: String) throws -> File {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure(errno, path) }
+        return File(fd: fd, path: path)
+    }
+
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        let file = try create(path, what: "output file")
+        defer { file.close() }
+        try file.write(bytes)
+    }
+
+    static func failure(_ code: Int32, _ path: String) -> CLIFailure {
+        let fix = code == ENOSPC ? "free space on that disk or write elsewhere" : "check the path and its permissions"
+        return CLIFailure(status: .ranWithFailures, message: "could not write '\(quoteForMessage(path, limit: 160))': \(String(cString: strerror(code))). Fix: \(fix).")
+    }
+}
