@@ -14,11 +14,16 @@ public struct ConformanceCase: Sendable {
     public var requires: Set<Capability>
     /// Values of the program's parameters.
     public var parameters: [String: UInt32]
+    /// The program loops more than some drivers allow one invocation (llvmpipe: 65,535 iterations
+    /// in all). On such a driver the case passes only with the runtime's typed loop-limit error;
+    /// everywhere else it must match the interpreter.
+    public var longLoops: Bool
 
     public init(name: String, program: Program, grid: WorkgroupSize = WorkgroupSize(1), inputs: [String: [UInt32]] = [:],
                 foreverBudget: UInt32 = 64, tolerances: [String: FloatTolerance] = [:], requires: Set<Capability> = [],
-                parameters: [String: UInt32] = [:]) {
+                parameters: [String: UInt32] = [:], longLoops: Bool = false) {
         self.parameters = parameters
+        self.longLoops = longLoops
         self.name = name
         self.program = program
         self.grid = grid

@@ -11,6 +11,8 @@ public enum ConstructCases {
         cases += controlFlowCases()
         cases += atomicCases()
         cases += workgroupCases()
+        cases += longLoopCases()
+        cases += adversarialCases()
         return cases.filter { $0.requires.isSubset(of: capabilities) }
     }
 
@@ -289,6 +291,94 @@ public enum ConstructCases {
             Node.if(Expr.variable("i").equals(5)) { Node.trap(0xDEAD) }
             Node.store("out", at: "i", "i" + 100)
         }, grid: WorkgroupSize(2)))
+        return cases
+    }
+
+    // MARK: long loops
+
+    /// At least 10^6 loop iterations per invocation, flat and nested, for every kind of loop the
+    /// lowering writes: each matches the interpreter, or (on a driver with a loop limit) ends in
+    /// the runtime's typed error, never in a silently short result.
+    static func longLoopCases() -> [ConformanceCase] {
+        let out = [buffer("out", 0, .readWrite, .u32, count: 8)]
+        var cases: [ConformanceCase] = []
+        cases.append(ConformanceCase(name: "long flat for loop (1,000,000 iterations)", program: Program(buffers: out, workgroupSize: WorkgroupSize(2)) {
+            Node.let("n", 0)
+            Node.for("k", from: 0, to: 1_000_000) { Node.assign("n", "n" + ("k" & 7) + .localIndex) }
+            Node.store("out", at: .localIndex, "n")
+        }, longLoops: true))
+        cases.append(ConformanceCase(name: "long nested for loops (1,000 x 1,000)", program: Program(buffers: out, workgroupSize: WorkgroupSize(1)) {
+            Node.let("n", 0)
+            Node.for("a", from: 0, to: 1000) {
+                Node.for("b", from: 0, to: 1000) { Node.assign("n", "n" + ("a" ^ "b")) }
+            }
+            Node.store("out", at: 0, "n")
+        }, longLoops: true))
+        cases.append(ConformanceCase(name: "long nested loops of three kinds (100 x 100 x 100)", program: Program(buffers: out, workgroupSize: WorkgroupSize(1)) {
+            Node.let("n", 0)
+            Node.let("a", 0)
+            Node.while("a" < 100, maxIterations: 1000) {
+                Node.for("b", from: 0, to: 100) {
+                    Node.let("c", 0)
+                    Node.forever {
+                        Node.if("c" >= 100) { Node.break }
+                        Node.assign("n", "n" + 1)
+                        Node.assign("c", "c" + 1)
+                    }
+                }
+                Node.assign("a", "a" + 1)
+            }
+            Node.store("out", at: 0, "n")
+        }, foreverBudget: 200, longLoops: true))
+        cases.append(ConformanceCase(name: "long while loop (1,500,000 iterations)", program: Program(buffers: out, workgroupSize: WorkgroupSize(1)) {
+            Node.let("n", 0)
+            Node.while("n" < 1_500_000, maxIterations: 2_000_000) { Node.assign("n", "n" + 1) }
+            Node.store("out", at: 0, "n")
+        }, longLoops: true))
+        cases.append(ConformanceCase(name: "long forever loop (budget 1,200,000)", program: Program(buffers: out, workgroupSize: WorkgroupSize(1)) {
+            Node.let("n", 0)
+            Node.forever {
+                Node.assign("n", "n" + 3)
+                Node.if(Expr.variable("n").equals(3_000_000)) { Node.break }
+            }
+            Node.store("out", at: 0, "n")
+        }, foreverBudget: 1_200_000, longLoops: true))
+        cases.append(ConformanceCase(name: "long async copy (1,048,576 elements)", program: Program(
+            buffers: [buffer("src", 0, .readOnly, .u32), buffer("dst", 1, .writeOnly, .u32, count: 1 << 20)], workgroupSize: WorkgroupSize(1)) {
+                Node.asyncStore(AsyncCopy(tag: "all", source: "src", sourceOffset: 0, destination: "dst", destinationOffset: 0, count: 1 << 20))
+                Node.asyncWait("all")
+            }, inputs: ["src": (0..<(1 << 20)).map { UInt32(truncatingIfNeeded: $0 &* 2_654_435_761) }], longLoops: true))
+        return cases
+    }
+
+    // MARK: adversarial constants and names
+
+    /// Constants and names that once made drivers reject valid programs: subscripts past INT_MAX
+    /// (compilers check constant indices as signed ints) and region names that end in a
+    /// backslash (which continues a `//` comment onto the next line).
+    static func adversarialCases() -> [ConformanceCase] {
+        var cases: [ConformanceCase] = []
+        let indices: [UInt32] = [0x7FFF_FFFF, 0x8000_0000, 0x8000_0001, 0xFFFF_FFFE, 0xFFFF_FFFF]
+        cases.append(ConformanceCase(name: "constant indices past INT_MAX are dropped or read zero", program: Program(
+            buffers: [buffer("runtime", 0, .readWrite, .u32), buffer("fixed", 1, .readWrite, .u32, count: 4), buffer("out", 2, .writeOnly, .u32, count: 16)],
+            shared: [SharedDecl("tile", type: .u32, count: 4)], workgroupSize: WorkgroupSize(1)) {
+                for (k, index) in indices.enumerated() {
+                    Node.store("runtime", at: .u32(index), 7)
+                    Node.store("fixed", at: .u32(index), 7)
+                    Node.store("tile", at: .u32(index), 7)
+                    Node.store("out", at: .u32(UInt32(k)), .load("runtime", at: .u32(index)) + .load("fixed", at: .u32(index)) + .load("tile", at: .u32(index)))
+                    Node.let("old\(k)", .atomic(.add, "runtime", at: .u32(index), 1))
+                    Node.store("out", at: .u32(UInt32(8 + k)), .variable("old\(k)") + .compareExchange("fixed", at: .u32(index), expected: 0, desired: 5))
+                }
+                Node.store("out", at: 15, .load("runtime", at: 0) + .load("fixed", at: 3))
+            }, inputs: ["runtime": [1, 2, 3, 4], "fixed": [5, 6, 7, 8]]))
+        let names = ["ends in a backslash \\", "\\", "*/ not a comment end /*", "#define vy_zero 1", "quotes \" and '", "région ü ✓ 区域", "trigraph ??/"]
+        cases.append(ConformanceCase(name: "regions named with characters that break source text", program: Program(
+            buffers: [buffer("out", 0, .writeOnly, .u32, count: 8)], workgroupSize: WorkgroupSize(1)) {
+                for (k, name) in names.enumerated() {
+                    Node.region(name) { Node.store("out", at: .u32(UInt32(k)), .u32(UInt32(k + 1))) }
+                }
+            }))
         return cases
     }
 

@@ -158,6 +158,18 @@ public struct ProgramGenerator {
         return nodes
     }
 
+    /// Constant indices drivers have mishandled: at and past INT_MAX, where a compiler that checks
+    /// subscripts as signed ints rejects them, and the largest u32.
+    static let adversarialIndices: [UInt32] = [0x7FFF_FFFF, 0x8000_0000, 0x8000_0001, 0xFFFF_FFFE, 0xFFFF_FFFF]
+
+    /// Region names with characters that break generated source if written carelessly: a
+    /// backslash at the end (continues a `//` comment), comment and preprocessor tokens, quotes,
+    /// other scripts.
+    private mutating func regionName() -> String {
+        let tricky = ["step \\", "a\\", "*/ x /*", "#define X 1", "// nested", "\"quoted\" 'x'", "région ü ✓", "tab\\n", "\\\\", "?? trigraph ??/"]
+        return rng.chance(0.5) ? "step \(rng.int(0...99))" : rng.pick(tricky)
+    }
+
     // MARK: names and scopes
 
     private mutating func newName() -> String {
@@ -226,8 +238,11 @@ public struct ProgramGenerator {
             var t = rng.pick(types)
             if t == .bool { t = .u32 }
             if rng.chance(0.08) {
-                // Out of bounds: dropped, never lands in anyone's slots.
-                return [.store(outputBuffer(for: t), at: .u32(invocations * slotsPerInvocation + UInt32(rng.int(0...100))), expr(t, depth: 1))]
+                // Out of bounds: dropped, never lands in anyone's slots. Constants past INT_MAX
+                // on runtime-sized buffers once made drivers reject the source.
+                let index: UInt32 = rng.chance(0.5) ? invocations * slotsPerInvocation + UInt32(rng.int(0...100)) : rng.pick(Self.adversarialIndices)
+                let buffer = rng.chance(0.3) ? "out_i" : outputBuffer(for: t)
+                return [.store(buffer, at: .u32(index), expr(buffer == "out_i" ? .i32 : t, depth: 1))]
             }
             if t == .u32 && rng.chance(0.25) { return [.store("out_w", at: ownSlot(), expr(.u32, depth: 1))] }
             return [.store(outputBuffer(for: t), at: ownSlot(), expr(t, depth: 0))]
@@ -286,7 +301,7 @@ public struct ProgramGenerator {
                                           destinationOffset: "base", count: .u32(count))),
                     .asyncWait(tag)]
         case 93..<96 where canNest:
-            return [rng.chance(0.5) ? .region("step \(rng.int(0...99))", body(nesting: nesting + 1)) : .block(body(nesting: nesting + 1))]
+            return [rng.chance(0.5) ? .region(regionName(), body(nesting: nesting + 1)) : .block(body(nesting: nesting + 1))]
         case 96..<100 where allowExit:
             let exit: Node = rng.chance(0.5) ? .return : .trap(expr(.u32, depth: 1))
             return [.if(expr(.bool, depth: 1), then: [exit], else: [])]
@@ -323,7 +338,14 @@ public struct ProgramGenerator {
             switch roll {
             case 4: return rng.chance(0.25) ? .parameter(rng.pick(["p0", "p1"])) : .builtin(rng.pick(Builtin.all))
             case 5: return .length(rng.pick(["in_u", "in_f", "out_u", "out_i", "tile"]))
-            case 6: return .load("in_u", at: rng.chance(0.8) ? .u32(UInt32(rng.int(0...63))) : .u32(UInt32(rng.int(64...200))))
+            case 6:
+                if rng.chance(0.1) {
+                    // Out of range, so zero. On a runtime-sized buffer an index past INT_MAX once
+                    // made drivers reject the source.
+                    let index: Expr = .u32(rng.pick(Self.adversarialIndices))
+                    return rng.chance(0.5) ? .load("in_u", at: index) : .cast(.u32, .load("out_i", at: index))
+                }
+                return .load("in_u", at: rng.chance(0.8) ? .u32(UInt32(rng.int(0...63))) : .u32(UInt32(rng.int(64...200))))
             case 7: return .load("out_u", at: .variable("base") + .u32(UInt32(rng.int(0...3))))
             default: return literal(t)
             }

@@ -30,10 +30,12 @@ public enum Identifier {
         return true
     }
 
-    /// Region names are free text shown in comments: 1 to 128 printable ASCII characters.
+    /// Region names are free text for diagnostics: 1 to 128 characters of any script, but no
+    /// control characters (they would reach terminals through error messages). The lowering
+    /// writes them into comments in a form that cannot break the source (see `Writer.commentText`).
     public static func isValidRegionName(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        return (1...128).contains(bytes.count) && bytes.allSatisfy { $0 >= 0x20 && $0 <= 0x7E }
+        let scalars = name.unicodeScalars
+        return (1...128).contains(scalars.count) && !scalars.contains { $0.properties.generalCategory == .control }
     }
 
     private static func isLetter(_ b: UInt8) -> Bool { (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) }
@@ -268,7 +270,7 @@ struct Validator {
             checkBody(body, path: "\(path).body")
         case .region(let name, let body):
             if !Identifier.isValidRegionName(name) {
-                report(.invalidName, path, "region name is empty, longer than 128 characters or not printable ASCII", fix: "use a short one-line name")
+                report(.invalidName, path, "region name is empty, longer than 128 characters or holds a control character", fix: "use a short one-line name")
             }
             checkBody(body, path: "\(path).body")
         case .return:

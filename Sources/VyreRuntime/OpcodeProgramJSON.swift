@@ -39,7 +39,7 @@ struct OpcodeProgramDocument: Decodable {
             let opcode = try h.integer("opcode", UInt32.self)
             let name = h.contains("name") ? try h.name("name") : "opcode \(opcode)"
             guard Identifier.isValidRegionName(name) else {
-                throw h.fail("name", "the name is empty, longer than 128 characters or not printable ASCII", fix: "use a short one-line name such as \"HIST_ADD\"")
+                throw h.fail("name", "the name is empty, longer than 128 characters or holds a control character", fix: "use a short one-line name such as \"HIST_ADD\"")
             }
             handlers.append(OpcodeHandler(opcode: opcode, name: name, body: try h.nodes("body")))
         }

@@ -63,3 +63,72 @@ struct LoweringTests {
         #expect(source.contains("binding = 2) buffer B_out"))
     }
 }
+
+/// What the lowering writes into loops, constants and comments so that every valid program
+/// compiles on every driver and no driver limit goes unnoticed.
+struct LoweringSafetyTests {
+    static let loop = Program(buffers: [BufferDecl("o", binding: 0, access: .readWrite, type: .u32, count: 1)], workgroupSize: WorkgroupSize(1)) {
+        Node.let("n", 0)
+        Node.for("k", from: 0, to: 10) {
+            Node.if(Expr.variable("k").equals(7)) { Node.break }
+            Node.assign("n", "n" + "k")
+        }
+        Node.store("o", at: 0, "n")
+    }
+
+    @Test func loopsRecordTheirOwnExitsAndPollTheAbortWord() throws {
+        let lowered = try Self.loop.lowerToGLSL()
+        let source = lowered.source
+        #expect(lowered.statusBinding == 1)
+        #expect(lowered.loopSites == ["entry[1]"])
+        #expect(!lowered.handlesLoopCuts)
+        #expect(source.contains("for (uint v_k = 0u; ; v_k++) {"))
+        #expect(source.contains("if (!(v_k < 10u)) { t0 = true; break; }"))
+        #expect(source.contains("if (vy_poll()) return;"))
+        // A break is an exit of the loop's own: the flag is set before it.
+        #expect(source.contains("t0 = true;\n            break;"))
+        #expect(source.contains("if (!t0) vy_loop_cut(0u);"))
+    }
+
+    @Test func withoutGuardsLoopsArePlain() throws {
+        let source = try Self.loop.lowerToGLSL(target: GLSLTarget(capabilities: [], guards: .none)).source
+        #expect(source.contains("for (uint v_k = 0u; v_k < 10u; v_k++) {"))
+        #expect(!source.contains("vy_poll") && !source.contains("vy_loop_cut") && !source.contains("VyStatus"))
+    }
+
+    @Test func readingLoopCutsMeansTheProgramHandlesThem() throws {
+        let p = Program(buffers: [BufferDecl("o", binding: 0, access: .readWrite, type: .u32, count: 1)], workgroupSize: WorkgroupSize(1)) {
+            Node.store("o", at: 0, .builtin(.loopCuts))
+        }
+        let lowered = try p.lowerToGLSL()
+        #expect(lowered.handlesLoopCuts)
+        #expect(lowered.source.contains("uint vy_loop_cuts = 0u;"))
+        #expect(lowered.statusBinding == nil)
+    }
+
+    @Test(arguments: [0x8000_0000, 0xFFFF_FFFF] as [UInt32])
+    func constantIndicesPastIntMaxAreHiddenFromTheCompiler(_ index: UInt32) throws {
+        let p = Program(buffers: [BufferDecl("r", binding: 0, access: .readWrite, type: .u32)], workgroupSize: WorkgroupSize(1)) {
+            Node.store("r", at: .u32(index), .load("r", at: .u32(index)) + 1)
+        }
+        let source = try p.lowerToGLSL().source
+        #expect(source.contains("(\(index)u ^ vy_zero)"))
+        #expect(!source.contains("[\(index)u]"))
+    }
+
+    @Test func regionNamesCannotBreakTheSource() throws {
+        let p = Program(buffers: [BufferDecl("o", binding: 0, access: .readWrite, type: .u32, count: 1)], workgroupSize: WorkgroupSize(1)) {
+            Node.region("ends in a backslash \\") { Node.store("o", at: 0, 1) }
+            Node.region("région ✓") { Node.store("o", at: 0, 2) }
+        }
+        let source = try p.lowerToGLSL().source
+        #expect(source.contains("// region: ends in a backslash ?\n"))
+        #expect(source.contains("// region: r?gion ?\n"))
+        #expect(source.split(separator: "\n").allSatisfy { !$0.hasSuffix("\\") })
+    }
+
+    @Test func controlCharactersInRegionNamesAreInvalid() {
+        let p = Program(entry: [.region("two\nlines", [])])
+        #expect(p.validationErrors(limits: .unrestricted).map(\.kind) == [.invalidName])
+    }
+}
