@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "VyreGLSLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreConformance"], swiftSettings: strict),
         .testTarget(name: "VyreGLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreConformance"], swiftSettings: strict),
         .testTarget(name: "VyreRuntimeTests", dependencies: ["VyreIR", "VyreGL", "VyreRuntime", "VyreConformance"], swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: ["vyre-gl"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["vyre-gl", "VyreConformance"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -64,17 +64,17 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
         case .outOfDeviceMemory(let bytes, let d):
             return "the device could not allocate \(bytes) bytes (\(d)). Fix: use smaller buffers or free other GPU work."
         case .bufferTooSmall(let n, let b, let need):
-            return "buffer '\(n)' has \(b) bytes but the program declares \(need). Fix: pass at least \(need / 4) words for '\(n)'."
+            return "buffer '\(quoteForMessage(n))' has \(b) bytes but the program declares \(need). Fix: pass at least \(need / 4) words for '\(quoteForMessage(n))'."
         case .bufferTooLarge(let n, let b, let limit):
-            return "buffer '\(n)' needs \(b) bytes, but this device binds at most \(limit) bytes per buffer (GL_MAX_SHADER_STORAGE_BLOCK_SIZE); nothing was allocated. Fix: use a smaller buffer, or split the data across several buffers or dispatches."
+            return "buffer '\(quoteForMessage(n))' needs \(b) bytes, but this device binds at most \(limit) bytes per buffer (GL_MAX_SHADER_STORAGE_BLOCK_SIZE); nothing was allocated. Fix: use a smaller buffer, or split the data across several buffers or dispatches."
         case .missingBuffer(let n):
-            return "runtime-sized buffer '\(n)' was not given, so its length is unknown. Fix: pass contents for '\(n)'."
+            return "runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown. Fix: pass contents for '\(quoteForMessage(n))'."
         case .missingParameter(let n):
-            return "the program reads parameter '\(n)' but the dispatch gives no value. Fix: set DispatchOptions.parameters[\"\(n)\"]."
+            return "the program reads parameter '\(quoteForMessage(n))' but the dispatch gives no value. Fix: set DispatchOptions.parameters[\"\(n)\"]."
         case .unknownBuffer(let n):
-            return "buffer '\(n)' was given but the program declares no such buffer. Fix: check the name against the program's buffers."
+            return "buffer '\(quoteForMessage(n))' was given but the program declares no such buffer. Fix: check the name against the program's buffers."
         case .badBufferSize(let n, let w, let d):
-            return "buffer '\(n)' has \(w) words: \(d). Fix: pass a whole number of elements, at least one."
+            return "buffer '\(quoteForMessage(n))' has \(w) words: \(d). Fix: pass a whole number of elements, at least one."
         case .gridTooLarge(let r, let l):
             return "dispatch of \(r) workgroups exceeds this device's maximum of \(l). Fix: use fewer workgroups (larger workgroups or a loop inside the program)."
         case .timeout(let s, let what, let stopped):

@@ -112,12 +112,12 @@ public enum InterpreterError: Error, Sendable, Hashable, CustomStringConvertible
         switch self {
         case .invalidProgram(let f): return "\(f)"
         case .invalidGrid(let s): return "\(s). Fix: dispatch at least one workgroup on every axis."
-        case .unknownBuffer(let n): return "buffer '\(n)' was given but the program declares no such buffer. Fix: check the name against the program's buffers."
-        case .missingBuffer(let n): return "runtime-sized buffer '\(n)' was not given, so its length is unknown. Fix: pass contents for '\(n)'."
-        case .bufferTooSmall(let n, let w, let need): return "buffer '\(n)' holds \(w) words but its declaration needs \(need). Fix: pass at least \(need) words."
+        case .unknownBuffer(let n): return "buffer '\(quoteForMessage(n))' was given but the program declares no such buffer. Fix: check the name against the program's buffers."
+        case .missingBuffer(let n): return "runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown. Fix: pass contents for '\(quoteForMessage(n))'."
+        case .bufferTooSmall(let n, let w, let need): return "buffer '\(quoteForMessage(n))' holds \(w) words but its declaration needs \(need). Fix: pass at least \(need) words."
         case .stepBudgetExceeded(let b): return "the program ran past the interpreter's budget of \(b) steps. Fix: bound its loops, or raise Interpreter.Options.stepBudget."
         case .barrierDivergence(let wg, let d): return "workgroup \(wg): \(d); a workgroup barrier must be reached by every invocation. Fix: keep barriers out of divergent control flow."
-        case .missingParameter(let n): return "the program reads parameter '\(n)' but no value was given. Fix: pass it in Interpreter.Options.parameters (or DispatchOptions.parameters on a device)."
+        case .missingParameter(let n): return "the program reads parameter '\(quoteForMessage(n))' but no value was given. Fix: pass it in Interpreter.Options.parameters (or DispatchOptions.parameters on a device)."
         }
     }
 }

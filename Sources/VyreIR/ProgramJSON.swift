@@ -224,7 +224,7 @@ extension Node: Codable {
         let kinds = ["let", "assign", "store", "if", "for", "while", "forever", "block", "region", "barrier",
                      "async_load", "async_store", "async_wait", "trap"]
         guard let kind = kinds.first(where: keys.contains) else {
-            throw c.fail(nil, "object is not a statement (keys: \(keys.sorted().joined(separator: ", ")))", fix: "start the statement with one of \(kinds.joined(separator: ", "))")
+            throw c.fail(nil, "object is not a statement (keys: \(quoteForMessage(keys.sorted().map { quoteForMessage($0, limit: 24) }.joined(separator: ", "), limit: 120)))", fix: "start the statement with one of \(kinds.joined(separator: ", "))")
         }
         switch kind {
         case "let":
@@ -346,7 +346,7 @@ extension Expr: Codable {
         }
         let kinds = ["var", "param", "load", "length", "builtin", "op", "select", "cast", "bitcast", "fma", "atomic", "compare_exchange"]
         guard let kind = kinds.first(where: keys.contains) else {
-            throw c.fail(nil, "object is not an expression (keys: \(keys.sorted().joined(separator: ", ")))", fix: "use one of \((literalKeys + kinds).joined(separator: ", ")), or a bare u32 number or variable name")
+            throw c.fail(nil, "object is not an expression (keys: \(quoteForMessage(keys.sorted().map { quoteForMessage($0, limit: 24) }.joined(separator: ", "), limit: 120)))", fix: "use one of \((literalKeys + kinds).joined(separator: ", ")), or a bare u32 number or variable name")
         }
         switch kind {
         case "var":

@@ -42,10 +42,10 @@ public enum Typing {
 
     private static func readable(_ name: String, _ env: TypeEnvironment, _ path: String) throws(TypeIssue) -> DataType {
         guard let m = env.memory(name) else {
-            throw issue(.unknownMemory, path, "unknown buffer or shared array '\(name)'", "declare '\(name)' in the program's buffers or shared arrays, or fix the name")
+            throw issue(.unknownMemory, path, "unknown buffer or shared array '\(quoteForMessage(name))'", "declare '\(quoteForMessage(name))' in the program's buffers or shared arrays, or fix the name")
         }
         guard m.access.canRead else {
-            throw issue(.loadFromWriteOnly, path, "buffer '\(name)' is write-only and cannot be read", "declare '\(name)' with access read_write")
+            throw issue(.loadFromWriteOnly, path, "buffer '\(quoteForMessage(name))' is write-only and cannot be read", "declare '\(quoteForMessage(name))' with access read_write")
         }
         return m.type
     }
@@ -62,7 +62,7 @@ public enum Typing {
             return v.type
         case .variable(let name):
             guard let t = env.variable(name) else {
-                throw issue(.undefinedVariable, path, "variable '\(name)' is not defined here", "declare it with a let before this use, in this body or an enclosing one")
+                throw issue(.undefinedVariable, path, "variable '\(quoteForMessage(name))' is not defined here", "declare it with a let before this use, in this body or an enclosing one")
             }
             return t
         case .load(let name, let index):
@@ -71,14 +71,14 @@ public enum Typing {
             return t
         case .length(let name):
             guard env.memory(name) != nil else {
-                throw issue(.unknownMemory, path, "unknown buffer or shared array '\(name)'", "declare '\(name)' or fix the name")
+                throw issue(.unknownMemory, path, "unknown buffer or shared array '\(quoteForMessage(name))'", "declare '\(quoteForMessage(name))' or fix the name")
             }
             return .u32
         case .builtin:
             return .u32
         case .parameter(let name):
             guard Identifier.isValid(name) else {
-                throw issue(.typeMismatch, path, "parameter name '\(name)' is not a valid identifier", "use 1 to 64 letters, digits and single underscores, starting with a letter")
+                throw issue(.typeMismatch, path, "parameter name '\(quoteForMessage(name))' is not a valid identifier", "use 1 to 64 letters, digits and single underscores, starting with a letter")
             }
             return .u32
         case .unary(let op, let a):
@@ -129,13 +129,13 @@ public enum Typing {
 
     private static func atomicTarget(_ name: String, _ env: TypeEnvironment, _ path: String) throws(TypeIssue) -> DataType {
         guard let m = env.memory(name) else {
-            throw issue(.unknownMemory, path, "unknown buffer or shared array '\(name)'", "declare '\(name)' or fix the name")
+            throw issue(.unknownMemory, path, "unknown buffer or shared array '\(quoteForMessage(name))'", "declare '\(quoteForMessage(name))' or fix the name")
         }
         guard m.access == .readWrite else {
-            throw issue(.invalidAtomic, path, "atomics need a read_write buffer, '\(name)' is \(m.access.rawValue)", "declare '\(name)' with access read_write")
+            throw issue(.invalidAtomic, path, "atomics need a read_write buffer, '\(quoteForMessage(name))' is \(m.access.rawValue)", "declare '\(quoteForMessage(name))' with access read_write")
         }
         guard m.type == .u32 || m.type == .i32 else {
-            throw issue(.invalidAtomic, path, "atomics work on u32 or i32 elements, '\(name)' holds \(m.type)", "keep counters in a u32 or i32 buffer")
+            throw issue(.invalidAtomic, path, "atomics work on u32 or i32 elements, '\(quoteForMessage(name))' holds \(m.type)", "keep counters in a u32 or i32 buffer")
         }
         return m.type
     }

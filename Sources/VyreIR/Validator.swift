@@ -87,25 +87,25 @@ struct Validator {
         for (i, b) in program.buffers.enumerated() {
             let path = "buffers[\(i)]"
             if !Identifier.isValid(b.name) {
-                report(.invalidName, path, "buffer name '\(b.name)' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
+                report(.invalidName, path, "buffer name '\(quoteForMessage(b.name))' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
             }
             if !names.insert(b.name).inserted {
-                report(.duplicateMemory, path, "buffer name '\(b.name)' is declared twice", fix: "give every buffer and shared array its own name")
+                report(.duplicateMemory, path, "buffer name '\(quoteForMessage(b.name))' is declared twice", fix: "give every buffer and shared array its own name")
             }
             if let other = bindings[b.binding] {
-                report(.duplicateBinding, path, "binding \(b.binding) of '\(b.name)' is already used by '\(other)'", fix: "give every buffer its own binding")
+                report(.duplicateBinding, path, "binding \(b.binding) of '\(quoteForMessage(b.name))' is already used by '\(quoteForMessage(other))'", fix: "give every buffer its own binding")
             } else {
                 bindings[b.binding] = b.name
             }
             if b.binding >= limits.maxBindings {
-                report(.bindingOutOfRange, path, "binding \(b.binding) of '\(b.name)' is beyond this target's \(limits.maxBindings) binding points", fix: "use bindings 0 to \(limits.maxBindings - 1)")
+                report(.bindingOutOfRange, path, "binding \(b.binding) of '\(quoteForMessage(b.name))' is beyond this target's \(limits.maxBindings) binding points", fix: "use bindings 0 to \(limits.maxBindings - 1)")
             }
             if let count = b.count {
                 let bytes = UInt64(count) * UInt64(b.elementType.byteCount)
                 if count == 0 {
-                    report(.invalidSize, path, "buffer '\(b.name)' has a fixed count of 0", fix: "give it at least one element, or leave count out for a runtime-sized buffer")
+                    report(.invalidSize, path, "buffer '\(quoteForMessage(b.name))' has a fixed count of 0", fix: "give it at least one element, or leave count out for a runtime-sized buffer")
                 } else if bytes > limits.maxStorageBlockBytes {
-                    report(.invalidSize, path, "buffer '\(b.name)' needs \(bytes) bytes, this target allows \(limits.maxStorageBlockBytes) per buffer", fix: "split the data across buffers or shrink it")
+                    report(.invalidSize, path, "buffer '\(quoteForMessage(b.name))' needs \(bytes) bytes, this target allows \(limits.maxStorageBlockBytes) per buffer", fix: "split the data across buffers or shrink it")
                 }
             }
             checkType(b.elementType, path)
@@ -117,13 +117,13 @@ struct Validator {
         for (i, s) in program.shared.enumerated() {
             let path = "shared[\(i)]"
             if !Identifier.isValid(s.name) {
-                report(.invalidName, path, "shared array name '\(s.name)' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
+                report(.invalidName, path, "shared array name '\(quoteForMessage(s.name))' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
             }
             if !names.insert(s.name).inserted {
-                report(.duplicateMemory, path, "shared array name '\(s.name)' is already declared", fix: "give every buffer and shared array its own name")
+                report(.duplicateMemory, path, "shared array name '\(quoteForMessage(s.name))' is already declared", fix: "give every buffer and shared array its own name")
             }
             if s.count == 0 {
-                report(.invalidSize, path, "shared array '\(s.name)' has 0 elements", fix: "give it at least one element")
+                report(.invalidSize, path, "shared array '\(quoteForMessage(s.name))' has 0 elements", fix: "give it at least one element")
             }
             sharedBytes += s.byteCount
             checkType(s.elementType, path)
@@ -201,10 +201,10 @@ struct Validator {
 
     private mutating func declare(_ name: String, _ type: DataType, uniform: Bool, loopVariable: Bool, path: String) {
         if !Identifier.isValid(name) {
-            report(.invalidName, path, "variable name '\(name)' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
+            report(.invalidName, path, "variable name '\(quoteForMessage(name))' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
         }
         if lookup(name) != nil {
-            report(.duplicateVariable, path, "variable '\(name)' is already defined in this scope or an enclosing one", fix: "choose another name, or assign to the existing variable")
+            report(.duplicateVariable, path, "variable '\(quoteForMessage(name))' is already defined in this scope or an enclosing one", fix: "choose another name, or assign to the existing variable")
         }
         scopes[scopes.count - 1][name] = Variable(type: type, uniform: uniform, isLoopVariable: loopVariable)
     }
@@ -217,14 +217,14 @@ struct Validator {
         case .assign(let name, let value):
             let t = type(of: value, path: "\(path).value")
             guard let v = lookup(name) else {
-                report(.undefinedVariable, path, "assignment to undefined variable '\(name)'", fix: "declare it with a let first")
+                report(.undefinedVariable, path, "assignment to undefined variable '\(quoteForMessage(name))'", fix: "declare it with a let first")
                 return
             }
             if v.isLoopVariable {
-                report(.assignToLoopVariable, path, "loop variable '\(name)' is assigned inside its loop", fix: "copy it into a new variable and change that; for-loops stay bounded only if their variable is not assigned")
+                report(.assignToLoopVariable, path, "loop variable '\(quoteForMessage(name))' is assigned inside its loop", fix: "copy it into a new variable and change that; for-loops stay bounded only if their variable is not assigned")
             }
             if let t, t != v.type {
-                report(.typeMismatch, "\(path).value", "variable '\(name)' is \(v.type), the assigned value is \(t)", fix: "cast the value to \(v.type)")
+                report(.typeMismatch, "\(path).value", "variable '\(quoteForMessage(name))' is \(v.type), the assigned value is \(t)", fix: "cast the value to \(v.type)")
             }
             let uniform = controlIsUniform && isUniform(value)
             if !uniform { update(name) { $0.uniform = false } }
@@ -234,13 +234,13 @@ struct Validator {
             expect(idx, .u32, "\(path).index", "a store index")
             if let m = memory(name) {
                 if !m.access.canWrite {
-                    report(.storeToReadOnly, path, "store into read-only buffer '\(name)'", fix: "declare '\(name)' with access read_write or write")
+                    report(.storeToReadOnly, path, "store into read-only buffer '\(quoteForMessage(name))'", fix: "declare '\(quoteForMessage(name))' with access read_write or write")
                 }
                 if let t, t != m.type {
-                    report(.typeMismatch, "\(path).value", "'\(name)' holds \(m.type), the stored value is \(t)", fix: "cast the value to \(m.type)")
+                    report(.typeMismatch, "\(path).value", "'\(quoteForMessage(name))' holds \(m.type), the stored value is \(t)", fix: "cast the value to \(m.type)")
                 }
             } else {
-                report(.unknownMemory, path, "store into unknown buffer or shared array '\(name)'", fix: "declare '\(name)' or fix the name")
+                report(.unknownMemory, path, "store into unknown buffer or shared array '\(quoteForMessage(name))'", fix: "declare '\(quoteForMessage(name))' or fix the name")
             }
         case .if(let condition, let thenBody, let elseBody):
             expect(type(of: condition, path: "\(path).condition"), .bool, "\(path).condition", "an if condition")
@@ -289,7 +289,7 @@ struct Validator {
             checkCopy(copy, isLoad: node == .asyncLoad(copy), path: path)
         case .asyncWait(let tag):
             if !startedTags.contains(tag) {
-                report(.unknownAsyncTag, path, "wait for async tag '\(tag)' that no earlier async_load or async_store starts", fix: "start a copy with this tag before waiting, or fix the tag")
+                report(.unknownAsyncTag, path, "wait for async tag '\(quoteForMessage(tag))' that no earlier async_load or async_store starts", fix: "start a copy with this tag before waiting, or fix the tag")
             }
         case .trap(let code):
             expect(type(of: code, path: "\(path).code"), .u32, "\(path).code", "a trap code")
@@ -324,7 +324,7 @@ struct Validator {
 
     private mutating func checkCopy(_ c: AsyncCopy, isLoad: Bool, path: String) {
         if !Identifier.isValid(c.tag) {
-            report(.invalidName, path, "async tag '\(c.tag)' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
+            report(.invalidName, path, "async tag '\(quoteForMessage(c.tag))' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
         }
         startedTags.insert(c.tag)
         for (label, e) in [("sourceOffset", c.sourceOffset), ("destinationOffset", c.destinationOffset), ("count", c.count)] {
@@ -333,26 +333,26 @@ struct Validator {
         let src = memory(c.source)
         let dst = memory(c.destination)
         if src == nil {
-            report(.unknownMemory, path, "async copy source '\(c.source)' is not declared", fix: "declare it or fix the name")
+            report(.unknownMemory, path, "async copy source '\(quoteForMessage(c.source))' is not declared", fix: "declare it or fix the name")
         }
         if dst == nil {
-            report(.unknownMemory, path, "async copy destination '\(c.destination)' is not declared", fix: "declare it or fix the name")
+            report(.unknownMemory, path, "async copy destination '\(quoteForMessage(c.destination))' is not declared", fix: "declare it or fix the name")
         }
         guard let src, let dst else { return }
         if !src.access.canRead {
-            report(.loadFromWriteOnly, path, "async copy reads write-only buffer '\(c.source)'", fix: "declare it read_write")
+            report(.loadFromWriteOnly, path, "async copy reads write-only buffer '\(quoteForMessage(c.source))'", fix: "declare it read_write")
         }
         if !dst.access.canWrite {
-            report(.storeToReadOnly, path, "async copy writes read-only buffer '\(c.destination)'", fix: "declare it read_write or write")
+            report(.storeToReadOnly, path, "async copy writes read-only buffer '\(quoteForMessage(c.destination))'", fix: "declare it read_write or write")
         }
         if src.type != dst.type {
             report(.invalidAsyncCopy, path, "async copy from \(src.type) elements to \(dst.type) elements", fix: "copy between memories of one element type")
         }
         if isLoad && src.isShared {
-            report(.invalidAsyncCopy, path, "async_load must read a buffer, '\(c.source)' is a shared array", fix: "use async_store to copy out of shared memory")
+            report(.invalidAsyncCopy, path, "async_load must read a buffer, '\(quoteForMessage(c.source))' is a shared array", fix: "use async_store to copy out of shared memory")
         }
         if !isLoad && dst.isShared {
-            report(.invalidAsyncCopy, path, "async_store must write a buffer, '\(c.destination)' is a shared array", fix: "use async_load to copy into shared memory")
+            report(.invalidAsyncCopy, path, "async_store must write a buffer, '\(quoteForMessage(c.destination))' is a shared array", fix: "use async_load to copy into shared memory")
         }
     }
 

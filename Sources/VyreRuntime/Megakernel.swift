@@ -25,6 +25,47 @@ public struct MegakernelConfiguration: Sendable, Hashable {
     }
 }
 
+extension MegakernelConfiguration {
+    /// Checks the configuration (custom opcodes outside the reserved space and each handled once,
+    /// extra buffers at free bindings and names) and builds the megakernel program for `limits`,
+    /// with a validation failure inside a handler blamed on that handler. Needs no GPU.
+    public func program(limits: Limits) throws(MegakernelError) -> Program {
+        var seen = Set<UInt32>()
+        for h in opcodes {
+            if RingProtocol.isReserved(h.opcode) { throw .invalidOpcode(h.opcode, "is reserved by the protocol (bit 31, 0xFFF0...0xFFFF and 0...7). Fix: use a number from 8 up, such as a tenant-private opcode from 0x40000000") }
+            if !seen.insert(h.opcode).inserted { throw .invalidOpcode(h.opcode, "has two handlers. Fix: give each opcode one handler") }
+        }
+        for b in extraBuffers {
+            if b.binding < MegakernelBindings.firstExtra { throw .invalidExtraBuffer("'\(b.name)' uses binding \(b.binding), which the protocol buffers take. Fix: use bindings from \(MegakernelBindings.firstExtra)") }
+            if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer("'\(b.name)' has the name of a protocol buffer. Fix: rename it") }
+        }
+        let program = MegakernelPrograms.oneShot(configuration: self)
+        do { try program.validate(limits: limits) } catch { throw Self.blame(error, handlers: opcodes, program: program) }
+        return program
+    }
+
+    /// Turns a validation failure inside a handler into one that names the handler.
+    static func blame(_ failure: ValidationFailure, handlers: [OpcodeHandler], program: Program) -> MegakernelError {
+        func exits(_ nodes: [Node]) -> Bool {
+            nodes.contains { n in
+                switch n {
+                case .return, .trap: return true
+                default: return n.bodies.contains { exits($0.nodes) }
+                }
+            }
+        }
+        if let h = handlers.first(where: { exits($0.body) }) { return .handlerExits(opcode: h.opcode, name: h.name) }
+        for h in handlers {
+            let alone = Program(buffers: program.buffers, workgroupSize: program.workgroupSize, entry: [.block(
+                [.let("slot", 0), .let("base", 0), .let("tenant", 0), .let("opcode", 0), .let("fault", 0), .let("handled", true)]
+                    + (0..<RingProtocol.argsPerSlot).map { .let("arg\($0)", 0) } + h.body)])
+            if !alone.validationErrors(limits: .unrestricted).isEmpty { return .invalidHandler(opcode: h.opcode, failure) }
+        }
+        return .invalidHandler(opcode: handlers.first?.opcode ?? 0, failure)
+    }
+
+}
+
 /// Why a megakernel could not be built or a batch not run.
 public enum MegakernelError: Error, Sendable, CustomStringConvertible {
     case invalidOpcode(UInt32, String)
@@ -70,22 +111,8 @@ public final class Megakernel: Sendable {
         self.configuration = configuration
         self.logger = logger ?? context.logger
         self.mappedStateLimit = configuration.mappedStateLimit ?? (context.info.isSoftware ? 0 : 1024)
-        var names = Set<String>()
-        for h in configuration.opcodes {
-            if RingProtocol.isReserved(h.opcode) { throw .invalidOpcode(h.opcode, "is reserved by the protocol (bit 31, 0xFFF0...0xFFFF and 0...7). Fix: use a number from 8 up, such as a tenant-private opcode from 0x40000000") }
-            if !names.insert("\(h.opcode)").inserted { throw .invalidOpcode(h.opcode, "has two handlers. Fix: give each opcode one handler") }
-        }
-        for b in configuration.extraBuffers {
-            if b.binding < MegakernelBindings.firstExtra { throw .invalidExtraBuffer("'\(b.name)' uses binding \(b.binding), which the protocol buffers take. Fix: use bindings from \(MegakernelBindings.firstExtra)") }
-            if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer("'\(b.name)' has the name of a protocol buffer. Fix: rename it") }
-        }
-        let program = MegakernelPrograms.oneShot(configuration: configuration)
+        let program = try configuration.program(limits: context.limits)
         self.program = program
-        do {
-            try program.validate(limits: context.limits)
-        } catch {
-            throw Self.blame(error, handlers: configuration.opcodes, program: program)
-        }
         do {
             pipeline = try context.makePipeline(program)
         } catch {
@@ -93,26 +120,6 @@ public final class Megakernel: Sendable {
         }
         resident = Mutex(ResidentBuffers())
         self.logger.debug("megakernel bootstrapped", metadata: ["compile_ms": "\(pipeline.compileTime)", "opcodes": "\(configuration.opcodes.count)"])
-    }
-
-    /// Turns a validation failure inside a handler into one that names the handler.
-    private static func blame(_ failure: ValidationFailure, handlers: [OpcodeHandler], program: Program) -> MegakernelError {
-        func exits(_ nodes: [Node]) -> Bool {
-            nodes.contains { n in
-                switch n {
-                case .return, .trap: return true
-                default: return n.bodies.contains { exits($0.nodes) }
-                }
-            }
-        }
-        if let h = handlers.first(where: { exits($0.body) }) { return .handlerExits(opcode: h.opcode, name: h.name) }
-        for h in handlers {
-            let alone = Program(buffers: program.buffers, workgroupSize: program.workgroupSize, entry: [.block(
-                [.let("slot", 0), .let("base", 0), .let("tenant", 0), .let("opcode", 0), .let("fault", 0), .let("handled", true)]
-                    + (0..<RingProtocol.argsPerSlot).map { .let("arg\($0)", 0) } + h.body)])
-            if !alone.validationErrors(limits: .unrestricted).isEmpty { return .invalidHandler(opcode: h.opcode, failure) }
-        }
-        return .invalidHandler(opcode: handlers.first?.opcode ?? 0, failure)
     }
 
     /// Compile time of the megakernel program.
@@ -207,31 +214,8 @@ public final class Megakernel: Sendable {
     public func run(_ batch: Batch) throws(MegakernelError) -> BatchResult {
         let clock = ContinuousClock()
         let start = clock.now
-        let slots = batch.slots ?? max(1, batch.items.count)
-        guard (1...RingProtocol.maxSlots).contains(slots) else {
-            throw .invalidBatch(.invalidGeometry("\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots). Fix: choose slots in that range"))
-        }
-        guard batch.items.count <= slots else { throw .invalidBatch(.ringFull(items: batch.items.count, slots: slots)) }
-        let shape = RecordShape(batch.items)
-        if let bad = shape.tooManyArgs { throw .invalidBatch(.tooManyArgs(item: bad, count: batch.items[bad].args.count)) }
-        let control: [UInt32]
-        do {
-            control = try RingEncoding.control(words: batch.controlWords, tenants: batch.tenants, initial: batch.control)
-            _ = try RingEncoding.emptyDebugLog(records: batch.debugRecords)
-        } catch {
-            throw .invalidBatch(error)
-        }
-        var extra: [(decl: BufferDecl, words: [UInt32])] = []
-        for decl in configuration.extraBuffers {
-            let words = batch.buffers[decl.name] ?? Array(repeating: 0, count: Int(decl.count ?? 1) * decl.elementType.wordCount)
-            guard !words.isEmpty, words.count >= Int(decl.count ?? 0) * decl.elementType.wordCount else {
-                throw .invalidExtraBuffer("'\(decl.name)' was given \(words.count) words, it needs \(Int(decl.count ?? 1) * decl.elementType.wordCount). Fix: pass that many words in the batch's \"buffers\", or leave it out to start it zeroed")
-            }
-            extra.append((decl, words))
-        }
-        if let unknown = batch.buffers.keys.sorted().first(where: { name in !configuration.extraBuffers.contains { $0.name == name } }) {
-            throw .invalidExtraBuffer("'\(quoteForMessage(unknown))' was given but the megakernel declares no such buffer. Fix: declare it among the megakernel's extra buffers (the opcode program's \"buffers\"), or drop it from the batch")
-        }
+        let plan = try batch.plan(extraBuffers: configuration.extraBuffers)
+        let (slots, shape, control, extra) = (plan.slots, plan.shape, plan.control, plan.extra)
 
         let maxArgs = shape.maxArgs
         let stride = shape.header + maxArgs
@@ -359,6 +343,50 @@ public final class Megakernel: Sendable {
                                faults: faults, pending: pending, unexpected: unexpected, buffers: extraOut, completed: completed,
                                timing: BatchTiming(encode: encoded - start, gpu: submitted - encoded, decode: end - submitted))
         }
+    }
+}
+
+/// A batch the host has checked against the protocol and a megakernel's extra buffers: what
+/// ``Megakernel/run(_:)`` dispatches. Made by ``Batch/plan(extraBuffers:)``, which needs no GPU.
+public struct BatchPlan: Sendable {
+    public let slots: Int
+    let shape: RecordShape
+    let control: [UInt32]
+    let extra: [(decl: BufferDecl, words: [UInt32])]
+}
+
+extension Batch {
+    /// Checks the batch on the host (ring geometry, args per slot, the control buffer and debug
+    /// log, the contents of `extraBuffers`) and returns what dispatching it needs. Throws the same
+    /// typed errors ``Megakernel/run(_:)`` would, before anything reaches a device.
+    public func plan(extraBuffers: [BufferDecl] = []) throws(MegakernelError) -> BatchPlan {
+        let slots = self.slots ?? max(1, items.count)
+        guard (1...RingProtocol.maxSlots).contains(slots) else {
+            throw .invalidBatch(.invalidGeometry("\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots). Fix: choose slots in that range"))
+        }
+        guard items.count <= slots else { throw .invalidBatch(.ringFull(items: items.count, slots: slots)) }
+        let shape = RecordShape(items)
+        if let bad = shape.tooManyArgs { throw .invalidBatch(.tooManyArgs(item: bad, count: items[bad].args.count)) }
+        let control: [UInt32]
+        do {
+            control = try RingEncoding.control(words: controlWords, tenants: tenants, initial: self.control)
+            _ = try RingEncoding.emptyDebugLog(records: debugRecords)
+        } catch {
+            throw .invalidBatch(error)
+        }
+        var extra: [(decl: BufferDecl, words: [UInt32])] = []
+        for decl in extraBuffers {
+            let needed = Int(decl.count ?? 1) * decl.elementType.wordCount
+            let words = buffers[decl.name] ?? Array(repeating: 0, count: needed)
+            guard !words.isEmpty, words.count >= Int(decl.count ?? 0) * decl.elementType.wordCount else {
+                throw .invalidExtraBuffer("'\(decl.name)' was given \(words.count) words, it needs \(needed). Fix: pass that many words in the batch's \"buffers\", or leave it out to start it zeroed")
+            }
+            extra.append((decl, words))
+        }
+        if let unknown = buffers.keys.sorted().first(where: { name in !extraBuffers.contains { $0.name == name } }) {
+            throw .invalidExtraBuffer("'\(quoteForMessage(unknown))' was given but the megakernel declares no such buffer. Fix: declare it among the megakernel's extra buffers (the opcode program's \"buffers\"), or drop it from the batch")
+        }
+        return BatchPlan(slots: slots, shape: shape, control: control, extra: extra)
     }
 }
 

@@ -99,7 +99,7 @@ struct OneShotBench: ParsableCommand {
                     r = try megakernel.run(batch)
                     probe = clock.now - start
                     guard r.allDone, r.doneCount == UInt32(size) else {
-                        throw CLIFailure(status: .ranWithFailures, message: "benchmark batch of \(size) did not complete (done \(r.doneCount), faults \(r.faults.count))")
+                        throw CLIFailure(status: .ranWithFailures, message: "benchmark batch of \(size) did not complete (done \(r.doneCount), faults \(r.faults.count)); the one-shot megakernel does not work on this device. Fix: run 'vyre-gl selftest' to find what fails.")
                     }
                 }
                 let n = iterations ?? max(5, min(500, Int(2.0 / max(probe.ms / 1000, 1e-6))))

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import VyreGL
 import VyreIR
 import VyreGLSL
@@ -74,11 +77,11 @@ enum CLI {
     static func describe(_ error: VyreGLError) -> String {
         switch error {
         case .missingBuffer(let n):
-            "runtime-sized buffer '\(n)' was not given, so its length is unknown. Fix: pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N."
+            "runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown. Fix: pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N."
         case .bufferTooSmall(let n, let bytes, let needed):
-            "buffer '\(n)' has \(bytes / 4) words but the program declares \(needed / 4). Fix: pass at least \(needed / 4) words with --buffer \(n)=..., or leave it out to start it zeroed."
+            "buffer '\(quoteForMessage(n))' has \(bytes / 4) words but the program declares \(needed / 4). Fix: pass at least \(needed / 4) words with --buffer \(n)=..., or leave it out to start it zeroed."
         case .missingParameter(let n):
-            "the program reads parameter '\(n)' but no value was given. Fix: add --param \(n)=VALUE."
+            "the program reads parameter '\(quoteForMessage(n))' but no value was given. Fix: add --param \(n)=VALUE."
         case .unknownBuffer(let n):
             "buffer '\(quoteForMessage(n))' was given but the program declares no such buffer. Fix: check the --buffer names against the program's buffers."
         case .gridTooLarge(let requested, let limit):
@@ -98,11 +101,11 @@ enum CLI {
         case .stepBudgetExceeded(let budget):
             "the reference interpreter behind --check ran past its budget of \(budget) steps. Fix: check a smaller run (fewer --groups, less work per invocation), or leave out --check."
         case .missingParameter(let n):
-            "the program reads parameter '\(n)' but no value was given. Fix: add --param \(n)=VALUE."
+            "the program reads parameter '\(quoteForMessage(n))' but no value was given. Fix: add --param \(n)=VALUE."
         case .missingBuffer(let n):
-            "runtime-sized buffer '\(n)' was not given, so its length is unknown. Fix: pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N."
+            "runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown. Fix: pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N."
         case .bufferTooSmall(let n, let words, let needed):
-            "buffer '\(n)' has \(words) words but the program declares \(needed). Fix: pass at least \(needed) words with --buffer \(n)=..."
+            "buffer '\(quoteForMessage(n))' has \(words) words but the program declares \(needed). Fix: pass at least \(needed) words with --buffer \(n)=..."
         case .unknownBuffer(let n):
             "buffer '\(quoteForMessage(n))' was given but the program declares no such buffer. Fix: check the --buffer names against the program's buffers."
         case .invalidGrid:
@@ -131,12 +134,23 @@ enum CLI {
 /// Runs a command body, flushes its output, and turns thrown errors into a message and exit status.
 func runReporting(_ body: () throws -> Void) {
     VyreGLCommand.bootstrapLogging()
+    defer { reportPeakMemory() }
     do {
         try body()
         try Output.flush()
     } catch {
         // Whatever was printed before the failure still goes out (a failed flush adds nothing).
         _ = try? Output.flush()
+        reportPeakMemory()
         CLI.fail(error)
     }
+}
+
+/// With `VYRE_GL_PEAK_MEMORY=1`, the process's peak resident memory goes to stderr at exit, so
+/// memory figures (BENCHMARKS.md, the tests) come from the process itself.
+private func reportPeakMemory() {
+    guard ProcessInfo.processInfo.environment["VYRE_GL_PEAK_MEMORY"] == "1" else { return }
+    var usage = rusage()
+    guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return }
+    FileHandle.standardError.write(Data("vyre-gl: peak resident memory \(usage.ru_maxrss) KiB\n".utf8))
 }

@@ -75,7 +75,9 @@ struct ExecCommand: ParsableCommand {
                 if let verdict { try Output.line("check against the reference interpreter: \(verdict)") }
             }
             if output.trap != nil || (verdict != nil && verdict != "match") {
-                throw CLIFailure(status: .ranWithFailures, message: output.trap != nil ? "the program trapped" : "device and reference disagree")
+                throw CLIFailure(status: .ranWithFailures, message: output.trap != nil
+                    ? "the program trapped (see the trap line above). Fix: look up the trap code in the program; the invocation index says which one raised it."
+                    : "the device and the reference interpreter disagree (see the check line above). Fix: report the program and its inputs (vyre-gl selftest --dump-failures writes such files); it is a driver or vyre-gl bug.")
             }
         }
     }

@@ -36,7 +36,7 @@ struct RunCommand: ParsableCommand {
             let report = BatchReport(batch: decoded.batch, result: result, megakernel: megakernel)
             if json { try Output.json(report.json) } else { try report.printText(source: batch) }
             if !result.allDone {
-                throw CLIFailure(status: .ranWithFailures, message: "\(result.faults.count) op\(result.faults.count == 1 ? "" : "s") faulted and \(result.pending.count) stayed pending")
+                throw CLIFailure(status: .ranWithFailures, message: "\(result.faults.count) op\(result.faults.count == 1 ? "" : "s") faulted and \(result.pending.count) stayed pending. Fix: see each FAULT reason and the pending slots above (pending: SHUTDOWN ran earlier, or the op's tenant is disabled).")
             }
         }
     }

@@ -6,6 +6,8 @@ struct CLIRunner {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// The process ended by a signal (a trap or a crash), not by exiting.
+        var signaled: Bool = false
     }
 
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -17,7 +19,10 @@ struct CLIRunner {
         return root.appendingPathComponent(".build/debug/vyre-gl")
     }()
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300) throws -> Result {
+    /// Runs the binary with `arguments`; `stdout` replaces the captured pipe (a file such as
+    /// /dev/full, or a pipe the test closes), and then `Result.stdout` is empty.
+    static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300,
+                    stdout: FileHandle? = nil, afterLaunch: () -> Void = {}) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -28,9 +33,11 @@ struct CLIRunner {
         process.environment = env
         let out = Pipe()
         let err = Pipe()
-        process.standardOutput = out
+        process.standardOutput = stdout ?? out
         process.standardError = err
         try process.run()
+        afterLaunch()
+        if stdout != nil { try out.fileHandleForWriting.close() }
         // Read stderr on another thread while this one reads stdout, so a full pipe cannot block
         // the child; a watchdog ends a child that runs past the timeout.
         let errors = Collected()
@@ -43,7 +50,8 @@ struct CLIRunner {
         watchdog.cancel()
         let stderrData = errors.data
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self),
+                      signaled: process.terminationReason == .uncaughtSignal)
     }
 
     /// Bytes filled in by another thread.
