@@ -221,7 +221,8 @@ extension GLState {
             }
             // The clear must land before the host reads or writes through the mapping.
             try check("glClearBufferData")
-            try waitForGPU(timeout: .seconds(30), what: "clearing a new mapped buffer")
+            // Generous: a busy machine must not turn a microsecond clear into a failure.
+            try waitForGPU(timeout: .seconds(120), what: "clearing a new mapped buffer")
         }
         try check("glClearBufferData")
         return (name, base)

@@ -16,6 +16,9 @@ public struct DeviceLimits: Sendable, Hashable, Codable {
     /// probe at context creation found (65,535 on Mesa's llvmpipe); nil when it found no limit up
     /// to ``loopProbeIterations``. vyre-gl detects cut loops on every driver either way.
     public var maxLoopIterations: UInt32?
+    /// The limit is one budget per invocation that all its loops share (llvmpipe's is), so no
+    /// invocation can run more loop iterations than it, however its loops nest.
+    public var loopLimitIsPerInvocation: Bool = false
 
     /// Iterations the loop-limit probe asks one invocation for.
     public static let loopProbeIterations: UInt32 = 1 << 20

@@ -198,7 +198,7 @@ extension GLState {
         var status: StatusBlock? = nil
         if statusBinding != nil {
             status = try statusBlock()
-            status!.reset()
+            status!.prepare()
         }
         for u in uploads { try upload(u.words, into: u.buffer.name, atWord: u.wordOffset) }
         glUseProgram(program)
@@ -209,8 +209,8 @@ extension GLState {
         try check("binding the program and its buffers")
         // Armed before the first dispatch: on llvmpipe the dispatch runs on this thread, so only the
         // watchdog (on another thread) can stop a runaway one.
-        status?.arm(after: timeout)
-        defer { status?.disarm() }
+        if let status { Watchdog.shared.arm(status, after: timeout) }
+        defer { if let status { Watchdog.shared.disarm(status) } }
         for (groups, uniforms) in steps {
             for (location, value) in uniforms { glUniform1ui(location, value) }
             glDispatchCompute(groups.x, groups.y, groups.z)

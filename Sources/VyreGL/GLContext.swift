@@ -14,7 +14,10 @@ public final class GLContext: @unchecked Sendable {
     public let info: GLContextInfo
     public var limits: Limits { info.limits.irLimits }
     /// What the GLSL lowering may assume on this device.
-    public var target: GLSLTarget { GLSLTarget(capabilities: limits.capabilities) }
+    public var target: GLSLTarget {
+        GLSLTarget(capabilities: limits.capabilities,
+                   loopLimit: info.limits.maxLoopIterations.map { LoopLimit(iterations: $0, perInvocation: info.limits.loopLimitIsPerInvocation) })
+    }
     public let logger: Logger
 
     let thread: ContextThread

@@ -93,7 +93,7 @@ final class GLState: @unchecked Sendable {
         }
         let eglVersion = "\(EGL.displayString(display, EGL_VERSION) ?? "?")"
         var limits = state.queryLimits(extensions: extensions)
-        do { limits.maxLoopIterations = try state.probeLoopLimit() } catch {
+        do { (limits.maxLoopIterations, limits.loopLimitIsPerInvocation) = try state.probeLoopLimit() } catch {
             state.destroy()
             throw error
         }
@@ -144,27 +144,36 @@ final class GLState: @unchecked Sendable {
         }
     }
 
-    /// Runs one invocation through ``DeviceLimits/loopProbeIterations`` loop iterations and returns
-    /// how many it completed if the driver cut the loop short, else nil. The trip count is a
-    /// uniform, so no compiler can unroll or fold the loop away.
-    func probeLoopLimit() throws(VyreGLError) -> UInt32? {
-        let probe = Program(buffers: [BufferDecl("out", binding: 0, access: .readWrite, type: .u32, count: 2)], workgroupSize: WorkgroupSize(1)) {
+    /// Runs one invocation through ``DeviceLimits/loopProbeIterations`` loop iterations: returns
+    /// how many it completed when the driver cut the loop short (else nil), and whether that
+    /// budget is shared by the invocation's later loops too (a nest of 16 loops that would run
+    /// the same count again then gets no full inner loop done). The trip count is a uniform, so
+    /// no compiler can unroll or fold the loops away.
+    func probeLoopLimit() throws(VyreGLError) -> (UInt32?, Bool) {
+        let probe = Program(buffers: [BufferDecl("out", binding: 0, access: .readWrite, type: .u32, count: 4)], workgroupSize: WorkgroupSize(1)) {
             Node.let("n", 0)
             Node.for("i", from: 0, to: .parameter("trips")) { Node.assign("n", "n" + 1) }
             Node.store("out", at: 0, "n")
             Node.store("out", at: 1, .builtin(.loopCuts))
+            Node.let("m", 0)
+            Node.for("a", from: 0, to: 16) {
+                Node.for("b", from: 0, to: .parameter("trips") / 16) { Node.assign("m", "m" + 1) }
+            }
+            Node.store("out", at: 2, "m")
         }
         let lowered: LoweredProgram
-        do { lowered = try probe.lowerToGLSL(target: .gl43) } catch { throw .lowering(error) }
+        // Lowered as for a device with a limit, so that its loops report cuts.
+        do { lowered = try probe.lowerToGLSL(target: GLSLTarget(capabilities: [], loopLimit: LoopLimit(iterations: .max, perInvocation: false))) } catch { throw .lowering(error) }
         let program = try compileCompute(lowered)
         defer { glDeleteProgram(program) }
-        let (buffer, _) = try createBuffer(bytes: 8, flags: GL_DYNAMIC_STORAGE_BIT, map: false)
+        let (buffer, _) = try createBuffer(bytes: 16, flags: GL_DYNAMIC_STORAGE_BIT, map: false)
         defer { delete(.buffer(buffer)) }
         let trips = glGetUniformLocation(program, lowered.parameterUniforms["trips"] ?? "")
-        _ = try submit(program: program, bindings: [(0, buffer, 8)], statusBinding: lowered.statusBinding, uploads: [],
+        _ = try submit(program: program, bindings: [(0, buffer, 16)], statusBinding: lowered.statusBinding, uploads: [],
                        steps: [(WorkgroupSize(1), [(trips, DeviceLimits.loopProbeIterations)])], copies: [], timeout: .seconds(120))
-        let words = try read(words: 0..<2, from: buffer)
-        return words[1] > 0 ? words[0] : nil
+        let words = try read(words: 0..<3, from: buffer)
+        guard words[1] > 0 else { return (nil, false) }
+        return (words[0], words[2] < DeviceLimits.loopProbeIterations / 16)
     }
 
     /// The context's status block, made on first use.

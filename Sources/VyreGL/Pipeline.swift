@@ -23,10 +23,14 @@ public struct ComputePipeline: ~Copyable, Sendable {
 }
 
 extension GLContext {
-    /// Validates `program` against this device's limits, lowers it, and compiles it.
-    public func makePipeline(_ program: Program) throws(VyreGLError) -> ComputePipeline {
+    /// Validates `program` against this device's limits, lowers it, and compiles it. `guards`
+    /// other than `.all` are for measuring what the loop guards cost: without them a driver's
+    /// loop limit goes unnoticed and a timeout cannot stop the dispatch.
+    public func makePipeline(_ program: Program, guards: LoopGuards = .all) throws(VyreGLError) -> ComputePipeline {
         let limits = self.limits
         do { try program.validate(limits: limits) } catch { throw .invalidForDevice(error) }
+        var target = self.target
+        target.guards = guards
         let lowered: LoweredProgram
         do { lowered = try program.lowerToGLSL(target: target) } catch { throw .lowering(error) }
         if let binding = lowered.statusBinding, binding >= limits.maxBindings || program.buffers.count + 1 > Int(limits.maxStorageBuffers) {
@@ -34,6 +38,13 @@ extension GLContext {
                 .tooManyBuffers, at: "buffers",
                 "a program that loops or traps needs a binding for its status block (\(binding)) beside its \(program.buffers.count) buffers; this device has \(limits.maxStorageBuffers) storage blocks and bindings below \(limits.maxBindings)",
                 fix: "free one binding (use lower binding numbers or fewer buffers)")]))
+        }
+        let sharedBytes = program.shared.reduce(UInt64(0)) { $0 + $1.byteCount } + UInt64(lowered.guardSharedBytes)
+        if lowered.guardSharedBytes > 0, sharedBytes > UInt64(limits.maxSharedMemoryBytes) {
+            throw .invalidForDevice(ValidationFailure(errors: [ValidationError(
+                .sharedMemoryLimit, at: "shared",
+                "with the loop guards this device's loop limit calls for (\(lowered.guardSharedBytes) bytes: a word per invocation), the program needs \(sharedBytes) bytes of shared memory; this device allows \(limits.maxSharedMemoryBytes)",
+                fix: "use smaller shared arrays or a smaller workgroup")]))
         }
         let clock = ContinuousClock()
         let start = clock.now

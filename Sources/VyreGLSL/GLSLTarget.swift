@@ -8,10 +8,15 @@ public struct GLSLTarget: Sendable, Hashable {
     public var capabilities: Set<Capability>
     /// The run-time checks written into every loop. All of them unless a benchmark measures their cost.
     public var guards: LoopGuards
+    /// The loop limit of the device, as the context's probe found it; nil when it found none.
+    /// Loops are guarded against cuts only where there is a limit, and where it is a budget per
+    /// invocation abort polling happens once, as an invocation starts.
+    public var loopLimit: LoopLimit?
 
-    public init(capabilities: Set<Capability>, guards: LoopGuards = .all) {
+    public init(capabilities: Set<Capability>, guards: LoopGuards = .all, loopLimit: LoopLimit? = nil) {
         self.capabilities = capabilities
         self.guards = guards
+        self.loopLimit = loopLimit
     }
 
     /// Plain GLSL 4.30: no 64-bit integers, doubles not assumed.
@@ -27,18 +32,33 @@ public struct GLSLTarget: Sendable, Hashable {
     }
 }
 
+/// A device's limit on loop iterations: the driver ends loops past it and carries on after them
+/// (Mesa's llvmpipe: 65,535 iterations per invocation, shared by all its loops).
+public struct LoopLimit: Sendable, Hashable {
+    public var iterations: UInt32
+    /// One budget for all loops of an invocation, however they nest. Then no invocation can run
+    /// away inside its loops, and a timeout only has to stop invocations that have not started.
+    public var perInvocation: Bool
+
+    public init(iterations: UInt32, perInvocation: Bool) {
+        self.iterations = iterations
+        self.perInvocation = perInvocation
+    }
+}
+
 /// Checks the lowering writes into every loop, so that no driver limit or runaway program can give
 /// a silently wrong answer or a dispatch that never ends (see `docs/semantics.md`).
 public struct LoopGuards: OptionSet, Sendable, Hashable {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    /// Each loop records whether it ended by its own condition or a `break`; a loop that ended
-    /// otherwise was stopped by the driver (Mesa's llvmpipe ends an invocation's loops after 65,535
-    /// iterations in all) and is reported through the status block.
+    /// On a target with a loop limit, each loop records (in shared memory, through atomics no
+    /// compiler can see through) whether it ended by its own condition or a `break`; a loop that
+    /// ended otherwise was stopped by the driver and is reported through the status block.
     public static let detectDriverCuts = LoopGuards(rawValue: 1)
-    /// Loops read the host-writable abort word on the first iteration of an invocation and every
-    /// 1024 iterations after it, and end the invocation once the host has set it (timeouts).
+    /// Programs that loop read the host-writable abort word and end the invocation once the host
+    /// has set it (timeouts): on a loop's first trip in an invocation and every 1024 trips after
+    /// it, or only as the invocation starts where the target's loop limit is per invocation.
     public static let pollAbort = LoopGuards(rawValue: 2)
 
     public static let all: LoopGuards = [.detectDriverCuts, .pollAbort]
@@ -96,6 +116,8 @@ public struct LoweredProgram: Sendable, Hashable {
     /// The program reads the `loop_cuts` builtin, so it handles loops the driver cut short itself
     /// (the megakernel faults the slot); the runtime then reports cuts instead of failing the run.
     public var handlesLoopCuts: Bool
+    /// Shared memory the loop guards add (a word per invocation), beyond the program's own.
+    public var guardSharedBytes: Int
     /// Name of the `uint` uniform holding the iteration budget of `forever` loops, when present.
     public var foreverBudgetUniform: String?
     /// For each runtime-sized buffer whose length the program uses: the `uint` uniform the host
@@ -109,7 +131,7 @@ public struct LoweredProgram: Sendable, Hashable {
     /// One entry per source line (index = line number - 1).
     public var lines: [SourceLocation]
 
-    public init(source: String, statusBinding: UInt32?, loopSites: [String] = [], handlesLoopCuts: Bool = false,
+    public init(source: String, statusBinding: UInt32?, loopSites: [String] = [], handlesLoopCuts: Bool = false, guardSharedBytes: Int = 0,
                 foreverBudgetUniform: String?, lengthUniforms: [String: String] = [:],
                 parameterUniforms: [String: String] = [:], features: Set<Feature>, lines: [SourceLocation]) {
         self.parameterUniforms = parameterUniforms
@@ -117,6 +139,7 @@ public struct LoweredProgram: Sendable, Hashable {
         self.statusBinding = statusBinding
         self.loopSites = loopSites
         self.handlesLoopCuts = handlesLoopCuts
+        self.guardSharedBytes = guardSharedBytes
         self.foreverBudgetUniform = foreverBudgetUniform
         self.lengthUniforms = lengthUniforms
         self.features = features

@@ -102,6 +102,16 @@ struct Helper: Hashable, Comparable {
         }
         """)
 
+    /// Read once as an invocation starts, on targets with a per-invocation loop budget: true (and
+    /// the invocation counted as stopped) once the host has set the abort word.
+    static let aborted = Helper(name: "vy_aborted", source: """
+        bool vy_aborted() {
+            if (vy_status.data[\(LoweredProgram.StatusWord.abort)] == 0u) return false;
+            atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.aborted)], 1u);
+            return true;
+        }
+        """)
+
     /// Records a loop that the driver ended before its own exit: counts it for the invocation
     /// (the `loop_cuts` builtin) and in the status block, where the first one leaves its site.
     static let loopCut = Helper(name: "vy_loop_cut", source: """

@@ -15,7 +15,7 @@ extension Program {
         for (feature, path) in needed where !target.supports(feature) {
             throw .missingFeature(feature, path: path)
         }
-        var writer = Writer(program: self, guards: target.guards)
+        var writer = Writer(program: self, guards: target.guards, loopLimit: target.loopLimit)
         return writer.lower(features: Set(needed.map(\.0)))
     }
 }
@@ -49,13 +49,19 @@ struct Writer {
 
     /// A loop being written: the flag that records an exit of its own (nil without cut detection).
     private struct LoopFrame {
-        var ended: String?
+        /// The loop's own exits set the invocation's exit mark (cut detection is on).
+        var marks: Bool
         /// Index into `loopSites`.
         var site: Int
     }
 
     let program: Program
     let guards: LoopGuards
+    /// Loops record their own exits, so a loop the driver cut is told apart (only where the
+    /// target has a loop limit: elsewhere no loop is ever cut).
+    let detectCuts: Bool
+    /// Poll the abort word once per invocation (at its start) instead of in every loop.
+    let pollAtStart: Bool
     private let namer = Namer()
     private var memories: [String: Memory] = [:]
     private var lines: [Line] = []
@@ -71,9 +77,11 @@ struct Writer {
     private var loopSites: [String] = []
     private var readsLoopCuts = false
 
-    init(program: Program, guards: LoopGuards) {
+    init(program: Program, guards: LoopGuards, loopLimit: LoopLimit?) {
         self.program = program
         self.guards = guards
+        self.detectCuts = guards.contains(.detectDriverCuts) && loopLimit != nil
+        self.pollAtStart = guards.contains(.pollAbort) && loopLimit?.perInvocation == true
         for b in program.buffers {
             let access = "\(namer.bufferInstance(b.name)).data"
             let length = b.count.map { "\($0)u" } ?? namer.length(b.name)
@@ -82,7 +90,7 @@ struct Writer {
         for s in program.shared {
             memories[s.name] = Memory(access: namer.shared(s.name), type: s.elementType, length: "\(s.count)u", fixedCount: s.count, storesWords: false)
         }
-        if program.containsTrap || (!guards.isEmpty && (program.containsLoop || !program.shared.isEmpty)) {
+        if program.containsTrap || ((detectCuts || guards.contains(.pollAbort)) && (program.containsLoop || !program.shared.isEmpty)) {
             statusBinding = (program.buffers.map(\.binding).max() ?? 0) + (program.buffers.isEmpty ? 0 : 1)
         }
     }
@@ -90,7 +98,19 @@ struct Writer {
     // MARK: assembly
 
     mutating func lower(features: Set<Feature>) -> LoweredProgram {
-        let prologue = zeroSharedMemory()
+        var prologue: [Line] = []
+        let loops = program.containsLoop || !program.shared.isEmpty
+        let nowhere = SourceLocation(path: nil, region: nil)
+        if pollAtStart && statusBinding != nil && loops {
+            // The device ends any invocation's loops past its budget, so only invocations that have
+            // not started can run long: they stop here once the host has set the abort word.
+            helpers.insert(.aborted)
+            prologue.append(Line(indent: 1, text: "if (vy_aborted()) return;", location: nowhere))
+        }
+        if detectCuts && loops {
+            prologue.append(Line(indent: 1, text: "\(Self.exitMark) = 0u; // this invocation's loop-exit mark (see vy_loop_exits)", location: nowhere))
+        }
+        prologue += zeroSharedMemory()
         for (i, n) in program.entry.enumerated() { writeStmt(n, path: "entry[\(i)]", indent: 1) }
         // Runtime-sized lengths the body mentions become host-set uniforms.
         let body = lines.map(\.text).joined(separator: "\n")
@@ -118,11 +138,11 @@ struct Writer {
             emit("// [\(W.trapCount)...\(W.trapInvocation)] traps (count, claimed, code, invocation), [\(W.cutCount)...\(W.cutInvocation)] loops the driver cut (count, claimed, site, invocation).")
             emit("layout(std430, binding = \(statusBinding)) coherent volatile buffer VyStatus { uint data[\(W.words)]; } \(namer.statusInstance);")
         }
-        if guards.contains(.pollAbort) && !loopSites.isEmpty {
+        if guards.contains(.pollAbort) && !pollAtStart && !loopSites.isEmpty {
             emit("// Loop trips of this invocation, for polling the abort word.")
             emit("uint \(namer.trips) = 0u;")
         }
-        if readsLoopCuts || (guards.contains(.detectDriverCuts) && !loopSites.isEmpty) {
+        if readsLoopCuts || (detectCuts && !loopSites.isEmpty) {
             emit("// Loops of this invocation that the driver ended before their own exit (the loop_cuts builtin).")
             emit("uint \(Conv.builtin(.loopCuts)) = 0u;")
         }
@@ -143,8 +163,13 @@ struct Writer {
             emit("// Always 0 (GL initializes uniforms to zero); keeps float constants out of the compiler's folds.")
             emit("uniform uint vy_zero;")
         }
-        if !program.shared.isEmpty { emit("") }
+        if !program.shared.isEmpty || !loopSites.isEmpty && detectCuts { emit("") }
         for s in program.shared { emit("shared \(Conv.scalar(s.elementType)) \(namer.shared(s.name))[\(s.count)];") }
+        if detectCuts && !loopSites.isEmpty {
+            emit("// A word per invocation that each loop's own exits set and its end reads back, through atomics,")
+            emit("// which no compiler sees through: a loop the driver cut leaves it clear.")
+            emit("shared uint vy_loop_exits[\(w.invocations)];")
+        }
         for h in helpers.sorted() {
             emit("")
             emit(h.source)
@@ -158,6 +183,7 @@ struct Writer {
         return LoweredProgram(
             source: out.map(\.0).joined(separator: "\n") + "\n",
             statusBinding: statusBinding, loopSites: loopSites, handlesLoopCuts: readsLoopCuts,
+            guardSharedBytes: detectCuts && !loopSites.isEmpty ? Int(w.invocations) * 4 : 0,
             foreverBudgetUniform: usesForever ? namer.foreverBudget : nil,
             lengthUniforms: lengthUniforms,
             parameterUniforms: Dictionary(uniqueKeysWithValues: program.parameterNames.map { ($0, namer.parameter($0)) }),
@@ -208,33 +234,40 @@ struct Writer {
 
     // MARK: loops
 
-    /// Opens a loop `for (initializer; condition; step)` with the guards of the target. With cut
-    /// detection the condition moves into the body, where failing it sets the loop's flag before
-    /// leaving; a loop that ends with its flag unset was stopped by the driver (see `endLoop`).
-    /// With abort polling every trip first asks `vy_poll`, which ends the invocation once the host
-    /// has set the abort word. The body goes at `indent + 1`.
-    private mutating func beginLoop(site: String, initializer: String, condition: String, step: String, indent: Int) {
+    /// Opens a loop `for (counter; condition; step)` with the guards of the target; returns the
+    /// indentation of its body.
+    ///
+    /// With cut detection the condition moves into the body, and every exit of the loop's own
+    /// (its condition failing, or one of its breaks) sets this invocation's exit mark before
+    /// leaving; after the loop, a clear mark means the driver stopped it. The mark lives in shared
+    /// memory and is written and read with atomics: a compiler sees no way out of the loop but
+    /// its own exits, so a flag in a variable would let it prove the check dead and delete it.
+    /// With per-trip abort polling every trip then asks `vy_poll`, which ends the invocation once
+    /// the host has set the abort word.
+    private mutating func beginLoop(site: String, counter: String, condition: String, step: String, indent: Int) -> Int {
         loopSites.append(site)
-        if guards.contains(.detectDriverCuts) {
-            let flag = newName()
-            line("bool \(flag) = false; // set when the loop ends by its own condition or a break", indent)
-            line("for (\(initializer); ; \(step)) {", indent)
-            loops.append(LoopFrame(ended: flag, site: loopSites.count - 1))
+        if detectCuts {
+            line("for (\(counter); ; \(step)) {", indent)
+            loops.append(LoopFrame(marks: true, site: loopSites.count - 1))
             exitLoop(unless: condition, indent: indent + 1)
         } else {
-            line("for (\(initializer); \(condition); \(step)) {", indent)
-            loops.append(LoopFrame(ended: nil, site: loopSites.count - 1))
+            line("for (\(counter); \(condition); \(step)) {", indent)
+            loops.append(LoopFrame(marks: false, site: loopSites.count - 1))
         }
-        if guards.contains(.pollAbort) {
+        if guards.contains(.pollAbort) && !pollAtStart {
             helpers.insert(.poll)
             line("if (vy_poll()) return;", indent + 1)
         }
+        return indent + 1
     }
+
+    /// This invocation's loop-exit mark.
+    static let exitMark = "vy_loop_exits[gl_LocalInvocationIndex]"
 
     /// Leaves the innermost loop, as an exit of its own, when `condition` is false.
     private mutating func exitLoop(unless condition: String, indent: Int) {
-        if let flag = loops.last?.ended {
-            line("if (!\(parenthesized(condition))) { \(flag) = true; break; }", indent)
+        if loops.last?.marks == true {
+            line("if (!\(parenthesized(condition))) { atomicExchange(\(Self.exitMark), 1u); break; }", indent)
         } else {
             line("if (!\(parenthesized(condition))) break;", indent)
         }
@@ -244,10 +277,10 @@ struct Writer {
     private mutating func endLoop(indent: Int) {
         line("}", indent)
         let frame = loops.removeLast()
-        if let flag = frame.ended {
+        if frame.marks {
             helpers.insert(.invocationIndex)
             helpers.insert(.loopCut)
-            line("if (!\(flag)) vy_loop_cut(\(frame.site)u);", indent)
+            line("if (atomicExchange(\(Self.exitMark), 0u) == 0u) vy_loop_cut(\(frame.site)u);", indent)
         }
     }
 
@@ -261,8 +294,9 @@ struct Writer {
         let w = program.workgroupSize.invocations
         for s in program.shared {
             let i = newName()
-            beginLoop(site: "zeroing shared array \(s.name)", initializer: "uint \(i) = gl_LocalInvocationIndex", condition: "\(i) < \(s.count)u", step: "\(i) += \(w)u", indent: 1)
-            line("\(namer.shared(s.name))[\(i)] = \(Conv.zero(s.elementType));", 2)
+            let inner = beginLoop(site: "zeroing shared array \(s.name)", counter: "uint \(i) = gl_LocalInvocationIndex", condition: "\(i) < \(s.count)u",
+                                  step: "\(i) += \(w)u", indent: 1)
+            line("\(namer.shared(s.name))[\(i)] = \(Conv.zero(s.elementType));", inner)
             endLoop(indent: 1)
         }
         line("groupMemoryBarrier();", 1)
@@ -339,26 +373,26 @@ struct Writer {
             let first = isSimple(from) ? f : temporary(t, f, indent)
             let end = isLiteral(to) ? expr(to, indent, ctx) : temporary(t, expr(to, indent, ctx), indent)
             let v = namer.variable(name)
-            beginLoop(site: nodePath, initializer: "\(Conv.scalar(t)) \(v) = \(first)", condition: "\(v) < \(end)", step: "\(v)++", indent: indent)
+            let inner = beginLoop(site: nodePath, counter: "\(Conv.scalar(t)) \(v) = \(first)", condition: "\(v) < \(end)", step: "\(v)++", indent: indent)
             scopes.append([name: t])
-            body(loopBody, path: "\(nodePath).body", indent: indent + 1)
+            body(loopBody, path: "\(nodePath).body", indent: inner)
             scopes.removeLast()
             endLoop(indent: indent)
         case .while(let condition, let maxIterations, let loopBody):
             let max = isLiteral(maxIterations) ? expr(maxIterations, indent, ctx) : temporary(.u32, expr(maxIterations, indent, ctx), indent)
             let counter = newName()
-            beginLoop(site: nodePath, initializer: "uint \(counter) = 0u", condition: "\(counter) < \(max)", step: "\(counter)++", indent: indent)
+            let inner = beginLoop(site: nodePath, counter: "uint \(counter) = 0u", condition: "\(counter) < \(max)", step: "\(counter)++", indent: indent)
             var condCtx = Context()
             condCtx.hoistLoads = condition.hasSideEffects
-            let c = expr(condition, indent + 1, condCtx)
-            exitLoop(unless: c, indent: indent + 1)
-            body(loopBody, path: "\(nodePath).body", indent: indent + 1)
+            let c = expr(condition, inner, condCtx)
+            exitLoop(unless: c, indent: inner)
+            body(loopBody, path: "\(nodePath).body", indent: inner)
             endLoop(indent: indent)
         case .forever(let loopBody):
             usesForever = true
             let counter = newName()
-            beginLoop(site: nodePath, initializer: "uint \(counter) = 0u", condition: "\(counter) < \(namer.foreverBudget)", step: "\(counter)++", indent: indent)
-            body(loopBody, path: "\(nodePath).body", indent: indent + 1)
+            let inner = beginLoop(site: nodePath, counter: "uint \(counter) = 0u", condition: "\(counter) < \(namer.foreverBudget)", step: "\(counter)++", indent: indent)
+            body(loopBody, path: "\(nodePath).body", indent: inner)
             endLoop(indent: indent)
         case .block(let nodes):
             line("{", indent)
@@ -376,7 +410,7 @@ struct Writer {
             line("return;", indent)
         case .break:
             // Leaving by a break is an exit of the loop's own: record it before leaving.
-            if let flag = loops.last?.ended { line("\(flag) = true;", indent) }
+            if loops.last?.marks == true { line("atomicExchange(\(Self.exitMark), 1u);", indent) }
             line("break;", indent)
         case .continue:
             line("continue;", indent)
@@ -416,12 +450,12 @@ struct Writer {
         usesOpaque = true
         let n = temporary(.u32, "\(expr(c.count, indent, ctx)) ^ vy_zero", indent)
         let k = newName()
-        beginLoop(site: site, initializer: "uint \(k) = 0u", condition: "\(k) < \(n)", step: "\(k)++", indent: indent)
-        let si = temporary(.u32, "\(so) + \(k)", indent + 1)
-        let di = temporary(.u32, "\(d) + \(k)", indent + 1)
+        let inner = beginLoop(site: site, counter: "uint \(k) = 0u", condition: "\(k) < \(n)", step: "\(k)++", indent: indent)
+        let si = temporary(.u32, "\(so) + \(k)", inner)
+        let di = temporary(.u32, "\(d) + \(k)", inner)
         let value = "(\(si) < \(src.length) ? \(read(src, si)) : \(Conv.zero(src.type)))"
         let stored = dst.storesWords ? "(\(value) ? 1u : 0u)" : value
-        line("if (\(di) < \(dst.length)) \(dst.access)[\(di)] = \(stored);", indent + 1)
+        line("if (\(di) < \(dst.length)) \(dst.access)[\(di)] = \(stored);", inner)
         endLoop(indent: indent)
     }
 

@@ -8,7 +8,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure vyre-gl on this device.",
-        subcommands: [OneShotBench.self])
+        subcommands: [OneShotBench.self, GuardsBench.self])
 }
 
 struct OneShotBench: ParsableCommand {

@@ -1,8 +1,5 @@
 import ArgumentParser
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import VyreGL
 import VyreIR
 import VyreGLSL
@@ -147,10 +144,13 @@ func runReporting(_ body: () throws -> Void) {
 }
 
 /// With `VYRE_GL_PEAK_MEMORY=1`, the process's peak resident memory goes to stderr at exit, so
-/// memory figures (BENCHMARKS.md, the tests) come from the process itself.
+/// memory figures (BENCHMARKS.md, the tests) come from the process itself. It is VmHWM from
+/// /proc/self/status: getrusage's ru_maxrss would carry over the RSS of the process that spawned
+/// this one (it survives exec), which is not this command's memory.
 private func reportPeakMemory() {
-    guard ProcessInfo.processInfo.environment["VYRE_GL_PEAK_MEMORY"] == "1" else { return }
-    var usage = rusage()
-    guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return }
-    FileHandle.standardError.write(Data("vyre-gl: peak resident memory \(usage.ru_maxrss) KiB\n".utf8))
+    guard ProcessInfo.processInfo.environment["VYRE_GL_PEAK_MEMORY"] == "1",
+          let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kib = line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first.flatMap({ Int($0) }) else { return }
+    FileHandle.standardError.write(Data("vyre-gl: peak resident memory \(kib) KiB\n".utf8))
 }

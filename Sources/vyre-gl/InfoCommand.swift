@@ -59,7 +59,7 @@ struct InfoCommand: ParsableCommand {
             Shared memory:  \(l.maxSharedMemoryBytes) bytes
             Storage:        \(l.maxComputeStorageBlocks) blocks per program, \(l.maxStorageBufferBindings) bindings, \(l.maxStorageBlockBytes / (1 << 20)) MiB per block, offset alignment \(l.storageBufferOffsetAlignment)
             64-bit types:   int64 \(yes(l.int64)), float64 \(yes(l.float64))
-            Loop limit:     \(l.maxLoopIterations.map { "\($0) iterations per invocation in all (the driver cuts longer loops; vyre-gl detects and reports every cut)" } ?? "none found up to \(DeviceLimits.loopProbeIterations) iterations per invocation")
+            Loop limit:     \(l.maxLoopIterations.map { "\($0) iterations \(l.loopLimitIsPerInvocation ? "per invocation, shared by all its loops" : "per loop"); the driver cuts longer loops, vyre-gl detects and reports every cut" } ?? "none found up to \(DeviceLimits.loopProbeIterations) iterations per invocation")
             Features:
             """)
         for (name, has) in c.features.sorted(by: { $0.key < $1.key }) { try Output.line("  \(name): \(yes(has))") }

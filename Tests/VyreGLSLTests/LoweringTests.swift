@@ -76,24 +76,40 @@ struct LoweringSafetyTests {
         Node.store("o", at: 0, "n")
     }
 
-    @Test func loopsRecordTheirOwnExitsAndPollTheAbortWord() throws {
-        let lowered = try Self.loop.lowerToGLSL()
+    static let llvmpipe = GLSLTarget(capabilities: [], loopLimit: LoopLimit(iterations: 65_535, perInvocation: true))
+
+    @Test func onADeviceWithALoopLimitLoopsMarkTheirOwnExits() throws {
+        let lowered = try Self.loop.lowerToGLSL(target: Self.llvmpipe)
         let source = lowered.source
         #expect(lowered.statusBinding == 1)
         #expect(lowered.loopSites == ["entry[1]"])
+        #expect(lowered.guardSharedBytes == 4)
         #expect(!lowered.handlesLoopCuts)
+        #expect(source.contains("shared uint vy_loop_exits[1];"))
         #expect(source.contains("for (uint v_k = 0u; ; v_k++) {"))
-        #expect(source.contains("if (!(v_k < 10u)) { t0 = true; break; }"))
+        #expect(source.contains("if (!(v_k < 10u)) { atomicExchange(vy_loop_exits[gl_LocalInvocationIndex], 1u); break; }"))
+        // A break is an exit of the loop's own: the mark is set before it.
+        #expect(source.contains("atomicExchange(vy_loop_exits[gl_LocalInvocationIndex], 1u);\n            break;"))
+        #expect(source.contains("if (atomicExchange(vy_loop_exits[gl_LocalInvocationIndex], 0u) == 0u) vy_loop_cut(0u);"))
+        // The budget is per invocation: one abort poll as the invocation starts, none per trip.
+        #expect(source.contains("if (vy_aborted()) return;"))
+        #expect(!source.contains("vy_poll"))
+    }
+
+    @Test func onADeviceWithoutALimitLoopsPollTheAbortWord() throws {
+        let lowered = try Self.loop.lowerToGLSL()
+        let source = lowered.source
+        #expect(lowered.statusBinding == 1)
+        #expect(lowered.guardSharedBytes == 0)
+        #expect(source.contains("for (uint v_k = 0u; v_k < 10u; v_k++) {"))
         #expect(source.contains("if (vy_poll()) return;"))
-        // A break is an exit of the loop's own: the flag is set before it.
-        #expect(source.contains("t0 = true;\n            break;"))
-        #expect(source.contains("if (!t0) vy_loop_cut(0u);"))
+        #expect(!source.contains("vy_loop_exits") && !source.contains("vy_aborted"))
     }
 
     @Test func withoutGuardsLoopsArePlain() throws {
-        let source = try Self.loop.lowerToGLSL(target: GLSLTarget(capabilities: [], guards: .none)).source
+        let source = try Self.loop.lowerToGLSL(target: GLSLTarget(capabilities: [], guards: .none, loopLimit: Self.llvmpipe.loopLimit)).source
         #expect(source.contains("for (uint v_k = 0u; v_k < 10u; v_k++) {"))
-        #expect(!source.contains("vy_poll") && !source.contains("vy_loop_cut") && !source.contains("VyStatus"))
+        #expect(!source.contains("vy_poll") && !source.contains("vy_loop_cut") && !source.contains("VyStatus") && !source.contains("vy_loop_exits"))
     }
 
     @Test func readingLoopCutsMeansTheProgramHandlesThem() throws {

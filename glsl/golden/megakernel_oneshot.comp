@@ -34,20 +34,6 @@ shared uint s_k_counts[33];
 
 uint vy_div_u32(uint a, uint b) { return b == 0u ? 0u : a / b; }
 
-uint vy_invocation_index() {
-    uvec3 size = gl_NumWorkGroups * gl_WorkGroupSize;
-    return gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * size.x + gl_GlobalInvocationID.z * size.x * size.y;
-}
-
-void vy_loop_cut(uint site) {
-    vy_loop_cuts++;
-    atomicAdd(vy_status.data[6], 1u);
-    if (atomicCompSwap(vy_status.data[7], 0u, 1u) == 0u) {
-        vy_status.data[8] = site;
-        vy_status.data[9] = vy_invocation_index();
-    }
-}
-
 bool vy_poll() {
     vy_trips++;
     if ((vy_trips & 1023u) != 1u || vy_status.data[0] == 0u) return false;
@@ -59,13 +45,10 @@ uint vy_rem_u32(uint a, uint b) { return b == 0u ? 0u : a % b; }
 
 void main() {
     // Shared memory starts zeroed (IR semantics); GLSL leaves it undefined.
-    bool t1 = false; // set when the loop ends by its own condition or a break
-    for (uint t0 = gl_LocalInvocationIndex; ; t0 += 128u) {
-        if (!(t0 < 33u)) { t1 = true; break; }
+    for (uint t0 = gl_LocalInvocationIndex; t0 < 33u; t0 += 128u) {
         if (vy_poll()) return;
         s_k_counts[t0] = 0u;
     }
-    if (!t1) vy_loop_cut(0u);
     groupMemoryBarrier();
     barrier();
     uint v_k_lane = gl_GlobalInvocationID.x;
@@ -84,105 +67,105 @@ void main() {
                 v_k_op = (v_k_item < vy_len_items ? b_items.data[v_k_item] : 0u);
             }
             if (vy_param_layout == 0u) {
-                uint t2 = (v_k_item + 1u);
-                v_k_tenant = (t2 < vy_len_items ? b_items.data[t2] : 0u);
-                uint t3 = (v_k_item + 2u);
-                v_k_priority = (t3 < vy_len_items ? b_items.data[t3] : 0u);
+                uint t1 = (v_k_item + 1u);
+                v_k_tenant = (t1 < vy_len_items ? b_items.data[t1] : 0u);
+                uint t2 = (v_k_item + 2u);
+                v_k_priority = (t2 < vy_len_items ? b_items.data[t2] : 0u);
             }
-            uint t4 = (v_base + 1u);
-            if (t4 < vy_len_ring) b_ring.data[t4] = v_k_op;
-            uint t5 = (v_base + 2u);
-            if (t5 < vy_len_ring) b_ring.data[t5] = v_k_tenant;
-            uint t6 = (v_base + 3u);
-            if (t6 < vy_len_ring) b_ring.data[t6] = v_k_priority;
+            uint t3 = (v_base + 1u);
+            if (t3 < vy_len_ring) b_ring.data[t3] = v_k_op;
+            uint t4 = (v_base + 2u);
+            if (t4 < vy_len_ring) b_ring.data[t4] = v_k_tenant;
+            uint t5 = (v_base + 3u);
+            if (t5 < vy_len_ring) b_ring.data[t5] = v_k_priority;
             uint v_k_args = (vy_param_stride - ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u)));
             uint v_k_arg0 = 0u;
             if (0u < v_k_args) {
-                uint t7 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 0u);
-                v_k_arg0 = (t7 < vy_len_items ? b_items.data[t7] : 0u);
+                uint t6 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 0u);
+                v_k_arg0 = (t6 < vy_len_items ? b_items.data[t6] : 0u);
             }
-            uint t8 = (v_base + 4u);
-            if (t8 < vy_len_ring) b_ring.data[t8] = v_k_arg0;
+            uint t7 = (v_base + 4u);
+            if (t7 < vy_len_ring) b_ring.data[t7] = v_k_arg0;
             uint v_k_arg1 = 0u;
             if (1u < v_k_args) {
-                uint t9 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 1u);
-                v_k_arg1 = (t9 < vy_len_items ? b_items.data[t9] : 0u);
+                uint t8 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 1u);
+                v_k_arg1 = (t8 < vy_len_items ? b_items.data[t8] : 0u);
             }
-            uint t10 = (v_base + 5u);
-            if (t10 < vy_len_ring) b_ring.data[t10] = v_k_arg1;
+            uint t9 = (v_base + 5u);
+            if (t9 < vy_len_ring) b_ring.data[t9] = v_k_arg1;
             uint v_k_arg2 = 0u;
             if (2u < v_k_args) {
-                uint t11 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 2u);
-                v_k_arg2 = (t11 < vy_len_items ? b_items.data[t11] : 0u);
+                uint t10 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 2u);
+                v_k_arg2 = (t10 < vy_len_items ? b_items.data[t10] : 0u);
             }
-            uint t12 = (v_base + 6u);
-            if (t12 < vy_len_ring) b_ring.data[t12] = v_k_arg2;
+            uint t11 = (v_base + 6u);
+            if (t11 < vy_len_ring) b_ring.data[t11] = v_k_arg2;
             uint v_k_arg3 = 0u;
             if (3u < v_k_args) {
-                uint t13 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 3u);
-                v_k_arg3 = (t13 < vy_len_items ? b_items.data[t13] : 0u);
+                uint t12 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 3u);
+                v_k_arg3 = (t12 < vy_len_items ? b_items.data[t12] : 0u);
             }
-            uint t14 = (v_base + 7u);
-            if (t14 < vy_len_ring) b_ring.data[t14] = v_k_arg3;
+            uint t13 = (v_base + 7u);
+            if (t13 < vy_len_ring) b_ring.data[t13] = v_k_arg3;
             uint v_k_arg4 = 0u;
             if (4u < v_k_args) {
-                uint t15 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 4u);
-                v_k_arg4 = (t15 < vy_len_items ? b_items.data[t15] : 0u);
+                uint t14 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 4u);
+                v_k_arg4 = (t14 < vy_len_items ? b_items.data[t14] : 0u);
             }
-            uint t16 = (v_base + 8u);
-            if (t16 < vy_len_ring) b_ring.data[t16] = v_k_arg4;
+            uint t15 = (v_base + 8u);
+            if (t15 < vy_len_ring) b_ring.data[t15] = v_k_arg4;
             uint v_k_arg5 = 0u;
             if (5u < v_k_args) {
-                uint t17 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 5u);
-                v_k_arg5 = (t17 < vy_len_items ? b_items.data[t17] : 0u);
+                uint t16 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 5u);
+                v_k_arg5 = (t16 < vy_len_items ? b_items.data[t16] : 0u);
             }
-            uint t18 = (v_base + 9u);
-            if (t18 < vy_len_ring) b_ring.data[t18] = v_k_arg5;
+            uint t17 = (v_base + 9u);
+            if (t17 < vy_len_ring) b_ring.data[t17] = v_k_arg5;
             uint v_k_arg6 = 0u;
             if (6u < v_k_args) {
-                uint t19 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 6u);
-                v_k_arg6 = (t19 < vy_len_items ? b_items.data[t19] : 0u);
+                uint t18 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 6u);
+                v_k_arg6 = (t18 < vy_len_items ? b_items.data[t18] : 0u);
             }
-            uint t20 = (v_base + 10u);
-            if (t20 < vy_len_ring) b_ring.data[t20] = v_k_arg6;
+            uint t19 = (v_base + 10u);
+            if (t19 < vy_len_ring) b_ring.data[t19] = v_k_arg6;
             uint v_k_arg7 = 0u;
             if (7u < v_k_args) {
-                uint t21 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 7u);
-                v_k_arg7 = (t21 < vy_len_items ? b_items.data[t21] : 0u);
+                uint t20 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 7u);
+                v_k_arg7 = (t20 < vy_len_items ? b_items.data[t20] : 0u);
             }
-            uint t22 = (v_base + 11u);
-            if (t22 < vy_len_ring) b_ring.data[t22] = v_k_arg7;
+            uint t21 = (v_base + 11u);
+            if (t21 < vy_len_ring) b_ring.data[t21] = v_k_arg7;
             uint v_k_arg8 = 0u;
             if (8u < v_k_args) {
-                uint t23 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 8u);
-                v_k_arg8 = (t23 < vy_len_items ? b_items.data[t23] : 0u);
+                uint t22 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 8u);
+                v_k_arg8 = (t22 < vy_len_items ? b_items.data[t22] : 0u);
             }
-            uint t24 = (v_base + 12u);
-            if (t24 < vy_len_ring) b_ring.data[t24] = v_k_arg8;
+            uint t23 = (v_base + 12u);
+            if (t23 < vy_len_ring) b_ring.data[t23] = v_k_arg8;
             uint v_k_arg9 = 0u;
             if (9u < v_k_args) {
-                uint t25 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 9u);
-                v_k_arg9 = (t25 < vy_len_items ? b_items.data[t25] : 0u);
+                uint t24 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 9u);
+                v_k_arg9 = (t24 < vy_len_items ? b_items.data[t24] : 0u);
             }
-            uint t26 = (v_base + 13u);
-            if (t26 < vy_len_ring) b_ring.data[t26] = v_k_arg9;
+            uint t25 = (v_base + 13u);
+            if (t25 < vy_len_ring) b_ring.data[t25] = v_k_arg9;
             uint v_k_arg10 = 0u;
             if (10u < v_k_args) {
-                uint t27 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 10u);
-                v_k_arg10 = (t27 < vy_len_items ? b_items.data[t27] : 0u);
+                uint t26 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 10u);
+                v_k_arg10 = (t26 < vy_len_items ? b_items.data[t26] : 0u);
             }
-            uint t28 = (v_base + 14u);
-            if (t28 < vy_len_ring) b_ring.data[t28] = v_k_arg10;
+            uint t27 = (v_base + 14u);
+            if (t27 < vy_len_ring) b_ring.data[t27] = v_k_arg10;
             uint v_k_arg11 = 0u;
             if (11u < v_k_args) {
-                uint t29 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 11u);
-                v_k_arg11 = (t29 < vy_len_items ? b_items.data[t29] : 0u);
+                uint t28 = ((v_k_item + ((vy_param_layout == 0u) ? 3u : ((vy_param_layout == 1u) ? 1u : 0u))) + 11u);
+                v_k_arg11 = (t28 < vy_len_items ? b_items.data[t28] : 0u);
             }
-            uint t30 = (v_base + 15u);
-            if (t30 < vy_len_ring) b_ring.data[t30] = v_k_arg11;
-            uint t31 = 0u;
-            if (v_base < vy_len_ring) t31 = atomicExchange(b_ring.data[v_base], 1u);
-            uint v_k_publish = t31;
+            uint t29 = (v_base + 15u);
+            if (t29 < vy_len_ring) b_ring.data[t29] = v_k_arg11;
+            uint t30 = 0u;
+            if (v_base < vy_len_ring) t30 = atomicExchange(b_ring.data[v_base], 1u);
+            uint v_k_publish = t30;
         }
         // end region: publish the slot from its item record (PUBLISHED last)
         uint v_k_final = 1u;
@@ -190,43 +173,43 @@ void main() {
         // region: claim and run
         {
             uint v_k_shutdown = (0u < vy_len_control ? b_control.data[0u] : 0u);
-            uint t32 = (v_base + 2u);
-            uint v_tenant = (t32 < vy_len_ring ? b_ring.data[t32] : 0u);
+            uint t31 = (v_base + 2u);
+            uint v_tenant = (t31 < vy_len_ring ? b_ring.data[t31] : 0u);
             uint v_k_table = (2u < vy_len_control ? b_control.data[2u] : 0u);
             bool v_k_in_table = (((v_tenant < (142u < vy_len_control ? b_control.data[142u] : 0u)) && (v_k_table < v_k_len)) && (v_tenant < (v_k_len - v_k_table)));
-            uint t33 = (v_k_table + v_tenant);
-            bool v_k_allowed = ((!v_k_in_table) || ((t33 < vy_len_control ? b_control.data[t33] : 0u) != 0u));
+            uint t32 = (v_k_table + v_tenant);
+            bool v_k_allowed = ((!v_k_in_table) || ((t32 < vy_len_control ? b_control.data[t32] : 0u) != 0u));
             if ((v_k_shutdown == 0u) && v_k_allowed) {
-                uint t34 = 0u;
-                if (v_base < vy_len_ring) t34 = atomicCompSwap(b_ring.data[v_base], 1u, 2u);
-                uint v_k_claim = t34;
+                uint t33 = 0u;
+                if (v_base < vy_len_ring) t33 = atomicCompSwap(b_ring.data[v_base], 1u, 2u);
+                uint v_k_claim = t33;
                 if (v_k_claim == 1u) {
-                    uint t35 = (v_base + 1u);
-                    uint v_opcode = (t35 < vy_len_ring ? b_ring.data[t35] : 0u);
-                    uint t36 = (v_base + 4u);
-                    uint v_arg0 = (t36 < vy_len_ring ? b_ring.data[t36] : 0u);
-                    uint t37 = (v_base + 5u);
-                    uint v_arg1 = (t37 < vy_len_ring ? b_ring.data[t37] : 0u);
-                    uint t38 = (v_base + 6u);
-                    uint v_arg2 = (t38 < vy_len_ring ? b_ring.data[t38] : 0u);
-                    uint t39 = (v_base + 7u);
-                    uint v_arg3 = (t39 < vy_len_ring ? b_ring.data[t39] : 0u);
-                    uint t40 = (v_base + 8u);
-                    uint v_arg4 = (t40 < vy_len_ring ? b_ring.data[t40] : 0u);
-                    uint t41 = (v_base + 9u);
-                    uint v_arg5 = (t41 < vy_len_ring ? b_ring.data[t41] : 0u);
-                    uint t42 = (v_base + 10u);
-                    uint v_arg6 = (t42 < vy_len_ring ? b_ring.data[t42] : 0u);
-                    uint t43 = (v_base + 11u);
-                    uint v_arg7 = (t43 < vy_len_ring ? b_ring.data[t43] : 0u);
-                    uint t44 = (v_base + 12u);
-                    uint v_arg8 = (t44 < vy_len_ring ? b_ring.data[t44] : 0u);
-                    uint t45 = (v_base + 13u);
-                    uint v_arg9 = (t45 < vy_len_ring ? b_ring.data[t45] : 0u);
-                    uint t46 = (v_base + 14u);
-                    uint v_arg10 = (t46 < vy_len_ring ? b_ring.data[t46] : 0u);
-                    uint t47 = (v_base + 15u);
-                    uint v_arg11 = (t47 < vy_len_ring ? b_ring.data[t47] : 0u);
+                    uint t34 = (v_base + 1u);
+                    uint v_opcode = (t34 < vy_len_ring ? b_ring.data[t34] : 0u);
+                    uint t35 = (v_base + 4u);
+                    uint v_arg0 = (t35 < vy_len_ring ? b_ring.data[t35] : 0u);
+                    uint t36 = (v_base + 5u);
+                    uint v_arg1 = (t36 < vy_len_ring ? b_ring.data[t36] : 0u);
+                    uint t37 = (v_base + 6u);
+                    uint v_arg2 = (t37 < vy_len_ring ? b_ring.data[t37] : 0u);
+                    uint t38 = (v_base + 7u);
+                    uint v_arg3 = (t38 < vy_len_ring ? b_ring.data[t38] : 0u);
+                    uint t39 = (v_base + 8u);
+                    uint v_arg4 = (t39 < vy_len_ring ? b_ring.data[t39] : 0u);
+                    uint t40 = (v_base + 9u);
+                    uint v_arg5 = (t40 < vy_len_ring ? b_ring.data[t40] : 0u);
+                    uint t41 = (v_base + 10u);
+                    uint v_arg6 = (t41 < vy_len_ring ? b_ring.data[t41] : 0u);
+                    uint t42 = (v_base + 11u);
+                    uint v_arg7 = (t42 < vy_len_ring ? b_ring.data[t42] : 0u);
+                    uint t43 = (v_base + 12u);
+                    uint v_arg8 = (t43 < vy_len_ring ? b_ring.data[t43] : 0u);
+                    uint t44 = (v_base + 13u);
+                    uint v_arg9 = (t44 < vy_len_ring ? b_ring.data[t44] : 0u);
+                    uint t45 = (v_base + 14u);
+                    uint v_arg10 = (t45 < vy_len_ring ? b_ring.data[t45] : 0u);
+                    uint t46 = (v_base + 15u);
+                    uint v_arg11 = (t46 < vy_len_ring ? b_ring.data[t46] : 0u);
                     uint v_fault = 0u;
                     if (v_k_in_table) {
                         bool v_handled = false;
@@ -236,9 +219,9 @@ void main() {
                         if (v_opcode == 1u) {
                             v_handled = true;
                             if (v_arg1 < v_k_len) {
-                                uint t48 = 0u;
-                                if (v_arg1 < vy_len_control) t48 = atomicExchange(b_control.data[v_arg1], v_arg0);
-                                uint v_k_old1 = t48;
+                                uint t47 = 0u;
+                                if (v_arg1 < vy_len_control) t47 = atomicExchange(b_control.data[v_arg1], v_arg0);
+                                uint v_k_old1 = t47;
                             } else {
                                 v_fault = 2u;
                             }
@@ -246,9 +229,9 @@ void main() {
                         if (v_opcode == 2u) {
                             v_handled = true;
                             if (v_arg1 < v_k_len) {
-                                uint t49 = 0u;
-                                if (v_arg1 < vy_len_control) t49 = atomicAdd(b_control.data[v_arg1], v_arg0);
-                                uint v_k_old2 = t49;
+                                uint t48 = 0u;
+                                if (v_arg1 < vy_len_control) t48 = atomicAdd(b_control.data[v_arg1], v_arg0);
+                                uint v_k_old2 = t48;
                             } else {
                                 v_fault = 2u;
                             }
@@ -257,10 +240,10 @@ void main() {
                             v_handled = true;
                             if ((v_arg0 < v_k_len) && (v_arg1 < v_k_obs_room)) {
                                 uint v_k_value3 = (v_arg0 < vy_len_control ? b_control.data[v_arg0] : 0u);
-                                uint t50 = (160u + v_arg1);
-                                uint t51 = 0u;
-                                if (t50 < vy_len_control) t51 = atomicExchange(b_control.data[t50], v_k_value3);
-                                uint v_k_old4 = t51;
+                                uint t49 = (160u + v_arg1);
+                                uint t50 = 0u;
+                                if (t49 < vy_len_control) t50 = atomicExchange(b_control.data[t49], v_k_value3);
+                                uint v_k_old4 = t50;
                             } else {
                                 v_fault = 2u;
                             }
@@ -268,13 +251,13 @@ void main() {
                         if (v_opcode == 4u) {
                             v_handled = true;
                             if ((v_arg0 < v_k_len) && (v_arg0 < v_k_obs_room)) {
-                                uint t52 = 0u;
-                                if (v_arg0 < vy_len_control) t52 = atomicCompSwap(b_control.data[v_arg0], v_arg1, v_arg2);
-                                uint v_k_previous5 = t52;
-                                uint t53 = (160u + v_arg0);
-                                uint t54 = 0u;
-                                if (t53 < vy_len_control) t54 = atomicExchange(b_control.data[t53], v_k_previous5);
-                                uint v_k_old6 = t54;
+                                uint t51 = 0u;
+                                if (v_arg0 < vy_len_control) t51 = atomicCompSwap(b_control.data[v_arg0], v_arg1, v_arg2);
+                                uint v_k_previous5 = t51;
+                                uint t52 = (160u + v_arg0);
+                                uint t53 = 0u;
+                                if (t52 < vy_len_control) t53 = atomicExchange(b_control.data[t52], v_k_previous5);
+                                uint v_k_old6 = t53;
                             } else {
                                 v_fault = 2u;
                             }
@@ -282,94 +265,91 @@ void main() {
                         if (v_opcode == 5u) {
                             v_handled = true;
                             if (((v_arg2 <= v_k_len) && (v_arg0 <= (v_k_len - v_arg2))) && (v_arg1 <= (v_k_len - v_arg2))) {
-                                uint t55 = vy_div_u32((v_arg2 + 15u), 16u);
-                                bool t56 = false; // set when the loop ends by its own condition or a break
-                                for (uint v_k_trip7 = 0u; ; v_k_trip7++) {
-                                    if (!(v_k_trip7 < t55)) { t56 = true; break; }
+                                uint t54 = vy_div_u32((v_arg2 + 15u), 16u);
+                                for (uint v_k_trip7 = 0u; v_k_trip7 < t54; v_k_trip7++) {
                                     if (vy_poll()) return;
                                     uint v_k_done8 = (v_k_trip7 * 16u);
                                     if ((v_k_done8 + 0u) < v_arg2) {
-                                        uint t57 = ((v_arg1 + v_k_done8) + 0u);
-                                        uint t58 = ((v_arg0 + v_k_done8) + 0u);
-                                        if (t57 < vy_len_control) b_control.data[t57] = (t58 < vy_len_control ? b_control.data[t58] : 0u);
+                                        uint t55 = ((v_arg1 + v_k_done8) + 0u);
+                                        uint t56 = ((v_arg0 + v_k_done8) + 0u);
+                                        if (t55 < vy_len_control) b_control.data[t55] = (t56 < vy_len_control ? b_control.data[t56] : 0u);
                                     }
                                     if ((v_k_done8 + 1u) < v_arg2) {
-                                        uint t59 = ((v_arg1 + v_k_done8) + 1u);
-                                        uint t60 = ((v_arg0 + v_k_done8) + 1u);
-                                        if (t59 < vy_len_control) b_control.data[t59] = (t60 < vy_len_control ? b_control.data[t60] : 0u);
+                                        uint t57 = ((v_arg1 + v_k_done8) + 1u);
+                                        uint t58 = ((v_arg0 + v_k_done8) + 1u);
+                                        if (t57 < vy_len_control) b_control.data[t57] = (t58 < vy_len_control ? b_control.data[t58] : 0u);
                                     }
                                     if ((v_k_done8 + 2u) < v_arg2) {
-                                        uint t61 = ((v_arg1 + v_k_done8) + 2u);
-                                        uint t62 = ((v_arg0 + v_k_done8) + 2u);
-                                        if (t61 < vy_len_control) b_control.data[t61] = (t62 < vy_len_control ? b_control.data[t62] : 0u);
+                                        uint t59 = ((v_arg1 + v_k_done8) + 2u);
+                                        uint t60 = ((v_arg0 + v_k_done8) + 2u);
+                                        if (t59 < vy_len_control) b_control.data[t59] = (t60 < vy_len_control ? b_control.data[t60] : 0u);
                                     }
                                     if ((v_k_done8 + 3u) < v_arg2) {
-                                        uint t63 = ((v_arg1 + v_k_done8) + 3u);
-                                        uint t64 = ((v_arg0 + v_k_done8) + 3u);
-                                        if (t63 < vy_len_control) b_control.data[t63] = (t64 < vy_len_control ? b_control.data[t64] : 0u);
+                                        uint t61 = ((v_arg1 + v_k_done8) + 3u);
+                                        uint t62 = ((v_arg0 + v_k_done8) + 3u);
+                                        if (t61 < vy_len_control) b_control.data[t61] = (t62 < vy_len_control ? b_control.data[t62] : 0u);
                                     }
                                     if ((v_k_done8 + 4u) < v_arg2) {
-                                        uint t65 = ((v_arg1 + v_k_done8) + 4u);
-                                        uint t66 = ((v_arg0 + v_k_done8) + 4u);
-                                        if (t65 < vy_len_control) b_control.data[t65] = (t66 < vy_len_control ? b_control.data[t66] : 0u);
+                                        uint t63 = ((v_arg1 + v_k_done8) + 4u);
+                                        uint t64 = ((v_arg0 + v_k_done8) + 4u);
+                                        if (t63 < vy_len_control) b_control.data[t63] = (t64 < vy_len_control ? b_control.data[t64] : 0u);
                                     }
                                     if ((v_k_done8 + 5u) < v_arg2) {
-                                        uint t67 = ((v_arg1 + v_k_done8) + 5u);
-                                        uint t68 = ((v_arg0 + v_k_done8) + 5u);
-                                        if (t67 < vy_len_control) b_control.data[t67] = (t68 < vy_len_control ? b_control.data[t68] : 0u);
+                                        uint t65 = ((v_arg1 + v_k_done8) + 5u);
+                                        uint t66 = ((v_arg0 + v_k_done8) + 5u);
+                                        if (t65 < vy_len_control) b_control.data[t65] = (t66 < vy_len_control ? b_control.data[t66] : 0u);
                                     }
                                     if ((v_k_done8 + 6u) < v_arg2) {
-                                        uint t69 = ((v_arg1 + v_k_done8) + 6u);
-                                        uint t70 = ((v_arg0 + v_k_done8) + 6u);
-                                        if (t69 < vy_len_control) b_control.data[t69] = (t70 < vy_len_control ? b_control.data[t70] : 0u);
+                                        uint t67 = ((v_arg1 + v_k_done8) + 6u);
+                                        uint t68 = ((v_arg0 + v_k_done8) + 6u);
+                                        if (t67 < vy_len_control) b_control.data[t67] = (t68 < vy_len_control ? b_control.data[t68] : 0u);
                                     }
                                     if ((v_k_done8 + 7u) < v_arg2) {
-                                        uint t71 = ((v_arg1 + v_k_done8) + 7u);
-                                        uint t72 = ((v_arg0 + v_k_done8) + 7u);
-                                        if (t71 < vy_len_control) b_control.data[t71] = (t72 < vy_len_control ? b_control.data[t72] : 0u);
+                                        uint t69 = ((v_arg1 + v_k_done8) + 7u);
+                                        uint t70 = ((v_arg0 + v_k_done8) + 7u);
+                                        if (t69 < vy_len_control) b_control.data[t69] = (t70 < vy_len_control ? b_control.data[t70] : 0u);
                                     }
                                     if ((v_k_done8 + 8u) < v_arg2) {
-                                        uint t73 = ((v_arg1 + v_k_done8) + 8u);
-                                        uint t74 = ((v_arg0 + v_k_done8) + 8u);
-                                        if (t73 < vy_len_control) b_control.data[t73] = (t74 < vy_len_control ? b_control.data[t74] : 0u);
+                                        uint t71 = ((v_arg1 + v_k_done8) + 8u);
+                                        uint t72 = ((v_arg0 + v_k_done8) + 8u);
+                                        if (t71 < vy_len_control) b_control.data[t71] = (t72 < vy_len_control ? b_control.data[t72] : 0u);
                                     }
                                     if ((v_k_done8 + 9u) < v_arg2) {
-                                        uint t75 = ((v_arg1 + v_k_done8) + 9u);
-                                        uint t76 = ((v_arg0 + v_k_done8) + 9u);
-                                        if (t75 < vy_len_control) b_control.data[t75] = (t76 < vy_len_control ? b_control.data[t76] : 0u);
+                                        uint t73 = ((v_arg1 + v_k_done8) + 9u);
+                                        uint t74 = ((v_arg0 + v_k_done8) + 9u);
+                                        if (t73 < vy_len_control) b_control.data[t73] = (t74 < vy_len_control ? b_control.data[t74] : 0u);
                                     }
                                     if ((v_k_done8 + 10u) < v_arg2) {
-                                        uint t77 = ((v_arg1 + v_k_done8) + 10u);
-                                        uint t78 = ((v_arg0 + v_k_done8) + 10u);
-                                        if (t77 < vy_len_control) b_control.data[t77] = (t78 < vy_len_control ? b_control.data[t78] : 0u);
+                                        uint t75 = ((v_arg1 + v_k_done8) + 10u);
+                                        uint t76 = ((v_arg0 + v_k_done8) + 10u);
+                                        if (t75 < vy_len_control) b_control.data[t75] = (t76 < vy_len_control ? b_control.data[t76] : 0u);
                                     }
                                     if ((v_k_done8 + 11u) < v_arg2) {
-                                        uint t79 = ((v_arg1 + v_k_done8) + 11u);
-                                        uint t80 = ((v_arg0 + v_k_done8) + 11u);
-                                        if (t79 < vy_len_control) b_control.data[t79] = (t80 < vy_len_control ? b_control.data[t80] : 0u);
+                                        uint t77 = ((v_arg1 + v_k_done8) + 11u);
+                                        uint t78 = ((v_arg0 + v_k_done8) + 11u);
+                                        if (t77 < vy_len_control) b_control.data[t77] = (t78 < vy_len_control ? b_control.data[t78] : 0u);
                                     }
                                     if ((v_k_done8 + 12u) < v_arg2) {
-                                        uint t81 = ((v_arg1 + v_k_done8) + 12u);
-                                        uint t82 = ((v_arg0 + v_k_done8) + 12u);
-                                        if (t81 < vy_len_control) b_control.data[t81] = (t82 < vy_len_control ? b_control.data[t82] : 0u);
+                                        uint t79 = ((v_arg1 + v_k_done8) + 12u);
+                                        uint t80 = ((v_arg0 + v_k_done8) + 12u);
+                                        if (t79 < vy_len_control) b_control.data[t79] = (t80 < vy_len_control ? b_control.data[t80] : 0u);
                                     }
                                     if ((v_k_done8 + 13u) < v_arg2) {
-                                        uint t83 = ((v_arg1 + v_k_done8) + 13u);
-                                        uint t84 = ((v_arg0 + v_k_done8) + 13u);
-                                        if (t83 < vy_len_control) b_control.data[t83] = (t84 < vy_len_control ? b_control.data[t84] : 0u);
+                                        uint t81 = ((v_arg1 + v_k_done8) + 13u);
+                                        uint t82 = ((v_arg0 + v_k_done8) + 13u);
+                                        if (t81 < vy_len_control) b_control.data[t81] = (t82 < vy_len_control ? b_control.data[t82] : 0u);
                                     }
                                     if ((v_k_done8 + 14u) < v_arg2) {
-                                        uint t85 = ((v_arg1 + v_k_done8) + 14u);
-                                        uint t86 = ((v_arg0 + v_k_done8) + 14u);
-                                        if (t85 < vy_len_control) b_control.data[t85] = (t86 < vy_len_control ? b_control.data[t86] : 0u);
+                                        uint t83 = ((v_arg1 + v_k_done8) + 14u);
+                                        uint t84 = ((v_arg0 + v_k_done8) + 14u);
+                                        if (t83 < vy_len_control) b_control.data[t83] = (t84 < vy_len_control ? b_control.data[t84] : 0u);
                                     }
                                     if ((v_k_done8 + 15u) < v_arg2) {
-                                        uint t87 = ((v_arg1 + v_k_done8) + 15u);
-                                        uint t88 = ((v_arg0 + v_k_done8) + 15u);
-                                        if (t87 < vy_len_control) b_control.data[t87] = (t88 < vy_len_control ? b_control.data[t88] : 0u);
+                                        uint t85 = ((v_arg1 + v_k_done8) + 15u);
+                                        uint t86 = ((v_arg0 + v_k_done8) + 15u);
+                                        if (t85 < vy_len_control) b_control.data[t85] = (t86 < vy_len_control ? b_control.data[t86] : 0u);
                                     }
                                 }
-                                if (!t56) vy_loop_cut(1u);
                             } else {
                                 v_fault = 2u;
                             }
@@ -381,17 +361,15 @@ void main() {
                             } else {
                                 uint v_k_state = v_arg4;
                                 bool v_k_bad = false;
-                                uint t89 = vy_div_u32(((v_arg3 + 16u) - 1u), 16u);
-                                bool t90 = false; // set when the loop ends by its own condition or a break
-                                for (uint v_k_i = 0u; ; v_k_i++) {
-                                    if (!(v_k_i < t89)) { t90 = true; break; }
+                                uint t87 = vy_div_u32(((v_arg3 + 16u) - 1u), 16u);
+                                for (uint v_k_i = 0u; v_k_i < t87; v_k_i++) {
                                     if (vy_poll()) return;
                                     uint v_k_at = (v_k_i * 16u);
                                     if ((!v_k_bad) && ((v_k_at + 0u) < v_arg3)) {
-                                        uint t91 = (v_arg2 + vy_div_u32((v_k_at + 0u), 4u));
-                                        uint v_k_byte0 = (((t91 < vy_len_control ? b_control.data[t91] : 0u) >> (0u & 31u)) & 255u);
-                                        uint t92 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte0);
-                                        uint v_k_next0 = (t92 < vy_len_control ? b_control.data[t92] : 0u);
+                                        uint t88 = (v_arg2 + vy_div_u32((v_k_at + 0u), 4u));
+                                        uint v_k_byte0 = (((t88 < vy_len_control ? b_control.data[t88] : 0u) >> (0u & 31u)) & 255u);
+                                        uint t89 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte0);
+                                        uint v_k_next0 = (t89 < vy_len_control ? b_control.data[t89] : 0u);
                                         if (v_k_next0 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -399,10 +377,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 1u) < v_arg3)) {
-                                        uint t93 = (v_arg2 + vy_div_u32((v_k_at + 1u), 4u));
-                                        uint v_k_byte1 = (((t93 < vy_len_control ? b_control.data[t93] : 0u) >> (8u & 31u)) & 255u);
-                                        uint t94 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte1);
-                                        uint v_k_next1 = (t94 < vy_len_control ? b_control.data[t94] : 0u);
+                                        uint t90 = (v_arg2 + vy_div_u32((v_k_at + 1u), 4u));
+                                        uint v_k_byte1 = (((t90 < vy_len_control ? b_control.data[t90] : 0u) >> (8u & 31u)) & 255u);
+                                        uint t91 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte1);
+                                        uint v_k_next1 = (t91 < vy_len_control ? b_control.data[t91] : 0u);
                                         if (v_k_next1 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -410,10 +388,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 2u) < v_arg3)) {
-                                        uint t95 = (v_arg2 + vy_div_u32((v_k_at + 2u), 4u));
-                                        uint v_k_byte2 = (((t95 < vy_len_control ? b_control.data[t95] : 0u) >> (16u & 31u)) & 255u);
-                                        uint t96 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte2);
-                                        uint v_k_next2 = (t96 < vy_len_control ? b_control.data[t96] : 0u);
+                                        uint t92 = (v_arg2 + vy_div_u32((v_k_at + 2u), 4u));
+                                        uint v_k_byte2 = (((t92 < vy_len_control ? b_control.data[t92] : 0u) >> (16u & 31u)) & 255u);
+                                        uint t93 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte2);
+                                        uint v_k_next2 = (t93 < vy_len_control ? b_control.data[t93] : 0u);
                                         if (v_k_next2 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -421,10 +399,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 3u) < v_arg3)) {
-                                        uint t97 = (v_arg2 + vy_div_u32((v_k_at + 3u), 4u));
-                                        uint v_k_byte3 = (((t97 < vy_len_control ? b_control.data[t97] : 0u) >> (24u & 31u)) & 255u);
-                                        uint t98 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte3);
-                                        uint v_k_next3 = (t98 < vy_len_control ? b_control.data[t98] : 0u);
+                                        uint t94 = (v_arg2 + vy_div_u32((v_k_at + 3u), 4u));
+                                        uint v_k_byte3 = (((t94 < vy_len_control ? b_control.data[t94] : 0u) >> (24u & 31u)) & 255u);
+                                        uint t95 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte3);
+                                        uint v_k_next3 = (t95 < vy_len_control ? b_control.data[t95] : 0u);
                                         if (v_k_next3 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -432,10 +410,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 4u) < v_arg3)) {
-                                        uint t99 = (v_arg2 + vy_div_u32((v_k_at + 4u), 4u));
-                                        uint v_k_byte4 = (((t99 < vy_len_control ? b_control.data[t99] : 0u) >> (0u & 31u)) & 255u);
-                                        uint t100 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte4);
-                                        uint v_k_next4 = (t100 < vy_len_control ? b_control.data[t100] : 0u);
+                                        uint t96 = (v_arg2 + vy_div_u32((v_k_at + 4u), 4u));
+                                        uint v_k_byte4 = (((t96 < vy_len_control ? b_control.data[t96] : 0u) >> (0u & 31u)) & 255u);
+                                        uint t97 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte4);
+                                        uint v_k_next4 = (t97 < vy_len_control ? b_control.data[t97] : 0u);
                                         if (v_k_next4 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -443,10 +421,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 5u) < v_arg3)) {
-                                        uint t101 = (v_arg2 + vy_div_u32((v_k_at + 5u), 4u));
-                                        uint v_k_byte5 = (((t101 < vy_len_control ? b_control.data[t101] : 0u) >> (8u & 31u)) & 255u);
-                                        uint t102 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte5);
-                                        uint v_k_next5 = (t102 < vy_len_control ? b_control.data[t102] : 0u);
+                                        uint t98 = (v_arg2 + vy_div_u32((v_k_at + 5u), 4u));
+                                        uint v_k_byte5 = (((t98 < vy_len_control ? b_control.data[t98] : 0u) >> (8u & 31u)) & 255u);
+                                        uint t99 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte5);
+                                        uint v_k_next5 = (t99 < vy_len_control ? b_control.data[t99] : 0u);
                                         if (v_k_next5 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -454,10 +432,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 6u) < v_arg3)) {
-                                        uint t103 = (v_arg2 + vy_div_u32((v_k_at + 6u), 4u));
-                                        uint v_k_byte6 = (((t103 < vy_len_control ? b_control.data[t103] : 0u) >> (16u & 31u)) & 255u);
-                                        uint t104 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte6);
-                                        uint v_k_next6 = (t104 < vy_len_control ? b_control.data[t104] : 0u);
+                                        uint t100 = (v_arg2 + vy_div_u32((v_k_at + 6u), 4u));
+                                        uint v_k_byte6 = (((t100 < vy_len_control ? b_control.data[t100] : 0u) >> (16u & 31u)) & 255u);
+                                        uint t101 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte6);
+                                        uint v_k_next6 = (t101 < vy_len_control ? b_control.data[t101] : 0u);
                                         if (v_k_next6 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -465,10 +443,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 7u) < v_arg3)) {
-                                        uint t105 = (v_arg2 + vy_div_u32((v_k_at + 7u), 4u));
-                                        uint v_k_byte7 = (((t105 < vy_len_control ? b_control.data[t105] : 0u) >> (24u & 31u)) & 255u);
-                                        uint t106 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte7);
-                                        uint v_k_next7 = (t106 < vy_len_control ? b_control.data[t106] : 0u);
+                                        uint t102 = (v_arg2 + vy_div_u32((v_k_at + 7u), 4u));
+                                        uint v_k_byte7 = (((t102 < vy_len_control ? b_control.data[t102] : 0u) >> (24u & 31u)) & 255u);
+                                        uint t103 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte7);
+                                        uint v_k_next7 = (t103 < vy_len_control ? b_control.data[t103] : 0u);
                                         if (v_k_next7 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -476,10 +454,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 8u) < v_arg3)) {
-                                        uint t107 = (v_arg2 + vy_div_u32((v_k_at + 8u), 4u));
-                                        uint v_k_byte8 = (((t107 < vy_len_control ? b_control.data[t107] : 0u) >> (0u & 31u)) & 255u);
-                                        uint t108 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte8);
-                                        uint v_k_next8 = (t108 < vy_len_control ? b_control.data[t108] : 0u);
+                                        uint t104 = (v_arg2 + vy_div_u32((v_k_at + 8u), 4u));
+                                        uint v_k_byte8 = (((t104 < vy_len_control ? b_control.data[t104] : 0u) >> (0u & 31u)) & 255u);
+                                        uint t105 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte8);
+                                        uint v_k_next8 = (t105 < vy_len_control ? b_control.data[t105] : 0u);
                                         if (v_k_next8 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -487,10 +465,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 9u) < v_arg3)) {
-                                        uint t109 = (v_arg2 + vy_div_u32((v_k_at + 9u), 4u));
-                                        uint v_k_byte9 = (((t109 < vy_len_control ? b_control.data[t109] : 0u) >> (8u & 31u)) & 255u);
-                                        uint t110 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte9);
-                                        uint v_k_next9 = (t110 < vy_len_control ? b_control.data[t110] : 0u);
+                                        uint t106 = (v_arg2 + vy_div_u32((v_k_at + 9u), 4u));
+                                        uint v_k_byte9 = (((t106 < vy_len_control ? b_control.data[t106] : 0u) >> (8u & 31u)) & 255u);
+                                        uint t107 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte9);
+                                        uint v_k_next9 = (t107 < vy_len_control ? b_control.data[t107] : 0u);
                                         if (v_k_next9 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -498,10 +476,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 10u) < v_arg3)) {
-                                        uint t111 = (v_arg2 + vy_div_u32((v_k_at + 10u), 4u));
-                                        uint v_k_byte10 = (((t111 < vy_len_control ? b_control.data[t111] : 0u) >> (16u & 31u)) & 255u);
-                                        uint t112 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte10);
-                                        uint v_k_next10 = (t112 < vy_len_control ? b_control.data[t112] : 0u);
+                                        uint t108 = (v_arg2 + vy_div_u32((v_k_at + 10u), 4u));
+                                        uint v_k_byte10 = (((t108 < vy_len_control ? b_control.data[t108] : 0u) >> (16u & 31u)) & 255u);
+                                        uint t109 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte10);
+                                        uint v_k_next10 = (t109 < vy_len_control ? b_control.data[t109] : 0u);
                                         if (v_k_next10 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -509,10 +487,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 11u) < v_arg3)) {
-                                        uint t113 = (v_arg2 + vy_div_u32((v_k_at + 11u), 4u));
-                                        uint v_k_byte11 = (((t113 < vy_len_control ? b_control.data[t113] : 0u) >> (24u & 31u)) & 255u);
-                                        uint t114 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte11);
-                                        uint v_k_next11 = (t114 < vy_len_control ? b_control.data[t114] : 0u);
+                                        uint t110 = (v_arg2 + vy_div_u32((v_k_at + 11u), 4u));
+                                        uint v_k_byte11 = (((t110 < vy_len_control ? b_control.data[t110] : 0u) >> (24u & 31u)) & 255u);
+                                        uint t111 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte11);
+                                        uint v_k_next11 = (t111 < vy_len_control ? b_control.data[t111] : 0u);
                                         if (v_k_next11 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -520,10 +498,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 12u) < v_arg3)) {
-                                        uint t115 = (v_arg2 + vy_div_u32((v_k_at + 12u), 4u));
-                                        uint v_k_byte12 = (((t115 < vy_len_control ? b_control.data[t115] : 0u) >> (0u & 31u)) & 255u);
-                                        uint t116 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte12);
-                                        uint v_k_next12 = (t116 < vy_len_control ? b_control.data[t116] : 0u);
+                                        uint t112 = (v_arg2 + vy_div_u32((v_k_at + 12u), 4u));
+                                        uint v_k_byte12 = (((t112 < vy_len_control ? b_control.data[t112] : 0u) >> (0u & 31u)) & 255u);
+                                        uint t113 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte12);
+                                        uint v_k_next12 = (t113 < vy_len_control ? b_control.data[t113] : 0u);
                                         if (v_k_next12 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -531,10 +509,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 13u) < v_arg3)) {
-                                        uint t117 = (v_arg2 + vy_div_u32((v_k_at + 13u), 4u));
-                                        uint v_k_byte13 = (((t117 < vy_len_control ? b_control.data[t117] : 0u) >> (8u & 31u)) & 255u);
-                                        uint t118 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte13);
-                                        uint v_k_next13 = (t118 < vy_len_control ? b_control.data[t118] : 0u);
+                                        uint t114 = (v_arg2 + vy_div_u32((v_k_at + 13u), 4u));
+                                        uint v_k_byte13 = (((t114 < vy_len_control ? b_control.data[t114] : 0u) >> (8u & 31u)) & 255u);
+                                        uint t115 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte13);
+                                        uint v_k_next13 = (t115 < vy_len_control ? b_control.data[t115] : 0u);
                                         if (v_k_next13 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -542,10 +520,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 14u) < v_arg3)) {
-                                        uint t119 = (v_arg2 + vy_div_u32((v_k_at + 14u), 4u));
-                                        uint v_k_byte14 = (((t119 < vy_len_control ? b_control.data[t119] : 0u) >> (16u & 31u)) & 255u);
-                                        uint t120 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte14);
-                                        uint v_k_next14 = (t120 < vy_len_control ? b_control.data[t120] : 0u);
+                                        uint t116 = (v_arg2 + vy_div_u32((v_k_at + 14u), 4u));
+                                        uint v_k_byte14 = (((t116 < vy_len_control ? b_control.data[t116] : 0u) >> (16u & 31u)) & 255u);
+                                        uint t117 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte14);
+                                        uint v_k_next14 = (t117 < vy_len_control ? b_control.data[t117] : 0u);
                                         if (v_k_next14 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -553,10 +531,10 @@ void main() {
                                         }
                                     }
                                     if ((!v_k_bad) && ((v_k_at + 15u) < v_arg3)) {
-                                        uint t121 = (v_arg2 + vy_div_u32((v_k_at + 15u), 4u));
-                                        uint v_k_byte15 = (((t121 < vy_len_control ? b_control.data[t121] : 0u) >> (24u & 31u)) & 255u);
-                                        uint t122 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte15);
-                                        uint v_k_next15 = (t122 < vy_len_control ? b_control.data[t122] : 0u);
+                                        uint t118 = (v_arg2 + vy_div_u32((v_k_at + 15u), 4u));
+                                        uint v_k_byte15 = (((t118 < vy_len_control ? b_control.data[t118] : 0u) >> (24u & 31u)) & 255u);
+                                        uint t119 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte15);
+                                        uint v_k_next15 = (t119 < vy_len_control ? b_control.data[t119] : 0u);
                                         if (v_k_next15 >= v_arg1) {
                                             v_k_bad = true;
                                         } else {
@@ -564,56 +542,54 @@ void main() {
                                         }
                                     }
                                     if (v_k_bad) {
-                                        t90 = true;
                                         break;
                                     }
                                 }
-                                if (!t90) vy_loop_cut(2u);
                                 if (v_k_bad) {
                                     v_fault = 5u;
                                 } else {
-                                    uint t123 = (160u + v_arg5);
-                                    uint t124 = 0u;
-                                    if (t123 < vy_len_control) t124 = atomicExchange(b_control.data[t123], v_k_state);
-                                    uint v_k_old9 = t124;
+                                    uint t120 = (160u + v_arg5);
+                                    uint t121 = 0u;
+                                    if (t120 < vy_len_control) t121 = atomicExchange(b_control.data[t120], v_k_state);
+                                    uint v_k_old9 = t121;
                                 }
                             }
                         }
                         if (v_opcode == 7u) {
                             v_handled = true;
                             if (v_k_obs_room > 0u) {
-                                uint t125 = 0u;
-                                if (128u < vy_len_control) t125 = atomicAdd(b_control.data[128u], 1u);
-                                uint v_k_epoch = t125;
-                                uint t126 = 0u;
-                                if (160u < vy_len_control) t126 = atomicExchange(b_control.data[160u], v_arg1);
-                                uint v_k_old10 = t126;
+                                uint t122 = 0u;
+                                if (128u < vy_len_control) t122 = atomicAdd(b_control.data[128u], 1u);
+                                uint v_k_epoch = t122;
+                                uint t123 = 0u;
+                                if (160u < vy_len_control) t123 = atomicExchange(b_control.data[160u], v_arg1);
+                                uint v_k_old10 = t123;
                             } else {
                                 v_fault = 2u;
                             }
                         }
                         if (v_opcode == 65534u) {
                             v_handled = true;
-                            uint t127 = 0u;
-                            if (0u < vy_len_debug_log) t127 = atomicAdd(b_debug_log.data[0u], 4u);
-                            uint v_k_cursor = t127;
+                            uint t124 = 0u;
+                            if (0u < vy_len_debug_log) t124 = atomicAdd(b_debug_log.data[0u], 4u);
+                            uint v_k_cursor = t124;
                             uint v_k_capacity = (vy_div_u32((vy_len_debug_log - 1u), 4u) * 4u);
                             if (v_k_cursor < v_k_capacity) {
-                                uint t128 = (v_k_cursor + 1u);
-                                if (t128 < vy_len_debug_log) b_debug_log.data[t128] = v_arg0;
-                                uint t129 = (v_k_cursor + 2u);
-                                if (t129 < vy_len_debug_log) b_debug_log.data[t129] = v_arg1;
-                                uint t130 = (v_k_cursor + 3u);
-                                if (t130 < vy_len_debug_log) b_debug_log.data[t130] = v_arg2;
-                                uint t131 = (v_k_cursor + 4u);
-                                if (t131 < vy_len_debug_log) b_debug_log.data[t131] = v_base;
+                                uint t125 = (v_k_cursor + 1u);
+                                if (t125 < vy_len_debug_log) b_debug_log.data[t125] = v_arg0;
+                                uint t126 = (v_k_cursor + 2u);
+                                if (t126 < vy_len_debug_log) b_debug_log.data[t126] = v_arg1;
+                                uint t127 = (v_k_cursor + 3u);
+                                if (t127 < vy_len_debug_log) b_debug_log.data[t127] = v_arg2;
+                                uint t128 = (v_k_cursor + 4u);
+                                if (t128 < vy_len_debug_log) b_debug_log.data[t128] = v_base;
                             }
                         }
                         if (v_opcode == 4294967295u) {
                             v_handled = true;
-                            uint t132 = 0u;
-                            if (0u < vy_len_control) t132 = atomicExchange(b_control.data[0u], 1u);
-                            uint v_k_old11 = t132;
+                            uint t129 = 0u;
+                            if (0u < vy_len_control) t129 = atomicExchange(b_control.data[0u], 1u);
+                            uint v_k_old11 = t129;
                         }
                         if (v_opcode == 65533u) {
                             v_handled = true;
@@ -627,21 +603,19 @@ void main() {
                                 uint v_p_header = vy_div_u32(((2u + (2u * (v_arg0 & 255u))) + 3u), 4u);
                                 bool v_p_malformed = false;
                                 bool v_p_range = false;
-                                uint t133 = (v_arg0 & 255u);
-                                bool t134 = false; // set when the loop ends by its own condition or a break
-                                for (uint v_p_k = 0u; ; v_p_k++) {
-                                    if (!(v_p_k < t133)) { t134 = true; break; }
+                                uint t130 = (v_arg0 & 255u);
+                                for (uint v_p_k = 0u; v_p_k < t130; v_p_k++) {
                                     if (vy_poll()) return;
-                                    uint t135 = ((v_base + 4u) + vy_div_u32((2u + (2u * v_p_k)), 4u));
-                                    uint v_p_code = (((t135 < vy_len_ring ? b_ring.data[t135] : 0u) >> ((vy_rem_u32((2u + (2u * v_p_k)), 4u) * 8u) & 31u)) & 255u);
-                                    uint t136 = ((v_base + 4u) + vy_div_u32((3u + (2u * v_p_k)), 4u));
-                                    uint v_p_off = (((t136 < vy_len_ring ? b_ring.data[t136] : 0u) >> ((vy_rem_u32((3u + (2u * v_p_k)), 4u) * 8u) & 31u)) & 255u);
-                                    uint t137 = ((v_base + 4u) + v_p_off);
-                                    uint v_p_a0 = (t137 < vy_len_ring ? b_ring.data[t137] : 0u);
-                                    uint t138 = ((v_base + 4u) + (v_p_off + 1u));
-                                    uint v_p_a1 = (t138 < vy_len_ring ? b_ring.data[t138] : 0u);
-                                    uint t139 = ((v_base + 4u) + (v_p_off + 2u));
-                                    uint v_p_a2 = (t139 < vy_len_ring ? b_ring.data[t139] : 0u);
+                                    uint t131 = ((v_base + 4u) + vy_div_u32((2u + (2u * v_p_k)), 4u));
+                                    uint v_p_code = (((t131 < vy_len_ring ? b_ring.data[t131] : 0u) >> ((vy_rem_u32((2u + (2u * v_p_k)), 4u) * 8u) & 31u)) & 255u);
+                                    uint t132 = ((v_base + 4u) + vy_div_u32((3u + (2u * v_p_k)), 4u));
+                                    uint v_p_off = (((t132 < vy_len_ring ? b_ring.data[t132] : 0u) >> ((vy_rem_u32((3u + (2u * v_p_k)), 4u) * 8u) & 31u)) & 255u);
+                                    uint t133 = ((v_base + 4u) + v_p_off);
+                                    uint v_p_a0 = (t133 < vy_len_ring ? b_ring.data[t133] : 0u);
+                                    uint t134 = ((v_base + 4u) + (v_p_off + 1u));
+                                    uint v_p_a1 = (t134 < vy_len_ring ? b_ring.data[t134] : 0u);
+                                    uint t135 = ((v_base + 4u) + (v_p_off + 2u));
+                                    uint v_p_a2 = (t135 < vy_len_ring ? b_ring.data[t135] : 0u);
                                     if (((v_p_off < v_p_header) || (v_p_off > 9u)) || (v_p_code > 5u)) {
                                         v_p_malformed = true;
                                     } else {
@@ -665,152 +639,145 @@ void main() {
                                         }
                                     }
                                 }
-                                if (!t134) vy_loop_cut(3u);
                                 if (v_p_malformed) {
                                     v_fault = 3u;
                                 } else {
                                     if (v_p_range) {
                                         v_fault = 2u;
                                     } else {
-                                        uint t140 = (v_arg0 & 255u);
-                                        bool t141 = false; // set when the loop ends by its own condition or a break
-                                        for (uint v_p_j = 0u; ; v_p_j++) {
-                                            if (!(v_p_j < t140)) { t141 = true; break; }
+                                        uint t136 = (v_arg0 & 255u);
+                                        for (uint v_p_j = 0u; v_p_j < t136; v_p_j++) {
                                             if (vy_poll()) return;
-                                            uint t142 = ((v_base + 4u) + vy_div_u32((2u + (2u * v_p_j)), 4u));
-                                            uint v_p_code = (((t142 < vy_len_ring ? b_ring.data[t142] : 0u) >> ((vy_rem_u32((2u + (2u * v_p_j)), 4u) * 8u) & 31u)) & 255u);
-                                            uint t143 = ((v_base + 4u) + vy_div_u32((3u + (2u * v_p_j)), 4u));
-                                            uint v_p_off = (((t143 < vy_len_ring ? b_ring.data[t143] : 0u) >> ((vy_rem_u32((3u + (2u * v_p_j)), 4u) * 8u) & 31u)) & 255u);
-                                            uint t144 = ((v_base + 4u) + v_p_off);
-                                            uint v_p_a0 = (t144 < vy_len_ring ? b_ring.data[t144] : 0u);
-                                            uint t145 = ((v_base + 4u) + (v_p_off + 1u));
-                                            uint v_p_a1 = (t145 < vy_len_ring ? b_ring.data[t145] : 0u);
-                                            uint t146 = ((v_base + 4u) + (v_p_off + 2u));
-                                            uint v_p_a2 = (t146 < vy_len_ring ? b_ring.data[t146] : 0u);
+                                            uint t137 = ((v_base + 4u) + vy_div_u32((2u + (2u * v_p_j)), 4u));
+                                            uint v_p_code = (((t137 < vy_len_ring ? b_ring.data[t137] : 0u) >> ((vy_rem_u32((2u + (2u * v_p_j)), 4u) * 8u) & 31u)) & 255u);
+                                            uint t138 = ((v_base + 4u) + vy_div_u32((3u + (2u * v_p_j)), 4u));
+                                            uint v_p_off = (((t138 < vy_len_ring ? b_ring.data[t138] : 0u) >> ((vy_rem_u32((3u + (2u * v_p_j)), 4u) * 8u) & 31u)) & 255u);
+                                            uint t139 = ((v_base + 4u) + v_p_off);
+                                            uint v_p_a0 = (t139 < vy_len_ring ? b_ring.data[t139] : 0u);
+                                            uint t140 = ((v_base + 4u) + (v_p_off + 1u));
+                                            uint v_p_a1 = (t140 < vy_len_ring ? b_ring.data[t140] : 0u);
+                                            uint t141 = ((v_base + 4u) + (v_p_off + 2u));
+                                            uint v_p_a2 = (t141 < vy_len_ring ? b_ring.data[t141] : 0u);
                                             if (v_p_code == 0u) {
                                             }
                                             if (v_p_code == 1u) {
-                                                uint t147 = 0u;
-                                                if (v_p_a1 < vy_len_control) t147 = atomicExchange(b_control.data[v_p_a1], v_p_a0);
-                                                uint v_k_old12 = t147;
+                                                uint t142 = 0u;
+                                                if (v_p_a1 < vy_len_control) t142 = atomicExchange(b_control.data[v_p_a1], v_p_a0);
+                                                uint v_k_old12 = t142;
                                             }
                                             if (v_p_code == 2u) {
-                                                uint t148 = 0u;
-                                                if (v_p_a1 < vy_len_control) t148 = atomicAdd(b_control.data[v_p_a1], v_p_a0);
-                                                uint v_k_old13 = t148;
+                                                uint t143 = 0u;
+                                                if (v_p_a1 < vy_len_control) t143 = atomicAdd(b_control.data[v_p_a1], v_p_a0);
+                                                uint v_k_old13 = t143;
                                             }
                                             if (v_p_code == 3u) {
                                                 uint v_k_value14 = (v_p_a0 < vy_len_control ? b_control.data[v_p_a0] : 0u);
-                                                uint t149 = (160u + v_p_a1);
-                                                uint t150 = 0u;
-                                                if (t149 < vy_len_control) t150 = atomicExchange(b_control.data[t149], v_k_value14);
-                                                uint v_k_old15 = t150;
+                                                uint t144 = (160u + v_p_a1);
+                                                uint t145 = 0u;
+                                                if (t144 < vy_len_control) t145 = atomicExchange(b_control.data[t144], v_k_value14);
+                                                uint v_k_old15 = t145;
                                             }
                                             if (v_p_code == 4u) {
-                                                uint t151 = 0u;
-                                                if (v_p_a0 < vy_len_control) t151 = atomicCompSwap(b_control.data[v_p_a0], v_p_a1, v_p_a2);
-                                                uint v_k_previous16 = t151;
-                                                uint t152 = (160u + v_p_a0);
-                                                uint t153 = 0u;
-                                                if (t152 < vy_len_control) t153 = atomicExchange(b_control.data[t152], v_k_previous16);
-                                                uint v_k_old17 = t153;
+                                                uint t146 = 0u;
+                                                if (v_p_a0 < vy_len_control) t146 = atomicCompSwap(b_control.data[v_p_a0], v_p_a1, v_p_a2);
+                                                uint v_k_previous16 = t146;
+                                                uint t147 = (160u + v_p_a0);
+                                                uint t148 = 0u;
+                                                if (t147 < vy_len_control) t148 = atomicExchange(b_control.data[t147], v_k_previous16);
+                                                uint v_k_old17 = t148;
                                             }
                                             if (v_p_code == 5u) {
-                                                uint t154 = vy_div_u32((v_p_a2 + 15u), 16u);
-                                                bool t155 = false; // set when the loop ends by its own condition or a break
-                                                for (uint v_k_trip18 = 0u; ; v_k_trip18++) {
-                                                    if (!(v_k_trip18 < t154)) { t155 = true; break; }
+                                                uint t149 = vy_div_u32((v_p_a2 + 15u), 16u);
+                                                for (uint v_k_trip18 = 0u; v_k_trip18 < t149; v_k_trip18++) {
                                                     if (vy_poll()) return;
                                                     uint v_k_done19 = (v_k_trip18 * 16u);
                                                     if ((v_k_done19 + 0u) < v_p_a2) {
-                                                        uint t156 = ((v_p_a1 + v_k_done19) + 0u);
-                                                        uint t157 = ((v_p_a0 + v_k_done19) + 0u);
-                                                        if (t156 < vy_len_control) b_control.data[t156] = (t157 < vy_len_control ? b_control.data[t157] : 0u);
+                                                        uint t150 = ((v_p_a1 + v_k_done19) + 0u);
+                                                        uint t151 = ((v_p_a0 + v_k_done19) + 0u);
+                                                        if (t150 < vy_len_control) b_control.data[t150] = (t151 < vy_len_control ? b_control.data[t151] : 0u);
                                                     }
                                                     if ((v_k_done19 + 1u) < v_p_a2) {
-                                                        uint t158 = ((v_p_a1 + v_k_done19) + 1u);
-                                                        uint t159 = ((v_p_a0 + v_k_done19) + 1u);
-                                                        if (t158 < vy_len_control) b_control.data[t158] = (t159 < vy_len_control ? b_control.data[t159] : 0u);
+                                                        uint t152 = ((v_p_a1 + v_k_done19) + 1u);
+                                                        uint t153 = ((v_p_a0 + v_k_done19) + 1u);
+                                                        if (t152 < vy_len_control) b_control.data[t152] = (t153 < vy_len_control ? b_control.data[t153] : 0u);
                                                     }
                                                     if ((v_k_done19 + 2u) < v_p_a2) {
-                                                        uint t160 = ((v_p_a1 + v_k_done19) + 2u);
-                                                        uint t161 = ((v_p_a0 + v_k_done19) + 2u);
-                                                        if (t160 < vy_len_control) b_control.data[t160] = (t161 < vy_len_control ? b_control.data[t161] : 0u);
+                                                        uint t154 = ((v_p_a1 + v_k_done19) + 2u);
+                                                        uint t155 = ((v_p_a0 + v_k_done19) + 2u);
+                                                        if (t154 < vy_len_control) b_control.data[t154] = (t155 < vy_len_control ? b_control.data[t155] : 0u);
                                                     }
                                                     if ((v_k_done19 + 3u) < v_p_a2) {
-                                                        uint t162 = ((v_p_a1 + v_k_done19) + 3u);
-                                                        uint t163 = ((v_p_a0 + v_k_done19) + 3u);
-                                                        if (t162 < vy_len_control) b_control.data[t162] = (t163 < vy_len_control ? b_control.data[t163] : 0u);
+                                                        uint t156 = ((v_p_a1 + v_k_done19) + 3u);
+                                                        uint t157 = ((v_p_a0 + v_k_done19) + 3u);
+                                                        if (t156 < vy_len_control) b_control.data[t156] = (t157 < vy_len_control ? b_control.data[t157] : 0u);
                                                     }
                                                     if ((v_k_done19 + 4u) < v_p_a2) {
-                                                        uint t164 = ((v_p_a1 + v_k_done19) + 4u);
-                                                        uint t165 = ((v_p_a0 + v_k_done19) + 4u);
-                                                        if (t164 < vy_len_control) b_control.data[t164] = (t165 < vy_len_control ? b_control.data[t165] : 0u);
+                                                        uint t158 = ((v_p_a1 + v_k_done19) + 4u);
+                                                        uint t159 = ((v_p_a0 + v_k_done19) + 4u);
+                                                        if (t158 < vy_len_control) b_control.data[t158] = (t159 < vy_len_control ? b_control.data[t159] : 0u);
                                                     }
                                                     if ((v_k_done19 + 5u) < v_p_a2) {
-                                                        uint t166 = ((v_p_a1 + v_k_done19) + 5u);
-                                                        uint t167 = ((v_p_a0 + v_k_done19) + 5u);
-                                                        if (t166 < vy_len_control) b_control.data[t166] = (t167 < vy_len_control ? b_control.data[t167] : 0u);
+                                                        uint t160 = ((v_p_a1 + v_k_done19) + 5u);
+                                                        uint t161 = ((v_p_a0 + v_k_done19) + 5u);
+                                                        if (t160 < vy_len_control) b_control.data[t160] = (t161 < vy_len_control ? b_control.data[t161] : 0u);
                                                     }
                                                     if ((v_k_done19 + 6u) < v_p_a2) {
-                                                        uint t168 = ((v_p_a1 + v_k_done19) + 6u);
-                                                        uint t169 = ((v_p_a0 + v_k_done19) + 6u);
-                                                        if (t168 < vy_len_control) b_control.data[t168] = (t169 < vy_len_control ? b_control.data[t169] : 0u);
+                                                        uint t162 = ((v_p_a1 + v_k_done19) + 6u);
+                                                        uint t163 = ((v_p_a0 + v_k_done19) + 6u);
+                                                        if (t162 < vy_len_control) b_control.data[t162] = (t163 < vy_len_control ? b_control.data[t163] : 0u);
                                                     }
                                                     if ((v_k_done19 + 7u) < v_p_a2) {
-                                                        uint t170 = ((v_p_a1 + v_k_done19) + 7u);
-                                                        uint t171 = ((v_p_a0 + v_k_done19) + 7u);
-                                                        if (t170 < vy_len_control) b_control.data[t170] = (t171 < vy_len_control ? b_control.data[t171] : 0u);
+                                                        uint t164 = ((v_p_a1 + v_k_done19) + 7u);
+                                                        uint t165 = ((v_p_a0 + v_k_done19) + 7u);
+                                                        if (t164 < vy_len_control) b_control.data[t164] = (t165 < vy_len_control ? b_control.data[t165] : 0u);
                                                     }
                                                     if ((v_k_done19 + 8u) < v_p_a2) {
-                                                        uint t172 = ((v_p_a1 + v_k_done19) + 8u);
-                                                        uint t173 = ((v_p_a0 + v_k_done19) + 8u);
-                                                        if (t172 < vy_len_control) b_control.data[t172] = (t173 < vy_len_control ? b_control.data[t173] : 0u);
+                                                        uint t166 = ((v_p_a1 + v_k_done19) + 8u);
+                                                        uint t167 = ((v_p_a0 + v_k_done19) + 8u);
+                                                        if (t166 < vy_len_control) b_control.data[t166] = (t167 < vy_len_control ? b_control.data[t167] : 0u);
                                                     }
                                                     if ((v_k_done19 + 9u) < v_p_a2) {
-                                                        uint t174 = ((v_p_a1 + v_k_done19) + 9u);
-                                                        uint t175 = ((v_p_a0 + v_k_done19) + 9u);
-                                                        if (t174 < vy_len_control) b_control.data[t174] = (t175 < vy_len_control ? b_control.data[t175] : 0u);
+                                                        uint t168 = ((v_p_a1 + v_k_done19) + 9u);
+                                                        uint t169 = ((v_p_a0 + v_k_done19) + 9u);
+                                                        if (t168 < vy_len_control) b_control.data[t168] = (t169 < vy_len_control ? b_control.data[t169] : 0u);
                                                     }
                                                     if ((v_k_done19 + 10u) < v_p_a2) {
-                                                        uint t176 = ((v_p_a1 + v_k_done19) + 10u);
-                                                        uint t177 = ((v_p_a0 + v_k_done19) + 10u);
-                                                        if (t176 < vy_len_control) b_control.data[t176] = (t177 < vy_len_control ? b_control.data[t177] : 0u);
+                                                        uint t170 = ((v_p_a1 + v_k_done19) + 10u);
+                                                        uint t171 = ((v_p_a0 + v_k_done19) + 10u);
+                                                        if (t170 < vy_len_control) b_control.data[t170] = (t171 < vy_len_control ? b_control.data[t171] : 0u);
                                                     }
                                                     if ((v_k_done19 + 11u) < v_p_a2) {
-                                                        uint t178 = ((v_p_a1 + v_k_done19) + 11u);
-                                                        uint t179 = ((v_p_a0 + v_k_done19) + 11u);
-                                                        if (t178 < vy_len_control) b_control.data[t178] = (t179 < vy_len_control ? b_control.data[t179] : 0u);
+                                                        uint t172 = ((v_p_a1 + v_k_done19) + 11u);
+                                                        uint t173 = ((v_p_a0 + v_k_done19) + 11u);
+                                                        if (t172 < vy_len_control) b_control.data[t172] = (t173 < vy_len_control ? b_control.data[t173] : 0u);
                                                     }
                                                     if ((v_k_done19 + 12u) < v_p_a2) {
-                                                        uint t180 = ((v_p_a1 + v_k_done19) + 12u);
-                                                        uint t181 = ((v_p_a0 + v_k_done19) + 12u);
-                                                        if (t180 < vy_len_control) b_control.data[t180] = (t181 < vy_len_control ? b_control.data[t181] : 0u);
+                                                        uint t174 = ((v_p_a1 + v_k_done19) + 12u);
+                                                        uint t175 = ((v_p_a0 + v_k_done19) + 12u);
+                                                        if (t174 < vy_len_control) b_control.data[t174] = (t175 < vy_len_control ? b_control.data[t175] : 0u);
                                                     }
                                                     if ((v_k_done19 + 13u) < v_p_a2) {
-                                                        uint t182 = ((v_p_a1 + v_k_done19) + 13u);
-                                                        uint t183 = ((v_p_a0 + v_k_done19) + 13u);
-                                                        if (t182 < vy_len_control) b_control.data[t182] = (t183 < vy_len_control ? b_control.data[t183] : 0u);
+                                                        uint t176 = ((v_p_a1 + v_k_done19) + 13u);
+                                                        uint t177 = ((v_p_a0 + v_k_done19) + 13u);
+                                                        if (t176 < vy_len_control) b_control.data[t176] = (t177 < vy_len_control ? b_control.data[t177] : 0u);
                                                     }
                                                     if ((v_k_done19 + 14u) < v_p_a2) {
-                                                        uint t184 = ((v_p_a1 + v_k_done19) + 14u);
-                                                        uint t185 = ((v_p_a0 + v_k_done19) + 14u);
-                                                        if (t184 < vy_len_control) b_control.data[t184] = (t185 < vy_len_control ? b_control.data[t185] : 0u);
+                                                        uint t178 = ((v_p_a1 + v_k_done19) + 14u);
+                                                        uint t179 = ((v_p_a0 + v_k_done19) + 14u);
+                                                        if (t178 < vy_len_control) b_control.data[t178] = (t179 < vy_len_control ? b_control.data[t179] : 0u);
                                                     }
                                                     if ((v_k_done19 + 15u) < v_p_a2) {
-                                                        uint t186 = ((v_p_a1 + v_k_done19) + 15u);
-                                                        uint t187 = ((v_p_a0 + v_k_done19) + 15u);
-                                                        if (t186 < vy_len_control) b_control.data[t186] = (t187 < vy_len_control ? b_control.data[t187] : 0u);
+                                                        uint t180 = ((v_p_a1 + v_k_done19) + 15u);
+                                                        uint t181 = ((v_p_a0 + v_k_done19) + 15u);
+                                                        if (t180 < vy_len_control) b_control.data[t180] = (t181 < vy_len_control ? b_control.data[t181] : 0u);
                                                     }
                                                 }
-                                                if (!t155) vy_loop_cut(5u);
                                             }
-                                            uint t188 = (1u + v_p_code);
-                                            uint t189 = 0u;
-                                            if (t188 < 33u) t189 = atomicAdd(s_k_counts[t188], 1u);
-                                            uint v_k_count20 = t189;
+                                            uint t182 = (1u + v_p_code);
+                                            uint t183 = 0u;
+                                            if (t182 < 33u) t183 = atomicAdd(s_k_counts[t182], 1u);
+                                            uint v_k_count20 = t183;
                                         }
-                                        if (!t141) vy_loop_cut(4u);
                                     }
                                 }
                             }
@@ -826,27 +793,27 @@ void main() {
                     }
                     if (v_fault == 0u) {
                         if (v_opcode < 32u) {
-                            uint t190 = (1u + v_opcode);
-                            uint t191 = 0u;
-                            if (t190 < 33u) t191 = atomicAdd(s_k_counts[t190], 1u);
-                            uint v_k_count21 = t191;
+                            uint t184 = (1u + v_opcode);
+                            uint t185 = 0u;
+                            if (t184 < 33u) t185 = atomicAdd(s_k_counts[t184], 1u);
+                            uint v_k_count21 = t185;
                         }
-                        uint t192 = 0u;
-                        if (0u < 33u) t192 = atomicAdd(s_k_counts[0u], 1u);
-                        uint v_k_count22 = t192;
-                        uint t193 = 0u;
-                        if (v_base < vy_len_ring) t193 = atomicExchange(b_ring.data[v_base], 3u);
-                        uint v_k_retire = t193;
+                        uint t186 = 0u;
+                        if (0u < 33u) t186 = atomicAdd(s_k_counts[0u], 1u);
+                        uint v_k_count22 = t186;
+                        uint t187 = 0u;
+                        if (v_base < vy_len_ring) t187 = atomicExchange(b_ring.data[v_base], 3u);
+                        uint v_k_retire = t187;
                         v_k_final = 3u;
                     } else {
-                        uint t194 = (v_base + 3u);
-                        if (t194 < vy_len_ring) b_ring.data[t194] = v_fault;
-                        uint t195 = 0u;
-                        if (141u < vy_len_control) t195 = atomicAdd(b_control.data[141u], 1u);
-                        uint v_k_faults = t195;
-                        uint t196 = 0u;
-                        if (v_base < vy_len_ring) t196 = atomicExchange(b_ring.data[v_base], 7u);
-                        uint v_k_retire = t196;
+                        uint t188 = (v_base + 3u);
+                        if (t188 < vy_len_ring) b_ring.data[t188] = v_fault;
+                        uint t189 = 0u;
+                        if (141u < vy_len_control) t189 = atomicAdd(b_control.data[141u], 1u);
+                        uint v_k_faults = t189;
+                        uint t190 = 0u;
+                        if (v_base < vy_len_ring) t190 = atomicExchange(b_ring.data[v_base], 7u);
+                        uint v_k_retire = t190;
                         v_k_final = 7u;
                         v_k_reason = v_fault;
                     }
@@ -859,16 +826,16 @@ void main() {
         // region: report a slot that did not end DONE
         {
             if (v_k_final != 3u) {
-                uint t197 = 0u;
-                if (0u < vy_len_exceptions) t197 = atomicAdd(b_exceptions.data[0u], 1u);
-                uint v_k_x = t197;
+                uint t191 = 0u;
+                if (0u < vy_len_exceptions) t191 = atomicAdd(b_exceptions.data[0u], 1u);
+                uint v_k_x = t191;
                 if (v_k_x < vy_div_u32((vy_len_exceptions - 1u), 3u)) {
-                    uint t198 = (1u + (v_k_x * 3u));
-                    if (t198 < vy_len_exceptions) b_exceptions.data[t198] = v_slot;
-                    uint t199 = (2u + (v_k_x * 3u));
-                    if (t199 < vy_len_exceptions) b_exceptions.data[t199] = v_k_final;
-                    uint t200 = (3u + (v_k_x * 3u));
-                    if (t200 < vy_len_exceptions) b_exceptions.data[t200] = v_k_reason;
+                    uint t192 = (1u + (v_k_x * 3u));
+                    if (t192 < vy_len_exceptions) b_exceptions.data[t192] = v_slot;
+                    uint t193 = (2u + (v_k_x * 3u));
+                    if (t193 < vy_len_exceptions) b_exceptions.data[t193] = v_k_final;
+                    uint t194 = (3u + (v_k_x * 3u));
+                    if (t194 < vy_len_exceptions) b_exceptions.data[t194] = v_k_reason;
                 }
             }
         }
@@ -879,13 +846,13 @@ void main() {
         groupMemoryBarrier();
         barrier();
         if ((gl_LocalInvocationIndex + 0u) < 33u) {
-            uint t201 = (gl_LocalInvocationIndex + 0u);
-            uint v_k_total0 = (t201 < 33u ? s_k_counts[t201] : 0u);
+            uint t195 = (gl_LocalInvocationIndex + 0u);
+            uint v_k_total0 = (t195 < 33u ? s_k_counts[t195] : 0u);
             if (v_k_total0 != 0u) {
-                uint t202 = (((gl_LocalInvocationIndex + 0u) == 0u) ? 1u : (95u + (gl_LocalInvocationIndex + 0u)));
-                uint t203 = 0u;
-                if (t202 < vy_len_control) t203 = atomicAdd(b_control.data[t202], v_k_total0);
-                uint v_k_flush0 = t203;
+                uint t196 = (((gl_LocalInvocationIndex + 0u) == 0u) ? 1u : (95u + (gl_LocalInvocationIndex + 0u)));
+                uint t197 = 0u;
+                if (t196 < vy_len_control) t197 = atomicAdd(b_control.data[t196], v_k_total0);
+                uint v_k_flush0 = t197;
             }
         }
     }

@@ -9,26 +9,10 @@ layout(std430, binding = 1) coherent buffer B_counts { uint data[]; } b_counts; 
 layout(std430, binding = 2) coherent volatile buffer VyStatus { uint data[16]; } vy_status;
 // Loop trips of this invocation, for polling the abort word.
 uint vy_trips = 0u;
-// Loops of this invocation that the driver ended before their own exit (the loop_cuts builtin).
-uint vy_loop_cuts = 0u;
 // Element counts of runtime-sized buffers, set by the host from the bound memory.
 uniform uint vy_len_bytes;
 
 shared uint s_local_counts[256];
-
-uint vy_invocation_index() {
-    uvec3 size = gl_NumWorkGroups * gl_WorkGroupSize;
-    return gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * size.x + gl_GlobalInvocationID.z * size.x * size.y;
-}
-
-void vy_loop_cut(uint site) {
-    vy_loop_cuts++;
-    atomicAdd(vy_status.data[6], 1u);
-    if (atomicCompSwap(vy_status.data[7], 0u, 1u) == 0u) {
-        vy_status.data[8] = site;
-        vy_status.data[9] = vy_invocation_index();
-    }
-}
 
 bool vy_poll() {
     vy_trips++;
@@ -39,13 +23,10 @@ bool vy_poll() {
 
 void main() {
     // Shared memory starts zeroed (IR semantics); GLSL leaves it undefined.
-    bool t1 = false; // set when the loop ends by its own condition or a break
-    for (uint t0 = gl_LocalInvocationIndex; ; t0 += 64u) {
-        if (!(t0 < 256u)) { t1 = true; break; }
+    for (uint t0 = gl_LocalInvocationIndex; t0 < 256u; t0 += 64u) {
         if (vy_poll()) return;
         s_local_counts[t0] = 0u;
     }
-    if (!t1) vy_loop_cut(0u);
     groupMemoryBarrier();
     barrier();
     // region: count this workgroup's words into shared memory
@@ -53,16 +34,13 @@ void main() {
         uint v_i = gl_GlobalInvocationID.x;
         if (v_i < vy_len_bytes) {
             uint v_word = (v_i < vy_len_bytes ? b_bytes.data[v_i] : 0u);
-            bool t2 = false; // set when the loop ends by its own condition or a break
-            for (uint v_k = 0u; ; v_k++) {
-                if (!(v_k < 4u)) { t2 = true; break; }
+            for (uint v_k = 0u; v_k < 4u; v_k++) {
                 if (vy_poll()) return;
                 uint v_b = ((v_word >> ((v_k * 8u) & 31u)) & 255u);
-                uint t3 = 0u;
-                if (v_b < 256u) t3 = atomicAdd(s_local_counts[v_b], 1u);
-                uint v_old = t3;
+                uint t1 = 0u;
+                if (v_b < 256u) t1 = atomicAdd(s_local_counts[v_b], 1u);
+                uint v_old = t1;
             }
-            if (!t2) vy_loop_cut(1u);
         }
     }
     // end region: count this workgroup's words into shared memory
@@ -70,19 +48,16 @@ void main() {
     barrier();
     // region: merge into the global histogram
     {
-        bool t4 = false; // set when the loop ends by its own condition or a break
-        for (uint v_j = 0u; ; v_j++) {
-            if (!(v_j < 4u)) { t4 = true; break; }
+        for (uint v_j = 0u; v_j < 4u; v_j++) {
             if (vy_poll()) return;
             uint v_bin = ((v_j * 64u) + gl_LocalInvocationIndex);
             uint v_n = (v_bin < 256u ? s_local_counts[v_bin] : 0u);
             if (v_n != 0u) {
-                uint t5 = 0u;
-                if (v_bin < 256u) t5 = atomicAdd(b_counts.data[v_bin], v_n);
-                uint v_prev = t5;
+                uint t2 = 0u;
+                if (v_bin < 256u) t2 = atomicAdd(b_counts.data[v_bin], v_n);
+                uint v_prev = t2;
             }
         }
-        if (!t4) vy_loop_cut(2u);
     }
     // end region: merge into the global histogram
 }

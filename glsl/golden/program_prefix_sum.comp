@@ -9,27 +9,11 @@ layout(std430, binding = 1) writeonly buffer B_sums { uint data[]; } b_sums;
 layout(std430, binding = 2) coherent volatile buffer VyStatus { uint data[16]; } vy_status;
 // Loop trips of this invocation, for polling the abort word.
 uint vy_trips = 0u;
-// Loops of this invocation that the driver ended before their own exit (the loop_cuts builtin).
-uint vy_loop_cuts = 0u;
 // Element counts of runtime-sized buffers, set by the host from the bound memory.
 uniform uint vy_len_sums;
 uniform uint vy_len_values;
 
 shared uint s_scan[256];
-
-uint vy_invocation_index() {
-    uvec3 size = gl_NumWorkGroups * gl_WorkGroupSize;
-    return gl_GlobalInvocationID.x + gl_GlobalInvocationID.y * size.x + gl_GlobalInvocationID.z * size.x * size.y;
-}
-
-void vy_loop_cut(uint site) {
-    vy_loop_cuts++;
-    atomicAdd(vy_status.data[6], 1u);
-    if (atomicCompSwap(vy_status.data[7], 0u, 1u) == 0u) {
-        vy_status.data[8] = site;
-        vy_status.data[9] = vy_invocation_index();
-    }
-}
 
 bool vy_poll() {
     vy_trips++;
@@ -40,13 +24,10 @@ bool vy_poll() {
 
 void main() {
     // Shared memory starts zeroed (IR semantics); GLSL leaves it undefined.
-    bool t1 = false; // set when the loop ends by its own condition or a break
-    for (uint t0 = gl_LocalInvocationIndex; ; t0 += 256u) {
-        if (!(t0 < 256u)) { t1 = true; break; }
+    for (uint t0 = gl_LocalInvocationIndex; t0 < 256u; t0 += 256u) {
         if (vy_poll()) return;
         s_scan[t0] = 0u;
     }
-    if (!t1) vy_loop_cut(0u);
     groupMemoryBarrier();
     barrier();
     uint v_l = gl_LocalInvocationIndex;
@@ -57,13 +38,11 @@ void main() {
     // region: Hillis-Steele inclusive scan over the workgroup
     {
         uint v_offset = 1u;
-        bool t3 = false; // set when the loop ends by its own condition or a break
-        for (uint t2 = 0u; ; t2++) {
-            if (!(t2 < 8u)) { t3 = true; break; }
+        for (uint t1 = 0u; t1 < 8u; t1++) {
             if (vy_poll()) return;
-            if (!(v_offset < 256u)) { t3 = true; break; }
-            uint t4 = (v_l - v_offset);
-            uint v_add = ((v_l >= v_offset) ? (t4 < 256u ? s_scan[t4] : 0u) : 0u);
+            if (!(v_offset < 256u)) break;
+            uint t2 = (v_l - v_offset);
+            uint v_add = ((v_l >= v_offset) ? (t2 < 256u ? s_scan[t2] : 0u) : 0u);
             groupMemoryBarrier();
             barrier();
             if (v_l < 256u) s_scan[v_l] = ((v_l < 256u ? s_scan[v_l] : 0u) + v_add);
@@ -71,7 +50,6 @@ void main() {
             barrier();
             v_offset = (v_offset << (1u & 31u));
         }
-        if (!t3) vy_loop_cut(1u);
     }
     // end region: Hillis-Steele inclusive scan over the workgroup
     if (v_g < vy_len_values) {
