@@ -39,13 +39,6 @@ extension GLContext {
                 "a program that loops or traps needs a binding for its status block (\(binding)) beside its \(program.buffers.count) buffers; this device has \(limits.maxStorageBuffers) storage blocks and bindings below \(limits.maxBindings)",
                 fix: "free one binding (use lower binding numbers or fewer buffers)")]))
         }
-        let sharedBytes = program.shared.reduce(UInt64(0)) { $0 + $1.byteCount } + UInt64(lowered.guardSharedBytes)
-        if lowered.guardSharedBytes > 0, sharedBytes > UInt64(limits.maxSharedMemoryBytes) {
-            throw .invalidForDevice(ValidationFailure(errors: [ValidationError(
-                .sharedMemoryLimit, at: "shared",
-                "with the loop guards this device's loop limit calls for (\(lowered.guardSharedBytes) bytes: a word per invocation), the program needs \(sharedBytes) bytes of shared memory; this device allows \(limits.maxSharedMemoryBytes)",
-                fix: "use smaller shared arrays or a smaller workgroup")]))
-        }
         let clock = ContinuousClock()
         let start = clock.now
         let parameterNames = program.parameterNames.sorted()

@@ -52,9 +52,9 @@ public struct LoopGuards: OptionSet, Sendable, Hashable {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
-    /// On a target with a loop limit, each loop records (in shared memory, through atomics no
-    /// compiler can see through) whether it ended by its own condition or a `break`; a loop that
-    /// ended otherwise was stopped by the driver and is reported through the status block.
+    /// On a target with a loop limit, each loop checks after it ends whether it still had trips to
+    /// run and took no break of its own; such a loop was stopped by the driver and is reported
+    /// through the status block.
     public static let detectDriverCuts = LoopGuards(rawValue: 1)
     /// Programs that loop read the host-writable abort word and end the invocation once the host
     /// has set it (timeouts): on a loop's first trip in an invocation and every 1024 trips after
@@ -116,8 +116,6 @@ public struct LoweredProgram: Sendable, Hashable {
     /// The program reads the `loop_cuts` builtin, so it handles loops the driver cut short itself
     /// (the megakernel faults the slot); the runtime then reports cuts instead of failing the run.
     public var handlesLoopCuts: Bool
-    /// Shared memory the loop guards add (a word per invocation), beyond the program's own.
-    public var guardSharedBytes: Int
     /// Name of the `uint` uniform holding the iteration budget of `forever` loops, when present.
     public var foreverBudgetUniform: String?
     /// For each runtime-sized buffer whose length the program uses: the `uint` uniform the host
@@ -131,7 +129,7 @@ public struct LoweredProgram: Sendable, Hashable {
     /// One entry per source line (index = line number - 1).
     public var lines: [SourceLocation]
 
-    public init(source: String, statusBinding: UInt32?, loopSites: [String] = [], handlesLoopCuts: Bool = false, guardSharedBytes: Int = 0,
+    public init(source: String, statusBinding: UInt32?, loopSites: [String] = [], handlesLoopCuts: Bool = false,
                 foreverBudgetUniform: String?, lengthUniforms: [String: String] = [:],
                 parameterUniforms: [String: String] = [:], features: Set<Feature>, lines: [SourceLocation]) {
         self.parameterUniforms = parameterUniforms
@@ -139,7 +137,6 @@ public struct LoweredProgram: Sendable, Hashable {
         self.statusBinding = statusBinding
         self.loopSites = loopSites
         self.handlesLoopCuts = handlesLoopCuts
-        self.guardSharedBytes = guardSharedBytes
         self.foreverBudgetUniform = foreverBudgetUniform
         self.lengthUniforms = lengthUniforms
         self.features = features

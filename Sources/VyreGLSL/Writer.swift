@@ -49,10 +49,17 @@ struct Writer {
 
     /// A loop being written: the flag that records an exit of its own (nil without cut detection).
     private struct LoopFrame {
-        /// The loop's own exits set the invocation's exit mark (cut detection is on).
-        var marks: Bool
+        /// Cut detection is on for the loop (see `beginLoop`).
+        var detects: Bool
+        /// The loop's break flag, when it has exits besides its own condition (breaks, a while
+        /// condition): they set it and continue to the loop's one exit.
+        var broke: String?
+        /// The check after the loop: true when the driver stopped it.
+        var stopped: String
         /// Index into `loopSites`.
         var site: Int
+        /// Where the loop's first line went.
+        var indent: Int
     }
 
     let program: Program
@@ -107,9 +114,6 @@ struct Writer {
             helpers.insert(.aborted)
             prologue.append(Line(indent: 1, text: "if (vy_aborted()) return;", location: nowhere))
         }
-        if detectCuts && loops {
-            prologue.append(Line(indent: 1, text: "\(Self.exitMark) = 0u; // this invocation's loop-exit mark (see vy_loop_exits)", location: nowhere))
-        }
         prologue += zeroSharedMemory()
         for (i, n) in program.entry.enumerated() { writeStmt(n, path: "entry[\(i)]", indent: 1) }
         // Runtime-sized lengths the body mentions become host-set uniforms.
@@ -163,13 +167,8 @@ struct Writer {
             emit("// Always 0 (GL initializes uniforms to zero); keeps float constants out of the compiler's folds.")
             emit("uniform uint vy_zero;")
         }
-        if !program.shared.isEmpty || !loopSites.isEmpty && detectCuts { emit("") }
+        if !program.shared.isEmpty { emit("") }
         for s in program.shared { emit("shared \(Conv.scalar(s.elementType)) \(namer.shared(s.name))[\(s.count)];") }
-        if detectCuts && !loopSites.isEmpty {
-            emit("// A word per invocation that each loop's own exits set and its end reads back, through atomics,")
-            emit("// which no compiler sees through: a loop the driver cut leaves it clear.")
-            emit("shared uint vy_loop_exits[\(w.invocations)];")
-        }
         for h in helpers.sorted() {
             emit("")
             emit(h.source)
@@ -183,7 +182,6 @@ struct Writer {
         return LoweredProgram(
             source: out.map(\.0).joined(separator: "\n") + "\n",
             statusBinding: statusBinding, loopSites: loopSites, handlesLoopCuts: readsLoopCuts,
-            guardSharedBytes: detectCuts && !loopSites.isEmpty ? Int(w.invocations) * 4 : 0,
             foreverBudgetUniform: usesForever ? namer.foreverBudget : nil,
             lengthUniforms: lengthUniforms,
             parameterUniforms: Dictionary(uniqueKeysWithValues: program.parameterNames.map { ($0, namer.parameter($0)) }),
@@ -237,51 +235,83 @@ struct Writer {
     /// Opens a loop `for (counter; condition; step)` with the guards of the target; returns the
     /// indentation of its body.
     ///
-    /// With cut detection the condition moves into the body, and every exit of the loop's own
-    /// (its condition failing, or one of its breaks) sets this invocation's exit mark before
-    /// leaving; after the loop, a clear mark means the driver stopped it. The mark lives in shared
-    /// memory and is written and read with atomics: a compiler sees no way out of the loop but
-    /// its own exits, so a flag in a variable would let it prove the check dead and delete it.
-    /// With per-trip abort polling every trip then asks `vy_poll`, which ends the invocation once
-    /// the host has set the abort word.
-    private mutating func beginLoop(site: String, counter: String, condition: String, step: String, indent: Int) -> Int {
+    /// With cut detection the loop leaves only at the top of a trip, when `condition` fails;
+    /// `exits` loops (breaks, a while condition) also carry a break flag that those exits set
+    /// before they continue to that test. After the loop, `stillRunning`, the same condition read
+    /// through `vy_zero` (a uniform that is always 0), tells whether the loop still had trips to
+    /// run: if it did and no break was taken, the driver stopped it. Everything the check reads
+    /// is carried from trip to trip (the counter, the flag), so it holds the loop's last state
+    /// whichever way the driver left; and since a compiler only knows the exits it can see, the
+    /// condition goes through `vy_zero` so it cannot prove the check dead and delete it. A value
+    /// written on the exits themselves would not survive that. With per-trip abort polling every
+    /// trip then asks `vy_poll`, which ends the invocation once the host has set the abort word.
+    private mutating func beginLoop(site: String, counter: String, condition: String, stillRunning: String, step: String,
+                                    exits: Bool, indent: Int) -> Int {
         loopSites.append(site)
+        var body = indent + 1
         if detectCuts {
-            line("for (\(counter); ; \(step)) {", indent)
-            loops.append(LoopFrame(marks: true, site: loopSites.count - 1))
-            exitLoop(unless: condition, indent: indent + 1)
+            // A block of its own: the counter outlives the loop, and a sibling loop may reuse its name.
+            usesOpaque = true
+            line("{", indent)
+            line("\(counter);", indent + 1)
+            var broke: String? = nil
+            if exits {
+                broke = newName()
+                line("uint \(broke!) = 0u; // set by the loop's breaks, which leave through its condition test", indent + 1)
+            }
+            line("for (; ; \(step)) {", indent + 1)
+            body = indent + 2
+            line("if (!\(parenthesized(condition))\(broke.map { " || \($0) != 0u" } ?? "")) break;", body)
+            let stopped = broke.map { "\(parenthesized(stillRunning)) && \($0) == 0u" } ?? stillRunning
+            loops.append(LoopFrame(detects: true, broke: broke, stopped: stopped, site: loopSites.count - 1, indent: indent))
         } else {
             line("for (\(counter); \(condition); \(step)) {", indent)
-            loops.append(LoopFrame(marks: false, site: loopSites.count - 1))
+            loops.append(LoopFrame(detects: false, broke: nil, stopped: "", site: loopSites.count - 1, indent: indent))
         }
         if guards.contains(.pollAbort) && !pollAtStart {
             helpers.insert(.poll)
-            line("if (vy_poll()) return;", indent + 1)
+            line("if (vy_poll()) return;", body)
         }
-        return indent + 1
+        return body
     }
 
-    /// This invocation's loop-exit mark.
-    static let exitMark = "vy_loop_exits[gl_LocalInvocationIndex]"
-
-    /// Leaves the innermost loop, as an exit of its own, when `condition` is false.
+    /// Leaves the innermost loop, as an exit of its own, unless `condition` holds.
     private mutating func exitLoop(unless condition: String, indent: Int) {
-        if loops.last?.marks == true {
-            line("if (!\(parenthesized(condition))) { atomicExchange(\(Self.exitMark), 1u); break; }", indent)
+        if let broke = loops.last?.broke {
+            line("if (!\(parenthesized(condition))) { \(broke) = 1u; continue; }", indent)
         } else {
             line("if (!\(parenthesized(condition))) break;", indent)
         }
     }
 
     /// Closes the innermost loop; reports it to the status block when the driver ended it.
-    private mutating func endLoop(indent: Int) {
-        line("}", indent)
+    private mutating func endLoop() {
         let frame = loops.removeLast()
-        if frame.marks {
-            helpers.insert(.invocationIndex)
-            helpers.insert(.loopCut)
-            line("if (atomicExchange(\(Self.exitMark), 0u) == 0u) vy_loop_cut(\(frame.site)u);", indent)
+        guard frame.detects else {
+            line("}", frame.indent)
+            return
         }
+        line("}", frame.indent + 1)
+        helpers.insert(.invocationIndex)
+        helpers.insert(.loopCut)
+        line("if (\(frame.stopped)) vy_loop_cut(\(frame.site)u);", frame.indent + 1)
+        line("}", frame.indent)
+    }
+
+    /// Whether `nodes` hold a break that leaves the loop they are the body of.
+    private static func breaksOut(of nodes: [Node]) -> Bool {
+        nodes.contains { n in
+            switch n {
+            case .break: return true
+            case .for, .while, .forever: return false
+            default: return n.bodies.contains { breaksOut(of: $0.nodes) }
+            }
+        }
+    }
+
+    /// `counter < bound` with the counter hidden behind `vy_zero`, for the check after a loop.
+    private static func opaqueLess(_ counter: String, _ bound: String, _ type: DataType) -> String {
+        "(\(counter) ^ \(type == .i32 ? "int(vy_zero)" : "vy_zero")) < \(bound)"
     }
 
     /// Shared memory starts zeroed (IR semantics; GLSL leaves it undefined): each invocation clears
@@ -295,9 +325,9 @@ struct Writer {
         for s in program.shared {
             let i = newName()
             let inner = beginLoop(site: "zeroing shared array \(s.name)", counter: "uint \(i) = gl_LocalInvocationIndex", condition: "\(i) < \(s.count)u",
-                                  step: "\(i) += \(w)u", indent: 1)
+                                  stillRunning: Self.opaqueLess(i, "\(s.count)u", .u32), step: "\(i) += \(w)u", exits: false, indent: 1)
             line("\(namer.shared(s.name))[\(i)] = \(Conv.zero(s.elementType));", inner)
-            endLoop(indent: 1)
+            endLoop()
         }
         line("groupMemoryBarrier();", 1)
         line("barrier();", 1)
@@ -373,27 +403,32 @@ struct Writer {
             let first = isSimple(from) ? f : temporary(t, f, indent)
             let end = isLiteral(to) ? expr(to, indent, ctx) : temporary(t, expr(to, indent, ctx), indent)
             let v = namer.variable(name)
-            let inner = beginLoop(site: nodePath, counter: "\(Conv.scalar(t)) \(v) = \(first)", condition: "\(v) < \(end)", step: "\(v)++", indent: indent)
+            let inner = beginLoop(site: nodePath, counter: "\(Conv.scalar(t)) \(v) = \(first)", condition: "\(v) < \(end)",
+                                  stillRunning: Self.opaqueLess(v, end, t), step: "\(v)++", exits: Self.breaksOut(of: loopBody), indent: indent)
             scopes.append([name: t])
             body(loopBody, path: "\(nodePath).body", indent: inner)
             scopes.removeLast()
-            endLoop(indent: indent)
+            endLoop()
         case .while(let condition, let maxIterations, let loopBody):
             let max = isLiteral(maxIterations) ? expr(maxIterations, indent, ctx) : temporary(.u32, expr(maxIterations, indent, ctx), indent)
             let counter = newName()
-            let inner = beginLoop(site: nodePath, counter: "uint \(counter) = 0u", condition: "\(counter) < \(max)", step: "\(counter)++", indent: indent)
+            // The condition's exit is a break of the loop's own: a while loop always has one.
+            let inner = beginLoop(site: nodePath, counter: "uint \(counter) = 0u", condition: "\(counter) < \(max)",
+                                  stillRunning: Self.opaqueLess(counter, max, .u32), step: "\(counter)++", exits: true, indent: indent)
             var condCtx = Context()
             condCtx.hoistLoads = condition.hasSideEffects
             let c = expr(condition, inner, condCtx)
             exitLoop(unless: c, indent: inner)
             body(loopBody, path: "\(nodePath).body", indent: inner)
-            endLoop(indent: indent)
+            endLoop()
         case .forever(let loopBody):
             usesForever = true
             let counter = newName()
-            let inner = beginLoop(site: nodePath, counter: "uint \(counter) = 0u", condition: "\(counter) < \(namer.foreverBudget)", step: "\(counter)++", indent: indent)
+            let inner = beginLoop(site: nodePath, counter: "uint \(counter) = 0u", condition: "\(counter) < \(namer.foreverBudget)",
+                                  stillRunning: Self.opaqueLess(counter, namer.foreverBudget, .u32), step: "\(counter)++",
+                                  exits: Self.breaksOut(of: loopBody), indent: indent)
             body(loopBody, path: "\(nodePath).body", indent: inner)
-            endLoop(indent: indent)
+            endLoop()
         case .block(let nodes):
             line("{", indent)
             body(nodes, path: "\(nodePath).body", indent: indent + 1)
@@ -409,9 +444,14 @@ struct Writer {
         case .return:
             line("return;", indent)
         case .break:
-            // Leaving by a break is an exit of the loop's own: record it before leaving.
-            if loops.last?.marks == true { line("atomicExchange(\(Self.exitMark), 1u);", indent) }
-            line("break;", indent)
+            // A break is an exit of the loop's own: with cut detection it sets `done` and goes to
+            // the loop's one exit (see `beginLoop`).
+            if let broke = loops.last?.broke {
+                line("\(broke) = 1u;", indent)
+                line("continue;", indent)
+            } else {
+                line("break;", indent)
+            }
         case .continue:
             line("continue;", indent)
         case .barrier(.workgroup):
@@ -450,13 +490,14 @@ struct Writer {
         usesOpaque = true
         let n = temporary(.u32, "\(expr(c.count, indent, ctx)) ^ vy_zero", indent)
         let k = newName()
-        let inner = beginLoop(site: site, counter: "uint \(k) = 0u", condition: "\(k) < \(n)", step: "\(k)++", indent: indent)
+        let inner = beginLoop(site: site, counter: "uint \(k) = 0u", condition: "\(k) < \(n)",
+                              stillRunning: Self.opaqueLess(k, n, .u32), step: "\(k)++", exits: false, indent: indent)
         let si = temporary(.u32, "\(so) + \(k)", inner)
         let di = temporary(.u32, "\(d) + \(k)", inner)
         let value = "(\(si) < \(src.length) ? \(read(src, si)) : \(Conv.zero(src.type)))"
         let stored = dst.storesWords ? "(\(value) ? 1u : 0u)" : value
         line("if (\(di) < \(dst.length)) \(dst.access)[\(di)] = \(stored);", inner)
-        endLoop(indent: indent)
+        endLoop()
     }
 
     // MARK: expressions

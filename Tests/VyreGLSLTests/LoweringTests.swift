@@ -78,38 +78,47 @@ struct LoweringSafetyTests {
 
     static let llvmpipe = GLSLTarget(capabilities: [], loopLimit: LoopLimit(iterations: 65_535, perInvocation: true))
 
-    @Test func onADeviceWithALoopLimitLoopsMarkTheirOwnExits() throws {
+    @Test func onADeviceWithALoopLimitLoopsCheckHowTheyEnded() throws {
         let lowered = try Self.loop.lowerToGLSL(target: Self.llvmpipe)
         let source = lowered.source
         #expect(lowered.statusBinding == 1)
         #expect(lowered.loopSites == ["entry[1]"])
-        #expect(lowered.guardSharedBytes == 4)
         #expect(!lowered.handlesLoopCuts)
-        #expect(source.contains("shared uint vy_loop_exits[1];"))
-        #expect(source.contains("for (uint v_k = 0u; ; v_k++) {"))
-        #expect(source.contains("if (!(v_k < 10u)) { atomicExchange(vy_loop_exits[gl_LocalInvocationIndex], 1u); break; }"))
-        // A break is an exit of the loop's own: the mark is set before it.
-        #expect(source.contains("atomicExchange(vy_loop_exits[gl_LocalInvocationIndex], 1u);\n            break;"))
-        #expect(source.contains("if (atomicExchange(vy_loop_exits[gl_LocalInvocationIndex], 0u) == 0u) vy_loop_cut(0u);"))
+        // One exit, at the top of a trip; the break sets a flag and goes there.
+        #expect(source.contains("uint v_k = 0u;\n        uint t0 = 0u;"))
+        #expect(source.contains("for (; ; v_k++) {\n            if (!(v_k < 10u) || t0 != 0u) break;"))
+        #expect(source.contains("t0 = 1u;\n                continue;"))
+        // After the loop, the same condition read through vy_zero: still running and no break means cut.
+        #expect(source.contains("if (((v_k ^ vy_zero) < 10u) && t0 == 0u) vy_loop_cut(0u);"))
         // The budget is per invocation: one abort poll as the invocation starts, none per trip.
         #expect(source.contains("if (vy_aborted()) return;"))
         #expect(!source.contains("vy_poll"))
+    }
+
+    @Test func loopsWithoutBreaksKeepNoFlag() throws {
+        let p = Program(buffers: [BufferDecl("o", binding: 0, access: .readWrite, type: .i32, count: 1)], workgroupSize: WorkgroupSize(1)) {
+            Node.let("n", .i32(0))
+            Node.for("k", from: .i32(-5), to: .i32(5)) { Node.assign("n", "n" + "k") }
+            Node.store("o", at: 0, "n")
+        }
+        let source = try p.lowerToGLSL(target: Self.llvmpipe).source
+        #expect(source.contains("if (!(v_k < 5)) break;"))
+        #expect(source.contains("if ((v_k ^ int(vy_zero)) < 5) vy_loop_cut(0u);"))
     }
 
     @Test func onADeviceWithoutALimitLoopsPollTheAbortWord() throws {
         let lowered = try Self.loop.lowerToGLSL()
         let source = lowered.source
         #expect(lowered.statusBinding == 1)
-        #expect(lowered.guardSharedBytes == 0)
         #expect(source.contains("for (uint v_k = 0u; v_k < 10u; v_k++) {"))
         #expect(source.contains("if (vy_poll()) return;"))
-        #expect(!source.contains("vy_loop_exits") && !source.contains("vy_aborted"))
+        #expect(!source.contains("vy_loop_cut") && !source.contains("vy_aborted"))
     }
 
     @Test func withoutGuardsLoopsArePlain() throws {
         let source = try Self.loop.lowerToGLSL(target: GLSLTarget(capabilities: [], guards: .none, loopLimit: Self.llvmpipe.loopLimit)).source
         #expect(source.contains("for (uint v_k = 0u; v_k < 10u; v_k++) {"))
-        #expect(!source.contains("vy_poll") && !source.contains("vy_loop_cut") && !source.contains("VyStatus") && !source.contains("vy_loop_exits"))
+        #expect(!source.contains("vy_poll") && !source.contains("vy_loop_cut") && !source.contains("VyStatus"))
     }
 
     @Test func readingLoopCutsMeansTheProgramHandlesThem() throws {
