@@ -31,10 +31,10 @@ public struct BufferArena: ~Copyable, @unchecked Sendable {
             mapping = created.base?.bindMemory(to: Atomic<UInt32>.self, capacity: size / 4)
             for (i, w) in words.enumerated() { mapping![i].store(w, ordering: .relaxed) }
         } else {
+            // The contents go in with the storage; the arena never uploads again, so the storage
+            // needs no CPU access at all and the driver may keep it in device memory.
             name = try context.onThread { gl throws(VyreGLError) in
-                let created = try gl.createBuffer(bytes: size, flags: GL_DYNAMIC_STORAGE_BIT, map: false)
-                try gl.upload(words, into: created.name, atWord: 0)
-                return created.name
+                try gl.createBuffer(bytes: size, flags: 0, map: false, initial: words.isEmpty ? nil : words).name
             }
         }
         entries.append(Entry(handle: BufferHandle(name: name, byteCount: size, contextSerial: context.serial), mapping: mapping))
@@ -44,7 +44,8 @@ public struct BufferArena: ~Copyable, @unchecked Sendable {
     /// Adds a buffer of `words` zero words, cleared on the device (nothing is uploaded).
     public mutating func add(zeros words: Int, mapped: Bool) throws(VyreGLError) -> Int {
         let size = max(4, words * 4)
-        let flags = mapped ? GL_MAP_READ_BIT | GL_MAP_WRITE_BIT | GL_MAP_PERSISTENT_BIT | GL_MAP_COHERENT_BIT : GL_DYNAMIC_STORAGE_BIT
+        // Cleared on the device and never uploaded to: no CPU access needed unless mapped.
+        let flags = mapped ? GL_MAP_READ_BIT | GL_MAP_WRITE_BIT | GL_MAP_PERSISTENT_BIT | GL_MAP_COHERENT_BIT : 0
         let created = try context.onThread { gl throws(VyreGLError) in try gl.createBuffer(bytes: size, flags: flags, map: mapped) }
         let mapping = created.base?.bindMemory(to: Atomic<UInt32>.self, capacity: size / 4)
         entries.append(Entry(handle: BufferHandle(name: created.name, byteCount: size, contextSerial: context.serial), mapping: mapping))

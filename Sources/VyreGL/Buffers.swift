@@ -194,13 +194,28 @@ extension GLState {
         return out
     }
 
-    /// Creates immutable storage of `bytes` zeroed bytes; maps it persistently when `map` is set.
-    func createBuffer(bytes: Int, flags: Int32, map: Bool) throws(VyreGLError) -> (name: UInt32, base: UnsafeMutableRawPointer?) {
+    /// Creates immutable storage of `bytes` bytes holding `initial` (little-endian words; the rest,
+    /// or all of it when nil, zeroed on the device); maps it persistently when `map` is set.
+    ///
+    /// Initial contents go in with the storage itself, never as a clear followed by an upload:
+    /// NVIDIA 580 let a 4 MB `glBufferSubData` land before the preceding `glClearBufferData`
+    /// finished, leaving the buffer zero.
+    func createBuffer(bytes: Int, flags: Int32, map: Bool, initial: [UInt32]? = nil) throws(VyreGLError) -> (name: UInt32, base: UnsafeMutableRawPointer?) {
         var name: GLuint = 0
         glGenBuffers(1, &name)
         let target = GLenum(GL_COPY_WRITE_BUFFER)
         glBindBuffer(target, name)
         defer { glBindBuffer(target, 0) }
+        if let initial, initial.count * 4 == bytes {
+            initial.withUnsafeBytes { glBufferStorage(target, bytes, $0.baseAddress, GLbitfield(flags)) }
+            let e = glGetError()
+            if e != GLenum(GL_NO_ERROR) {
+                glDeleteBuffers(1, &name)
+                if GLErrorCode(e).isOutOfMemory { throw .outOfDeviceMemory(bytes: bytes, detail: "glBufferStorage") }
+                throw .glFailure(call: "glBufferStorage(\(bytes) bytes of data)", code: GLErrorCode(e))
+            }
+            return (name, nil)
+        }
         glBufferStorage(target, bytes, nil, GLbitfield(flags))
         let e = glGetError()
         if e != GLenum(GL_NO_ERROR) {

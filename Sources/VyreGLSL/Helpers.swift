@@ -93,10 +93,15 @@ struct Helper: Hashable, Comparable {
     /// Called on every loop trip: reads the host's abort word on an invocation's first trip and
     /// every 1024 trips after it (the word is in host-mapped memory, so reads are not free), and
     /// counts the invocation as stopped when it is set. Loops return from `main` when it answers true.
+    ///
+    /// The word is read with an atomic: a plain (even volatile) load behind the trip test may be
+    /// made unconditional by the compiler, and NVIDIA 580 did, reading host memory across PCIe on
+    /// every trip (1.2 us each); an atomic is never speculated.
     static let poll = Helper(name: "vy_poll", source: """
         bool vy_poll() {
             vy_trips++;
-            if ((vy_trips & 1023u) != 1u || vy_status.data[\(LoweredProgram.StatusWord.abort)] == 0u) return false;
+            if ((vy_trips & 1023u) != 1u) return false;
+            if (atomicOr(vy_status.data[\(LoweredProgram.StatusWord.abort)], 0u) == 0u) return false;
             atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.aborted)], 1u);
             return true;
         }

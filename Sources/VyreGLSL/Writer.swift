@@ -541,12 +541,18 @@ struct Writer {
         return nil
     }
 
+    /// Constant indices from here up are hidden from compilers (see `indexText`): no buffer is
+    /// that large on common devices, and a smaller constant is always safe to write plainly.
+    static let largestPlainIndex: UInt32 = 1 << 20
+
     /// An index rendered once: simple expressions inline, anything else into a temporary, because
     /// the bounds check and the access both use it.
     private mutating func indexText(_ index: Expr, _ indent: Int, _ ctx: Context) -> String {
-        if let literal = constantIndex(index), literal > UInt32(Int32.max) {
-            // Compilers check constant subscripts as signed ints and reject these at compile time
-            // ("index must be >= 0"), even in a branch never taken: keep them out of their sight.
+        if let literal = constantIndex(index), literal >= Self.largestPlainIndex {
+            // Compilers check constant subscripts at compile time, even in a branch never taken:
+            // as signed ints ("index must be >= 0", past INT_MAX) and against the largest buffer
+            // the device can bind (NVIDIA 580: C1068 "array index out of bounds" for 2^31 - 1 into
+            // a 2 GiB block). Large constants go through vy_zero, out of their sight.
             usesOpaque = true
             return "(\(literal)u ^ vy_zero)"
         }

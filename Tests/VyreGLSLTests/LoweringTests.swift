@@ -131,8 +131,8 @@ struct LoweringSafetyTests {
         #expect(lowered.statusBinding == nil)
     }
 
-    @Test(arguments: [0x8000_0000, 0xFFFF_FFFF] as [UInt32])
-    func constantIndicesPastIntMaxAreHiddenFromTheCompiler(_ index: UInt32) throws {
+    @Test(arguments: [1 << 20, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF] as [UInt32])
+    func largeConstantIndicesAreHiddenFromTheCompiler(_ index: UInt32) throws {
         let p = Program(buffers: [BufferDecl("r", binding: 0, access: .readWrite, type: .u32)], workgroupSize: WorkgroupSize(1)) {
             Node.store("r", at: .u32(index), .load("r", at: .u32(index)) + 1)
         }

@@ -36,7 +36,8 @@ uint vy_div_u32(uint a, uint b) { return b == 0u ? 0u : a / b; }
 
 bool vy_poll() {
     vy_trips++;
-    if ((vy_trips & 1023u) != 1u || vy_status.data[0] == 0u) return false;
+    if ((vy_trips & 1023u) != 1u) return false;
+    if (atomicOr(vy_status.data[0], 0u) == 0u) return false;
     atomicAdd(vy_status.data[1], 1u);
     return true;
 }

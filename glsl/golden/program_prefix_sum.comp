@@ -17,7 +17,8 @@ shared uint s_scan[256];
 
 bool vy_poll() {
     vy_trips++;
-    if ((vy_trips & 1023u) != 1u || vy_status.data[0] == 0u) return false;
+    if ((vy_trips & 1023u) != 1u) return false;
+    if (atomicOr(vy_status.data[0], 0u) == 0u) return false;
     atomicAdd(vy_status.data[1], 1u);
     return true;
 }
