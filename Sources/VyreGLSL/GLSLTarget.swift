@@ -57,8 +57,8 @@ public struct LoopGuards: OptionSet, Sendable, Hashable {
     /// through the status block.
     public static let detectDriverCuts = LoopGuards(rawValue: 1)
     /// Programs that loop read the host-writable abort word and end the invocation once the host
-    /// has set it (timeouts): on a loop's first trip in an invocation and every 1024 trips after
-    /// it, or only as the invocation starts where the target's loop limit is per invocation.
+    /// has set it (timeouts): every 4096th loop trip of an invocation, or only as the invocation
+    /// starts where the target's loop limit is per invocation (no started invocation runs long).
     public static let pollAbort = LoopGuards(rawValue: 2)
 
     public static let all: LoopGuards = [.detectDriverCuts, .pollAbort]

@@ -90,22 +90,24 @@ struct Helper: Hashable, Comparable {
     static let clz = Helper(name: "vy_clz", source: "uint vy_clz(uint x) { return x == 0u ? 32u : uint(31 - findMSB(x)); }")
     static let ctz = Helper(name: "vy_ctz", source: "uint vy_ctz(uint x) { return x == 0u ? 32u : uint(findLSB(x)); }")
 
-    /// Called on every loop trip: reads the host's abort word on an invocation's first trip and
-    /// every 1024 trips after it (the word is in host-mapped memory, so reads are not free), and
-    /// counts the invocation as stopped when it is set. Loops return from `main` when it answers true.
+    /// Called on every loop trip (targets without a per-invocation loop budget): every
+    /// `pollPeriod`th trip of the invocation reads the host's abort word through `vy_aborted`.
     ///
-    /// The word is read with an atomic: a plain (even volatile) load behind the trip test may be
-    /// made unconditional by the compiler, and NVIDIA 580 did, reading host memory across PCIe on
-    /// every trip (1.2 us each); an atomic is never speculated.
+    /// The word lives in host memory, so reads must be rare and must stay behind the trip test:
+    /// NVIDIA 580 made a volatile load written as `trips != 1 || word == 0` unconditional and read
+    /// across PCIe on every trip (1.2 us each), and 16 atomics per lane on that one word cost
+    /// 260 ms of a 0.1 ms kernel. Statement-level branches keep the load rare; no read on the
+    /// first trip keeps short loops free of it.
     static let poll = Helper(name: "vy_poll", source: """
         bool vy_poll() {
             vy_trips++;
-            if ((vy_trips & 1023u) != 1u) return false;
-            if (atomicOr(vy_status.data[\(LoweredProgram.StatusWord.abort)], 0u) == 0u) return false;
-            atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.aborted)], 1u);
-            return true;
+            if ((vy_trips & \(pollPeriod - 1)u) != 0u) return false;
+            return vy_aborted();
         }
         """)
+
+    /// Loop trips between two reads of the abort word (a power of two).
+    static let pollPeriod = 4096
 
     /// Read once as an invocation starts, on targets with a per-invocation loop budget: true (and
     /// the invocation counted as stopped) once the host has set the abort word.

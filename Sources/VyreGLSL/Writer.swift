@@ -270,6 +270,7 @@ struct Writer {
         }
         if guards.contains(.pollAbort) && !pollAtStart {
             helpers.insert(.poll)
+            helpers.insert(.aborted)
             line("if (vy_poll()) return;", body)
         }
         return body

@@ -112,7 +112,9 @@ struct LoweringSafetyTests {
         #expect(lowered.statusBinding == 1)
         #expect(source.contains("for (uint v_k = 0u; v_k < 10u; v_k++) {"))
         #expect(source.contains("if (vy_poll()) return;"))
-        #expect(!source.contains("vy_loop_cut") && !source.contains("vy_aborted"))
+        #expect(!source.contains("vy_loop_cut"))
+        #expect(source.contains("if ((vy_trips & 4095u) != 0u) return false;\n    return vy_aborted();"))
+        #expect(!source.contains("    if (vy_aborted()) return;"))
     }
 
     @Test func withoutGuardsLoopsArePlain() throws {

@@ -32,14 +32,18 @@ uniform uint vy_len_ring;
 
 shared uint s_k_counts[33];
 
+bool vy_aborted() {
+    if (vy_status.data[0] == 0u) return false;
+    atomicAdd(vy_status.data[1], 1u);
+    return true;
+}
+
 uint vy_div_u32(uint a, uint b) { return b == 0u ? 0u : a / b; }
 
 bool vy_poll() {
     vy_trips++;
-    if ((vy_trips & 1023u) != 1u) return false;
-    if (atomicOr(vy_status.data[0], 0u) == 0u) return false;
-    atomicAdd(vy_status.data[1], 1u);
-    return true;
+    if ((vy_trips & 4095u) != 0u) return false;
+    return vy_aborted();
 }
 
 uint vy_rem_u32(uint a, uint b) { return b == 0u ? 0u : a % b; }

@@ -15,12 +15,16 @@ uniform uint vy_len_values;
 
 shared uint s_scan[256];
 
-bool vy_poll() {
-    vy_trips++;
-    if ((vy_trips & 1023u) != 1u) return false;
-    if (atomicOr(vy_status.data[0], 0u) == 0u) return false;
+bool vy_aborted() {
+    if (vy_status.data[0] == 0u) return false;
     atomicAdd(vy_status.data[1], 1u);
     return true;
+}
+
+bool vy_poll() {
+    vy_trips++;
+    if ((vy_trips & 4095u) != 0u) return false;
+    return vy_aborted();
 }
 
 void main() {
