@@ -26,10 +26,14 @@ final class StatusBlock: @unchecked Sendable {
         self.words = base.bindMemory(to: Atomic<UInt32>.self, capacity: W.words)
     }
 
-    /// Clears the block if the last submission left anything in it. Only while no submitted GPU
-    /// work uses it (on the context thread, between submissions).
+    /// Clears the block for a submission: every word when the last submission left records in
+    /// it, else only the abort word (the watchdog may have set it as a submission ended). Only
+    /// while no submitted GPU work uses it (on the context thread, between submissions).
     func prepare() {
-        guard dirty else { return }
+        guard dirty else {
+            words[W.abort].store(0, ordering: .relaxed)
+            return
+        }
         for i in 0..<W.words { words[i].store(0, ordering: .relaxed) }
         dirty = false
     }
@@ -39,9 +43,8 @@ final class StatusBlock: @unchecked Sendable {
 
     /// The words the GPU wrote, after the submission's fence has signalled.
     func snapshot() -> [UInt32] {
-        // Almost always nothing happened: four words say so without reading the rest.
-        let counts = [W.abort, W.aborted, W.trapCount, W.cutCount].map { words[$0].load(ordering: .acquiring) }
-        guard counts.contains(where: { $0 != 0 }) else { return [UInt32](repeating: 0, count: W.words) }
+        // Almost always nothing happened, and one word says so (see `StatusWord.events`).
+        guard words[W.events].load(ordering: .acquiring) != 0 else { return [UInt32](repeating: 0, count: W.words) }
         dirty = true
         return (0..<W.words).map { words[$0].load(ordering: .acquiring) }
     }

@@ -164,6 +164,9 @@ public struct LoweredProgram: Sendable, Hashable {
         public static let cutClaimed = 7
         public static let cutSite = 8
         public static let cutInvocation = 9
+        /// Every record above (a stop, a trap, a cut) also counts here, so the host reads one word
+        /// after a submission where nothing happened (mapped memory can be slow for the CPU to read).
+        public static let events = 10
         public static let words = 16
     }
 }

@@ -115,6 +115,7 @@ struct Helper: Hashable, Comparable {
         bool vy_aborted() {
             if (vy_status.data[\(LoweredProgram.StatusWord.abort)] == 0u) return false;
             atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.aborted)], 1u);
+            atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.events)], 1u);
             return true;
         }
         """)
@@ -125,6 +126,7 @@ struct Helper: Hashable, Comparable {
         void vy_loop_cut(uint site) {
             vy_loop_cuts++;
             atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.cutCount)], 1u);
+            atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.events)], 1u);
             if (atomicCompSwap(vy_status.data[\(LoweredProgram.StatusWord.cutClaimed)], 0u, 1u) == 0u) {
                 vy_status.data[\(LoweredProgram.StatusWord.cutSite)] = site;
                 vy_status.data[\(LoweredProgram.StatusWord.cutInvocation)] = vy_invocation_index();

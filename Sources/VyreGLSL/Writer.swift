@@ -139,7 +139,8 @@ struct Writer {
         if let statusBinding {
             typealias W = LoweredProgram.StatusWord
             emit("// Status block, host-mapped: [\(W.abort)] abort (set by the host), [\(W.aborted)] invocations that stopped for it,")
-            emit("// [\(W.trapCount)...\(W.trapInvocation)] traps (count, claimed, code, invocation), [\(W.cutCount)...\(W.cutInvocation)] loops the driver cut (count, claimed, site, invocation).")
+            emit("// [\(W.trapCount)...\(W.trapInvocation)] traps (count, claimed, code, invocation), [\(W.cutCount)...\(W.cutInvocation)] loops the driver cut (count, claimed, site, invocation),")
+            emit("// [\(W.events)] every record above, counted once more.")
             emit("layout(std430, binding = \(statusBinding)) coherent volatile buffer VyStatus { uint data[\(W.words)]; } \(namer.statusInstance);")
         }
         if guards.contains(.pollAbort) && !pollAtStart && !loopSites.isEmpty {
@@ -471,6 +472,7 @@ struct Writer {
             typealias W = LoweredProgram.StatusWord
             let status = "\(namer.statusInstance).data"
             line("atomicAdd(\(status)[\(W.trapCount)], 1u);", indent)
+            line("atomicAdd(\(status)[\(W.events)], 1u);", indent)
             line("if (atomicCompSwap(\(status)[\(W.trapClaimed)], 0u, 1u) == 0u) {", indent)
             line("\(status)[\(W.trapCode)] = \(codeText);", indent + 1)
             line("\(status)[\(W.trapInvocation)] = vy_invocation_index();", indent + 1)
