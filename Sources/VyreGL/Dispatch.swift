@@ -80,15 +80,16 @@ public struct BufferCopy: Sendable, Hashable {
 
 /// Loops that the driver ended before their own exit (see ``LoopGuards/detectDriverCuts``).
 public struct LoopCutReport: Sendable, Hashable, Codable {
-    /// Loops cut, over all invocations.
-    public var count: UInt32
-    /// The IR node path of the first loop cut (or what the lowering wrote the loop for).
+    /// Invocations in which the driver cut a loop.
+    public var invocations: UInt32
+    /// The IR node path of the first loop cut in the reported invocation (or what the lowering
+    /// wrote the loop for).
     public var site: String
-    /// Linear global index of the invocation it ran in.
+    /// Linear global index of the reported invocation (the first to finish with a cut).
     public var invocation: UInt32
 
-    public init(count: UInt32, site: String, invocation: UInt32) {
-        self.count = count
+    public init(invocations: UInt32, site: String, invocation: UInt32) {
+        self.invocations = invocations
         self.site = site
         self.invocation = invocation
     }
@@ -108,9 +109,9 @@ public struct DispatchReport: Sendable, Hashable {
         self.gpuTime = gpuTime
         guard let w = status else { return }
         if w[W.trapCount] > 0 { trap = TrapReport(count: w[W.trapCount], code: w[W.trapCode], invocation: w[W.trapInvocation]) }
-        if w[W.cutCount] > 0 {
+        if w[W.cutInvocations] > 0 {
             let site = Int(w[W.cutSite])
-            loopCut = LoopCutReport(count: w[W.cutCount], site: sites.indices.contains(site) ? sites[site] : "loop \(site)", invocation: w[W.cutInvocation])
+            loopCut = LoopCutReport(invocations: w[W.cutInvocations], site: sites.indices.contains(site) ? sites[site] : "loop \(site)", invocation: w[W.cutInvocation])
         }
     }
 }
@@ -188,13 +189,14 @@ extension GLContext {
 
 extension GLState {
     /// Runs one submission and waits for it; returns its time and, when the program has a status
-    /// block, the words the GPU left in it. Throws a timeout when it ran past `timeout` and had to
+    /// block and something happened, the words the GPU left in it. Throws a timeout when it ran past `timeout` and had to
     /// be stopped (its results are incomplete).
     func submit(program: GLuint, bindings: [(UInt32, UInt32, Int)], statusBinding: UInt32?, uploads: [BufferUpload],
                 steps: [(WorkgroupSize, [(Int32, UInt32)])], copies: [BufferCopy], timeout: Duration) throws(VyreGLError) -> (Duration, [UInt32]?) {
         let clock = ContinuousClock()
         let start = clock.now
-        let what = "\(steps.count) compute dispatch\(steps.count == 1 ? "" : "es")"
+        // Only an error needs these words.
+        func what() -> String { "\(steps.count) compute dispatch\(steps.count == 1 ? "" : "es")" }
         var status: StatusBlock? = nil
         if statusBinding != nil {
             status = try statusBlock()
@@ -209,8 +211,8 @@ extension GLState {
         try check("binding the program and its buffers")
         // Armed before the first dispatch: on llvmpipe the dispatch runs on this thread, so only the
         // watchdog (on another thread) can stop a runaway one.
-        if let status { Watchdog.shared.arm(status, after: timeout) }
-        defer { if let status { Watchdog.shared.disarm(status) } }
+        status?.arm(after: timeout)
+        defer { status?.disarm() }
         for (groups, uniforms) in steps {
             for (location, value) in uniforms { glUniform1ui(location, value) }
             glDispatchCompute(groups.x, groups.y, groups.z)
@@ -230,11 +232,10 @@ extension GLState {
             try check("glCopyBufferSubData (\(copies.count) copies)")
         }
         let seconds = Double(timeout.nanosecondsClamped) / 1e9
-        try waitForGPU(timeout: timeout - (clock.now - start), what: what, stopping: status)
-        guard let status else { return (clock.now - start, nil) }
-        let words = status.snapshot()
+        try waitForGPU(timeout: timeout - (clock.now - start), what: what(), stopping: status)
+        guard let words = status?.snapshot() else { return (clock.now - start, nil) }
         if words[LoweredProgram.StatusWord.aborted] > 0 {
-            throw .timeout(seconds: seconds, what: what, stopped: true)
+            throw .timeout(seconds: seconds, what: what(), stopped: true)
         }
         return (clock.now - start, words)
     }
@@ -246,7 +247,7 @@ extension GLState {
     /// Fences everything submitted so far and waits for it, up to `timeout`. When it expires and
     /// the work can be stopped (`stopping`), sets the abort word and waits up to ``abortGrace``
     /// more; returns normally once the work has ended, so the caller reads what happened.
-    func waitForGPU(timeout: Duration, what: String, stopping status: StatusBlock? = nil) throws(VyreGLError) {
+    func waitForGPU(timeout: Duration, what: @autoclosure () -> String, stopping status: StatusBlock? = nil) throws(VyreGLError) {
         guard let fence = glFenceSync(GLenum(GL_SYNC_GPU_COMMANDS_COMPLETE), 0) else {
             try check("glFenceSync")
             throw .glFailure(call: "glFenceSync", code: GLErrorCode(0x0502))
@@ -255,11 +256,11 @@ extension GLState {
         if try wait(fence, timeout) { return }
         if let status = resetStatus() { throw .contextLost(status: status) }
         let seconds = Double(max(0, timeout.nanosecondsClamped)) / 1e9
-        guard let status else { throw .timeout(seconds: seconds, what: what, stopped: false) }
+        guard let status else { throw .timeout(seconds: seconds, what: what(), stopped: false) }
         status.abort()
         if try wait(fence, Self.abortGrace) { return }
         if let reset = resetStatus() { throw .contextLost(status: reset) }
-        throw .timeout(seconds: seconds, what: what, stopped: false)
+        throw .timeout(seconds: seconds, what: what(), stopped: false)
     }
 
     /// Waits for `fence`; true once signalled, false when `timeout` passed first.

@@ -184,6 +184,7 @@ final class GLState: @unchecked Sendable {
         let (name, base) = try createBuffer(bytes: W.words * 4, flags: flags, map: true)
         guard let base else { throw .outOfDeviceMemory(bytes: W.words * 4, detail: "glMapBufferRange returned no pointer for the status block") }
         let block = StatusBlock(buffer: name, base: base)
+        Watchdog.shared.register(block)
         status = block
         return block
     }

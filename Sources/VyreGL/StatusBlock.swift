@@ -1,5 +1,8 @@
 import CEGL
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import VyreGLSL
 
@@ -16,10 +19,23 @@ final class StatusBlock: @unchecked Sendable {
 
     let buffer: UInt32
     /// Valid while the buffer exists. The context thread touches it between submissions; the
-    /// watchdog only while armed, under its lock (see ``Watchdog/disarm(_:)``).
+    /// watchdog only while it holds `armed` at `firing`, which ``disarm()`` waits out.
     private let words: UnsafeMutablePointer<Atomic<UInt32>>
     /// Some word may be non-zero (context thread only): the next submission clears the block.
     private var dirty = false
+    /// The armed submission's number (odd, so never 0 or `firing`); 0 disarmed; `firing` while
+    /// the watchdog sets the abort word (a disarm waits it out, so the mapping is never touched after).
+    private let armed = Atomic<UInt64>(0)
+    /// The armed submission's timeout in nanoseconds.
+    private let timeout = Atomic<UInt64>(0)
+    /// The last number armed (context thread only).
+    private var submissions: UInt64 = 1
+    /// The watchdog's own view (its thread only): which submission it last saw armed, and when it
+    /// first saw it. Arming reads no clock; a deadline counts from when the watchdog noticed, so it
+    /// fires never early and about two ticks late at most (one to notice, one to see it expire).
+    private var seenSubmission: UInt64 = 0
+    private var seenAt: ContinuousClock.Instant = .now
+    private static let firing = UInt64.max
 
     init(buffer: UInt32, base: UnsafeMutableRawPointer) {
         self.buffer = buffer
@@ -38,74 +54,87 @@ final class StatusBlock: @unchecked Sendable {
         dirty = false
     }
 
-    /// Sets the abort word (the watchdog, or the fence wait when it timed out).
+    /// Sets the abort word (the fence wait, when it timed out).
     func abort() { words[W.abort].store(1, ordering: .releasing) }
 
+    /// Arms the watchdog for the coming submission: past `timeout` it sets the abort word.
+    func arm(after timeout: Duration) {
+        // A year stands for "never".
+        let nanoseconds = min(max(timeout.nanosecondsClamped, 0), 365 * 86_400 * 1_000_000_000)
+        self.timeout.store(UInt64(nanoseconds), ordering: .relaxed)
+        submissions &+= 2
+        armed.store(submissions, ordering: .releasing)
+    }
+
+    /// After this returns the watchdog never touches the block again (until armed anew).
+    func disarm() {
+        while armed.exchange(0, ordering: .acquiringAndReleasing) == Self.firing {
+            // The watchdog is storing the abort word right now: let it finish, then clear again.
+            while armed.load(ordering: .acquiring) == Self.firing { sched_yield() }
+        }
+    }
+
+    /// The watchdog's check (its thread only): sets the abort word once the armed submission has
+    /// run past its timeout.
+    func fireIfDue(_ now: ContinuousClock.Instant) {
+        let submission = armed.load(ordering: .acquiring)
+        guard submission != 0, submission != Self.firing else { return }
+        guard submission == seenSubmission else {
+            seenSubmission = submission
+            seenAt = now
+            return
+        }
+        guard now - seenAt >= .nanoseconds(Int64(timeout.load(ordering: .relaxed))),
+              armed.compareExchange(expected: submission, desired: Self.firing, ordering: .acquiringAndReleasing).exchanged else { return }
+        abort()
+        armed.store(0, ordering: .releasing)
+    }
+
     /// The words the GPU wrote, after the submission's fence has signalled.
-    func snapshot() -> [UInt32] {
-        // Almost always nothing happened, and one word says so (see `StatusWord.events`).
-        guard words[W.events].load(ordering: .acquiring) != 0 else { return [UInt32](repeating: 0, count: W.words) }
+    /// nil when nothing happened, which one word says (see `StatusWord.events`).
+    func snapshot() -> [UInt32]? {
+        guard words[W.events].load(ordering: .acquiring) != 0 else { return nil }
         dirty = true
         return (0..<W.words).map { words[$0].load(ordering: .acquiring) }
     }
 }
 
-/// One thread that sets the abort word of every submission that runs past its deadline. Arming
-/// and disarming only take a lock, so a dispatch pays a few hundred nanoseconds for its timeout.
+/// One thread that sets the abort word of every submission that runs past its deadline.
+///
+/// Arming is two atomic stores and disarming one exchange on the block's own words, so a dispatch
+/// pays nanoseconds for its timeout and never takes a lock; the thread looks at the registered
+/// blocks every `tick`. Each block registers once, when its context makes it.
 final class Watchdog: @unchecked Sendable {
     static let shared = Watchdog()
+    static let tick: Duration = .milliseconds(10)
 
-    private let condition = NSCondition()
-    private var armed: [ObjectIdentifier: (deadline: ContinuousClock.Instant, block: StatusBlock)] = [:]
-    private var started = false
-    /// When the thread will wake next (nil: only when signalled). An arm with a later deadline
-    /// need not wake it, so a steady stream of dispatches costs no context switches.
-    private var wakeAt: ContinuousClock.Instant?
-    private let clock = ContinuousClock()
+    private let blocks = Mutex<[WeakStatusBlock]>([])
+    private let started = Atomic<Bool>(false)
 
-    func arm(_ block: StatusBlock, after timeout: Duration) {
-        // A year stands for "never".
-        let deadline = clock.now.advanced(by: min(max(timeout, .zero), .seconds(365 * 86_400)))
-        condition.lock()
-        armed[ObjectIdentifier(block)] = (deadline, block)
-        if !started {
-            started = true
+    func register(_ block: StatusBlock) {
+        blocks.withLock { list in
+            list.removeAll { $0.block == nil }
+            list.append(WeakStatusBlock(block: block))
+        }
+        if !started.exchange(true, ordering: .acquiringAndReleasing) {
             let thread = Thread { [unowned self] in self.loop() }
             thread.name = "vyre-gl watchdog"
             thread.start()
         }
-        if wakeAt.map({ deadline < $0 }) ?? true { condition.signal() }
-        condition.unlock()
-    }
-
-    /// After this returns the watchdog never touches `block` again (until armed anew), so its
-    /// context may delete the buffer.
-    func disarm(_ block: StatusBlock) {
-        condition.lock()
-        armed[ObjectIdentifier(block)] = nil
-        condition.unlock()
     }
 
     private func loop() {
-        condition.lock()
         while true {
-            guard let next = armed.values.map(\.deadline).min() else {
-                wakeAt = nil
-                condition.wait()
-                continue
-            }
-            let now = clock.now
-            if now >= next {
-                for (id, entry) in armed where entry.deadline <= now {
-                    entry.block.abort()
-                    armed[id] = nil
-                }
-                continue
-            }
-            wakeAt = next
-            _ = condition.wait(until: Date(timeIntervalSinceNow: Double((next - now).nanosecondsClamped) / 1e9))
+            Thread.sleep(forTimeInterval: Double(Self.tick.nanosecondsClamped) / 1e9)
+            let now = ContinuousClock.now
+            let live = blocks.withLock { list in list.compactMap(\.block) }
+            for block in live { block.fireIfDue(now) }
         }
     }
+}
+
+struct WeakStatusBlock {
+    weak var block: StatusBlock?
 }
 
 extension Duration {

@@ -84,7 +84,7 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
             return "\(what) did not finish within \(s) s: \(outcome). Fix: bound the program's work (loops, grid size) or raise the timeout\(stopped ? "" : "; if the device stays busy, create a new context")."
         case .driverLoopLimit(let cut, let limit, let renderer):
             let rule = limit.map { "ends an invocation's loops after \($0) iterations in all" } ?? "ends long-running loops early"
-            let more = cut.count > 1 ? " (\(cut.count) loops were cut in all)" : ""
+            let more = cut.invocations > 1 ? " (and loops in \(cut.invocations - 1) other invocations)" : ""
             return "the driver (\(renderer)) stopped the loop at IR node \(cut.site) in invocation \(cut.invocation) before it ended\(more); this driver \(rule), so the results would be wrong and were not returned. Fix: give each invocation fewer loop iterations (spread the work over a larger grid or several dispatches), or use a device without this limit ('vyre-gl info' shows it)."
         case .contextLost(let status):
             return "the GL context was lost (\(status)); the GPU was reset or removed. Fix: create a new context; if it repeats, the program may be running past the driver's watchdog."

@@ -154,19 +154,20 @@ public struct LoweredProgram: Sendable, Hashable {
         public static let abort = 0
         /// Invocations that stopped because of the abort word.
         public static let aborted = 1
-        /// Invocations that trapped; the first to claim the record writes its code and index.
+        /// Invocations that trapped; the first (the one whose add saw 0) writes its code and index.
         public static let trapCount = 2
-        public static let trapClaimed = 3
-        public static let trapCode = 4
-        public static let trapInvocation = 5
-        /// Loops the driver ended before their own exit; the first writes its site and invocation.
-        public static let cutCount = 6
-        public static let cutClaimed = 7
-        public static let cutSite = 8
-        public static let cutInvocation = 9
-        /// Every record above (a stop, a trap, a cut) also counts here, so the host reads one word
-        /// after a submission where nothing happened (mapped memory can be slow for the CPU to read).
-        public static let events = 10
+        public static let trapCode = 3
+        public static let trapInvocation = 4
+        /// Invocations in which the driver ended a loop before its own exit, counted as they end;
+        /// the first writes the site of its first cut loop and its index.
+        public static let cutInvocations = 5
+        public static let cutSite = 6
+        public static let cutInvocation = 7
+        /// Set by the first record of each kind above (a stop, a trap, a cut), so after a
+        /// submission where nothing happened the host reads this one word (mapped memory can be
+        /// slow for the CPU to read). One atomic per record and plain stores otherwise: llvmpipe
+        /// pays for an atomic on every lane of every pass through the code, taken or not.
+        public static let events = 8
         public static let words = 16
     }
 }

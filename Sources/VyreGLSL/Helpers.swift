@@ -114,23 +114,31 @@ struct Helper: Hashable, Comparable {
     static let aborted = Helper(name: "vy_aborted", source: """
         bool vy_aborted() {
             if (vy_status.data[\(LoweredProgram.StatusWord.abort)] == 0u) return false;
-            atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.aborted)], 1u);
-            atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.events)], 1u);
+            if (atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.aborted)], 1u) == 0u) vy_status.data[\(LoweredProgram.StatusWord.events)] = 1u;
             return true;
         }
         """)
 
-    /// Records a loop that the driver ended before its own exit: counts it for the invocation
-    /// (the `loop_cuts` builtin) and in the status block, where the first one leaves its site.
+    /// Records a loop that the driver ended before its own exit, in the invocation's own
+    /// variables: the count (the `loop_cuts` builtin) and the first site. No memory traffic here:
+    /// llvmpipe runs both sides of every branch under a lane mask, so atomics at each loop's exit
+    /// would cost on every trip of an enclosing loop even though the branch is never taken.
     static let loopCut = Helper(name: "vy_loop_cut", source: """
         void vy_loop_cut(uint site) {
+            if (vy_loop_cuts == 0u) vy_cut_site = site;
             vy_loop_cuts++;
-            atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.cutCount)], 1u);
-            atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.events)], 1u);
-            if (atomicCompSwap(vy_status.data[\(LoweredProgram.StatusWord.cutClaimed)], 0u, 1u) == 0u) {
-                vy_status.data[\(LoweredProgram.StatusWord.cutSite)] = site;
-                vy_status.data[\(LoweredProgram.StatusWord.cutInvocation)] = vy_invocation_index();
-            }
+        }
+        """)
+
+    /// Publishes the invocation's cuts to the status block, where the first invocation to report
+    /// leaves its first site; called once wherever the invocation ends.
+    static let reportCuts = Helper(name: "vy_report_cuts", source: """
+        void vy_report_cuts() {
+            if (vy_loop_cuts == 0u) return;
+            if (atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.cutInvocations)], 1u) != 0u) return;
+            vy_status.data[\(LoweredProgram.StatusWord.cutSite)] = vy_cut_site;
+            vy_status.data[\(LoweredProgram.StatusWord.cutInvocation)] = vy_invocation_index();
+            vy_status.data[\(LoweredProgram.StatusWord.events)] = 1u;
         }
         """)
 

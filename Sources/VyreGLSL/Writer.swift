@@ -69,6 +69,8 @@ struct Writer {
     let detectCuts: Bool
     /// Poll the abort word once per invocation (at its start) instead of in every loop.
     let pollAtStart: Bool
+    /// Cut loops are counted in the invocation and reported once, wherever it ends.
+    let reportsCuts: Bool
     private let namer = Namer()
     private var memories: [String: Memory] = [:]
     private var lines: [Line] = []
@@ -89,6 +91,8 @@ struct Writer {
         self.guards = guards
         self.detectCuts = guards.contains(.detectDriverCuts) && loopLimit != nil
         self.pollAtStart = guards.contains(.pollAbort) && loopLimit?.perInvocation == true
+        self.reportsCuts = detectCuts && (program.containsLoop || !program.shared.isEmpty)
+        if reportsCuts { helpers.formUnion([.reportCuts, .invocationIndex]) }
         for b in program.buffers {
             let access = "\(namer.bufferInstance(b.name)).data"
             let length = b.count.map { "\($0)u" } ?? namer.length(b.name)
@@ -116,6 +120,7 @@ struct Writer {
         }
         prologue += zeroSharedMemory()
         for (i, n) in program.entry.enumerated() { writeStmt(n, path: "entry[\(i)]", indent: 1) }
+        if reportsCuts { line("vy_report_cuts();", 1) }
         // Runtime-sized lengths the body mentions become host-set uniforms.
         let body = lines.map(\.text).joined(separator: "\n")
         var lengthUniforms: [String: String] = [:]
@@ -139,17 +144,21 @@ struct Writer {
         if let statusBinding {
             typealias W = LoweredProgram.StatusWord
             emit("// Status block, host-mapped: [\(W.abort)] abort (set by the host), [\(W.aborted)] invocations that stopped for it,")
-            emit("// [\(W.trapCount)...\(W.trapInvocation)] traps (count, claimed, code, invocation), [\(W.cutCount)...\(W.cutInvocation)] loops the driver cut (count, claimed, site, invocation),")
-            emit("// [\(W.events)] every record above, counted once more.")
+            emit("// [\(W.trapCount)...\(W.trapInvocation)] traps (invocations, the first's code and index), [\(W.cutInvocations)...\(W.cutInvocation)] loops the driver cut")
+            emit("// (invocations, the first's site and index), [\(W.events)] set by the first record of each kind.")
             emit("layout(std430, binding = \(statusBinding)) coherent volatile buffer VyStatus { uint data[\(W.words)]; } \(namer.statusInstance);")
         }
         if guards.contains(.pollAbort) && !pollAtStart && !loopSites.isEmpty {
             emit("// Loop trips of this invocation, for polling the abort word.")
             emit("uint \(namer.trips) = 0u;")
         }
-        if readsLoopCuts || (detectCuts && !loopSites.isEmpty) {
+        if readsLoopCuts || reportsCuts {
             emit("// Loops of this invocation that the driver ended before their own exit (the loop_cuts builtin).")
             emit("uint \(Conv.builtin(.loopCuts)) = 0u;")
+        }
+        if reportsCuts {
+            emit("// The site of this invocation's first cut loop, reported to the status block as it ends.")
+            emit("uint vy_cut_site = 0u;")
         }
         if usesForever {
             emit("// Iterations each forever loop may run before the dispatch ends by itself (set by the host).")
@@ -272,7 +281,7 @@ struct Writer {
         if guards.contains(.pollAbort) && !pollAtStart {
             helpers.insert(.poll)
             helpers.insert(.aborted)
-            line("if (vy_poll()) return;", body)
+            line(reportsCuts ? "if (vy_poll()) { vy_report_cuts(); return; }" : "if (vy_poll()) return;", body)
         }
         return body
     }
@@ -294,7 +303,6 @@ struct Writer {
             return
         }
         line("}", frame.indent + 1)
-        helpers.insert(.invocationIndex)
         helpers.insert(.loopCut)
         line("if (\(frame.stopped)) vy_loop_cut(\(frame.site)u);", frame.indent + 1)
         line("}", frame.indent)
@@ -444,7 +452,7 @@ struct Writer {
             regions.removeLast()
             line("// end region: \(Self.commentText(name))", indent)
         case .return:
-            line("return;", indent)
+            leave(indent)
         case .break:
             // A break is an exit of the loop's own: with cut detection it sets `done` and goes to
             // the loop's one exit (see `beginLoop`).
@@ -471,14 +479,19 @@ struct Writer {
             helpers.insert(.invocationIndex)
             typealias W = LoweredProgram.StatusWord
             let status = "\(namer.statusInstance).data"
-            line("atomicAdd(\(status)[\(W.trapCount)], 1u);", indent)
-            line("atomicAdd(\(status)[\(W.events)], 1u);", indent)
-            line("if (atomicCompSwap(\(status)[\(W.trapClaimed)], 0u, 1u) == 0u) {", indent)
+            line("if (atomicAdd(\(status)[\(W.trapCount)], 1u) == 0u) {", indent)
             line("\(status)[\(W.trapCode)] = \(codeText);", indent + 1)
             line("\(status)[\(W.trapInvocation)] = vy_invocation_index();", indent + 1)
+            line("\(status)[\(W.events)] = 1u;", indent + 1)
             line("}", indent)
-            line("return;", indent)
+            leave(indent)
         }
+    }
+
+    /// Ends the invocation, first reporting the loops the driver cut (see ``Helper/reportCuts``).
+    private mutating func leave(_ indent: Int) {
+        if reportsCuts { line("vy_report_cuts();", indent) }
+        line("return;", indent)
     }
 
     private mutating func writeCopy(_ c: AsyncCopy, load: Bool, indent: Int, _ ctx: Context) {

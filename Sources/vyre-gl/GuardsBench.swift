@@ -5,18 +5,21 @@ import VyreGL
 import VyreGLSL
 import VyreIR
 
-/// What the loop guards cost: every program compiled twice, with the guards (cut detection and
-/// abort polling) and without, run alternately in one process, and compared by GPU time.
+/// What the loop guards cost: every program compiled with each guard alone, with all of them, and
+/// with none (twice: the second is the noise control), run in rotation in one process, and
+/// compared by GPU time.
 struct GuardsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guards",
-        abstract: "The cost of the loop guards (driver-cut detection and abort polling): the conformance suite and a loop-heavy kernel, with and without them.",
+        abstract: "The cost of the loop guards (abort polling for timeouts, driver-cut detection): the conformance suite and a loop-heavy kernel, with and without them.",
         discussion: """
-            Each program is compiled with the guards, without them, and without them again (the control, whose \
-            difference is noise); the three run in rotated order and each keeps its median submit-to-fence time. \
-            The suite figure sums the medians over the curated \
-            construct cases (long-loop cases excluded: without guards they would be cut silently) and the \
-            generated programs. The loop figure is the worst case: a kernel that does nothing but loop.
+            Each program is compiled with every guard set (the abort poll that makes timeouts work, the cut \
+            detection that drivers with a loop limit need, both), without guards, and without guards again (the \
+            control, whose difference is noise); the variants run in rotated order and each keeps its median \
+            submit-to-fence time. The suite figure sums the medians over the curated construct cases (long-loop \
+            cases excluded: without guards they would be cut silently) and the generated programs. The loop \
+            figure is the worst case: a kernel that does nothing but loop. Cut detection is measured only on \
+            devices with a loop limit; elsewhere the lowering leaves it out.
             """)
 
     @Option(help: "Generated programs added to the curated cases.") var random: Int = 100
@@ -25,24 +28,36 @@ struct GuardsBench: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
 
+    /// A guard set that is measured, and its name in the report.
+    struct Variant {
+        var name: String
+        var guards: LoopGuards
+    }
+
+    struct Row: Encodable {
+        var guards: String
+        var microseconds: Double
+        var overheadPercent: Double
+    }
+
     struct Comparison: Encodable {
         var name: String
-        var guardedMicroseconds: Double
         var plainMicroseconds: Double
         /// The same unguarded program compiled a second time: its difference from `plain` is noise.
         var controlMicroseconds: Double
-        var overheadPercent: Double { plainMicroseconds > 0 ? (guardedMicroseconds / plainMicroseconds - 1) * 100 : 0 }
-        var noisePercent: Double { plainMicroseconds > 0 ? (controlMicroseconds / plainMicroseconds - 1) * 100 : 0 }
+        var noisePercent: Double
+        var variants: [Row]
 
-        enum CodingKeys: String, CodingKey { case name, guardedMicroseconds, plainMicroseconds, controlMicroseconds, overheadPercent, noisePercent }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(name, forKey: .name)
-            try c.encode(guardedMicroseconds, forKey: .guardedMicroseconds)
-            try c.encode(plainMicroseconds, forKey: .plainMicroseconds)
-            try c.encode(controlMicroseconds, forKey: .controlMicroseconds)
-            try c.encode(overheadPercent, forKey: .overheadPercent)
-            try c.encode(noisePercent, forKey: .noisePercent)
+        init(name: String, variants: [Variant], times: [Double]) {
+            // `times` follows `variants`, then plain, then control.
+            let plain = times[variants.count]
+            let control = times[variants.count + 1]
+            func percent(_ t: Double) -> Double { plain > 0 ? (t / plain - 1) * 100 : 0 }
+            self.name = name
+            plainMicroseconds = plain
+            controlMicroseconds = control
+            noisePercent = percent(control)
+            self.variants = zip(variants, times).map { Row(guards: $0.name, microseconds: $1, overheadPercent: percent($1)) }
         }
     }
 
@@ -50,6 +65,7 @@ struct GuardsBench: ParsableCommand {
         var benchmark = "guards"
         var device: String
         var glVersion: String
+        var loopLimit: UInt32?
         var programs: Int
         var runs: Int
         var suite: Comparison
@@ -65,21 +81,21 @@ struct GuardsBench: ParsableCommand {
     func run() throws {
         runReporting {
             let context = try CLI.openContext(deviceOptions)
+            let limit = context.info.limits.maxLoopIterations
+            var variants = [Variant(name: "abort poll", guards: .pollAbort)]
+            if limit != nil { variants.append(Variant(name: "cut detection", guards: .detectDriverCuts)) }
+            variants.append(Variant(name: "all guards", guards: .all))
             let cases = ConstructCases.all(capabilities: context.limits.capabilities).filter { !$0.longLoops }
                 + Conformance.randomCases(count: random, seed: 0x5EED, capabilities: context.limits.capabilities)
-            var guarded = 0.0
-            var plain = 0.0
-            var control = 0.0
+            var suite = [Double](repeating: 0, count: variants.count + 2)
             var progress = Progress()
             for (i, c) in cases.enumerated() {
                 progress.update("bench guards: program \(i + 1)/\(cases.count)")
                 let options = DispatchOptions(foreverBudget: c.foreverBudget, parameters: c.parameters)
-                let (g, p, n) = try Self.compare(c.program, on: context, runs: runs) { context, pipeline in
+                let medians = try Self.compare(c.program, variants: variants, on: context, runs: runs) { context, pipeline in
                     try context.run(pipeline, grid: c.grid, buffers: c.inputs, options: options).gpuTime
                 }
-                guarded += g
-                plain += p
-                control += n
+                for k in suite.indices { suite[k] += medians[k] }
             }
             progress.update("bench guards: loop-heavy kernel")
             let loop = Program(buffers: [BufferDecl("out", binding: 0, access: .writeOnly, type: .u32)], workgroupSize: WorkgroupSize(64)) {
@@ -89,47 +105,50 @@ struct GuardsBench: ParsableCommand {
             }
             let lanes = Int(loopGroups) * 64
             let loopOptions = DispatchOptions(timeout: .seconds(600), parameters: ["trips": 16_384])
-            let (lg, lp, ln) = try Self.compare(loop, on: context, runs: runs) { context, pipeline in
+            let loopTimes = try Self.compare(loop, variants: variants, on: context, runs: runs) { context, pipeline in
                 try context.run(pipeline, grid: WorkgroupSize(loopGroups), buffers: ["out": [UInt32](repeating: 0, count: lanes)], options: loopOptions).gpuTime
             }
             progress.finish()
-            let report = Report(device: context.info.renderer, glVersion: context.info.glVersion, programs: cases.count, runs: runs,
-                                suite: Comparison(name: "conformance suite (\(cases.count) programs, sum of medians)", guardedMicroseconds: guarded, plainMicroseconds: plain, controlMicroseconds: control),
-                                loopKernel: Comparison(name: "loop-heavy kernel (\(lanes) lanes x 16384 iterations)", guardedMicroseconds: lg, plainMicroseconds: lp, controlMicroseconds: ln))
+            let report = Report(device: context.info.renderer, glVersion: context.info.glVersion, loopLimit: limit, programs: cases.count, runs: runs,
+                                suite: Comparison(name: "conformance suite (\(cases.count) programs, sum of medians)", variants: variants, times: suite),
+                                loopKernel: Comparison(name: "loop-heavy kernel (\(lanes) lanes x 16384 iterations)", variants: variants, times: loopTimes))
             if json { try Output.json(report); return }
-            try Output.line("guards on \(report.device) (\(report.glVersion)), \(runs) runs of each variant, medians:")
-            for row in [report.suite, report.loopKernel] {
-                try Output.line(String(format: "  %@: with guards %.1f us, without %.1f us: overhead %+.2f %% (noise: the unguarded program compiled again %+.2f %%)",
-                                       row.name, row.guardedMicroseconds, row.plainMicroseconds, row.overheadPercent, row.noisePercent))
+            try Output.line("guards on \(report.device) (\(report.glVersion)), loop limit: \(limit.map { "\($0) iterations" } ?? "none"), \(runs) runs of each variant, medians:")
+            for comparison in [report.suite, report.loopKernel] {
+                try Output.line(String(format: "  %@: without guards %.1f us (noise: the unguarded program compiled again %+.2f %%)",
+                                       comparison.name, comparison.plainMicroseconds, comparison.noisePercent))
+                for row in comparison.variants {
+                    try Output.line(String(format: "    %-14@ %10.1f us  overhead %+.2f %%", row.guards + ":", row.microseconds, row.overheadPercent))
+                }
             }
         }
     }
 
-    /// Median times (microseconds) of `program` with guards, without, and without again (a
-    /// second compile of the same source: the control that shows the noise floor). The three run
-    /// in rotated order, so each takes each position in the sequence equally often.
-    static func compare(_ program: Program, on context: GLContext, runs: Int,
-                        _ time: (GLContext, borrowing ComputePipeline) throws -> Duration) throws -> (Double, Double, Double) {
-        let guarded = try context.makePipeline(program)
-        let plain = try context.makePipeline(program, guards: .none)
-        let control = try context.makePipeline(program, guards: .none)
-        func run(_ variant: Int) throws -> Double {
-            switch variant {
-            case 0: try time(context, guarded).ms * 1000
-            case 1: try time(context, plain).ms * 1000
-            default: try time(context, control).ms * 1000
-            }
+    /// Median times (microseconds) of `program` compiled with each of `variants`, then without
+    /// guards, then without guards again (a second compile of the same source: the control that
+    /// shows the noise floor). The variants run in rotated order, so each takes each position in
+    /// the sequence equally often.
+    static func compare(_ program: Program, variants: [Variant], on context: GLContext, runs: Int,
+                        _ time: (GLContext, borrowing ComputePipeline) throws -> Duration) throws -> [Double] {
+        // A pipeline cannot be copied, so an array holds each in a box.
+        final class Compiled {
+            let pipeline: ComputePipeline
+            init(_ pipeline: consuming ComputePipeline) { self.pipeline = pipeline }
         }
+        var pipelines: [Compiled] = []
+        for guards in variants.map(\.guards) + [.none, .none] { pipelines.append(Compiled(try context.makePipeline(program, guards: guards))) }
+        let n = pipelines.count
+        func run(_ k: Int) throws -> Double { try time(context, pipelines[k].pipeline).ms * 1000 }
         // One untimed run of each first: the first dispatch of a pipeline pays for driver set-up.
-        for v in 0..<3 { _ = try run(v) }
-        var times: [[Double]] = [[], [], []]
+        for k in 0..<n { _ = try run(k) }
+        var times = [[Double]](repeating: [], count: n)
         for r in 0..<runs {
-            for k in 0..<3 {
-                let v = (r + k) % 3
-                times[v].append(try run(v))
+            for i in 0..<n {
+                let k = (r + i) % n
+                times[k].append(try run(k))
             }
         }
-        return (median(times[0]), median(times[1]), median(times[2]))
+        return times.map(median)
     }
 
     static func median(_ values: [Double]) -> Double {

@@ -6,8 +6,8 @@ layout(std430, binding = 0) readonly buffer B_input { float data[]; } b_input;
 layout(std430, binding = 1) writeonly buffer B_as_int { int data[]; } b_as_int;
 layout(std430, binding = 2) writeonly buffer B_quotient { int data[]; } b_quotient;
 // Status block, host-mapped: [0] abort (set by the host), [1] invocations that stopped for it,
-// [2...5] traps (count, claimed, code, invocation), [6...9] loops the driver cut (count, claimed, site, invocation),
-// [10] every record above, counted once more.
+// [2...4] traps (invocations, the first's code and index), [5...7] loops the driver cut
+// (invocations, the first's site and index), [8] set by the first record of each kind.
 layout(std430, binding = 3) coherent volatile buffer VyStatus { uint data[16]; } vy_status;
 // Element counts of runtime-sized buffers, set by the host from the bound memory.
 uniform uint vy_len_as_int;
@@ -42,11 +42,10 @@ void main() {
     int v_v = vy_f32_to_i32((v_i < vy_len_input ? b_input.data[v_i] : 0.0));
     if (v_v == (-7)) {
         uint t0 = (1000u + v_i);
-        atomicAdd(vy_status.data[2], 1u);
-        atomicAdd(vy_status.data[10], 1u);
-        if (atomicCompSwap(vy_status.data[3], 0u, 1u) == 0u) {
-            vy_status.data[4] = t0;
-            vy_status.data[5] = vy_invocation_index();
+        if (atomicAdd(vy_status.data[2], 1u) == 0u) {
+            vy_status.data[3] = t0;
+            vy_status.data[4] = vy_invocation_index();
+            vy_status.data[8] = 1u;
         }
         return;
     }

@@ -5,8 +5,8 @@ layout(local_size_x = 256, local_size_y = 1, local_size_z = 1) in;
 layout(std430, binding = 0) readonly buffer B_values { uint data[]; } b_values;
 layout(std430, binding = 1) writeonly buffer B_sums { uint data[]; } b_sums;
 // Status block, host-mapped: [0] abort (set by the host), [1] invocations that stopped for it,
-// [2...5] traps (count, claimed, code, invocation), [6...9] loops the driver cut (count, claimed, site, invocation),
-// [10] every record above, counted once more.
+// [2...4] traps (invocations, the first's code and index), [5...7] loops the driver cut
+// (invocations, the first's site and index), [8] set by the first record of each kind.
 layout(std430, binding = 2) coherent volatile buffer VyStatus { uint data[16]; } vy_status;
 // Loop trips of this invocation, for polling the abort word.
 uint vy_trips = 0u;
@@ -18,8 +18,7 @@ shared uint s_scan[256];
 
 bool vy_aborted() {
     if (vy_status.data[0] == 0u) return false;
-    atomicAdd(vy_status.data[1], 1u);
-    atomicAdd(vy_status.data[10], 1u);
+    if (atomicAdd(vy_status.data[1], 1u) == 0u) vy_status.data[8] = 1u;
     return true;
 }
 
