@@ -118,7 +118,9 @@ struct GuardsBench: ParsableCommand {
                 try Output.line(String(format: "  %@: without guards %.1f us (noise: the unguarded program compiled again %+.2f %%)",
                                        comparison.name, comparison.plainMicroseconds, comparison.noisePercent))
                 for row in comparison.variants {
-                    try Output.line(String(format: "    %-14@ %10.1f us  overhead %+.2f %%", row.guards + ":", row.microseconds, row.overheadPercent))
+                    // Padded here: `%-14@` does not pad on Linux.
+                    let label = (row.guards + ":").padding(toLength: 15, withPad: " ", startingAt: 0)
+                    try Output.line(String(format: "    %@ %10.1f us  overhead %+.2f %%", label, row.microseconds, row.overheadPercent))
                 }
             }
         }
