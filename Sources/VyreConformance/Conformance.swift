@@ -1,5 +1,6 @@
 public import VyreIR
 public import VyreGL
+public import VyreGLSL
 
 /// The result of one conformance case on one device.
 public struct ConformanceOutcome: Sendable {
@@ -30,13 +31,20 @@ public enum Conformance {
                                parameters: c.parameters)
     }
 
-    public static func check(_ c: ConformanceCase, on context: GLContext) -> ConformanceOutcome {
+    /// Runs `c` on `context` and in the interpreter and compares every buffer and trap. `lowering`
+    /// replaces the device's own target (to run here the code written for other devices).
+    public static func check(_ c: ConformanceCase, on context: GLContext, lowering: GLSLTarget? = nil) -> ConformanceOutcome {
         func fail(_ detail: String, _ time: Duration = .zero) -> ConformanceOutcome {
             ConformanceOutcome(name: c.name, passed: false, detail: detail, gpuTime: time)
         }
         let gpu: RunResult
         do {
-            gpu = try context.run(c.program, grid: c.grid, buffers: c.inputs, options: DispatchOptions(foreverBudget: c.foreverBudget, parameters: c.parameters))
+            let options = DispatchOptions(foreverBudget: c.foreverBudget, parameters: c.parameters)
+            if let lowering {
+                gpu = try context.run(try context.makePipeline(c.program, lowering: lowering), grid: c.grid, buffers: c.inputs, options: options)
+            } else {
+                gpu = try context.run(c.program, grid: c.grid, buffers: c.inputs, options: options)
+            }
         } catch .driverLoopLimit(let cut, let limit, _) where c.longLoops && limit != nil {
             // The driver has a loop limit and said so: the clear error is this case's right answer.
             return ConformanceOutcome(name: c.name, passed: true, detail: "driver loop limit \(limit!) reported at \(cut.site)", gpuTime: .zero)

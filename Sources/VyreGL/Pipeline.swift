@@ -27,10 +27,16 @@ extension GLContext {
     /// other than `.all` are for measuring what the loop guards cost: without them a driver's
     /// loop limit goes unnoticed and a timeout cannot stop the dispatch.
     public func makePipeline(_ program: Program, guards: LoopGuards = .all) throws(VyreGLError) -> ComputePipeline {
-        let limits = self.limits
-        do { try program.validate(limits: limits) } catch { throw .invalidForDevice(error) }
         var target = self.target
         target.guards = guards
+        return try makePipeline(program, lowering: target)
+    }
+
+    /// As ``makePipeline(_:guards:)``, lowered for `target` rather than for this device: tests use
+    /// it to run on llvmpipe the code written for devices without its loop limit.
+    package func makePipeline(_ program: Program, lowering target: GLSLTarget) throws(VyreGLError) -> ComputePipeline {
+        let limits = self.limits
+        do { try program.validate(limits: limits) } catch { throw .invalidForDevice(error) }
         let lowered: LoweredProgram
         do { lowered = try program.lowerToGLSL(target: target) } catch { throw .lowering(error) }
         if let binding = lowered.statusBinding, binding >= limits.maxBindings || program.buffers.count + 1 > Int(limits.maxStorageBuffers) {

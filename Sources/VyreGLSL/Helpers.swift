@@ -90,18 +90,20 @@ struct Helper: Hashable, Comparable {
     static let clz = Helper(name: "vy_clz", source: "uint vy_clz(uint x) { return x == 0u ? 32u : uint(31 - findMSB(x)); }")
     static let ctz = Helper(name: "vy_ctz", source: "uint vy_ctz(uint x) { return x == 0u ? 32u : uint(findLSB(x)); }")
 
-    /// Called on every loop trip (targets without a per-invocation loop budget): every
-    /// `pollPeriod`th trip of the invocation reads the host's abort word through `vy_aborted`.
+    /// Counts `trips` more loop trips of the invocation (targets without a per-invocation loop
+    /// budget) and reads the host's abort word through `vy_aborted` each time the count passes a
+    /// multiple of `pollPeriod`; called between chunks of a loop's trips (see `Writer.beginLoop`).
     ///
-    /// The word lives in host memory, so reads must be rare and must stay behind the trip test:
+    /// The word lives in host memory, so reads must be rare and must stay behind the count test:
     /// NVIDIA 580 made a volatile load written as `trips != 1 || word == 0` unconditional and read
     /// across PCIe on every trip (1.2 us each), and 16 atomics per lane on that one word cost
-    /// 260 ms of a 0.1 ms kernel. Statement-level branches keep the load rare; no read on the
-    /// first trip keeps short loops free of it.
+    /// 260 ms of a 0.1 ms kernel. Statement-level branches keep the load rare; loops shorter than
+    /// the period add to the count without reading.
     static let poll = Helper(name: "vy_poll", source: """
-        bool vy_poll() {
-            vy_trips++;
-            if ((vy_trips & \(pollPeriod - 1)u) != 0u) return false;
+        bool vy_poll(uint trips) {
+            uint before = vy_trips;
+            vy_trips += trips;
+            if ((before >> \(pollPeriod.trailingZeroBitCount)u) == (vy_trips >> \(pollPeriod.trailingZeroBitCount)u)) return false;
             return vy_aborted();
         }
         """)

@@ -21,16 +21,16 @@ bool vy_aborted() {
     return true;
 }
 
-bool vy_poll() {
-    vy_trips++;
-    if ((vy_trips & 4095u) != 0u) return false;
+bool vy_poll(uint trips) {
+    uint before = vy_trips;
+    vy_trips += trips;
+    if ((before >> 12u) == (vy_trips >> 12u)) return false;
     return vy_aborted();
 }
 
 void main() {
     // Shared memory starts zeroed (IR semantics); GLSL leaves it undefined.
     for (uint t0 = gl_LocalInvocationIndex; t0 < 256u; t0 += 64u) {
-        if (vy_poll()) return;
         s_local_counts[t0] = 0u;
     }
     groupMemoryBarrier();
@@ -40,12 +40,20 @@ void main() {
         uint v_i = gl_GlobalInvocationID.x;
         if (v_i < vy_len_bytes) {
             uint v_word = (v_i < vy_len_bytes ? b_bytes.data[v_i] : 0u);
-            for (uint v_k = 0u; v_k < 4u; v_k++) {
-                if (vy_poll()) return;
-                uint v_b = ((v_word >> ((v_k * 8u) & 31u)) & 255u);
-                uint t1 = 0u;
-                if (v_b < 256u) t1 = atomicAdd(s_local_counts[v_b], 1u);
-                uint v_old = t1;
+            {
+                uint v_k = 0u;
+                for (;;) {
+                    uint t1 = v_k;
+                    uint t2 = v_k < 4u && 4u - v_k > 4096u ? v_k + 4096u : 4u;
+                    for (; v_k < t2; v_k++) {
+                        uint v_b = ((v_word >> ((v_k * 8u) & 31u)) & 255u);
+                        uint t3 = 0u;
+                        if (v_b < 256u) t3 = atomicAdd(s_local_counts[v_b], 1u);
+                        uint v_old = t3;
+                    }
+                    if (vy_poll(uint(v_k) - uint(t1))) return;
+                    if (v_k != t2 || v_k == 4u) break;
+                }
             }
         }
     }
@@ -54,14 +62,22 @@ void main() {
     barrier();
     // region: merge into the global histogram
     {
-        for (uint v_j = 0u; v_j < 4u; v_j++) {
-            if (vy_poll()) return;
-            uint v_bin = ((v_j * 64u) + gl_LocalInvocationIndex);
-            uint v_n = (v_bin < 256u ? s_local_counts[v_bin] : 0u);
-            if (v_n != 0u) {
-                uint t2 = 0u;
-                if (v_bin < 256u) t2 = atomicAdd(b_counts.data[v_bin], v_n);
-                uint v_prev = t2;
+        {
+            uint v_j = 0u;
+            for (;;) {
+                uint t4 = v_j;
+                uint t5 = v_j < 4u && 4u - v_j > 4096u ? v_j + 4096u : 4u;
+                for (; v_j < t5; v_j++) {
+                    uint v_bin = ((v_j * 64u) + gl_LocalInvocationIndex);
+                    uint v_n = (v_bin < 256u ? s_local_counts[v_bin] : 0u);
+                    if (v_n != 0u) {
+                        uint t6 = 0u;
+                        if (v_bin < 256u) t6 = atomicAdd(b_counts.data[v_bin], v_n);
+                        uint v_prev = t6;
+                    }
+                }
+                if (vy_poll(uint(v_j) - uint(t4))) return;
+                if (v_j != t5 || v_j == 4u) break;
             }
         }
     }

@@ -22,16 +22,16 @@ bool vy_aborted() {
     return true;
 }
 
-bool vy_poll() {
-    vy_trips++;
-    if ((vy_trips & 4095u) != 0u) return false;
+bool vy_poll(uint trips) {
+    uint before = vy_trips;
+    vy_trips += trips;
+    if ((before >> 12u) == (vy_trips >> 12u)) return false;
     return vy_aborted();
 }
 
 void main() {
     // Shared memory starts zeroed (IR semantics); GLSL leaves it undefined.
     for (uint t0 = gl_LocalInvocationIndex; t0 < 256u; t0 += 256u) {
-        if (vy_poll()) return;
         s_scan[t0] = 0u;
     }
     groupMemoryBarrier();
@@ -44,17 +44,25 @@ void main() {
     // region: Hillis-Steele inclusive scan over the workgroup
     {
         uint v_offset = 1u;
-        for (uint t1 = 0u; t1 < 8u; t1++) {
-            if (vy_poll()) return;
-            if (!(v_offset < 256u)) break;
-            uint t2 = (v_l - v_offset);
-            uint v_add = ((v_l >= v_offset) ? (t2 < 256u ? s_scan[t2] : 0u) : 0u);
-            groupMemoryBarrier();
-            barrier();
-            if (v_l < 256u) s_scan[v_l] = ((v_l < 256u ? s_scan[v_l] : 0u) + v_add);
-            groupMemoryBarrier();
-            barrier();
-            v_offset = (v_offset << (1u & 31u));
+        {
+            uint t1 = 0u;
+            for (;;) {
+                uint t2 = t1;
+                uint t3 = t1 < 8u && 8u - t1 > 4096u ? t1 + 4096u : 8u;
+                for (; t1 < t3; t1++) {
+                    if (!(v_offset < 256u)) break;
+                    uint t4 = (v_l - v_offset);
+                    uint v_add = ((v_l >= v_offset) ? (t4 < 256u ? s_scan[t4] : 0u) : 0u);
+                    groupMemoryBarrier();
+                    barrier();
+                    if (v_l < 256u) s_scan[v_l] = ((v_l < 256u ? s_scan[v_l] : 0u) + v_add);
+                    groupMemoryBarrier();
+                    barrier();
+                    v_offset = (v_offset << (1u & 31u));
+                }
+                if (vy_poll(uint(t1) - uint(t2))) return;
+                if (t1 != t3 || t1 == 8u) break;
+            }
         }
     }
     // end region: Hillis-Steele inclusive scan over the workgroup
