@@ -154,7 +154,7 @@ struct Writer {
             emit("// (invocations, the first's site and index), [\(W.events)] set by the first record of each kind.")
             emit("layout(std430, binding = \(statusBinding)) coherent volatile buffer VyStatus { uint data[\(W.words)]; } \(namer.statusInstance);")
         }
-        if guards.contains(.pollAbort) && !pollAtStart && !loopSites.isEmpty {
+        if helpers.contains(.poll) {
             emit("// Loop trips of this invocation, for polling the abort word.")
             emit("uint \(namer.trips) = 0u;")
         }

@@ -39,13 +39,7 @@ extension Program: Codable {
 
     /// Parses the JSON form; errors name the JSON path and end with a Fix.
     public init(json: some Collection<UInt8>) throws(ProgramJSONError) {
-        do {
-            self = try StrictJSONDecoder().decode(Program.self, from: json)
-        } catch let error as DecodingError {
-            throw ProgramJSONError(error)
-        } catch {
-            throw ProgramJSONError(path: "", problem: "\(error)", fix: "check that the file is a JSON program")
-        }
+        self = try ProgramJSONError.decode(Program.self, from: json, otherwise: "check that the file is a JSON program")
     }
 
     /// The JSON form, with sorted keys so equal programs give equal text.
@@ -70,6 +64,18 @@ public struct ProgramJSONError: Error, Sendable, Hashable, CustomStringConvertib
         self.path = path
         self.problem = problem
         self.fix = fix
+    }
+
+    /// Decodes a whole document of `type` strictly; every failure is one of these errors, naming
+    /// its JSON path, and one that has no path (none does today) gets `fix`.
+    public static func decode<T: Decodable>(_ type: T.Type, from json: some Collection<UInt8>, otherwise fix: String) throws(ProgramJSONError) -> T {
+        do {
+            return try StrictJSONDecoder().decode(type, from: json)
+        } catch let error as DecodingError {
+            throw ProgramJSONError(error)
+        } catch {
+            throw ProgramJSONError(path: "(top level)", problem: "\(error)", fix: fix)
+        }
     }
 
     /// The JSON path, problem and Fix of a decoding error from any Codable form built on the IR's.

@@ -18,13 +18,7 @@ extension Batch {
 
     /// Parses and checks a batch document; every error names the JSON path and has a Fix.
     public init(json: some Collection<UInt8>) throws(ProgramJSONError) {
-        do {
-            self = try StrictJSONDecoder().decode(BatchDocument.self, from: json).batch
-        } catch let error as DecodingError {
-            throw ProgramJSONError(error)
-        } catch {
-            throw ProgramJSONError(path: "(top level)", problem: "\(error)", fix: "check the document against the batch form in the README")
-        }
+        self = try ProgramJSONError.decode(BatchDocument.self, from: json, otherwise: "check the document against the batch form in the README").batch
     }
 }
 

@@ -14,13 +14,8 @@ extension MegakernelConfiguration {
     public static let handlerKeys: Set<String> = ["opcode", "name", "body"]
 
     public init(json: some Collection<UInt8>) throws(ProgramJSONError) {
-        do {
-            self = try StrictJSONDecoder().decode(OpcodeProgramDocument.self, from: json).configuration
-        } catch let error as DecodingError {
-            throw ProgramJSONError(error)
-        } catch {
-            throw ProgramJSONError(path: "(top level)", problem: "\(error)", fix: "check the document against the opcode program form in the README")
-        }
+        self = try ProgramJSONError.decode(OpcodeProgramDocument.self, from: json,
+                                           otherwise: "check the document against the opcode program form in the README").configuration
     }
 }
 
