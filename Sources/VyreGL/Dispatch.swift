@@ -233,11 +233,16 @@ extension GLState {
         }
         let seconds = Double(timeout.nanosecondsClamped) / 1e9
         try waitForGPU(timeout: timeout - (clock.now - start), what: what(), stopping: status)
-        guard let words = status?.snapshot() else { return (clock.now - start, nil) }
-        if words[LoweredProgram.StatusWord.aborted] > 0 {
-            throw .timeout(seconds: seconds, what: what(), stopped: true)
-        }
-        return (clock.now - start, words)
+        let elapsed = clock.now - start
+        guard let status else { return (elapsed, nil) }
+        // From here on the abort word stays as it is.
+        status.disarm()
+        let words = status.snapshot()
+        // Set by the watchdog or the fence wait: the submission ran past its timeout. Its results
+        // may be incomplete (invocations stop at their next poll, and the kernel records nothing
+        // about that), so they are never returned.
+        if status.abortRequested { throw .timeout(seconds: seconds, what: what(), stopped: true) }
+        return (elapsed, words)
     }
 
     /// How long a submission gets to stop after its abort word is set before the context is

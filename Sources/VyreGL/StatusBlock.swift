@@ -57,6 +57,9 @@ final class StatusBlock: @unchecked Sendable {
     /// Sets the abort word (the fence wait, when it timed out).
     func abort() { words[W.abort].store(1, ordering: .releasing) }
 
+    /// Whether the abort word was set for this submission (read after ``disarm()``).
+    var abortRequested: Bool { words[W.abort].load(ordering: .acquiring) != 0 }
+
     /// Arms the watchdog for the coming submission: past `timeout` it sets the abort word.
     func arm(after timeout: Duration) {
         // A year stands for "never".

@@ -27,8 +27,9 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
     case unknownBuffer(String)
     case badBufferSize(name: String, words: Int, detail: String)
     case gridTooLarge(requested: WorkgroupSize, limit: WorkgroupSize)
-    /// A submission ran past its timeout. `stopped`: its loops saw the abort word and it ended, so
-    /// the context is usable (its results are incomplete and were not returned).
+    /// A submission ran past its timeout. `stopped`: it ended once the abort word was set (its
+    /// loops stop at their next poll), so the context is usable; its results may be incomplete
+    /// and were not returned.
     case timeout(seconds: Double, what: String, stopped: Bool)
     /// The driver ended a loop before its own exit (llvmpipe stops an invocation's loops after
     /// 65,535 iterations in all), so the results would be wrong and were not returned.
@@ -79,7 +80,7 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
             return "dispatch of \(r) workgroups exceeds this device's maximum of \(l). Fix: use fewer workgroups (larger workgroups or a loop inside the program)."
         case .timeout(let s, let what, let stopped):
             let outcome = stopped
-                ? "it was stopped (its loops saw the abort word) and its results were dropped; the context is still usable"
+                ? "it was stopped (its loops poll an abort word) and its results were dropped; the context is still usable"
                 : "it could not be stopped within \(Int(GLState.abortGrace.nanosecondsClamped / 1_000_000_000)) s of the abort (its long-running part has no loop to poll it), so the context may stay busy"
             return "\(what) did not finish within \(s) s: \(outcome). Fix: bound the program's work (loops, grid size) or raise the timeout\(stopped ? "" : "; if the device stays busy, create a new context")."
         case .driverLoopLimit(let cut, let limit, let renderer):

@@ -151,23 +151,25 @@ public struct LoweredProgram: Sendable, Hashable {
     /// Layout of the status block, a host-mapped buffer of `uint` words.
     public enum StatusWord {
         /// Written by the host: non-zero asks every running invocation to stop at its next poll.
+        /// Programs only read it: the host knows it set the word, and a submission that ran into
+        /// its timeout is reported as one whether or not an invocation saw the word. (llvmpipe
+        /// runs both sides of a branch under a lane mask, so a store or atomic on the stopping
+        /// path would cost every invocation that polls, though none ever takes it.)
         public static let abort = 0
-        /// Invocations that stopped because of the abort word.
-        public static let aborted = 1
         /// Invocations that trapped; the first (the one whose add saw 0) writes its code and index.
-        public static let trapCount = 2
-        public static let trapCode = 3
-        public static let trapInvocation = 4
+        public static let trapCount = 1
+        public static let trapCode = 2
+        public static let trapInvocation = 3
         /// Invocations in which the driver ended a loop before its own exit, counted as they end;
         /// the first writes the site of its first cut loop and its index.
-        public static let cutInvocations = 5
-        public static let cutSite = 6
-        public static let cutInvocation = 7
-        /// Set by the first record of each kind above (a stop, a trap, a cut), so after a
-        /// submission where nothing happened the host reads this one word (mapped memory can be
-        /// slow for the CPU to read). One atomic per record and plain stores otherwise: llvmpipe
-        /// pays for an atomic on every lane of every pass through the code, taken or not.
-        public static let events = 8
+        public static let cutInvocations = 4
+        public static let cutSite = 5
+        public static let cutInvocation = 6
+        /// Set by the first record of each kind above (a trap, a cut), so after a submission where
+        /// nothing happened the host reads this one word (mapped memory can be slow for the CPU to
+        /// read). One atomic per record and plain stores otherwise: llvmpipe pays for an atomic on
+        /// every lane of every pass through the code, taken or not.
+        public static let events = 7
         public static let words = 16
     }
 }

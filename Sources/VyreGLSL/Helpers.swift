@@ -111,14 +111,11 @@ struct Helper: Hashable, Comparable {
     /// Loop trips between two reads of the abort word (a power of two).
     static let pollPeriod = 4096
 
-    /// Read once as an invocation starts, on targets with a per-invocation loop budget: true (and
-    /// the invocation counted as stopped) once the host has set the abort word.
+    /// True once the host has set the abort word: read once as an invocation starts on targets
+    /// with a per-invocation loop budget, else between chunks of loop trips. Only a load: the
+    /// host knows it set the word (see `StatusWord.abort`).
     static let aborted = Helper(name: "vy_aborted", source: """
-        bool vy_aborted() {
-            if (vy_status.data[\(LoweredProgram.StatusWord.abort)] == 0u) return false;
-            if (atomicAdd(vy_status.data[\(LoweredProgram.StatusWord.aborted)], 1u) == 0u) vy_status.data[\(LoweredProgram.StatusWord.events)] = 1u;
-            return true;
-        }
+        bool vy_aborted() { return vy_status.data[\(LoweredProgram.StatusWord.abort)] != 0u; }
         """)
 
     /// Records a loop that the driver ended before its own exit, in the invocation's own

@@ -76,6 +76,12 @@ struct Writer {
     let pollBetweenChunks: Bool
     /// Cut loops are counted in the invocation and reported once, wherever it ends.
     let reportsCuts: Bool
+    /// The zeroing of shared memory carries the loop guards. Its trips are bounded by the shared
+    /// memory's size and it runs first, so it is written plain (a loop-free program stays loop-free)
+    /// unless the device's loop limit could cut it.
+    let guardsSharedClear: Bool
+    /// The program has a loop that carries guards, so it polls the abort word and reports cuts.
+    let guardedLoops: Bool
     private let namer = Namer()
     private var memories: [String: Memory] = [:]
     private var lines: [Line] = []
@@ -97,7 +103,9 @@ struct Writer {
         self.detectCuts = guards.contains(.detectDriverCuts) && loopLimit != nil
         self.pollAtStart = guards.contains(.pollAbort) && loopLimit?.perInvocation == true
         self.pollBetweenChunks = guards.contains(.pollAbort) && !pollAtStart && !detectCuts
-        self.reportsCuts = detectCuts && (program.containsLoop || !program.shared.isEmpty)
+        self.guardsSharedClear = detectCuts && !Self.sharedClearFits(program, within: loopLimit!)
+        self.guardedLoops = program.containsLoop || guardsSharedClear
+        self.reportsCuts = detectCuts && guardedLoops
         if reportsCuts { helpers.formUnion([.reportCuts, .invocationIndex]) }
         for b in program.buffers {
             let access = "\(namer.bufferInstance(b.name)).data"
@@ -107,7 +115,7 @@ struct Writer {
         for s in program.shared {
             memories[s.name] = Memory(access: namer.shared(s.name), type: s.elementType, length: "\(s.count)u", fixedCount: s.count, storesWords: false)
         }
-        if program.containsTrap || ((detectCuts || guards.contains(.pollAbort)) && (program.containsLoop || !program.shared.isEmpty)) {
+        if program.containsTrap || ((detectCuts || guards.contains(.pollAbort)) && guardedLoops) {
             statusBinding = (program.buffers.map(\.binding).max() ?? 0) + (program.buffers.isEmpty ? 0 : 1)
         }
     }
@@ -116,9 +124,8 @@ struct Writer {
 
     mutating func lower(features: Set<Feature>) -> LoweredProgram {
         var prologue: [Line] = []
-        let loops = program.containsLoop || !program.shared.isEmpty
         let nowhere = SourceLocation(path: nil, region: nil)
-        if pollAtStart && statusBinding != nil && loops {
+        if pollAtStart && statusBinding != nil && guardedLoops {
             // The device ends any invocation's loops past its budget, so only invocations that have
             // not started can run long: they stop here once the host has set the abort word.
             helpers.insert(.aborted)
@@ -149,7 +156,7 @@ struct Writer {
         for b in program.buffers.sorted(by: { $0.binding < $1.binding }) { emit(bufferDeclaration(b)) }
         if let statusBinding {
             typealias W = LoweredProgram.StatusWord
-            emit("// Status block, host-mapped: [\(W.abort)] abort (set by the host), [\(W.aborted)] invocations that stopped for it,")
+            emit("// Status block, host-mapped: [\(W.abort)] abort (set by the host, only read here),")
             emit("// [\(W.trapCount)...\(W.trapInvocation)] traps (invocations, the first's code and index), [\(W.cutInvocations)...\(W.cutInvocation)] loops the driver cut")
             emit("// (invocations, the first's site and index), [\(W.events)] set by the first record of each kind.")
             emit("layout(std430, binding = \(statusBinding)) coherent volatile buffer VyStatus { uint data[\(W.words)]; } \(namer.statusInstance);")
@@ -269,14 +276,14 @@ struct Writer {
     /// taken, made a tight loop 7x slower on NVIDIA 580 (its branch and reconvergence every trip).
     /// The counter cannot be assigned in the body, so an inner loop that ends before its chunk's
     /// end left by a break. A loop with a `stride` (the clearing of shared memory, bounded by its
-    /// size) runs whole.
+    /// size) runs whole. An unguarded loop (`guarded` false) is written plain.
     private mutating func beginLoop(site: String, type: DataType, counter: String, start: String, end: String,
-                                    stride: Int = 1, exits: Bool, indent: Int) -> Int {
+                                    stride: Int = 1, exits: Bool, guarded: Bool = true, indent: Int) -> Int {
         loopSites.append(site)
         let scalar = Conv.scalar(type)
         let step = stride == 1 ? "\(counter)++" : "\(counter) += \(stride)u"
         var body = indent + 1
-        if detectCuts {
+        if detectCuts && guarded {
             // A block of its own: the counter outlives the loop, and a sibling loop may reuse its name.
             usesOpaque = true
             line("{", indent)
@@ -292,7 +299,7 @@ struct Writer {
             let stillRunning = Self.opaqueLess(counter, end, type)
             let stopped = broke.map { "\(parenthesized(stillRunning)) && \($0) == 0u" } ?? stillRunning
             loops.append(LoopFrame(detects: true, broke: broke, stopped: stopped, site: loopSites.count - 1, indent: indent))
-        } else if pollBetweenChunks && stride == 1 {
+        } else if pollBetweenChunks && stride == 1 && guarded {
             helpers.formUnion([.poll, .aborted])
             let first = newName(), stop = newName()
             let period = type == .i32 ? "\(Helper.pollPeriod)" : "\(Helper.pollPeriod)u"
@@ -311,7 +318,7 @@ struct Writer {
             line("for (\(scalar) \(counter) = \(start); \(counter) < \(end); \(step)) {", indent)
             loops.append(LoopFrame(detects: false, broke: nil, stopped: "", site: loopSites.count - 1, indent: indent))
         }
-        if guards.contains(.pollAbort) && !pollAtStart && !pollBetweenChunks && detectCuts {
+        if guards.contains(.pollAbort) && !pollAtStart && !pollBetweenChunks && detectCuts && guarded {
             // Cut detection on a device whose loop budget is not per invocation: a poll every trip.
             helpers.formUnion([.poll, .aborted])
             line(reportsCuts ? "if (vy_poll(1u)) { vy_report_cuts(); return; }" : "if (vy_poll(1u)) return;", body)
@@ -367,6 +374,16 @@ struct Writer {
 
     /// Shared memory starts zeroed (IR semantics; GLSL leaves it undefined): each invocation clears
     /// a strided share, then the workgroup meets at a barrier. Returns those lines.
+    /// Whether every invocation's trips through the zeroing of shared memory, all arrays together,
+    /// stay within half the device's loop limit (a margin: the probe measures the limit in trips
+    /// of its own loop). The zeroing is the first loop an invocation runs, so no budget is spent
+    /// before it.
+    static func sharedClearFits(_ program: Program, within limit: LoopLimit) -> Bool {
+        let invocations = program.workgroupSize.invocations
+        let trips = program.shared.reduce(UInt64(0)) { $0 + (UInt64($1.count) + invocations - 1) / invocations }
+        return trips <= UInt64(limit.iterations / 2)
+    }
+
     private mutating func zeroSharedMemory() -> [Line] {
         guard !program.shared.isEmpty else { return [] }
         let saved = lines
@@ -376,7 +393,7 @@ struct Writer {
         for s in program.shared {
             let i = newName()
             let inner = beginLoop(site: "zeroing shared array \(s.name)", type: .u32, counter: i, start: "gl_LocalInvocationIndex", end: "\(s.count)u",
-                                  stride: Int(w), exits: false, indent: 1)
+                                  stride: Int(w), exits: false, guarded: guardsSharedClear, indent: 1)
             line("\(namer.shared(s.name))[\(i)] = \(Conv.zero(s.elementType));", inner)
             endLoop()
         }

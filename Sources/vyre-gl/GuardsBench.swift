@@ -11,20 +11,22 @@ import VyreIR
 struct GuardsBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "guards",
-        abstract: "The cost of the loop guards (abort polling for timeouts, driver-cut detection): the conformance suite and a loop-heavy kernel, with and without them.",
+        abstract: "The cost of the loop guards (abort polling for timeouts, driver-cut detection): the conformance suite, a loop-heavy kernel and a wide grid of short loops, with and without them.",
         discussion: """
             Each program is compiled with every guard set (the abort poll that makes timeouts work, the cut \
             detection that drivers with a loop limit need, both), without guards, and without guards again (the \
             control, whose difference is noise); the variants run in rotated order and each keeps its median \
             submit-to-fence time. The suite figure sums the medians over the curated construct cases (long-loop \
-            cases excluded: without guards they would be cut silently) and the generated programs. The loop \
-            figure is the worst case: a kernel that does nothing but loop. Cut detection is measured only on \
-            devices with a loop limit; elsewhere the lowering leaves it out.
+            cases excluded: without guards they would be cut silently) and the generated programs. The other two \
+            are worst cases: a kernel that does nothing but loop (what a guard costs per trip), and a wide grid \
+            whose lanes loop once (what it costs per invocation). Cut detection is measured only on devices with \
+            a loop limit; elsewhere the lowering leaves it out.
             """)
 
     @Option(help: "Generated programs added to the curated cases.") var random: Int = 100
     @Option(help: "Runs of each variant per program (the median is kept).") var runs: Int = 8
     @Option(name: .customLong("loop-groups"), help: "Workgroups of 64 lanes in the loop-heavy kernel (each lane loops 16,384 times).") var loopGroups: UInt32 = 256
+    @Option(name: .customLong("grid-groups"), help: "Workgroups of 64 lanes in the wide grid (each lane loops once).") var gridGroups: UInt32 = 16_384
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -70,12 +72,14 @@ struct GuardsBench: ParsableCommand {
         var runs: Int
         var suite: Comparison
         var loopKernel: Comparison
+        var wideGrid: Comparison
     }
 
     func validate() throws {
         guard (0...100_000).contains(random) else { throw ValidationError("--random must be 0 to 100000.") }
         guard (1...1000).contains(runs) else { throw ValidationError("--runs must be 1 to 1000.") }
-        guard loopGroups >= 1 else { throw ValidationError("--loop-groups must be at least 1.") }
+        guard (1...65_535).contains(loopGroups) else { throw ValidationError("--loop-groups must be 1 to 65535.") }
+        guard (1...65_535).contains(gridGroups) else { throw ValidationError("--grid-groups must be 1 to 65535.") }
     }
 
     func run() throws {
@@ -85,10 +89,10 @@ struct GuardsBench: ParsableCommand {
             var variants = [Variant(name: "abort poll", guards: .pollAbort)]
             if limit != nil { variants.append(Variant(name: "cut detection", guards: .detectDriverCuts)) }
             variants.append(Variant(name: "all guards", guards: .all))
+            var progress = Progress()
             let cases = ConstructCases.all(capabilities: context.limits.capabilities).filter { !$0.longLoops }
                 + Conformance.randomCases(count: random, seed: 0x5EED, capabilities: context.limits.capabilities)
             var suite = [Double](repeating: 0, count: variants.count + 2)
-            var progress = Progress()
             for (i, c) in cases.enumerated() {
                 progress.update("bench guards: program \(i + 1)/\(cases.count)")
                 let options = DispatchOptions(foreverBudget: c.foreverBudget, parameters: c.parameters)
@@ -98,30 +102,43 @@ struct GuardsBench: ParsableCommand {
                 for k in suite.indices { suite[k] += medians[k] }
             }
             progress.update("bench guards: loop-heavy kernel")
-            let loop = Program(buffers: [BufferDecl("out", binding: 0, access: .writeOnly, type: .u32)], workgroupSize: WorkgroupSize(64)) {
-                Node.let("n", .globalID(.x))
-                Node.for("k", from: 0, to: .parameter("trips")) { Node.assign("n", "n" * 1_664_525 + 1_013_904_223) }
-                Node.store("out", at: .globalID(.x), "n")
-            }
-            let lanes = Int(loopGroups) * 64
-            let loopOptions = DispatchOptions(timeout: .seconds(600), parameters: ["trips": 16_384])
-            let loopTimes = try Self.compare(loop, variants: variants, on: context, runs: runs) { context, pipeline in
-                try context.run(pipeline, grid: WorkgroupSize(loopGroups), buffers: ["out": [UInt32](repeating: 0, count: lanes)], options: loopOptions).gpuTime
-            }
+            let loop = try loopKernel(groups: loopGroups, trips: 16_384, variants: variants, on: context)
+            progress.update("bench guards: wide grid")
+            let grid = try loopKernel(groups: gridGroups, trips: 1, variants: variants, on: context)
             progress.finish()
             let report = Report(device: context.info.renderer, glVersion: context.info.glVersion, loopLimit: limit, programs: cases.count, runs: runs,
                                 suite: Comparison(name: "conformance suite (\(cases.count) programs, sum of medians)", variants: variants, times: suite),
-                                loopKernel: Comparison(name: "loop-heavy kernel (\(lanes) lanes x 16384 iterations)", variants: variants, times: loopTimes))
+                                loopKernel: Comparison(name: "loop-heavy kernel (\(loopGroups * 64) lanes x 16384 iterations)", variants: variants, times: loop),
+                                wideGrid: Comparison(name: "wide grid (\(gridGroups * 64) lanes x 1 iteration)", variants: variants, times: grid))
             if json { try Output.json(report); return }
-            try Output.line("guards on \(report.device) (\(report.glVersion)), loop limit: \(limit.map { "\($0) iterations" } ?? "none"), \(runs) runs of each variant, medians:")
-            for comparison in [report.suite, report.loopKernel] {
-                try Output.line(String(format: "  %@: without guards %.1f us (noise: the unguarded program compiled again %+.2f %%)",
-                                       comparison.name, comparison.plainMicroseconds, comparison.noisePercent))
-                for row in comparison.variants {
-                    // Padded here: `%-14@` does not pad on Linux.
-                    let label = (row.guards + ":").padding(toLength: 15, withPad: " ", startingAt: 0)
-                    try Output.line(String(format: "    %@ %10.1f us  overhead %+.2f %%", label, row.microseconds, row.overheadPercent))
-                }
+            try print(report)
+        }
+    }
+
+    /// Medians of a kernel whose lanes each loop `trips` times over `groups` workgroups of 64.
+    func loopKernel(groups: UInt32, trips: UInt32, variants: [Variant], on context: GLContext) throws -> [Double] {
+        let kernel = Program(buffers: [BufferDecl("out", binding: 0, access: .writeOnly, type: .u32)], workgroupSize: WorkgroupSize(64)) {
+            Node.let("n", .globalID(.x))
+            Node.for("k", from: 0, to: .parameter("trips")) { Node.assign("n", "n" * 1_664_525 + 1_013_904_223) }
+            Node.store("out", at: .globalID(.x), "n")
+        }
+        let options = DispatchOptions(timeout: .seconds(600), parameters: ["trips": trips])
+        let out = [UInt32](repeating: 0, count: Int(groups) * 64)
+        return try Self.compare(kernel, variants: variants, on: context, runs: runs) { context, pipeline in
+            try context.run(pipeline, grid: WorkgroupSize(groups), buffers: ["out": out], options: options).gpuTime
+        }
+    }
+
+    func print(_ report: Report) throws {
+        let limit = report.loopLimit.map { "\($0) iterations" } ?? "none"
+        try Output.line("guards on \(report.device) (\(report.glVersion)), loop limit: \(limit), \(runs) runs of each variant, medians:")
+        for comparison in [report.suite, report.loopKernel, report.wideGrid] {
+            try Output.line(String(format: "  %@: without guards %.1f us (noise: the unguarded program compiled again %+.2f %%)",
+                                   comparison.name, comparison.plainMicroseconds, comparison.noisePercent))
+            for row in comparison.variants {
+                // Padded here: `%-14@` does not pad on Linux.
+                let label = (row.guards + ":").padding(toLength: 15, withPad: " ", startingAt: 0)
+                try Output.line(String(format: "    %@ %10.1f us  overhead %+.2f %%", label, row.microseconds, row.overheadPercent))
             }
         }
     }

@@ -95,6 +95,32 @@ struct LoweringSafetyTests {
         #expect(!source.contains("vy_poll"))
     }
 
+    /// Zeroing shared memory is a loop bounded by the array's size and runs first, so where the
+    /// device's limit cannot cut it the program stays loop-free: no status block, no poll, no check.
+    /// A limit small enough to cut it brings the guards back.
+    @Test func theZeroingOfSharedMemoryIsGuardedOnlyWhereTheLimitCouldCutIt() throws {
+        func program(words: UInt32) -> Program {
+            Program(buffers: [BufferDecl("o", binding: 0, access: .writeOnly, type: .u32, count: 1)],
+                    shared: [SharedDecl("s", type: .u32, count: words)], workgroupSize: WorkgroupSize(2)) {
+                Node.store("o", at: 0, .load("s", at: 0))
+            }
+        }
+        for target in [Self.llvmpipe, GLSLTarget(capabilities: [])] {
+            let plain = try program(words: 4096).lowerToGLSL(target: target)
+            #expect(plain.statusBinding == nil)
+            #expect(!plain.source.contains("vy_aborted") && !plain.source.contains("vy_loop_cut") && !plain.source.contains("vy_poll"))
+        }
+        // 4096 words over 2 lanes is 2048 trips: more than half of a 4000-trip limit.
+        let tight = GLSLTarget(capabilities: [], loopLimit: LoopLimit(iterations: 4000, perInvocation: true))
+        let guarded = try program(words: 4096).lowerToGLSL(target: tight)
+        #expect(guarded.statusBinding == 1)
+        #expect(guarded.source.contains("if (vy_aborted()) return;"))
+        #expect(guarded.source.contains("vy_loop_cut(0u);"))
+        #expect(guarded.loopSites == ["zeroing shared array s"])
+        // 1000 trips fit in half of it.
+        #expect(try program(words: 2000).lowerToGLSL(target: tight).statusBinding == nil)
+    }
+
     @Test func loopsWithoutBreaksKeepNoFlag() throws {
         let p = Program(buffers: [BufferDecl("o", binding: 0, access: .readWrite, type: .i32, count: 1)], workgroupSize: WorkgroupSize(1)) {
             Node.let("n", .i32(0))

@@ -8,9 +8,9 @@ layout(std430, binding = 2) coherent buffer B_debug_log { uint data[]; } b_debug
 layout(std430, binding = 3) buffer B_io_queue { uint data[]; } b_io_queue;
 layout(std430, binding = 4) readonly coherent volatile buffer B_items { uint data[]; } b_items;
 layout(std430, binding = 5) coherent volatile buffer B_exceptions { uint data[]; } b_exceptions;
-// Status block, host-mapped: [0] abort (set by the host), [1] invocations that stopped for it,
-// [2...4] traps (invocations, the first's code and index), [5...7] loops the driver cut
-// (invocations, the first's site and index), [8] set by the first record of each kind.
+// Status block, host-mapped: [0] abort (set by the host, only read here),
+// [1...3] traps (invocations, the first's code and index), [4...6] loops the driver cut
+// (invocations, the first's site and index), [7] set by the first record of each kind.
 layout(std430, binding = 6) coherent volatile buffer VyStatus { uint data[16]; } vy_status;
 // Loop trips of this invocation, for polling the abort word.
 uint vy_trips = 0u;
@@ -33,11 +33,7 @@ uniform uint vy_len_ring;
 
 shared uint s_k_counts[33];
 
-bool vy_aborted() {
-    if (vy_status.data[0] == 0u) return false;
-    if (atomicAdd(vy_status.data[1], 1u) == 0u) vy_status.data[8] = 1u;
-    return true;
-}
+bool vy_aborted() { return vy_status.data[0] != 0u; }
 
 uint vy_div_u32(uint a, uint b) { return b == 0u ? 0u : a / b; }
 

@@ -5,9 +5,9 @@ layout(local_size_x = 32, local_size_y = 1, local_size_z = 1) in;
 layout(std430, binding = 0) readonly buffer B_input { float data[]; } b_input;
 layout(std430, binding = 1) writeonly buffer B_as_int { int data[]; } b_as_int;
 layout(std430, binding = 2) writeonly buffer B_quotient { int data[]; } b_quotient;
-// Status block, host-mapped: [0] abort (set by the host), [1] invocations that stopped for it,
-// [2...4] traps (invocations, the first's code and index), [5...7] loops the driver cut
-// (invocations, the first's site and index), [8] set by the first record of each kind.
+// Status block, host-mapped: [0] abort (set by the host, only read here),
+// [1...3] traps (invocations, the first's code and index), [4...6] loops the driver cut
+// (invocations, the first's site and index), [7] set by the first record of each kind.
 layout(std430, binding = 3) coherent volatile buffer VyStatus { uint data[16]; } vy_status;
 // Element counts of runtime-sized buffers, set by the host from the bound memory.
 uniform uint vy_len_as_int;
@@ -42,10 +42,10 @@ void main() {
     int v_v = vy_f32_to_i32((v_i < vy_len_input ? b_input.data[v_i] : 0.0));
     if (v_v == (-7)) {
         uint t0 = (1000u + v_i);
-        if (atomicAdd(vy_status.data[2], 1u) == 0u) {
-            vy_status.data[3] = t0;
-            vy_status.data[4] = vy_invocation_index();
-            vy_status.data[8] = 1u;
+        if (atomicAdd(vy_status.data[1], 1u) == 0u) {
+            vy_status.data[2] = t0;
+            vy_status.data[3] = vy_invocation_index();
+            vy_status.data[7] = 1u;
         }
         return;
     }

@@ -4,9 +4,9 @@ layout(local_size_x = 64, local_size_y = 1, local_size_z = 1) in;
 
 layout(std430, binding = 0) readonly buffer B_bytes { uint data[]; } b_bytes;
 layout(std430, binding = 1) coherent buffer B_counts { uint data[]; } b_counts; // 256 elements
-// Status block, host-mapped: [0] abort (set by the host), [1] invocations that stopped for it,
-// [2...4] traps (invocations, the first's code and index), [5...7] loops the driver cut
-// (invocations, the first's site and index), [8] set by the first record of each kind.
+// Status block, host-mapped: [0] abort (set by the host, only read here),
+// [1...3] traps (invocations, the first's code and index), [4...6] loops the driver cut
+// (invocations, the first's site and index), [7] set by the first record of each kind.
 layout(std430, binding = 2) coherent volatile buffer VyStatus { uint data[16]; } vy_status;
 // Loop trips of this invocation, for polling the abort word.
 uint vy_trips = 0u;
@@ -15,11 +15,7 @@ uniform uint vy_len_bytes;
 
 shared uint s_local_counts[256];
 
-bool vy_aborted() {
-    if (vy_status.data[0] == 0u) return false;
-    if (atomicAdd(vy_status.data[1], 1u) == 0u) vy_status.data[8] = 1u;
-    return true;
-}
+bool vy_aborted() { return vy_status.data[0] != 0u; }
 
 bool vy_poll(uint trips) {
     uint before = vy_trips;
