@@ -13,7 +13,9 @@ let package = Package(
         .library(name: "VyreIR", targets: ["VyreIR"]),
         .library(name: "VyreGLSL", targets: ["VyreGLSL"]),
         .library(name: "VyreGL", targets: ["VyreGL"]),
+        .library(name: "VyreProtocol", targets: ["VyreProtocol"]),
         .library(name: "VyreRuntime", targets: ["VyreRuntime"]),
+        .library(name: "VyreTesting", targets: ["VyreTesting"]),
         .library(name: "VyreConformance", targets: ["VyreConformance"]),
         .executable(name: "vyre-gl", targets: ["vyre-gl"]),
     ],
@@ -49,31 +51,38 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(
-            name: "VyreConformance",
-            dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreRuntime"],
-            swiftSettings: strict
-        ),
+        // The ring protocol, batches and the megakernel builder: no GPU API.
+        .target(name: "VyreProtocol", dependencies: ["VyreIR"], swiftSettings: strict),
         .target(
             name: "VyreRuntime",
-            dependencies: ["VyreIR", "VyreGLSL", "VyreGL", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // Generators, models and curated cases for tests and selftest: no GPU API.
+        .target(name: "VyreTesting", dependencies: ["VyreIR", "VyreProtocol"], swiftSettings: strict),
+        // Runs the testing cases on a device.
+        .target(
+            name: "VyreConformance",
+            dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting"],
             swiftSettings: strict
         ),
         .target(name: "VyreStream", dependencies: ["CURing"], swiftSettings: strict),
         .executableTarget(
             name: "vyre-gl",
             dependencies: [
-                "VyreIR", "VyreGLSL", "VyreGL", "VyreConformance", "VyreRuntime", "VyreStream",
+                "VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting", "VyreConformance", "VyreStream",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "VyreIRTests", dependencies: ["VyreIR", "VyreConformance"], swiftSettings: strict),
-        .testTarget(name: "VyreGLSLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreConformance"], swiftSettings: strict),
-        .testTarget(name: "VyreGLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreConformance"], swiftSettings: strict),
-        .testTarget(name: "VyreRuntimeTests", dependencies: ["VyreIR", "VyreGL", "VyreRuntime", "VyreConformance"], swiftSettings: strict),
-        .testTarget(name: "CLITests", dependencies: ["vyre-gl", "VyreConformance"], swiftSettings: strict),
+        // The IR, GLSL and protocol tests link no GPU library.
+        .testTarget(name: "VyreIRTests", dependencies: ["VyreIR", "VyreTesting"], swiftSettings: strict),
+        .testTarget(name: "VyreGLSLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreTesting"], swiftSettings: strict),
+        .testTarget(name: "VyreProtocolTests", dependencies: ["VyreIR", "VyreGLSL", "VyreProtocol", "VyreTesting"], swiftSettings: strict),
+        .testTarget(name: "VyreGLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreTesting", "VyreConformance"], swiftSettings: strict),
+        .testTarget(name: "VyreRuntimeTests", dependencies: ["VyreIR", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting", "VyreConformance"], swiftSettings: strict),
+        .testTarget(name: "CLITests", dependencies: ["vyre-gl", "VyreTesting"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import VyreProtocol
 import VyreRuntime
 
 /// The printed outcome of a batch.

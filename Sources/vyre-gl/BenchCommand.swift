@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VyreGL
 import VyreIR
+import VyreProtocol
 import VyreRuntime
 
 struct BenchCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import VyreGL
 import VyreIR
 import VyreGLSL
+import VyreProtocol
 import VyreRuntime
 
 /// How a command ends when something goes wrong: a message (with its Fix) on stderr and an exit

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VyreConformance
+import VyreTesting
 import VyreGL
 import VyreGLSL
 import VyreIR

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VyreGL
 import VyreIR
+import VyreProtocol
 import VyreRuntime
 
 struct RunCommand: ParsableCommand {
@@ -56,7 +57,9 @@ struct RunCommand: ParsableCommand {
     /// Megakernel errors in the command line's words, with their exit status.
     static func classify(_ error: MegakernelError) -> (CLIFailure.Status, String) {
         switch error {
-        case .device(let e): (CLI.status(of: e), CLI.describe(e))
+        // The runtime's device failures are its GL errors; any other is reported as a failed run.
+        case .device(let e as VyreGLError): (CLI.status(of: e), CLI.describe(e))
+        case .device(let e): (.ranWithFailures, e.description)
         case .invalidOpcode, .invalidHandler, .handlerExits, .invalidExtraBuffer: (.badInput, "--program: \(error.description)")
         case .invalidBatch: (.badInput, error.description)
         }

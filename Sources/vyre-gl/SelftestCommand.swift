@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import VyreConformance
+import VyreTesting
 import VyreGL
 import VyreIR
+import VyreProtocol
 import VyreRuntime
 
 struct SelftestCommand: ParsableCommand {

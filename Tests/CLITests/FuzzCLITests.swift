@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import VyreConformance
+import VyreTesting
 
 /// Mutated documents through the real binary: each gives a documented exit code with a message,
 /// never a trap or a crash.

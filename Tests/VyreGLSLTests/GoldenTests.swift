@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import VyreConformance
+import VyreTesting
 import VyreGLSL
 import VyreIR
 

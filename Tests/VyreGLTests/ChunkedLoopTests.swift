@@ -2,6 +2,7 @@ import Testing
 import VyreGL
 import VyreGLSL
 import VyreConformance
+import VyreTesting
 import VyreIR
 
 /// The loops written for devices without a per-invocation loop budget (NVIDIA, AMD): each runs in

@@ -1,6 +1,7 @@
 import Foundation
 public import Testing
-public import VyreConformance
+import VyreConformance
+public import VyreTesting
 import VyreGL
 import VyreIR
 

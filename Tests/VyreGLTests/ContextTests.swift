@@ -1,14 +1,10 @@
 import Testing
+import VyreConformance
 import VyreGL
 import VyreIR
 
-/// One context for the whole test process: creating contexts is cheap, but llvmpipe spins up
-/// worker threads per context and the suite runs on two cores.
-enum Shared {
-    static let context: GLContext = {
-        do { return try GLContext() } catch { fatalError("no GL context for tests: \(error)") }
-    }()
-}
+/// One context for the whole test process (see ``SharedDevice``).
+typealias Shared = SharedDevice
 
 struct ContextTests {
     @Test func contextReportsGL43CoreAndLimits() {

@@ -1,5 +1,5 @@
 import Testing
-import VyreConformance
+import VyreTesting
 import VyreIR
 
 struct CanonicalTests {

@@ -1,5 +1,5 @@
 import Testing
-import VyreConformance
+import VyreTesting
 import VyreIR
 
 /// Wire and JSON round trips over generated programs of both kinds.

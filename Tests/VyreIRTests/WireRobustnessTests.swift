@@ -1,5 +1,5 @@
 import Testing
-import VyreConformance
+import VyreTesting
 import VyreIR
 
 /// Truncated and mutated wire bytes give a typed error or a program, never a trap.

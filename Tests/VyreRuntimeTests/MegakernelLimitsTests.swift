@@ -1,7 +1,9 @@
 import Testing
 import VyreConformance
+import VyreTesting
 import VyreGL
 import VyreIR
+import VyreProtocol
 import VyreRuntime
 
 /// The megakernel under driver limits and odd shapes: counters exact at every workgroup size,

@@ -1,7 +1,9 @@
 import Testing
 import VyreConformance
+import VyreTesting
 import VyreGL
 import VyreIR
+import VyreProtocol
 import VyreRuntime
 
 /// The megakernel on llvmpipe against the CPU model of the protocol.

@@ -1,12 +1,12 @@
 import Testing
+import VyreConformance
 import VyreGL
 import VyreIR
+import VyreProtocol
 import VyreRuntime
 
 enum Shared {
-    static let context: GLContext = {
-        do { return try GLContext() } catch { fatalError("no GL context for tests: \(error)") }
-    }()
+    static var context: GLContext { SharedDevice.context }
     static let megakernel: Megakernel = {
         do { return try Megakernel(context: context, configuration: MegakernelConfiguration(workgroupSize: 64)) } catch { fatalError("\(error)") }
     }()
@@ -34,5 +34,13 @@ struct SmokeTests {
         #expect(r.debug.records == [DebugRecord(format: 7, arg0: 1, arg1: 2, slotWordOffset: 32)])
         #expect(r.phases == 3)
         print(r.timing)
+    }
+}
+
+/// The megakernel a context compiles is the program whose GLSL is checked in (VyreProtocolTests).
+struct RunningMegakernelTests {
+    @Test func theRunningMegakernelIsTheGoldenProgram() {
+        let config = MegakernelConfiguration(workgroupSize: 64)
+        #expect(Shared.megakernel.program == MegakernelPrograms.oneShot(configuration: config))
     }
 }

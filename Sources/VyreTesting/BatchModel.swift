@@ -1,4 +1,4 @@
-public import VyreRuntime
+public import VyreProtocol
 
 /// The protocol's meaning on the CPU: what a batch must leave behind.
 ///

@@ -1,6 +1,6 @@
 import Testing
 import VyreIR
-import VyreRuntime
+import VyreProtocol
 
 /// Batches and opcode programs are read as strictly as programs: every loose input the hostile
 /// review found (and the class around it) is refused with its JSON path and a Fix.

@@ -64,6 +64,12 @@ public struct BatchTiming: Sendable, Hashable {
     /// Decoding the results.
     public var decode: Duration
     public var total: Duration { encode + gpu + decode }
+
+    package init(encode: Duration, gpu: Duration, decode: Duration) {
+        self.encode = encode
+        self.gpu = gpu
+        self.decode = decode
+    }
 }
 
 /// The typed outcome of one batch.
@@ -89,4 +95,19 @@ public struct BatchResult: Sendable {
     public var epoch: UInt32 { control[RingProtocol.Control.epoch] }
     public var shutdown: Bool { control[RingProtocol.Control.shutdown] != 0 }
     public var allDone: Bool { faults.isEmpty && pending.isEmpty && unexpected.isEmpty }
+
+    package init(itemCount: Int, slots: Int, phases: Int, control: [UInt32], debug: DebugLog, faults: [SlotFault], pending: [Int],
+                 unexpected: [(slot: Int, status: UInt32)], buffers: [String: [UInt32]], completed: [UInt32: Int], timing: BatchTiming) {
+        self.itemCount = itemCount
+        self.slots = slots
+        self.phases = phases
+        self.control = control
+        self.debug = debug
+        self.faults = faults
+        self.pending = pending
+        self.unexpected = unexpected
+        self.buffers = buffers
+        self.completed = completed
+        self.timing = timing
+    }
 }

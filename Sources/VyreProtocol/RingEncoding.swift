@@ -1,5 +1,3 @@
-public import VyreGL
-
 /// Builders of the protocol's host buffers, and the publisher that writes slots.
 public enum RingEncoding {
     /// A control buffer with room for `observables` observable words after the fixed region.
@@ -61,29 +59,26 @@ public enum RingEncoding {
 
 /// Writes work items into ring slots. The publisher checks everything first and then writes, so an
 /// error leaves the ring untouched. Within a slot it writes opcode, tenant, priority and the args
-/// (unused args zero) and stores PUBLISHED last, with release ordering on mapped memory.
+/// (unused args zero) and stores PUBLISHED last, with a releasing store.
 public enum RingPublisher {
     /// Publishes `items` into consecutive slots of a host-side ring starting at `slot`.
     public static func publish(_ items: [WorkItem], at slot: Int, into ring: inout [UInt32]) throws(ProtocolError) {
-        let slots = ring.count / RingProtocol.slotWords
-        try validate(items, at: slot, slots: slots) { ring[$0 * RingProtocol.slotWords] }
-        for (i, item) in items.enumerated() {
-            let base = (slot + i) * RingProtocol.slotWords
-            ring[base + RingProtocol.opcodeWord] = item.opcode
-            ring[base + RingProtocol.tenantWord] = item.tenant
-            ring[base + RingProtocol.priorityWord] = item.priority.rawValue
-            for k in 0..<RingProtocol.argsPerSlot {
-                ring[base + RingProtocol.firstArgWord + k] = k < item.args.count ? item.args[k] : 0
-            }
-            ring[base + RingProtocol.statusWord] = SlotStatus.published.rawValue
+        try ring.withUnsafeMutableBufferPointer { (words: inout UnsafeMutableBufferPointer<UInt32>) throws(ProtocolError) in
+            try publish(items, at: slot, into: HostWords(words))
         }
     }
 
-    /// Publishes into a ring in persistently mapped memory, which a running kernel may be reading:
-    /// fields with relaxed stores, then PUBLISHED with a releasing store.
-    public static func publish(_ items: [WorkItem], at slot: Int, into ring: borrowing MappedBuffer) throws(ProtocolError) {
+    /// Publishes into ring memory that a running kernel may be reading (a persistently mapped
+    /// buffer): fields with relaxed stores, then PUBLISHED with a releasing store.
+    public static func publish<Memory: RingMemory & ~Copyable>(_ items: [WorkItem], at slot: Int, into ring: borrowing Memory) throws(ProtocolError) {
         let slots = ring.wordCount / RingProtocol.slotWords
-        try validate(items, at: slot, slots: slots) { ring.load($0 * RingProtocol.slotWords) }
+        guard slot >= 0, slot < slots || items.isEmpty else { throw .slotOutOfRange(slot: slot, slots: slots) }
+        guard slot + items.count <= slots else { throw .ringFull(items: items.count, slots: slots - slot) }
+        for (i, item) in items.enumerated() {
+            try RingEncoding.check(item, index: i)
+            let s = ring.load((slot + i) * RingProtocol.slotWords + RingProtocol.statusWord)
+            guard s == SlotStatus.empty.rawValue || s == SlotStatus.done.rawValue else { throw .slotBusy(slot: slot + i, status: s) }
+        }
         for (i, item) in items.enumerated() {
             let base = (slot + i) * RingProtocol.slotWords
             ring.storeRelaxed(item.opcode, at: base + RingProtocol.opcodeWord)
@@ -93,16 +88,6 @@ public enum RingPublisher {
                 ring.storeRelaxed(k < item.args.count ? item.args[k] : 0, at: base + RingProtocol.firstArgWord + k)
             }
             ring.store(SlotStatus.published.rawValue, at: base + RingProtocol.statusWord)
-        }
-    }
-
-    private static func validate(_ items: [WorkItem], at slot: Int, slots: Int, status: (Int) -> UInt32) throws(ProtocolError) {
-        guard slot >= 0, slot < slots || items.isEmpty else { throw .slotOutOfRange(slot: slot, slots: slots) }
-        guard slot + items.count <= slots else { throw .ringFull(items: items.count, slots: slots - slot) }
-        for (i, item) in items.enumerated() {
-            try RingEncoding.check(item, index: i)
-            let s = status(slot + i)
-            guard s == SlotStatus.empty.rawValue || s == SlotStatus.done.rawValue else { throw .slotBusy(slot: slot + i, status: s) }
         }
     }
 }

@@ -1,6 +1,5 @@
 import Testing
-import VyreGL
-import VyreRuntime
+import VyreProtocol
 
 struct ProtocolTests {
     @Test func constantsMatchTheVyre06ABI() {
@@ -52,13 +51,6 @@ struct ProtocolTests {
         ring[16] = SlotStatus.done.rawValue
         try RingPublisher.publish([WorkItem(.nop), WorkItem(.nop)], at: 0, into: &ring)
         #expect(ring[16] == SlotStatus.published.rawValue)
-    }
-
-    @Test func publisherWritesMappedRingsWithReleaseOrdering() throws {
-        let ring = try Shared.context.makeMappedBuffer(bytes: 4 * 16 * 4)
-        try RingPublisher.publish([WorkItem(.atomicAdd, args: [3, 301])], at: 2, into: ring)
-        #expect(ring.read(words: 32..<38) == [1, 2, 0, 2, 3, 301])
-        #expect(throws: ProtocolError.slotBusy(slot: 2, status: 1)) { try RingPublisher.publish([WorkItem(.nop)], at: 2, into: ring) }
     }
 
     @Test func packedSlotsRoundTripAndAgreeOnTheLimit() throws {

@@ -1,9 +1,9 @@
 import Foundation
 import Testing
-import VyreConformance
+import VyreTesting
 import VyreGLSL
 import VyreIR
-import VyreRuntime
+import VyreProtocol
 
 /// A seeded fuzzer over every JSON input, in process, through the same decoding and validation
 /// path as the command line: each mutated document is either valid all the way (decoded,

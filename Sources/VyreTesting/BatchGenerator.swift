@@ -1,4 +1,4 @@
-public import VyreRuntime
+public import VyreProtocol
 
 /// Seeded random batches whose items commute within each phase, so a device's result must equal
 /// ``BatchModel``'s: atomic adds share a pool of words that nothing else touches in that phase;

@@ -1,0 +1,178 @@
+import Dispatch
+public import VyreIR
+import Synchronization
+
+/// A batch the host has checked against the protocol and a megakernel's extra buffers: what
+/// ``Megakernel/run(_:)`` dispatches. Made by ``Batch/plan(extraBuffers:)``, which needs no GPU.
+public struct BatchPlan: Sendable {
+    public let slots: Int
+    package let shape: RecordShape
+    package let control: [UInt32]
+    package let extra: [(decl: BufferDecl, words: [UInt32])]
+}
+
+extension Batch {
+    /// Checks the batch on the host (ring geometry, args per slot, the control buffer and debug
+    /// log, the contents of `extraBuffers`) and returns what dispatching it needs. Throws the same
+    /// typed errors ``Megakernel/run(_:)`` would, before anything reaches a device.
+    public func plan(extraBuffers: [BufferDecl] = []) throws(MegakernelError) -> BatchPlan {
+        let slots = self.slots ?? max(1, items.count)
+        guard (1...RingProtocol.maxSlots).contains(slots) else {
+            throw .invalidBatch(.invalidGeometry("\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots). Fix: choose slots in that range"))
+        }
+        guard items.count <= slots else { throw .invalidBatch(.ringFull(items: items.count, slots: slots)) }
+        let shape = RecordShape(items)
+        if let bad = shape.tooManyArgs { throw .invalidBatch(.tooManyArgs(item: bad, count: items[bad].args.count)) }
+        let control: [UInt32]
+        do {
+            control = try RingEncoding.control(words: controlWords, tenants: tenants, initial: self.control)
+            _ = try RingEncoding.emptyDebugLog(records: debugRecords)
+        } catch {
+            throw .invalidBatch(error)
+        }
+        var extra: [(decl: BufferDecl, words: [UInt32])] = []
+        for decl in extraBuffers {
+            let needed = Int(decl.count ?? 1) * decl.elementType.wordCount
+            let words = buffers[decl.name] ?? Array(repeating: 0, count: needed)
+            guard !words.isEmpty, words.count >= Int(decl.count ?? 0) * decl.elementType.wordCount else {
+                throw .invalidExtraBuffer("'\(decl.name)' was given \(words.count) words, it needs \(needed). Fix: pass that many words in the batch's \"buffers\", or leave it out to start it zeroed")
+            }
+            extra.append((decl, words))
+        }
+        if let unknown = buffers.keys.sorted().first(where: { name in !extraBuffers.contains { $0.name == name } }) {
+            throw .invalidExtraBuffer("'\(quoteForMessage(unknown))' was given but the megakernel declares no such buffer. Fix: declare it among the megakernel's extra buffers (the opcode program's \"buffers\"), or drop it from the batch")
+        }
+        return BatchPlan(slots: slots, shape: shape, control: control, extra: extra)
+    }
+}
+
+/// What one pass over a batch's items finds: the widest args, the first item with too many, and
+/// how the records can be laid out (fields every item shares travel as parameters).
+package struct RecordShape {
+    package var layout: UInt32 = 0
+    package var opcode: UInt32 = 0
+    package var tenant: UInt32 = 0
+    package var priority: UInt32 = 0
+    package var maxArgs = 0
+    package var tooManyArgs: Int?
+
+    /// Record words before the args.
+    package var header: Int { [3, 1, 0][Int(layout)] }
+
+    private struct Partial: Sendable {
+        var maxArgs = 0
+        var tooManyArgs: Int?
+        var sameTenantPriority = true
+        var sameOpcode = true
+    }
+
+    /// One pass, in parallel chunks for large batches; fields are read in place (copying an item
+    /// would retain its args array).
+    package init(_ items: [WorkItem]) {
+        guard let first = items.first else { return }
+        let parts = Mutex([Partial]())
+        items.withUnsafeBufferPointer { buffer in
+            let p = UnsafeSendable(buffer.baseAddress!)
+            let count = buffer.count
+            let chunk = ItemRecords.chunk
+            let chunks = (count + chunk - 1) / chunk
+            let work: @Sendable (Int) -> Void = { c in
+                var part = Partial()
+                let items = p.value
+                for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
+                    let n = items[i].args.count
+                    if n > part.maxArgs { part.maxArgs = n }
+                    if n > RingProtocol.argsPerSlot && part.tooManyArgs == nil { part.tooManyArgs = i }
+                    if items[i].tenant != first.tenant || items[i].priority != first.priority { part.sameTenantPriority = false }
+                    if items[i].opcode != first.opcode { part.sameOpcode = false }
+                }
+                parts.withLock { $0.append(part) }
+            }
+            if chunks <= 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) }
+        }
+        let all = parts.withLock { $0 }
+        maxArgs = all.map(\.maxArgs).max() ?? 0
+        tooManyArgs = all.compactMap(\.tooManyArgs).min()
+        guard all.allSatisfy(\.sameTenantPriority) else { return }
+        layout = all.allSatisfy(\.sameOpcode) ? 2 : 1
+        opcode = first.opcode
+        tenant = first.tenant
+        priority = first.priority.rawValue
+    }
+}
+
+/// Item records: the batch's items written into the items buffer, and completed ops counted from
+/// what came back. Large batches are split into chunks that threads take in parallel.
+package enum ItemRecords {
+    /// Chunks of this many items are encoded or counted by one thread.
+    package static let chunk: Int = 1 << 15
+
+    package static func encode(_ source: UnsafeBufferPointer<WorkItem>, into words: UnsafeMutableBufferPointer<UInt32>, stride: Int, header: Int, maxArgs: Int) {
+        guard stride > 0 else { return }
+        let chunks = (source.count + chunk - 1) / chunk
+        let base = UnsafeSendable(words.baseAddress!)
+        let items = UnsafeSendable(source.baseAddress)
+        let count = source.count
+        let work: @Sendable (Int) -> Void = { c in
+            guard let items = items.value else { return }
+            let out = base.value
+            // Fields are read in place: copying a WorkItem would retain its args array, and the
+            // empty arrays of all arg-less items share one reference count that threads fight over.
+            for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
+                let b = i * stride
+                if header >= 1 { out[b] = items[i].opcode }
+                if header == 3 {
+                    out[b + 1] = items[i].tenant
+                    out[b + 2] = items[i].priority.rawValue
+                }
+                if maxArgs > 0 {
+                    items[i].args.withUnsafeBufferPointer { args in
+                        for k in 0..<maxArgs { out[b + header + k] = k < args.count ? args[k] : 0 }
+                    }
+                }
+            }
+        }
+        if chunks <= 1 { for c in 0..<chunks { work(c) } } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) }
+    }
+
+    /// Completed operations per opcode: items not in `excluding`, plus the inner ops of packed
+    /// ones. Runs of equal opcodes are counted before touching the dictionary.
+    package static func countCompleted(_ items: [WorkItem], excluding notDone: Set<Int>) -> [UInt32: Int] {
+        let chunks = Swift.max(1, (items.count + chunk - 1) / chunk)
+        let partial = Mutex([[UInt32: Int]]())
+        items.withUnsafeBufferPointer { buffer in
+            let source = UnsafeSendable(buffer.baseAddress)
+            let count = buffer.count
+            let work: @Sendable (Int) -> Void = { c in
+                var local: [UInt32: Int] = [:]
+                guard let items = source.value else { return }
+                var current: UInt32? = nil
+                var run = 0
+                for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
+                    if !notDone.isEmpty && notDone.contains(i) { continue }
+                    let opcode = items[i].opcode
+                    if opcode == current {
+                        run += 1
+                    } else {
+                        if let op = current { local[op, default: 0] += run }
+                        current = opcode
+                        run = 1
+                    }
+                    if opcode == Opcode.packedSlot.rawValue, case .success(let ops) = PackedSlot.decode(items[i].args) {
+                        for op in ops { local[op.opcode.rawValue, default: 0] += 1 }
+                    }
+                }
+                if let op = current { local[op, default: 0] += run }
+                partial.withLock { $0.append(local) }
+            }
+            if chunks == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: work) }
+        }
+        return partial.withLock { parts in parts.reduce(into: [UInt32: Int]()) { total, part in total.merge(part, uniquingKeysWith: +) } }
+    }
+}
+
+/// Hands a pointer to worker threads that touch disjoint ranges of it.
+package struct UnsafeSendable<T>: @unchecked Sendable {
+    package let value: T
+    package init(_ value: T) { self.value = value }
+}

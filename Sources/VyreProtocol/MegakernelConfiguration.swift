@@ -1,0 +1,100 @@
+public import VyreIR
+
+/// How a megakernel is built: lanes per workgroup, custom opcodes, and extra buffers they use.
+public struct MegakernelConfiguration: Sendable, Hashable {
+    public var workgroupSize: UInt32
+    public var opcodes: [OpcodeHandler]
+    /// Extra buffers for custom opcodes, at bindings from ``MegakernelBindings/firstExtra``.
+    public var extraBuffers: [BufferDecl]
+    /// Batches of at most this many items keep the control buffer and the debug log in mapped
+    /// memory: no upload and no copy back, the kernel reaches them across the bus. Larger batches
+    /// keep them in device memory, where a million slots' atomics belong. 0 disables; nil picks
+    /// by device (measured: 1024 on NVIDIA H200, where it saves about 8 us per batch; off on
+    /// software renderers, where it costs).
+    public var mappedStateLimit: Int?
+
+    public init(workgroupSize: UInt32 = 128, opcodes: [OpcodeHandler] = [], extraBuffers: [BufferDecl] = [], mappedStateLimit: Int? = nil) {
+        self.workgroupSize = workgroupSize
+        self.opcodes = opcodes
+        self.extraBuffers = extraBuffers
+        self.mappedStateLimit = mappedStateLimit
+    }
+}
+
+extension MegakernelConfiguration {
+    /// Checks the configuration (custom opcodes outside the reserved space and each handled once,
+    /// extra buffers at free bindings and names) and builds the megakernel program for `limits`,
+    /// with a validation failure inside a handler blamed on that handler. Needs no GPU.
+    public func program(limits: Limits) throws(MegakernelError) -> Program {
+        var seen = Set<UInt32>()
+        for h in opcodes {
+            if RingProtocol.isReserved(h.opcode) { throw .invalidOpcode(h.opcode, "is reserved by the protocol (bit 31, 0xFFF0...0xFFFF and 0...7). Fix: use a number from 8 up, such as a tenant-private opcode from 0x40000000") }
+            if !seen.insert(h.opcode).inserted { throw .invalidOpcode(h.opcode, "has two handlers. Fix: give each opcode one handler") }
+        }
+        for b in extraBuffers {
+            if b.binding < MegakernelBindings.firstExtra { throw .invalidExtraBuffer("'\(b.name)' uses binding \(b.binding), which the protocol buffers take. Fix: use bindings from \(MegakernelBindings.firstExtra)") }
+            if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer("'\(b.name)' has the name of a protocol buffer. Fix: rename it") }
+        }
+        let program = MegakernelPrograms.oneShot(configuration: self)
+        do { try program.validate(limits: limits) } catch { throw Self.blame(error, handlers: opcodes, program: program) }
+        return program
+    }
+
+    /// Turns a validation failure inside a handler into one that names the handler.
+    static func blame(_ failure: ValidationFailure, handlers: [OpcodeHandler], program: Program) -> MegakernelError {
+        func exits(_ nodes: [Node]) -> Bool {
+            nodes.contains { n in
+                switch n {
+                case .return, .trap: return true
+                default: return n.bodies.contains { exits($0.nodes) }
+                }
+            }
+        }
+        if let h = handlers.first(where: { exits($0.body) }) { return .handlerExits(opcode: h.opcode, name: h.name) }
+        for h in handlers {
+            let alone = Program(buffers: program.buffers, workgroupSize: program.workgroupSize, entry: [.block(
+                [.let("slot", 0), .let("base", 0), .let("tenant", 0), .let("opcode", 0), .let("fault", 0), .let("handled", true)]
+                    + (0..<RingProtocol.argsPerSlot).map { .let("arg\($0)", 0) } + h.body)])
+            if !alone.validationErrors(limits: .unrestricted).isEmpty { return .invalidHandler(opcode: h.opcode, failure) }
+        }
+        return .invalidHandler(opcode: handlers.first?.opcode ?? 0, failure)
+    }
+
+}
+
+/// Why a megakernel could not be built or a batch not run.
+public enum MegakernelError: Error, Sendable, CustomStringConvertible {
+    case invalidOpcode(UInt32, String)
+    case invalidHandler(opcode: UInt32, ValidationFailure)
+    /// A handler body that returns or traps (lanes must reach the workgroup barrier after their slot).
+    case handlerExits(opcode: UInt32, name: String)
+    case invalidExtraBuffer(String)
+    case invalidBatch(ProtocolError)
+    /// The device failed (VyreRuntime reports its GL errors here).
+    case device(any DeviceFailure)
+
+    public var description: String {
+        switch self {
+        case .invalidOpcode(let op, let why): return "custom opcode \(op) (0x\(String(op, radix: 16))) \(why)."
+        case .invalidHandler(let op, let f): return "the handler of opcode \(op) does not validate inside the megakernel: \(f)"
+        case .handlerExits(let op, let name):
+            return "the handler of opcode \(op) (\(name)) returns or traps; handler bodies must run to their end, because every lane meets its workgroup at a barrier after its slot. Fix: set fault to a reason (256 or more) to end the slot as FAULT instead."
+        case .invalidExtraBuffer(let d): return "extra buffer \(d)."
+        case .invalidBatch(let e): return "\(e)"
+        case .device(let e): return "\(e)"
+        }
+    }
+}
+
+/// The programs the runtime builds, for inspection and golden files.
+public enum MegakernelPrograms {
+    /// The one-pass megakernel for `configuration` (what ``Megakernel`` compiles).
+    public static func oneShot(configuration: MegakernelConfiguration) -> Program {
+        var builder = MegakernelBuilder(opcodes: configuration.opcodes, extraBuffers: configuration.extraBuffers)
+        return builder.oneShot(workgroupSize: configuration.workgroupSize)
+    }
+}
+
+/// A failure of the device a megakernel runs on, as the host runtime reports it. The protocol
+/// module knows no GPU API, so it carries the runtime's own error (VyreRuntime: `VyreGLError`).
+public protocol DeviceFailure: Error, CustomStringConvertible {}
