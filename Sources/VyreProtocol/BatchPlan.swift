@@ -5,10 +5,31 @@ import Synchronization
 /// A batch the host has checked against the protocol and a megakernel's extra buffers: what
 /// ``Megakernel/run(_:)`` dispatches. Made by ``Batch/plan(extraBuffers:)``, which needs no GPU.
 public struct BatchPlan: Sendable {
+    /// Ring slots (the batch's `slots`, or one per item).
     public let slots: Int
-    package let shape: RecordShape
-    package let control: [UInt32]
-    package let extra: [(decl: BufferDecl, words: [UInt32])]
+    /// How the item records are laid out, and the widest args.
+    public let layout: RecordLayout
+    public let maxArgs: Int
+    /// The item range of each dispatch (see ``Batch/phases``).
+    public let phases: [Range<Int>]
+    /// The initial control buffer.
+    public let control: [UInt32]
+    public let debugRecords: Int
+    /// Extra buffers with their initial words, in the megakernel's declaration order.
+    public let extra: [(decl: BufferDecl, words: [UInt32])]
+    /// One opcode, tenant and priority shared by every item (what the layout leaves out of the records).
+    package let shared: (opcode: UInt32, tenant: UInt32, priority: UInt32)
+    let itemCount: Int
+
+    /// Words per item record.
+    public var recordWords: Int { layout.headerWords + maxArgs }
+    /// Words of the buffers a dispatch binds (each at least one word).
+    public var itemWords: Int { max(1, itemCount * recordWords) }
+    public var ringWords: Int { slots * RingProtocol.slotWords }
+    public var controlWords: Int { control.count }
+    public var debugWords: Int { RingProtocol.Debug.words(records: debugRecords) }
+    /// Room for a record of every item.
+    public var exceptionWords: Int { ExceptionRecords.words(records: max(1, itemCount)) }
 }
 
 extension Batch {
@@ -42,22 +63,23 @@ extension Batch {
         if let unknown = buffers.keys.sorted().first(where: { name in !extraBuffers.contains { $0.name == name } }) {
             throw .invalidExtraBuffer("'\(quoteForMessage(unknown))' was given but the megakernel declares no such buffer. Fix: declare it among the megakernel's extra buffers (the opcode program's \"buffers\"), or drop it from the batch")
         }
-        return BatchPlan(slots: slots, shape: shape, control: control, extra: extra)
+        return BatchPlan(slots: slots, layout: shape.layout, maxArgs: shape.maxArgs, phases: phases, control: control, debugRecords: debugRecords,
+                         extra: extra, shared: (shape.opcode, shape.tenant, shape.priority), itemCount: items.count)
     }
 }
 
 /// What one pass over a batch's items finds: the widest args, the first item with too many, and
 /// how the records can be laid out (fields every item shares travel as parameters).
-package struct RecordShape {
-    package var layout: UInt32 = 0
-    package var opcode: UInt32 = 0
-    package var tenant: UInt32 = 0
-    package var priority: UInt32 = 0
-    package var maxArgs = 0
-    package var tooManyArgs: Int?
+struct RecordShape {
+    var layout: RecordLayout = .full
+    var opcode: UInt32 = 0
+    var tenant: UInt32 = 0
+    var priority: UInt32 = 0
+    var maxArgs = 0
+    var tooManyArgs: Int?
 
     /// Record words before the args.
-    package var header: Int { [3, 1, 0][Int(layout)] }
+    var header: Int { layout.headerWords }
 
     private struct Partial: Sendable {
         var maxArgs = 0
@@ -68,7 +90,7 @@ package struct RecordShape {
 
     /// One pass, in parallel chunks for large batches; fields are read in place (copying an item
     /// would retain its args array).
-    package init(_ items: [WorkItem]) {
+    init(_ items: [WorkItem]) {
         guard let first = items.first else { return }
         let parts = Mutex([Partial]())
         items.withUnsafeBufferPointer { buffer in
@@ -94,7 +116,7 @@ package struct RecordShape {
         maxArgs = all.map(\.maxArgs).max() ?? 0
         tooManyArgs = all.compactMap(\.tooManyArgs).min()
         guard all.allSatisfy(\.sameTenantPriority) else { return }
-        layout = all.allSatisfy(\.sameOpcode) ? 2 : 1
+        layout = all.allSatisfy(\.sameOpcode) ? .argsOnly : .opcodeAndArgs
         opcode = first.opcode
         tenant = first.tenant
         priority = first.priority.rawValue
@@ -175,4 +197,30 @@ package enum ItemRecords {
 package struct UnsafeSendable<T>: @unchecked Sendable {
     package let value: T
     package init(_ value: T) { self.value = value }
+}
+
+/// How an item record lays out its words. Fields every item of a batch shares travel as dispatch
+/// parameters instead, so uniform batches upload less (nothing at all for a batch of NOPs). The
+/// megakernel reads the layout from its `layout` parameter.
+public enum RecordLayout: UInt32, CaseIterable, Sendable {
+    /// [opcode, tenant, priority, args...]
+    case full = 0
+    /// [opcode, args...]: one tenant and priority for the whole batch.
+    case opcodeAndArgs = 1
+    /// [args...]: one opcode, tenant and priority for the whole batch.
+    case argsOnly = 2
+
+    /// Record words before the args.
+    public var headerWords: Int {
+        switch self {
+        case .full: 3
+        case .opcodeAndArgs: 1
+        case .argsOnly: 0
+        }
+    }
+
+    /// The record holds the opcode.
+    public var carriesOpcode: Bool { self != .argsOnly }
+    /// The record holds tenant and priority.
+    public var carriesTenantAndPriority: Bool { self == .full }
 }

@@ -294,20 +294,21 @@ struct MegakernelBuilder {
     mutating func oneShot(workgroupSize: UInt32) -> Program {
         aggregateCounters = true
         releaseBarriers = false
-        // Record layout (parameter "layout"): 0 = [opcode, tenant, priority, args...];
-        // 1 = [opcode, args...] with tenant and priority in parameters; 2 = [args...] with the
-        // opcode in a parameter too. Uniform batches upload less (nothing, for 1M NOPs).
+        // The record layout (see RecordLayout) comes in parameter "layout".
         let stride: Expr = .parameter("stride")
         let layout: Expr = .parameter("layout")
-        let header: Expr = .select(layout.equals(0), 3, .select(layout.equals(1), 1, 0))
+        func `is`(_ l: RecordLayout) -> Expr { layout.equals(Self.u(l.rawValue)) }
+        let header: Expr = .select(`is`(.full), Self.u(RecordLayout.full.headerWords),
+                                   .select(`is`(.opcodeAndArgs), Self.u(RecordLayout.opcodeAndArgs.headerWords), Self.u(RecordLayout.argsOnly.headerWords)))
         var slotWork: [Node] = [
             .region("publish the slot from its item record (PUBLISHED last)", [
                 .let("k_item", "slot" * stride),
                 .let("k_op", .parameter("opcode")),
                 .let("k_tenant", .parameter("tenant")),
                 .let("k_priority", .parameter("priority")),
-                .if(layout < 2, then: [.assign("k_op", .load("items", at: "k_item"))], else: []),
-                .if(layout.equals(0), then: [
+                // Layouts below argsOnly carry the opcode; only full carries tenant and priority.
+                .if(layout < Self.u(RecordLayout.argsOnly.rawValue), then: [.assign("k_op", .load("items", at: "k_item"))], else: []),
+                .if(`is`(.full), then: [
                     .assign("k_tenant", .load("items", at: "k_item" + 1)),
                     .assign("k_priority", .load("items", at: "k_item" + 2)),
                 ], else: []),
@@ -325,13 +326,14 @@ struct MegakernelBuilder {
             .let("k_reason", 0),
         ]
         slotWork.append(.region("claim and run", claimAndRun()))
+        typealias E = ExceptionRecords
         slotWork.append(.region("report a slot that did not end DONE", [
             .if(Expr.variable("k_final").notEquals(Self.u(SlotStatus.done.rawValue)), then: [
                 .let("k_x", .atomic(.add, "exceptions", at: 0, 1)),
-                .if("k_x" < (.length("exceptions") - 1) / 3, then: [
-                    .store("exceptions", at: 1 + "k_x" * 3, "slot"),
-                    .store("exceptions", at: 2 + "k_x" * 3, "k_final"),
-                    .store("exceptions", at: 3 + "k_x" * 3, "k_reason"),
+                .if("k_x" < (.length("exceptions") - Self.u(E.headerWords)) / Self.u(E.recordWords), then: [
+                    .store("exceptions", at: Self.u(E.headerWords + E.slotWord) + "k_x" * Self.u(E.recordWords), "slot"),
+                    .store("exceptions", at: Self.u(E.headerWords + E.statusWord) + "k_x" * Self.u(E.recordWords), "k_final"),
+                    .store("exceptions", at: Self.u(E.headerWords + E.reasonWord) + "k_x" * Self.u(E.recordWords), "k_reason"),
                 ], else: []),
             ], else: []),
         ]))

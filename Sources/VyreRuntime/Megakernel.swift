@@ -3,7 +3,6 @@ public import VyreGL
 public import VyreProtocol
 public import Logging
 import Synchronization
-import Dispatch
 
 /// The megakernel bootstrapped on one context: the IR program built from its configuration,
 /// compiled once, and resident buffers reused (and grown) across batches.
@@ -29,11 +28,7 @@ public final class Megakernel: Sendable {
         self.mappedStateLimit = configuration.mappedStateLimit ?? (context.info.isSoftware ? 0 : 1024)
         let program = try configuration.program(limits: context.limits)
         self.program = program
-        do {
-            pipeline = try context.makePipeline(program)
-        } catch {
-            throw .device(error)
-        }
+        pipeline = try onDevice { () throws(VyreGLError) in try context.makePipeline(program) }
         resident = Mutex(ResidentBuffers())
         self.logger.debug("megakernel bootstrapped", metadata: ["compile_ms": "\(pipeline.compileTime)", "opcodes": "\(configuration.opcodes.count)"])
     }
@@ -43,9 +38,6 @@ public final class Megakernel: Sendable {
     public var glslSource: String { pipeline.lowered.source }
 
     // MARK: one-shot
-
-    /// Control buffers larger than this are read back by the driver's copy (see `run`).
-    static let largeControlWords = 16_384
 
     /// ``run(_:)`` without blocking the calling task: the batch runs as one job on the context
     /// thread (batches from concurrent tasks are served in order).
@@ -61,137 +53,25 @@ public final class Megakernel: Sendable {
         return try result.get()
     }
 
+    /// Runs `batch` one-shot: plan (on the host; a bad batch fails here), encode the item records
+    /// into mapped memory, bind, submit one dispatch per phase and wait, then decode the control
+    /// words, debug log and exception records into typed results. Batches are served one at a time.
     public func run(_ batch: Batch) throws(MegakernelError) -> BatchResult {
         let clock = ContinuousClock()
         let start = clock.now
         let plan = try batch.plan(extraBuffers: configuration.extraBuffers)
-        let (slots, shape, control, extra) = (plan.slots, plan.shape, plan.control, plan.extra)
-
-        let maxArgs = shape.maxArgs
-        let stride = shape.header + maxArgs
-        let debugWords = RingProtocol.Debug.words(records: batch.debugRecords)
-        let exceptionWords = 1 + 3 * max(1, batch.items.count)
-
+        let residency = StateResidency(itemCount: batch.items.count, controlWords: plan.controlWords, mappedStateLimit: mappedStateLimit)
         return try resident.withLock { (buffers: inout ResidentBuffers) throws(MegakernelError) -> BatchResult in
-            do throws(VyreGLError) {
-                try buffers.ensure(context: context, ringWords: slots * RingProtocol.slotWords, controlWords: batch.controlWords,
-                                   debugWords: debugWords, itemWords: max(1, batch.items.count * stride), exceptionWords: exceptionWords,
-                                   mappedState: batch.items.count <= mappedStateLimit)
-            } catch {
-                throw .device(error)
-            }
-            // Item records go straight into mapped memory: [opcode, tenant, priority, args...]. The
-            // buffer is idle (the previous batch's fence has signalled), so large batches are written
-            // with plain stores from several threads.
-            let items = buffers.items!
-            batch.items.withUnsafeBufferPointer { source in
-                items.value.withUnsafeWordsWhileIdle { words in
-                    ItemRecords.encode(source, into: words, stride: stride, header: shape.header, maxArgs: maxArgs)
-                }
-            }
-            let exceptions = buffers.exceptions!
-            exceptions.value.store(0, at: 0)
-            let mappedState = batch.items.count <= mappedStateLimit
-            if mappedState {
-                control.withUnsafeBufferPointer { source in
-                    buffers.mappedControl!.value.withUnsafeWordsWhileIdle { $0.baseAddress!.update(from: source.baseAddress!, count: source.count) }
-                }
-                buffers.mappedDebug!.value.store(0, at: 0)
-            }
+            try onDevice { () throws(VyreGLError) in try buffers.ensure(for: plan, mappedState: residency == .mapped, on: context) }
+            encode(batch, plan, into: buffers, residency: residency)
             let encoded = clock.now
-
             var arena = BufferArena(context: context)
-            let controlHandle = mappedState ? buffers.mappedControl!.value.handle : buffers.control!.value.handle
-            let debugHandle = mappedState ? buffers.mappedDebug!.value.handle : buffers.debug!.value.handle
-            var handles: [UInt32: BufferHandle] = [
-                MegakernelBindings.control: controlHandle.prefix(bytes: batch.controlWords * 4),
-                MegakernelBindings.ring: buffers.ring!.value.handle.prefix(bytes: slots * RingProtocol.slotWords * 4),
-                MegakernelBindings.debug: debugHandle.prefix(bytes: debugWords * 4),
-                MegakernelBindings.io: buffers.io!.value.handle,
-                MegakernelBindings.items: items.value.handle.prefix(bytes: max(1, batch.items.count * stride) * 4),
-                MegakernelBindings.exceptions: exceptions.value.handle.prefix(bytes: exceptionWords * 4),
-            ]
-            var extraIndex: [String: Int] = [:]
-            do throws(VyreGLError) {
-                for (decl, words) in extra {
-                    let index = try arena.add(words: words, mapped: false)
-                    extraIndex[decl.name] = index
-                    handles[decl.binding] = arena.handle(index)
-                }
-            } catch {
-                throw .device(error)
-            }
-            let steps = batch.phases.map { phase in
-                DispatchStep(groups: WorkgroupSize(UInt32((phase.count + Int(configuration.workgroupSize) - 1) / Int(configuration.workgroupSize))),
-                             parameters: ["first": UInt32(phase.lowerBound), "count": UInt32(phase.count), "stride": UInt32(stride),
-                                          "layout": shape.layout, "opcode": shape.opcode, "tenant": shape.tenant, "priority": shape.priority])
-            }
-            let results = buffers.results!
-            // Mapped memory can be write-combined (slow to read), so big control buffers come back
-            // by the driver's copy from device memory instead of through the results mapping.
-            let readControlFromDevice = !mappedState && batch.controlWords > Self.largeControlWords
-            do throws(VyreGLError) {
-                if mappedState {
-                    _ = try context.submit(pipeline, steps: steps, buffers: handles)
-                } else {
-                    var copies = [BufferCopy(from: handles[MegakernelBindings.debug]!, to: results.value.handle, atWord: batch.controlWords, words: debugWords)]
-                    if !readControlFromDevice {
-                        copies.append(BufferCopy(from: handles[MegakernelBindings.control]!, to: results.value.handle, words: batch.controlWords))
-                    }
-                    _ = try context.submit(pipeline, steps: steps, buffers: handles,
-                                           uploads: [BufferUpload(handles[MegakernelBindings.control]!, control),
-                                                     BufferUpload(handles[MegakernelBindings.debug]!, [0])],
-                                           copies: copies)
-                }
-            } catch {
-                throw .device(error)
-            }
+            let bound = try onDevice { () throws(VyreGLError) in try bind(plan, buffers, residency: residency, arena: &arena) }
+            let phases = try onDevice { () throws(VyreGLError) in try submit(plan, bound, buffers, residency: residency) }
             let submitted = clock.now
-
-            let controlOut: [UInt32]
-            let debugWordsOut: [UInt32]
-            if mappedState {
-                controlOut = buffers.mappedControl!.value.copyWhileIdle(words: 0..<batch.controlWords)
-                debugWordsOut = buffers.mappedDebug!.value.copyWhileIdle(words: 0..<debugWords)
-            } else {
-                if readControlFromDevice {
-                    do throws(VyreGLError) { controlOut = try buffers.control!.value.read(words: 0..<batch.controlWords) } catch { throw .device(error) }
-                } else {
-                    controlOut = results.value.copyWhileIdle(words: 0..<batch.controlWords)
-                }
-                debugWordsOut = results.value.copyWhileIdle(words: batch.controlWords..<(batch.controlWords + debugWords))
-            }
-            let debug: DebugLog
-            do throws(ProtocolError) { debug = try RingReader.debugLog(debugWordsOut) } catch { throw .invalidBatch(error) }
-            let reported = Int(exceptions.value.load(0))
-            let kept = min(reported, (exceptionWords - 1) / 3)
-            let records = exceptions.value.read(words: 1..<(1 + 3 * kept))
-            var faults: [SlotFault] = []
-            var pending: [Int] = []
-            var unexpected: [(Int, UInt32)] = []
-            var notDone = Set<Int>()
-            for r in 0..<kept {
-                let slot = Int(records[3 * r])
-                notDone.insert(slot)
-                switch SlotStatus(rawValue: records[3 * r + 1]) {
-                case .fault: faults.append(SlotFault(slot: slot, reason: records[3 * r + 2]))
-                case .published: pending.append(slot)
-                default: unexpected.append((slot, records[3 * r + 1]))
-                }
-            }
-            faults.sort { $0.slot < $1.slot }
-            pending.sort()
-            let completed = ItemRecords.countCompleted(batch.items, excluding: notDone)
-            var extraOut: [String: [UInt32]] = [:]
-            do throws(VyreGLError) {
-                for (decl, words) in extra { extraOut[decl.name] = try arena.read(extraIndex[decl.name]!, words: words.count) }
-            } catch {
-                throw .device(error)
-            }
-            let end = clock.now
-            return BatchResult(itemCount: batch.items.count, slots: slots, phases: steps.count, control: controlOut, debug: debug,
-                               faults: faults, pending: pending, unexpected: unexpected, buffers: extraOut, completed: completed,
-                               timing: BatchTiming(encode: encoded - start, gpu: submitted - encoded, decode: end - submitted))
+            var result = try decode(batch, plan, bound, buffers, arena: arena, residency: residency, phases: phases)
+            result.timing = BatchTiming(encode: encoded - start, gpu: submitted - encoded, decode: clock.now - submitted)
+            return result
         }
     }
 }

@@ -20,18 +20,25 @@ struct ResidentBuffers {
     var mappedControl: Owned<MappedBuffer>?
     var mappedDebug: Owned<MappedBuffer>?
 
-    mutating func ensure(context: GLContext, ringWords: Int, controlWords: Int, debugWords: Int, itemWords: Int, exceptionWords: Int,
-                         mappedState: Bool) throws(VyreGLError) {
-        if mappedState {
-            if (mappedControl?.value.byteCount ?? 0) < controlWords * 4 { mappedControl = Owned(try context.makeMappedBuffer(bytes: controlWords * 4)) }
-            if (mappedDebug?.value.byteCount ?? 0) < debugWords * 4 { mappedDebug = Owned(try context.makeMappedBuffer(bytes: debugWords * 4)) }
+    /// Grows each buffer `plan` needs that is too small (mapped control and debug only for
+    /// `mappedState`).
+    mutating func ensure(for plan: BatchPlan, mappedState: Bool, on context: GLContext) throws(VyreGLError) {
+        func mapped(_ buffer: inout Owned<MappedBuffer>?, words: Int) throws(VyreGLError) {
+            if (buffer?.value.byteCount ?? 0) < words * 4 { buffer = Owned(try context.makeMappedBuffer(bytes: words * 4)) }
         }
-        if (control?.value.byteCount ?? 0) < controlWords * 4 { control = Owned(try context.makeDeviceBuffer(bytes: controlWords * 4)) }
-        if (ring?.value.byteCount ?? 0) < ringWords * 4 { ring = Owned(try context.makeDeviceBuffer(bytes: ringWords * 4)) }
-        if (debug?.value.byteCount ?? 0) < debugWords * 4 { debug = Owned(try context.makeDeviceBuffer(bytes: debugWords * 4)) }
-        if io == nil { io = Owned(try context.makeDeviceBuffer(bytes: RingProtocol.IO.words * 4)) }
-        if (items?.value.byteCount ?? 0) < itemWords * 4 { items = Owned(try context.makeMappedBuffer(bytes: itemWords * 4)) }
-        if (exceptions?.value.byteCount ?? 0) < exceptionWords * 4 { exceptions = Owned(try context.makeMappedBuffer(bytes: exceptionWords * 4)) }
-        if (results?.value.byteCount ?? 0) < (controlWords + debugWords) * 4 { results = Owned(try context.makeMappedBuffer(bytes: (controlWords + debugWords) * 4)) }
+        func device(_ buffer: inout Owned<DeviceBuffer>?, words: Int) throws(VyreGLError) {
+            if (buffer?.value.byteCount ?? 0) < words * 4 { buffer = Owned(try context.makeDeviceBuffer(bytes: words * 4)) }
+        }
+        if mappedState {
+            try mapped(&mappedControl, words: plan.controlWords)
+            try mapped(&mappedDebug, words: plan.debugWords)
+        }
+        try device(&control, words: plan.controlWords)
+        try device(&ring, words: plan.ringWords)
+        try device(&debug, words: plan.debugWords)
+        try device(&io, words: RingProtocol.IO.words)
+        try mapped(&items, words: plan.itemWords)
+        try mapped(&exceptions, words: plan.exceptionWords)
+        try mapped(&results, words: plan.controlWords + plan.debugWords)
     }
 }

@@ -1,4 +1,4 @@
-public import VyreIR
+import VyreIR
 public import VyreProtocol
 
 /// Random batches through a megakernel, each compared with ``BatchModel``: the configuration, its

@@ -66,70 +66,22 @@ struct OneShotBench: ParsableCommand {
             }
             guard ["nop", "add", "store"].contains(op) else { throw CLI.badInput("--op '\(quoteForMessage(op))' is not nop, add or store. Fix: pick one of those.") }
             let context = try CLI.openContext(deviceOptions)
-            let megakernel: Megakernel
-            megakernel = try Megakernel(context: context, configuration: MegakernelConfiguration(workgroupSize: workgroupSize, mappedStateLimit: mappedLimit))
-            // The floor: an empty program dispatched and waited for, measured in the same run.
-            let empty = try context.makePipeline(VyreIR.Program(buffers: [], workgroupSize: VyreIR.WorkgroupSize(1)))
-            var floor: [Double] = []
-            let floorClock = ContinuousClock()
-            for i in 0..<520 {
-                let start = floorClock.now
-                _ = try context.dispatch(empty, groups: VyreIR.WorkgroupSize(1), buffers: [:])
-                if i >= 20 { floor.append((floorClock.now - start).ms * 1000) }
-            }
+            let megakernel = try Megakernel(context: context, configuration: MegakernelConfiguration(workgroupSize: workgroupSize, mappedStateLimit: mappedLimit))
+            let floor = try Self.floor(on: context)
             if !json {
                 try Output.line(String(format: "baseline: empty dispatch + fence wait p50 %.1f us, p99 %.1f us", percentile(floor, 0.5), percentile(floor, 0.99)))
             }
             var rows: [Row] = []
             for size in list.map({ $0! }) {
-                let controlWords = op == "store" ? 160 + size : 224
-                let items: [WorkItem] = (0..<size).map { i in
-                    switch op {
-                    case "add": return WorkItem(.atomicAdd, args: [1, 160 + UInt32(i % 64)])
-                    case "store": return WorkItem(.storeU32, args: [UInt32(i), 160 + UInt32(i)])
-                    default: return WorkItem(.nop)
-                    }
+                rows.append(try measure(size: size, on: megakernel))
+                guard !json else { continue }
+                if rows.count == 1 {
+                    try Output.line("oneshot on \(context.info.renderer) (\(context.info.glVersion)), op \(op), workgroup \(workgroupSize), mapped state up to \(megakernel.mappedStateLimit) items, megakernel compile \(String(format: "%.1f", megakernel.compileTime.ms)) ms")
+                    try Output.line("     slots  iters      p50 us      p99 us   slots/s      encode p50  gpu p50  decode p50 (us)")
                 }
-                let batch = Batch(items: items, controlWords: controlWords)
-                let clock = ContinuousClock()
-                // Warm-up: first dispatches compile and allocate.
-                var probe = Duration.zero
-                for _ in 0..<3 {
-                    let start = clock.now
-                    let r: BatchResult
-                    r = try megakernel.run(batch)
-                    probe = clock.now - start
-                    guard r.allDone, r.doneCount == UInt32(size) else {
-                        throw CLIFailure(status: .ranWithFailures, message: "benchmark batch of \(size) did not complete (done \(r.doneCount), faults \(r.faults.count)); the one-shot megakernel does not work on this device. Fix: run 'vyre-gl selftest' to find what fails.")
-                    }
-                }
-                let n = iterations ?? max(5, min(500, Int(2.0 / max(probe.ms / 1000, 1e-6))))
-                var totals: [Double] = []
-                var encodes: [Double] = []
-                var gpus: [Double] = []
-                var decodes: [Double] = []
-                for _ in 0..<n {
-                    let start = clock.now
-                    let r: BatchResult
-                    r = try megakernel.run(batch)
-                    totals.append((clock.now - start).ms * 1000)
-                    encodes.append(r.timing.encode.ms * 1000)
-                    gpus.append(r.timing.gpu.ms * 1000)
-                    decodes.append(r.timing.decode.ms * 1000)
-                }
-                let p50 = percentile(totals, 0.5)
-                let row = Row(slots: size, iterations: n, p50Microseconds: p50, p99Microseconds: percentile(totals, 0.99), minMicroseconds: totals.min() ?? 0,
-                              slotsPerSecond: Double(size) / (p50 / 1e6), encodeP50Microseconds: percentile(encodes, 0.5),
-                              gpuP50Microseconds: percentile(gpus, 0.5), decodeP50Microseconds: percentile(decodes, 0.5))
-                rows.append(row)
-                if !json {
-                    if rows.count == 1 {
-                        try Output.line("oneshot on \(context.info.renderer) (\(context.info.glVersion)), op \(op), workgroup \(workgroupSize), mapped state up to \(megakernel.mappedStateLimit) items, megakernel compile \(String(format: "%.1f", megakernel.compileTime.ms)) ms")
-                        try Output.line("     slots  iters      p50 us      p99 us   slots/s      encode p50  gpu p50  decode p50 (us)")
-                    }
-                    try Output.line(String(format: "%10d %6d %11.1f %11.1f %10.3gM %10.1f %9.1f %9.1f", row.slots, row.iterations, row.p50Microseconds, row.p99Microseconds,
-                                 row.slotsPerSecond / 1e6, row.encodeP50Microseconds, row.gpuP50Microseconds, row.decodeP50Microseconds))
-                }
+                let row = rows.last!
+                try Output.line(String(format: "%10d %6d %11.1f %11.1f %10.3gM %10.1f %9.1f %9.1f", row.slots, row.iterations, row.p50Microseconds, row.p99Microseconds,
+                                       row.slotsPerSecond / 1e6, row.encodeP50Microseconds, row.gpuP50Microseconds, row.decodeP50Microseconds))
             }
             if json {
                 try Output.json(Report(device: context.info.renderer, glVersion: context.info.glVersion, op: op, workgroupSize: workgroupSize, mappedStateLimit: megakernel.mappedStateLimit,
@@ -137,6 +89,62 @@ struct OneShotBench: ParsableCommand {
                                      baselineDispatchP99Microseconds: percentile(floor, 0.99), rows: rows))
             }
         }
+    }
+
+    /// The floor, measured in the same run: an empty program dispatched and waited for, 500 times
+    /// after 20 untimed; microseconds.
+    static func floor(on context: GLContext) throws -> [Double] {
+        let empty = try context.makePipeline(VyreIR.Program(buffers: [], workgroupSize: VyreIR.WorkgroupSize(1)))
+        var times: [Double] = []
+        let clock = ContinuousClock()
+        for i in 0..<520 {
+            let start = clock.now
+            _ = try context.dispatch(empty, groups: VyreIR.WorkgroupSize(1), buffers: [:])
+            if i >= 20 { times.append((clock.now - start).ms * 1000) }
+        }
+        return times
+    }
+
+    /// A batch of `size` items of `--op`.
+    func batch(size: Int) -> Batch {
+        let items: [WorkItem] = (0..<size).map { i in
+            switch op {
+            case "add": return WorkItem(.atomicAdd, args: [1, 160 + UInt32(i % 64)])
+            case "store": return WorkItem(.storeU32, args: [UInt32(i), 160 + UInt32(i)])
+            default: return WorkItem(.nop)
+            }
+        }
+        return Batch(items: items, controlWords: op == "store" ? 160 + size : 224)
+    }
+
+    /// Times a batch of `size` items: three warm-up runs that must complete (the first
+    /// dispatches compile and allocate), then `--iterations` runs (default: about 2 s worth).
+    func measure(size: Int, on megakernel: Megakernel) throws -> Row {
+        let batch = batch(size: size)
+        let clock = ContinuousClock()
+        var probe = Duration.zero
+        for _ in 0..<3 {
+            let start = clock.now
+            let r = try megakernel.run(batch)
+            probe = clock.now - start
+            guard r.allDone, r.doneCount == UInt32(size) else {
+                throw CLIFailure(status: .ranWithFailures, message: "benchmark batch of \(size) did not complete (done \(r.doneCount), faults \(r.faults.count)); the one-shot megakernel does not work on this device. Fix: run 'vyre-gl selftest' to find what fails.")
+            }
+        }
+        let n = iterations ?? max(5, min(500, Int(2.0 / max(probe.ms / 1000, 1e-6))))
+        var (totals, encodes, gpus, decodes) = ([Double](), [Double](), [Double](), [Double]())
+        for _ in 0..<n {
+            let start = clock.now
+            let r = try megakernel.run(batch)
+            totals.append((clock.now - start).ms * 1000)
+            encodes.append(r.timing.encode.ms * 1000)
+            gpus.append(r.timing.gpu.ms * 1000)
+            decodes.append(r.timing.decode.ms * 1000)
+        }
+        let p50 = percentile(totals, 0.5)
+        return Row(slots: size, iterations: n, p50Microseconds: p50, p99Microseconds: percentile(totals, 0.99), minMicroseconds: totals.min() ?? 0,
+                   slotsPerSecond: Double(size) / (p50 / 1e6), encodeP50Microseconds: percentile(encodes, 0.5),
+                   gpuP50Microseconds: percentile(gpus, 0.5), decodeP50Microseconds: percentile(decodes, 0.5))
     }
 
     private func percentile(_ values: [Double], _ p: Double) -> Double {
