@@ -140,7 +140,7 @@ extension GLContext {
             }
         }
         for h in uploads.map(\.buffer) + copies.flatMap({ [$0.source, $0.destination] }) where h.contextSerial != serial {
-            throw .glFailure(call: "using buffer \(h.name) made by another GLContext", code: GLErrorCode(0x0502))
+            throw .foreignBuffer("buffer \(h.name) (an upload or copy)")
         }
         for u in uploads where u.wordOffset < 0 || (u.wordOffset + u.words.count) * 4 > u.buffer.byteCount {
             throw .bufferTooSmall(name: "upload target \(u.buffer.name)", bytes: u.buffer.byteCount, needed: (u.wordOffset + u.words.count) * 4)
@@ -152,7 +152,7 @@ extension GLContext {
         for decl in pipeline.program.buffers {
             guard let handle = buffers[decl.binding] else { throw .missingBuffer(decl.name) }
             guard handle.contextSerial == serial else {
-                throw .glFailure(call: "binding buffer '\(decl.name)' made by another GLContext", code: GLErrorCode(0x0502))
+                throw .foreignBuffer("buffer '\(decl.name)'")
             }
             let needed = Int(decl.count ?? 0) * decl.elementType.byteCount
             guard handle.byteCount >= needed else { throw .bufferTooSmall(name: decl.name, bytes: handle.byteCount, needed: needed) }
@@ -255,7 +255,7 @@ extension GLState {
     func waitForGPU(timeout: Duration, what: @autoclosure () -> String, stopping status: StatusBlock? = nil) throws(VyreGLError) {
         guard let fence = glFenceSync(GLenum(GL_SYNC_GPU_COMMANDS_COMPLETE), 0) else {
             try check("glFenceSync")
-            throw .glFailure(call: "glFenceSync", code: GLErrorCode(0x0502))
+            throw .glFailure(call: "glFenceSync", code: GLErrorCode.invalidOperation)
         }
         defer { glDeleteSync(fence) }
         if try wait(fence, timeout) { return }
@@ -279,7 +279,7 @@ extension GLState {
         default:
             if let status = resetStatus() { throw .contextLost(status: status) }
             try check("glClientWaitSync")
-            throw .glFailure(call: "glClientWaitSync", code: GLErrorCode(0x0502))
+            throw .glFailure(call: "glClientWaitSync", code: GLErrorCode.invalidOperation)
         }
     }
 }

@@ -1,6 +1,7 @@
 import CEGL
 public import Logging
 import Foundation
+import Synchronization
 public import VyreIR
 public import VyreGLSL
 
@@ -10,7 +11,7 @@ public import VyreGLSL
 /// milliseconds on NVIDIA). Every GL call runs on the context's thread; the methods here and on
 /// the buffers and pipelines it makes are safe to call from any thread or task. Closing the
 /// context (or dropping the last reference) destroys its GL objects.
-public final class GLContext: @unchecked Sendable {
+public final class GLContext: Sendable {
     public let info: GLContextInfo
     public var limits: Limits { info.limits.irLimits }
     /// What the GLSL lowering may assume on this device.
@@ -109,13 +110,7 @@ enum GLObject: Sendable {
     case program(UInt32)
 }
 
-final class SerialCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: UInt64 = 0
-    func next() -> UInt64 {
-        lock.lock()
-        defer { lock.unlock() }
-        value += 1
-        return value
-    }
+final class SerialCounter: Sendable {
+    private let value = Atomic<UInt64>(0)
+    func next() -> UInt64 { value.add(1, ordering: .relaxed).newValue }
 }

@@ -1,4 +1,5 @@
 import CEGL
+import Foundation
 public import VyreIR
 public import VyreGLSL
 
@@ -73,15 +74,22 @@ extension GLContext {
         let clock = ContinuousClock()
         let start = clock.now
         return try onThread { gl throws(VyreGLError) in
-            let name = try gl.compileCompute(lowered)
+            var warnings = ""
+            let name = try gl.compileCompute(lowered, warnings: &warnings)
             glDeleteProgram(name)
-            return ("", clock.now - start)
+            return (warnings, clock.now - start)
         }
     }
 }
 
 extension GLState {
     func compileCompute(_ lowered: LoweredProgram) throws(VyreGLError) -> UInt32 {
+        var warnings = ""
+        return try compileCompute(lowered, warnings: &warnings)
+    }
+
+    /// Compiles and links; `warnings` gets what the driver logged for a program it accepted.
+    func compileCompute(_ lowered: LoweredProgram, warnings: inout String) throws(VyreGLError) -> UInt32 {
         let shader = glCreateShader(GLenum(GL_COMPUTE_SHADER))
         defer { glDeleteShader(shader) }
         lowered.source.withCString { text in
@@ -113,13 +121,19 @@ extension GLState {
             throw .linkFailed(log: log)
         }
         try check("glLinkProgram")
+        warnings = [infoLog(shader, isProgram: false), infoLog(program, isProgram: true)]
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { !$0.isEmpty && $0 != Self.noLog }
+            .joined(separator: "\n")
         return program
     }
+
+    private static let noLog = "(the driver gave no log)"
 
     private func infoLog(_ object: GLuint, isProgram: Bool) -> String {
         var length: GLint = 0
         if isProgram { glGetProgramiv(object, GLenum(GL_INFO_LOG_LENGTH), &length) } else { glGetShaderiv(object, GLenum(GL_INFO_LOG_LENGTH), &length) }
-        guard length > 0 else { return "(the driver gave no log)" }
+        guard length > 0 else { return Self.noLog }
         var buffer = [GLchar](repeating: 0, count: Int(length) + 1)
         if isProgram { glGetProgramInfoLog(object, length, nil, &buffer) } else { glGetShaderInfoLog(object, length, nil, &buffer) }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -1,3 +1,4 @@
+import CEGL
 public import VyreIR
 public import VyreGLSL
 
@@ -27,6 +28,8 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
     case unknownBuffer(String)
     case badBufferSize(name: String, words: Int, detail: String)
     case gridTooLarge(requested: WorkgroupSize, limit: WorkgroupSize)
+    /// A buffer made by another context was passed to this one (GL objects belong to one context).
+    case foreignBuffer(String)
     /// A submission ran past its timeout. `stopped`: it ended once the abort word was set (its
     /// loops stop at their next poll), so the context is usable; its results may be incomplete
     /// and were not returned.
@@ -76,6 +79,8 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
             return "buffer '\(quoteForMessage(n))' was given but the program declares no such buffer. Fix: check the name against the program's buffers."
         case .badBufferSize(let n, let w, let d):
             return "buffer '\(quoteForMessage(n))' has \(w) words: \(d). Fix: pass a whole number of elements, at least one."
+        case .foreignBuffer(let what):
+            return "\(what) was made by another GLContext; GL objects belong to the context that made them. Fix: make the buffer on the context that dispatches it."
         case .gridTooLarge(let r, let l):
             return "dispatch of \(r) workgroups exceeds this device's maximum of \(l). Fix: use fewer workgroups (larger workgroups or a loop inside the program)."
         case .timeout(let s, let what, let stopped):
@@ -124,9 +129,14 @@ public struct GLErrorCode: Sendable, Hashable, CustomStringConvertible {
     public let rawValue: UInt32
     public init(_ rawValue: UInt32) { self.rawValue = rawValue }
 
+    /// GL_INVALID_OPERATION: what a failed call reports when GL gave no error of its own.
+    public static let invalidOperation = GLErrorCode(UInt32(GL_INVALID_OPERATION))
+
     private static let names: [UInt32: String] = [
-        0x0500: "GL_INVALID_ENUM", 0x0501: "GL_INVALID_VALUE", 0x0502: "GL_INVALID_OPERATION", 0x0503: "GL_STACK_OVERFLOW",
-        0x0504: "GL_STACK_UNDERFLOW", 0x0505: "GL_OUT_OF_MEMORY", 0x0506: "GL_INVALID_FRAMEBUFFER_OPERATION", 0x0507: "GL_CONTEXT_LOST",
+        UInt32(GL_INVALID_ENUM): "GL_INVALID_ENUM", UInt32(GL_INVALID_VALUE): "GL_INVALID_VALUE",
+        UInt32(GL_INVALID_OPERATION): "GL_INVALID_OPERATION", UInt32(GL_STACK_OVERFLOW): "GL_STACK_OVERFLOW",
+        UInt32(GL_STACK_UNDERFLOW): "GL_STACK_UNDERFLOW", UInt32(GL_OUT_OF_MEMORY): "GL_OUT_OF_MEMORY",
+        UInt32(GL_INVALID_FRAMEBUFFER_OPERATION): "GL_INVALID_FRAMEBUFFER_OPERATION", UInt32(GL_CONTEXT_LOST): "GL_CONTEXT_LOST",
     ]
 
     public var description: String { "\(Self.names[rawValue] ?? "GL error") (0x\(String(rawValue, radix: 16)))" }

@@ -9,7 +9,7 @@ import Foundation
 /// Every IR value has one explicit JSON spelling (written by the encoder); when reading, a bare
 /// non-negative integer also means a u32 literal and a bare string a variable, which keeps
 /// hand-written programs short. Unknown keys are errors, so a typo never passes silently.
-/// `docs/json.md` and the README show the full form.
+/// The README shows the full form.
 extension Program: Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)

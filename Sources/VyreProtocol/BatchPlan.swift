@@ -5,6 +5,8 @@ import Synchronization
 /// A batch the host has checked against the protocol and a megakernel's extra buffers: what
 /// ``Megakernel/run(_:)`` dispatches. Made by ``Batch/plan(extraBuffers:)``, which needs no GPU.
 public struct BatchPlan: Sendable {
+    /// The batch this plan is for.
+    public let batch: Batch
     /// Ring slots (the batch's `slots`, or one per item).
     public let slots: Int
     /// How the item records are laid out, and the widest args.
@@ -14,12 +16,11 @@ public struct BatchPlan: Sendable {
     public let phases: [Range<Int>]
     /// The initial control buffer.
     public let control: [UInt32]
-    public let debugRecords: Int
     /// Extra buffers with their initial words, in the megakernel's declaration order.
     public let extra: [(decl: BufferDecl, words: [UInt32])]
     /// One opcode, tenant and priority shared by every item (what the layout leaves out of the records).
     package let shared: (opcode: UInt32, tenant: UInt32, priority: UInt32)
-    let itemCount: Int
+    var itemCount: Int { batch.items.count }
 
     /// Words per item record.
     public var recordWords: Int { layout.headerWords + maxArgs }
@@ -27,7 +28,7 @@ public struct BatchPlan: Sendable {
     public var itemWords: Int { max(1, itemCount * recordWords) }
     public var ringWords: Int { slots * RingProtocol.slotWords }
     public var controlWords: Int { control.count }
-    public var debugWords: Int { RingProtocol.Debug.words(records: debugRecords) }
+    public var debugWords: Int { RingProtocol.Debug.words(records: batch.debugRecords) }
     /// Room for a record of every item.
     public var exceptionWords: Int { ExceptionRecords.words(records: max(1, itemCount)) }
 }
@@ -63,8 +64,8 @@ extension Batch {
         if let unknown = buffers.keys.sorted().first(where: { name in !extraBuffers.contains { $0.name == name } }) {
             throw .invalidExtraBuffer("'\(quoteForMessage(unknown))' was given but the megakernel declares no such buffer. Fix: declare it among the megakernel's extra buffers (the opcode program's \"buffers\"), or drop it from the batch")
         }
-        return BatchPlan(slots: slots, layout: shape.layout, maxArgs: shape.maxArgs, phases: phases, control: control, debugRecords: debugRecords,
-                         extra: extra, shared: (shape.opcode, shape.tenant, shape.priority), itemCount: items.count)
+        return BatchPlan(batch: self, slots: slots, layout: shape.layout, maxArgs: shape.maxArgs, phases: phases, control: control,
+                         extra: extra, shared: (shape.opcode, shape.tenant, shape.priority))
     }
 }
 
@@ -94,13 +95,13 @@ struct RecordShape {
         guard let first = items.first else { return }
         let parts = Mutex([Partial]())
         items.withUnsafeBufferPointer { buffer in
-            let p = UnsafeSendable(buffer.baseAddress!)
+            let p = SharedItems(base: buffer.baseAddress)
             let count = buffer.count
             let chunk = ItemRecords.chunk
             let chunks = (count + chunk - 1) / chunk
             let work: @Sendable (Int) -> Void = { c in
                 var part = Partial()
-                let items = p.value
+                guard let items = p.base else { return }
                 for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
                     let n = items[i].args.count
                     if n > part.maxArgs { part.maxArgs = n }
@@ -132,12 +133,12 @@ package enum ItemRecords {
     package static func encode(_ source: UnsafeBufferPointer<WorkItem>, into words: UnsafeMutableBufferPointer<UInt32>, stride: Int, header: Int, maxArgs: Int) {
         guard stride > 0 else { return }
         let chunks = (source.count + chunk - 1) / chunk
-        let base = UnsafeSendable(words.baseAddress!)
-        let items = UnsafeSendable(source.baseAddress)
+        let base = SharedWords(base: words.baseAddress!)
+        let items = SharedItems(base: source.baseAddress)
         let count = source.count
         let work: @Sendable (Int) -> Void = { c in
-            guard let items = items.value else { return }
-            let out = base.value
+            guard let items = items.base else { return }
+            let out = base.base
             // Fields are read in place: copying a WorkItem would retain its args array, and the
             // empty arrays of all arg-less items share one reference count that threads fight over.
             for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
@@ -163,11 +164,11 @@ package enum ItemRecords {
         let chunks = Swift.max(1, (items.count + chunk - 1) / chunk)
         let partial = Mutex([[UInt32: Int]]())
         items.withUnsafeBufferPointer { buffer in
-            let source = UnsafeSendable(buffer.baseAddress)
+            let source = SharedItems(base: buffer.baseAddress)
             let count = buffer.count
             let work: @Sendable (Int) -> Void = { c in
                 var local: [UInt32: Int] = [:]
-                guard let items = source.value else { return }
+                guard let items = source.base else { return }
                 var current: UInt32? = nil
                 var run = 0
                 for i in (c * chunk)..<Swift.min(count, (c + 1) * chunk) {
@@ -193,10 +194,17 @@ package enum ItemRecords {
     }
 }
 
-/// Hands a pointer to worker threads that touch disjoint ranges of it.
-package struct UnsafeSendable<T>: @unchecked Sendable {
-    package let value: T
-    package init(_ value: T) { self.value = value }
+/// A batch's items handed to worker threads that only read them. Unchecked because a pointer is
+/// not Sendable: it is safe here because the workers end before the caller's
+/// `withUnsafeBufferPointer` returns, and nothing writes the items meanwhile.
+struct SharedItems: @unchecked Sendable {
+    let base: UnsafePointer<WorkItem>?
+}
+
+/// Record words handed to worker threads, each writing a range of its own. Unchecked for the same
+/// reason as ``SharedItems``: the workers end before the caller gives the buffer up.
+struct SharedWords: @unchecked Sendable {
+    let base: UnsafeMutablePointer<UInt32>
 }
 
 /// How an item record lays out its words. Fields every item of a batch shares travel as dispatch

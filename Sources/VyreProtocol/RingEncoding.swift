@@ -51,7 +51,8 @@ public enum RingEncoding {
         return [UInt32](repeating: 0, count: RingProtocol.Debug.words(records: records))
     }
 
-    /// Checks a work item against the protocol: at most 12 args; a packed slot must decode.
+    /// Checks a work item against the protocol: at most 12 args. (A packed slot that does not
+    /// decode is the kernel's to fault, with its own reason, as the protocol says.)
     public static func check(_ item: WorkItem, index: Int) throws(ProtocolError) {
         guard item.args.count <= RingProtocol.argsPerSlot else { throw .tooManyArgs(item: index, count: item.args.count) }
     }

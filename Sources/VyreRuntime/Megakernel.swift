@@ -57,9 +57,22 @@ public final class Megakernel: Sendable {
     /// into mapped memory, bind, submit one dispatch per phase and wait, then decode the control
     /// words, debug log and exception records into typed results. Batches are served one at a time.
     public func run(_ batch: Batch) throws(MegakernelError) -> BatchResult {
+        let start = ContinuousClock.now
+        return try run(try batch.plan(extraBuffers: configuration.extraBuffers), since: start)
+    }
+
+    /// Runs a batch planned already (``Batch/plan(extraBuffers:)`` with this megakernel's extra
+    /// buffers), so a caller that checked it before opening a device does not check it again.
+    public func run(_ plan: BatchPlan) throws(MegakernelError) -> BatchResult {
+        try run(plan, since: .now)
+    }
+
+    private func run(_ plan: BatchPlan, since start: ContinuousClock.Instant) throws(MegakernelError) -> BatchResult {
+        guard plan.extra.map(\.decl) == configuration.extraBuffers else {
+            throw .invalidExtraBuffer("set of the plan differs from this megakernel's. Fix: plan the batch with the megakernel's configuration.extraBuffers")
+        }
         let clock = ContinuousClock()
-        let start = clock.now
-        let plan = try batch.plan(extraBuffers: configuration.extraBuffers)
+        let batch = plan.batch
         let residency = StateResidency(itemCount: batch.items.count, controlWords: plan.controlWords, mappedStateLimit: mappedStateLimit)
         return try resident.withLock { (buffers: inout ResidentBuffers) throws(MegakernelError) -> BatchResult in
             try onDevice { () throws(VyreGLError) in try buffers.ensure(for: plan, mappedState: residency == .mapped, on: context) }

@@ -2,7 +2,7 @@ import VyreGL
 import VyreProtocol
 
 /// A reference to a non-copyable owner, so a set of owners can be replaced one by one and shared.
-final class Owned<Value: ~Copyable>: @unchecked Sendable {
+final class Owned<Value: ~Copyable & Sendable>: Sendable {
     let value: Value
     init(_ value: consuming Value) { self.value = value }
 }

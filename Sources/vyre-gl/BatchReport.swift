@@ -4,13 +4,13 @@ import VyreRuntime
 
 /// The printed outcome of a batch.
 struct BatchReport {
-    var batch: Batch
+    var plan: BatchPlan
     var result: BatchResult
     var megakernel: Megakernel
 
     /// Every non-zero word from the observables up, every word the batch set or that changed.
     var controlWords: [Int: UInt32] {
-        let initial = (try? RingEncoding.control(words: batch.controlWords, tenants: batch.tenants, initial: batch.control)) ?? []
+        let (batch, initial) = (plan.batch, plan.control)
         var out: [Int: UInt32] = [:]
         for (i, v) in result.control.enumerated() {
             let changed = i < initial.count && initial[i] != v
@@ -22,7 +22,7 @@ struct BatchReport {
     /// Completed ops for every opcode in the batch (zero included), by name or number.
     var metrics: [(String, Int)] {
         var seen: [UInt32] = []
-        for item in batch.items {
+        for item in plan.batch.items {
             if !seen.contains(item.opcode) { seen.append(item.opcode) }
             if item.opcode == Opcode.packedSlot.rawValue, case .success(let ops) = PackedSlot.decode(item.args) {
                 for op in ops where !seen.contains(op.opcode.rawValue) { seen.append(op.opcode.rawValue) }

@@ -31,10 +31,12 @@ struct RunCommand: ParsableCommand {
             let decoded = try Self.load(batch: batch, program: program)
             var configuration = decoded.configuration
             if let workgroupSize { configuration.workgroupSize = workgroupSize }
+            // Checked here, once, before a device is opened: bad input dispatches nothing.
+            let plan = try decoded.batch.plan(extraBuffers: configuration.extraBuffers)
             let context = try CLI.openContext(deviceOptions)
             let megakernel = try Megakernel(context: context, configuration: configuration)
-            let result = try megakernel.run(decoded.batch)
-            let report = BatchReport(batch: decoded.batch, result: result, megakernel: megakernel)
+            let result = try megakernel.run(plan)
+            let report = BatchReport(plan: plan, result: result, megakernel: megakernel)
             if json { try Output.json(report.json) } else { try report.printText(source: batch) }
             if !result.allDone {
                 throw CLIFailure(status: .ranWithFailures, message: "\(result.faults.count) op\(result.faults.count == 1 ? "" : "s") faulted and \(result.pending.count) stayed pending. Fix: see each FAULT reason and the pending slots above (pending: SHUTDOWN ran earlier, or the op's tenant is disabled).")
