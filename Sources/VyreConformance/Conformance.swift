@@ -10,14 +10,13 @@ extension Conformance {
         func fail(_ detail: String, _ time: Duration = .zero) -> ConformanceOutcome {
             ConformanceOutcome(name: c.name, passed: false, detail: detail, gpuTime: time)
         }
+        let validated: ValidatedProgram
+        do { validated = try context.validated(c.program) } catch { return fail("the device refused the program: \(error)") }
         let gpu: RunResult
         do {
             let options = DispatchOptions(foreverBudget: c.foreverBudget, parameters: c.parameters)
-            if let lowering {
-                gpu = try context.run(try context.makePipeline(c.program, lowering: lowering), grid: c.grid, buffers: c.inputs, options: options)
-            } else {
-                gpu = try context.run(c.program, grid: c.grid, buffers: c.inputs, options: options)
-            }
+            let pipeline = if let lowering { try context.makePipeline(validated, lowering: lowering) } else { try context.makePipeline(validated) }
+            gpu = try context.run(pipeline, grid: c.grid, buffers: c.inputs, options: options)
         } catch .driverLoopLimit(let cut, let limit, _) where c.longLoops && limit != nil {
             // The driver has a loop limit and said so: the clear error is this case's right answer.
             return ConformanceOutcome(name: c.name, passed: true, detail: "driver loop limit \(limit!) reported at \(cut.site)", gpuTime: .zero)
@@ -26,7 +25,7 @@ extension Conformance {
         }
         let reference: InterpreterResult
         do {
-            reference = try Interpreter(options: .init(foreverBudget: c.foreverBudget, parameters: c.parameters)).run(c.program, grid: c.grid, buffers: c.inputs)
+            reference = try Interpreter(options: .init(foreverBudget: c.foreverBudget, parameters: c.parameters)).run(validated, grid: c.grid, buffers: c.inputs)
         } catch {
             return fail("the reference interpreter rejected the case: \(error)")
         }
@@ -34,7 +33,7 @@ extension Conformance {
             let want = reference.buffers[decl.name] ?? []
             let got = gpu.buffers[decl.name] ?? []
             if let problem = compare(decl, want, got, c.tolerances[decl.name]) {
-                return fail("program \(c.program.contentHash.short): \(problem)", gpu.gpuTime)
+                return fail("program \(validated.contentHash.short): \(problem)", gpu.gpuTime)
             }
         }
         switch (gpu.trap, reference.traps.isEmpty) {

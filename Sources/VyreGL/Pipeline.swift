@@ -28,18 +28,32 @@ extension GLContext {
     /// other than `.all` are for measuring what the loop guards cost: without them a driver's
     /// loop limit goes unnoticed and a timeout cannot stop the dispatch.
     public func makePipeline(_ program: Program, guards: LoopGuards = .all) throws(VyreGLError) -> ComputePipeline {
-        var target = self.target
-        target.guards = guards
-        return try makePipeline(program, lowering: target)
+        try makePipeline(try validated(program), guards: guards)
     }
 
-    /// As ``makePipeline(_:guards:)``, lowered for `target` rather than for this device: tests use
-    /// it to run on llvmpipe the code written for devices without its loop limit.
-    package func makePipeline(_ program: Program, lowering target: GLSLTarget) throws(VyreGLError) -> ComputePipeline {
+    /// As ``makePipeline(_:guards:)-(Program,_)`` for a program already validated: validated for
+    /// limits no wider than this device's, it is not checked again.
+    public func makePipeline(_ validated: ValidatedProgram, guards: LoopGuards = .all) throws(VyreGLError) -> ComputePipeline {
+        var target = self.target
+        target.guards = guards
+        return try makePipeline(validated, lowering: target)
+    }
+
+    /// `program` validated for this device's limits.
+    public func validated(_ program: Program) throws(VyreGLError) -> ValidatedProgram {
+        do { return try program.validated(limits: limits) } catch { throw .invalidForDevice(error) }
+    }
+
+    /// As ``makePipeline(_:guards:)-(ValidatedProgram,_)``, lowered for `target` rather than for
+    /// this device: tests use it to run on llvmpipe the code written for devices without its loop
+    /// limit.
+    package func makePipeline(_ given: ValidatedProgram, lowering target: GLSLTarget) throws(VyreGLError) -> ComputePipeline {
         let limits = self.limits
-        do { try program.validate(limits: limits) } catch { throw .invalidForDevice(error) }
+        let validated: ValidatedProgram
+        do { validated = try given.revalidated(for: limits) } catch { throw .invalidForDevice(error) }
+        let program = validated.program
         let lowered: LoweredProgram
-        do { lowered = try program.lowerToGLSL(target: target) } catch { throw .lowering(error) }
+        do { lowered = try validated.lowerToGLSL(target: target) } catch { throw .lowering(error) }
         if let binding = lowered.statusBinding, binding >= limits.maxBindings || program.buffers.count + 1 > Int(limits.maxStorageBuffers) {
             throw .invalidForDevice(ValidationFailure(errors: [ValidationError(
                 .tooManyBuffers, at: "buffers",
@@ -48,7 +62,7 @@ extension GLContext {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let parameterNames = program.parameterNames.sorted()
+        let parameterNames = validated.analysis.parameters.sorted()
         let uniforms = [lowered.foreverBudgetUniform ?? ""] + program.buffers.map { lowered.lengthUniforms[$0.name] ?? "" }
             + parameterNames.map { lowered.parameterUniforms[$0] ?? "" }
         let (name, locations) = try onThread { gl throws(VyreGLError) in
@@ -56,12 +70,12 @@ extension GLContext {
             return (name, uniforms.map { $0.isEmpty ? -1 : glGetUniformLocation(name, $0) })
         }
         let elapsed = clock.now - start
-        logger.debug("compiled compute program", metadata: ["hash": "\(program.contentHash.short)", "ms": "\(elapsed.milliseconds)"])
+        logger.debug("compiled compute program", metadata: ["hash": "\(validated.contentHash.short)", "ms": "\(elapsed.milliseconds)"])
         let lengths = zip(program.buffers, locations.dropFirst()).compactMap { decl, location in
             location >= 0 ? (decl.binding, location, decl.elementType.byteCount) : nil
         }
         let parameters = zip(parameterNames, locations.dropFirst(1 + program.buffers.count)).map { ($0, $1) }
-        return ComputePipeline(program: program, lowered: lowered, contentHash: program.contentHash, compileTime: elapsed, name: name,
+        return ComputePipeline(program: program, lowered: lowered, contentHash: validated.contentHash, compileTime: elapsed, name: name,
                                context: self, budgetLocation: locations[0], lengthLocations: lengths, parameterLocations: parameters)
     }
 }

@@ -1,22 +1,30 @@
 public import VyreIR
 
-extension Program {
+extension ValidatedProgram {
     /// Lowers the program to GLSL 4.30 compute source for `target`.
     ///
-    /// The program must be valid (any workgroup size and buffer count; device limits are the GL
-    /// layer's business). Every IR rule that GLSL leaves undefined or defines differently
-    /// (out-of-bounds access, division by zero, shift counts, float-to-int conversion, NaN in
-    /// min/max) is written out explicitly, so the result means the same on every driver.
+    /// Any validation will do (device limits are the GL layer's business); the target decides only
+    /// which optional features it has. Every IR rule that GLSL leaves undefined or defines
+    /// differently (out-of-bounds access, division by zero, shift counts, float-to-int conversion,
+    /// NaN in min/max) is written out explicitly, so the result means the same on every driver.
+    /// Costs one pass over the program.
     public func lowerToGLSL(target: GLSLTarget = .gl43) throws(GLSLError) -> LoweredProgram {
-        var limits = Limits.unrestricted
-        limits.capabilities = Set(Capability.allCases)
-        do { try validate(limits: limits) } catch { throw .invalidProgram(error) }
-        let needed = FeatureScan.features(of: self)
+        let needed = FeatureScan.features(of: analysis)
         for (feature, path) in needed where !target.supports(feature) {
             throw .missingFeature(feature, path: path)
         }
-        var writer = Writer(program: self, guards: target.guards, loopLimit: target.loopLimit)
+        var writer = Writer(validated: self, guards: target.guards, loopLimit: target.loopLimit)
         return writer.lower(features: Set(needed.map(\.0)))
+    }
+}
+
+extension Program {
+    /// Validates the program (generous limits, every optional type) and lowers it for `target`:
+    /// ``ValidatedProgram/lowerToGLSL(target:)`` for a program not validated yet.
+    public func lowerToGLSL(target: GLSLTarget = .gl43) throws(GLSLError) -> LoweredProgram {
+        let validated: ValidatedProgram
+        do { validated = try self.validated(limits: .unrestricted) } catch { throw .invalidProgram(error) }
+        return try validated.lowerToGLSL(target: target)
     }
 }
 
@@ -66,6 +74,8 @@ struct Writer {
     }
 
     let program: Program
+    let analysis: ProgramAnalysis
+    let contentHash: ContentHash
     let guards: LoopGuards
     /// Loops record their own exits, so a loop the driver cut is told apart (only where the
     /// target has a loop limit: elsewhere no loop is ever cut).
@@ -89,7 +99,6 @@ struct Writer {
     private var regions: [String] = []
     private var helpers: Set<Helper> = []
     private var temporaries = 0
-    private var scopes: [[String: DataType]] = [[:]]
     private var usesForever = false
     private var usesOpaque = false
     private var statusBinding: UInt32?
@@ -97,14 +106,17 @@ struct Writer {
     private var loopSites: [String] = []
     private var readsLoopCuts = false
 
-    init(program: Program, guards: LoopGuards, loopLimit: LoopLimit?) {
+    init(validated: ValidatedProgram, guards: LoopGuards, loopLimit: LoopLimit?) {
+        let program = validated.program
         self.program = program
+        self.analysis = validated.analysis
+        self.contentHash = validated.contentHash
         self.guards = guards
         self.detectCuts = guards.contains(.detectDriverCuts) && loopLimit != nil
         self.pollAtStart = guards.contains(.pollAbort) && loopLimit?.perInvocation == true
         self.pollBetweenChunks = guards.contains(.pollAbort) && !pollAtStart && !detectCuts
         self.guardsSharedClear = detectCuts && !Self.sharedClearFits(program, within: loopLimit!)
-        self.guardedLoops = program.containsLoop || guardsSharedClear
+        self.guardedLoops = analysis.containsLoop || guardsSharedClear
         self.reportsCuts = detectCuts && guardedLoops
         if reportsCuts { helpers.formUnion([.reportCuts, .invocationIndex]) }
         for b in program.buffers {
@@ -115,7 +127,7 @@ struct Writer {
         for s in program.shared {
             memories[s.name] = Memory(access: namer.shared(s.name), type: s.elementType, length: "\(s.count)u", fixedCount: s.count, storesWords: false)
         }
-        if program.containsTrap || ((detectCuts || guards.contains(.pollAbort)) && guardedLoops) {
+        if analysis.containsTrap || ((detectCuts || guards.contains(.pollAbort)) && guardedLoops) {
             statusBinding = (program.buffers.map(\.binding).max() ?? 0) + (program.buffers.isEmpty ? 0 : 1)
         }
     }
@@ -134,10 +146,9 @@ struct Writer {
         prologue += zeroSharedMemory()
         for (i, n) in program.entry.enumerated() { writeStmt(n, path: "entry[\(i)]", indent: 1) }
         if reportsCuts { line("vy_report_cuts();", 1) }
-        // Runtime-sized lengths the body mentions become host-set uniforms.
-        let body = lines.map(\.text).joined(separator: "\n")
+        // The counts of runtime-sized buffers the body needs become host-set uniforms.
         var lengthUniforms: [String: String] = [:]
-        for b in program.buffers where b.count == nil && body.contains(namer.length(b.name)) {
+        for b in program.buffers where b.count == nil && analysis.sizedMemories.contains(b.name) {
             lengthUniforms[b.name] = namer.length(b.name)
         }
 
@@ -149,10 +160,10 @@ struct Writer {
         for f in Feature.allCases where features.contains(f) {
             if let line = f.extensionLine { emit(line) }
         }
-        emit("// Generated by vyre-gl from IR program \(program.contentHash.short). Change the IR, not this text.")
+        emit("// Generated by vyre-gl from IR program \(contentHash.short). Change the IR, not this text.")
         let w = program.workgroupSize
         emit("layout(local_size_x = \(w.x), local_size_y = \(w.y), local_size_z = \(w.z)) in;")
-        if !program.buffers.isEmpty || statusBinding != nil || usesForever || usesOpaque || !program.parameterNames.isEmpty { emit("") }
+        if !program.buffers.isEmpty || statusBinding != nil || usesForever || usesOpaque || !analysis.parameters.isEmpty { emit("") }
         for b in program.buffers.sorted(by: { $0.binding < $1.binding }) { emit(bufferDeclaration(b)) }
         if let statusBinding {
             typealias W = LoweredProgram.StatusWord
@@ -177,7 +188,7 @@ struct Writer {
             emit("// Iterations each forever loop may run before the dispatch ends by itself (set by the host).")
             emit("uniform uint \(namer.foreverBudget);")
         }
-        let parameters = program.parameterNames.sorted()
+        let parameters = analysis.parameters.sorted()
         if !parameters.isEmpty {
             emit("// Parameters the host sets for each dispatch.")
             for p in parameters { emit("uniform uint \(namer.parameter(p));") }
@@ -207,7 +218,7 @@ struct Writer {
             statusBinding: statusBinding, loopSites: loopSites, handlesLoopCuts: readsLoopCuts,
             foreverBudgetUniform: usesForever ? namer.foreverBudget : nil,
             lengthUniforms: lengthUniforms,
-            parameterUniforms: Dictionary(uniqueKeysWithValues: program.parameterNames.map { ($0, namer.parameter($0)) }),
+            parameterUniforms: Dictionary(uniqueKeysWithValues: analysis.parameters.map { ($0, namer.parameter($0)) }),
             features: features,
             lines: out.map(\.1))
     }
@@ -220,7 +231,7 @@ struct Writer {
         case .readWrite:
             // Data that other invocations (or the host) may write while this one reads must not be
             // served from a stale cache.
-            if b.placement == .hostMapped || program.sharesData(b.name) { qualifiers.append("coherent") }
+            if b.placement == .hostMapped || analysis.sharedData.contains(b.name) { qualifiers.append("coherent") }
         }
         if b.placement == .hostMapped {
             if !qualifiers.contains("coherent") { qualifiers.append("coherent") }
@@ -251,7 +262,6 @@ struct Writer {
         return name
     }
 
-    private mutating func declare(_ name: String, _ type: DataType) { scopes[scopes.count - 1][name] = type }
 
     // MARK: loops
 
@@ -412,15 +422,8 @@ struct Writer {
         })
     }
 
-    private func type(ofVariable name: String) -> DataType {
-        for s in scopes.reversed() { if let t = s[name] { return t } }
-        preconditionFailure("variable \(name) passed validation")
-    }
-
     private mutating func body(_ nodes: [Node], path: String, indent: Int) {
-        scopes.append([:])
         for (i, n) in nodes.enumerated() { writeStmt(n, path: "\(path)[\(i)]", indent: indent) }
-        scopes.removeLast()
     }
 
     // MARK: statements
@@ -432,22 +435,24 @@ struct Writer {
         defer { path = saved }
         var ctx = Context()
         ctx.hoistLoads = node.expressions.contains { $0.expr.hasSideEffects }
+        /// The path of one of this statement's expressions.
+        func at(_ label: String) -> String { "\(nodePath).\(label)" }
 
         switch node {
         case .let(let name, let value):
-            let t = inferredType(value)
+            let t = analysis.type(at: at("value"))
             ctx.inFloatChain = t.isFloat
-            let text = expr(value, indent, ctx)
+            let text = expr(value, at: at("value"), indent, ctx)
             line("\(t.isFloat ? "precise " : "")\(Conv.scalar(t)) \(namer.variable(name)) = \(text);", indent)
-            declare(name, t)
         case .assign(let name, let value):
-            ctx.inFloatChain = type(ofVariable: name).isFloat
-            let text = expr(value, indent, ctx)
+            // Validated: the value has the variable's type.
+            ctx.inFloatChain = analysis.type(at: at("value")).isFloat
+            let text = expr(value, at: at("value"), indent, ctx)
             line("\(namer.variable(name)) = \(text);", indent)
         case .store(let name, let index, let value):
             let m = memories[name]!
-            let i = indexText(index, indent, ctx)
-            let v = expr(value, indent, ctx)
+            let i = indexText(index, at: at("index"), indent, ctx)
+            let v = expr(value, at: at("value"), indent, ctx)
             let stored = m.storesWords ? "(\(v) ? 1u : 0u)" : v
             if let literal = constantIndex(index), let count = m.fixedCount, literal >= count {
                 line("// store to \(name)[\(literal)] dropped: out of bounds (\(count) elements)", indent)
@@ -457,7 +462,7 @@ struct Writer {
                 line("if (\(i) < \(m.length)) \(m.access)[\(i)] = \(stored);", indent)
             }
         case .if(let condition, let thenBody, let elseBody):
-            let c = expr(condition, indent, ctx)
+            let c = expr(condition, at: at("condition"), indent, ctx)
             line("if \(parenthesized(c)) {", indent)
             body(thenBody, path: "\(nodePath).then", indent: indent + 1)
             if !elseBody.isEmpty {
@@ -466,24 +471,24 @@ struct Writer {
             }
             line("}", indent)
         case .for(let name, let from, let to, let loopBody):
-            let t = inferredType(from)
-            let f = expr(from, indent, ctx)
+            let t = analysis.type(at: at("from"))
+            let f = expr(from, at: at("from"), indent, ctx)
             let first = isSimple(from) ? f : temporary(t, f, indent)
-            let end = isLiteral(to) ? expr(to, indent, ctx) : temporary(t, expr(to, indent, ctx), indent)
+            let last = expr(to, at: at("to"), indent, ctx)
+            let end = isLiteral(to) ? last : temporary(t, last, indent)
             let v = namer.variable(name)
             let inner = beginLoop(site: nodePath, type: t, counter: v, start: first, end: end, exits: Self.breaksOut(of: loopBody), indent: indent)
-            scopes.append([name: t])
             body(loopBody, path: "\(nodePath).body", indent: inner)
-            scopes.removeLast()
             endLoop()
         case .while(let condition, let maxIterations, let loopBody):
-            let max = isLiteral(maxIterations) ? expr(maxIterations, indent, ctx) : temporary(.u32, expr(maxIterations, indent, ctx), indent)
+            let bound = expr(maxIterations, at: at("maxIterations"), indent, ctx)
+            let max = isLiteral(maxIterations) ? bound : temporary(.u32, bound, indent)
             let counter = newName()
             // The condition's exit is a break of the loop's own: a while loop always has one.
             let inner = beginLoop(site: nodePath, type: .u32, counter: counter, start: "0u", end: max, exits: true, indent: indent)
             var condCtx = Context()
             condCtx.hoistLoads = condition.hasSideEffects
-            let c = expr(condition, inner, condCtx)
+            let c = expr(condition, at: at("condition"), inner, condCtx)
             exitLoop(unless: c, indent: inner)
             body(loopBody, path: "\(nodePath).body", indent: inner)
             endLoop()
@@ -529,7 +534,7 @@ struct Writer {
         case .asyncWait(let tag):
             line("memoryBarrier(); // async_wait \(tag): copies complete in place; this publishes their writes", indent)
         case .trap(let code):
-            let c = expr(code, indent, ctx)
+            let c = expr(code, at: at("code"), indent, ctx)
             let codeText = isSimple(code) ? c : temporary(.u32, c, indent)
             helpers.insert(.invocationIndex)
             typealias W = LoweredProgram.StatusWord
@@ -554,12 +559,13 @@ struct Writer {
         let dst = memories[c.destination]!
         line("// \(load ? "async_load" : "async_store") \(c.tag): \(c.source) -> \(c.destination), element by element", indent)
         let site = path ?? "async copy"
-        let so = temporary(.u32, expr(c.sourceOffset, indent, ctx), indent)
-        let d = temporary(.u32, expr(c.destinationOffset, indent, ctx), indent)
+        let at = path ?? ""
+        let so = temporary(.u32, expr(c.sourceOffset, at: "\(at).sourceOffset", indent, ctx), indent)
+        let d = temporary(.u32, expr(c.destinationOffset, at: "\(at).destinationOffset", indent, ctx), indent)
         // The trip count goes through vy_zero so no compiler fully unrolls the copy into constant
         // indices: NVIDIA 580 rejects (C5025) or miscompiles such unrolled copies.
         usesOpaque = true
-        let n = temporary(.u32, "\(expr(c.count, indent, ctx)) ^ vy_zero", indent)
+        let n = temporary(.u32, "\(expr(c.count, at: "\(at).count", indent, ctx)) ^ vy_zero", indent)
         let k = newName()
         let inner = beginLoop(site: site, type: .u32, counter: k, start: "0u", end: n, exits: false, indent: indent)
         let si = temporary(.u32, "\(so) + \(k)", inner)
@@ -571,16 +577,6 @@ struct Writer {
     }
 
     // MARK: expressions
-
-    private func inferredType(_ e: Expr) -> DataType {
-        let scopes = self.scopes
-        let env = TypeEnvironment(program: program) { name in
-            for s in scopes.reversed() { if let t = s[name] { return t } }
-            return nil
-        }
-        // Validated before writing: inference cannot fail here.
-        return (try? Typing.infer(e, in: env)) ?? .u32
-    }
 
     /// `text` wrapped in exactly one pair of parentheses.
     private func parenthesized(_ text: String) -> String {
@@ -617,7 +613,7 @@ struct Writer {
 
     /// An index rendered once: simple expressions inline, anything else into a temporary, because
     /// the bounds check and the access both use it.
-    private mutating func indexText(_ index: Expr, _ indent: Int, _ ctx: Context) -> String {
+    private mutating func indexText(_ index: Expr, at path: String, _ indent: Int, _ ctx: Context) -> String {
         if let literal = constantIndex(index), literal >= Self.largestPlainIndex {
             // Compilers check constant subscripts at compile time, even in a branch never taken:
             // as signed ints ("index must be >= 0", past INT_MAX) and against the largest buffer
@@ -626,7 +622,7 @@ struct Writer {
             usesOpaque = true
             return "(\(literal)u ^ vy_zero)"
         }
-        let text = expr(index, indent, ctx)
+        let text = expr(index, at: path, indent, ctx)
         return isSimple(index) ? text : temporary(.u32, text, indent)
     }
 
@@ -642,9 +638,9 @@ struct Writer {
         }
     }
 
-    /// Expression text for `e`, with no surrounding whitespace.
-    private mutating func expr(_ e: Expr, _ indent: Int, _ ctx: Context) -> String {
-        let t = inferredType(e)
+    /// Expression text for `e`, found at `path`, with no surrounding whitespace.
+    private mutating func expr(_ e: Expr, at path: String, _ indent: Int, _ ctx: Context) -> String {
+        let t = analysis.type(at: path)
         if t.isFloat, let value = Semantics.constantValue(of: e) {
             // Float constants are computed here, by the IR's own rules, so the driver never folds
             // them; zeros and non-finite values are also hidden from folds around them.
@@ -664,15 +660,16 @@ struct Writer {
             // Float arithmetic ends in a precise temporary, so no driver may contract or reorder it.
             var inner = ctx
             inner.inFloatChain = true
-            return temporary(t, render(e, t, indent, inner), indent, precise: true)
+            return temporary(t, render(e, at: path, t, indent, inner), indent, precise: true)
         }
         var inner = ctx
         inner.inFloatChain = t.isFloat && isFloatChain(e) && ctx.inFloatChain
-        return render(e, t, indent, inner)
+        return render(e, at: path, t, indent, inner)
     }
 
-    private mutating func render(_ e: Expr, _ t: DataType, _ indent: Int, _ ctx: Context) -> String {
-        func sub(_ x: Expr) -> String { expr(x, indent, ctx) }
+    private mutating func render(_ e: Expr, at path: String, _ t: DataType, _ indent: Int, _ ctx: Context) -> String {
+        func sub(_ x: Expr, _ label: String) -> String { expr(x, at: "\(path).\(label)", indent, ctx) }
+        func typeOfOperand() -> DataType { analysis.type(at: "\(path).operand") }
         switch e {
         case .literal(let v):
             return Conv.literal(v)
@@ -687,7 +684,7 @@ struct Writer {
             return namer.parameter(name)
         case .load(let name, let index):
             let m = memories[name]!
-            let i = indexText(index, indent, ctx)
+            let i = indexText(index, at: "\(path).index", indent, ctx)
             let text: String
             if let literal = constantIndex(index), let count = m.fixedCount, literal >= count {
                 text = opaqueZero(m.type)
@@ -698,8 +695,8 @@ struct Writer {
             }
             return ctx.hoistLoads ? temporary(m.type, text, indent) : text
         case .unary(let op, let a):
-            let operandType = inferredType(a)
-            let x = sub(a)
+            let operandType = typeOfOperand()
+            let x = sub(a, "operand")
             switch op {
             case .negate: return "(-\(x))"
             case .not: return "(!\(x))"
@@ -726,9 +723,9 @@ struct Writer {
                 return "\(Conv.floatFunction(op)!)(\(x))"
             }
         case .binary(let op, let a, let b):
-            let operandType = inferredType(a)
-            let x = sub(a)
-            let y = sub(b)
+            let operandType = analysis.type(at: "\(path).lhs")
+            let x = sub(a, "lhs")
+            let y = sub(b, "rhs")
             switch op {
             case .div where operandType.isInteger, .rem:
                 let h = Helper.divide(operandType, remainder: op == .rem)
@@ -752,16 +749,15 @@ struct Writer {
                 return "(\(x) \(Conv.infix(op)!) \(y))"
             }
         case .select(let c, let a, let b):
-            let cond = sub(c)
-            let x = sub(a)
-            let y = sub(b)
+            let cond = sub(c, "condition")
+            let x = sub(a, "ifTrue")
+            let y = sub(b, "ifFalse")
             return "(\(cond) ? \(x) : \(y))"
         case .cast(let to, let a):
-            let from = inferredType(a)
-            return convert(sub(a), from: from, to: to)
+            return convert(sub(a, "operand"), from: typeOfOperand(), to: to)
         case .bitcast(let to, let a):
-            let from = inferredType(a)
-            let x = sub(a)
+            let from = typeOfOperand()
+            let x = sub(a, "operand")
             switch (from, to) {
             case _ where from == to:
                 return x
@@ -782,9 +778,9 @@ struct Writer {
                 return "\(Conv.bitcastFunction(from: from, to: to))(\(x))"
             }
         case .fma(let a, let b, let c):
-            let x = sub(a)
-            let y = sub(b)
-            let z = sub(c)
+            let x = sub(a, "a")
+            let y = sub(b, "b")
+            let z = sub(c, "c")
             if t == .f32 {
                 // The product of two floats is exact in double, so whether or not the driver fuses
                 // this, the sum is rounded once to double and then to float: the same everywhere.
@@ -795,8 +791,8 @@ struct Writer {
             return "(\(product) + \(z))"
         case .atomic(let op, let name, let index, let value):
             let m = memories[name]!
-            let i = indexText(index, indent, ctx)
-            let v = sub(value)
+            let i = indexText(index, at: "\(path).index", indent, ctx)
+            let v = sub(value, "value")
             let result = temporary(m.type, Conv.zero(m.type), indent)
             let function = ["add": "atomicAdd", "and": "atomicAnd", "or": "atomicOr", "xor": "atomicXor",
                             "min": "atomicMin", "max": "atomicMax", "exchange": "atomicExchange"][op.rawValue]!
@@ -804,9 +800,9 @@ struct Writer {
             return result
         case .compareExchange(let name, let index, let expected, let desired):
             let m = memories[name]!
-            let i = indexText(index, indent, ctx)
-            let x = sub(expected)
-            let d = sub(desired)
+            let i = indexText(index, at: "\(path).index", indent, ctx)
+            let x = sub(expected, "expected")
+            let d = sub(desired, "desired")
             let result = temporary(m.type, Conv.zero(m.type), indent)
             line("if (\(i) < \(m.length)) \(result) = atomicCompSwap(\(m.access)[\(i)], \(x), \(d));", indent)
             return result
@@ -865,62 +861,5 @@ struct Writer {
         case (.i32, .u64): return "uint64_t(int64_t(\(x)))"
         default: return "\(Conv.scalar(to))(\(x))"
         }
-    }
-}
-
-extension Program {
-    /// Whether the lowering writes a loop for any statement (IR loops and async copies).
-    var containsLoop: Bool {
-        func any(_ nodes: [Node]) -> Bool {
-            nodes.contains { n in
-                switch n {
-                case .for, .while, .forever, .asyncLoad, .asyncStore: return true
-                default: return n.bodies.contains { any($0.nodes) }
-                }
-            }
-        }
-        return any(entry)
-    }
-
-    var containsTrap: Bool {
-        func any(_ nodes: [Node]) -> Bool {
-            nodes.contains { n in
-                if case .trap = n { return true }
-                return n.bodies.contains { any($0.nodes) }
-            }
-        }
-        return any(entry)
-    }
-
-    /// Whether the program both writes and reads a buffer (loads, atomics or copies), so
-    /// invocations may see each other's writes through it.
-    func sharesData(_ name: String) -> Bool {
-        var reads = false
-        var writes = false
-        func expr(_ e: Expr) {
-            switch e {
-            case .load(let m, _) where m == name: reads = true
-            case .atomic(_, let m, _, _) where m == name, .compareExchange(let m, _, _, _) where m == name:
-                reads = true
-                writes = true
-            default: break
-            }
-            e.children.forEach(expr)
-        }
-        func body(_ nodes: [Node]) {
-            for n in nodes {
-                switch n {
-                case .store(let m, _, _) where m == name: writes = true
-                case .asyncLoad(let c), .asyncStore(let c):
-                    if c.source == name { reads = true }
-                    if c.destination == name { writes = true }
-                default: break
-                }
-                n.expressions.forEach { expr($0.expr) }
-                n.bodies.forEach { body($0.nodes) }
-            }
-        }
-        body(entry)
-        return reads && writes
     }
 }

@@ -79,33 +79,11 @@ enum Canonicalizer {
     }
 
     static func node(_ n: Node) -> Node {
-        switch n {
-        case .let(let name, let v): return .let(name, expr(v))
-        case .assign(let name, let v): return .assign(name, expr(v))
-        case .store(let m, let i, let v): return .store(m, index: expr(i), value: expr(v))
-        case .if(let c, let t, let e): return .if(expr(c), then: body(t), else: body(e))
-        case .for(let name, let f, let t, let b): return .for(name, from: expr(f), to: expr(t), body: body(b))
-        case .while(let c, let m, let b): return .while(expr(c), maxIterations: expr(m), body: body(b))
-        case .forever(let b): return .forever(body(b))
-        case .block(let b): return .block(body(b))
-        case .region(let name, let b): return .region(name, body(b))
-        case .asyncLoad(let c): return .asyncLoad(copy(c))
-        case .asyncStore(let c): return .asyncStore(copy(c))
-        case .trap(let c): return .trap(expr(c))
-        case .return, .break, .continue, .barrier, .asyncWait: return n
-        }
-    }
-
-    static func copy(_ c: AsyncCopy) -> AsyncCopy {
-        AsyncCopy(tag: c.tag, source: c.source, sourceOffset: expr(c.sourceOffset), destination: c.destination,
-                  destinationOffset: expr(c.destinationOffset), count: expr(c.count))
+        n.mapChildren(expression: expr, body: body)
     }
 
     static func expr(_ e: Expr) -> Expr {
         switch e {
-        case .literal, .variable, .length, .builtin, .parameter: return e
-        case .load(let m, let i): return .load(m, index: expr(i))
-        case .unary(let op, let a): return .unary(op, expr(a))
         case .binary(let op, let a, let b):
             let x = expr(a)
             let y = expr(b)
@@ -113,16 +91,13 @@ enum Canonicalizer {
                 return .binary(op, y, x)
             }
             return .binary(op, x, y)
-        case .select(let c, let a, let b): return .select(expr(c), expr(a), expr(b))
-        case .cast(let t, let a): return .cast(t, expr(a))
-        case .bitcast(let t, let a): return .bitcast(t, expr(a))
         case .fma(let a, let b, let c):
             let x = expr(a)
             let y = expr(b)
             if !x.hasSideEffects && !y.hasSideEffects && precedes(y, x) { return .fma(y, x, expr(c)) }
             return .fma(x, y, expr(c))
-        case .atomic(let op, let m, let i, let v): return .atomic(op, m, index: expr(i), value: expr(v))
-        case .compareExchange(let m, let i, let x, let d): return .compareExchange(m, index: expr(i), expected: expr(x), desired: expr(d))
+        default:
+            return e.mapChildren(expr)
         }
     }
 

@@ -152,19 +152,6 @@ extension Expr {
         }
     }
 
-    /// Direct sub-expressions, in evaluation order.
-    public var children: [Expr] {
-        switch self {
-        case .literal, .variable, .length, .builtin, .parameter: []
-        case .load(_, let i): [i]
-        case .unary(_, let a), .cast(_, let a), .bitcast(_, let a): [a]
-        case .binary(_, let a, let b): [a, b]
-        case .select(let a, let b, let c), .fma(let a, let b, let c): [a, b, c]
-        case .atomic(_, _, let i, let v): [i, v]
-        case .compareExchange(_, let i, let e, let d): [i, e, d]
-        }
-    }
-
     /// The number of expression nodes in the tree.
     public var size: Int { 1 + children.reduce(0) { $0 + $1.size } }
 }

@@ -25,17 +25,27 @@ public struct Interpreter: Sendable {
     public var options: Options
     public init(options: Options = Options()) { self.options = options }
 
-    /// Runs `program` over `grid` workgroups. `buffers` maps buffer names to their contents as
-    /// little-endian 32-bit words; a buffer left out starts zeroed at its declared count.
+    /// Validates `program` for ``Options/limits`` and runs it: the `ValidatedProgram` overload for a
+    /// program not validated yet.
     public func run(_ program: Program, grid: WorkgroupSize, buffers: [String: [UInt32]]) throws(InterpreterError) -> InterpreterResult {
-        do { try program.validate(limits: options.limits) } catch { throw .invalidProgram(error) }
+        let validated: ValidatedProgram
+        do { validated = try program.validated(limits: options.limits) } catch { throw .invalidProgram(error) }
+        return try run(validated, grid: grid, buffers: buffers)
+    }
+
+    /// Runs `validated` over `grid` workgroups. `buffers` maps buffer names to their contents as
+    /// little-endian 32-bit words; a buffer left out starts zeroed at its declared count. A
+    /// program validated for limits wider than ``Options/limits`` is checked again for them.
+    public func run(_ validated: ValidatedProgram, grid: WorkgroupSize, buffers: [String: [UInt32]]) throws(InterpreterError) -> InterpreterResult {
+        let validated = try Self.checked(validated, for: options.limits)
+        let program = validated.program
         guard grid.x > 0, grid.y > 0, grid.z > 0 else {
             throw .invalidGrid("grid \(grid) has an empty axis")
         }
         if let unknown = buffers.keys.sorted().first(where: { program.buffer(named: $0) == nil }) {
             throw .unknownBuffer(unknown)
         }
-        if let missing = program.parameterNames.sorted().first(where: { options.parameters[$0] == nil }) {
+        if let missing = validated.analysis.parameters.sorted().first(where: { options.parameters[$0] == nil }) {
             throw .missingParameter(missing)
         }
 
@@ -63,16 +73,17 @@ public struct Interpreter: Sendable {
             memories.append(Memory(words: Array(repeating: 0, count: Int(s.count) * s.elementType.wordCount), type: s.elementType, elements: Int(s.count)))
         }
 
-        let code: CompiledProgram
-        do { code = try InterpreterCompiler.compile(program, memoryIndex: memoryIndex) } catch {
-            throw .invalidProgram(ValidationFailure(errors: [ValidationError(.typeMismatch, at: "entry", error.problem, fix: error.fix)]))
-        }
+        let code = InterpreterCompiler.compile(validated, memoryIndex: memoryIndex)
         var machine = Machine(code: code, memories: memories, grid: grid, size: program.workgroupSize, options: options)
         try machine.runAll(firstShared: firstShared)
 
         var out: [String: [UInt32]] = [:]
         for b in program.buffers { out[b.name] = machine.memories[memoryIndex[b.name]!].words }
         return InterpreterResult(buffers: out, traps: machine.traps, steps: machine.steps)
+    }
+
+    private static func checked(_ validated: ValidatedProgram, for limits: Limits) throws(InterpreterError) -> ValidatedProgram {
+        do { return try validated.revalidated(for: limits) } catch { throw .invalidProgram(error) }
     }
 }
 

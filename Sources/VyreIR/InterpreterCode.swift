@@ -50,9 +50,20 @@ struct InterpreterCompiler {
     let program: Program
     let memoryIndex: [String: Int]
     var out = CompiledProgram()
-    private var scopes: [[String: (register: Int, type: DataType)]] = [[:]]
-    /// Per enclosing loop: where `continue` goes, and the jumps to patch with the loop's exit.
-    private var loops: [(continueTarget: Int, breakJumps: [Int])] = []
+    /// The register of every variable in scope.
+    private var scopes = Scopes<Int>()
+    private var loops: [LoopFrame] = []
+
+    /// An enclosing loop's jumps.
+    private struct LoopFrame {
+        /// Where `continue` goes, when that is known before the body: while and forever loops
+        /// continue at their check. Nil for a for-loop, which continues at its increment.
+        var continueTarget: Int?
+        /// Continues written before their target was known, patched once the loop's step is.
+        var pendingContinues: [Int] = []
+        /// Breaks, patched with the loop's exit.
+        var breakJumps: [Int] = []
+    }
 
     init(program: Program, memoryIndex: [String: Int]) {
         self.program = program
@@ -60,9 +71,9 @@ struct InterpreterCompiler {
         out.foreverBudgetRegister = newRegister()
     }
 
-    static func compile(_ program: Program, memoryIndex: [String: Int]) throws(TypeIssue) -> CompiledProgram {
-        var c = InterpreterCompiler(program: program, memoryIndex: memoryIndex)
-        try c.body(program.entry)
+    static func compile(_ validated: ValidatedProgram, memoryIndex: [String: Int]) -> CompiledProgram {
+        var c = InterpreterCompiler(program: validated.program, memoryIndex: memoryIndex)
+        c.body(validated.program.entry)
         c.emit(.finish)
         return c.out
     }
@@ -90,17 +101,9 @@ struct InterpreterCompiler {
         }
     }
 
-    private var environment: TypeEnvironment {
-        let scopes = self.scopes
-        return TypeEnvironment(program: program) { name in
-            for s in scopes.reversed() { if let v = s[name] { return v.type } }
-            return nil
-        }
-    }
-
     private func register(of name: String) -> Int {
-        for s in scopes.reversed() { if let v = s[name] { return v.register } }
-        preconditionFailure("variable \(name) passed validation")
+        guard let r = scopes[name] else { preconditionFailure("variable \(name) passed validation") }
+        return r
     }
 
     private func resolve(_ e: Expr) -> RExpr {
@@ -123,89 +126,80 @@ struct InterpreterCompiler {
         }
     }
 
-    private mutating func body(_ nodes: [Node]) throws(TypeIssue) {
-        scopes.append([:])
-        for n in nodes { try node(n) }
-        scopes.removeLast()
+    private mutating func body(_ nodes: [Node]) {
+        scopes.push()
+        for n in nodes { node(n) }
+        scopes.pop()
     }
 
-    private mutating func loop(continueTarget: Int, check: Int, _ nodes: [Node], step: [Instruction]) throws(TypeIssue) {
-        loops.append((continueTarget, []))
-        try body(nodes)
+    /// The body of a loop whose check is at `check`, then its `step` and the jump back to the
+    /// check; patches the check, the breaks and any pending continues.
+    private mutating func loop(continueTarget: Int?, check: Int, _ nodes: [Node], step: [Instruction]) {
+        loops.append(LoopFrame(continueTarget: continueTarget))
+        body(nodes)
+        let stepStart = here
         for i in step { emit(i) }
         emit(.jump(check))
         let exit = here
         patch(check, to: exit)
-        for j in loops.removeLast().breakJumps { patch(j, to: exit) }
+        let frame = loops.removeLast()
+        for j in frame.breakJumps { patch(j, to: exit) }
+        for j in frame.pendingContinues { patch(j, to: stepStart) }
     }
 
-    private mutating func node(_ n: Node) throws(TypeIssue) {
+    private mutating func node(_ n: Node) {
         switch n {
         case .let(let name, let value):
-            let t = try Typing.infer(value, in: environment)
             let r = newRegister()
             emit(.set(r, resolve(value)))
-            scopes[scopes.count - 1][name] = (r, t)
+            scopes.declare(name, r)
         case .assign(let name, let value):
             emit(.set(register(of: name), resolve(value)))
         case .store(let m, let i, let v):
             emit(.store(memory: memoryIndex[m]!, index: resolve(i), value: resolve(v)))
         case .if(let c, let t, let e):
             let branch = emit(.branchIfFalse(resolve(c), target: -1))
-            try body(t)
+            body(t)
             if e.isEmpty {
                 patch(branch, to: here)
             } else {
                 let skip = emit(.jump(-1))
                 patch(branch, to: here)
-                try body(e)
+                body(e)
                 patch(skip, to: here)
             }
         case .for(let name, let from, let to, let nodes):
-            let t = try Typing.infer(from, in: environment)
             let v = newRegister()
             let end = newRegister()
             emit(.forInit(variable: v, end: end, from: resolve(from), to: resolve(to)))
             let check = emit(.forCheck(variable: v, end: end, exit: -1))
-            scopes.append([name: (v, t)])
-            // `continue` must reach the increment, whose index is only known after the body.
-            loops.append((-1, []))
-            try body(nodes)
-            let increment = emit(.increment(v))
-            emit(.jump(check))
-            let exit = here
-            patch(check, to: exit)
-            let frame = loops.removeLast()
-            for j in frame.breakJumps {
-                if case .jump(-2) = out.code[j] { patch(j, to: increment) } else { patch(j, to: exit) }
-            }
-            scopes.removeLast()
+            scopes.push([name: v])
+            // `continue` reaches the increment, whose index is known only after the body.
+            loop(continueTarget: nil, check: check, nodes, step: [.increment(v)])
+            scopes.pop()
         case .while(let c, let max, let nodes):
             let counter = newRegister()
             let limit = newRegister()
             emit(.counterInit(counter: counter, limit: limit, limitValue: resolve(max)))
             let check = emit(.loopCheck(counter: counter, limit: limit, condition: resolve(c), exit: -1))
-            try loop(continueTarget: check, check: check, nodes, step: [])
+            loop(continueTarget: check, check: check, nodes, step: [])
         case .forever(let nodes):
             let counter = newRegister()
             emit(.counterInit(counter: counter, limit: out.foreverBudgetRegister, limitValue: nil))
             let check = emit(.loopCheck(counter: counter, limit: out.foreverBudgetRegister, condition: nil, exit: -1))
-            try loop(continueTarget: check, check: check, nodes, step: [])
+            loop(continueTarget: check, check: check, nodes, step: [])
         case .block(let nodes), .region(_, let nodes):
-            try body(nodes)
+            body(nodes)
         case .return:
             emit(.finish)
         case .break:
             let j = emit(.jump(-1))
             loops[loops.count - 1].breakJumps.append(j)
         case .continue:
-            let target = loops[loops.count - 1].continueTarget
-            if target >= 0 {
+            if let target = loops[loops.count - 1].continueTarget {
                 emit(.jump(target))
             } else {
-                // For-loops: a placeholder the loop patches to its increment.
-                let j = emit(.jump(-2))
-                loops[loops.count - 1].breakJumps.append(j)
+                loops[loops.count - 1].pendingContinues.append(emit(.jump(-1)))
             }
         case .barrier(let kind):
             emit(.barrier(kind))

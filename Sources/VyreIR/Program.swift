@@ -21,21 +21,18 @@ public struct Program: Sendable, Hashable {
     /// Statements in the whole program.
     public var nodeCount: Int { entry.reduce(0) { $0 + $1.nodeCount } }
 
-    /// Names of every `parameter` the program reads.
+    /// Names of every `parameter` the program reads (one walk; a validated program has them in
+    /// ``ProgramAnalysis/parameters``).
     public var parameterNames: Set<String> {
-        var names = Set<String>()
-        func visit(_ e: Expr) {
-            if case .parameter(let n) = e { names.insert(n) }
-            e.children.forEach(visit)
-        }
-        func visit(_ nodes: [Node]) {
-            for n in nodes {
-                n.expressions.forEach { visit($0.expr) }
-                n.bodies.forEach { visit($0.nodes) }
+        struct Parameters: ProgramVisitor {
+            var names: Set<String> = []
+            mutating func visit(_ expr: Expr, at path: String, depth: Int) {
+                if case .parameter(let n) = expr { names.insert(n) }
             }
         }
-        visit(entry)
-        return names
+        var found = Parameters()
+        walk(&found)
+        return found.names
     }
 }
 

@@ -33,7 +33,29 @@ public struct TypeEnvironment {
 public enum Typing {
     /// The type of `expr`, or the first rule it breaks.
     public static func infer(_ expr: Expr, in env: TypeEnvironment) throws(TypeIssue) -> DataType {
-        try infer(expr, env, "")
+        var none: Recorder? = nil
+        return try infer(expr, env, "", &none)
+    }
+
+    /// As ``infer(_:in:)``, also recording the type of every sub-expression in `types` under
+    /// `root` followed by its subpath (the validator's pass that builds ``ProgramAnalysis/types``).
+    static func infer(_ expr: Expr, in env: TypeEnvironment, at root: String, recording types: inout [String: DataType]) throws(TypeIssue) -> DataType {
+        var recorder: Recorder? = Recorder(root: root, types: types)
+        // The recorder holds the only reference while it records, so no insert copies the table.
+        types = [:]
+        defer { types = recorder!.types }
+        return try infer(expr, env, "", &recorder)
+    }
+
+    struct Recorder {
+        var root: String
+        var types: [String: DataType]
+    }
+
+    private static func infer(_ expr: Expr, _ env: TypeEnvironment, _ path: String, _ recorder: inout Recorder?) throws(TypeIssue) -> DataType {
+        let t = try inferNode(expr, env, path, &recorder)
+        if recorder != nil { recorder!.types[recorder!.root + path] = t }
+        return t
     }
 
     private static func issue(_ kind: TypeIssue.Kind, _ path: String, _ problem: String, _ fix: String) -> TypeIssue {
@@ -56,7 +78,7 @@ public enum Typing {
         }
     }
 
-    private static func infer(_ expr: Expr, _ env: TypeEnvironment, _ path: String) throws(TypeIssue) -> DataType {
+    private static func inferNode(_ expr: Expr, _ env: TypeEnvironment, _ path: String, _ recorder: inout Recorder?) throws(TypeIssue) -> DataType {
         switch expr {
         case .literal(let v):
             return v.type
@@ -67,7 +89,7 @@ public enum Typing {
             return t
         case .load(let name, let index):
             let t = try readable(name, env, path)
-            try expect(try infer(index, env, path + ".index"), .u32, path + ".index", "an index")
+            try expect(try infer(index, env, path + ".index", &recorder), .u32, path + ".index", "an index")
             return t
         case .length(let name):
             guard env.memory(name) != nil else {
@@ -82,47 +104,47 @@ public enum Typing {
             }
             return .u32
         case .unary(let op, let a):
-            let t = try infer(a, env, path + ".operand")
+            let t = try infer(a, env, path + ".operand", &recorder)
             return try unaryResult(op, t, path)
         case .binary(let op, let a, let b):
-            let ta = try infer(a, env, path + ".lhs")
-            let tb = try infer(b, env, path + ".rhs")
+            let ta = try infer(a, env, path + ".lhs", &recorder)
+            let tb = try infer(b, env, path + ".rhs", &recorder)
             return try binaryResult(op, ta, tb, path)
         case .select(let c, let a, let b):
-            try expect(try infer(c, env, path + ".condition"), .bool, path + ".condition", "a select condition")
-            let ta = try infer(a, env, path + ".ifTrue")
-            let tb = try infer(b, env, path + ".ifFalse")
+            try expect(try infer(c, env, path + ".condition", &recorder), .bool, path + ".condition", "a select condition")
+            let ta = try infer(a, env, path + ".ifTrue", &recorder)
+            let tb = try infer(b, env, path + ".ifFalse", &recorder)
             guard ta == tb else {
                 throw issue(.typeMismatch, path, "select arms have different types \(ta) and \(tb)", "cast one arm so both have the same type")
             }
             return ta
         case .cast(let to, let a):
-            _ = try infer(a, env, path + ".operand")
+            _ = try infer(a, env, path + ".operand", &recorder)
             return to
         case .bitcast(let to, let a):
-            let t = try infer(a, env, path + ".operand")
+            let t = try infer(a, env, path + ".operand", &recorder)
             guard t != .bool, to != .bool, t.wordCount == to.wordCount else {
                 throw issue(.typeMismatch, path, "cannot bitcast \(t) to \(to): bitcasts need two non-bool types of the same width", "use cast for a value conversion")
             }
             return to
         case .fma(let a, let b, let c):
-            let ta = try infer(a, env, path + ".a")
-            let tb = try infer(b, env, path + ".b")
-            let tc = try infer(c, env, path + ".c")
+            let ta = try infer(a, env, path + ".a", &recorder)
+            let tb = try infer(b, env, path + ".b", &recorder)
+            let tc = try infer(c, env, path + ".c", &recorder)
             guard ta.isFloat, ta == tb, tb == tc else {
                 throw issue(.typeMismatch, path, "fma needs three operands of one float type, found \(ta), \(tb), \(tc)", "cast the operands to f32 (or f64)")
             }
             return ta
         case .atomic(_, let name, let index, let value):
             let t = try atomicTarget(name, env, path)
-            try expect(try infer(index, env, path + ".index"), .u32, path + ".index", "an index")
-            try expect(try infer(value, env, path + ".value"), t, path + ".value", "the atomic operand")
+            try expect(try infer(index, env, path + ".index", &recorder), .u32, path + ".index", "an index")
+            try expect(try infer(value, env, path + ".value", &recorder), t, path + ".value", "the atomic operand")
             return t
         case .compareExchange(let name, let index, let expected, let desired):
             let t = try atomicTarget(name, env, path)
-            try expect(try infer(index, env, path + ".index"), .u32, path + ".index", "an index")
-            try expect(try infer(expected, env, path + ".expected"), t, path + ".expected", "the expected value")
-            try expect(try infer(desired, env, path + ".desired"), t, path + ".desired", "the desired value")
+            try expect(try infer(index, env, path + ".index", &recorder), .u32, path + ".index", "an index")
+            try expect(try infer(expected, env, path + ".expected", &recorder), t, path + ".expected", "the expected value")
+            try expect(try infer(desired, env, path + ".desired", &recorder), t, path + ".desired", "the desired value")
             return t
         }
     }

@@ -46,6 +46,8 @@ struct Validator {
     let program: Program
     let limits: Limits
     var errors: [ValidationError] = []
+    /// The type of every expression checked, by path (see ``ProgramAnalysis/types``).
+    var types: [String: DataType] = [:]
 
     private struct Variable {
         var type: DataType
@@ -55,7 +57,7 @@ struct Validator {
 
     private struct LoopFrame { var diverged = false }
 
-    private var scopes: [[String: Variable]] = []
+    private var scopes = Scopes<Variable>()
     private var loops: [LoopFrame] = []
     private var uniformControl = true
     private var exitedNonUniformly = false
@@ -75,7 +77,6 @@ struct Validator {
     mutating func run() {
         checkDeclarations()
         checkShape()
-        scopes = [[:]]
         checkBody(program.entry, path: "entry")
     }
 
@@ -150,28 +151,41 @@ struct Validator {
     // MARK: size and depth
 
     private mutating func checkShape() {
-        var size = 0
-        var deepest: (depth: Int, path: String)? = nil
-        func expr(_ e: Expr, _ depth: Int, _ path: String) {
-            size += 1
-            if depth > limits.maxNestingDepth, deepest == nil { deepest = (depth, path) }
-            for c in e.children { expr(c, depth + 1, path) }
-        }
-        func body(_ nodes: [Node], _ depth: Int, _ path: String) {
-            for (i, n) in nodes.enumerated() {
-                let p = "\(path)[\(i)]"
-                size += 1
-                if depth > limits.maxNestingDepth, deepest == nil { deepest = (depth, p) }
-                for (label, e) in n.expressions { expr(e, depth + 1, "\(p).\(label)") }
-                for (label, b) in n.bodies { body(b, depth + 1, "\(p).\(label)") }
-            }
-        }
-        body(program.entry, 1, "entry")
-        if let d = deepest {
+        var shape = Shape(maxDepth: limits.maxNestingDepth)
+        program.walk(&shape)
+        if let d = shape.deepest {
             report(.nestingTooDeep, d.path, "nesting depth exceeds \(limits.maxNestingDepth)", fix: "move deep expressions into variables and split nested loops into sequential steps")
         }
-        if size > limits.maxProgramSize {
-            report(.programTooLarge, "entry", "program has \(size) statements and expressions, the limit is \(limits.maxProgramSize)", fix: "split the work into several programs")
+        if shape.size > limits.maxProgramSize {
+            report(.programTooLarge, "entry", "program has \(shape.size) statements and expressions, the limit is \(limits.maxProgramSize)", fix: "split the work into several programs")
+        }
+    }
+
+    /// Counts statements and expressions and finds the first place nested too deep: a statement,
+    /// or the statement's expression that holds the deep sub-expression (its full path would
+    /// repeat a label once per level).
+    private struct Shape: ProgramVisitor {
+        let maxDepth: Int
+        var size = 0
+        var deepest: (depth: Int, path: String)? = nil
+        private var nodeDepth = 0
+        private var expressionRoot = ""
+
+        init(maxDepth: Int) { self.maxDepth = maxDepth }
+
+        mutating func visit(_ node: Node, at path: String, depth: Int) {
+            nodeDepth = depth
+            count(depth, path)
+        }
+
+        mutating func visit(_ expr: Expr, at path: String, depth: Int) {
+            if depth == nodeDepth + 1 { expressionRoot = path }
+            count(depth, expressionRoot)
+        }
+
+        private mutating func count(_ depth: Int, _ path: String) {
+            size += 1
+            if depth > maxDepth, deepest == nil { deepest = (depth, path) }
         }
     }
 
@@ -181,22 +195,12 @@ struct Validator {
         uniformControl && !exitedNonUniformly && loops.allSatisfy { !$0.diverged }
     }
 
-    private func lookup(_ name: String) -> Variable? {
-        for scope in scopes.reversed() { if let v = scope[name] { return v } }
-        return nil
-    }
-
-    private mutating func update(_ name: String, _ change: (inout Variable) -> Void) {
-        for i in scopes.indices.reversed() where scopes[i][name] != nil {
-            change(&scopes[i][name]!)
-            return
-        }
-    }
+    private func lookup(_ name: String) -> Variable? { scopes[name] }
 
     private mutating func checkBody(_ nodes: [Node], path: String) {
-        scopes.append([:])
+        scopes.push()
         for (i, node) in nodes.enumerated() { check(node, path: "\(path)[\(i)]") }
-        scopes.removeLast()
+        scopes.pop()
     }
 
     private mutating func declare(_ name: String, _ type: DataType, uniform: Bool, loopVariable: Bool, path: String) {
@@ -206,7 +210,7 @@ struct Validator {
         if lookup(name) != nil {
             report(.duplicateVariable, path, "variable '\(quoteForMessage(name))' is already defined in this scope or an enclosing one", fix: "choose another name, or assign to the existing variable")
         }
-        scopes[scopes.count - 1][name] = Variable(type: type, uniform: uniform, isLoopVariable: loopVariable)
+        scopes.declare(name, Variable(type: type, uniform: uniform, isLoopVariable: loopVariable))
     }
 
     private mutating func check(_ node: Node, path: String) {
@@ -227,7 +231,7 @@ struct Validator {
                 report(.typeMismatch, "\(path).value", "variable '\(quoteForMessage(name))' is \(v.type), the assigned value is \(t)", fix: "cast the value to \(v.type)")
             }
             let uniform = controlIsUniform && isUniform(value)
-            if !uniform { update(name) { $0.uniform = false } }
+            if !uniform { scopes.update(name) { $0.uniform = false } }
         case .store(let name, let index, let value):
             let idx = type(of: index, path: "\(path).index")
             let t = type(of: value, path: "\(path).value")
@@ -257,7 +261,7 @@ struct Validator {
             }
             let header = isUniform(from) && isUniform(to)
             checkLoop(body, path: "\(path).body", headerUniform: header) { v in
-                v.scopes.append([:])
+                v.scopes.push()
                 v.declare(name, tf ?? .u32, uniform: header && v.controlIsUniform, loopVariable: true, path: path)
             }
         case .while(let condition, let maxIterations, let body):
@@ -310,14 +314,14 @@ struct Validator {
             loops.append(LoopFrame())
             if let prologue { prologue(&self) }
             checkBody(body, path: path)
-            if prologue != nil { scopes.removeLast() }
+            if prologue != nil { scopes.pop() }
             divergedInProbe = loops.removeLast().diverged
             muted -= 1
         }
         loops.append(LoopFrame(diverged: divergedInProbe))
         if let prologue { prologue(&self) }
         checkBody(body, path: path)
-        if prologue != nil { scopes.removeLast() }
+        if prologue != nil { scopes.pop() }
         loops.removeLast()
         uniformControl = savedControl
     }
@@ -364,10 +368,7 @@ struct Validator {
 
     private var environment: TypeEnvironment {
         let scopes = self.scopes
-        return TypeEnvironment(program: program) { name in
-            for scope in scopes.reversed() { if let v = scope[name] { return v.type } }
-            return nil
-        }
+        return TypeEnvironment(program: program) { scopes[$0]?.type }
     }
 
     private mutating func expect(_ t: DataType?, _ want: DataType, _ path: String, _ what: String) {
@@ -381,7 +382,7 @@ struct Validator {
     private mutating func type(of expr: Expr, path: String) -> DataType? {
         checkCapabilities(expr, path)
         do {
-            return try Typing.infer(expr, in: environment)
+            return try Typing.infer(expr, in: environment, at: path, recording: &types)
         } catch {
             let kind: ValidationError.Kind = switch error.kind {
             case .undefinedVariable: .undefinedVariable

@@ -25,7 +25,7 @@ extension MegakernelConfiguration {
     /// Checks the configuration (custom opcodes outside the reserved space and each handled once,
     /// extra buffers at free bindings and names) and builds the megakernel program for `limits`,
     /// with a validation failure inside a handler blamed on that handler. Needs no GPU.
-    public func program(limits: Limits) throws(MegakernelError) -> Program {
+    public func program(limits: Limits) throws(MegakernelError) -> ValidatedProgram {
         var seen = Set<UInt32>()
         for h in opcodes {
             if RingProtocol.isReserved(h.opcode) { throw .invalidOpcode(h.opcode, "is reserved by the protocol (bit 31, 0xFFF0...0xFFFF and 0...7). Fix: use a number from 8 up, such as a tenant-private opcode from 0x40000000") }
@@ -36,8 +36,7 @@ extension MegakernelConfiguration {
             if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer("'\(b.name)' has the name of a protocol buffer. Fix: rename it") }
         }
         let program = MegakernelPrograms.oneShot(configuration: self)
-        do { try program.validate(limits: limits) } catch { throw Self.blame(error, handlers: opcodes, program: program) }
-        return program
+        do { return try program.validated(limits: limits) } catch { throw Self.blame(error, handlers: opcodes, program: program) }
     }
 
     /// Turns a validation failure inside a handler into one that names the handler.

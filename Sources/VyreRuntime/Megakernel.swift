@@ -26,9 +26,9 @@ public final class Megakernel: Sendable {
         self.configuration = configuration
         self.logger = logger ?? context.logger
         self.mappedStateLimit = configuration.mappedStateLimit ?? (context.info.isSoftware ? 0 : 1024)
-        let program = try configuration.program(limits: context.limits)
-        self.program = program
-        pipeline = try onDevice { () throws(VyreGLError) in try context.makePipeline(program) }
+        let validated = try configuration.program(limits: context.limits)
+        self.program = validated.program
+        pipeline = try onDevice { () throws(VyreGLError) in try context.makePipeline(validated) }
         resident = Mutex(ResidentBuffers())
         self.logger.debug("megakernel bootstrapped", metadata: ["compile_ms": "\(pipeline.compileTime)", "opcodes": "\(configuration.opcodes.count)"])
     }

@@ -58,10 +58,11 @@ struct ExecCommand: ParsableCommand {
                 throw CLI.badInput("the program reads parameter '\(missing)' but no --param \(missing)=VALUE was given. Fix: add it.")
             }
             let context = try CLI.openContext(deviceOptions)
-            let pipeline = try context.makePipeline(p)
+            let validated = try context.validated(p)
+            let pipeline = try context.makePipeline(validated)
             let options = DispatchOptions(foreverBudget: budget, timeout: timeout.duration, parameters: parameters)
             let output = try context.run(pipeline, grid: grid, contents: contents, options: options)
-            let verdict = check ? try Self.compare(p, output, grid: grid, contents: contents, options: options) : nil
+            let verdict = check ? try Self.compare(validated, output, grid: grid, contents: contents, options: options) : nil
             let outputs = p.buffers.filter { $0.access.canWrite }
             if let outputDir { try Self.write(outputs, of: output, to: outputDir) }
             if json {
@@ -142,7 +143,8 @@ struct ExecCommand: ParsableCommand {
     }
 
     /// Runs the reference interpreter on the same inputs and compares every word.
-    static func compare(_ program: Program, _ output: borrowing RunOutput, grid: WorkgroupSize, contents: [String: BufferContents], options: DispatchOptions) throws -> String {
+    static func compare(_ validated: ValidatedProgram, _ output: borrowing RunOutput, grid: WorkgroupSize, contents: [String: BufferContents], options: DispatchOptions) throws -> String {
+        let program = validated.program
         var inputs: [String: [UInt32]] = [:]
         for (name, c) in contents {
             switch c {
@@ -150,7 +152,7 @@ struct ExecCommand: ParsableCommand {
             case .zeros(let n): inputs[name] = [UInt32](repeating: 0, count: n)
             }
         }
-        let reference = try Interpreter(options: .init(foreverBudget: options.foreverBudget, parameters: options.parameters)).run(program, grid: grid, buffers: inputs)
+        let reference = try Interpreter(options: .init(foreverBudget: options.foreverBudget, parameters: options.parameters)).run(validated, grid: grid, buffers: inputs)
         for decl in program.buffers {
             let want = reference.buffers[decl.name] ?? []
             let got = try output.read(decl.name, words: 0..<output.wordCount(decl.name))

@@ -21,9 +21,11 @@ struct GLSLCommand: ParsableCommand {
             if let device {
                 target = try GLContext(device: DeviceSelection(parsing: device)).target
             }
-            let lowered = try p.lowerToGLSL(target: target)
+            let validated: ValidatedProgram
+            do throws(ValidationFailure) { validated = try p.validated(limits: .unrestricted) } catch { throw GLSLError.invalidProgram(error) }
+            let lowered = try validated.lowerToGLSL(target: target)
             if annotate {
-                try Output.line("// content hash: \(p.contentHash)")
+                try Output.line("// content hash: \(validated.contentHash)")
                 for (i, line) in lowered.source.split(separator: "\n", omittingEmptySubsequences: false).dropLast().enumerated() {
                     let where_ = lowered.location(ofLine: i + 1)?.path ?? ""
                     try Output.line("\(line.padding(toLength: max(line.count, 72), withPad: " ", startingAt: 0)) // \(String(format: "%4d", i + 1)) \(where_)")

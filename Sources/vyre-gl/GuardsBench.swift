@@ -156,7 +156,8 @@ struct GuardsBench: ParsableCommand {
             init(_ pipeline: consuming ComputePipeline) { self.pipeline = pipeline }
         }
         var pipelines: [Compiled] = []
-        for guards in variants.map(\.guards) + [.none, .none] { pipelines.append(Compiled(try context.makePipeline(program, guards: guards))) }
+        let validated = try context.validated(program)
+        for guards in variants.map(\.guards) + [.none, .none] { pipelines.append(Compiled(try context.makePipeline(validated, guards: guards))) }
         let n = pipelines.count
         func run(_ k: Int) throws -> Double { try time(context, pipelines[k].pipeline).ms * 1000 }
         // One untimed run of each first: the first dispatch of a pipeline pays for driver set-up.

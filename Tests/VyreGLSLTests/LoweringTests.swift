@@ -1,8 +1,25 @@
 import Testing
 import VyreGLSL
 import VyreIR
+import VyreTesting
 
 struct LoweringTests {
+    /// The length uniforms come from the analysis, not from the text: each is declared exactly
+    /// when the body reads it.
+    @Test func lengthUniformsAreTheOnesTheBodyReads() throws {
+        for seed in UInt64(0)..<150 {
+            var g = ProgramGenerator(seed: 43_000 + seed, options: .init(mode: .anyValid, capabilities: Set(Capability.allCases)))
+            let lowered = try g.generate().program.lowerToGLSL(target: .gl43Full)
+            let body = lowered.source[lowered.source.range(of: "void main() {")!.lowerBound...]
+            for (name, uniform) in lowered.lengthUniforms {
+                #expect(body.contains(uniform), "seed \(seed): \(name)'s length uniform is declared but unused")
+            }
+            for uniform in Set(lowered.source.matches(of: /vy_len_[A-Za-z0-9_]+/).map { String($0.output) }) {
+                #expect(lowered.lengthUniforms.values.contains(uniform), "seed \(seed): \(uniform) is read but not declared")
+            }
+        }
+    }
+
     @Test func missingFeatureIsReportedBeforeWriting() {
         let p = Program(buffers: [BufferDecl("w", binding: 0, access: .readWrite, type: .u64, count: 1)], workgroupSize: WorkgroupSize(1)) {}
         #expect(throws: GLSLError.missingFeature(.int64, path: "buffers[0]")) { try p.lowerToGLSL(target: .gl43) }

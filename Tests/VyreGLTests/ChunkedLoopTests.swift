@@ -16,7 +16,7 @@ struct ChunkedLoopTests {
     static let unlimited = GLSLTarget(capabilities: Shared.context.limits.capabilities, guards: .all, loopLimit: nil)
 
     static func run(_ program: Program, grid: WorkgroupSize = WorkgroupSize(1), options: DispatchOptions = DispatchOptions()) throws -> [String: [UInt32]] {
-        let pipeline = try context.makePipeline(program, lowering: unlimited)
+        let pipeline = try context.makePipeline(try context.validated(program), lowering: unlimited)
         #expect(pipeline.lowered.source.contains("vy_poll(uint("), "the lowering did not chunk the loops")
         return try context.run(pipeline, grid: grid, buffers: [:], options: options).buffers
     }
@@ -136,7 +136,7 @@ struct ChunkedLoopTests {
             Node.for("k", from: 0, to: 60_000) { Node.assign("n", "n" + "k" * "k") }
             Node.if(Expr.variable("n").equals(7)) { Node.store("out", at: 0, "n") }
         }
-        let pipeline = try Self.context.makePipeline(runaway, lowering: Self.unlimited)
+        let pipeline = try Self.context.makePipeline(try Self.context.validated(runaway), lowering: Self.unlimited)
         let outcome: Result<RunResult, VyreGLError>
         do { outcome = .success(try Self.context.run(pipeline, grid: WorkgroupSize(65_535), buffers: [:], options: DispatchOptions(timeout: .seconds(1)))) }
         catch { outcome = .failure(error) }
