@@ -66,7 +66,7 @@ let package = Package(
             dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting"],
             swiftSettings: strict
         ),
-        .target(name: "VyreStream", dependencies: ["CURing"], swiftSettings: strict),
+        .target(name: "VyreStream", dependencies: ["CURing", "VyreIR"], swiftSettings: strict),
         .executableTarget(
             name: "vyre-gl",
             dependencies: [

@@ -8,21 +8,6 @@ public struct RunResult: Sendable, Hashable {
     public var gpuTime: Duration
 }
 
-/// What a buffer holds when a run starts.
-public enum BufferContents: Sendable, Hashable {
-    /// These little-endian words.
-    case words([UInt32])
-    /// `words` zero words, cleared on the device: nothing of that size is made on the host.
-    case zeros(words: Int)
-
-    public var wordCount: Int {
-        switch self {
-        case .words(let w): w.count
-        case .zeros(let n): n
-        }
-    }
-}
-
 /// The buffers of a finished run, still on the device: read any range of any of them, so a caller
 /// that shows 32 values of a gigabyte buffer reads back 32 values.
 public struct RunOutput: ~Copyable {
@@ -77,33 +62,27 @@ extension GLContext {
     public func run(_ pipeline: borrowing ComputePipeline, grid: WorkgroupSize, contents inputs: [String: BufferContents],
                     options: DispatchOptions = DispatchOptions()) throws(VyreGLError) -> RunOutput {
         let program = pipeline.program
-        if let unknown = inputs.keys.sorted().first(where: { program.buffer(named: $0) == nil }) { throw .unknownBuffer(unknown) }
-        var plan: [(decl: BufferDecl, contents: BufferContents)] = []
-        for decl in program.buffers {
-            let contents: BufferContents
-            if let given = inputs[decl.name] {
-                contents = given
-            } else if let count = decl.count {
-                contents = .zeros(words: Int(count) * decl.elementType.wordCount)
-            } else {
-                throw .missingBuffer(decl.name)
+        let starting: [(decl: BufferDecl, contents: BufferContents)]
+        do { starting = try program.startingContents(inputs) } catch {
+            switch error {
+            case .unknownBuffer(let name): throw .unknownBuffer(name)
+            case .missingBuffer(let name): throw .missingBuffer(name)
+            case .bufferTooSmall(let name, let words, let needed): throw .bufferTooSmall(name: name, bytes: words * 4, needed: needed * 4)
             }
+        }
+        for (decl, contents) in starting {
             let words = contents.wordCount
             if words <= 0 || words % decl.elementType.wordCount != 0 {
                 throw .badBufferSize(name: decl.name, words: words, detail: words <= 0 ? "GL cannot bind an empty buffer" : "\(decl.elementType) elements take \(decl.elementType.wordCount) words each")
             }
-            if let count = decl.count, words < Int(count) * decl.elementType.wordCount {
-                throw .bufferTooSmall(name: decl.name, bytes: words * 4, needed: Int(count) * decl.elementType.byteCount)
-            }
             if UInt64(words) * 4 > info.limits.maxStorageBlockBytes {
                 throw .bufferTooLarge(name: decl.name, bytes: UInt64(words) * 4, limit: info.limits.maxStorageBlockBytes)
             }
-            plan.append((decl, contents))
         }
         var arena = BufferArena(context: self)
         var handles: [UInt32: BufferHandle] = [:]
         var slots: [String: (index: Int, words: Int)] = [:]
-        for (decl, contents) in plan {
+        for (decl, contents) in starting {
             let index: Int
             switch contents {
             case .words(let w): index = try arena.add(words: w, mapped: decl.placement == .hostMapped)

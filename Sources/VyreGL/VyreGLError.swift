@@ -4,7 +4,7 @@ public import VyreGLSL
 
 /// Everything that can go wrong between "I have a program" and "its buffers are back".
 /// Each message says what happened and ends with a Fix a user can act on.
-public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
+public enum VyreGLError: DiagnosticError, Sendable, Hashable {
     /// libEGL could not be used at all (no display could be initialized on any platform).
     case noEGL(detail: String)
     /// The requested device does not exist.
@@ -41,61 +41,61 @@ public enum VyreGLError: Error, Sendable, Hashable, CustomStringConvertible {
     case contextLost(status: String)
     case contextClosed
 
-    public var description: String {
+    public var diagnostics: [Diagnostic] {
         switch self {
         case .noEGL(let d):
-            return "no usable EGL display: \(d). Fix: install Mesa (apt install libegl-mesa0 libgl1-mesa-dri) for software rendering, or a GPU driver with EGL support."
+            return [Diagnostic("no usable EGL display: \(d)", fix: "install Mesa (apt install libegl-mesa0 libgl1-mesa-dri) for software rendering, or a GPU driver with EGL support")]
         case .deviceNotFound(let s, let available):
             let list = available.isEmpty ? "none" : available.joined(separator: "; ")
-            return "EGL device '\(s)' not found (available: \(list)). Fix: pick an index or render node from 'vyre-gl info', or unset VYRE_GL_DEVICE."
+            return [Diagnostic("EGL device '\(s)' not found (available: \(list))", fix: "pick an index or render node from 'vyre-gl info', or unset VYRE_GL_DEVICE")]
         case .eglFailure(let call, let code):
-            return "\(call) failed with \(code). Fix: \(code.fix)"
+            return [Diagnostic("\(call) failed with \(code)", fix: code.fix)]
         case .glTooOld(let found, let missing):
-            return "the device offers \(found) but vyre-gl needs \(missing). Fix: update Mesa (22 or newer gives llvmpipe GL 4.5) or the GPU driver, or choose another device with VYRE_GL_DEVICE."
+            return [Diagnostic("the device offers \(found) but vyre-gl needs \(missing)", fix: "update Mesa (22 or newer gives llvmpipe GL 4.5) or the GPU driver, or choose another device with VYRE_GL_DEVICE")]
         case .glFailure(let call, let code):
-            return "\(call) failed with \(code). Fix: \(code.fix)"
+            return [Diagnostic("\(call) failed with \(code)", fix: code.fix)]
         case .invalidForDevice(let f):
-            return "the program does not fit this device: \(f)"
+            return f.diagnostics.map { $0.within("the program does not fit this device") }
         case .lowering(let e):
-            return "\(e)"
+            return e.diagnostics
         case .compileFailed(let log, let line, let path, let region):
             var at = line.map { "GLSL line \($0)" } ?? "unknown line"
             if let path { at += ", IR node \(path)" }
             if let region { at += ", region '\(region)'" }
-            return "the driver rejected the generated GLSL at \(at): \(log.trimmingWhitespace()). Fix: inspect the source with 'vyre-gl glsl PROGRAM.json'; a valid IR program that fails here is a vyre-gl or driver bug, please report it with that source."
+            return [Diagnostic("the driver rejected the generated GLSL at \(at): \(log.trimmingWhitespace())", fix: "inspect the source with 'vyre-gl glsl PROGRAM.json'; a valid IR program that fails here is a vyre-gl or driver bug, please report it with that source")]
         case .linkFailed(let log):
-            return "linking the compute program failed: \(log.trimmingWhitespace()). Fix: check the device's limits with 'vyre-gl info' (shared memory, storage blocks); report the GLSL if they are not exceeded."
+            return [Diagnostic("linking the compute program failed: \(log.trimmingWhitespace())", fix: "check the device's limits with 'vyre-gl info' (shared memory, storage blocks); report the GLSL if they are not exceeded")]
         case .outOfDeviceMemory(let bytes, let d):
-            return "the device could not allocate \(bytes) bytes (\(d)). Fix: use smaller buffers or free other GPU work."
+            return [Diagnostic("the device could not allocate \(bytes) bytes (\(d))", fix: "use smaller buffers or free other GPU work")]
         case .bufferTooSmall(let n, let b, let need):
-            return "buffer '\(quoteForMessage(n))' has \(b) bytes but the program declares \(need). Fix: pass at least \(need / 4) words for '\(quoteForMessage(n))'."
+            return [Diagnostic("buffer '\(quoteForMessage(n))' has \(b) bytes but the program declares \(need)", fix: "pass at least \(need / 4) words for '\(quoteForMessage(n))'")]
         case .bufferTooLarge(let n, let b, let limit):
-            return "buffer '\(quoteForMessage(n))' needs \(b) bytes, but this device binds at most \(limit) bytes per buffer (GL_MAX_SHADER_STORAGE_BLOCK_SIZE); nothing was allocated. Fix: use a smaller buffer, or split the data across several buffers or dispatches."
+            return [Diagnostic("buffer '\(quoteForMessage(n))' needs \(b) bytes, but this device binds at most \(limit) bytes per buffer (GL_MAX_SHADER_STORAGE_BLOCK_SIZE); nothing was allocated", fix: "use a smaller buffer, or split the data across several buffers or dispatches")]
         case .missingBuffer(let n):
-            return "runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown. Fix: pass contents for '\(quoteForMessage(n))'."
+            return [Diagnostic("runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown", fix: "pass contents for '\(quoteForMessage(n))'")]
         case .missingParameter(let n):
-            return "the program reads parameter '\(quoteForMessage(n))' but the dispatch gives no value. Fix: set DispatchOptions.parameters[\"\(n)\"]."
+            return [Diagnostic("the program reads parameter '\(quoteForMessage(n))' but the dispatch gives no value", fix: "set DispatchOptions.parameters[\"\(n)\"]")]
         case .unknownBuffer(let n):
-            return "buffer '\(quoteForMessage(n))' was given but the program declares no such buffer. Fix: check the name against the program's buffers."
+            return [Diagnostic("buffer '\(quoteForMessage(n))' was given but the program declares no such buffer", fix: "check the name against the program's buffers")]
         case .badBufferSize(let n, let w, let d):
-            return "buffer '\(quoteForMessage(n))' has \(w) words: \(d). Fix: pass a whole number of elements, at least one."
+            return [Diagnostic("buffer '\(quoteForMessage(n))' has \(w) words: \(d)", fix: "pass a whole number of elements, at least one")]
         case .foreignBuffer(let what):
-            return "\(what) was made by another GLContext; GL objects belong to the context that made them. Fix: make the buffer on the context that dispatches it."
+            return [Diagnostic("\(what) was made by another GLContext; GL objects belong to the context that made them", fix: "make the buffer on the context that dispatches it")]
         case .gridTooLarge(let r, let l):
-            return "dispatch of \(r) workgroups exceeds this device's maximum of \(l). Fix: use fewer workgroups (larger workgroups or a loop inside the program)."
+            return [Diagnostic("dispatch of \(r) workgroups exceeds this device's maximum of \(l)", fix: "use fewer workgroups (larger workgroups or a loop inside the program)")]
         case .timeout(let s, let what, let stopped):
             let outcome = stopped
                 ? "it was stopped (its loops poll an abort word) and its results were dropped; the context is still usable"
                 : "it could not be stopped within \(Int(GLState.abortGrace.nanosecondsClamped / 1_000_000_000)) s of the abort (its long-running part has no loop to poll it), so the context may stay busy"
-            return "\(what) did not finish within \(s) s: \(outcome). Fix: bound the program's work (loops, grid size) or raise the timeout\(stopped ? "" : "; if the device stays busy, create a new context")."
+            return [Diagnostic("\(what) did not finish within \(s) s: \(outcome)", fix: "bound the program's work (loops, grid size) or raise the timeout\(stopped ? "" : "; if the device stays busy, create a new context")")]
         case .driverLoopLimit(let cut, let limit, let renderer):
             let rule = limit.map { "ends an invocation's loops after \($0) iterations in all" } ?? "ends long-running loops early"
             let more = cut.invocations > 1 ? " (and loops in \(cut.invocations - 1) other invocations)" : ""
-            return "the driver (\(renderer)) stopped the loop at IR node \(cut.site) in invocation \(cut.invocation) before it ended\(more); this driver \(rule), so the results would be wrong and were not returned. Fix: give each invocation fewer loop iterations (spread the work over a larger grid or several dispatches), or use a device without this limit ('vyre-gl info' shows it)."
+            return [Diagnostic("the driver (\(renderer)) stopped the loop at IR node \(cut.site) in invocation \(cut.invocation) before it ended\(more); this driver \(rule), so the results would be wrong and were not returned", fix: "give each invocation fewer loop iterations (spread the work over a larger grid or several dispatches), or use a device without this limit ('vyre-gl info' shows it)")]
         case .contextLost(let status):
-            return "the GL context was lost (\(status)); the GPU was reset or removed. Fix: create a new context; if it repeats, the program may be running past the driver's watchdog."
+            return [Diagnostic("the GL context was lost (\(status)); the GPU was reset or removed", fix: "create a new context; if it repeats, the program may be running past the driver's watchdog")]
         case .contextClosed:
-            return "the GL context has been closed. Fix: create a new GLContext."
+            return [Diagnostic("the GL context has been closed", fix: "create a new GLContext")]
         }
     }
 }

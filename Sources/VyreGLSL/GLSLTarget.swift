@@ -82,17 +82,17 @@ public enum Feature: String, Sendable, Hashable, CaseIterable {
 }
 
 /// Why a program cannot be lowered for a target.
-public enum GLSLError: Error, Sendable, Hashable, CustomStringConvertible {
+public enum GLSLError: DiagnosticError, Sendable, Hashable {
     case invalidProgram(ValidationFailure)
     case missingFeature(Feature, path: String)
 
-    public var description: String {
+    public var diagnostics: [Diagnostic] {
         switch self {
         case .invalidProgram(let f):
-            return "cannot lower an invalid program: \(f)"
+            return f.diagnostics.map { $0.within("cannot lower an invalid program") }
         case .missingFeature(let f, let path):
             let fix = f == .int64 ? "use 32-bit types, or run on a device that offers GL_ARB_gpu_shader_int64" : "use f32, or run on a device with double-precision support"
-            return "\(path) needs the \(f.rawValue) feature, which this target lacks. Fix: \(fix)."
+            return [Diagnostic("needs the \(f.rawValue) feature, which this target lacks", at: path, fix: fix)]
         }
     }
 }

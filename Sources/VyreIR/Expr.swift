@@ -142,13 +142,8 @@ extension Expr {
     /// Whether evaluating the expression can change memory (it contains an atomic).
     public var hasSideEffects: Bool {
         switch self {
-        case .literal, .variable, .length, .builtin, .parameter: false
-        case .load(_, let i): i.hasSideEffects
-        case .unary(_, let a), .cast(_, let a), .bitcast(_, let a): a.hasSideEffects
-        case .binary(_, let a, let b): a.hasSideEffects || b.hasSideEffects
-        case .select(let a, let b, let c), .fma(let a, let b, let c):
-            a.hasSideEffects || b.hasSideEffects || c.hasSideEffects
         case .atomic, .compareExchange: true
+        default: children.contains { $0.hasSideEffects }
         }
     }
 

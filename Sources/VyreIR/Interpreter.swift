@@ -42,8 +42,13 @@ public struct Interpreter: Sendable {
         guard grid.x > 0, grid.y > 0, grid.z > 0 else {
             throw .invalidGrid("grid \(grid) has an empty axis")
         }
-        if let unknown = buffers.keys.sorted().first(where: { program.buffer(named: $0) == nil }) {
-            throw .unknownBuffer(unknown)
+        let starting: [(decl: BufferDecl, contents: BufferContents)]
+        do { starting = try program.startingContents(buffers.mapValues { .words($0) }) } catch {
+            switch error {
+            case .unknownBuffer(let name): throw .unknownBuffer(name)
+            case .missingBuffer(let name): throw .missingBuffer(name)
+            case .bufferTooSmall(let name, let words, let needed): throw .bufferTooSmall(name: name, words: words, needed: needed)
+            }
         }
         if let missing = validated.analysis.parameters.sorted().first(where: { options.parameters[$0] == nil }) {
             throw .missingParameter(missing)
@@ -51,21 +56,11 @@ public struct Interpreter: Sendable {
 
         var memories: [Memory] = []
         var memoryIndex: [String: Int] = [:]
-        for b in program.buffers {
-            let words: [UInt32]
-            if let given = buffers[b.name] {
-                if let count = b.count, given.count < Int(count) * b.elementType.wordCount {
-                    throw .bufferTooSmall(name: b.name, words: given.count, needed: Int(count) * b.elementType.wordCount)
-                }
-                words = given
-            } else if let count = b.count {
-                words = Array(repeating: 0, count: Int(count) * b.elementType.wordCount)
-            } else {
-                throw .missingBuffer(b.name)
-            }
-            let elements = b.count.map(Int.init) ?? words.count / b.elementType.wordCount
-            memoryIndex[b.name] = memories.count
-            memories.append(Memory(words: words, type: b.elementType, elements: elements))
+        for (decl, contents) in starting {
+            let words = contents.materialized
+            let elements = decl.count.map(Int.init) ?? words.count / decl.elementType.wordCount
+            memoryIndex[decl.name] = memories.count
+            memories.append(Memory(words: words, type: decl.elementType, elements: elements))
         }
         let firstShared = memories.count
         for s in program.shared {
@@ -109,7 +104,7 @@ public struct TrapRecord: Sendable, Hashable {
     }
 }
 
-public enum InterpreterError: Error, Sendable, Hashable, CustomStringConvertible {
+public enum InterpreterError: DiagnosticError, Sendable, Hashable {
     case invalidProgram(ValidationFailure)
     case invalidGrid(String)
     case unknownBuffer(String)
@@ -119,16 +114,16 @@ public enum InterpreterError: Error, Sendable, Hashable, CustomStringConvertible
     case barrierDivergence(workgroup: String, detail: String)
     case missingParameter(String)
 
-    public var description: String {
+    public var diagnostics: [Diagnostic] {
         switch self {
-        case .invalidProgram(let f): return "\(f)"
-        case .invalidGrid(let s): return "\(s). Fix: dispatch at least one workgroup on every axis."
-        case .unknownBuffer(let n): return "buffer '\(quoteForMessage(n))' was given but the program declares no such buffer. Fix: check the name against the program's buffers."
-        case .missingBuffer(let n): return "runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown. Fix: pass contents for '\(quoteForMessage(n))'."
-        case .bufferTooSmall(let n, let w, let need): return "buffer '\(quoteForMessage(n))' holds \(w) words but its declaration needs \(need). Fix: pass at least \(need) words."
-        case .stepBudgetExceeded(let b): return "the program ran past the interpreter's budget of \(b) steps. Fix: bound its loops, or raise Interpreter.Options.stepBudget."
-        case .barrierDivergence(let wg, let d): return "workgroup \(wg): \(d); a workgroup barrier must be reached by every invocation. Fix: keep barriers out of divergent control flow."
-        case .missingParameter(let n): return "the program reads parameter '\(quoteForMessage(n))' but no value was given. Fix: pass it in Interpreter.Options.parameters (or DispatchOptions.parameters on a device)."
+        case .invalidProgram(let f): return f.diagnostics
+        case .invalidGrid(let s): return [Diagnostic("\(s)", fix: "dispatch at least one workgroup on every axis")]
+        case .unknownBuffer(let n): return [Diagnostic("buffer '\(quoteForMessage(n))' was given but the program declares no such buffer", fix: "check the name against the program's buffers")]
+        case .missingBuffer(let n): return [Diagnostic("runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown", fix: "pass contents for '\(quoteForMessage(n))'")]
+        case .bufferTooSmall(let n, let w, let need): return [Diagnostic("buffer '\(quoteForMessage(n))' holds \(w) words but its declaration needs \(need)", fix: "pass at least \(need) words")]
+        case .stepBudgetExceeded(let b): return [Diagnostic("the program ran past the interpreter's budget of \(b) steps", fix: "bound its loops, or raise Interpreter.Options.stepBudget")]
+        case .barrierDivergence(let wg, let d): return [Diagnostic("workgroup \(wg): \(d); a workgroup barrier must be reached by every invocation", fix: "keep barriers out of divergent control flow")]
+        case .missingParameter(let n): return [Diagnostic("the program reads parameter '\(quoteForMessage(n))' but no value was given", fix: "pass it in Interpreter.Options.parameters (or DispatchOptions.parameters on a device)")]
         }
     }
 }

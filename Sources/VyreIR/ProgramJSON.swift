@@ -54,7 +54,7 @@ extension Program: Codable {
 }
 
 /// A JSON document that is not a valid program encoding.
-public struct ProgramJSONError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct ProgramJSONError: DiagnosticError, Sendable, Hashable {
     /// Where in the document, e.g. `entry[2].value.args[0]`.
     public var path: String
     public var problem: String
@@ -83,7 +83,7 @@ public struct ProgramJSONError: Error, Sendable, Hashable, CustomStringConvertib
         let render = renderJSONPath
         switch error {
         case .dataCorrupted(let ctx):
-            if let detail = ctx.underlyingError as? JSONDetail {
+            if let detail = ctx.underlyingError as? Diagnostic {
                 self.init(path: render(ctx.codingPath), problem: detail.problem, fix: detail.fix)
             } else if ctx.codingPath.isEmpty {
                 self.init(path: "(top level)", problem: "the text is not valid JSON", fix: "check brackets, commas and quotes (a JSON linter points at the spot)")
@@ -111,23 +111,7 @@ public struct ProgramJSONError: Error, Sendable, Hashable, CustomStringConvertib
         }
     }
 
-    public var description: String { "\(path): \(problem). Fix: \(fix)." }
-}
-
-/// Carried inside `DecodingError.dataCorrupted` so the public error keeps our problem and fix.
-public struct JSONDetail: Error, Sendable {
-    public var problem: String
-    public var fix: String
-
-    public init(problem: String, fix: String) {
-        self.problem = problem
-        self.fix = fix
-    }
-
-    /// A decoding error at `path` carrying this problem and Fix.
-    public func error(at path: [any CodingKey]) -> DecodingError {
-        .dataCorrupted(.init(codingPath: path, debugDescription: problem, underlyingError: self))
-    }
+    public var diagnostics: [Diagnostic] { [Diagnostic(problem, at: path, fix: fix)] }
 }
 
 /// The coding key of every JSON form: any object key.
@@ -143,7 +127,12 @@ extension KeyedDecodingContainer where Key == JSONKey {
     /// A decoding error at `key` of this object (or at the object itself when `key` is nil).
     public func fail(_ key: String?, _ problem: String, fix: String) -> DecodingError {
         let path = key.map { codingPath + [JSONKey(stringValue: $0)] } ?? codingPath
-        return JSONDetail(problem: problem, fix: fix).error(at: path)
+        return Diagnostic(problem, fix: fix).error(at: path)
+    }
+
+    /// Fails unless the object has `key`; `fix` says what to add.
+    public func require(_ key: String, fix: String) throws {
+        guard contains(JSONKey(stringValue: key)) else { throw fail(nil, "required key '\(key)' is missing", fix: fix) }
     }
 
     /// Rejects keys outside `allowed`, so misspelled keys are reported instead of ignored.
@@ -220,7 +209,7 @@ extension Node: Codable {
         if let single = try? decoder.singleValueContainer(), let word = try? single.decode(String.self) {
             guard let n = Node.bare[word] else {
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "",
-                    underlyingError: JSONDetail(problem: "'\(word)' is not a statement", fix: "bare strings may only be return, break or continue; other statements are objects like {\"let\": ...}")))
+                    underlyingError: Diagnostic("'\(word)' is not a statement", fix: "bare strings may only be return, break or continue; other statements are objects like {\"let\": ...}")))
             }
             self = n
             return
@@ -338,7 +327,7 @@ extension Expr: Codable {
             if let d = try? single.decode(Double.self) {
                 let text = d.rounded() == d && Swift.abs(d) < 1e18 ? "\(Int64(d))" : "\(d)"
                 throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "",
-                    underlyingError: JSONDetail(problem: "a bare number is a u32 literal, and \(text) is not a whole number in 0...4294967295",
+                    underlyingError: Diagnostic("a bare number is a u32 literal, and \(text) is not a whole number in 0...4294967295",
                                                 fix: "write other literals with their type, e.g. {\"i32\": -1} or {\"f32\": 1.5}")))
             }
         }

@@ -110,14 +110,7 @@ public enum Semantics {
         case .xor: return wrap(x ^ y)
         case .shl: return wrap(x &<< y)
         case .shr: return wrap(x &>> y)
-        case .eq: return .bool(x == y)
-        case .ne: return .bool(x != y)
-        case .lt: return .bool(x < y)
-        case .le: return .bool(x <= y)
-        case .gt: return .bool(x > y)
-        case .ge: return .bool(x >= y)
-        case .min: return wrap(y < x ? y : x)
-        case .max: return wrap(x < y ? y : x)
+        case .eq, .ne, .lt, .le, .gt, .ge, .min, .max: return ordered(op, x, y)
         case .logicalAnd, .logicalOr: preconditionFailure("logical op on integers passed validation")
         }
     }
@@ -128,16 +121,24 @@ public enum Semantics {
         case .sub: return value(x - y)
         case .mul: return value(x * y)
         case .div: return value(x / y)
+        case .eq, .ne, .lt, .le, .gt, .ge, .min, .max: return ordered(op, x, y)
+        default: preconditionFailure("\(op) on floats passed validation")
+        }
+    }
+
+    /// Comparisons, min and max, one definition for every ordered type. For floats these are
+    /// GLSL's definitions written literally, so NaN and signed zero behave the same everywhere.
+    private static func ordered<T: Comparable>(_ op: BinaryOp, _ x: T, _ y: T) -> Value {
+        switch op {
         case .eq: return .bool(x == y)
         case .ne: return .bool(x != y)
         case .lt: return .bool(x < y)
         case .le: return .bool(x <= y)
         case .gt: return .bool(x > y)
         case .ge: return .bool(x >= y)
-        // GLSL's definitions, implemented literally so NaN and signed zero behave the same everywhere.
         case .min: return value(y < x ? y : x)
         case .max: return value(x < y ? y : x)
-        default: preconditionFailure("\(op) on floats passed validation")
+        default: preconditionFailure("\(op) is not a comparison, min or max")
         }
     }
 

@@ -12,7 +12,7 @@
 ///
 /// Values are decoded straight from the text: no tree of generic JSON objects is built, so a
 /// document of a million small objects costs its own bytes plus what the decoded values take.
-/// Errors are `DecodingError`s whose context carries the JSON path and a ``JSONDetail``-style
+/// Errors are `DecodingError`s whose context carries the JSON path and a ``Diagnostic``-style
 /// problem and Fix; ``ProgramJSONError/init(_:)`` renders them.
 public struct StrictJSONDecoder: Sendable {
     /// Deepest nesting of arrays and objects accepted (the decoder recurses once per level).
@@ -142,7 +142,7 @@ struct JSONSyntaxScanner {
         for b in bytes[0..<min(i, bytes.count)] {
             if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
         }
-        let detail = JSONDetail(problem: "not valid JSON at line \(line), column \(column): \(problem)", fix: fix)
+        let detail = Diagnostic("not valid JSON at line \(line), column \(column): \(problem)", fix: fix)
         return .dataCorrupted(.init(codingPath: codingPath(), debugDescription: detail.problem, underlyingError: detail))
     }
 
@@ -438,12 +438,12 @@ struct JSONValueDecoder: Decoder {
     }
 
     func mismatch(_ expected: String, fix: String? = nil) -> DecodingError {
-        let detail = JSONDetail(problem: "expected \(expected), found \(describeFound())", fix: fix ?? "write \(expected) here")
+        let detail = Diagnostic("expected \(expected), found \(describeFound())", fix: fix ?? "write \(expected) here")
         return .dataCorrupted(.init(codingPath: codingPath, debugDescription: detail.problem, underlyingError: detail))
     }
 
     func invalid(_ problem: String, fix: String) -> DecodingError {
-        let detail = JSONDetail(problem: problem, fix: fix)
+        let detail = Diagnostic(problem, fix: fix)
         return .dataCorrupted(.init(codingPath: codingPath, debugDescription: problem, underlyingError: detail))
     }
 
@@ -698,7 +698,7 @@ private struct JSONArrayContainer: UnkeyedDecodingContainer {
 
     private mutating func next() throws -> JSONValueDecoder {
         guard !isAtEnd else {
-            let detail = JSONDetail(problem: "the array has only \(currentIndex) elements", fix: "add the missing elements")
+            let detail = Diagnostic("the array has only \(currentIndex) elements", fix: "add the missing elements")
             throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [JSONPathKey(intValue: currentIndex)], debugDescription: detail.problem, underlyingError: detail))
         }
         let element = decoder.child(cursor, JSONPathKey(intValue: currentIndex))

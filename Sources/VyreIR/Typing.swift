@@ -1,5 +1,5 @@
 /// A type rule that an expression breaks, found while inferring its type.
-public struct TypeIssue: Error, Sendable, Hashable {
+public struct TypeIssue: DiagnosticError, Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable {
         case undefinedVariable, unknownMemory, typeMismatch, loadFromWriteOnly, storeToReadOnly
         case invalidAtomic, unsupportedOperation
@@ -9,6 +9,8 @@ public struct TypeIssue: Error, Sendable, Hashable {
     public var subpath: String
     public var problem: String
     public var fix: String
+
+    public var diagnostics: [Diagnostic] { [Diagnostic(problem, at: subpath.isEmpty ? nil : subpath, fix: fix)] }
 }
 
 /// What an expression can see while its type is inferred: variables in scope and declared memories.

@@ -1,6 +1,6 @@
 /// One problem found by ``Program/validate(limits:)``: where (a node path such as
 /// `entry[3].then[0].value.lhs`), what, and how to fix it.
-public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct ValidationError: DiagnosticError, Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case invalidName, duplicateMemory, duplicateBinding, bindingOutOfRange, tooManyBuffers
         case invalidSize, workgroupSizeLimit, sharedMemoryLimit, missingCapability
@@ -22,14 +22,17 @@ public struct ValidationError: Error, Sendable, Hashable, CustomStringConvertibl
         self.fix = fix
     }
 
-    public var description: String { "\(path): \(problem). Fix: \(fix)." }
+    public var diagnostic: Diagnostic { Diagnostic(problem, at: path, fix: fix) }
+    public var diagnostics: [Diagnostic] { [diagnostic] }
 }
 
 /// Every problem validation found, in program order.
-public struct ValidationFailure: Error, Sendable, Hashable, CustomStringConvertible {
+public struct ValidationFailure: DiagnosticError, Sendable, Hashable {
     public var errors: [ValidationError]
 
     public init(errors: [ValidationError]) { self.errors = errors }
+
+    public var diagnostics: [Diagnostic] { errors.map(\.diagnostic) }
 
     public var description: String {
         let shown = errors.prefix(20).map { "  \($0)" }.joined(separator: "\n")

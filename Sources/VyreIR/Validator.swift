@@ -87,12 +87,7 @@ struct Validator {
         var bindings: [UInt32: String] = [:]
         for (i, b) in program.buffers.enumerated() {
             let path = "buffers[\(i)]"
-            if !Identifier.isValid(b.name) {
-                report(.invalidName, path, "buffer name '\(quoteForMessage(b.name))' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
-            }
-            if !names.insert(b.name).inserted {
-                report(.duplicateMemory, path, "buffer name '\(quoteForMessage(b.name))' is declared twice", fix: "give every buffer and shared array its own name")
-            }
+            checkMemoryName(b.name, "buffer name", duplicate: "is declared twice", path, &names)
             if let other = bindings[b.binding] {
                 report(.duplicateBinding, path, "binding \(b.binding) of '\(quoteForMessage(b.name))' is already used by '\(quoteForMessage(other))'", fix: "give every buffer its own binding")
             } else {
@@ -117,12 +112,7 @@ struct Validator {
         var sharedBytes: UInt64 = 0
         for (i, s) in program.shared.enumerated() {
             let path = "shared[\(i)]"
-            if !Identifier.isValid(s.name) {
-                report(.invalidName, path, "shared array name '\(quoteForMessage(s.name))' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
-            }
-            if !names.insert(s.name).inserted {
-                report(.duplicateMemory, path, "shared array name '\(quoteForMessage(s.name))' is already declared", fix: "give every buffer and shared array its own name")
-            }
+            checkMemoryName(s.name, "shared array name", duplicate: "is already declared", path, &names)
             if s.count == 0 {
                 report(.invalidSize, path, "shared array '\(quoteForMessage(s.name))' has 0 elements", fix: "give it at least one element")
             }
@@ -139,6 +129,16 @@ struct Validator {
         }
         if w.invocations > UInt64(limits.maxWorkgroupInvocations) {
             report(.workgroupSizeLimit, "workgroupSize", "program needs \(w.invocations) invocations per workgroup (\(w)), this target allows \(limits.maxWorkgroupInvocations)", fix: "use a smaller workgroup and more workgroups")
+        }
+    }
+
+    /// A buffer's or shared array's name: an identifier, and not the name of another memory.
+    private mutating func checkMemoryName(_ name: String, _ what: String, duplicate: String, _ path: String, _ names: inout Set<String>) {
+        if !Identifier.isValid(name) {
+            report(.invalidName, path, "\(what) '\(quoteForMessage(name))' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
+        }
+        if !names.insert(name).inserted {
+            report(.duplicateMemory, path, "\(what) '\(quoteForMessage(name))' \(duplicate)", fix: "give every buffer and shared array its own name")
         }
     }
 

@@ -45,7 +45,7 @@ public struct WireLimits: Sendable, Hashable {
 }
 
 /// Why bytes are not a program.
-public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
+public enum WireError: DiagnosticError, Sendable, Hashable {
     case badMagic
     case unsupportedVersion(UInt16)
     case truncated(offset: Int, needed: String)
@@ -59,32 +59,34 @@ public enum WireError: Error, Sendable, Hashable, CustomStringConvertible {
     case countTooLarge(offset: Int, count: UInt64, remaining: Int)
     case nameTooLong(offset: Int, bytes: Int, limit: Int)
 
-    public var description: String {
+    public var diagnostics: [Diagnostic] { [diagnostic] }
+
+    public var diagnostic: Diagnostic {
         switch self {
         case .badMagic:
-            return "wire bytes do not start with the VYIR magic. Fix: pass bytes written by WireFormat.encode (a vyre-gl .vyir file), not JSON or other data."
+            return Diagnostic("wire bytes do not start with the VYIR magic", fix: "pass bytes written by WireFormat.encode (a vyre-gl .vyir file), not JSON or other data")
         case .unsupportedVersion(let v):
-            return "wire format version \(v) is not supported (this build reads version \(WireFormat.version)). Fix: re-encode the program with this version of vyre-gl."
+            return Diagnostic("wire format version \(v) is not supported (this build reads version \(WireFormat.version))", fix: "re-encode the program with this version of vyre-gl")
         case .truncated(let o, let what):
-            return "wire bytes end at offset \(o) while reading \(what). Fix: the file was cut short; re-encode or re-send it."
+            return Diagnostic("wire bytes end at offset \(o) while reading \(what)", fix: "the file was cut short; re-encode or re-send it")
         case .unknownTag(let o, let what, let tag):
-            return "unknown \(what) tag \(tag) at offset \(o). Fix: the bytes are corrupt or come from a newer vyre-gl; re-encode with this version."
+            return Diagnostic("unknown \(what) tag \(tag) at offset \(o)", fix: "the bytes are corrupt or come from a newer vyre-gl; re-encode with this version")
         case .nonMinimalInteger(let o):
-            return "non-minimal LEB128 integer at offset \(o). Fix: the bytes were not written by WireFormat.encode; re-encode them."
+            return Diagnostic("non-minimal LEB128 integer at offset \(o)", fix: "the bytes were not written by WireFormat.encode; re-encode them")
         case .integerOverflow(let o):
-            return "integer at offset \(o) does not fit its field. Fix: the bytes are corrupt; re-encode them."
+            return Diagnostic("integer at offset \(o) does not fit its field", fix: "the bytes are corrupt; re-encode them")
         case .invalidUTF8(let o):
-            return "name at offset \(o) is not valid UTF-8. Fix: the bytes are corrupt; re-encode them."
+            return Diagnostic("name at offset \(o) is not valid UTF-8", fix: "the bytes are corrupt; re-encode them")
         case .trailingBytes(let o, let n):
-            return "\(n) bytes follow the program at offset \(o). Fix: pass exactly one encoded program."
+            return Diagnostic("\(n) bytes follow the program at offset \(o)", fix: "pass exactly one encoded program")
         case .tooLarge(let b, let l):
-            return "wire input is \(b) bytes, the limit is \(l). Fix: raise WireLimits.maxBytes if the program is really that large."
+            return Diagnostic("wire input is \(b) bytes, the limit is \(l)", fix: "raise WireLimits.maxBytes if the program is really that large")
         case .tooDeep(let o, let l):
-            return "nesting deeper than \(l) at offset \(o). Fix: flatten the program, or raise WireLimits.maxDepth."
+            return Diagnostic("nesting deeper than \(l) at offset \(o)", fix: "flatten the program, or raise WireLimits.maxDepth")
         case .countTooLarge(let o, let c, let r):
-            return "list of \(c) items at offset \(o) cannot fit in the \(r) bytes left. Fix: the bytes are corrupt; re-encode them."
+            return Diagnostic("list of \(c) items at offset \(o) cannot fit in the \(r) bytes left", fix: "the bytes are corrupt; re-encode them")
         case .nameTooLong(let o, let b, let l):
-            return "name of \(b) bytes at offset \(o) is longer than \(l). Fix: the bytes are corrupt; names are at most \(l) bytes."
+            return Diagnostic("name of \(b) bytes at offset \(o) is longer than \(l)", fix: "the bytes are corrupt; names are at most \(l) bytes")
         }
     }
 }
@@ -354,11 +356,17 @@ struct WireReader {
         return list
     }
 
-    mutating func node(depth: Int) throws(WireError) -> Node {
+    /// The tag that opens a statement or expression at `depth`, checked against the depth limit.
+    private mutating func tag<Tag: RawRepresentable<UInt8>>(_: Tag.Type, depth: Int, _ what: String) throws(WireError) -> Tag {
         guard depth <= limits.maxDepth else { throw .tooDeep(offset: offset, limit: limits.maxDepth) }
         let at = offset
-        let raw = try byte("statement tag")
-        guard let tag = WireFormat.NodeTag(rawValue: raw) else { throw .unknownTag(offset: at, what: "statement", tag: raw) }
+        let raw = try byte("\(what) tag")
+        guard let tag = Tag(rawValue: raw) else { throw .unknownTag(offset: at, what: what, tag: raw) }
+        return tag
+    }
+
+    mutating func node(depth: Int) throws(WireError) -> Node {
+        let tag = try tag(WireFormat.NodeTag.self, depth: depth, "statement")
         let d = depth + 1
         switch tag {
         case .let: return .let(try string("variable name"), try expr(depth: d))
@@ -400,10 +408,7 @@ struct WireReader {
     }
 
     mutating func expr(depth: Int) throws(WireError) -> Expr {
-        guard depth <= limits.maxDepth else { throw .tooDeep(offset: offset, limit: limits.maxDepth) }
-        let at = offset
-        let raw = try byte("expression tag")
-        guard let tag = WireFormat.ExprTag(rawValue: raw) else { throw .unknownTag(offset: at, what: "expression", tag: raw) }
+        let tag = try tag(WireFormat.ExprTag.self, depth: depth, "expression")
         let d = depth + 1
         switch tag {
         case .literal: return .literal(try value())

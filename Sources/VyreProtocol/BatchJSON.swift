@@ -29,7 +29,7 @@ struct BatchDocument: Decodable {
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.allow(Batch.jsonKeys)
-        guard c.contains("ops") else { throw c.fail(nil, "required key 'ops' is missing", fix: "add \"ops\": [{\"op\": \"NOP\"}, ...]") }
+        try c.require("ops", fix: "add \"ops\": [{\"op\": \"NOP\"}, ...]")
         var list = try c.nestedUnkeyedContainer(forKey: "ops")
         var items: [WorkItem] = []
         items.reserveCapacity(min(list.count ?? 0, RingProtocol.maxSlots))
@@ -89,7 +89,7 @@ struct BatchDocument: Decodable {
     static func item(_ decoder: any Decoder) throws -> WorkItem {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.allow(Batch.opKeys)
-        guard c.contains("op") else { throw c.fail(nil, "required key 'op' is missing", fix: "name the op, e.g. \"op\": \"NOP\"") }
+        try c.require("op", fix: "name the op, e.g. \"op\": \"NOP\"")
         let opcode = try Self.opcode(c, names: Opcode.allCases)
         let tenant = try c.integerIfPresent("tenant", UInt32.self) ?? 0
         var priority = Priority.normal
@@ -119,7 +119,7 @@ struct BatchDocument: Decodable {
                 }
                 let ic = try list.nestedContainer(keyedBy: JSONKey.self)
                 try ic.allow(Batch.innerOpKeys)
-                guard ic.contains("op") else { throw ic.fail(nil, "required key 'op' is missing", fix: "name the inner op, e.g. \"op\": \"STORE_U32\"") }
+                try ic.require("op", fix: "name the inner op, e.g. \"op\": \"STORE_U32\"")
                 let code = try Self.opcode(ic, names: Opcode.packable)
                 let args = try ic.decodeIfPresent([UInt32].self, forKey: "args") ?? []
                 guard args.count <= 3 else { throw ic.fail("args", "\(args.count) args; an inner op takes at most 3", fix: "drop the extra args") }

@@ -40,7 +40,7 @@ extension Batch {
     public func plan(extraBuffers: [BufferDecl] = []) throws(MegakernelError) -> BatchPlan {
         let slots = self.slots ?? max(1, items.count)
         guard (1...RingProtocol.maxSlots).contains(slots) else {
-            throw .invalidBatch(.invalidGeometry("\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots). Fix: choose slots in that range"))
+            throw .invalidBatch(.invalidGeometry(problem: "\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots)", fix: "choose slots in that range"))
         }
         guard items.count <= slots else { throw .invalidBatch(.ringFull(items: items.count, slots: slots)) }
         let shape = RecordShape(items)
@@ -52,20 +52,33 @@ extension Batch {
         } catch {
             throw .invalidBatch(error)
         }
-        var extra: [(decl: BufferDecl, words: [UInt32])] = []
-        for decl in extraBuffers {
-            let needed = Int(decl.count ?? 1) * decl.elementType.wordCount
-            let words = buffers[decl.name] ?? Array(repeating: 0, count: needed)
-            guard !words.isEmpty, words.count >= Int(decl.count ?? 0) * decl.elementType.wordCount else {
-                throw .invalidExtraBuffer("'\(decl.name)' was given \(words.count) words, it needs \(needed). Fix: pass that many words in the batch's \"buffers\", or leave it out to start it zeroed")
-            }
-            extra.append((decl, words))
+        let extra: [(decl: BufferDecl, words: [UInt32])]
+        do {
+            // A runtime-sized extra buffer left out starts with one element.
+            extra = try Program.startingContents(of: extraBuffers, buffers.mapValues { .words($0) }, runtimeSizedDefault: 1)
+                .map { ($0.decl, $0.contents.materialized) }
+        } catch {
+            throw Self.extraBufferError(error)
         }
-        if let unknown = buffers.keys.sorted().first(where: { name in !extraBuffers.contains { $0.name == name } }) {
-            throw .invalidExtraBuffer("'\(quoteForMessage(unknown))' was given but the megakernel declares no such buffer. Fix: declare it among the megakernel's extra buffers (the opcode program's \"buffers\"), or drop it from the batch")
+        if let empty = extra.first(where: { $0.words.isEmpty }) {
+            throw Self.extraBufferError(.bufferTooSmall(name: empty.decl.name, words: 0, needed: empty.decl.elementType.wordCount))
         }
         return BatchPlan(batch: self, slots: slots, layout: shape.layout, maxArgs: shape.maxArgs, phases: phases, control: control,
                          extra: extra, shared: (shape.opcode, shape.tenant, shape.priority))
+    }
+}
+
+extension Batch {
+    static func extraBufferError(_ error: InputError) -> MegakernelError {
+        switch error {
+        case .unknownBuffer(let name):
+            return .invalidExtraBuffer(problem: "'\(quoteForMessage(name))' was given but the megakernel declares no such buffer", fix: "declare it among the megakernel's extra buffers (the opcode program's \"buffers\"), or drop it from the batch")
+        case .bufferTooSmall(let name, let words, let needed):
+            return .invalidExtraBuffer(problem: "'\(name)' was given \(words) words, it needs \(needed)", fix: "pass that many words in the batch's \"buffers\", or leave it out to start it zeroed")
+        case .missingBuffer(let name):
+            // Not thrown while runtime-sized extra buffers default to one element; kept exhaustive.
+            return extraBufferError(.bufferTooSmall(name: name, words: 0, needed: 1))
+        }
     }
 }
 
@@ -181,9 +194,7 @@ package enum ItemRecords {
                         current = opcode
                         run = 1
                     }
-                    if opcode == Opcode.packedSlot.rawValue, case .success(let ops) = PackedSlot.decode(items[i].args) {
-                        for op in ops { local[op.opcode.rawValue, default: 0] += 1 }
-                    }
+                    for inner in PackedSlot.innerOpcodes(of: items[i]) { local[inner, default: 0] += 1 }
                 }
                 if let op = current { local[op, default: 0] += run }
                 partial.withLock { $0.append(local) }

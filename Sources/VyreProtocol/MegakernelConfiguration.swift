@@ -28,12 +28,12 @@ extension MegakernelConfiguration {
     public func program(limits: Limits) throws(MegakernelError) -> ValidatedProgram {
         var seen = Set<UInt32>()
         for h in opcodes {
-            if RingProtocol.isReserved(h.opcode) { throw .invalidOpcode(h.opcode, "is reserved by the protocol (bit 31, 0xFFF0...0xFFFF and 0...7). Fix: use a number from 8 up, such as a tenant-private opcode from 0x40000000") }
-            if !seen.insert(h.opcode).inserted { throw .invalidOpcode(h.opcode, "has two handlers. Fix: give each opcode one handler") }
+            if RingProtocol.isReserved(h.opcode) { throw .invalidOpcode(h.opcode, problem: "is reserved by the protocol (bit 31, 0xFFF0...0xFFFF and 0...7)", fix: "use a number from 8 up, such as a tenant-private opcode from 0x40000000") }
+            if !seen.insert(h.opcode).inserted { throw .invalidOpcode(h.opcode, problem: "has two handlers", fix: "give each opcode one handler") }
         }
         for b in extraBuffers {
-            if b.binding < MegakernelBindings.firstExtra { throw .invalidExtraBuffer("'\(b.name)' uses binding \(b.binding), which the protocol buffers take. Fix: use bindings from \(MegakernelBindings.firstExtra)") }
-            if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer("'\(b.name)' has the name of a protocol buffer. Fix: rename it") }
+            if b.binding < MegakernelBindings.firstExtra { throw .invalidExtraBuffer(problem: "'\(b.name)' uses binding \(b.binding), which the protocol buffers take", fix: "use bindings from \(MegakernelBindings.firstExtra)") }
+            if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer(problem: "'\(b.name)' has the name of a protocol buffer", fix: "rename it") }
         }
         let program = MegakernelPrograms.oneShot(configuration: self)
         do { return try program.validated(limits: limits) } catch { throw Self.blame(error, handlers: opcodes, program: program) }
@@ -41,13 +41,18 @@ extension MegakernelConfiguration {
 
     /// Turns a validation failure inside a handler into one that names the handler.
     static func blame(_ failure: ValidationFailure, handlers: [OpcodeHandler], program: Program) -> MegakernelError {
-        func exits(_ nodes: [Node]) -> Bool {
-            nodes.contains { n in
-                switch n {
-                case .return, .trap: return true
-                default: return n.bodies.contains { exits($0.nodes) }
-                }
+        /// Finds a `return` or `trap` anywhere in a handler.
+        struct Exits: ProgramVisitor {
+            var found = false
+            mutating func visit(_ node: Node, at path: String, depth: Int) {
+                if case .return = node { found = true }
+                if case .trap = node { found = true }
             }
+        }
+        func exits(_ body: [Node]) -> Bool {
+            var finder = Exits()
+            Program(buffers: [], workgroupSize: WorkgroupSize(1), entry: body).walk(&finder)
+            return finder.found
         }
         if let h = handlers.first(where: { exits($0.body) }) { return .handlerExits(opcode: h.opcode, name: h.name) }
         for h in handlers {
@@ -62,25 +67,28 @@ extension MegakernelConfiguration {
 }
 
 /// Why a megakernel could not be built or a batch not run.
-public enum MegakernelError: Error, Sendable, CustomStringConvertible {
-    case invalidOpcode(UInt32, String)
+public enum MegakernelError: DiagnosticError, Sendable {
+    case invalidOpcode(UInt32, problem: String, fix: String)
     case invalidHandler(opcode: UInt32, ValidationFailure)
     /// A handler body that returns or traps (lanes must reach the workgroup barrier after their slot).
     case handlerExits(opcode: UInt32, name: String)
-    case invalidExtraBuffer(String)
+    case invalidExtraBuffer(problem: String, fix: String)
     case invalidBatch(ProtocolError)
     /// The device failed (VyreRuntime reports its GL errors here).
     case device(any DeviceFailure)
 
-    public var description: String {
+    public var diagnostics: [Diagnostic] {
         switch self {
-        case .invalidOpcode(let op, let why): return "custom opcode \(op) (0x\(String(op, radix: 16))) \(why)."
-        case .invalidHandler(let op, let f): return "the handler of opcode \(op) does not validate inside the megakernel: \(f)"
+        case .invalidOpcode(let op, let problem, let fix):
+            return [Diagnostic("custom opcode \(op) (0x\(String(op, radix: 16))) \(problem)", fix: fix)]
+        case .invalidHandler(let op, let f):
+            return f.diagnostics.map { $0.within("the handler of opcode \(op) does not validate inside the megakernel") }
         case .handlerExits(let op, let name):
-            return "the handler of opcode \(op) (\(name)) returns or traps; handler bodies must run to their end, because every lane meets its workgroup at a barrier after its slot. Fix: set fault to a reason (256 or more) to end the slot as FAULT instead."
-        case .invalidExtraBuffer(let d): return "extra buffer \(d)."
-        case .invalidBatch(let e): return "\(e)"
-        case .device(let e): return "\(e)"
+            return [Diagnostic("the handler of opcode \(op) (\(name)) returns or traps; handler bodies must run to their end, because every lane meets its workgroup at a barrier after its slot",
+                               fix: "set fault to a reason (256 or more) to end the slot as FAULT instead")]
+        case .invalidExtraBuffer(let problem, let fix): return [Diagnostic("extra buffer \(problem)", fix: fix)]
+        case .invalidBatch(let e): return e.diagnostics
+        case .device(let e): return e.diagnostics
         }
     }
 }
@@ -96,4 +104,4 @@ public enum MegakernelPrograms {
 
 /// A failure of the device a megakernel runs on, as the host runtime reports it. The protocol
 /// module knows no GPU API, so it carries the runtime's own error (VyreRuntime: `VyreGLError`).
-public protocol DeviceFailure: Error, CustomStringConvertible {}
+public protocol DeviceFailure: DiagnosticError {}

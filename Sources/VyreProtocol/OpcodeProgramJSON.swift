@@ -25,7 +25,7 @@ struct OpcodeProgramDocument: Decodable {
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.allow(MegakernelConfiguration.jsonKeys)
-        guard c.contains("opcodes") else { throw c.fail(nil, "required key 'opcodes' is missing", fix: "add \"opcodes\": [{\"opcode\": 1073741824, \"name\": \"MY_OP\", \"body\": [...]}]") }
+        try c.require("opcodes", fix: "add \"opcodes\": [{\"opcode\": 1073741824, \"name\": \"MY_OP\", \"body\": [...]}]")
         var list = try c.nestedUnkeyedContainer(forKey: "opcodes")
         var handlers: [OpcodeHandler] = []
         while !list.isAtEnd {

@@ -2,7 +2,7 @@
 public enum RingEncoding {
     /// A control buffer with room for `observables` observable words after the fixed region.
     public static func control(observables: Int, tenants: Int, quotas: [Int: UInt32] = [:], initial: [Int: UInt32] = [:]) throws(ProtocolError) -> [UInt32] {
-        guard observables >= 0 else { throw .invalidControl("\(observables) observables. Fix: ask for 0 or more") }
+        guard observables >= 0 else { throw .invalidControl(problem: "\(observables) observables", fix: "ask for 0 or more") }
         return try control(words: RingProtocol.Control.observableBase + observables, tenants: tenants, quotas: quotas, initial: initial)
     }
 
@@ -11,11 +11,11 @@ public enum RingEncoding {
     /// words by index (which may override anything).
     public static func control(words: Int, tenants: Int, quotas: [Int: UInt32] = [:], initial: [Int: UInt32] = [:]) throws(ProtocolError) -> [UInt32] {
         guard words >= RingProtocol.Control.minWords else {
-            throw .invalidControl("\(words) words; the protocol needs at least \(RingProtocol.Control.minWords). Fix: use controlWords of 160 or more (224 leaves 64 observables)")
+            throw .invalidControl(problem: "\(words) words; the protocol needs at least \(RingProtocol.Control.minWords)", fix: "use controlWords of 160 or more (224 leaves 64 observables)")
         }
-        guard words <= RingProtocol.Control.maxWords else { throw .invalidControl("\(words) words is more than the \(RingProtocol.Control.maxWords) vyre-gl allows. Fix: use a smaller control buffer") }
+        guard words <= RingProtocol.Control.maxWords else { throw .invalidControl(problem: "\(words) words is more than the \(RingProtocol.Control.maxWords) vyre-gl allows", fix: "use a smaller control buffer") }
         guard (0...RingProtocol.Control.maxTableTenants).contains(tenants) else {
-            throw .invalidControl("\(tenants) tenants; the default tenant table holds \(RingProtocol.Control.maxTableTenants). Fix: enable 0 to \(RingProtocol.Control.maxTableTenants) tenants, or move the table: set control[\(RingProtocol.Control.tenantBase)] to its index and control[\(RingProtocol.Control.tenantTableSize)] to its size through 'control'")
+            throw .invalidControl(problem: "\(tenants) tenants; the default tenant table holds \(RingProtocol.Control.maxTableTenants)", fix: "enable 0 to \(RingProtocol.Control.maxTableTenants) tenants, or move the table: set control[\(RingProtocol.Control.tenantBase)] to its index and control[\(RingProtocol.Control.tenantTableSize)] to its size through 'control'")
         }
         var c = [UInt32](repeating: 0, count: words)
         c[RingProtocol.Control.tenantBase] = UInt32(RingProtocol.Control.defaultTenantTable)
@@ -24,13 +24,13 @@ public enum RingEncoding {
         for (tenant, quota) in quotas {
             let slots = RingProtocol.Control.tenantFairnessBase - RingProtocol.Control.tenantQuotaBase
             guard (0..<slots).contains(tenant) else {
-                throw .invalidControl("a quota for tenant \(tenant); the quota region holds tenants 0 to \(slots - 1). Fix: use a tenant id in that range")
+                throw .invalidControl(problem: "a quota for tenant \(tenant); the quota region holds tenants 0 to \(slots - 1)", fix: "use a tenant id in that range")
             }
             c[RingProtocol.Control.tenantQuotaBase + tenant] = quota
         }
         for (index, value) in initial {
             guard index >= 0 && index < words else {
-                throw .invalidControl("initial word \(index) is outside the \(words)-word buffer. Fix: raise controlWords above \(index) or fix the index")
+                throw .invalidControl(problem: "initial word \(index) is outside the \(words)-word buffer", fix: "raise controlWords above \(index) or fix the index")
             }
             c[index] = value
         }
@@ -39,14 +39,14 @@ public enum RingEncoding {
 
     public static func emptyRing(slots: Int) throws(ProtocolError) -> [UInt32] {
         guard (1...RingProtocol.maxSlots).contains(slots) else {
-            throw .invalidGeometry("\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots). Fix: choose a size in that range")
+            throw .invalidGeometry(problem: "\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots)", fix: "choose a size in that range")
         }
         return [UInt32](repeating: 0, count: slots * RingProtocol.slotWords)
     }
 
     public static func emptyDebugLog(records: Int) throws(ProtocolError) -> [UInt32] {
         guard (1...RingProtocol.Debug.maxRecords).contains(records) else {
-            throw .invalidGeometry("a debug log of \(records) records; use 1 to \(RingProtocol.Debug.maxRecords). Fix: choose debugRecords in that range")
+            throw .invalidGeometry(problem: "a debug log of \(records) records; use 1 to \(RingProtocol.Debug.maxRecords)", fix: "choose debugRecords in that range")
         }
         return [UInt32](repeating: 0, count: RingProtocol.Debug.words(records: records))
     }

@@ -83,6 +83,13 @@ public enum PackedSlot {
         return args
     }
 
+    /// The opcodes of the inner ops `item` runs besides its own: those of a well-formed packed
+    /// slot, none for any other item (a malformed packed slot faults and runs nothing).
+    public static func innerOpcodes(of item: WorkItem) -> [UInt32] {
+        guard item.opcode == Opcode.packedSlot.rawValue, case .success(let ops) = decode(item.args) else { return [] }
+        return ops.map(\.opcode.rawValue)
+    }
+
     /// The inner ops of a packed slot's args, or why the kernel must fault it.
     public static func decode(_ args: [UInt32]) -> Result<[PackedOp], FaultReason> {
         let a = args + Array(repeating: 0, count: max(0, RingProtocol.argsPerSlot - args.count))

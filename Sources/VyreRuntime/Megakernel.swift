@@ -69,7 +69,7 @@ public final class Megakernel: Sendable {
 
     private func run(_ plan: BatchPlan, since start: ContinuousClock.Instant) throws(MegakernelError) -> BatchResult {
         guard plan.extra.map(\.decl) == configuration.extraBuffers else {
-            throw .invalidExtraBuffer("set of the plan differs from this megakernel's. Fix: plan the batch with the megakernel's configuration.extraBuffers")
+            throw .invalidExtraBuffer(problem: "set of the plan differs from this megakernel's", fix: "plan the batch with the megakernel's configuration.extraBuffers")
         }
         let clock = ContinuousClock()
         let batch = plan.batch

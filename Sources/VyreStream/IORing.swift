@@ -1,12 +1,13 @@
 import CURing
+public import VyreIR
 
 /// Why an io_uring could not be set up.
-public struct IORingError: Error, Sendable, Hashable, CustomStringConvertible {
+public struct IORingError: DiagnosticError, Sendable, Hashable {
     /// The negative errno liburing returned.
     public let errno: Int32
     public let call: String
 
-    public var description: String {
+    public var diagnostics: [Diagnostic] {
         // Linux errno values (this module avoids Glibc, whose fd_set clashes with liburing's).
         let (reason, fix): (String, String)
         switch -errno {
@@ -16,7 +17,7 @@ public struct IORingError: Error, Sendable, Hashable, CustomStringConvertible {
         case 22: (reason, fix) = ("EINVAL", "the ring size or flags are not supported by this kernel")
         default: (reason, fix) = ("errno \(-errno)", "check the kernel's io_uring support")
         }
-        return "\(call) failed: \(reason). Fix: \(fix)."
+        return [Diagnostic("\(call) failed: \(reason)", fix: fix)]
     }
 }
 

@@ -24,9 +24,7 @@ struct BatchReport {
         var seen: [UInt32] = []
         for item in plan.batch.items {
             if !seen.contains(item.opcode) { seen.append(item.opcode) }
-            if item.opcode == Opcode.packedSlot.rawValue, case .success(let ops) = PackedSlot.decode(item.args) {
-                for op in ops where !seen.contains(op.opcode.rawValue) { seen.append(op.opcode.rawValue) }
-            }
+            for inner in PackedSlot.innerOpcodes(of: item) where !seen.contains(inner) { seen.append(inner) }
         }
         return seen.map { (Opcode.name(of: $0), result.completed[$0] ?? 0) }
     }

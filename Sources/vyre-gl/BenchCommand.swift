@@ -62,9 +62,9 @@ struct OneShotBench: ParsableCommand {
         runReporting {
             let list = sizes.split(separator: ",", omittingEmptySubsequences: false).map { Decimal32.parse($0.trimmingCharacters(in: .whitespaces)).map(Int.init) }
             guard !list.isEmpty, list.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= RingProtocol.maxSlots }) else {
-                throw CLI.badInput("--sizes '\(quoteForMessage(sizes))' must be whole numbers from 1 to \(RingProtocol.maxSlots). Fix: write e.g. --sizes 1,256,65536.")
+                throw CLI.badInput("--sizes '\(quoteForMessage(sizes))' must be whole numbers from 1 to \(RingProtocol.maxSlots)", fix: "write e.g. --sizes 1,256,65536")
             }
-            guard ["nop", "add", "store"].contains(op) else { throw CLI.badInput("--op '\(quoteForMessage(op))' is not nop, add or store. Fix: pick one of those.") }
+            guard ["nop", "add", "store"].contains(op) else { throw CLI.badInput("--op '\(quoteForMessage(op))' is not nop, add or store", fix: "pick one of those") }
             let context = try CLI.openContext(deviceOptions)
             let megakernel = try Megakernel(context: context, configuration: MegakernelConfiguration(workgroupSize: workgroupSize, mappedStateLimit: mappedLimit))
             let floor = try Self.floor(on: context)
@@ -128,7 +128,7 @@ struct OneShotBench: ParsableCommand {
             let r = try megakernel.run(batch)
             probe = clock.now - start
             guard r.allDone, r.doneCount == UInt32(size) else {
-                throw CLIFailure(status: .ranWithFailures, message: "benchmark batch of \(size) did not complete (done \(r.doneCount), faults \(r.faults.count)); the one-shot megakernel does not work on this device. Fix: run 'vyre-gl selftest' to find what fails.")
+                throw CLIFailure(status: .ranWithFailures, "benchmark batch of \(size) did not complete (done \(r.doneCount), faults \(r.faults.count)); the one-shot megakernel does not work on this device", fix: "run 'vyre-gl selftest' to find what fails")
             }
         }
         let n = iterations ?? max(5, min(500, Int(2.0 / max(probe.ms / 1000, 1e-6))))

@@ -6,8 +6,8 @@ import VyreGLSL
 import VyreProtocol
 import VyreRuntime
 
-/// How a command ends when something goes wrong: a message (with its Fix) on stderr and an exit
-/// status that scripts can act on.
+/// How a command ends when something goes wrong: diagnostics on stderr and an exit status that
+/// scripts can act on.
 struct CLIFailure: Error {
     enum Status: Int32 {
         case ranWithFailures = 1
@@ -15,20 +15,35 @@ struct CLIFailure: Error {
         case noDevice = 3
     }
     var status: Status
-    var message: String
+    var diagnostics: [Diagnostic]
+
+    init(status: Status, diagnostics: [Diagnostic]) {
+        self.status = status
+        self.diagnostics = diagnostics
+    }
+
+    init(status: Status, _ problem: String, fix: String) {
+        self.init(status: status, diagnostics: [Diagnostic(problem, fix: fix)])
+    }
 }
 
 enum CLI {
-    /// Longest message written to stderr; a longer one (a validation report of thousands of
-    /// problems, say) is cut with a note.
+    /// Most diagnostics written to stderr; the rest of a long report (a validation of thousands
+    /// of problems, say) is counted.
+    static let diagnosticLimit = 20
+    /// Longest diagnostic written to stderr; a longer one is cut with a note.
     static let messageLimit: Int = 8000
 
-    /// Prints `error` to stderr and exits with the status its kind calls for.
+    /// Prints `error` to stderr, one `vyre-gl: [path: ]problem. Fix: fix.` line per diagnostic
+    /// whatever the error's type, and exits with the status its kind calls for.
     static func fail(_ error: any Error) -> Never {
-        let (status, message) = classify(error)
-        var text = message
-        if text.count > messageLimit { text = "\(text.prefix(messageLimit))... (message cut at \(messageLimit) characters)" }
-        FileHandle.standardError.write(Data("vyre-gl: \(text)\n".utf8))
+        let (status, diagnostics) = classify(error)
+        var lines = diagnostics.prefix(diagnosticLimit).map { d in
+            let text = d.description
+            return text.count > messageLimit ? "\(text.prefix(messageLimit))... (message cut at \(messageLimit) characters)" : text
+        }
+        if diagnostics.count > diagnosticLimit { lines.append("... and \(diagnostics.count - diagnosticLimit) more problems") }
+        FileHandle.standardError.write(Data(lines.map { "vyre-gl: \($0)\n" }.joined().utf8))
         exit(status.rawValue)
     }
 
@@ -45,21 +60,19 @@ enum CLI {
         let message = VyreGLCommand.fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
         let command = arguments.first { name in VyreGLCommand.configuration.subcommands.contains { $0.configuration.commandName == name } }
         let help = command.map { "vyre-gl \($0) --help" } ?? "vyre-gl --help"
-        fail(CLIFailure(status: .badInput, message: "\(message)\nFix: correct the command line; '\(help)' lists the arguments and options."))
+        fail(CLIFailure(status: .badInput, message, fix: "correct the command line; '\(help)' lists the arguments and options"))
     }
 
-    /// The exit status and the message, in the command line's words (flags and JSON keys).
-    static func classify(_ error: any Error) -> (CLIFailure.Status, String) {
+    /// The exit status and the diagnostics, in the command line's words (flags and JSON keys).
+    static func classify(_ error: any Error) -> (CLIFailure.Status, [Diagnostic]) {
         switch error {
-        case let e as CLIFailure: return (e.status, e.message)
+        case let e as CLIFailure: return (e.status, e.diagnostics)
         case let e as VyreGLError: return (status(of: e), describe(e))
         case let e as MegakernelError: return RunCommand.classify(e)
         case let e as InterpreterError: return (.badInput, describe(e))
-        case let e as ProgramJSONError: return (.badInput, "invalid JSON at \(e.description)")
-        case let e as ValidationFailure: return (.badInput, e.description)
-        case let e as WireError: return (.badInput, e.description)
-        case let e as GLSLError: return (.badInput, e.description)
-        default: return (.ranWithFailures, "\(error)")
+        case let e as ProgramJSONError: return (.badInput, e.diagnostics.map { $0.within("invalid JSON") })
+        case let e as any DiagnosticError: return (.badInput, e.diagnostics)
+        default: return (.ranWithFailures, [Diagnostic("\(error)", fix: "this is unexpected; report it with the command line and the output of 'vyre-gl info'")])
         }
     }
 
@@ -72,55 +85,57 @@ enum CLI {
     }
 
     /// Library errors whose Fix names a Swift API, said with the flags that do the same.
-    static func describe(_ error: VyreGLError) -> String {
+    static func describe(_ error: VyreGLError) -> [Diagnostic] {
         switch error {
         case .missingBuffer(let n):
-            "runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown. Fix: pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N."
+            [Diagnostic("runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown", fix: "pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N")]
         case .bufferTooSmall(let n, let bytes, let needed):
-            "buffer '\(quoteForMessage(n))' has \(bytes / 4) words but the program declares \(needed / 4). Fix: pass at least \(needed / 4) words with --buffer \(n)=..., or leave it out to start it zeroed."
+            [Diagnostic("buffer '\(quoteForMessage(n))' has \(bytes / 4) words but the program declares \(needed / 4)", fix: "pass at least \(needed / 4) words with --buffer \(n)=..., or leave it out to start it zeroed")]
         case .missingParameter(let n):
-            "the program reads parameter '\(quoteForMessage(n))' but no value was given. Fix: add --param \(n)=VALUE."
+            [Diagnostic("the program reads parameter '\(quoteForMessage(n))' but no value was given", fix: "add --param \(n)=VALUE")]
         case .unknownBuffer(let n):
-            "buffer '\(quoteForMessage(n))' was given but the program declares no such buffer. Fix: check the --buffer names against the program's buffers."
+            [Diagnostic("buffer '\(quoteForMessage(n))' was given but the program declares no such buffer", fix: "check the --buffer names against the program's buffers")]
         case .gridTooLarge(let requested, let limit):
-            "--groups \(requested.x),\(requested.y),\(requested.z) exceeds this device's maximum of \(limit.x),\(limit.y),\(limit.z) workgroups. Fix: use fewer workgroups (larger workgroups, or a loop inside the program)."
+            [Diagnostic("--groups \(requested.x),\(requested.y),\(requested.z) exceeds this device's maximum of \(limit.x),\(limit.y),\(limit.z) workgroups", fix: "use fewer workgroups (larger workgroups, or a loop inside the program)")]
         case .timeout(let seconds, let what, let stopped):
-            "\(what) did not finish within \(seconds) s (--timeout): \(stopped ? "it was stopped and its results were dropped" : "it could not be stopped, and the device may stay busy for a while"). Fix: give the program less work, or raise --timeout."
+            [Diagnostic("\(what) did not finish within \(seconds) s (--timeout): \(stopped ? "it was stopped and its results were dropped" : "it could not be stopped, and the device may stay busy for a while")", fix: "give the program less work, or raise --timeout")]
         case .contextClosed:
-            "the GL context was closed while the command ran. Fix: run the command again; if it repeats, check the device with 'vyre-gl info'."
+            [Diagnostic("the GL context was closed while the command ran", fix: "run the command again; if it repeats, check the device with 'vyre-gl info'")]
         default:
-            error.description
+            error.diagnostics
         }
     }
 
     /// The reference interpreter's errors as `exec --check` meets them.
-    static func describe(_ error: InterpreterError) -> String {
+    static func describe(_ error: InterpreterError) -> [Diagnostic] {
         switch error {
         case .stepBudgetExceeded(let budget):
-            "the reference interpreter behind --check ran past its budget of \(budget) steps. Fix: check a smaller run (fewer --groups, less work per invocation), or leave out --check."
+            [Diagnostic("the reference interpreter behind --check ran past its budget of \(budget) steps", fix: "check a smaller run (fewer --groups, less work per invocation), or leave out --check")]
         case .missingParameter(let n):
-            "the program reads parameter '\(quoteForMessage(n))' but no value was given. Fix: add --param \(n)=VALUE."
+            [Diagnostic("the program reads parameter '\(quoteForMessage(n))' but no value was given", fix: "add --param \(n)=VALUE")]
         case .missingBuffer(let n):
-            "runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown. Fix: pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N."
+            [Diagnostic("runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown", fix: "pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N")]
         case .bufferTooSmall(let n, let words, let needed):
-            "buffer '\(quoteForMessage(n))' has \(words) words but the program declares \(needed). Fix: pass at least \(needed) words with --buffer \(n)=..."
+            [Diagnostic("buffer '\(quoteForMessage(n))' has \(words) words but the program declares \(needed)", fix: "pass at least \(needed) words with --buffer \(n)=..")]
         case .unknownBuffer(let n):
-            "buffer '\(quoteForMessage(n))' was given but the program declares no such buffer. Fix: check the --buffer names against the program's buffers."
+            [Diagnostic("buffer '\(quoteForMessage(n))' was given but the program declares no such buffer", fix: "check the --buffer names against the program's buffers")]
         case .invalidGrid:
-            "--groups has an empty axis. Fix: dispatch at least one workgroup on every axis."
+            [Diagnostic("--groups has an empty axis", fix: "dispatch at least one workgroup on every axis")]
         default:
-            error.description
+            error.diagnostics
         }
     }
 
-    static func badInput(_ message: String) -> CLIFailure { CLIFailure(status: .badInput, message: message) }
+    static func badInput(_ problem: String, fix: String) -> CLIFailure { CLIFailure(status: .badInput, problem, fix: fix) }
 
     /// Loads a program from JSON (or from wire bytes, recognized by their magic).
     static func loadProgram(_ path: String) throws -> Program {
         let bytes = try InputFile.read(path, what: "program file")
         if bytes.starts(with: WireFormat.magic) { return try Program(wireBytes: bytes) }
         do { return try Program(json: bytes) } catch {
-            throw badInput("\(quoteForMessage(path, limit: 160)): invalid program JSON at \(error.description)")
+            throw CLIFailure(status: .badInput, diagnostics: error.diagnostics.map {
+                Diagnostic("\(quoteForMessage(path, limit: 160)): invalid program JSON at \($0.path ?? "(top level)"): \($0.problem)", fix: $0.fix)
+            })
         }
     }
 

@@ -25,7 +25,7 @@ struct CompileCommand: ParsableCommand {
                     try Output.line("\(file): rejected: \(error)")
                 }
             }
-            if rejected > 0 { throw CLIFailure(status: .ranWithFailures, message: "\(rejected) of \(files.count) files rejected by \(context.info.renderer). Fix: see each driver log above; the line numbers point into the file.") }
+            if rejected > 0 { throw CLIFailure(status: .ranWithFailures, "\(rejected) of \(files.count) files rejected by \(context.info.renderer)", fix: "see each driver log above; the line numbers point into the file") }
         }
     }
 }

@@ -16,7 +16,7 @@ enum ElementText {
         case .f32, .f64:
             if let name = try? c.decode(String.self) {
                 guard let special = Double(special: name) else {
-                    throw JSONDetail(problem: "'\(quoteForMessage(name))' is not a float", fix: "write a number, or \"nan\", \"inf\" or \"-inf\"").error(at: decoder.codingPath)
+                    throw Diagnostic("'\(quoteForMessage(name))' is not a float", fix: "write a number, or \"nan\", \"inf\" or \"-inf\"").error(at: decoder.codingPath)
                 }
                 return type == .f32 ? .f32(Float(special)) : .f64(special)
             }

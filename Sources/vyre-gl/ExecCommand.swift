@@ -50,12 +50,12 @@ struct ExecCommand: ParsableCommand {
             var given = Set<String>()
             for spec in buffers {
                 let (name, value) = try Self.parseBuffer(spec, program: p)
-                guard given.insert(name).inserted else { throw CLI.badInput("--buffer \(name) is given twice. Fix: give each buffer once.") }
+                guard given.insert(name).inserted else { throw CLI.badInput("--buffer \(name) is given twice", fix: "give each buffer once") }
                 contents[name] = value
             }
             parameters.merge(try Self.parseParameters(params, program: p)) { _, new in new }
             if let missing = p.parameterNames.sorted().first(where: { parameters[$0] == nil }) {
-                throw CLI.badInput("the program reads parameter '\(missing)' but no --param \(missing)=VALUE was given. Fix: add it.")
+                throw CLI.badInput("the program reads parameter '\(missing)' but no --param \(missing)=VALUE was given", fix: "add it")
             }
             let context = try CLI.openContext(deviceOptions)
             let validated = try context.validated(p)
@@ -76,9 +76,9 @@ struct ExecCommand: ParsableCommand {
                 if let verdict { try Output.line("check against the reference interpreter: \(verdict)") }
             }
             if output.trap != nil || (verdict != nil && verdict != "match") {
-                throw CLIFailure(status: .ranWithFailures, message: output.trap != nil
-                    ? "the program trapped (see the trap line above). Fix: look up the trap code in the program; the invocation index says which one raised it."
-                    : "the device and the reference interpreter disagree (see the check line above). Fix: report the program and its inputs (vyre-gl selftest --dump-failures writes such files); it is a driver or vyre-gl bug.")
+                throw output.trap != nil
+                    ? CLIFailure(status: .ranWithFailures, "the program trapped (see the trap line above)", fix: "look up the trap code in the program; the invocation index says which one raised it")
+                    : CLIFailure(status: .ranWithFailures, "the device and the reference interpreter disagree (see the check line above)", fix: "report the program and its inputs (vyre-gl selftest --dump-failures writes such files); it is a driver or vyre-gl bug")
             }
         }
     }
@@ -145,13 +145,7 @@ struct ExecCommand: ParsableCommand {
     /// Runs the reference interpreter on the same inputs and compares every word.
     static func compare(_ validated: ValidatedProgram, _ output: borrowing RunOutput, grid: WorkgroupSize, contents: [String: BufferContents], options: DispatchOptions) throws -> String {
         let program = validated.program
-        var inputs: [String: [UInt32]] = [:]
-        for (name, c) in contents {
-            switch c {
-            case .words(let w): inputs[name] = w
-            case .zeros(let n): inputs[name] = [UInt32](repeating: 0, count: n)
-            }
-        }
+        let inputs = contents.mapValues(\.materialized)
         let reference = try Interpreter(options: .init(foreverBudget: options.foreverBudget, parameters: options.parameters)).run(validated, grid: grid, buffers: inputs)
         for decl in program.buffers {
             let want = reference.buffers[decl.name] ?? []
@@ -168,7 +162,7 @@ struct ExecCommand: ParsableCommand {
     static func parseGrid(_ text: String) throws -> WorkgroupSize {
         let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Decimal32.parse($0.trimmingCharacters(in: .whitespaces)) }
         guard (1...3).contains(parts.count), parts.allSatisfy({ ($0 ?? 0) >= 1 }) else {
-            throw CLI.badInput("--groups '\(quoteForMessage(text))' is not 1 to 3 positive whole numbers. Fix: write e.g. --groups 16 or --groups 8,8,1.")
+            throw CLI.badInput("--groups '\(quoteForMessage(text))' is not 1 to 3 positive whole numbers", fix: "write e.g. --groups 16 or --groups 8,8,1")
         }
         let v = parts.map { $0! }
         return WorkgroupSize(v[0], v.count > 1 ? v[1] : 1, v.count > 2 ? v[2] : 1)
@@ -179,13 +173,14 @@ struct ExecCommand: ParsableCommand {
         for spec in specs {
             let parts = spec.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard parts.count == 2, let v = Decimal32.parse(parts[1]) else {
-                throw CLI.badInput("--param '\(quoteForMessage(spec))' is not NAME=VALUE with a decimal u32 value. Fix: write e.g. --param first=16.")
+                throw CLI.badInput("--param '\(quoteForMessage(spec))' is not NAME=VALUE with a decimal u32 value", fix: "write e.g. --param first=16")
             }
             guard program.parameterNames.contains(parts[0]) else {
                 let known = program.parameterNames.sorted()
-                throw CLI.badInput("--param names '\(quoteForMessage(parts[0]))', which the program does not read (\(known.isEmpty ? "it reads no parameters" : "it reads \(known.joined(separator: ", "))")). Fix: use one of its parameter names.")
+                let reads = known.isEmpty ? "it reads no parameters" : "it reads \(known.joined(separator: ", "))"
+                throw CLI.badInput("--param names '\(quoteForMessage(parts[0]))', which the program does not read (\(reads))", fix: "use one of its parameter names")
             }
-            guard out.updateValue(v, forKey: parts[0]) == nil else { throw CLI.badInput("--param \(parts[0]) is given twice. Fix: give each parameter once.") }
+            guard out.updateValue(v, forKey: parts[0]) == nil else { throw CLI.badInput("--param \(parts[0]) is given twice", fix: "give each parameter once") }
         }
         return out
     }
@@ -193,17 +188,17 @@ struct ExecCommand: ParsableCommand {
     /// Parses NAME=[...], NAME=@FILE or NAME=zeros:N.
     static func parseBuffer(_ spec: String, program: Program) throws -> (String, BufferContents) {
         guard let eq = spec.firstIndex(of: "=") else {
-            throw CLI.badInput("--buffer '\(quoteForMessage(spec))' has no '='. Fix: write NAME=[1,2,3], NAME=@file.json or NAME=zeros:N.")
+            throw CLI.badInput("--buffer '\(quoteForMessage(spec))' has no '='", fix: "write NAME=[1,2,3], NAME=@file.json or NAME=zeros:N")
         }
         let name = String(spec[..<eq])
         let value = spec[spec.index(after: eq)...]
         guard let decl = program.buffer(named: name) else {
-            throw CLI.badInput("--buffer names '\(quoteForMessage(name))', which the program does not declare (it has \(program.buffers.map(\.name).joined(separator: ", "))). Fix: use one of those names.")
+            throw CLI.badInput("--buffer names '\(quoteForMessage(name))', which the program does not declare (it has \(program.buffers.map(\.name).joined(separator: ", ")))", fix: "use one of those names")
         }
         if value.hasPrefix("zeros:") {
             // At most 2^40 elements here; the device's own limit is checked before anything is allocated.
             guard let n = Decimal32.parseCount(value.dropFirst(6)), n >= 1 else {
-                throw CLI.badInput("--buffer \(name)=\(quoteForMessage(value)): zeros:N needs N, a whole number of elements from 1. Fix: give an element count.")
+                throw CLI.badInput("--buffer \(name)=\(quoteForMessage(value)): zeros:N needs N, a whole number of elements from 1", fix: "give an element count")
             }
             return (name, .zeros(words: n * decl.elementType.wordCount))
         }
@@ -212,7 +207,7 @@ struct ExecCommand: ParsableCommand {
             let bytes = try InputFile.read(path, what: "buffer file")
             if path.hasSuffix(".json") { return (name, .words(try parseArray(bytes, decl, source: "buffer file '\(quoteForMessage(path, limit: 160))'"))) }
             guard bytes.count % decl.elementType.byteCount == 0 else {
-                throw CLI.badInput("buffer file '\(quoteForMessage(path, limit: 160))' has \(bytes.count) bytes, not a whole number of \(decl.elementType) elements (\(decl.elementType.byteCount) bytes each). Fix: pass raw little-endian \(decl.elementType) data.")
+                throw CLI.badInput("buffer file '\(quoteForMessage(path, limit: 160))' has \(bytes.count) bytes, not a whole number of \(decl.elementType) elements (\(decl.elementType.byteCount) bytes each)", fix: "pass raw little-endian \(decl.elementType) data")
             }
             var words = [UInt32](repeating: 0, count: bytes.count / 4)
             words.withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
@@ -239,7 +234,7 @@ struct ExecCommand: ParsableCommand {
             }
         } catch let error as DecodingError {
             let e = ProgramJSONError(error)
-            throw CLI.badInput("\(source)\(e.path == "(top level)" ? "" : e.path): \(e.problem) (buffer '\(decl.name)' holds \(decl.elementType)). Fix: \(e.fix).")
+            throw CLI.badInput("\(source)\(e.path == "(top level)" ? "" : e.path): \(e.problem) (buffer '\(decl.name)' holds \(decl.elementType))", fix: "\(e.fix)")
         }
     }
 }
@@ -304,7 +299,9 @@ struct SavedInputs {
                                    parameters: try c.decodeIfPresent([String: UInt32].self, forKey: "parameters") ?? [:])
             }
         } catch let error as DecodingError {
-            throw CLI.badInput("inputs file '\(quoteForMessage(path, limit: 160))': \(ProgramJSONError(error).description) (it is the NAME.inputs.json that 'vyre-gl selftest --dump-failures' writes)")
+            throw CLIFailure(status: .badInput, diagnostics: ProgramJSONError(error).diagnostics.map {
+                $0.located(in: "inputs file '\(quoteForMessage(path, limit: 160))' (the NAME.inputs.json that 'vyre-gl selftest --dump-failures' writes)")
+            })
         }
     }
 }

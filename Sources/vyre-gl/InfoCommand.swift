@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VyreGL
+import VyreIR
 import VyreStream
 
 struct InfoCommand: ParsableCommand {
@@ -23,16 +24,16 @@ struct InfoCommand: ParsableCommand {
         runReporting {
             let devices = GLContext.availableDevices()
             var context: GLContextInfo? = nil
-            var contextError: String? = nil
+            var contextError: [Diagnostic]? = nil
             do { context = try CLI.openContext(deviceOptions).info } catch { contextError = CLI.classify(error).1 }
             let uring: String
             switch IORing.probe() {
             case .success(let n): uring = "available (\(n)-entry ring set up and torn down)"
             case .failure(let e): uring = "unavailable: \(e)"
             }
-            let report = Report(version: VyreGLCommand.version, devices: devices, context: context, contextError: contextError, ioUring: uring)
+            let report = Report(version: VyreGLCommand.version, devices: devices, context: context, contextError: contextError?.map(\.description).joined(separator: "\n"), ioUring: uring)
             if json { try Output.json(report) } else { try printText(report) }
-            if let contextError { throw CLIFailure(status: .noDevice, message: contextError) }
+            if let contextError { throw CLIFailure(status: .noDevice, diagnostics: contextError) }
         }
     }
 

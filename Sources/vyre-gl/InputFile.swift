@@ -18,18 +18,18 @@ enum InputFile {
         switch info.st_mode & S_IFMT {
         case S_IFREG:
             guard Int(info.st_size) <= byteLimit else {
-                throw CLI.badInput("\(shown) has \(info.st_size) bytes, more than the \(byteLimit) vyre-gl reads. Fix: use a smaller file.")
+                throw CLI.badInput("\(shown) has \(info.st_size) bytes, more than the \(byteLimit) vyre-gl reads", fix: "use a smaller file")
             }
         case S_IFIFO:
             break
         case S_IFDIR:
-            throw CLI.badInput("\(shown) is a directory, not a file. Fix: name a file inside it.")
+            throw CLI.badInput("\(shown) is a directory, not a file", fix: "name a file inside it")
         case S_IFCHR, S_IFBLK:
-            throw CLI.badInput("\(shown) is a device file, not a regular file. Fix: name a regular file (or a pipe).")
+            throw CLI.badInput("\(shown) is a device file, not a regular file", fix: "name a regular file (or a pipe)")
         case S_IFSOCK:
-            throw CLI.badInput("\(shown) is a socket, not a regular file. Fix: name a regular file (or a pipe).")
+            throw CLI.badInput("\(shown) is a socket, not a regular file", fix: "name a regular file (or a pipe)")
         default:
-            throw CLI.badInput("\(shown) is not a regular file. Fix: name a regular file (or a pipe).")
+            throw CLI.badInput("\(shown) is not a regular file", fix: "name a regular file (or a pipe)")
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw failure(errno, shown) }
@@ -46,7 +46,7 @@ enum InputFile {
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
             if bytes.count > byteLimit {
-                throw CLI.badInput("\(shown) holds more than the \(byteLimit) bytes vyre-gl reads. Fix: use a smaller input.")
+                throw CLI.badInput("\(shown) holds more than the \(byteLimit) bytes vyre-gl reads", fix: "use a smaller input")
             }
         }
         return bytes
@@ -55,15 +55,15 @@ enum InputFile {
     private static func failure(_ code: Int32, _ shown: String) -> CLIFailure {
         switch code {
         case ENOENT:
-            CLI.badInput("\(shown) does not exist. Fix: check the path (relative paths start at \(FileManager.default.currentDirectoryPath)).")
+            CLI.badInput("\(shown) does not exist", fix: "check the path (relative paths start at \(FileManager.default.currentDirectoryPath))")
         case EACCES, EPERM:
-            CLI.badInput("\(shown) cannot be read: permission denied. Fix: check its permissions.")
+            CLI.badInput("\(shown) cannot be read: permission denied", fix: "check its permissions")
         case ENOTDIR:
-            CLI.badInput("\(shown) does not exist: a part of the path is not a directory. Fix: check the path.")
+            CLI.badInput("\(shown) does not exist: a part of the path is not a directory", fix: "check the path")
         case ENAMETOOLONG:
-            CLI.badInput("\(shown) is not a usable path: it is too long. Fix: use a shorter path.")
+            CLI.badInput("\(shown) is not a usable path: it is too long", fix: "use a shorter path")
         default:
-            CLI.badInput("\(shown) cannot be read: \(String(cString: strerror(code))). Fix: check the path and the file.")
+            CLI.badInput("\(shown) cannot be read: \(String(cString: strerror(code)))", fix: "check the path and the file")
         }
     }
 }

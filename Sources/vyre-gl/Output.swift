@@ -56,6 +56,6 @@ enum Output {
         case EPIPE: "keep the reading end open until the command ends (for example, do not pipe into a command that exits early), or write the output to a file"
         default: "check the file or pipe the output goes to"
         }
-        return CLIFailure(status: .ranWithFailures, message: "could not write the output to standard output: \(reason). Fix: \(fix).")
+        return CLIFailure(status: .ranWithFailures, "could not write the output to standard output: \(reason)", fix: "\(fix)")
     }
 }

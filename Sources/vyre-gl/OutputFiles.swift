@@ -11,12 +11,12 @@ enum OutputFiles {
         var info = stat()
         if stat(path, &info) == 0 {
             guard info.st_mode & S_IFMT == S_IFDIR else {
-                throw CLI.badInput("\(what) '\(quoteForMessage(path, limit: 160))' exists and is not a directory. Fix: name a directory, or a path that does not exist yet.")
+                throw CLI.badInput("\(what) '\(quoteForMessage(path, limit: 160))' exists and is not a directory", fix: "name a directory, or a path that does not exist yet")
             }
             return
         }
         do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
-            throw CLIFailure(status: .ranWithFailures, message: "\(what) '\(quoteForMessage(path, limit: 160))' could not be made: \((error as NSError).localizedDescription). Fix: check the path and its permissions.")
+            throw CLIFailure(status: .ranWithFailures, "\(what) '\(quoteForMessage(path, limit: 160))' could not be made: \((error as NSError).localizedDescription)", fix: "check the path and its permissions")
         }
     }
 
@@ -54,6 +54,6 @@ enum OutputFiles {
 
     static func failure(_ code: Int32, _ path: String) -> CLIFailure {
         let fix = code == ENOSPC ? "free space on that disk or write elsewhere" : "check the path and its permissions"
-        return CLIFailure(status: .ranWithFailures, message: "could not write '\(quoteForMessage(path, limit: 160))': \(String(cString: strerror(code))). Fix: \(fix).")
+        return CLIFailure(status: .ranWithFailures, "could not write '\(quoteForMessage(path, limit: 160))': \(String(cString: strerror(code)))", fix: "\(fix)")
     }
 }

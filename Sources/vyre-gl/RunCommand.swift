@@ -39,7 +39,7 @@ struct RunCommand: ParsableCommand {
             let report = BatchReport(plan: plan, result: result, megakernel: megakernel)
             if json { try Output.json(report.json) } else { try report.printText(source: batch) }
             if !result.allDone {
-                throw CLIFailure(status: .ranWithFailures, message: "\(result.faults.count) op\(result.faults.count == 1 ? "" : "s") faulted and \(result.pending.count) stayed pending. Fix: see each FAULT reason and the pending slots above (pending: SHUTDOWN ran earlier, or the op's tenant is disabled).")
+                throw CLIFailure(status: .ranWithFailures, "\(result.faults.count) op\(result.faults.count == 1 ? "" : "s") faulted and \(result.pending.count) stayed pending", fix: "see each FAULT reason and the pending slots above (pending: SHUTDOWN ran earlier, or the op's tenant is disabled)")
             }
         }
     }
@@ -48,22 +48,22 @@ struct RunCommand: ParsableCommand {
     static func load(batch path: String, program: String?) throws -> (batch: Batch, configuration: MegakernelConfiguration) {
         let batch: Batch
         do { batch = try Batch(json: try InputFile.read(path, what: "batch file")) } catch let e as ProgramJSONError {
-            throw CLI.badInput("\(quoteForMessage(path, limit: 160)): \(e.description)")
+            throw CLIFailure(status: .badInput, diagnostics: e.diagnostics.map { $0.located(in: quoteForMessage(path, limit: 160)) })
         }
         guard let program else { return (batch, MegakernelConfiguration()) }
         do { return (batch, try MegakernelConfiguration(json: try InputFile.read(program, what: "opcode program file"))) } catch let e as ProgramJSONError {
-            throw CLI.badInput("\(quoteForMessage(program, limit: 160)): \(e.description)")
+            throw CLIFailure(status: .badInput, diagnostics: e.diagnostics.map { $0.located(in: quoteForMessage(program, limit: 160)) })
         }
     }
 
     /// Megakernel errors in the command line's words, with their exit status.
-    static func classify(_ error: MegakernelError) -> (CLIFailure.Status, String) {
+    static func classify(_ error: MegakernelError) -> (CLIFailure.Status, [Diagnostic]) {
         switch error {
         // The runtime's device failures are its GL errors; any other is reported as a failed run.
         case .device(let e as VyreGLError): (CLI.status(of: e), CLI.describe(e))
-        case .device(let e): (.ranWithFailures, e.description)
-        case .invalidOpcode, .invalidHandler, .handlerExits, .invalidExtraBuffer: (.badInput, "--program: \(error.description)")
-        case .invalidBatch: (.badInput, error.description)
+        case .device(let e): (.ranWithFailures, e.diagnostics)
+        case .invalidOpcode, .invalidHandler, .handlerExits, .invalidExtraBuffer: (.badInput, error.diagnostics.map { $0.located(in: "--program") })
+        case .invalidBatch: (.badInput, error.diagnostics)
         }
     }
 }

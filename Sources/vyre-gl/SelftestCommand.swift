@@ -101,7 +101,7 @@ struct SelftestCommand: ParsableCommand {
             } else {
                 try Output.line("\(summary.passed)/\(summary.cases) passed in \(String(format: "%.1f", seconds)) s\(failures.isEmpty ? "" : "; \(failures.count) FAILED")")
             }
-            if !failures.isEmpty { throw CLIFailure(status: .ranWithFailures, message: "\(failures.count) of \(total) conformance cases failed on \(context.info.renderer). Fix: rerun with --dump-failures DIR and reproduce one with 'vyre-gl exec DIR/NAME.json --inputs DIR/NAME.inputs.json --check'; report it with the output of 'vyre-gl info'.") }
+            if !failures.isEmpty { throw CLIFailure(status: .ranWithFailures, "\(failures.count) of \(total) conformance cases failed on \(context.info.renderer)", fix: "rerun with --dump-failures DIR and reproduce one with 'vyre-gl exec DIR/NAME.json --inputs DIR/NAME.inputs.json --check'; report it with the output of 'vyre-gl info'") }
         }
     }
 }

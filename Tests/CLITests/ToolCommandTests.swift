@@ -23,6 +23,25 @@ struct ToolCommandTests {
         #expect(r.stdout.contains("Fix:"))
     }
 
+    /// Every error reaches stderr in one shape, one line per problem: `vyre-gl: path: problem. Fix: fix.`
+    @Test func everyProblemIsOneLineWithItsPathAndFix() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vyre-diag-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let program = dir.appendingPathComponent("bad.json")
+        try Data("""
+        {"workgroup_size": [4], "buffers": [{"name": "data", "binding": 0, "access": "read", "type": "u32", "count": 4}],
+         "entry": [{"store": "data", "index": 0, "value": 1}, {"assign": "nowhere", "value": 2}]}
+        """.utf8).write(to: program)
+        let r = try CLIRunner.run(["glsl", program.path])
+        #expect(r.status == 2, "\(r.stderr)")
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 2, "\(r.stderr)")
+        #expect(lines.first?.hasPrefix("vyre-gl: entry[0]: cannot lower an invalid program: store into read-only buffer 'data'. Fix: ") == true, "\(r.stderr)")
+        #expect(lines.last?.hasPrefix("vyre-gl: entry[1]: cannot lower an invalid program: assignment to undefined variable 'nowhere'. Fix: ") == true, "\(r.stderr)")
+        for line in lines { #expect(line.hasSuffix(".") && line.components(separatedBy: ". Fix: ").count == 2, "\(line)") }
+    }
+
     @Test func glslPrintsTheGoldenSource() throws {
         let r = try CLIRunner.run(["glsl", "examples/programs/histogram.json"])
         #expect(r.status == 0, "\(r.stderr)")

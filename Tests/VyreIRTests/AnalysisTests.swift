@@ -112,3 +112,33 @@ struct AnalysisTests {
         #expect(s["b"] == nil && s["a"] == 11)
     }
 }
+
+/// The one shape of every error.
+struct DiagnosticTests {
+    @Test func aDiagnosticReadsPathProblemFix() {
+        let d = Diagnostic("the value is wrong", at: "entry[1].value", fix: "cast it.")
+        #expect(d.fix == "cast it")
+        #expect(d.description == "entry[1].value: the value is wrong. Fix: cast it.")
+        #expect(d.within("while lowering").description == "entry[1].value: while lowering: the value is wrong. Fix: cast it.")
+        #expect(d.located(in: "prog.json").description == "prog.json: entry[1].value: the value is wrong. Fix: cast it.")
+        #expect(Diagnostic("no path", fix: "none needed").description == "no path. Fix: none needed.")
+    }
+
+    @Test func errorsOfEveryLayerGiveDiagnostics() throws {
+        let bad = Program(buffers: [BufferDecl("data", binding: 0, access: .readOnly, type: .u32, count: 4)], workgroupSize: WorkgroupSize(1)) {
+            Node.store("data", at: 0, 1)
+            Node.assign("nowhere", 2)
+        }
+        #expect(throws: ValidationFailure.self) { try bad.validated() }
+        do { _ = try bad.validated() } catch {
+            #expect(error.diagnostics.map(\.path) == ["entry[0]", "entry[1]"])
+            #expect(error.diagnostics.allSatisfy { !$0.fix.isEmpty })
+        }
+        do { _ = try Interpreter().run(bad, grid: WorkgroupSize(1), buffers: [:]) } catch {
+            #expect(error.diagnostics.count == 2)
+        }
+        do { _ = try Program(wireBytes: [1, 2, 3]) } catch {
+            #expect(error.diagnostics.count == 1 && error.description.contains(". Fix: "))
+        }
+    }
+}
