@@ -78,7 +78,8 @@ public struct BufferCopy: Sendable, Hashable {
     }
 }
 
-/// Loops that the driver ended before their own exit (see ``LoopGuards/detectDriverCuts``).
+/// Loops that the driver ended before their own exit (see ``LoopGuards/detectDriverCuts``). Made
+/// by the runtime from the status block, never by callers.
 public struct LoopCutReport: Sendable, Hashable, Codable {
     /// Invocations in which the driver cut a loop.
     public var invocations: UInt32
@@ -87,12 +88,6 @@ public struct LoopCutReport: Sendable, Hashable, Codable {
     public var site: String
     /// Linear global index of the reported invocation (the first to finish with a cut).
     public var invocation: UInt32
-
-    public init(invocations: UInt32, site: String, invocation: UInt32) {
-        self.invocations = invocations
-        self.site = site
-        self.invocation = invocation
-    }
 }
 
 /// What one dispatch did.

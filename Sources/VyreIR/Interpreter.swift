@@ -54,26 +54,24 @@ public struct Interpreter: Sendable {
             throw .missingParameter(missing)
         }
 
-        var memories: [Memory] = []
-        var memoryIndex: [String: Int] = [:]
+        var memories: [String: Memory] = [:]
         for (decl, contents) in starting {
             let words = contents.materialized
             let elements = decl.count.map(Int.init) ?? words.count / decl.elementType.wordCount
-            memoryIndex[decl.name] = memories.count
-            memories.append(Memory(words: words, type: decl.elementType, elements: elements))
+            memories[decl.name] = Memory(words: words, type: decl.elementType, elements: elements)
         }
-        let firstShared = memories.count
-        for s in program.shared {
-            memoryIndex[s.name] = memories.count
-            memories.append(Memory(words: Array(repeating: 0, count: Int(s.count) * s.elementType.wordCount), type: s.elementType, elements: Int(s.count)))
+        let shared = program.shared.map { s in
+            Memory(words: Array(repeating: 0, count: Int(s.count) * s.elementType.wordCount), type: s.elementType, elements: Int(s.count))
         }
+        for (s, m) in zip(program.shared, shared) { memories[s.name] = m }
 
-        let code = InterpreterCompiler.compile(validated, memoryIndex: memoryIndex)
-        var machine = Machine(code: code, memories: memories, grid: grid, size: program.workgroupSize, options: options)
-        try machine.runAll(firstShared: firstShared)
+        let run = RunContext(memories: memories, parameters: options.parameters, grid: grid, size: program.workgroupSize)
+        let code = InterpreterCompiler.compile(validated, for: run)
+        var machine = Machine(code: code, shared: shared, grid: grid, size: program.workgroupSize, options: options)
+        try machine.runAll()
 
         var out: [String: [UInt32]] = [:]
-        for b in program.buffers { out[b.name] = machine.memories[memoryIndex[b.name]!].words }
+        for b in program.buffers { out[b.name] = memories[b.name]!.words }
         return InterpreterResult(buffers: out, traps: machine.traps, steps: machine.steps)
     }
 
@@ -160,19 +158,12 @@ final class Memory {
     }
 }
 
-private struct Invocation {
-    var pc = 0
-    var registers: [Value]
-    var finished = false
-    let local: (UInt32, UInt32, UInt32)
-    let localIndex: UInt32
-}
-
 private struct Machine {
     let code: [Instruction]
     let registerCount: Int
     let budgetRegister: Int
-    var memories: [Memory]
+    /// The workgroup's shared arrays, zeroed before each workgroup runs.
+    let shared: [Memory]
     let grid: WorkgroupSize
     let size: WorkgroupSize
     let options: Interpreter.Options
@@ -180,20 +171,20 @@ private struct Machine {
     var traps: [TrapRecord] = []
     var workgroup: (UInt32, UInt32, UInt32) = (0, 0, 0)
 
-    init(code: CompiledProgram, memories: [Memory], grid: WorkgroupSize, size: WorkgroupSize, options: Interpreter.Options) {
+    init(code: CompiledProgram, shared: [Memory], grid: WorkgroupSize, size: WorkgroupSize, options: Interpreter.Options) {
         self.code = code.code
         self.registerCount = code.registerCount
         self.budgetRegister = code.foreverBudgetRegister
-        self.memories = memories
+        self.shared = shared
         self.grid = grid
         self.size = size
         self.options = options
     }
 
-    mutating func runAll(firstShared: Int) throws(InterpreterError) {
+    mutating func runAll() throws(InterpreterError) {
         for wz in 0..<grid.z { for wy in 0..<grid.y { for wx in 0..<grid.x {
             workgroup = (wx, wy, wz)
-            for m in memories[firstShared...] { for i in m.words.indices { m.words[i] = 0 } }
+            for m in shared { for i in m.words.indices { m.words[i] = 0 } }
             try runWorkgroup()
         } } }
     }
@@ -204,7 +195,7 @@ private struct Machine {
         registers[budgetRegister] = .u32(options.foreverBudget)
         var index: UInt32 = 0
         for z in 0..<size.z { for y in 0..<size.y { for x in 0..<size.x {
-            invocations.append(Invocation(registers: registers, local: (x, y, z), localIndex: index))
+            invocations.append(Invocation(registers: registers, local: (x, y, z), localIndex: index, workgroup: workgroup))
             index += 1
         } } }
         while true {
@@ -232,42 +223,42 @@ private struct Machine {
             if steps > options.stepBudget { throw .stepBudgetExceeded(options.stepBudget) }
             switch code[inv.pc] {
             case .set(let r, let e):
-                inv.registers[r] = eval(e, &inv)
+                inv.registers[r] = e(&inv)
             case .store(let m, let i, let v):
-                let index = eval(i, &inv)
-                let value = eval(v, &inv)
-                memories[m].store(index.u32, value)
+                let index = i(&inv)
+                let value = v(&inv)
+                m.store(index.u32, value)
             case .branchIfFalse(let c, let target):
-                if !eval(c, &inv).bool { inv.pc = target; continue }
+                if !c(&inv).bool { inv.pc = target; continue }
             case .jump(let target):
                 inv.pc = target
                 continue
             case .forInit(let v, let end, let from, let to):
-                inv.registers[v] = eval(from, &inv)
-                inv.registers[end] = eval(to, &inv)
+                inv.registers[v] = from(&inv)
+                inv.registers[end] = to(&inv)
             case .forCheck(let v, let end, let exit):
                 if !Semantics.binary(.lt, inv.registers[v], inv.registers[end]).bool { inv.pc = exit; continue }
             case .increment(let r):
                 inv.registers[r] = Semantics.binary(.add, inv.registers[r], Value(type: inv.registers[r].type, bits: 1))
             case .counterInit(let counter, let limit, let limitValue):
                 inv.registers[counter] = .u32(0)
-                if let limitValue { inv.registers[limit] = eval(limitValue, &inv) }
+                if let limitValue { inv.registers[limit] = limitValue(&inv) }
             case .loopCheck(let counter, let limit, let condition, let exit):
                 let n = inv.registers[counter].u32
                 if n >= inv.registers[limit].u32 { inv.pc = exit; continue }
-                if let condition, !eval(condition, &inv).bool { inv.pc = exit; continue }
+                if let condition, !condition(&inv).bool { inv.pc = exit; continue }
                 inv.registers[counter] = .u32(n + 1)
             case .barrier(let kind):
                 if kind == .workgroup { return }
             case .copy(let src, let so, let dst, let dOff, let count):
-                let s = eval(so, &inv).u32
-                let d = eval(dOff, &inv).u32
-                let n = eval(count, &inv).u32
+                let s = so(&inv).u32
+                let d = dOff(&inv).u32
+                let n = count(&inv).u32
                 steps += Int(n)
                 if steps > options.stepBudget { throw .stepBudgetExceeded(options.stepBudget) }
                 for k in 0..<n {
                     // Indices past UInt32 wrap like the GLSL loop's uint arithmetic.
-                    memories[dst].store(d &+ k, memories[src].load(s &+ k))
+                    dst.store(d &+ k, src.load(s &+ k))
                 }
             case .nop:
                 break
@@ -275,7 +266,7 @@ private struct Machine {
                 inv.finished = true
                 return
             case .trap(let c):
-                let code = eval(c, &inv).u32
+                let code = c(&inv).u32
                 traps.append(TrapRecord(invocation: linearInvocation(inv), code: code))
                 inv.finished = true
                 return
@@ -293,61 +284,6 @@ private struct Machine {
         let width = grid.x &* size.x
         let height = grid.y &* size.y
         return g.0 &+ g.1 &* width &+ g.2 &* width &* height
-    }
-
-    private func builtin(_ b: Builtin, _ inv: Invocation) -> UInt32 {
-        switch b {
-        case .globalInvocationID(let a): let g = global(inv); return [g.0, g.1, g.2][a.rawValue]
-        case .localInvocationID(let a): return [inv.local.0, inv.local.1, inv.local.2][a.rawValue]
-        case .workgroupID(let a): return [workgroup.0, workgroup.1, workgroup.2][a.rawValue]
-        case .numWorkgroups(let a): return grid[a]
-        case .localInvocationIndex: return inv.localIndex
-        // The interpreter has no loop limit: no loop is ever cut short.
-        case .loopCuts: return 0
-        }
-    }
-
-    private func eval(_ e: RExpr, _ inv: inout Invocation) -> Value {
-        switch e {
-        case .constant(let v): return v
-        case .register(let r): return inv.registers[r]
-        case .load(let m, let i): return memories[m].load(eval(i, &inv).u32)
-        case .length(let m): return .u32(UInt32(truncatingIfNeeded: memories[m].elements))
-        case .builtin(let b): return .u32(builtin(b, inv))
-        case .parameter(let n): return .u32(options.parameters[n] ?? 0)
-        case .unary(let op, let a): return Semantics.unary(op, eval(a, &inv))
-        case .binary(let op, let a, let b):
-            let x = eval(a, &inv)
-            return Semantics.binary(op, x, eval(b, &inv))
-        case .select(let c, let a, let b):
-            let cond = eval(c, &inv)
-            let x = eval(a, &inv)
-            let y = eval(b, &inv)
-            return cond.bool ? x : y
-        case .cast(let t, let a): return Semantics.cast(t, eval(a, &inv))
-        case .bitcast(let t, let a): return Semantics.bitcast(t, eval(a, &inv))
-        case .fma(let a, let b, let c):
-            let x = eval(a, &inv)
-            let y = eval(b, &inv)
-            return Semantics.fma(x, y, eval(c, &inv))
-        case .atomic(let op, let m, let i, let v):
-            let index = eval(i, &inv).u32
-            let operand = eval(v, &inv)
-            let memory = memories[m]
-            guard Int(index) < memory.elements else { return .zero(memory.type) }
-            let old = memory.load(index)
-            memory.store(index, Semantics.atomic(op, old: old, operand: operand))
-            return old
-        case .compareExchange(let m, let i, let x, let d):
-            let index = eval(i, &inv).u32
-            let expected = eval(x, &inv)
-            let desired = eval(d, &inv)
-            let memory = memories[m]
-            guard Int(index) < memory.elements else { return .zero(memory.type) }
-            let old = memory.load(index)
-            if old == expected { memory.store(index, desired) }
-            return old
-        }
     }
 }
 

@@ -1,41 +1,45 @@
-/// The flat form the interpreter runs: expressions with variables resolved to registers and
-/// memories resolved to indices, statements turned into jumps so an invocation can stop at a
-/// barrier and resume later.
-indirect enum RExpr {
-    case constant(Value)
-    case register(Int)
-    case load(memory: Int, index: RExpr)
-    case length(memory: Int)
-    case builtin(Builtin)
-    case parameter(String)
-    case unary(UnaryOp, RExpr)
-    case binary(BinaryOp, RExpr, RExpr)
-    case select(RExpr, RExpr, RExpr)
-    case cast(DataType, RExpr)
-    case bitcast(DataType, RExpr)
-    case fma(RExpr, RExpr, RExpr)
-    case atomic(AtomicOp, memory: Int, index: RExpr, value: RExpr)
-    case compareExchange(memory: Int, index: RExpr, expected: RExpr, desired: RExpr)
-}
+/// The flat form the interpreter runs: statements turned into jumps, so an invocation can stop at a
+/// barrier and resume later, and each expression compiled once into a closure with its variables
+/// resolved to registers and its memories, parameters and grid captured: evaluating it walks no
+/// names and no second expression type.
+typealias Evaluate = (inout Invocation) -> Value
 
 enum Instruction {
-    case set(Int, RExpr)
-    case store(memory: Int, index: RExpr, value: RExpr)
-    case branchIfFalse(RExpr, target: Int)
+    case set(Int, Evaluate)
+    case store(memory: Memory, index: Evaluate, value: Evaluate)
+    case branchIfFalse(Evaluate, target: Int)
     case jump(Int)
     /// Evaluates both bounds once into the loop variable and its hidden end register.
-    case forInit(variable: Int, end: Int, from: RExpr, to: RExpr)
+    case forInit(variable: Int, end: Int, from: Evaluate, to: Evaluate)
     case forCheck(variable: Int, end: Int, exit: Int)
     case increment(Int)
-    case counterInit(counter: Int, limit: Int, limitValue: RExpr?)
+    case counterInit(counter: Int, limit: Int, limitValue: Evaluate?)
     /// Exits when the counter reached its limit or the condition is false, else counts one iteration.
-    case loopCheck(counter: Int, limit: Int, condition: RExpr?, exit: Int)
+    case loopCheck(counter: Int, limit: Int, condition: Evaluate?, exit: Int)
     case barrier(BarrierKind)
-    case copy(source: Int, sourceOffset: RExpr, destination: Int, destinationOffset: RExpr, count: RExpr)
+    case copy(source: Memory, sourceOffset: Evaluate, destination: Memory, destinationOffset: Evaluate, count: Evaluate)
     case finish
-    case trap(RExpr)
+    case trap(Evaluate)
     /// Marks the end of an async wait; the interpreter copies eagerly, so nothing is left to do.
     case nop
+}
+
+/// One invocation's state: where it is, its registers, and the ids its builtins read.
+struct Invocation {
+    var pc = 0
+    var registers: [Value]
+    var finished = false
+    let local: (UInt32, UInt32, UInt32)
+    let localIndex: UInt32
+    let workgroup: (UInt32, UInt32, UInt32)
+}
+
+/// What a run's expressions capture: the memories, the parameter values, the grid.
+struct RunContext {
+    let memories: [String: Memory]
+    let parameters: [String: UInt32]
+    let grid: WorkgroupSize
+    let size: WorkgroupSize
 }
 
 struct CompiledProgram {
@@ -48,7 +52,7 @@ struct CompiledProgram {
 /// Lowers a validated program to ``CompiledProgram``.
 struct InterpreterCompiler {
     let program: Program
-    let memoryIndex: [String: Int]
+    let run: RunContext
     var out = CompiledProgram()
     /// The register of every variable in scope.
     private var scopes = Scopes<Int>()
@@ -65,14 +69,14 @@ struct InterpreterCompiler {
         var breakJumps: [Int] = []
     }
 
-    init(program: Program, memoryIndex: [String: Int]) {
+    init(program: Program, run: RunContext) {
         self.program = program
-        self.memoryIndex = memoryIndex
+        self.run = run
         out.foreverBudgetRegister = newRegister()
     }
 
-    static func compile(_ validated: ValidatedProgram, memoryIndex: [String: Int]) -> CompiledProgram {
-        var c = InterpreterCompiler(program: validated.program, memoryIndex: memoryIndex)
+    static func compile(_ validated: ValidatedProgram, for run: RunContext) -> CompiledProgram {
+        var c = InterpreterCompiler(program: validated.program, run: run)
         c.body(validated.program.entry)
         c.emit(.finish)
         return c.out
@@ -106,23 +110,106 @@ struct InterpreterCompiler {
         return r
     }
 
-    private func resolve(_ e: Expr) -> RExpr {
+    private func memory(_ name: String) -> Memory {
+        guard let m = run.memories[name] else { preconditionFailure("memory \(name) passed validation") }
+        return m
+    }
+
+    /// `e` as a closure, by the rules of ``Semantics``: every operand evaluated, left to right.
+    private func resolve(_ e: Expr) -> Evaluate {
         switch e {
-        case .literal(let v): return .constant(v)
-        case .variable(let n): return .register(register(of: n))
-        case .load(let m, let i): return .load(memory: memoryIndex[m]!, index: resolve(i))
-        case .length(let m): return .length(memory: memoryIndex[m]!)
-        case .builtin(let b): return .builtin(b)
-        case .parameter(let n): return .parameter(n)
-        case .unary(let op, let a): return .unary(op, resolve(a))
-        case .binary(let op, let a, let b): return .binary(op, resolve(a), resolve(b))
-        case .select(let c, let a, let b): return .select(resolve(c), resolve(a), resolve(b))
-        case .cast(let t, let a): return .cast(t, resolve(a))
-        case .bitcast(let t, let a): return .bitcast(t, resolve(a))
-        case .fma(let a, let b, let c): return .fma(resolve(a), resolve(b), resolve(c))
-        case .atomic(let op, let m, let i, let v): return .atomic(op, memory: memoryIndex[m]!, index: resolve(i), value: resolve(v))
+        case .literal(let v):
+            return { _ in v }
+        case .variable(let n):
+            let r = register(of: n)
+            return { $0.registers[r] }
+        case .load(let m, let i):
+            let (memory, index) = (memory(m), resolve(i))
+            return { memory.load(index(&$0).u32) }
+        case .length(let m):
+            let count = Value.u32(UInt32(truncatingIfNeeded: memory(m).elements))
+            return { _ in count }
+        case .builtin(let b):
+            return builtin(b)
+        case .parameter(let n):
+            let v = Value.u32(run.parameters[n] ?? 0)
+            return { _ in v }
+        case .unary(let op, let a):
+            let x = resolve(a)
+            return { Semantics.unary(op, x(&$0)) }
+        case .binary(let op, let a, let b):
+            let (x, y) = (resolve(a), resolve(b))
+            return { f in
+                let l = x(&f)
+                return Semantics.binary(op, l, y(&f))
+            }
+        case .select(let c, let a, let b):
+            let (cond, x, y) = (resolve(c), resolve(a), resolve(b))
+            return { f in
+                let take = cond(&f).bool
+                let l = x(&f)
+                let r = y(&f)
+                return take ? l : r
+            }
+        case .cast(let t, let a):
+            let x = resolve(a)
+            return { Semantics.cast(t, x(&$0)) }
+        case .bitcast(let t, let a):
+            let x = resolve(a)
+            return { Semantics.bitcast(t, x(&$0)) }
+        case .fma(let a, let b, let c):
+            let (x, y, z) = (resolve(a), resolve(b), resolve(c))
+            return { f in
+                let p = x(&f)
+                let q = y(&f)
+                return Semantics.fma(p, q, z(&f))
+            }
+        case .atomic(let op, let m, let i, let v):
+            let (memory, index, operand) = (memory(m), resolve(i), resolve(v))
+            return { f in
+                let at = index(&f).u32
+                let value = operand(&f)
+                guard Int(at) < memory.elements else { return .zero(memory.type) }
+                let old = memory.load(at)
+                memory.store(at, Semantics.atomic(op, old: old, operand: value))
+                return old
+            }
         case .compareExchange(let m, let i, let x, let d):
-            return .compareExchange(memory: memoryIndex[m]!, index: resolve(i), expected: resolve(x), desired: resolve(d))
+            let (memory, index, expected, desired) = (memory(m), resolve(i), resolve(x), resolve(d))
+            return { f in
+                let at = index(&f).u32
+                let want = expected(&f)
+                let new = desired(&f)
+                guard Int(at) < memory.elements else { return .zero(memory.type) }
+                let old = memory.load(at)
+                if old == want { memory.store(at, new) }
+                return old
+            }
+        }
+    }
+
+    private func builtin(_ b: Builtin) -> Evaluate {
+        let size = run.size
+        switch b {
+        case .globalInvocationID(let a):
+            let width = size[a]
+            return { .u32(Self.component($0.workgroup, a) &* width &+ Self.component($0.local, a)) }
+        case .localInvocationID(let a): return { .u32(Self.component($0.local, a)) }
+        case .workgroupID(let a): return { .u32(Self.component($0.workgroup, a)) }
+        case .numWorkgroups(let a):
+            let n = Value.u32(run.grid[a])
+            return { _ in n }
+        case .localInvocationIndex: return { .u32($0.localIndex) }
+        // The interpreter has no loop limit: no loop is ever cut short.
+        case .loopCuts: return { _ in .u32(0) }
+        }
+    }
+
+    private static func component(_ v: (UInt32, UInt32, UInt32), _ a: Axis) -> UInt32 {
+        switch a {
+        case .x: v.0
+        case .y: v.1
+        case .z: v.2
         }
     }
 
@@ -156,7 +243,7 @@ struct InterpreterCompiler {
         case .assign(let name, let value):
             emit(.set(register(of: name), resolve(value)))
         case .store(let m, let i, let v):
-            emit(.store(memory: memoryIndex[m]!, index: resolve(i), value: resolve(v)))
+            emit(.store(memory: memory(m), index: resolve(i), value: resolve(v)))
         case .if(let c, let t, let e):
             let branch = emit(.branchIfFalse(resolve(c), target: -1))
             body(t)
@@ -204,8 +291,8 @@ struct InterpreterCompiler {
         case .barrier(let kind):
             emit(.barrier(kind))
         case .asyncLoad(let c), .asyncStore(let c):
-            emit(.copy(source: memoryIndex[c.source]!, sourceOffset: resolve(c.sourceOffset),
-                       destination: memoryIndex[c.destination]!, destinationOffset: resolve(c.destinationOffset), count: resolve(c.count)))
+            emit(.copy(source: memory(c.source), sourceOffset: resolve(c.sourceOffset),
+                       destination: memory(c.destination), destinationOffset: resolve(c.destinationOffset), count: resolve(c.count)))
         case .asyncWait:
             emit(.nop)
         case .trap(let code):

@@ -55,15 +55,15 @@ extension Program: Codable {
 
 /// A JSON document that is not a valid program encoding.
 public struct ProgramJSONError: DiagnosticError, Sendable, Hashable {
-    /// Where in the document, e.g. `entry[2].value.args[0]`.
-    public var path: String
-    public var problem: String
-    public var fix: String
+    /// The problem; its path says where in the document, e.g. `entry[2].value.args[0]`.
+    public var diagnostic: Diagnostic
+    public var diagnostics: [Diagnostic] { [diagnostic] }
+    public var path: String { diagnostic.path ?? "(top level)" }
+    public var problem: String { diagnostic.problem }
+    public var fix: String { diagnostic.fix }
 
     public init(path: String, problem: String, fix: String) {
-        self.path = path
-        self.problem = problem
-        self.fix = fix
+        diagnostic = Diagnostic(problem, at: path, fix: fix)
     }
 
     /// Decodes a whole document of `type` strictly; every failure is one of these errors, naming
@@ -111,7 +111,6 @@ public struct ProgramJSONError: DiagnosticError, Sendable, Hashable {
         }
     }
 
-    public var diagnostics: [Diagnostic] { [Diagnostic(problem, at: path, fix: fix)] }
 }
 
 /// The coding key of every JSON form: any object key.
@@ -133,6 +132,24 @@ extension KeyedDecodingContainer where Key == JSONKey {
     /// Fails unless the object has `key`; `fix` says what to add.
     public func require(_ key: String, fix: String) throws {
         guard contains(JSONKey(stringValue: key)) else { throw fail(nil, "required key '\(key)' is missing", fix: fix) }
+    }
+
+    /// The array under `key`, which must be there (`fix` says what to add), each element decoded
+    /// by `element`. More than `limit` elements fail with `tooMany` as soon as the next one is
+    /// seen, so a huge array is refused before it is all decoded.
+    public func requiredList<T>(_ key: String, fix: String, limit: Int = .max, tooMany: (problem: String, fix: String)? = nil,
+                                _ element: (any Decoder) throws -> T) throws -> [T] {
+        try require(key, fix: fix)
+        var list = try nestedUnkeyedContainer(forKey: JSONKey(stringValue: key))
+        var out: [T] = []
+        out.reserveCapacity(Swift.min(list.count ?? 0, limit))
+        while !list.isAtEnd {
+            guard out.count < limit else {
+                throw fail(key, tooMany?.problem ?? "more than \(limit) elements", fix: tooMany?.fix ?? "use at most \(limit)")
+            }
+            out.append(try element(try list.superDecoder()))
+        }
+        return out
     }
 
     /// Rejects keys outside `allowed`, so misspelled keys are reported instead of ignored.

@@ -29,16 +29,9 @@ struct BatchDocument: Decodable {
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.allow(Batch.jsonKeys)
-        try c.require("ops", fix: "add \"ops\": [{\"op\": \"NOP\"}, ...]")
-        var list = try c.nestedUnkeyedContainer(forKey: "ops")
-        var items: [WorkItem] = []
-        items.reserveCapacity(min(list.count ?? 0, RingProtocol.maxSlots))
-        while !list.isAtEnd {
-            guard items.count < RingProtocol.maxSlots else {
-                throw c.fail("ops", "more than \(RingProtocol.maxSlots) ops; a ring holds at most that many slots", fix: "split the work into several batches")
-            }
-            items.append(try Self.item(try list.superDecoder()))
-        }
+        let items = try c.requiredList("ops", fix: "add \"ops\": [{\"op\": \"NOP\"}, ...]", limit: RingProtocol.maxSlots,
+                                       tooMany: ("more than \(RingProtocol.maxSlots) ops; a ring holds at most that many slots", "split the work into several batches"),
+                                       Self.item)
         func int(_ key: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
             guard c.contains(JSONKey(stringValue: key)) else { return value }
             let v = try c.integer(key, UInt32.self)

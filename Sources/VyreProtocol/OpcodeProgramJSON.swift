@@ -25,18 +25,15 @@ struct OpcodeProgramDocument: Decodable {
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: JSONKey.self)
         try c.allow(MegakernelConfiguration.jsonKeys)
-        try c.require("opcodes", fix: "add \"opcodes\": [{\"opcode\": 1073741824, \"name\": \"MY_OP\", \"body\": [...]}]")
-        var list = try c.nestedUnkeyedContainer(forKey: "opcodes")
-        var handlers: [OpcodeHandler] = []
-        while !list.isAtEnd {
-            let h = try list.nestedContainer(keyedBy: JSONKey.self)
+        let handlers = try c.requiredList("opcodes", fix: "add \"opcodes\": [{\"opcode\": 1073741824, \"name\": \"MY_OP\", \"body\": [...]}]") { decoder in
+            let h = try decoder.container(keyedBy: JSONKey.self)
             try h.allow(MegakernelConfiguration.handlerKeys)
             let opcode = try h.integer("opcode", UInt32.self)
             let name = h.contains("name") ? try h.name("name") : "opcode \(opcode)"
             guard Identifier.isValidRegionName(name) else {
                 throw h.fail("name", "the name is empty, longer than 128 characters or holds a control character", fix: "use a short one-line name such as \"HIST_ADD\"")
             }
-            handlers.append(OpcodeHandler(opcode: opcode, name: name, body: try h.nodes("body")))
+            return OpcodeHandler(opcode: opcode, name: name, body: try h.nodes("body"))
         }
         let workgroupSize = try c.integerIfPresent("workgroupSize", UInt32.self) ?? MegakernelConfiguration().workgroupSize
         guard workgroupSize >= 1 else { throw c.fail("workgroupSize", "0 lanes per workgroup", fix: "use 1 or more (the device's maximum is in 'vyre-gl info')") }
