@@ -12,11 +12,14 @@ public struct BufferArena: ~Copyable, @unchecked Sendable {
     private var entries: [Entry] = []
     let context: GLContext
 
+    /// An empty arena on `context`; allocates nothing until a buffer is added.
     public init(context: GLContext) { self.context = context }
 
     deinit { for e in entries { context.release(.buffer(e.handle.name)) } }
 
+    /// Buffers added so far; their indices run `0 ..< count`.
     public var count: Int { entries.count }
+    /// The handle of buffer `index`, to bind it in a dispatch; valid while the arena lives. No GL call.
     public func handle(_ index: Int) -> BufferHandle { entries[index].handle }
 
     /// Adds a buffer holding `words`; host-mapped when `mapped`. Returns its index.

@@ -4,6 +4,7 @@ import Synchronization
 /// A copyable reference to a GL buffer, used to bind it. It does not own the buffer: keep the
 /// owning ``DeviceBuffer`` or ``MappedBuffer`` alive while dispatches use the handle.
 public struct BufferHandle: Sendable, Hashable {
+    /// The GL buffer object's name, meaningful only on the context that made it.
     public let name: UInt32
     /// Bytes bound from the start of the buffer (a prefix when made by ``prefix(bytes:)``).
     public let byteCount: Int
@@ -20,6 +21,7 @@ public struct BufferHandle: Sendable, Hashable {
 /// GPU memory that the host fills and reads back by range (`glBufferStorage` without map bits,
 /// so drivers place it in video memory). Uploads and readbacks are copies through the driver.
 public struct DeviceBuffer: ~Copyable, Sendable {
+    /// The handle to bind this buffer in a dispatch; valid while this owner lives.
     public let handle: BufferHandle
     let context: GLContext
 
@@ -30,6 +32,7 @@ public struct DeviceBuffer: ~Copyable, Sendable {
 
     deinit { context.release(.buffer(handle.name)) }
 
+    /// Size of the storage in bytes (a multiple of 4, at least 4).
     public var byteCount: Int { handle.byteCount }
 
     /// Writes `words` starting at word `offset`.
@@ -51,6 +54,8 @@ public struct DeviceBuffer: ~Copyable, Sendable {
         return try context.onThread { gl throws(VyreGLError) in try gl.read(words: range, from: name) }
     }
 
+    /// Reads the whole buffer back: one job on the context thread that blocks the caller, waits for
+    /// GPU work that writes the buffer, and allocates `byteCount / 4` words.
     public func readAll() throws(VyreGLError) -> [UInt32] { try read(words: 0..<(handle.byteCount / 4)) }
 }
 
@@ -62,10 +67,12 @@ public struct DeviceBuffer: ~Copyable, Sendable {
 /// followed by a releasing store of the flag word; read a flag with an acquiring load before the
 /// data it guards.
 public struct MappedBuffer: ~Copyable, @unchecked Sendable {
+    /// The handle to bind this buffer in a dispatch; valid while this owner lives.
     public let handle: BufferHandle
     let context: GLContext
     /// Valid until `deinit` deletes the buffer (which also unmaps it).
     private let words: UnsafeMutablePointer<Atomic<UInt32>>
+    /// Words reachable through the mapping (`byteCount / 4`); valid indices run `0 ..< wordCount`.
     public let wordCount: Int
 
     init(handle: BufferHandle, context: GLContext, base: UnsafeMutableRawPointer) {
@@ -77,6 +84,7 @@ public struct MappedBuffer: ~Copyable, @unchecked Sendable {
 
     deinit { context.release(.buffer(handle.name)) }
 
+    /// Size of the storage in bytes (a multiple of 4, at least 4).
     public var byteCount: Int { handle.byteCount }
 
     @inline(__always)
@@ -90,6 +98,8 @@ public struct MappedBuffer: ~Copyable, @unchecked Sendable {
         words[checked(index)].load(ordering: .acquiring)
     }
 
+    /// Loads a word with relaxed ordering: for data already ordered by an acquiring load of its flag,
+    /// or read after the submission's fence. No GL call.
     public func loadRelaxed(_ index: Int) -> UInt32 {
         words[checked(index)].load(ordering: .relaxed)
     }
@@ -99,6 +109,7 @@ public struct MappedBuffer: ~Copyable, @unchecked Sendable {
         words[checked(index)].store(value, ordering: .releasing)
     }
 
+    /// Stores a word with relaxed ordering; publish it with a later releasing ``store(_:at:)``.
     public func storeRelaxed(_ value: UInt32, at index: Int) {
         words[checked(index)].store(value, ordering: .relaxed)
     }

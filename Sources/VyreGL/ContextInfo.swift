@@ -2,15 +2,28 @@ public import VyreIR
 
 /// Numeric limits of a device, as queried from GL.
 public struct DeviceLimits: Sendable, Hashable, Codable {
+    /// Most workgroups a dispatch may have along x, y and z (`GL_MAX_COMPUTE_WORK_GROUP_COUNT`).
     public var maxWorkgroupCount: [UInt32]
+    /// Largest workgroup size along x, y and z (`GL_MAX_COMPUTE_WORK_GROUP_SIZE`).
     public var maxWorkgroupSize: [UInt32]
+    /// Most invocations in one workgroup, x times y times z (`GL_MAX_COMPUTE_WORK_GROUP_INVOCATIONS`).
     public var maxWorkgroupInvocations: UInt32
+    /// Bytes of shared memory one workgroup may use (`GL_MAX_COMPUTE_SHARED_MEMORY_SIZE`).
     public var maxSharedMemoryBytes: UInt32
+    /// Storage buffers one compute program may declare (`GL_MAX_COMPUTE_SHADER_STORAGE_BLOCKS`),
+    /// the status block included.
     public var maxComputeStorageBlocks: UInt32
+    /// Storage buffer binding points: every binding must lie below this
+    /// (`GL_MAX_SHADER_STORAGE_BUFFER_BINDINGS`).
     public var maxStorageBufferBindings: UInt32
+    /// Largest buffer one binding may expose (`GL_MAX_SHADER_STORAGE_BLOCK_SIZE`).
     public var maxStorageBlockBytes: UInt64
+    /// Alignment in bytes that a bound range's offset needs
+    /// (`GL_SHADER_STORAGE_BUFFER_OFFSET_ALIGNMENT`).
     public var storageBufferOffsetAlignment: UInt32
+    /// The context offers 64-bit integers (`GL_ARB_gpu_shader_int64`).
     public var int64: Bool
+    /// The context has doubles; always true when queried, since every GL 4.3 context has them.
     public var float64: Bool
     /// Loop iterations one invocation may run in all before the driver ends its loops, as the
     /// probe at context creation found (65,535 on Mesa's llvmpipe); nil when it found no limit up
@@ -35,27 +48,43 @@ public struct DeviceLimits: Sendable, Hashable, Codable {
             maxStorageBlockBytes: maxStorageBlockBytes, capabilities: caps)
     }
 
+    /// ``maxWorkgroupCount`` as a grid: the most workgroups a dispatch accepts.
     public var maxGrid: WorkgroupSize { WorkgroupSize(maxWorkgroupCount[0], maxWorkgroupCount[1], maxWorkgroupCount[2]) }
 }
 
 /// What a context runs on: the EGL side, the GL side, limits and the features vyre-gl uses.
 public struct GLContextInfo: Sendable, Hashable, Codable {
+    /// Which EGL platform the display came from.
     public var origin: DisplayOrigin
+    /// The EGL device the context runs on; nil on the surfaceless and default-display platforms,
+    /// which list no devices.
     public var device: GLDeviceInfo?
+    /// The display's `EGL_VERSION` string.
     public var eglVersion: String
+    /// The display's `EGL_VENDOR` string.
     public var eglVendor: String
+    /// `GL_VERSION`, as the driver words it.
     public var glVersion: String
+    /// `GL_SHADING_LANGUAGE_VERSION`, as the driver words it.
     public var glslVersion: String
+    /// `GL_RENDERER`: the device as the driver names it (`llvmpipe (...)` for Mesa's software
+    /// renderer).
     public var renderer: String
+    /// `GL_VENDOR`.
     public var vendor: String
     /// Robust buffer access was requested and granted.
     public var robustAccess: Bool
     /// The context reports resets (lose-context-on-reset) instead of hanging.
     public var resetNotification: Bool
+    /// The context is a debug context (`GL_CONTEXT_FLAG_DEBUG_BIT`), as `debug: true` or
+    /// `VYRE_GL_DEBUG=1` asks.
     public var debugContext: Bool
+    /// The device's limits, with the loop limit the probe at creation found.
     public var limits: DeviceLimits
     /// The GL and EGL extensions vyre-gl looks for, and whether this context has each.
     public var features: [String: Bool]
 
+    /// Whether a software renderer runs the context: the device's EGL flag where there is a device,
+    /// else whether the renderer is llvmpipe.
     public var isSoftware: Bool { device?.isSoftware ?? renderer.lowercased().contains("llvmpipe") }
 }

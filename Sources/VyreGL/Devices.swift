@@ -9,9 +9,12 @@ public struct GLDeviceInfo: Sendable, Hashable, Codable {
     public var driver: String
     /// The DRM render node path, where the device exposes one and it exists.
     public var renderNode: String?
+    /// A software renderer such as llvmpipe (`EGL_MESA_device_software`).
     public var isSoftware: Bool
+    /// The device's EGL extensions, sorted.
     public var extensions: [String]
 
+    /// One line for listings and errors: index, driver, `[software]`, render node.
     public var summary: String {
         "\(index): \(driver)\(isSoftware ? " [software]" : "")\(renderNode.map { " \($0)" } ?? "")"
     }
@@ -22,7 +25,9 @@ public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
     /// `VYRE_GL_DEVICE` if set (an index or a render node path), else the first hardware device,
     /// else the first software device, else Mesa's surfaceless platform.
     case automatic
+    /// The device at this index of EGL's device list.
     case index(Int)
+    /// The device whose DRM render node is this path (such as `/dev/dri/renderD128`).
     case renderNode(String)
 
     /// Parses a `VYRE_GL_DEVICE`-style value: a number or a path.
@@ -30,6 +35,7 @@ public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
         if let n = Int(text.trimmingWhitespace()) { self = .index(n) } else { self = .renderNode(text.trimmingWhitespace()) }
     }
 
+    /// The selection as errors quote it.
     public var description: String {
         switch self {
         case .automatic: "automatic"

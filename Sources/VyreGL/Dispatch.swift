@@ -18,6 +18,8 @@ public struct DispatchOptions: Sendable, Hashable {
     /// Values of the program's `parameter` expressions.
     public var parameters: [String: UInt32]
 
+    /// Options for a dispatch; by default a 60-second timeout, ``defaultForeverBudget`` and no
+    /// parameters.
     public init(foreverBudget: UInt32 = DispatchOptions.defaultForeverBudget, timeout: Duration = .seconds(60), parameters: [String: UInt32] = [:]) {
         self.foreverBudget = foreverBudget
         self.timeout = timeout
@@ -27,10 +29,14 @@ public struct DispatchOptions: Sendable, Hashable {
 
 /// The first trapped invocation of a dispatch and how many trapped in all.
 public struct TrapReport: Sendable, Hashable, Codable {
+    /// Invocations that trapped.
     public var count: UInt32
+    /// The trap code of the first invocation that trapped.
     public var code: UInt32
+    /// Linear global index of the first invocation that trapped.
     public var invocation: UInt32
 
+    /// A report with these figures (the runtime makes them from the status block; tests compare).
     public init(count: UInt32, code: UInt32, invocation: UInt32) {
         self.count = count
         self.code = code
@@ -40,9 +46,12 @@ public struct TrapReport: Sendable, Hashable, Codable {
 
 /// One dispatch of a multi-step submission: its workgroups and parameter values.
 public struct DispatchStep: Sendable, Hashable {
+    /// Workgroups along x, y and z: each at least 1 and within ``DeviceLimits/maxGrid``.
     public var groups: WorkgroupSize
+    /// Values of the program's `parameter` expressions for this step; each one it reads must be here.
     public var parameters: [String: UInt32]
 
+    /// A step over `groups` workgroups with these parameter values.
     public init(groups: WorkgroupSize, parameters: [String: UInt32] = [:]) {
         self.groups = groups
         self.parameters = parameters
@@ -51,10 +60,14 @@ public struct DispatchStep: Sendable, Hashable {
 
 /// Words to write into a buffer before the dispatches of a submission.
 public struct BufferUpload: Sendable, Hashable {
+    /// The buffer to write, made by the dispatching context.
     public var buffer: BufferHandle
+    /// The first word written.
     public var wordOffset: Int
+    /// The words to write.
     public var words: [UInt32]
 
+    /// Words to write into `buffer` from word `wordOffset`; checked against its size when submitted.
     public init(_ buffer: BufferHandle, atWord wordOffset: Int = 0, _ words: [UInt32]) {
         self.buffer = buffer
         self.wordOffset = wordOffset
@@ -65,11 +78,17 @@ public struct BufferUpload: Sendable, Hashable {
 /// A GPU-side copy after the dispatches of a submission (into mapped memory, typically, so the
 /// host reads results without a readback call).
 public struct BufferCopy: Sendable, Hashable {
+    /// The buffer copied from, starting at its word 0.
     public var source: BufferHandle
+    /// The buffer copied into.
     public var destination: BufferHandle
+    /// The first word written in `destination`.
     public var destinationWordOffset: Int
+    /// Words copied.
     public var words: Int
 
+    /// A copy of `words` words from the start of `source` into `destination` from word
+    /// `destinationWordOffset`; checked against both sizes when submitted.
     public init(from source: BufferHandle, to destination: BufferHandle, atWord destinationWordOffset: Int = 0, words: Int) {
         self.source = source
         self.destination = destination
@@ -78,7 +97,7 @@ public struct BufferCopy: Sendable, Hashable {
     }
 }
 
-/// Loops that the driver ended before their own exit (see ``LoopGuards/detectDriverCuts``). Made
+/// Loops that the driver ended before their own exit (see `LoopGuards.detectDriverCuts`). Made
 /// by the runtime from the status block, never by callers.
 public struct LoopCutReport: Sendable, Hashable, Codable {
     /// Invocations in which the driver cut a loop.
@@ -94,6 +113,7 @@ public struct LoopCutReport: Sendable, Hashable, Codable {
 public struct DispatchReport: Sendable, Hashable {
     /// Submit to fence signalled, measured on the context thread.
     public var gpuTime: Duration
+    /// The first trap and how many trapped; nil when no invocation trapped.
     public var trap: TrapReport?
     /// Only for programs that handle cuts themselves (they read `loop_cuts`); for any other
     /// program a cut is thrown as ``VyreGLError/driverLoopLimit(_:limit:renderer:)``.
@@ -140,7 +160,8 @@ extension GLContext {
         for u in uploads where u.wordOffset < 0 || (u.wordOffset + u.words.count) * 4 > u.buffer.byteCount {
             throw .bufferTooSmall(name: "upload target \(u.buffer.name)", bytes: u.buffer.byteCount, needed: (u.wordOffset + u.words.count) * 4)
         }
-        for c in copies where c.words * 4 > c.source.byteCount || (c.destinationWordOffset + c.words) * 4 > c.destination.byteCount {
+        for c in copies where c.words < 0 || c.destinationWordOffset < 0
+            || c.words * 4 > c.source.byteCount || (c.destinationWordOffset + c.words) * 4 > c.destination.byteCount {
             throw .bufferTooSmall(name: "copy between buffers \(c.source.name) and \(c.destination.name)", bytes: min(c.source.byteCount, c.destination.byteCount), needed: (c.destinationWordOffset + c.words) * 4)
         }
         var bindings: [(UInt32, UInt32, Int)] = []
@@ -227,7 +248,11 @@ extension GLState {
             try check("glCopyBufferSubData (\(copies.count) copies)")
         }
         let seconds = Double(timeout.nanosecondsClamped) / 1e9
-        try waitForGPU(timeout: timeout - (clock.now - start), what: what(), stopping: status)
+        do { try waitForGPU(timeout: timeout - (clock.now - start), what: what(), stopping: status) } catch {
+            // The work may still have written records: the next submission clears every word.
+            status?.mayHoldRecords()
+            throw error
+        }
         let elapsed = clock.now - start
         guard let status else { return (elapsed, nil) }
         // From here on the abort word stays as it is.

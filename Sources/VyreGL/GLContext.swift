@@ -12,13 +12,16 @@ public import VyreGLSL
 /// the buffers and pipelines it makes are safe to call from any thread or task. Closing the
 /// context (or dropping the last reference) destroys its GL objects.
 public final class GLContext: Sendable {
+    /// What the context runs on and its limits, queried once when it was created.
     public let info: GLContextInfo
+    /// The device's limits in the form validation takes (no GL call).
     public var limits: Limits { info.limits.irLimits }
     /// What the GLSL lowering may assume on this device.
     public var target: GLSLTarget {
         GLSLTarget(capabilities: limits.capabilities,
                    loopLimit: info.limits.maxLoopIterations.map { LoopLimit(iterations: $0, perInvocation: info.limits.loopLimitIsPerInvocation) })
     }
+    /// Where the context logs: compiles at debug level, KHR_debug messages at debug or trace.
     public let logger: Logger
 
     let thread: ContextThread
@@ -70,6 +73,9 @@ public final class GLContext: Sendable {
             throw (error as? VyreGLError) ?? .contextClosed
         }
     }
+
+    /// Whether the caller is this context's thread (a job it runs).
+    public var isContextThread: Bool { thread.isCurrent }
 
     /// Runs `work` as one job on the context thread and resumes the caller when it is done, so
     /// tasks never block a cooperative thread while the GPU works. Every GL operation `work`

@@ -8,8 +8,11 @@ public import VyreGLSL
 /// Compiling costs a shader compile and link: tens of milliseconds on NVIDIA, hundreds on
 /// llvmpipe for a large program. Build a pipeline once and dispatch it many times.
 public struct ComputePipeline: ~Copyable, Sendable {
+    /// The program this pipeline runs, as validated for its context.
     public let program: Program
+    /// The GLSL it was compiled from, with the bindings and uniforms a dispatch sets.
     public let lowered: LoweredProgram
+    /// The program's content hash, from validation (it names the program in logs and errors).
     public let contentHash: ContentHash
     /// Wall time of the driver's compile and link.
     public let compileTime: Duration

@@ -2,9 +2,13 @@ public import VyreIR
 
 /// Buffers after a run, by name, as little-endian words.
 public struct RunResult: Sendable, Hashable {
+    /// Every buffer the program declares, read back in full.
     public var buffers: [String: [UInt32]]
+    /// The first trap and how many trapped; nil when no invocation trapped.
     public var trap: TrapReport?
+    /// Compile and link time of the pipeline (from when it was made, for one compiled earlier).
     public var compileTime: Duration
+    /// Submit to fence signalled, measured on the context thread.
     public var gpuTime: Duration
 }
 
@@ -13,8 +17,11 @@ public struct RunResult: Sendable, Hashable {
 public struct RunOutput: ~Copyable {
     private let arena: BufferArena
     private let slots: [String: (index: Int, words: Int)]
+    /// The first trap and how many trapped; nil when no invocation trapped.
     public let trap: TrapReport?
+    /// Compile and link time of the pipeline (from when it was made, for one compiled earlier).
     public let compileTime: Duration
+    /// Submit to fence signalled, measured on the context thread.
     public let gpuTime: Duration
 
     init(arena: consuming BufferArena, slots: [String: (index: Int, words: Int)], trap: TrapReport?, compileTime: Duration, gpuTime: Duration) {
@@ -39,7 +46,7 @@ public struct RunOutput: ~Copyable {
 extension GLContext {
     /// Compiles `program`, uploads `inputs` (buffers left out start zeroed at their declared
     /// count), dispatches `grid` workgroups, and reads every buffer back. The same contract as
-    /// ``Interpreter/run(_:grid:buffers:)``, so results can be compared word for word.
+    /// `Interpreter.run(_:grid:buffers:)`, so results can be compared word for word.
     public func run(_ program: Program, grid: WorkgroupSize, buffers inputs: [String: [UInt32]],
                     options: DispatchOptions = DispatchOptions()) throws(VyreGLError) -> RunResult {
         if let unknown = inputs.keys.sorted().first(where: { program.buffer(named: $0) == nil }) { throw .unknownBuffer(unknown) }

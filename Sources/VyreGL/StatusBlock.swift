@@ -54,6 +54,10 @@ final class StatusBlock: @unchecked Sendable {
         dirty = false
     }
 
+    /// A submission ended without a snapshot (its wait failed), so any word may be set: the next
+    /// ``prepare()`` clears them all.
+    func mayHoldRecords() { dirty = true }
+
     /// Sets the abort word (the fence wait, when it timed out).
     func abort() { words[W.abort].store(1, ordering: .releasing) }
 

@@ -9,24 +9,35 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
     case noEGL(detail: String)
     /// The requested device does not exist.
     case deviceNotFound(selection: String, available: [String])
+    /// An EGL call failed; `code` is what `eglGetError` gave.
     case eglFailure(call: String, code: EGLErrorCode)
     /// A context was created but it is not GL 4.3 core, or lacks an extension vyre-gl needs.
     case glTooOld(found: String, missing: String)
     /// A GL call reported an error.
     case glFailure(call: String, code: GLErrorCode)
+    /// The program does not validate against this device's limits.
     case invalidForDevice(ValidationFailure)
+    /// The program could not be lowered to GLSL for this device (it needs a feature the device lacks).
     case lowering(GLSLError)
     /// The driver rejected the generated GLSL; the log is mapped back to the IR.
     case compileFailed(log: String, glslLine: Int?, irPath: String?, region: String?)
+    /// The driver compiled the shader but would not link it, and its log blames no source line.
     case linkFailed(log: String)
+    /// The driver could not allocate or map a buffer of `bytes` bytes.
     case outOfDeviceMemory(bytes: Int, detail: String)
+    /// A buffer is smaller than its declaration, an upload or a copy needs.
     case bufferTooSmall(name: String, bytes: Int, needed: Int)
     /// A buffer larger than the device can bind (GL_MAX_SHADER_STORAGE_BLOCK_SIZE).
     case bufferTooLarge(name: String, bytes: UInt64, limit: UInt64)
+    /// A declared buffer was not bound, or a runtime-sized one was given no contents.
     case missingBuffer(String)
+    /// The program reads a parameter that the dispatch gives no value.
     case missingParameter(String)
+    /// Contents or a read name a buffer the program does not declare.
     case unknownBuffer(String)
+    /// A buffer's contents are empty or not a whole number of elements.
     case badBufferSize(name: String, words: Int, detail: String)
+    /// A dispatch asks for no workgroups along an axis, or more than the device allows.
     case gridTooLarge(requested: WorkgroupSize, limit: WorkgroupSize)
     /// A buffer made by another context was passed to this one (GL objects belong to one context).
     case foreignBuffer(String)
@@ -39,8 +50,11 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
     case driverLoopLimit(LoopCutReport, limit: UInt32?, renderer: String)
     /// The driver reported a context reset (GPU hang, watchdog, or device loss).
     case contextLost(status: String)
+    /// The context was closed, or its thread had stopped, before the call could run.
     case contextClosed
 
+    /// The error as the CLI prints it: the problem and a Fix (a validation failure keeps all of its
+    /// errors). Builds strings only; no GL call.
     public var diagnostics: [Diagnostic] {
         switch self {
         case .noEGL(let d):
@@ -55,7 +69,7 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
         case .glFailure(let call, let code):
             return [Diagnostic("\(call) failed with \(code)", fix: code.fix)]
         case .invalidForDevice(let f):
-            return f.diagnostics.map { $0.within("the program does not fit this device") }
+            return f.diagnostics
         case .lowering(let e):
             return e.diagnostics
         case .compileFailed(let log, let line, let path, let region):
@@ -81,6 +95,8 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
             return [Diagnostic("buffer '\(quoteForMessage(n))' has \(w) words: \(d)", fix: "pass a whole number of elements, at least one")]
         case .foreignBuffer(let what):
             return [Diagnostic("\(what) was made by another GLContext; GL objects belong to the context that made them", fix: "make the buffer on the context that dispatches it")]
+        case .gridTooLarge(let r, _) where r.x == 0 || r.y == 0 || r.z == 0:
+            return [Diagnostic("dispatch of \(r) workgroups has an empty axis", fix: "dispatch at least one workgroup on every axis")]
         case .gridTooLarge(let r, let l):
             return [Diagnostic("dispatch of \(r) workgroups exceeds this device's maximum of \(l)", fix: "use fewer workgroups (larger workgroups or a loop inside the program)")]
         case .timeout(let s, let what, let stopped):
@@ -102,7 +118,9 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
 
 /// An EGL error code with its name.
 public struct EGLErrorCode: Sendable, Hashable, CustomStringConvertible {
+    /// The value `eglGetError` returned.
     public let rawValue: Int32
+    /// Wraps an EGL error value.
     public init(_ rawValue: Int32) { self.rawValue = rawValue }
 
     private static let names: [Int32: String] = [
@@ -112,6 +130,7 @@ public struct EGLErrorCode: Sendable, Hashable, CustomStringConvertible {
         0x300C: "EGL_BAD_PARAMETER", 0x300D: "EGL_BAD_SURFACE", 0x300E: "EGL_CONTEXT_LOST", 0x322B: "EGL_BAD_DEVICE_EXT",
     ]
 
+    /// The EGL name and the value in hex, such as `EGL_BAD_ALLOC (0x3003)`.
     public var description: String { "\(Self.names[rawValue] ?? "EGL error") (0x\(String(rawValue, radix: 16)))" }
 
     var fix: String {
@@ -126,7 +145,9 @@ public struct EGLErrorCode: Sendable, Hashable, CustomStringConvertible {
 
 /// A GL error code with its name.
 public struct GLErrorCode: Sendable, Hashable, CustomStringConvertible {
+    /// The value `glGetError` returned.
     public let rawValue: UInt32
+    /// Wraps a GL error value.
     public init(_ rawValue: UInt32) { self.rawValue = rawValue }
 
     /// GL_INVALID_OPERATION: what a failed call reports when GL gave no error of its own.
@@ -139,7 +160,9 @@ public struct GLErrorCode: Sendable, Hashable, CustomStringConvertible {
         UInt32(GL_INVALID_FRAMEBUFFER_OPERATION): "GL_INVALID_FRAMEBUFFER_OPERATION", UInt32(GL_CONTEXT_LOST): "GL_CONTEXT_LOST",
     ]
 
+    /// The GL name and the value in hex, such as `GL_OUT_OF_MEMORY (0x505)`.
     public var description: String { "\(Self.names[rawValue] ?? "GL error") (0x\(String(rawValue, radix: 16)))" }
+    /// Whether this is `GL_OUT_OF_MEMORY` (thrown as ``VyreGLError/outOfDeviceMemory(bytes:detail:)``).
     public var isOutOfMemory: Bool { rawValue == 0x0505 }
 
     var fix: String {

@@ -5,6 +5,8 @@ public import VyreIR
 /// Every "can the target do X" question goes through ``supports(_:)``, so a later target (GLSL ES
 /// 3.10, say) changes one predicate instead of version checks spread over the writer.
 public struct GLSLTarget: Sendable, Hashable {
+    /// Optional types the device offers; lowering a program that uses another fails with
+    /// ``GLSLError/missingFeature(_:path:)``.
     public var capabilities: Set<Capability>
     /// The run-time checks written into every loop. All of them unless a benchmark measures their cost.
     public var guards: LoopGuards
@@ -13,6 +15,8 @@ public struct GLSLTarget: Sendable, Hashable {
     /// invocation abort polling happens once, as an invocation starts.
     public var loopLimit: LoopLimit?
 
+    /// A target with `capabilities`; by default every loop guard and no loop limit (so no cut
+    /// detection).
     public init(capabilities: Set<Capability>, guards: LoopGuards = .all, loopLimit: LoopLimit? = nil) {
         self.capabilities = capabilities
         self.guards = guards
@@ -24,6 +28,7 @@ public struct GLSLTarget: Sendable, Hashable {
     /// GLSL 4.30 with every optional capability (for offline tools such as glslangValidator).
     public static let gl43Full = GLSLTarget(capabilities: Set(Capability.allCases))
 
+    /// Whether the target has `feature`: the one question the writer asks about the device.
     public func supports(_ feature: Feature) -> Bool {
         switch feature {
         case .int64: capabilities.contains(.int64)
@@ -35,11 +40,13 @@ public struct GLSLTarget: Sendable, Hashable {
 /// A device's limit on loop iterations: the driver ends loops past it and carries on after them
 /// (Mesa's llvmpipe: 65,535 iterations per invocation, shared by all its loops).
 public struct LoopLimit: Sendable, Hashable {
+    /// Iterations after which the driver ends a loop (or, per invocation, all of its loops together).
     public var iterations: UInt32
     /// One budget for all loops of an invocation, however they nest. Then no invocation can run
     /// away inside its loops, and a timeout only has to stop invocations that have not started.
     public var perInvocation: Bool
 
+    /// A limit of `iterations`, one budget for all of an invocation's loops when `perInvocation`.
     public init(iterations: UInt32, perInvocation: Bool) {
         self.iterations = iterations
         self.perInvocation = perInvocation
@@ -49,7 +56,9 @@ public struct LoopLimit: Sendable, Hashable {
 /// Checks the lowering writes into every loop, so that no driver limit or runaway program can give
 /// a silently wrong answer or a dispatch that never ends (see `docs/semantics.md`).
 public struct LoopGuards: OptionSet, Sendable, Hashable {
+    /// The guards as bits.
     public let rawValue: UInt8
+    /// Guards from their bits.
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     /// On a target with a loop limit, each loop checks after it ends whether it still had trips to
@@ -61,6 +70,7 @@ public struct LoopGuards: OptionSet, Sendable, Hashable {
     /// starts where the target's loop limit is per invocation (no started invocation runs long).
     public static let pollAbort = LoopGuards(rawValue: 2)
 
+    /// Every guard: the default, and what any run whose results matter needs.
     public static let all: LoopGuards = [.detectDriverCuts, .pollAbort]
     /// No checks: only for measuring what they cost.
     public static let none: LoopGuards = []
@@ -83,9 +93,13 @@ public enum Feature: String, Sendable, Hashable, CaseIterable {
 
 /// Why a program cannot be lowered for a target.
 public enum GLSLError: DiagnosticError, Sendable, Hashable {
+    /// The program does not validate (only from `Program.lowerToGLSL(target:)`, which validates
+    /// first).
     case invalidProgram(ValidationFailure)
+    /// The program needs a feature the target lacks; `path` is an IR node that needs it.
     case missingFeature(Feature, path: String)
 
+    /// The error as diagnostics with a Fix (a validation failure keeps all of its errors).
     public var diagnostics: [Diagnostic] {
         switch self {
         case .invalidProgram(let f):
@@ -107,6 +121,7 @@ public struct SourceLocation: Sendable, Hashable {
 
 /// A program lowered to GLSL 4.30 compute source, with what the runtime needs to run it.
 public struct LoweredProgram: Sendable, Hashable {
+    /// The whole compute shader, from `#version 430` to the end of `main`.
     public var source: String
     /// Binding of the status block (see ``StatusWord``): the host's abort word, the trap record and
     /// the driver-cut record. Present when the program can trap or loops with guards.
@@ -129,6 +144,8 @@ public struct LoweredProgram: Sendable, Hashable {
     /// One entry per source line (index = line number - 1).
     public var lines: [SourceLocation]
 
+    /// Assembles a lowered program. The writer makes these; hand-written GLSL gets one with no status
+    /// block and no line map, to be compiled as a driver check.
     public init(source: String, statusBinding: UInt32?, loopSites: [String] = [], handlesLoopCuts: Bool = false,
                 foreverBudgetUniform: String?, lengthUniforms: [String: String] = [:],
                 parameterUniforms: [String: String] = [:], features: Set<Feature>, lines: [SourceLocation]) {
@@ -158,18 +175,24 @@ public struct LoweredProgram: Sendable, Hashable {
         public static let abort = 0
         /// Invocations that trapped; the first (the one whose add saw 0) writes its code and index.
         public static let trapCount = 1
+        /// The trap code of the first invocation that trapped.
         public static let trapCode = 2
+        /// Linear global index of the first invocation that trapped.
         public static let trapInvocation = 3
         /// Invocations in which the driver ended a loop before its own exit, counted as they end;
         /// the first writes the site of its first cut loop and its index.
         public static let cutInvocations = 4
+        /// The site number (an index into ``LoweredProgram/loopSites``) of that invocation's first
+        /// cut loop.
         public static let cutSite = 5
+        /// Linear global index of the first invocation that recorded a cut.
         public static let cutInvocation = 6
         /// Set by the first record of each kind above (a trap, a cut), so after a submission where
         /// nothing happened the host reads this one word (mapped memory can be slow for the CPU to
         /// read). One atomic per record and plain stores otherwise: llvmpipe pays for an atomic on
         /// every lane of every pass through the code, taken or not.
         public static let events = 7
+        /// Words in the block; those past ``events`` are unused.
         public static let words = 16
     }
 }

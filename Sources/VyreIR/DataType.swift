@@ -95,7 +95,9 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
     /// The zero of a type: what out-of-bounds loads return.
     public static func zero(_ type: DataType) -> Value { Value(type: type, bits: 0) }
 
+    /// Same type and same bits: equal NaN payloads are equal, `0.0` and `-0.0` are not.
     public static func == (a: Value, b: Value) -> Bool { a.type == b.type && a.bits == b.bits }
+    /// Hashes the type and the bits, agreeing with `==`.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(type)
         hasher.combine(bits)

@@ -9,6 +9,8 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
     public var path: String?
     public var fix: String
 
+    /// A diagnostic. One trailing period of `fix` is dropped (an ellipsis is kept), since
+    /// ``description`` adds its own.
     public init(_ problem: String, at path: String? = nil, fix: String) {
         self.problem = problem
         self.path = path

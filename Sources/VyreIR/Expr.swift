@@ -29,8 +29,10 @@ public indirect enum Expr: Sendable, Hashable {
     case compareExchange(String, index: Expr, expected: Expr, desired: Expr)
 }
 
+/// An axis of the three-dimensional grid; the raw value indexes x, y, z.
 public enum Axis: Int, Sendable, Hashable, CaseIterable, Codable {
     case x = 0, y = 1, z = 2
+    /// `x`, `y` or `z`, as builtin names and diagnostics spell it.
     public var name: String { ["x", "y", "z"][rawValue] }
 }
 
@@ -60,10 +62,12 @@ public enum Builtin: Sendable, Hashable {
         }
     }
 
+    /// Every builtin, grouped by axis, then the two without one: for name lookup and error messages.
     public static let all: [Builtin] = Axis.allCases.flatMap {
         [.globalInvocationID($0), .localInvocationID($0), .workgroupID($0), .numWorkgroups($0)]
     } + [.localInvocationIndex, .loopCuts]
 
+    /// The builtin whose ``name`` is `name`, or nil (a linear search of ``all``).
     public init?(name: String) {
         guard let match = Builtin.all.first(where: { $0.name == name }) else { return nil }
         self = match
@@ -78,6 +82,8 @@ public enum Builtin: Sendable, Hashable {
     }
 }
 
+/// A one-operand operator; the raw value is its JSON name. What each computes is in
+/// ``Semantics/unary(_:_:)``, which operand types it takes in ``Typing``.
 public enum UnaryOp: String, Sendable, Hashable, CaseIterable, Codable {
     case negate, not, bitNot = "bit_not", popcount
     case countLeadingZeros = "clz", countTrailingZeros = "ctz", reverseBits = "reverse_bits"
@@ -99,6 +105,7 @@ public enum UnaryOp: String, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
+    /// Operators defined only on floats (`abs` and `negate` also take integers, so they are not).
     public var isFloatFunction: Bool {
         switch self {
         case .sqrt, .floor, .ceil, .trunc, .round, .fract, .exp, .exp2, .log, .log2, .sin, .cos: true
@@ -106,11 +113,14 @@ public enum UnaryOp: String, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
+    /// The bit operators that take only a 32-bit integer: `popcount`, `clz`, `ctz` and `reverse_bits`.
     public var isBitCounting: Bool {
         self == .popcount || self == .countLeadingZeros || self == .countTrailingZeros || self == .reverseBits
     }
 }
 
+/// A two-operand operator; the raw value is its JSON name. What each computes is in
+/// ``Semantics/binary(_:_:_:)``, which operand types it takes in ``Typing``.
 public enum BinaryOp: String, Sendable, Hashable, CaseIterable, Codable {
     case add, sub, mul, div, rem
     case and, or, xor, shl, shr
@@ -126,6 +136,7 @@ public enum BinaryOp: String, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
+    /// Operators that compare two values of one type and give a bool.
     public var isComparison: Bool {
         switch self {
         case .eq, .ne, .lt, .le, .gt, .ge: true
@@ -134,6 +145,8 @@ public enum BinaryOp: String, Sendable, Hashable, CaseIterable, Codable {
     }
 }
 
+/// The update of an atomic read-modify-write: the new element is `old op value`, or `value` for
+/// `exchange` (``Semantics/atomic(_:old:operand:)``).
 public enum AtomicOp: String, Sendable, Hashable, CaseIterable, Codable {
     case add, and, or, xor, min, max, exchange
 }

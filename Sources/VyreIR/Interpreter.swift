@@ -5,15 +5,19 @@
 /// barrier, so between barriers every invocation makes progress before any passes the barrier.
 /// Memory is sequentially consistent. A step budget ends runaway programs with an error.
 public struct Interpreter: Sendable {
+    /// What a run may spend and what it is given beyond its buffers.
     public struct Options: Sendable, Hashable {
         /// Instructions (plus copied elements) the whole run may execute.
         public var stepBudget: Int
         /// Iterations each `forever` loop may run before it ends by itself (the GPU's budget uniform).
         public var foreverBudget: UInt32
+        /// What programs are validated against; a program validated for wider limits is checked again.
         public var limits: Limits
         /// Values of the program's `parameter` expressions (a missing one is an error).
         public var parameters: [String: UInt32]
 
+        /// The defaults suit tests: no device's limits, and budgets that end a runaway program with an
+        /// error instead of hanging.
         public init(stepBudget: Int = 200_000_000, foreverBudget: UInt32 = 1 << 14, limits: Limits = .unrestricted, parameters: [String: UInt32] = [:]) {
             self.stepBudget = stepBudget
             self.foreverBudget = foreverBudget
@@ -23,6 +27,7 @@ public struct Interpreter: Sendable {
     }
 
     public var options: Options
+    /// An interpreter; cheap, it keeps nothing between runs.
     public init(options: Options = Options()) { self.options = options }
 
     /// Validates `program` for ``Options/limits`` and runs it: the `ValidatedProgram` overload for a
@@ -86,6 +91,7 @@ public struct InterpreterResult: Sendable, Hashable {
     public var buffers: [String: [UInt32]]
     /// Every trap, in the order the interpreter executed them.
     public var traps: [TrapRecord]
+    /// Steps the run took, counted as for ``Interpreter/Options/stepBudget``.
     public var steps: Int
 }
 
@@ -94,14 +100,18 @@ public struct TrapRecord: Sendable, Hashable {
     /// Linear global invocation index: `x + y * width + z * width * height`, with width and height
     /// the grid's extent in invocations.
     public var invocation: UInt32
+    /// The value of the trap's code expression.
     public var code: UInt32
 
+    /// A trap record, for comparing another run's traps with the interpreter's.
     public init(invocation: UInt32, code: UInt32) {
         self.invocation = invocation
         self.code = code
     }
 }
 
+/// Why the interpreter did not run a program to the end. A trap is not an error: it ends one
+/// invocation and is recorded in ``InterpreterResult/traps``.
 public enum InterpreterError: DiagnosticError, Sendable, Hashable {
     case invalidProgram(ValidationFailure)
     case invalidGrid(String)

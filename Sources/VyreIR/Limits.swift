@@ -3,20 +3,27 @@
 /// Validation checks a program against these. ``gl43`` holds the minimums every GL 4.3 device
 /// guarantees; the GL layer builds the real figures of a device from its queried limits.
 public struct Limits: Sendable, Hashable {
+    /// Largest workgroup extent along each axis.
     public var maxWorkgroupSize: WorkgroupSize
+    /// Invocations in one workgroup, all axes multiplied.
     public var maxWorkgroupInvocations: UInt32
+    /// Bytes of all of a program's shared arrays together.
     public var maxSharedMemoryBytes: UInt32
     /// Storage blocks one compute program may use.
     public var maxStorageBuffers: UInt32
     /// Binding points: every binding must be below this.
     public var maxBindings: UInt32
+    /// Bytes of one buffer; validation can check only buffers with a fixed count.
     public var maxStorageBlockBytes: UInt64
     /// Deepest nesting of statements and expressions (the wire decoder uses the same measure).
     public var maxNestingDepth: Int
     /// Statements plus expression nodes in the whole program.
     public var maxProgramSize: Int
+    /// The optional types the target runs; validation refuses a program that names another.
     public var capabilities: Set<Capability>
 
+    /// Limits from a target's figures. GL reports no nesting or program-size limit, so those two
+    /// are vyre-gl's own caps and have defaults.
     public init(maxWorkgroupSize: WorkgroupSize, maxWorkgroupInvocations: UInt32, maxSharedMemoryBytes: UInt32,
                 maxStorageBuffers: UInt32, maxBindings: UInt32, maxStorageBlockBytes: UInt64,
                 maxNestingDepth: Int = 64, maxProgramSize: Int = 1 << 20, capabilities: Set<Capability>) {

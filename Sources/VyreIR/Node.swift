@@ -34,6 +34,7 @@ public indirect enum Node: Sendable, Hashable {
     case trap(Expr)
 }
 
+/// What a ``Node/barrier(_:)`` synchronises; the raw value is its JSON name.
 public enum BarrierKind: String, Sendable, Hashable, CaseIterable, Codable {
     /// Every invocation of the workgroup arrives before any continues, and their shared-memory and
     /// buffer writes before the barrier are visible to each other after it. Uniform control flow only.
@@ -50,13 +51,19 @@ public enum BarrierKind: String, Sendable, Hashable, CaseIterable, Codable {
 /// unspecified values. Elements out of bounds of the source read as zero; elements out of bounds of
 /// the destination are dropped.
 public struct AsyncCopy: Sendable, Hashable {
+    /// Names the copy for the ``Node/asyncWait(_:)`` that completes it.
     public var tag: String
     public var source: String
+    /// Index of the first source element (u32).
     public var sourceOffset: Expr
     public var destination: String
+    /// Index of the first destination element written (u32).
     public var destinationOffset: Expr
+    /// Elements to copy (u32).
     public var count: Expr
 
+    /// A copy of `count` elements from `source[sourceOffset...]` to
+    /// `destination[destinationOffset...]`, completed by a wait on `tag`.
     public init(tag: String, source: String, sourceOffset: Expr, destination: String, destinationOffset: Expr, count: Expr) {
         self.tag = tag
         self.source = source

@@ -29,6 +29,8 @@ extension Program: Codable {
             entry: try c.decodeIfPresent([Node].self, forKey: "entry") ?? [])
     }
 
+    /// Writes the JSON form: `workgroup_size` always as three numbers, `shared` only when there are
+    /// shared arrays.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         try c.encode([workgroupSize.x, workgroupSize.y, workgroupSize.z], forKey: "workgroup_size")
@@ -50,6 +52,7 @@ extension Program: Codable {
         return Array(try! encoder.encode(self))
     }
 
+    /// ``jsonBytes(pretty:)`` as a string.
     public func jsonString(pretty: Bool = true) -> String { String(decoding: jsonBytes(pretty: pretty), as: UTF8.self) }
 }
 
@@ -62,6 +65,7 @@ public struct ProgramJSONError: DiagnosticError, Sendable, Hashable {
     public var problem: String { diagnostic.problem }
     public var fix: String { diagnostic.fix }
 
+    /// An error at the JSON path `path` (as ``renderJSONPath(_:)`` writes it, or `(top level)`).
     public init(path: String, problem: String, fix: String) {
         diagnostic = Diagnostic(problem, at: path, fix: fix)
     }
@@ -117,8 +121,11 @@ public struct ProgramJSONError: DiagnosticError, Sendable, Hashable {
 public struct JSONKey: CodingKey, ExpressibleByStringLiteral, Hashable, Sendable {
     public var stringValue: String
     public var intValue: Int? { nil }
+    /// The object key `stringValue`.
     public init(stringValue: String) { self.stringValue = stringValue }
+    /// Always nil: this key names object members, never array positions.
     public init?(intValue: Int) { nil }
+    /// Lets a string literal stand for a key, as in `forKey: "entry"`.
     public init(stringLiteral value: String) { stringValue = value }
 }
 
@@ -159,6 +166,8 @@ extension KeyedDecodingContainer where Key == JSONKey {
         }
     }
 
+    /// The string under `key` as a `T`; a name that is not a `T` fails, listing `choices` as the
+    /// names to use.
     public func enumValue<T: RawRepresentable>(_ key: String, _: T.Type, choices: [T]) throws -> T where T.RawValue == String {
         let raw = try decode(String.self, forKey: JSONKey(stringValue: key))
         guard let v = T(rawValue: raw) else {
@@ -172,12 +181,16 @@ extension KeyedDecodingContainer where Key == JSONKey {
         try decode(T.self, forKey: JSONKey(stringValue: key))
     }
 
+    /// ``integer(_:_:)`` when the object has `key`, else nil.
     public func integerIfPresent<T: FixedWidthInteger & Decodable>(_ key: String, _: T.Type = T.self) throws -> T? {
         contains(JSONKey(stringValue: key)) ? try integer(key, T.self) : nil
     }
 
+    /// The string under `key`, unchecked: whether it is a valid name is validation's question.
     public func name(_ key: String) throws -> String { try decode(String.self, forKey: JSONKey(stringValue: key)) }
+    /// The expression under `key`.
     public func expr(_ key: String) throws -> Expr { try decode(Expr.self, forKey: JSONKey(stringValue: key)) }
+    /// The statement list under `key`.
     public func nodes(_ key: String) throws -> [Node] { try decode([Node].self, forKey: JSONKey(stringValue: key)) }
 }
 
@@ -192,6 +205,8 @@ extension BufferDecl: Codable {
                   placement: c.contains("placement") ? try c.enumValue("placement", BufferPlacement.self, choices: BufferPlacement.allCases) : .deviceLocal)
     }
 
+    /// Writes the JSON form; `count` only for a fixed-count buffer, `placement` only when it is not
+    /// device-local.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         try c.encode(name, forKey: "name")
@@ -211,6 +226,7 @@ extension SharedDecl: Codable {
                   count: try c.integer("count"))
     }
 
+    /// Writes the JSON form.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         try c.encode(name, forKey: "name")
@@ -284,6 +300,8 @@ extension Node: Codable {
         }
     }
 
+    /// Writes the JSON form: `return`, `break` and `continue` as bare strings, any other statement as
+    /// an object led by its kind; an empty `else` is left out.
     public func encode(to encoder: any Encoder) throws {
         switch self {
         case .return, .break, .continue:
@@ -325,6 +343,7 @@ extension AsyncCopy: Codable {
                   destination: try c.name("destination"), destinationOffset: try c.expr("destination_offset"), count: try c.expr("count"))
     }
 
+    /// Writes the JSON form, with snake_case keys.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         try c.encode(tag, forKey: "tag")
@@ -442,6 +461,9 @@ extension Expr: Codable {
         }
     }
 
+    /// Writes the explicit JSON form, never the bare shorthands. Infinities and the plain NaN are
+    /// written as "inf", "-inf" and "nan"; other floats that would not survive decimal text (NaN
+    /// payloads, -0) as their bits, so every literal round-trips exactly.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: JSONKey.self)
         switch self {

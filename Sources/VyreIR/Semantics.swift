@@ -10,6 +10,8 @@ import Darwin
 /// of relying on what a driver happens to do (see `docs/semantics.md`). Operands are assumed to have
 /// passed ``Typing``.
 public enum Semantics {
+    /// `op` applied to `a`: integers wrap, and `abs` of the most negative integer is itself.
+    /// Requires an operand type ``Typing`` accepts for `op` (anything else is a precondition failure).
     public static func unary(_ op: UnaryOp, _ a: Value) -> Value {
         switch (op, a) {
         case (.negate, .u32(let x)): return .u32(0 &- x)
@@ -64,6 +66,10 @@ public enum Semantics {
         return (x >> 16) | (x << 16)
     }
 
+    /// `a op b`. Integer arithmetic wraps; division or remainder by zero gives 0, the most negative
+    /// integer divided by -1 gives itself (remainder 0); shift counts are taken modulo the width and
+    /// `shr` is arithmetic on signed types. Requires operand types ``Typing`` accepts for `op`
+    /// (anything else is a precondition failure).
     public static func binary(_ op: BinaryOp, _ a: Value, _ b: Value) -> Value {
         switch (a, b) {
         case (.u32(let x), .u32(let y)): return integer(op, x, y)
@@ -168,6 +174,8 @@ public enum Semantics {
         }
     }
 
+    /// The bits of `a` read as `to`. Widths are not checked here (``Typing`` does): a mismatch
+    /// truncates or zero-extends.
     public static func bitcast(_ to: DataType, _ a: Value) -> Value { Value(type: to, bits: a.bits) }
 
     /// Value conversion. Integers wrap (two's complement); float to integer truncates toward zero

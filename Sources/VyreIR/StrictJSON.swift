@@ -18,8 +18,11 @@ public struct StrictJSONDecoder: Sendable {
     /// Deepest nesting of arrays and objects accepted (the decoder recurses once per level).
     public var maxDepth: Int
 
+    /// A decoder that refuses documents nested deeper than `maxDepth`.
     public init(maxDepth: Int = 512) { self.maxDepth = maxDepth }
 
+    /// Checks the whole text, then decodes a `T` from it: one copy of the text, one pass to check
+    /// it, then the decoding.
     public func decode<T: Decodable>(_ type: T.Type, from text: some Collection<UInt8>) throws -> T {
         let document = JSONDocument(bytes: Array(text))
         var scanner = JSONSyntaxScanner(bytes: document.bytes, maxDepth: maxDepth)
@@ -41,10 +44,12 @@ public struct StrictJSONDecoder: Sendable {
 public struct JSONPathKey: CodingKey, Sendable, Hashable {
     public var stringValue: String
     public var intValue: Int?
+    /// An object key.
     public init(stringValue: String) {
         self.stringValue = stringValue
         self.intValue = nil
     }
+    /// An array index.
     public init(intValue: Int) {
         self.stringValue = "\(intValue)"
         self.intValue = intValue

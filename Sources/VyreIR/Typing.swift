@@ -1,5 +1,6 @@
 /// A type rule that an expression breaks, found while inferring its type.
 public struct TypeIssue: DiagnosticError, Sendable, Hashable {
+    /// The rule broken, named as in ``ValidationError/Kind``.
     public enum Kind: String, Sendable, Hashable {
         case undefinedVariable, unknownMemory, typeMismatch, loadFromWriteOnly, storeToReadOnly
         case invalidAtomic, unsupportedOperation
@@ -15,9 +16,12 @@ public struct TypeIssue: DiagnosticError, Sendable, Hashable {
 
 /// What an expression can see while its type is inferred: variables in scope and declared memories.
 public struct TypeEnvironment {
+    /// The type of the variable of that name in scope, or nil when none is visible.
     public var variable: (String) -> DataType?
     public var program: Program
 
+    /// An environment over `program`'s buffers and shared arrays; `variable` answers for names in
+    /// scope and is called on every variable the inference meets.
     public init(program: Program, variable: @escaping (String) -> DataType?) {
         self.program = program
         self.variable = variable

@@ -1,6 +1,7 @@
 /// One problem found by ``Program/validate(limits:)``: where (a node path such as
 /// `entry[3].then[0].value.lhs`), what, and how to fix it.
 public struct ValidationError: DiagnosticError, Sendable, Hashable {
+    /// The rule broken, for code that matches on problems; the words are in ``ValidationError/problem``.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         case invalidName, duplicateMemory, duplicateBinding, bindingOutOfRange, tooManyBuffers
         case invalidSize, workgroupSizeLimit, sharedMemoryLimit, missingCapability
@@ -15,6 +16,7 @@ public struct ValidationError: DiagnosticError, Sendable, Hashable {
     public var problem: String
     public var fix: String
 
+    /// An error at node path `path`; `problem` and `fix` have no final period (see ``Diagnostic``).
     public init(_ kind: Kind, at path: String, _ problem: String, fix: String) {
         self.kind = kind
         self.path = path
@@ -30,6 +32,7 @@ public struct ValidationError: DiagnosticError, Sendable, Hashable {
 public struct ValidationFailure: DiagnosticError, Sendable, Hashable {
     public var errors: [ValidationError]
 
+    /// A failure listing `errors` (non-empty, in program order).
     public init(errors: [ValidationError]) { self.errors = errors }
 
     public var diagnostics: [Diagnostic] { errors.map(\.diagnostic) }

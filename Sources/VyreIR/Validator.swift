@@ -17,6 +17,7 @@ extension Program {
 /// most 64 characters. Generated code prefixes every name, so no IR name can collide with a GLSL
 /// keyword or built-in.
 public enum Identifier {
+    /// Whether `name` may name a variable, memory, tag or parameter. O(n) in its length.
     public static func isValid(_ name: String) -> Bool {
         let bytes = Array(name.utf8)
         guard (1...64).contains(bytes.count), isLetter(bytes[0]) else { return false }

@@ -77,12 +77,16 @@ extension AsyncCopy {
 /// expression, parents before children, with the path and nesting depth of each (a top-level
 /// statement has depth 1; each statement, body and expression level below adds one).
 public protocol ProgramVisitor {
+    /// Called for each statement, before its expressions and bodies.
     mutating func visit(_ node: Node, at path: String, depth: Int)
+    /// Called for each expression, before its operands.
     mutating func visit(_ expr: Expr, at path: String, depth: Int)
 }
 
 extension ProgramVisitor {
+    /// Does nothing, so a visitor implements only the kinds it needs.
     public mutating func visit(_ node: Node, at path: String, depth: Int) {}
+    /// Does nothing, so a visitor implements only the kinds it needs.
     public mutating func visit(_ expr: Expr, at path: String, depth: Int) {}
 }
 
@@ -113,14 +117,21 @@ extension Program {
 public struct Scopes<Value> {
     private var stack: [[String: Value]] = [[:]]
 
+    /// A stack holding one empty outermost scope.
     public init() {}
 
+    /// Opens a scope, optionally with bindings already in it.
     public mutating func push(_ bindings: [String: Value] = [:]) { stack.append(bindings) }
-    public mutating func pop() { stack.removeLast() }
+    /// Closes the innermost scope. Pushes and pops must pair; the outermost scope stays.
+    public mutating func pop() {
+        precondition(stack.count > 1, "Scopes.pop() without a matching push()")
+        stack.removeLast()
+    }
 
     /// Binds `name` in the innermost scope.
     public mutating func declare(_ name: String, _ value: Value) { stack[stack.count - 1][name] = value }
 
+    /// The innermost binding of `name`, or nil; one dictionary lookup per open scope.
     public subscript(name: String) -> Value? {
         for scope in stack.reversed() { if let v = scope[name] { return v } }
         return nil

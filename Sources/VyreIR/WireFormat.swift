@@ -6,7 +6,9 @@
 /// non-minimal integers, invalid UTF-8, trailing bytes and anything beyond ``WireLimits`` are typed
 /// errors, never a trap.
 public enum WireFormat {
+    /// The four bytes every wire encoding starts with.
     public static let magic: [UInt8] = Array("VYIR".utf8)
+    /// The layout version this build writes and reads.
     public static let version: UInt16 = 1
 
     /// Tables that give each enum case its byte on the wire. New cases are appended, never inserted.
@@ -32,12 +34,17 @@ public enum WireFormat {
 
 /// Bounds the decoder enforces before it allocates or recurses.
 public struct WireLimits: Sendable, Hashable {
+    /// Largest input accepted, checked before anything is decoded.
     public var maxBytes: Int
     /// Same measure as ``Limits/maxNestingDepth``: statements and expressions nested in each other.
     public var maxDepth: Int
+    /// Longest name, in UTF-8 bytes: variables, memories, tags and region names alike. The default,
+    /// 512, holds any valid region name (128 characters of any script, up to 4 bytes each).
     public var maxNameBytes: Int
 
-    public init(maxBytes: Int = 64 << 20, maxDepth: Int = 64, maxNameBytes: Int = 256) {
+    /// Bounds for one decode. The default depth is the default ``Limits/maxNestingDepth``, so decoding
+    /// and default validation agree on how deep a program may be.
+    public init(maxBytes: Int = 64 << 20, maxDepth: Int = 64, maxNameBytes: Int = 512) {
         self.maxBytes = maxBytes
         self.maxDepth = maxDepth
         self.maxNameBytes = maxNameBytes

@@ -5,6 +5,7 @@
 /// before any item after it. Once SHUTDOWN has run, items of later phases are not executed and
 /// stay PUBLISHED; so do items of a tenant whose mask is zero.
 public struct Batch: Sendable {
+    /// The work items; item `i` goes into slot `i`.
     public var items: [WorkItem]
     /// Ring size: at least `items.count` (default), at most 1,048,576.
     public var slots: Int?
@@ -12,12 +13,15 @@ public struct Batch: Sendable {
     public var controlWords: Int
     /// Tenant ids `0 ..< tenants` are enabled in the default tenant table.
     public var tenants: Int
+    /// PRINTF records the debug log holds (1 to 1,048,576); later ones are counted as lost, not kept.
     public var debugRecords: Int
     /// Initial control words by index (applied after the tenant table, so they can override it).
     public var control: [Int: UInt32]
     /// Contents of the megakernel's extra buffers, by name (left out: zeroed at the declared count).
     public var buffers: [String: [UInt32]]
 
+    /// A batch of `items`. The defaults fit any items: one slot per item, 224 control words (64
+    /// observables), one tenant, 64 debug records. Nothing is checked until the batch is planned.
     public init(items: [WorkItem], slots: Int? = nil, controlWords: Int = 224, tenants: Int = 1, debugRecords: Int = RingProtocol.Debug.defaultRecords,
                 control: [Int: UInt32] = [:], buffers: [String: [UInt32]] = [:]) {
         self.items = items
@@ -33,10 +37,15 @@ public struct Batch: Sendable {
     public var phases: [Range<Int>] {
         var out: [Range<Int>] = []
         var start = 0
-        for (i, item) in items.enumerated() where item.opcode == Opcode.batchFence.rawValue {
-            if start < i { out.append(start..<i) }
-            out.append(i..<(i + 1))
-            start = i + 1
+        let fence = Opcode.batchFence.rawValue
+        // Opcodes are read in place: copying an item would retain its args array, a million times
+        // for a large batch.
+        items.withUnsafeBufferPointer { items in
+            for i in items.indices where items[i].opcode == fence {
+                if start < i { out.append(start..<i) }
+                out.append(i..<(i + 1))
+                start = i + 1
+            }
         }
         if start < items.count { out.append(start..<items.count) }
         return out
@@ -45,10 +54,14 @@ public struct Batch: Sendable {
 
 /// A slot that ended as FAULT.
 public struct SlotFault: Sendable, Hashable, Codable {
+    /// The slot, which is also the item's index in the batch.
     public var slot: Int
+    /// A ``FaultReason`` value, or a custom handler's own reason (256 and up).
     public var reason: UInt32
+    /// The reason in words, custom reasons included.
     public var reasonText: String { FaultReason.describe(reason) }
 
+    /// A fault of `slot` with a raw `reason`.
     public init(slot: Int, reason: UInt32) {
         self.slot = slot
         self.reason = reason
@@ -63,6 +76,7 @@ public struct BatchTiming: Sendable, Hashable {
     public var gpu: Duration
     /// Decoding the results.
     public var decode: Duration
+    /// Encode, GPU and decode together.
     public var total: Duration { encode + gpu + decode }
 
     package init(encode: Duration, gpu: Duration, decode: Duration) {
@@ -74,12 +88,17 @@ public struct BatchTiming: Sendable, Hashable {
 
 /// The typed outcome of one batch.
 public struct BatchResult: Sendable {
+    /// Items in the batch.
     public var itemCount: Int
+    /// Ring slots the batch used.
     public var slots: Int
+    /// Dispatches submitted: one per phase, each fence a phase of its own.
     public var phases: Int
     /// The whole control buffer after the batch.
     public var control: [UInt32]
+    /// PRINTF records the kernel kept, and how many it lost.
     public var debug: DebugLog
+    /// Slots that ended FAULT, with their reasons, sorted by slot.
     public var faults: [SlotFault]
     /// Slots left PUBLISHED (after SHUTDOWN, or of a disabled tenant).
     public var pending: [Int]
@@ -89,11 +108,16 @@ public struct BatchResult: Sendable {
     public var buffers: [String: [UInt32]]
     /// Completed operations per opcode: slots that ended DONE, plus the inner ops of DONE packed slots.
     public var completed: [UInt32: Int]
+    /// Where the batch's time went.
     public var timing: BatchTiming
 
+    /// The DONE_COUNT control word: slots that ended DONE (plus any initial value the batch set).
     public var doneCount: UInt32 { control[RingProtocol.Control.doneCount] }
+    /// The EPOCH control word, which each BATCH_FENCE that runs advances.
     public var epoch: UInt32 { control[RingProtocol.Control.epoch] }
+    /// Whether the SHUTDOWN control word is set: a SHUTDOWN op ran, or the batch set the word.
     public var shutdown: Bool { control[RingProtocol.Control.shutdown] != 0 }
+    /// Every item ended DONE: no faults, nothing left PUBLISHED, no unexpected states.
     public var allDone: Bool { faults.isEmpty && pending.isEmpty && unexpected.isEmpty }
 
     package init(itemCount: Int, slots: Int, phases: Int, control: [UInt32], debug: DebugLog, faults: [SlotFault], pending: [Int],

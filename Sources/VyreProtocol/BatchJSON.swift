@@ -12,8 +12,11 @@ public import VyreIR
 ///  "buffers": {"hits": [0, 0]}}
 /// ```
 extension Batch {
+    /// Keys a batch document may have; any other is an error.
     public static let jsonKeys: Set<String> = ["slots", "controlWords", "tenants", "debugRecords", "control", "ops", "buffers"]
+    /// Keys an op may have.
     public static let opKeys: Set<String> = ["op", "args", "tenant", "priority", "ops"]
+    /// Keys an inner op of a PACKED_SLOT may have.
     public static let innerOpKeys: Set<String> = ["op", "args"]
 
     /// Parses and checks a batch document; every error names the JSON path and has a Fix.

@@ -3,7 +3,7 @@ public import VyreIR
 import Synchronization
 
 /// A batch the host has checked against the protocol and a megakernel's extra buffers: what
-/// ``Megakernel/run(_:)`` dispatches. Made by ``Batch/plan(extraBuffers:)``, which needs no GPU.
+/// `Megakernel.run(_:)` dispatches. Made by ``Batch/plan(extraBuffers:)``, which needs no GPU.
 public struct BatchPlan: Sendable {
     /// The batch this plan is for.
     public let batch: Batch
@@ -11,6 +11,7 @@ public struct BatchPlan: Sendable {
     public let slots: Int
     /// How the item records are laid out, and the widest args.
     public let layout: RecordLayout
+    /// Args of the widest item: every record has room for this many (unused ones zero).
     public let maxArgs: Int
     /// The item range of each dispatch (see ``Batch/phases``).
     public let phases: [Range<Int>]
@@ -26,8 +27,11 @@ public struct BatchPlan: Sendable {
     public var recordWords: Int { layout.headerWords + maxArgs }
     /// Words of the buffers a dispatch binds (each at least one word).
     public var itemWords: Int { max(1, itemCount * recordWords) }
+    /// Words of the ring a dispatch binds.
     public var ringWords: Int { slots * RingProtocol.slotWords }
+    /// Words of the control buffer.
     public var controlWords: Int { control.count }
+    /// Words of the debug log: its cursor and room for the batch's `debugRecords` records.
     public var debugWords: Int { RingProtocol.Debug.words(records: batch.debugRecords) }
     /// Room for a record of every item.
     public var exceptionWords: Int { ExceptionRecords.words(records: max(1, itemCount)) }
@@ -36,7 +40,7 @@ public struct BatchPlan: Sendable {
 extension Batch {
     /// Checks the batch on the host (ring geometry, args per slot, the control buffer and debug
     /// log, the contents of `extraBuffers`) and returns what dispatching it needs. Throws the same
-    /// typed errors ``Megakernel/run(_:)`` would, before anything reaches a device.
+    /// typed errors `Megakernel.run(_:)` would, before anything reaches a device.
     public func plan(extraBuffers: [BufferDecl] = []) throws(MegakernelError) -> BatchPlan {
         let slots = self.slots ?? max(1, items.count)
         guard (1...RingProtocol.maxSlots).contains(slots) else {
@@ -194,7 +198,11 @@ package enum ItemRecords {
                         current = opcode
                         run = 1
                     }
-                    for inner in PackedSlot.innerOpcodes(of: items[i]) { local[inner, default: 0] += 1 }
+                    // Only packed slots are passed on: passing an item copies it, and copying retains
+                    // its args array (one shared count for every arg-less item, fought over by threads).
+                    if opcode == Opcode.packedSlot.rawValue {
+                        for inner in PackedSlot.innerOpcodes(of: items[i]) { local[inner, default: 0] += 1 }
+                    }
                 }
                 if let op = current { local[op, default: 0] += run }
                 partial.withLock { $0.append(local) }

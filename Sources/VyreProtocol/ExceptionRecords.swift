@@ -1,6 +1,6 @@
 /// The megakernel's exceptions buffer: word 0 counts the slots that did not end DONE, then one
 /// record per slot, `[slot, final status, reason]`, while there is room. The builder writes this
-/// layout and ``decode(count:records:)`` reads it, so the host reads back only these slots and
+/// layout and `decode(records:)` reads it, so the host reads back only these slots and
 /// never the whole ring.
 public enum ExceptionRecords {
     /// Words before the first record (the count).
@@ -9,7 +9,9 @@ public enum ExceptionRecords {
     public static let recordWords = 3
     /// Offsets within a record.
     public static let slotWord = 0
+    /// Offset of the slot's final ``SlotStatus`` value.
     public static let statusWord = 1
+    /// Offset of the ``FaultReason`` value of a FAULT slot.
     public static let reasonWord = 2
 
     /// A buffer with room for `records` records.
@@ -44,6 +46,7 @@ public enum ExceptionRecords {
         }
         d.faults.sort { $0.slot < $1.slot }
         d.pending.sort()
+        d.unexpected.sort { $0.slot < $1.slot }
         return d
     }
 }

@@ -2,7 +2,11 @@ public import VyreIR
 
 /// How a megakernel is built: lanes per workgroup, custom opcodes, and extra buffers they use.
 public struct MegakernelConfiguration: Sendable, Hashable {
+    /// Lanes per workgroup, each running one slot; checked against the device's limits when the
+    /// program is built.
     public var workgroupSize: UInt32
+    /// Custom opcode handlers: each opcode handled once, and none reserved by the protocol
+    /// (``RingProtocol/isReserved(_:)``).
     public var opcodes: [OpcodeHandler]
     /// Extra buffers for custom opcodes, at bindings from ``MegakernelBindings/firstExtra``.
     public var extraBuffers: [BufferDecl]
@@ -13,6 +17,8 @@ public struct MegakernelConfiguration: Sendable, Hashable {
     /// software renderers, where it costs).
     public var mappedStateLimit: Int?
 
+    /// A configuration; the default is the built-in opcodes alone, 128 lanes per workgroup, and the
+    /// mapped-state limit picked by device.
     public init(workgroupSize: UInt32 = 128, opcodes: [OpcodeHandler] = [], extraBuffers: [BufferDecl] = [], mappedStateLimit: Int? = nil) {
         self.workgroupSize = workgroupSize
         self.opcodes = opcodes
@@ -68,15 +74,25 @@ extension MegakernelConfiguration {
 
 /// Why a megakernel could not be built or a batch not run.
 public enum MegakernelError: DiagnosticError, Sendable {
+    /// A custom opcode is reserved by the protocol or has two handlers.
     case invalidOpcode(UInt32, problem: String, fix: String)
+    /// The megakernel does not validate; `opcode` names the handler blamed for it.
     case invalidHandler(opcode: UInt32, ValidationFailure)
     /// A handler body that returns or traps (lanes must reach the workgroup barrier after their slot).
     case handlerExits(opcode: UInt32, name: String)
+    /// An extra buffer takes a protocol binding or name, a batch's contents for the extra buffers do
+    /// not fit them, or a plan was made for other extra buffers.
     case invalidExtraBuffer(problem: String, fix: String)
+    /// The batch breaks the protocol (found when planning, before any device work), or its debug log
+    /// came back malformed.
     case invalidBatch(ProtocolError)
+    /// A blocking run was called from a job on the context thread while another batch held the
+    /// megakernel: that batch needs the thread, so waiting would never end.
+    case blockedOnContextThread
     /// The device failed (VyreRuntime reports its GL errors here).
     case device(any DeviceFailure)
 
+    /// The error as diagnostics with a Fix (a validation or device failure keeps all of its own).
     public var diagnostics: [Diagnostic] {
         switch self {
         case .invalidOpcode(let op, let problem, let fix):
@@ -87,6 +103,9 @@ public enum MegakernelError: DiagnosticError, Sendable {
             return [Diagnostic("the handler of opcode \(op) (\(name)) returns or traps; handler bodies must run to their end, because every lane meets its workgroup at a barrier after its slot",
                                fix: "set fault to a reason (256 or more) to end the slot as FAULT instead")]
         case .invalidExtraBuffer(let problem, let fix): return [Diagnostic("extra buffer \(problem)", fix: fix)]
+        case .blockedOnContextThread:
+            return [Diagnostic("a blocking Megakernel.run was called from a job on the context thread while another batch held the megakernel, and waiting would never end",
+                               fix: "call the async run(_:) from tasks, or the blocking run from a thread of your own")]
         case .invalidBatch(let e): return e.diagnostics
         case .device(let e): return e.diagnostics
         }
@@ -95,7 +114,7 @@ public enum MegakernelError: DiagnosticError, Sendable {
 
 /// The programs the runtime builds, for inspection and golden files.
 public enum MegakernelPrograms {
-    /// The one-pass megakernel for `configuration` (what ``Megakernel`` compiles).
+    /// The one-pass megakernel for `configuration` (what `Megakernel` compiles).
     public static func oneShot(configuration: MegakernelConfiguration) -> Program {
         var builder = MegakernelBuilder(opcodes: configuration.opcodes, extraBuffers: configuration.extraBuffers)
         return builder.oneShot(workgroupSize: configuration.workgroupSize)

@@ -10,16 +10,22 @@ public import VyreIR
 /// It may not `return` or `trap`: every lane of the megakernel meets its workgroup at a barrier
 /// after its slot (validation rejects such a body and names the opcode); set `fault` instead.
 public struct OpcodeHandler: Sendable, Hashable {
+    /// The opcode this handler runs for; one the protocol does not reserve
+    /// (``RingProtocol/isReserved(_:)``).
     public var opcode: UInt32
+    /// Names the handler in errors and in the region around its body in the generated source.
     public var name: String
+    /// IR statements spliced into the opcode dispatch (see the type for what they may use).
     public var body: [Node]
 
+    /// A handler running `body` for `opcode`; checked when the megakernel is built.
     public init(opcode: UInt32, name: String, body: [Node]) {
         self.opcode = opcode
         self.name = name
         self.body = body
     }
 
+    /// A handler whose body is written with the IR builder; checked when the megakernel is built.
     public init(opcode: UInt32, name: String, @NodeBuilder body: () -> [Node]) {
         self.init(opcode: opcode, name: name, body: body())
     }
@@ -27,9 +33,13 @@ public struct OpcodeHandler: Sendable, Hashable {
 
 /// Binding numbers of the megakernel's buffers.
 public enum MegakernelBindings {
+    /// The control buffer.
     public static let control: UInt32 = 0
+    /// The ring of slots.
     public static let ring: UInt32 = 1
+    /// The debug log that PRINTF appends to.
     public static let debug: UInt32 = 2
+    /// The IO queue (bound, but unused by the one-shot kernel: LOAD_MISS faults).
     public static let io: UInt32 = 3
     /// One-shot dispatch: compact work items the lanes publish from.
     public static let items: UInt32 = 4
@@ -37,5 +47,6 @@ public enum MegakernelBindings {
     public static let exceptions: UInt32 = 5
     /// Extra buffers for custom opcodes start here.
     public static let firstExtra: UInt32 = 6
+    /// Names of the protocol buffers; an extra buffer may not take one.
     public static let reservedNames: Set<String> = ["control", "ring", "debug_log", "io_queue", "items", "exceptions"]
 }

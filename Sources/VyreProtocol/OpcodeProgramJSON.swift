@@ -10,9 +10,13 @@ public import VyreIR
 ///
 /// Decoded strictly like programs: unknown and duplicate keys are errors with their JSON path.
 extension MegakernelConfiguration {
+    /// Keys an opcode program document may have; any other is an error.
     public static let jsonKeys: Set<String> = ["workgroupSize", "buffers", "opcodes"]
+    /// Keys a handler may have.
     public static let handlerKeys: Set<String> = ["opcode", "name", "body"]
 
+    /// Parses and checks an opcode program document; every error names the JSON path and has a Fix.
+    /// Handler bodies are decoded, not validated: ``program(limits:)`` does that.
     public init(json: some Collection<UInt8>) throws(ProgramJSONError) {
         self = try ProgramJSONError.decode(OpcodeProgramDocument.self, from: json,
                                            otherwise: "check the document against the opcode program form in the README").configuration

@@ -3,18 +3,29 @@ public import VyreIR
 /// Host-side protocol problems: bad work items, full rings, short or malformed buffers.
 /// Each message ends with a Fix.
 public enum ProtocolError: DiagnosticError, Sendable, Hashable {
+    /// Publishing starts at a slot outside the ring.
     case slotOutOfRange(slot: Int, slots: Int)
+    /// A work item has more args than a slot holds.
     case tooManyArgs(item: Int, count: Int)
+    /// Publishing into a slot that is neither EMPTY nor DONE.
     case slotBusy(slot: Int, status: UInt32)
+    /// More items than the ring has slots (from the first slot published into).
     case ringFull(items: Int, slots: Int)
+    /// A packed slot's inner ops cannot be encoded: their count, an opcode, or their args.
     case invalidPacked(item: Int, detail: String)
+    /// A ring or debug log size outside the protocol's range.
     case invalidGeometry(problem: String, fix: String)
+    /// A control buffer that cannot be built: its size, tenants, quotas or initial words out of range.
     case invalidControl(problem: String, fix: String)
+    /// A buffer read back ends before the word asked for.
     case bufferTooShort(what: String, words: Int, needed: Int)
+    /// A buffer read back is inconsistent, such as a debug log whose cursor points inside a record.
     case malformed(what: String, detail: String)
 
+    /// The error as diagnostics: the one ``diagnostic``.
     public var diagnostics: [Diagnostic] { [diagnostic] }
 
+    /// The error as one diagnostic: the problem and a Fix.
     public var diagnostic: Diagnostic {
         switch self {
         case .slotOutOfRange(let s, let n):

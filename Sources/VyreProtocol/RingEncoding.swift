@@ -37,6 +37,7 @@ public enum RingEncoding {
         return c
     }
 
+    /// A ring of `slots` EMPTY slots (zero words); throws outside 1 to ``RingProtocol/maxSlots``.
     public static func emptyRing(slots: Int) throws(ProtocolError) -> [UInt32] {
         guard (1...RingProtocol.maxSlots).contains(slots) else {
             throw .invalidGeometry(problem: "\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots)", fix: "choose a size in that range")
@@ -44,6 +45,8 @@ public enum RingEncoding {
         return [UInt32](repeating: 0, count: slots * RingProtocol.slotWords)
     }
 
+    /// An empty debug log with room for `records` records; throws outside 1 to
+    /// ``RingProtocol/Debug/maxRecords``.
     public static func emptyDebugLog(records: Int) throws(ProtocolError) -> [UInt32] {
         guard (1...RingProtocol.Debug.maxRecords).contains(records) else {
             throw .invalidGeometry(problem: "a debug log of \(records) records; use 1 to \(RingProtocol.Debug.maxRecords)", fix: "choose debugRecords in that range")

@@ -5,12 +5,19 @@ public enum RingProtocol {
 
     /// Words per slot (64 bytes).
     public static let slotWords = 16
+    /// Slot word holding its ``SlotStatus``.
     public static let statusWord = 0
+    /// Slot word holding its opcode.
     public static let opcodeWord = 1
+    /// Slot word holding its tenant id.
     public static let tenantWord = 2
+    /// Slot word holding its ``Priority`` (or, once FAULT, its reason).
     public static let priorityWord = 3
+    /// Slot word holding its first arg; the args fill the rest of the slot.
     public static let firstArgWord = 4
+    /// Args a slot holds.
     public static let argsPerSlot = 12
+    /// Most slots a ring may have (2^20).
     public static let maxSlots = 1_048_576
     /// A FAULT slot carries its ``FaultReason`` here, in place of its priority (a vyre-gl rule:
     /// vyre kept no reason).
@@ -18,20 +25,37 @@ public enum RingProtocol {
 
     // MARK: control buffer
 
+    /// Indices of the control buffer's words (vyre 0.6's layout, plus the vyre-gl words noted).
     public enum Control {
+        /// Non-zero once SHUTDOWN has run: items of later phases stay PUBLISHED.
         public static let shutdown = 0
+        /// DONE_COUNT: slots that ended DONE.
         public static let doneCount = 1
         /// Holds the index of the tenant-mask table (3 unless the host moves it).
         public static let tenantBase = 2
+        /// Where the tenant-mask table starts unless the host moves it: one word per tenant, non-zero
+        /// enables it.
         public static let defaultTenantTable = 3
+        /// vyre's per-tenant quota words (tenants 0 to 31). Kept in the layout; the one-shot
+        /// megakernel does not read them.
         public static let tenantQuotaBase = 32
+        /// vyre's per-tenant fairness words (tenants 0 to 31). Kept in the layout; the one-shot
+        /// megakernel does not read them.
         public static let tenantFairnessBase = 64
         /// One execution counter per opcode below 32.
         public static let metricsBase = 96
+        /// Opcodes with a metric counter: 0 to 31.
         public static let metricSlots = 32
+        /// EPOCH: advanced by each BATCH_FENCE that runs.
         public static let epoch = 128
+        /// vyre's priority scheduling words (129 to 134). Kept in the layout; the one-shot megakernel
+        /// does not read them.
         public static let priorityOffsetsBase = 129
+        /// vyre's priority starvation counter. Kept in the layout; the one-shot megakernel does not
+        /// use it.
         public static let priorityStarvationCounter = 135
+        /// vyre's per-priority fairness words. Kept in the layout; the one-shot megakernel does not
+        /// read them.
         public static let priorityFairnessBase = 136
         /// Slots that ended as FAULT (a vyre-gl word, in the range vyre leaves unused).
         public static let faultCount = 141
@@ -40,6 +64,8 @@ public enum RingProtocol {
         /// it never runs: it ends as FAULT (``FaultReason/tenantOutOfRange``), whatever word lies
         /// past the table. The quota and fairness tables hold tenants 0 to 31.
         public static let tenantTableSize = 142
+        /// The first observable word, where ops such as LOAD_U32, COMPARE_SWAP and DFA_STEP leave
+        /// their results.
         public static let observableBase = 160
         /// The fixed region; the observable region follows it.
         public static let minWords = 160
@@ -51,31 +77,49 @@ public enum RingProtocol {
 
     // MARK: debug log
 
+    /// Layout of the debug log that PRINTF appends to.
     public enum Debug {
         /// Word 0 counts words appended (including lost ones); records start at word 1.
         public static let cursorWord = 0
+        /// Words per record: format, two args, and the printing slot's word offset.
         public static let recordWords = 4
+        /// Records a batch's debug log holds unless it says otherwise.
         public static let defaultRecords = 64
+        /// Most records a debug log may hold.
         public static let maxRecords = 1 << 20
+        /// Words of a log with room for `records` records: the cursor, then the records.
         public static func words(records: Int) -> Int { 1 + records * recordWords }
     }
 
     // MARK: IO queue
 
+    /// Layout of vyre 0.6's IO queue, which LOAD_MISS would use. The one-shot megakernel binds a
+    /// queue of ``words`` words but faults LOAD_MISS (``FaultReason/ioUnavailable``).
     public enum IO {
+        /// Entries in the queue.
         public static let entries = 64
+        /// Words per entry.
         public static let entryWords = 8
+        /// Words of the whole queue.
         public static let words = entries * entryWords
+        /// Request kind: read.
         public static let read: UInt32 = 1
+        /// Request kind: write.
         public static let write: UInt32 = 2
+        /// Request kind: fence.
         public static let fence: UInt32 = 3
+        /// Entry status: the request completed.
         public static let statusOK: UInt32 = 0x10
+        /// Entry status: the request failed.
         public static let statusError: UInt32 = 0x11
     }
 
     // MARK: opcodes
 
+    /// Start of the tenant-private opcode range (vyre's convention), a good home for custom opcodes;
+    /// vyre-gl ties no opcode to a tenant.
     public static let tenantOpcodeBase: UInt32 = 0x4000_0000
+    /// Opcodes in each tenant's private range (vyre's convention).
     public static let opcodesPerTenant: UInt32 = 1 << 20
 
     /// Inner operations a packed slot may hold: the host encoder and the kernel both enforce it.
@@ -91,6 +135,7 @@ public enum RingProtocol {
 public enum SlotStatus: UInt32, Sendable, CaseIterable, Codable {
     case empty = 0, published = 1, claimed = 2, done = 3, waitIO = 4, yield = 5, requeue = 6, fault = 7
 
+    /// The protocol's name (`PUBLISHED`, `FAULT`, ...), as reports print it.
     public var name: String {
         switch self {
         case .empty: "EMPTY"
@@ -105,10 +150,14 @@ public enum SlotStatus: UInt32, Sendable, CaseIterable, Codable {
     }
 }
 
+/// A work item's priority: the protocol's five levels, CRITICAL (0) to IDLE (4). The one-shot
+/// megakernel writes it into the slot but runs every slot in its own lane, so it orders nothing.
 public enum Priority: UInt32, Sendable, CaseIterable, Codable {
     case critical = 0, high = 1, normal = 2, low = 3, idle = 4
 
+    /// The protocol's name (`CRITICAL` ... `IDLE`), as batch documents write it.
     public var name: String { ["CRITICAL", "HIGH", "NORMAL", "LOW", "IDLE"][Int(rawValue)] }
+    /// The priority with this protocol name (case-sensitive); nil for any other string.
     public init?(name: String) {
         guard let p = Priority.allCases.first(where: { $0.name == name }) else { return nil }
         self = p
@@ -130,6 +179,7 @@ public enum Opcode: UInt32, Sendable, CaseIterable {
     case shutdown = 0xFFFF_FFFF
     case packedSlot = 0x8000_0001
 
+    /// The protocol's name (`STORE_U32`, ...), as batch documents write it.
     public var name: String {
         switch self {
         case .nop: "NOP"
@@ -147,6 +197,7 @@ public enum Opcode: UInt32, Sendable, CaseIterable {
         }
     }
 
+    /// The built-in with this protocol name (case-sensitive); nil for any other string.
     public init?(name: String) {
         guard let op = Opcode.allCases.first(where: { $0.name == name }) else { return nil }
         self = op
@@ -175,6 +226,7 @@ public enum FaultReason: UInt32, Error, Sendable, CaseIterable, Codable {
     /// invocation's loops after 65,535 iterations in all): the op's work is incomplete.
     case driverLoopLimit = 8
 
+    /// The reason in words, as reports print it.
     public var name: String {
         switch self {
         case .unknownOpcode: "unknown opcode"
@@ -188,6 +240,8 @@ public enum FaultReason: UInt32, Error, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// Words for any reason value: a built-in's name, `custom handler fault N` from 256 up, else the
+    /// bare number.
     public static func describe(_ raw: UInt32) -> String {
         FaultReason(rawValue: raw)?.name ?? (raw >= 0x100 ? "custom handler fault \(raw)" : "fault reason \(raw)")
     }

@@ -1,12 +1,17 @@
 /// One PRINTF record.
 public struct DebugRecord: Sendable, Hashable, Codable {
+    /// The PRINTF op's arg 0: a format id for the host to interpret.
     public var format: UInt32
+    /// The PRINTF op's arg 1.
     public var arg0: UInt32
+    /// The PRINTF op's arg 2.
     public var arg1: UInt32
     /// Word offset of the slot that printed (slot index times 16).
     public var slotWordOffset: UInt32
+    /// Index of the slot that printed.
     public var slot: Int { Int(slotWordOffset) / RingProtocol.slotWords }
 
+    /// A record as the kernel writes it (the CPU model and tests build these).
     public init(format: UInt32, arg0: UInt32, arg1: UInt32, slotWordOffset: UInt32) {
         self.format = format
         self.arg0 = arg0
@@ -17,14 +22,19 @@ public struct DebugRecord: Sendable, Hashable, Codable {
 
 /// The debug log: the records kept, and how many did not fit.
 public struct DebugLog: Sendable, Hashable {
+    /// The records kept, in the order the kernel appended them (which is unspecified within a phase).
     public var records: [DebugRecord]
+    /// Records appended after the log was full: counted, not kept.
     public var lost: Int
 }
 
 /// How many slots are in each state.
 public struct SlotCounts: Sendable, Hashable {
+    /// Slots in each known status; a status no slot is in is absent.
     public var byStatus: [SlotStatus: Int]
+    /// Slots whose status word is no ``SlotStatus``.
     public var unknown: Int
+    /// Slots in status `s`; 0 when none.
     public func count(_ s: SlotStatus) -> Int { byStatus[s] ?? 0 }
 }
 
@@ -36,11 +46,18 @@ public enum RingReader {
         return control[index]
     }
 
+    /// The DONE_COUNT word (slots that ended DONE); throws if `control` is too short to hold it.
     public static func doneCount(control: [UInt32]) throws(ProtocolError) -> UInt32 { try word(control, RingProtocol.Control.doneCount, "DONE_COUNT") }
+    /// The EPOCH word (advanced by each BATCH_FENCE that runs); throws if `control` is too short to
+    /// hold it.
     public static func epoch(control: [UInt32]) throws(ProtocolError) -> UInt32 { try word(control, RingProtocol.Control.epoch, "EPOCH") }
+    /// Whether the SHUTDOWN word is set; throws if `control` is too short to hold it.
     public static func shutdown(control: [UInt32]) throws(ProtocolError) -> Bool { try word(control, RingProtocol.Control.shutdown, "SHUTDOWN") != 0 }
+    /// The FAULT_COUNT word (slots that ended FAULT); throws if `control` is too short to hold it.
     public static func faultCount(control: [UInt32]) throws(ProtocolError) -> UInt32 { try word(control, RingProtocol.Control.faultCount, "FAULT_COUNT") }
 
+    /// Observable word `index` (control word 160 + `index`); throws for a negative index or a buffer
+    /// too short to hold it.
     public static func observable(control: [UInt32], index: Int) throws(ProtocolError) -> UInt32 {
         guard index >= 0 else { throw .malformed(what: "observable index", detail: "\(index) is negative") }
         return try word(control, RingProtocol.Control.observableBase + index, "observable \(index)")
@@ -57,6 +74,8 @@ public enum RingReader {
         return out
     }
 
+    /// Decodes a debug log read back from a device into the records kept and the count lost. Throws
+    /// when it is not 1 + 4n words or its cursor points inside a record.
     public static func debugLog(_ words: [UInt32]) throws(ProtocolError) -> DebugLog {
         guard !words.isEmpty else { throw .bufferTooShort(what: "debug log", words: 0, needed: 1) }
         guard (words.count - 1) % RingProtocol.Debug.recordWords == 0 else {

@@ -1,10 +1,15 @@
 /// One unit of work for the megakernel: an opcode, up to 12 args, a tenant and a priority.
 public struct WorkItem: Sendable, Hashable {
+    /// A built-in ``Opcode``'s value or a custom opcode.
     public var opcode: UInt32
+    /// Up to ``RingProtocol/argsPerSlot`` args; the slot's unused args are zero.
     public var args: [UInt32]
+    /// Tenant id: the item runs only if the tenant table enables it, and faults past the table.
     public var tenant: UInt32
+    /// Written into the slot (see ``Priority``).
     public var priority: Priority
 
+    /// An item with a raw opcode (built-in or custom); nothing is checked until the batch is planned.
     public init(opcode: UInt32, args: [UInt32] = [], tenant: UInt32 = 0, priority: Priority = .normal) {
         self.opcode = opcode
         self.args = args
@@ -12,6 +17,7 @@ public struct WorkItem: Sendable, Hashable {
         self.priority = priority
     }
 
+    /// An item running built-in `opcode`; nothing is checked until the batch is planned.
     public init(_ opcode: Opcode, args: [UInt32] = [], tenant: UInt32 = 0, priority: Priority = .normal) {
         self.init(opcode: opcode.rawValue, args: args, tenant: tenant, priority: priority)
     }
@@ -24,9 +30,12 @@ public struct WorkItem: Sendable, Hashable {
 
 /// One inner operation of a packed slot: a packable opcode and its three args.
 public struct PackedOp: Sendable, Hashable {
+    /// One of ``Opcode/packable``.
     public var opcode: Opcode
+    /// At most three args; missing ones read as zero.
     public var args: [UInt32]
 
+    /// An inner op; ``PackedSlot/encode(_:item:)`` checks it.
     public init(_ opcode: Opcode, _ args: [UInt32]) {
         self.opcode = opcode
         self.args = args
@@ -47,6 +56,8 @@ public enum PackedSlot {
 
     static func byte(_ args: [UInt32], _ i: Int) -> UInt32 { (args[i / 4] >> UInt32(8 * (i % 4))) & 0xFF }
 
+    /// The 12 slot args holding `ops`: the header, then each distinct arg triple once. Throws
+    /// ``ProtocolError/invalidPacked(item:detail:)``, naming `item`, when the ops cannot be packed.
     public static func encode(_ ops: [PackedOp], item: Int) throws(ProtocolError) -> [UInt32] {
         guard (1...RingProtocol.maxPackedOps).contains(ops.count) else {
             throw .invalidPacked(item: item, detail: "\(ops.count) inner ops")

@@ -5,8 +5,10 @@ public import VyreIR
 public struct IORingError: DiagnosticError, Sendable, Hashable {
     /// The negative errno liburing returned.
     public let errno: Int32
+    /// The liburing call that failed, with its arguments.
     public let call: String
 
+    /// The failed call with its errno's name and a Fix.
     public var diagnostics: [Diagnostic] {
         // Linux errno values (this module avoids Glibc, whose fd_set clashes with liburing's).
         let (reason, fix): (String, String)
@@ -25,6 +27,7 @@ public struct IORingError: DiagnosticError, Sendable, Hashable {
 public struct IORing: ~Copyable {
     /// liburing keeps pointers into the struct, so it lives at a fixed heap address.
     private let ring: UnsafeMutablePointer<io_uring>
+    /// Submission entries asked for (the kernel may round the ring up).
     public let entries: UInt32
 
     /// Sets up a ring with room for `entries` submissions (rounded up by the kernel).

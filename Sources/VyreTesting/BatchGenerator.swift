@@ -6,12 +6,17 @@ public import VyreProtocol
 /// alone. Faults of every kind, disabled tenants, packed slots, DFA steps and debug-log overflow
 /// are mixed in.
 public struct BatchGenerator {
+    /// The custom opcode generated batches use when asked to: `ADD_SUM` in
+    /// ``MegakernelConformance/configuration(workgroupSize:)``.
     public static let customOpcode: UInt32 = 0x4000_0001
 
     private var rng: SeededRandom
+    /// The seed the generator started from, to name a failing batch.
     public let seed: UInt64
     private let customOpcodes: Bool
 
+    /// A generator whose batches follow from `seed`. With `customOpcodes` it also emits
+    /// ``customOpcode`` items, which only a megakernel that handles that opcode completes.
     public init(seed: UInt64, customOpcodes: Bool = false) {
         self.seed = seed
         self.rng = SeededRandom(seed: seed)
@@ -42,6 +47,8 @@ public struct BatchGenerator {
         }
     }
 
+    /// The next batch: 1 to 5 phases of up to 30 ops each, with fences, geometry and initial control
+    /// words. Each call continues the generator's sequence; no GPU.
     public mutating func generate() -> Batch {
         let dfa = rng.chance(0.3)
         let controlWords = dfa ? rng.int(900...1400) : rng.int(200...700)

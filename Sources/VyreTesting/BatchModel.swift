@@ -9,25 +9,38 @@ public struct BatchModel: Sendable {
     /// A custom opcode's meaning: mutate the control words, return 0 or a fault reason.
     public typealias Handler = @Sendable (_ control: inout [UInt32], _ item: WorkItem, _ slot: Int) -> UInt32
 
+    /// Custom opcodes' meanings by opcode; a handler is used before any built-in of the same number.
     public var handlers: [UInt32: Handler]
 
+    /// A model of the built-in opcodes plus `handlers`.
     public init(handlers: [UInt32: Handler] = [:]) { self.handlers = handlers }
 
+    /// What the model says a batch leaves behind, to compare with a device's ``BatchResult``.
     public struct Outcome: Sendable {
+        /// The control buffer after the batch.
         public var control: [UInt32]
+        /// Slots that ended FAULT, in slot order.
         public var faults: [SlotFault]
+        /// Slots left PUBLISHED (after SHUTDOWN, or of a disabled tenant), in slot order.
         public var pending: [Int]
         /// Every PRINTF record in this model's order (a device may order a phase's records differently).
         public var debugRecords: [DebugRecord]
+        /// Records the batch's debug log holds.
         public var debugCapacity: Int
+        /// Completed ops per opcode: items that ended DONE, plus the inner ops of packed slots.
         public var completed: [UInt32: Int]
 
+        /// Records a device keeps: as many as the log holds.
         public var keptRecords: Int { min(debugRecords.count, debugCapacity) }
+        /// Records past the log's capacity, which a device counts as lost.
         public var lostRecords: Int { debugRecords.count - keptRecords }
     }
 
     typealias C = RingProtocol.Control
 
+    /// Runs `batch` on the CPU, phase by phase and items in index order: linear in its items, no GPU.
+    /// Throws when its control buffer cannot be built. Items must hold at most 12 args, as in any
+    /// batch that planned.
     public func run(_ batch: Batch) throws -> Outcome {
         var c = try RingEncoding.control(words: batch.controlWords, tenants: batch.tenants, initial: batch.control)
         var out = Outcome(control: [], faults: [], pending: [], debugRecords: [], debugCapacity: batch.debugRecords, completed: [:])

@@ -2,10 +2,15 @@ public import VyreIR
 
 /// One program with inputs, whose GPU result must equal the reference interpreter's.
 public struct ConformanceCase: Sendable {
+    /// Names the case in reports.
     public var name: String
+    /// The program run on the device and in the interpreter.
     public var program: Program
+    /// Workgroups to dispatch.
     public var grid: WorkgroupSize
+    /// Initial buffer contents by name; buffers left out start zeroed at their declared count.
     public var inputs: [String: [UInt32]]
+    /// Iterations each `forever` loop may run, on the device and in the interpreter alike.
     public var foreverBudget: UInt32
     /// Buffers whose f32 elements may differ within a tolerance (GLSL leaves these operations'
     /// precision to the driver); every other buffer must match bit for bit.
@@ -19,6 +24,8 @@ public struct ConformanceCase: Sendable {
     /// everywhere else it must match the interpreter.
     public var longLoops: Bool
 
+    /// A case; by default one workgroup, no inputs, a forever budget of 64, exact comparison and no
+    /// required capabilities.
     public init(name: String, program: Program, grid: WorkgroupSize = WorkgroupSize(1), inputs: [String: [UInt32]] = [:],
                 foreverBudget: UInt32 = 64, tolerances: [String: FloatTolerance] = [:], requires: Set<Capability> = [],
                 parameters: [String: UInt32] = [:], longLoops: Bool = false) {
@@ -37,9 +44,12 @@ public struct ConformanceCase: Sendable {
 /// How far an f32 result may be from the reference: within `ulps` units in the last place, or
 /// within `absolute`. NaN matches NaN whatever its payload.
 public struct FloatTolerance: Sendable, Hashable {
+    /// Largest distance in units in the last place.
     public var ulps: UInt32
+    /// Largest absolute difference accepted whatever the distance in ulps.
     public var absolute: Float
 
+    /// A tolerance of `ulps` units in the last place, or `absolute`.
     public init(ulps: UInt32, absolute: Float = 0) {
         self.ulps = ulps
         self.absolute = absolute
@@ -50,6 +60,8 @@ public struct FloatTolerance: Sendable, Hashable {
     /// GLSL 4.30's bounds for exp, exp2, log, log2, sin and cos on moderate inputs.
     public static let transcendental = FloatTolerance(ulps: 64, absolute: 1.0 / 2048)
 
+    /// Whether `got` is close enough to `want`: equal, within ``absolute``, or finite, of the same
+    /// sign and within ``ulps``; NaN accepts only NaN.
     public func accepts(_ got: Float, _ want: Float) -> Bool {
         if got.isNaN || want.isNaN { return got.isNaN && want.isNaN }
         if got == want { return true }

@@ -2,12 +2,17 @@ public import VyreIR
 
 /// The result of one conformance case on one device.
 public struct ConformanceOutcome: Sendable {
+    /// The case's name.
     public var name: String
+    /// Whether the device matched the reference (for a long-loop case, the driver's loop-limit error
+    /// also passes).
     public var passed: Bool
     /// What differed, or why the case could not run.
     public var detail: String?
+    /// GPU time of the device run; zero when it did not run.
     public var gpuTime: Duration
 
+    /// An outcome with these fields.
     public init(name: String, passed: Bool, detail: String?, gpuTime: Duration) {
         self.name = name
         self.passed = passed

@@ -3,6 +3,8 @@ public import VyreIR
 /// The curated part of the conformance suite: one program per IR construct and per semantics
 /// rule, most of them tables that apply an operator to every pair of edge values.
 public enum ConstructCases {
+    /// Every curated case whose required capabilities `capabilities` covers. Builds the programs on the
+    /// CPU; needs no GPU.
     public static func all(capabilities: Set<Capability>) -> [ConformanceCase] {
         var cases: [ConformanceCase] = []
         cases += operatorTables(capabilities)

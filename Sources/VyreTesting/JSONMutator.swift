@@ -6,6 +6,7 @@
 public struct JSONMutator {
     private var rng: SeededRandom
 
+    /// A mutator whose mutations follow from `seed`.
     public init(seed: UInt64) { rng = SeededRandom(seed: seed) }
 
     /// Replacement values, from harmless to hostile.
@@ -15,6 +16,8 @@ public struct JSONMutator {
         "{\"op\": \"NOP\"}", "\"\\u0000\"", "\"\\ud800\"", "\"region \\\\\"", "\"\u{1F600}\"", "99999999999999999999999999",
     ]
 
+    /// `document` after one to three random mutations; each call continues the sequence. The input
+    /// need not be valid JSON.
     public mutating func mutate(_ document: [UInt8]) -> [UInt8] {
         var bytes = document
         for _ in 0..<rng.int(1...3) { bytes = mutateOnce(bytes) }

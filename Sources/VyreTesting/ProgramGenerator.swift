@@ -2,10 +2,15 @@ public import VyreIR
 
 /// A generated program with everything needed to run it: grid, inputs and the forever budget.
 public struct GeneratedCase: Sendable {
+    /// The seed that produced the case.
     public var seed: UInt64
+    /// The generated program; it validates with the options' capabilities.
     public var program: Program
+    /// Workgroups to dispatch.
     public var grid: WorkgroupSize
+    /// Initial contents of `in_u`, `in_f` and the runtime-sized `out_i`; other buffers start zeroed.
     public var inputs: [String: [UInt32]]
+    /// Iterations each `forever` loop may run.
     public var foreverBudget: UInt32
     /// Values for the parameters `p0` and `p1`, which generated programs may read.
     public var parameters: [String: UInt32]
@@ -20,15 +25,25 @@ public struct GeneratedCase: Sendable {
 /// suite's input. `.anyValid` programs use every construct and type with no such care; they feed the
 /// wire and JSON round-trip tests and are only guaranteed to validate.
 public struct ProgramGenerator {
+    /// What generated programs promise: `deterministic` ones have one right answer, `anyValid` ones
+    /// only validate (see ``ProgramGenerator``).
     public enum Mode: Sendable { case deterministic, anyValid }
 
+    /// The kind and size of programs to generate.
     public struct Options: Sendable {
+        /// What the programs promise (see ``Mode``).
         public var mode: Mode
+        /// Optional types programs may use (64-bit integers, doubles); 32-bit types always.
         public var capabilities: Set<Capability>
+        /// Most statements in a block (each block draws 1 to this many).
         public var maxStatements: Int
+        /// Deepest nesting of control-flow statements.
         public var maxNesting: Int
+        /// Deepest expression tree.
         public var maxExpressionDepth: Int
 
+        /// Options; the defaults keep programs small (up to 6 statements per block, nesting and
+        /// expressions 3 deep, 32-bit types only).
         public init(mode: Mode, capabilities: Set<Capability> = [], maxStatements: Int = 6, maxNesting: Int = 3, maxExpressionDepth: Int = 3) {
             self.mode = mode
             self.capabilities = capabilities
@@ -58,6 +73,7 @@ public struct ProgramGenerator {
     private var invocations: UInt32 = 1
     private var types: [DataType] = [.u32, .i32, .f32, .bool]
 
+    /// A generator for the program of `seed` under `options`; builds nothing until ``generate()``.
     public init(seed: UInt64, options: Options) {
         self.seed = seed
         self.rng = SeededRandom(seed: seed)
@@ -68,6 +84,8 @@ public struct ProgramGenerator {
 
     // MARK: program shape
 
+    /// Builds the program of this generator's seed, with its grid, inputs and parameters. Call it once
+    /// per generator: the generator keeps the program it builds in its state.
     public mutating func generate() -> GeneratedCase {
         let wgX = UInt32(rng.pick([1, 2, 3, 4, 8, 16, 32, 64]))
         let wgY = UInt32(rng.chance(0.3) ? rng.pick([2, 3]) : 1)

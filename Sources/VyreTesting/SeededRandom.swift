@@ -3,8 +3,10 @@
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
+    /// A generator whose whole sequence follows from `seed`.
     public init(seed: UInt64) { state = seed }
 
+    /// One SplitMix64 step: the next 64 random bits.
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
@@ -13,8 +15,12 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
+    /// A uniformly random integer in `range`, drawn from this generator.
     public mutating func int(_ range: ClosedRange<Int>) -> Int { Int.random(in: range, using: &self) }
+    /// True with probability `p`.
     public mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+    /// A uniformly random element of `items`, which must not be empty.
     public mutating func pick<T>(_ items: [T]) -> T { items[int(0...(items.count - 1))] }
+    /// The low 32 bits of the next value.
     public mutating func u32() -> UInt32 { UInt32(truncatingIfNeeded: next()) }
 }

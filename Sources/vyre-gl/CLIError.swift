@@ -95,6 +95,8 @@ enum CLI {
             [Diagnostic("the program reads parameter '\(quoteForMessage(n))' but no value was given", fix: "add --param \(n)=VALUE")]
         case .unknownBuffer(let n):
             [Diagnostic("buffer '\(quoteForMessage(n))' was given but the program declares no such buffer", fix: "check the --buffer names against the program's buffers")]
+        case .gridTooLarge(let requested, _) where requested.x == 0 || requested.y == 0 || requested.z == 0:
+            [Diagnostic("--groups \(requested.x),\(requested.y),\(requested.z) has an empty axis", fix: "dispatch at least one workgroup on every axis")]
         case .gridTooLarge(let requested, let limit):
             [Diagnostic("--groups \(requested.x),\(requested.y),\(requested.z) exceeds this device's maximum of \(limit.x),\(limit.y),\(limit.z) workgroups", fix: "use fewer workgroups (larger workgroups, or a loop inside the program)")]
         case .timeout(let seconds, let what, let stopped):

@@ -64,6 +64,7 @@ struct RunCommand: ParsableCommand {
         case .device(let e): (.ranWithFailures, e.diagnostics)
         case .invalidOpcode, .invalidHandler, .handlerExits, .invalidExtraBuffer: (.badInput, error.diagnostics.map { $0.located(in: "--program") })
         case .invalidBatch: (.badInput, error.diagnostics)
+        case .blockedOnContextThread: (.ranWithFailures, error.diagnostics)
         }
     }
 }

@@ -60,4 +60,14 @@ struct ContextTests {
             #expect(error.description.contains("Fix:"))
         }
     }
+
+    @Test func anEmptyGridAxisIsSaidToBeEmpty() throws {
+        let p = Program(buffers: [], workgroupSize: WorkgroupSize(1)) {}
+        do {
+            _ = try Shared.context.run(p, grid: WorkgroupSize(4, 0, 1), buffers: [:])
+            Issue.record("a grid with an empty axis was dispatched")
+        } catch {
+            #expect(error.description.contains("has an empty axis"), "\(error)")
+        }
+    }
 }

@@ -31,6 +31,15 @@ struct RoundTripTests {
         }
     }
 
+    /// The longest valid region name in a four-byte script still fits the wire decoder's default
+    /// name limit.
+    @Test func everyValidRegionNameRoundTrips() throws {
+        let name = String(repeating: "\u{1F600}", count: 128)
+        let p = Program(buffers: [], workgroupSize: WorkgroupSize(1)) { Node.region(name) { Node.return } }
+        #expect(p.validationErrors(limits: .unrestricted).isEmpty)
+        #expect(try Program(wireBytes: p.wireBytes()) == p)
+    }
+
     @Test func jsonRoundTripIsExact() throws {
         for c in Self.all {
             let text = c.program.jsonBytes(pretty: false)

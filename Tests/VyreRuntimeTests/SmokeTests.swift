@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import VyreConformance
 import VyreGL
@@ -13,6 +14,33 @@ enum Shared {
 }
 
 struct SmokeTests {
+    /// Blocking and async runs on one megakernel at once: each run is one job on the context
+    /// thread, so neither can hold the resident buffers while waiting for a job behind the other.
+    @Test(.timeLimit(.minutes(1))) func blockingAndAsyncRunsShareAMegakernel() async throws {
+        // A context of its own: were they to deadlock, only this test's context would be stuck.
+        let megakernel = try Megakernel(context: try GLContext(), configuration: MegakernelConfiguration(workgroupSize: 64))
+        let batch = Batch(items: [WorkItem(.atomicAdd, args: [1, 300])], controlWords: 1024)
+        try await withThrowingTaskGroup(of: UInt32.self) { group in
+            for i in 0..<16 {
+                group.addTask {
+                    if i % 2 == 0 { return try await megakernel.run(batch).doneCount }
+                    return try await withCheckedThrowingContinuation { continuation in
+                        Thread.detachNewThread {
+                            continuation.resume(with: Result { () throws(MegakernelError) in try megakernel.run(batch).doneCount })
+                        }
+                    }
+                }
+            }
+            for try await done in group { #expect(done == 1) }
+        }
+        // A blocking run from a job on the context thread runs there when no other batch holds
+        // the megakernel.
+        let fromJob = try await megakernel.context.perform { _ in
+            Result { () throws(MegakernelError) in try megakernel.run(batch).doneCount }
+        }
+        #expect(try fromJob.get() == 1)
+    }
+
     @Test func issueExampleBatch() throws {
         let batch = Batch(items: [
             WorkItem(.storeU32, args: [42, 300]),
