@@ -68,7 +68,7 @@ let package = Package(
             dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting"],
             swiftSettings: strict
         ),
-        .target(name: "VyreStream", dependencies: ["CURing", "VyreIR"], swiftSettings: strict),
+        .target(name: "VyreStream", dependencies: ["CURing"], swiftSettings: strict),
         .executableTarget(
             name: "vyre-gl",
             dependencies: [

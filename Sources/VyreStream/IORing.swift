@@ -1,15 +1,17 @@
 import CURing
-public import VyreIR
 
 /// Why an io_uring could not be set up.
-public struct IORingError: DiagnosticError, Sendable, Hashable {
+/// Written as `call failed: reason. Fix: fix.`, the shape of every vyre-gl diagnostic. It is not a
+/// `DiagnosticError`: importing VyreIR (and with it Foundation) beside liburing's headers makes the
+/// two modules' `fd_set` clash, so this module stays on the Swift standard library.
+public struct IORingError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The negative errno liburing returned.
     public let errno: Int32
     /// The liburing call that failed, with its arguments.
     public let call: String
 
     /// The failed call with its errno's name and a Fix.
-    public var diagnostics: [Diagnostic] {
+    public var description: String {
         // Linux errno values (this module avoids Glibc, whose fd_set clashes with liburing's).
         let (reason, fix): (String, String)
         switch -errno {
@@ -19,7 +21,7 @@ public struct IORingError: DiagnosticError, Sendable, Hashable {
         case 22: (reason, fix) = ("EINVAL", "the ring size or flags are not supported by this kernel")
         default: (reason, fix) = ("errno \(-errno)", "check the kernel's io_uring support")
         }
-        return [Diagnostic("\(call) failed: \(reason)", fix: fix)]
+        return "\(call) failed: \(reason). Fix: \(fix)."
     }
 }
 

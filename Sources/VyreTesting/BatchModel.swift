@@ -102,7 +102,8 @@ public struct BatchModel: Sendable {
     }
 
     private func execute(_ item: WorkItem, slot: Int, _ c: inout [UInt32], _ out: inout Outcome) -> UInt32 {
-        let a = item.args + Array(repeating: 0, count: RingProtocol.argsPerSlot - item.args.count)
+        // A slot holds argsPerSlot words; a planned batch never has more (the plan refuses them).
+        let a = Array(item.args.prefix(RingProtocol.argsPerSlot)) + Array(repeating: 0, count: max(0, RingProtocol.argsPerSlot - item.args.count))
         let len = UInt32(c.count)
         let obsRoom = len > UInt32(C.observableBase) ? len - UInt32(C.observableBase) : 0
         let range = FaultReason.controlIndexOutOfRange.rawValue

@@ -84,9 +84,10 @@ public struct ProgramGenerator {
 
     // MARK: program shape
 
-    /// Builds the program of this generator's seed, with its grid, inputs and parameters. Call it once
-    /// per generator: the generator keeps the program it builds in its state.
+    /// Builds the program of this generator's seed, with its grid, inputs and parameters. Each call
+    /// starts from the seed again, so every call gives the same case.
     public mutating func generate() -> GeneratedCase {
+        self = ProgramGenerator(seed: seed, options: options)
         let wgX = UInt32(rng.pick([1, 2, 3, 4, 8, 16, 32, 64]))
         let wgY = UInt32(rng.chance(0.3) ? rng.pick([2, 3]) : 1)
         let grid = WorkgroupSize(UInt32(rng.int(1...3)), UInt32(rng.chance(0.3) ? 2 : 1), 1)

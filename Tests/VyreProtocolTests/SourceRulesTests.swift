@@ -18,7 +18,7 @@ struct SourceRulesTests {
         "VyreGL": ["CEGL", "VyreIR", "VyreGLSL"],
         "VyreRuntime": ["VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol"],
         "VyreConformance": ["VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting"],
-        "VyreStream": ["CURing", "VyreIR"],
+        "VyreStream": ["CURing"],
     ]
     static let ours: Set<String> = ["CEGL", "CURing", "VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting", "VyreConformance", "VyreStream"]
 
