@@ -28,20 +28,28 @@ public struct DispatchOptions: Sendable, Hashable {
 }
 
 /// The first trapped invocation of a dispatch and how many trapped in all.
-public struct TrapReport: Sendable, Hashable, Codable {
+public struct TrapReport: Sendable, Hashable {
     /// Invocations that trapped.
     public var count: UInt32
-    /// The trap code of the first invocation that trapped.
-    public var code: UInt32
-    /// Linear global index of the first invocation that trapped.
-    public var invocation: UInt32
+    /// The first invocation that trapped and its code, as the interpreter records every trap.
+    public var first: TrapRecord
 
-    /// A report with these figures (the runtime makes them from the status block; tests compare).
+    /// A report of `count` traps, the first with `code` at linear global index `invocation` (the
+    /// runtime makes them from the status block; tests compare).
     public init(count: UInt32, code: UInt32, invocation: UInt32) {
-        self.count = count
-        self.code = code
-        self.invocation = invocation
+        self.init(count: count, first: TrapRecord(invocation: invocation, code: code))
     }
+
+    /// A report of `count` traps, the first being `first`.
+    public init(count: UInt32, first: TrapRecord) {
+        self.count = count
+        self.first = first
+    }
+
+    /// The trap code of the first invocation that trapped.
+    public var code: UInt32 { first.code }
+    /// Linear global index of the first invocation that trapped.
+    public var invocation: UInt32 { first.invocation }
 }
 
 /// One dispatch of a multi-step submission: its workgroups and parameter values.

@@ -39,17 +39,30 @@ public struct GLSLTarget: Sendable, Hashable {
 
 /// A device's limit on loop iterations: the driver ends loops past it and carries on after them
 /// (Mesa's llvmpipe: 65,535 iterations per invocation, shared by all its loops).
-public struct LoopLimit: Sendable, Hashable {
-    /// Iterations after which the driver ends a loop (or, per invocation, all of its loops together).
-    public var iterations: UInt32
-    /// One budget for all loops of an invocation, however they nest. Then no invocation can run
-    /// away inside its loops, and a timeout only has to stop invocations that have not started.
-    public var perInvocation: Bool
+public enum LoopLimit: Sendable, Hashable {
+    /// One budget of this many iterations for all loops of an invocation, however they nest. Then
+    /// no invocation can run away inside its loops, and a timeout only has to stop invocations
+    /// that have not started.
+    case perInvocation(UInt32)
+    /// Each loop ends after this many iterations of its own.
+    case perLoop(UInt32)
 
     /// A limit of `iterations`, one budget for all of an invocation's loops when `perInvocation`.
     public init(iterations: UInt32, perInvocation: Bool) {
-        self.iterations = iterations
-        self.perInvocation = perInvocation
+        self = perInvocation ? .perInvocation(iterations) : .perLoop(iterations)
+    }
+
+    /// Iterations after which the driver ends a loop (or, per invocation, all of its loops together).
+    public var iterations: UInt32 {
+        switch self {
+        case .perInvocation(let n), .perLoop(let n): n
+        }
+    }
+
+    /// Whether one budget covers all loops of an invocation.
+    public var isPerInvocation: Bool {
+        if case .perInvocation = self { return true }
+        return false
     }
 }
 

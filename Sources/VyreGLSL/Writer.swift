@@ -113,7 +113,7 @@ struct Writer {
         self.contentHash = validated.contentHash
         self.guards = guards
         self.detectCuts = guards.contains(.detectDriverCuts) && loopLimit != nil
-        self.pollAtStart = guards.contains(.pollAbort) && loopLimit?.perInvocation == true
+        self.pollAtStart = guards.contains(.pollAbort) && loopLimit?.isPerInvocation == true
         self.pollBetweenChunks = guards.contains(.pollAbort) && !pollAtStart && !detectCuts
         self.guardsSharedClear = detectCuts && !Self.sharedClearFits(program, within: loopLimit!)
         self.guardedLoops = analysis.containsLoop || guardsSharedClear
