@@ -45,53 +45,37 @@ struct InputFuzzTests {
         #expect(message.contains("Fix:"), "seed \(seed): \(message.prefix(400))")
     }
 
-    /// `vyre-gl run`: decode, then the host-side checks of the batch (custom/histogram's buffer declared).
-    static func batchPath(_ bytes: [UInt8], seed: Int) -> Bool {
+    /// Runs one path over fuzzed input: true when it accepts the input; a refusal must be a typed
+    /// diagnostic whose every line has a Fix.
+    static func accepts(seed: Int, _ path: () throws -> Void) -> Bool {
         do {
-            let batch = try Batch(json: bytes)
-            _ = try batch.plan(extraBuffers: [BufferDecl("histogram", binding: 6, access: .readWrite, type: .u32, count: 16)])
+            try path()
             return true
-        } catch let e as ProgramJSONError {
+        } catch let e as any DiagnosticError {
             expectFix(e.description, seed)
-        } catch let e as MegakernelError {
-            expectFix(e.description, seed)
+            #expect(!e.diagnostics.isEmpty && e.diagnostics.allSatisfy { !$0.problem.isEmpty && !$0.fix.isEmpty }, "seed \(seed): \(e)")
         } catch {
             Issue.record("seed \(seed): untyped error \(error)")
         }
         return false
+    }
+
+    /// `vyre-gl run`: decode, then the host-side checks of the batch (custom/histogram's buffer declared).
+    static func batchPath(_ bytes: [UInt8], seed: Int) -> Bool {
+        accepts(seed: seed) {
+            _ = try Batch(json: bytes).plan(extraBuffers: [BufferDecl("histogram", binding: 6, access: .readWrite, type: .u32, count: 16)])
+        }
     }
 
     /// `vyre-gl exec` and `glsl`: decode, validate for a GL 4.3 device, lower.
     static func programPath(_ bytes: [UInt8], seed: Int) -> Bool {
-        do {
-            let program = try Program(json: bytes)
-            try program.validate(limits: .gl43)
-            _ = try program.lowerToGLSL(target: .gl43Full)
-            return true
-        } catch let e as ProgramJSONError {
-            expectFix(e.description, seed)
-        } catch let e as ValidationFailure {
-            expectFix(e.description, seed)
-        } catch let e as GLSLError {
-            expectFix(e.description, seed)
-        } catch {
-            Issue.record("seed \(seed): untyped error \(error)")
+        accepts(seed: seed) {
+            _ = try Program(json: bytes).validated(limits: .gl43).lowerToGLSL(target: .gl43Full)
         }
-        return false
     }
 
     /// `vyre-gl run --program`: decode, then build the megakernel program for a GL 4.3 device.
     static func opcodeProgramPath(_ bytes: [UInt8], seed: Int) -> Bool {
-        do {
-            _ = try MegakernelConfiguration(json: bytes).program(limits: .gl43)
-            return true
-        } catch let e as ProgramJSONError {
-            expectFix(e.description, seed)
-        } catch let e as MegakernelError {
-            expectFix(e.description, seed)
-        } catch {
-            Issue.record("seed \(seed): untyped error \(error)")
-        }
-        return false
+        accepts(seed: seed) { _ = try MegakernelConfiguration(json: bytes).program(limits: .gl43) }
     }
 }
