@@ -161,6 +161,12 @@ extension GLContext {
                   groups.x <= limits.maxWorkgroupCount[0], groups.y <= limits.maxWorkgroupCount[1], groups.z <= limits.maxWorkgroupCount[2] else {
                 throw .gridTooLarge(requested: groups, limit: limits.maxGrid)
             }
+            // llvmpipe counts a dispatch's workgroups in 32 bits: past that it runs the count
+            // modulo 2^32 and reports success (65535^3 ran 196,607 workgroups).
+            let total = UInt64(groups.x) * UInt64(groups.y) * UInt64(groups.z)
+            if info.isSoftware && total > UInt64(UInt32.max) {
+                throw .gridTooLargeInAll(requested: groups, limit: UInt64(UInt32.max))
+            }
         }
         for h in uploads.map(\.buffer) + copies.flatMap({ [$0.source, $0.destination] }) where h.contextSerial != serial {
             throw .foreignBuffer("buffer \(h.name) (an upload or copy)")

@@ -39,6 +39,9 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
     case badBufferSize(name: String, words: Int, detail: String)
     /// A dispatch asks for no workgroups along an axis, or more than the device allows.
     case gridTooLarge(requested: WorkgroupSize, limit: WorkgroupSize)
+    /// A dispatch asks for more workgroups in all than the driver counts correctly (llvmpipe
+    /// counts them in 32 bits and silently runs fewer).
+    case gridTooLargeInAll(requested: WorkgroupSize, limit: UInt64)
     /// A buffer made by another context was passed to this one (GL objects belong to one context).
     case foreignBuffer(String)
     /// A submission ran past its timeout. `stopped`: it ended once the abort word was set (its
@@ -95,6 +98,8 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
             return [Diagnostic("buffer '\(quoteForMessage(n))' has \(w) words: \(d)", fix: "pass a whole number of elements, at least one")]
         case .foreignBuffer(let what):
             return [Diagnostic("\(what) was made by another GLContext; GL objects belong to the context that made them", fix: "make the buffer on the context that dispatches it")]
+        case .gridTooLargeInAll(let r, let limit):
+            return [Diagnostic("dispatch of \(r) workgroups is \(UInt64(r.x) * UInt64(r.y) * UInt64(r.z)) in all; this driver counts at most \(limit) and would run fewer without saying so", fix: "split the work into several dispatches, or give each workgroup more work")]
         case .gridTooLarge(let r, _) where r.x == 0 || r.y == 0 || r.z == 0:
             return [Diagnostic("dispatch of \(r) workgroups has an empty axis", fix: "dispatch at least one workgroup on every axis")]
         case .gridTooLarge(let r, let l):

@@ -211,7 +211,7 @@ struct MegakernelBuilder {
         nodes.append(handler(Opcode.shutdown.rawValue, [exchange(Self.u(C.shutdown), 1)]))
         nodes.append(handler(Opcode.loadMiss.rawValue, [.assign("fault", Self.u(FaultReason.ioUnavailable.rawValue))]))
         nodes.append(handler(Opcode.packedSlot.rawValue, packed()))
-        for h in opcodes { nodes.append(handler(h.opcode, [.region("opcode \(h.opcode) \(h.name)", h.body)])) }
+        for h in opcodes { nodes.append(handler(h.opcode, [.region(OpcodeHandler.regionName(opcode: h.opcode, name: h.name), h.body)])) }
         nodes.append(.if(!Expr.variable("handled"), then: [.assign("fault", Self.u(FaultReason.unknownOpcode.rawValue))], else: []))
         return nodes
     }

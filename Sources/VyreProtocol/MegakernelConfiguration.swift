@@ -35,6 +35,10 @@ extension MegakernelConfiguration {
         var seen = Set<UInt32>()
         for h in opcodes {
             if RingProtocol.isReserved(h.opcode) { throw .invalidOpcode(h.opcode, problem: "is reserved by the protocol (bit 31, 0xFFF0...0xFFFF and 0...7)", fix: "use a number from 8 up, such as a tenant-private opcode from 0x40000000") }
+            if !Identifier.isValidRegionName(OpcodeHandler.regionName(opcode: h.opcode, name: h.name)) {
+                throw .invalidOpcode(h.opcode, problem: "has a name that holds a control character or, with 'opcode \(h.opcode) ' in front (the region the megakernel wraps the handler in), runs past 128 characters",
+                                     fix: "use a short one-line name, at most \(128 - "opcode \(h.opcode) ".unicodeScalars.count) characters")
+            }
             if !seen.insert(h.opcode).inserted { throw .invalidOpcode(h.opcode, problem: "has two handlers", fix: "give each opcode one handler") }
         }
         for b in extraBuffers {
@@ -45,7 +49,19 @@ extension MegakernelConfiguration {
         do { return try program.validated(limits: limits) } catch { throw Self.blame(error, handlers: opcodes, program: program) }
     }
 
-    /// Turns a validation failure inside a handler into one that names the handler.
+    /// `entry[0].body[k]…` in a handler validated alone, as `opcodes[handler].body[k - skipping]…`.
+    static func handlerPath(_ path: String, handler: Int, skipping: Int) -> String {
+        let prefix = "entry[0].body["
+        guard path.hasPrefix(prefix) else { return "opcodes[\(handler)]" }
+        let start = path.index(path.startIndex, offsetBy: prefix.count)
+        guard let close = path[start...].firstIndex(of: "]"), let k = Int(path[start..<close]), k >= skipping else {
+            return "opcodes[\(handler)]"
+        }
+        return "opcodes[\(handler)].body[\(k - skipping)\(path[close...])"
+    }
+
+    /// Turns a validation failure of the megakernel into the problems of the handlers that cause
+    /// it, each named by opcode and name, or into a problem of the configuration as a whole.
     static func blame(_ failure: ValidationFailure, handlers: [OpcodeHandler], program: Program) -> MegakernelError {
         /// Finds a `return` or `trap` anywhere in a handler.
         struct Exits: ProgramVisitor {
@@ -61,13 +77,22 @@ extension MegakernelConfiguration {
             return finder.found
         }
         if let h = handlers.first(where: { exits($0.body) }) { return .handlerExits(opcode: h.opcode, name: h.name) }
-        for h in handlers {
-            let alone = Program(buffers: program.buffers, workgroupSize: program.workgroupSize, entry: [.block(
-                [.let("slot", 0), .let("base", 0), .let("tenant", 0), .let("opcode", 0), .let("fault", 0), .let("handled", true)]
-                    + (0..<RingProtocol.argsPerSlot).map { .let("arg\($0)", 0) } + h.body)])
-            if !alone.validationErrors(limits: .unrestricted).isEmpty { return .invalidHandler(opcode: h.opcode, failure) }
+        // Each handler alone, with the variables the megakernel gives it: its own problems, with
+        // paths into the opcode program (`opcodes[i].body[j]`) rather than the generated kernel.
+        let given: [Node] = [.let("slot", 0), .let("base", 0), .let("tenant", 0), .let("opcode", 0), .let("fault", 0), .let("handled", true)]
+            + (0..<RingProtocol.argsPerSlot).map { .let("arg\($0)", 0) }
+        var found: [ValidationError] = []
+        for (i, h) in handlers.enumerated() {
+            let alone = Program(buffers: program.buffers, workgroupSize: WorkgroupSize(1), entry: [.block(given + h.body)])
+            for var e in alone.validationErrors(limits: .unrestricted) {
+                e.path = handlerPath(e.path, handler: i, skipping: given.count)
+                e.problem = "in the handler of opcode \(h.opcode) (\(h.name)): \(e.problem)"
+                found.append(e)
+            }
         }
-        return .invalidHandler(opcode: handlers.first?.opcode ?? 0, failure)
+        // No handler is at fault alone: the megakernel as a whole does not fit (workgroup size,
+        // extra buffers, program size for these limits).
+        return found.isEmpty ? .invalidConfiguration(failure) : .invalidHandlers(ValidationFailure(errors: found))
     }
 
 }
@@ -77,7 +102,12 @@ public enum MegakernelError: DiagnosticError, Sendable {
     /// A custom opcode is reserved by the protocol or has two handlers.
     case invalidOpcode(UInt32, problem: String, fix: String)
     /// The megakernel does not validate; `opcode` names the handler blamed for it.
-    case invalidHandler(opcode: UInt32, ValidationFailure)
+    /// Handlers that do not validate: each problem's path is `opcodes[i].body[j]…` of the opcode
+    /// program, and its text names the opcode and the handler.
+    case invalidHandlers(ValidationFailure)
+    /// The megakernel as a whole does not validate for the device (its workgroup size, its extra
+    /// buffers, its size), though every handler does alone.
+    case invalidConfiguration(ValidationFailure)
     /// A handler body that returns or traps (lanes must reach the workgroup barrier after their slot).
     case handlerExits(opcode: UInt32, name: String)
     /// An extra buffer takes a protocol binding or name, a batch's contents for the extra buffers do
@@ -97,8 +127,10 @@ public enum MegakernelError: DiagnosticError, Sendable {
         switch self {
         case .invalidOpcode(let op, let problem, let fix):
             return [Diagnostic("custom opcode \(op) (0x\(String(op, radix: 16))) \(problem)", fix: fix)]
-        case .invalidHandler(let op, let f):
-            return f.diagnostics.map { $0.within("the handler of opcode \(op) does not validate inside the megakernel") }
+        case .invalidHandlers(let f):
+            return f.diagnostics
+        case .invalidConfiguration(let f):
+            return f.diagnostics.map { $0.within("the megakernel does not fit this device") }
         case .handlerExits(let op, let name):
             return [Diagnostic("the handler of opcode \(op) (\(name)) returns or traps; handler bodies must run to their end, because every lane meets its workgroup at a barrier after its slot",
                                fix: "set fault to a reason (256 or more) to end the slot as FAULT instead")]

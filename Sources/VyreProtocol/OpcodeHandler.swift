@@ -19,6 +19,9 @@ public struct OpcodeHandler: Sendable, Hashable {
     public var body: [Node]
 
     /// A handler running `body` for `opcode`; checked when the megakernel is built.
+    /// The region the megakernel wraps a handler's body in, for diagnostics and the GLSL comments.
+    public static func regionName(opcode: UInt32, name: String) -> String { "opcode \(opcode) \(name)" }
+
     public init(opcode: UInt32, name: String, body: [Node]) {
         self.opcode = opcode
         self.name = name

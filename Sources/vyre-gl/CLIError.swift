@@ -79,7 +79,7 @@ enum CLI {
     static func status(of error: VyreGLError) -> CLIFailure.Status {
         switch error {
         case .noEGL, .deviceNotFound, .eglFailure, .glTooOld, .contextLost, .contextClosed: .noDevice
-        case .invalidForDevice, .lowering, .bufferTooSmall, .bufferTooLarge, .missingBuffer, .missingParameter, .unknownBuffer, .badBufferSize, .gridTooLarge: .badInput
+        case .invalidForDevice, .lowering, .bufferTooSmall, .bufferTooLarge, .missingBuffer, .missingParameter, .unknownBuffer, .badBufferSize, .gridTooLarge, .gridTooLargeInAll: .badInput
         default: .ranWithFailures
         }
     }

@@ -21,7 +21,7 @@ struct ExecCommand: ParsableCommand {
     @Option(help: "Iterations each forever loop may run (keep it well below the device's loop limit, see 'vyre-gl info').") var budget: UInt32 = DispatchOptions.defaultForeverBudget
     @Option(name: .customLong("param"), help: "NAME=VALUE: a parameter the program reads (u32, decimal; repeatable).") var params: [String] = []
     @Option(help: "Grid, budget, buffers and parameters from a file written by 'selftest --dump-failures' (NAME.inputs.json).") var inputs: String?
-    @Option(help: "Seconds the dispatch may run (more than 0, at most 86400); past it the program is stopped.") var timeout: Seconds = Seconds(60)
+    @Option(help: "Seconds the dispatch may run (more than 0, at most 86400); past it a program that loops is stopped (exit 1); one without loops runs its grid to the end.") var timeout: Seconds = Seconds(60)
     @Option(name: .customLong("output-dir"), help: "Also write each output buffer as DIR/NAME.bin (raw little-endian).") var outputDir: String?
     @Flag(help: "Also run the CPU reference interpreter and compare every output word.") var check = false
     @Flag(help: "Print every element instead of the first 32 of each buffer.") var all = false

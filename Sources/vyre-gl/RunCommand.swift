@@ -62,7 +62,10 @@ struct RunCommand: ParsableCommand {
         // The runtime's device failures are its GL errors; any other is reported as a failed run.
         case .device(let e as VyreGLError): (CLI.status(of: e), CLI.describe(e))
         case .device(let e): (.ranWithFailures, e.diagnostics)
-        case .invalidOpcode, .invalidHandler, .handlerExits, .invalidExtraBuffer: (.badInput, error.diagnostics.map { $0.located(in: "--program") })
+        case .invalidOpcode, .invalidHandlers, .handlerExits: (.badInput, error.diagnostics.map { $0.located(in: "--program") })
+        // Extra buffers come from the opcode program or the batch, and the whole megakernel from both
+        // and the command line: no one file to name.
+        case .invalidExtraBuffer, .invalidConfiguration: (.badInput, error.diagnostics)
         case .invalidBatch: (.badInput, error.diagnostics)
         case .blockedOnContextThread: (.ranWithFailures, error.diagnostics)
         }

@@ -70,4 +70,17 @@ struct ContextTests {
             #expect(error.description.contains("has an empty axis"), "\(error)")
         }
     }
+
+    /// llvmpipe counts a dispatch's workgroups in 32 bits and would run fewer without saying so:
+    /// a larger grid is refused before anything runs.
+    @Test func moreWorkgroupsThanTheDriverCountsAreRefused() throws {
+        guard Shared.context.info.isSoftware else { return }
+        let p = Program(buffers: [], workgroupSize: WorkgroupSize(1)) {}
+        do {
+            _ = try Shared.context.run(p, grid: WorkgroupSize(65_535, 65_535, 2), buffers: [:])
+            Issue.record("a grid of 8.6e9 workgroups was dispatched on llvmpipe")
+        } catch {
+            #expect(error.description.contains("8589672450 in all"), "\(error)")
+        }
+    }
 }

@@ -53,3 +53,42 @@ struct BatchPlanTests {
         #expect(d.notDone == [9, 4, 2, 6])
     }
 }
+
+/// Opcode programs that do not validate are blamed on the handler at fault, with paths into the
+/// opcode program, or on the configuration when no handler is at fault alone.
+struct HandlerBlameTests {
+    @Test func everyBadHandlerIsNamedWithItsOwnPath() throws {
+        let first = OpcodeHandler(opcode: 0x4000_0000, name: "FIRST") { Node.assign("fault", .f32(1)) }
+        let fine = OpcodeHandler(opcode: 0x4000_0001, name: "FINE") { Node.assign("fault", 300) }
+        let second = OpcodeHandler(opcode: 0x4000_0002, name: "SECOND") {
+            Node.let("x", 1)
+            Node.store("nowhere", at: 0, "x")
+        }
+        do {
+            _ = try MegakernelConfiguration(opcodes: [first, fine, second]).program(limits: .gl43)
+            Issue.record("bad handlers validated")
+        } catch {
+            guard case .invalidHandlers(let failure) = error else { Issue.record("\(error)"); return }
+            #expect(failure.errors.map(\.path) == ["opcodes[0].body[0].value", "opcodes[2].body[1]"])
+            #expect(failure.errors[0].problem.hasPrefix("in the handler of opcode 1073741824 (FIRST): "))
+            #expect(failure.errors[1].problem.hasPrefix("in the handler of opcode 1073741826 (SECOND): "))
+        }
+    }
+
+    @Test func aHandlerNameMustFitTheRegionItBecomes() throws {
+        let long = OpcodeHandler(opcode: 0x4000_0000, name: String(repeating: "n", count: 111)) {}
+        #expect(throws: MegakernelError.self) { try MegakernelConfiguration(opcodes: [long]).program(limits: .gl43) }
+        let fits = OpcodeHandler(opcode: 0x4000_0000, name: String(repeating: "n", count: 128 - "opcode 1073741824 ".count)) {}
+        _ = try MegakernelConfiguration(opcodes: [fits]).program(limits: .gl43)
+    }
+
+    @Test func aMegakernelTooWideForTheDeviceIsNotBlamedOnAHandler() {
+        do {
+            _ = try MegakernelConfiguration(workgroupSize: 4096).program(limits: .gl43)
+            Issue.record("a 4096-lane megakernel validated for GL 4.3")
+        } catch {
+            guard case .invalidConfiguration = error else { Issue.record("\(error)"); return }
+            #expect(error.description.contains("workgroupSize.x: the megakernel does not fit this device"), "\(error)")
+        }
+    }
+}
