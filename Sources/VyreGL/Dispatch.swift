@@ -126,10 +126,15 @@ public struct DispatchReport: Sendable, Hashable {
     /// Only for programs that handle cuts themselves (they read `loop_cuts`); for any other
     /// program a cut is thrown as ``VyreGLError/driverLoopLimit(_:limit:renderer:)``.
     public var loopCut: LoopCutReport?
+    /// The submission ended by itself after its timeout. Nothing in it could be stopped (a
+    /// program without loops has nothing that polls the abort word), so it ran to the end and its
+    /// results are complete; callers that promised a deadline should say it was missed.
+    public var ranPastTimeout: Bool
 
-    init(gpuTime: Duration, status: [UInt32]?, sites: [String]) {
+    init(gpuTime: Duration, timeout: Duration, status: [UInt32]?, sites: [String]) {
         typealias W = LoweredProgram.StatusWord
         self.gpuTime = gpuTime
+        self.ranPastTimeout = gpuTime > timeout
         guard let w = status else { return }
         if w[W.trapCount] > 0 { trap = TrapReport(count: w[W.trapCount], code: w[W.trapCode], invocation: w[W.trapInvocation]) }
         if w[W.cutInvocations] > 0 {
@@ -208,7 +213,7 @@ extension GLContext {
         let (gpuTime, status) = try onThread { gl throws(VyreGLError) in
             try gl.submit(program: program, bindings: bindings, statusBinding: statusBinding, uploads: uploads, steps: perStep, copies: copies, timeout: timeout)
         }
-        let report = DispatchReport(gpuTime: gpuTime, status: status, sites: pipeline.lowered.loopSites)
+        let report = DispatchReport(gpuTime: gpuTime, timeout: timeout, status: status, sites: pipeline.lowered.loopSites)
         if let cut = report.loopCut, !pipeline.lowered.handlesLoopCuts {
             // The results are wrong: never hand them out as if they were right.
             throw .driverLoopLimit(cut, limit: info.limits.maxLoopIterations, renderer: info.renderer)
@@ -283,9 +288,12 @@ extension GLState {
     /// given up on.
     static let abortGrace: Duration = .seconds(10)
 
-    /// Fences everything submitted so far and waits for it, up to `timeout`. When it expires and
-    /// the work can be stopped (`stopping`), sets the abort word and waits up to ``abortGrace``
-    /// more; returns normally once the work has ended, so the caller reads what happened.
+    /// Fences everything submitted so far and waits for it, up to `timeout`. When it expires, sets
+    /// the abort word where the work can be stopped (`stopping`) and waits up to ``abortGrace``
+    /// more; returns normally once the work has ended, so the caller reads what happened. Work
+    /// that cannot be stopped (no status block: nothing in it loops) is bounded by its grid, so
+    /// the grace lets it finish and report complete results rather than fail on every driver
+    /// where the dispatch runs asynchronously.
     func waitForGPU(timeout: Duration, what: @autoclosure () -> String, stopping status: StatusBlock? = nil) throws(VyreGLError) {
         guard let fence = glFenceSync(GLenum(GL_SYNC_GPU_COMMANDS_COMPLETE), 0) else {
             try check("glFenceSync")
@@ -295,8 +303,7 @@ extension GLState {
         if try wait(fence, timeout) { return }
         if let status = resetStatus() { throw .contextLost(status: status) }
         let seconds = Double(max(0, timeout.nanosecondsClamped)) / 1e9
-        guard let status else { throw .timeout(seconds: seconds, what: what(), stopped: false) }
-        status.abort()
+        status?.abort()
         if try wait(fence, Self.abortGrace) { return }
         if let reset = resetStatus() { throw .contextLost(status: reset) }
         throw .timeout(seconds: seconds, what: what(), stopped: false)

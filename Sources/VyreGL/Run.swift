@@ -10,6 +10,9 @@ public struct RunResult: Sendable, Hashable {
     public var compileTime: Duration
     /// Submit to fence signalled, measured on the context thread.
     public var gpuTime: Duration
+    /// The run ended by itself after its timeout: it had nothing that could be stopped, and its
+    /// results are complete (see ``DispatchReport/ranPastTimeout``).
+    public var ranPastTimeout: Bool
 }
 
 /// The buffers of a finished run, still on the device: read any range of any of them, so a caller
@@ -23,13 +26,17 @@ public struct RunOutput: ~Copyable {
     public let compileTime: Duration
     /// Submit to fence signalled, measured on the context thread.
     public let gpuTime: Duration
+    /// The run ended by itself after its timeout: it had nothing that could be stopped, and its
+    /// results are complete (see ``DispatchReport/ranPastTimeout``).
+    public let ranPastTimeout: Bool
 
-    init(arena: consuming BufferArena, slots: [String: (index: Int, words: Int)], trap: TrapReport?, compileTime: Duration, gpuTime: Duration) {
+    init(arena: consuming BufferArena, slots: [String: (index: Int, words: Int)], compileTime: Duration, report: DispatchReport) {
         self.arena = arena
         self.slots = slots
-        self.trap = trap
+        self.trap = report.trap
         self.compileTime = compileTime
-        self.gpuTime = gpuTime
+        self.gpuTime = report.gpuTime
+        self.ranPastTimeout = report.ranPastTimeout
     }
 
     /// Words in buffer `name` (0 for a name the program does not declare).
@@ -60,7 +67,7 @@ extension GLContext {
         let output = try run(pipeline, grid: grid, contents: inputs.mapValues { .words($0) }, options: options)
         var out: [String: [UInt32]] = [:]
         for decl in pipeline.program.buffers { out[decl.name] = try output.read(decl.name, words: 0..<output.wordCount(decl.name)) }
-        return RunResult(buffers: out, trap: output.trap, compileTime: output.compileTime, gpuTime: output.gpuTime)
+        return RunResult(buffers: out, trap: output.trap, compileTime: output.compileTime, gpuTime: output.gpuTime, ranPastTimeout: output.ranPastTimeout)
     }
 
     /// Runs a compiled pipeline with fresh buffers and leaves them on the device for the caller
@@ -99,6 +106,6 @@ extension GLContext {
             slots[decl.name] = (index, contents.wordCount)
         }
         let report = try dispatch(pipeline, groups: grid, buffers: handles, options: options)
-        return RunOutput(arena: arena, slots: slots, trap: report.trap, compileTime: pipeline.compileTime, gpuTime: report.gpuTime)
+        return RunOutput(arena: arena, slots: slots, compileTime: pipeline.compileTime, report: report)
     }
 }

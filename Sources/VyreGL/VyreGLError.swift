@@ -95,7 +95,7 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
         case .unknownBuffer(let n):
             return [Diagnostic("buffer '\(quoteForMessage(n))' was given but the program declares no such buffer", fix: "check the name against the program's buffers")]
         case .badBufferSize(let n, let w, let d):
-            return [Diagnostic("buffer '\(quoteForMessage(n))' has \(w) words: \(d)", fix: "pass a whole number of elements, at least one")]
+            return [Diagnostic("buffer '\(quoteForMessage(n))' has \(counted(w, "word")): \(d)", fix: "pass a whole number of elements, at least one")]
         case .foreignBuffer(let what):
             return [Diagnostic("\(what) was made by another GLContext; GL objects belong to the context that made them", fix: "make the buffer on the context that dispatches it")]
         case .gridTooLargeInAll(let r, let limit):

@@ -440,19 +440,19 @@ struct Writer {
 
         switch node {
         case .let(let name, let value):
-            let t = analysis.type(at: at("value"))
+            let t = analysis.type(at: at(PathLabel.value))
             ctx.inFloatChain = t.isFloat
-            let text = expr(value, at: at("value"), indent, ctx)
+            let text = expr(value, at: at(PathLabel.value), indent, ctx)
             line("\(t.isFloat ? "precise " : "")\(Conv.scalar(t)) \(namer.variable(name)) = \(text);", indent)
         case .assign(let name, let value):
             // Validated: the value has the variable's type.
-            ctx.inFloatChain = analysis.type(at: at("value")).isFloat
-            let text = expr(value, at: at("value"), indent, ctx)
+            ctx.inFloatChain = analysis.type(at: at(PathLabel.value)).isFloat
+            let text = expr(value, at: at(PathLabel.value), indent, ctx)
             line("\(namer.variable(name)) = \(text);", indent)
         case .store(let name, let index, let value):
             let m = memories[name]!
-            let i = indexText(index, at: at("index"), indent, ctx)
-            let v = expr(value, at: at("value"), indent, ctx)
+            let i = indexText(index, at: at(PathLabel.index), indent, ctx)
+            let v = expr(value, at: at(PathLabel.value), indent, ctx)
             let stored = m.storesWords ? "(\(v) ? 1u : 0u)" : v
             if let literal = constantIndex(index), let count = m.fixedCount, literal >= count {
                 line("// store to \(name)[\(literal)] dropped: out of bounds (\(count) elements)", indent)
@@ -462,52 +462,52 @@ struct Writer {
                 line("if (\(i) < \(m.length)) \(m.access)[\(i)] = \(stored);", indent)
             }
         case .if(let condition, let thenBody, let elseBody):
-            let c = expr(condition, at: at("condition"), indent, ctx)
+            let c = expr(condition, at: at(PathLabel.ifCondition), indent, ctx)
             line("if \(parenthesized(c)) {", indent)
-            body(thenBody, path: "\(nodePath).then", indent: indent + 1)
+            body(thenBody, path: at(PathLabel.then), indent: indent + 1)
             if !elseBody.isEmpty {
                 line("} else {", indent)
-                body(elseBody, path: "\(nodePath).else", indent: indent + 1)
+                body(elseBody, path: at(PathLabel.else), indent: indent + 1)
             }
             line("}", indent)
         case .for(let name, let from, let to, let loopBody):
-            let t = analysis.type(at: at("from"))
-            let f = expr(from, at: at("from"), indent, ctx)
+            let t = analysis.type(at: at(PathLabel.from))
+            let f = expr(from, at: at(PathLabel.from), indent, ctx)
             let first = isSimple(from) ? f : temporary(t, f, indent)
-            let last = expr(to, at: at("to"), indent, ctx)
+            let last = expr(to, at: at(PathLabel.to), indent, ctx)
             let end = isLiteral(to) ? last : temporary(t, last, indent)
             let v = namer.variable(name)
             let inner = beginLoop(site: nodePath, type: t, counter: v, start: first, end: end, exits: Self.breaksOut(of: loopBody), indent: indent)
-            body(loopBody, path: "\(nodePath).body", indent: inner)
+            body(loopBody, path: at(PathLabel.body), indent: inner)
             endLoop()
         case .while(let condition, let maxIterations, let loopBody):
-            let bound = expr(maxIterations, at: at("maxIterations"), indent, ctx)
+            let bound = expr(maxIterations, at: at(PathLabel.maxIterations), indent, ctx)
             let max = isLiteral(maxIterations) ? bound : temporary(.u32, bound, indent)
             let counter = newName()
             // The condition's exit is a break of the loop's own: a while loop always has one.
             let inner = beginLoop(site: nodePath, type: .u32, counter: counter, start: "0u", end: max, exits: true, indent: indent)
             var condCtx = Context()
             condCtx.hoistLoads = condition.hasSideEffects
-            let c = expr(condition, at: at("condition"), inner, condCtx)
+            let c = expr(condition, at: at(PathLabel.whileCondition), inner, condCtx)
             exitLoop(unless: c, indent: inner)
-            body(loopBody, path: "\(nodePath).body", indent: inner)
+            body(loopBody, path: at(PathLabel.body), indent: inner)
             endLoop()
         case .forever(let loopBody):
             usesForever = true
             let counter = newName()
             let inner = beginLoop(site: nodePath, type: .u32, counter: counter, start: "0u", end: namer.foreverBudget,
                                   exits: Self.breaksOut(of: loopBody), indent: indent)
-            body(loopBody, path: "\(nodePath).body", indent: inner)
+            body(loopBody, path: at(PathLabel.forever), indent: inner)
             endLoop()
         case .block(let nodes):
             line("{", indent)
-            body(nodes, path: "\(nodePath).body", indent: indent + 1)
+            body(nodes, path: at(PathLabel.block), indent: indent + 1)
             line("}", indent)
         case .region(let name, let nodes):
             line("// region: \(Self.commentText(name))", indent)
             regions.append(name)
             line("{", indent)
-            body(nodes, path: "\(nodePath).body", indent: indent + 1)
+            body(nodes, path: at(PathLabel.body), indent: indent + 1)
             line("}", indent)
             regions.removeLast()
             line("// end region: \(Self.commentText(name))", indent)
@@ -534,7 +534,7 @@ struct Writer {
         case .asyncWait(let tag):
             line("memoryBarrier(); // async_wait \(tag): copies complete in place; this publishes their writes", indent)
         case .trap(let code):
-            let c = expr(code, at: at("code"), indent, ctx)
+            let c = expr(code, at: at(PathLabel.trapCode), indent, ctx)
             let codeText = isSimple(code) ? c : temporary(.u32, c, indent)
             helpers.insert(.invocationIndex)
             typealias W = LoweredProgram.StatusWord
@@ -560,12 +560,13 @@ struct Writer {
         line("// \(load ? "async_load" : "async_store") \(c.tag): \(c.source) -> \(c.destination), element by element", indent)
         let site = path ?? "async copy"
         let at = path ?? ""
-        let so = temporary(.u32, expr(c.sourceOffset, at: "\(at).sourceOffset", indent, ctx), indent)
-        let d = temporary(.u32, expr(c.destinationOffset, at: "\(at).destinationOffset", indent, ctx), indent)
+        let labels = c.labeledOffsets(isLoad: load).map { "\(at).\($0.label)" }
+        let so = temporary(.u32, expr(c.sourceOffset, at: labels[0], indent, ctx), indent)
+        let d = temporary(.u32, expr(c.destinationOffset, at: labels[1], indent, ctx), indent)
         // The trip count goes through vy_zero so no compiler fully unrolls the copy into constant
         // indices: NVIDIA 580 rejects (C5025) or miscompiles such unrolled copies.
         usesOpaque = true
-        let n = temporary(.u32, "\(expr(c.count, at: "\(at).count", indent, ctx)) ^ vy_zero", indent)
+        let n = temporary(.u32, "\(expr(c.count, at: labels[2], indent, ctx)) ^ vy_zero", indent)
         let k = newName()
         let inner = beginLoop(site: site, type: .u32, counter: k, start: "0u", end: n, exits: false, indent: indent)
         let si = temporary(.u32, "\(so) + \(k)", inner)
@@ -669,7 +670,9 @@ struct Writer {
 
     private mutating func render(_ e: Expr, at path: String, _ t: DataType, _ indent: Int, _ ctx: Context) -> String {
         func sub(_ x: Expr, _ label: String) -> String { expr(x, at: "\(path).\(label)", indent, ctx) }
-        func typeOfOperand() -> DataType { analysis.type(at: "\(path).operand") }
+        // The one operand of a unary operator, a cast or a bitcast.
+        let operandLabel = if case .unary = e { PathLabel.argument(0) } else { PathLabel.value }
+        func typeOfOperand() -> DataType { analysis.type(at: "\(path).\(operandLabel)") }
         switch e {
         case .literal(let v):
             return Conv.literal(v)
@@ -684,7 +687,7 @@ struct Writer {
             return namer.parameter(name)
         case .load(let name, let index):
             let m = memories[name]!
-            let i = indexText(index, at: "\(path).index", indent, ctx)
+            let i = indexText(index, at: "\(path).\(PathLabel.index)", indent, ctx)
             let text: String
             if let literal = constantIndex(index), let count = m.fixedCount, literal >= count {
                 text = opaqueZero(m.type)
@@ -696,7 +699,7 @@ struct Writer {
             return ctx.hoistLoads ? temporary(m.type, text, indent) : text
         case .unary(let op, let a):
             let operandType = typeOfOperand()
-            let x = sub(a, "operand")
+            let x = sub(a, operandLabel)
             switch op {
             case .negate: return "(-\(x))"
             case .not: return "(!\(x))"
@@ -723,9 +726,9 @@ struct Writer {
                 return "\(Conv.floatFunction(op)!)(\(x))"
             }
         case .binary(let op, let a, let b):
-            let operandType = analysis.type(at: "\(path).lhs")
-            let x = sub(a, "lhs")
-            let y = sub(b, "rhs")
+            let operandType = analysis.type(at: "\(path).\(PathLabel.argument(0))")
+            let x = sub(a, PathLabel.argument(0))
+            let y = sub(b, PathLabel.argument(1))
             switch op {
             case .div where operandType.isInteger, .rem:
                 let h = Helper.divide(operandType, remainder: op == .rem)
@@ -749,15 +752,15 @@ struct Writer {
                 return "(\(x) \(Conv.infix(op)!) \(y))"
             }
         case .select(let c, let a, let b):
-            let cond = sub(c, "condition")
-            let x = sub(a, "ifTrue")
-            let y = sub(b, "ifFalse")
+            let cond = sub(c, PathLabel.select(0))
+            let x = sub(a, PathLabel.select(1))
+            let y = sub(b, PathLabel.select(2))
             return "(\(cond) ? \(x) : \(y))"
         case .cast(let to, let a):
-            return convert(sub(a, "operand"), from: typeOfOperand(), to: to)
+            return convert(sub(a, operandLabel), from: typeOfOperand(), to: to)
         case .bitcast(let to, let a):
             let from = typeOfOperand()
-            let x = sub(a, "operand")
+            let x = sub(a, operandLabel)
             switch (from, to) {
             case _ where from == to:
                 return x
@@ -778,9 +781,9 @@ struct Writer {
                 return "\(Conv.bitcastFunction(from: from, to: to))(\(x))"
             }
         case .fma(let a, let b, let c):
-            let x = sub(a, "a")
-            let y = sub(b, "b")
-            let z = sub(c, "c")
+            let x = sub(a, PathLabel.fma(0))
+            let y = sub(b, PathLabel.fma(1))
+            let z = sub(c, PathLabel.fma(2))
             if t == .f32 {
                 // The product of two floats is exact in double, so whether or not the driver fuses
                 // this, the sum is rounded once to double and then to float: the same everywhere.
@@ -791,8 +794,8 @@ struct Writer {
             return "(\(product) + \(z))"
         case .atomic(let op, let name, let index, let value):
             let m = memories[name]!
-            let i = indexText(index, at: "\(path).index", indent, ctx)
-            let v = sub(value, "value")
+            let i = indexText(index, at: "\(path).\(PathLabel.index)", indent, ctx)
+            let v = sub(value, PathLabel.value)
             let result = temporary(m.type, Conv.zero(m.type), indent)
             let function = ["add": "atomicAdd", "and": "atomicAnd", "or": "atomicOr", "xor": "atomicXor",
                             "min": "atomicMin", "max": "atomicMax", "exchange": "atomicExchange"][op.rawValue]!
@@ -800,9 +803,9 @@ struct Writer {
             return result
         case .compareExchange(let name, let index, let expected, let desired):
             let m = memories[name]!
-            let i = indexText(index, at: "\(path).index", indent, ctx)
-            let x = sub(expected, "expected")
-            let d = sub(desired, "desired")
+            let i = indexText(index, at: "\(path).\(PathLabel.index)", indent, ctx)
+            let x = sub(expected, PathLabel.expected)
+            let d = sub(desired, PathLabel.desired)
             let result = temporary(m.type, Conv.zero(m.type), indent)
             line("if (\(i) < \(m.length)) \(result) = atomicCompSwap(\(m.access)[\(i)], \(x), \(d));", indent)
             return result

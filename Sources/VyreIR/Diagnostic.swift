@@ -9,13 +9,15 @@ public struct Diagnostic: Error, Sendable, Hashable, CustomStringConvertible {
     public var path: String?
     public var fix: String
 
-    /// A diagnostic. One trailing period of `fix` is dropped (an ellipsis is kept), since
-    /// ``description`` adds its own.
+    /// A diagnostic. One trailing period of `problem` and of `fix` is dropped (an ellipsis is
+    /// kept), since ``description`` adds its own.
     public init(_ problem: String, at path: String? = nil, fix: String) {
-        self.problem = problem
+        // Some texts are whole sentences (tables of fixes, a parser's messages); the description
+        // adds the period.
+        func sentence(_ text: String) -> String { text.hasSuffix(".") && !text.hasSuffix("..") ? String(text.dropLast()) : text }
+        self.problem = sentence(problem)
         self.path = path
-        // Some fixes are built from tables of whole sentences; the description adds the period.
-        self.fix = fix.hasSuffix(".") && !fix.hasSuffix("..") ? String(fix.dropLast()) : fix
+        self.fix = sentence(fix)
     }
 
     public var description: String { "\(path.map { "\($0): " } ?? "")\(problem). Fix: \(fix)." }
@@ -48,4 +50,9 @@ public protocol DiagnosticError: Error, CustomStringConvertible {
 
 extension DiagnosticError {
     public var description: String { diagnostics.map(\.description).joined(separator: "\n") }
+}
+
+/// `count` and `noun`, plural unless the count is 1: "1 word", "2 words".
+public func counted(_ count: some BinaryInteger, _ noun: String, plural: String? = nil) -> String {
+    "\(count) \(count == 1 ? noun : plural ?? noun + "s")"
 }

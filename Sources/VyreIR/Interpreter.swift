@@ -48,13 +48,7 @@ public struct Interpreter: Sendable {
             throw .invalidGrid("grid \(grid) has an empty axis")
         }
         let starting: [(decl: BufferDecl, contents: BufferContents)]
-        do { starting = try program.startingContents(buffers.mapValues { .words($0) }) } catch {
-            switch error {
-            case .unknownBuffer(let name): throw .unknownBuffer(name)
-            case .missingBuffer(let name): throw .missingBuffer(name)
-            case .bufferTooSmall(let name, let words, let needed): throw .bufferTooSmall(name: name, words: words, needed: needed)
-            }
-        }
+        do { starting = try program.startingContents(buffers.mapValues { .words($0) }) } catch { throw .input(error) }
         if let missing = validated.analysis.parameters.sorted().first(where: { options.parameters[$0] == nil }) {
             throw .missingParameter(missing)
         }
@@ -115,9 +109,8 @@ public struct TrapRecord: Sendable, Hashable {
 public enum InterpreterError: DiagnosticError, Sendable, Hashable {
     case invalidProgram(ValidationFailure)
     case invalidGrid(String)
-    case unknownBuffer(String)
-    case missingBuffer(String)
-    case bufferTooSmall(name: String, words: Int, needed: Int)
+    /// The given buffers do not fit the program (the same checks a device run makes).
+    case input(InputError)
     case stepBudgetExceeded(Int)
     case barrierDivergence(workgroup: String, detail: String)
     case missingParameter(String)
@@ -126,9 +119,7 @@ public enum InterpreterError: DiagnosticError, Sendable, Hashable {
         switch self {
         case .invalidProgram(let f): return f.diagnostics
         case .invalidGrid(let s): return [Diagnostic("\(s)", fix: "dispatch at least one workgroup on every axis")]
-        case .unknownBuffer(let n): return [Diagnostic("buffer '\(quoteForMessage(n))' was given but the program declares no such buffer", fix: "check the name against the program's buffers")]
-        case .missingBuffer(let n): return [Diagnostic("runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown", fix: "pass contents for '\(quoteForMessage(n))'")]
-        case .bufferTooSmall(let n, let w, let need): return [Diagnostic("buffer '\(quoteForMessage(n))' holds \(w) words but its declaration needs \(need)", fix: "pass at least \(need) words")]
+        case .input(let e): return e.diagnostics
         case .stepBudgetExceeded(let b): return [Diagnostic("the program ran past the interpreter's budget of \(b) steps", fix: "bound its loops, or raise Interpreter.Options.stepBudget")]
         case .barrierDivergence(let wg, let d): return [Diagnostic("workgroup \(wg): \(d); a workgroup barrier must be reached by every invocation", fix: "keep barriers out of divergent control flow")]
         case .missingParameter(let n): return [Diagnostic("the program reads parameter '\(quoteForMessage(n))' but no value was given", fix: "pass it in Interpreter.Options.parameters (or DispatchOptions.parameters on a device)")]

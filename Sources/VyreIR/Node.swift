@@ -78,9 +78,10 @@ extension Node {
     /// The statement lists nested directly in this node, with the path label of each.
     public var bodies: [(label: String, nodes: [Node])] {
         switch self {
-        case .if(_, let t, let e): [("then", t), ("else", e)]
-        case .for(_, _, _, let b), .while(_, _, let b): [("body", b)]
-        case .forever(let b), .block(let b), .region(_, let b): [("body", b)]
+        case .if(_, let t, let e): [(PathLabel.then, t), (PathLabel.else, e)]
+        case .for(_, _, _, let b), .while(_, _, let b), .region(_, let b): [(PathLabel.body, b)]
+        case .forever(let b): [(PathLabel.forever, b)]
+        case .block(let b): [(PathLabel.block, b)]
         default: []
         }
     }
@@ -88,18 +89,25 @@ extension Node {
     /// The expressions a node evaluates, with their path labels, in evaluation order.
     public var expressions: [(label: String, expr: Expr)] {
         switch self {
-        case .let(_, let v), .assign(_, let v): [("value", v)]
-        case .store(_, let i, let v): [("index", i), ("value", v)]
-        case .if(let c, _, _): [("condition", c)]
-        case .for(_, let f, let t, _): [("from", f), ("to", t)]
-        case .while(let c, let m, _): [("maxIterations", m), ("condition", c)]
-        case .asyncLoad(let c), .asyncStore(let c):
-            [("sourceOffset", c.sourceOffset), ("destinationOffset", c.destinationOffset), ("count", c.count)]
-        case .trap(let c): [("code", c)]
+        case .let(_, let v), .assign(_, let v): [(PathLabel.value, v)]
+        case .store(_, let i, let v): [(PathLabel.index, i), (PathLabel.value, v)]
+        case .if(let c, _, _): [(PathLabel.ifCondition, c)]
+        case .for(_, let f, let t, _): [(PathLabel.from, f), (PathLabel.to, t)]
+        case .while(let c, let m, _): [(PathLabel.maxIterations, m), (PathLabel.whileCondition, c)]
+        case .asyncLoad(let c): c.labeledOffsets(isLoad: true)
+        case .asyncStore(let c): c.labeledOffsets(isLoad: false)
+        case .trap(let c): [(PathLabel.trapCode, c)]
         default: []
         }
     }
 
     /// Statements in the tree rooted here, this one included.
     public var nodeCount: Int { 1 + bodies.reduce(0) { $0 + $1.nodes.reduce(0) { $0 + $1.nodeCount } } }
+}
+
+extension AsyncCopy {
+    /// The copy's offset and count expressions with their path labels.
+    public func labeledOffsets(isLoad: Bool) -> [(label: String, expr: Expr)] {
+        [(PathLabel.copy(isLoad, "source_offset"), sourceOffset), (PathLabel.copy(isLoad, "destination_offset"), destinationOffset), (PathLabel.copy(isLoad, "count"), count)]
+    }
 }

@@ -26,7 +26,7 @@ extension Program: Codable {
             buffers: try c.decodeIfPresent([BufferDecl].self, forKey: "buffers") ?? [],
             shared: try c.decodeIfPresent([SharedDecl].self, forKey: "shared") ?? [],
             workgroupSize: WorkgroupSize(size[0], size.count > 1 ? size[1] : 1, size.count > 2 ? size[2] : 1),
-            entry: try c.decodeIfPresent([Node].self, forKey: "entry") ?? [])
+            entry: try c.decode([Node].self, forKey: "entry"))
     }
 
     /// Writes the JSON form: `workgroup_size` always as three numbers, `shared` only when there are

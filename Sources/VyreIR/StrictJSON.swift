@@ -58,19 +58,42 @@ public struct JSONPathKey: CodingKey, Sendable, Hashable {
 
 /// Renders a coding path the way error messages show it: `ops[3].args[0]`.
 public func renderJSONPath(_ keys: [any CodingKey]) -> String {
+    // A path hundreds of levels deep is shown by its two ends: the message stays one short line.
+    let shown = 12
     var s = ""
-    for k in keys {
+    for (n, k) in keys.enumerated() {
+        if keys.count > 2 * shown, n >= shown, n < keys.count - shown {
+            if n == shown { s += "...(\(keys.count - 2 * shown) more levels)..." }
+            continue
+        }
         let name = quoteForMessage(k.stringValue, limit: 40)
         if let i = k.intValue { s += "[\(i)]" } else { s += s.isEmpty ? name : ".\(name)" }
     }
     return s.isEmpty ? "(top level)" : s
 }
 
-/// Shortens user text for an error message: a 10 MB value is never echoed back whole.
+/// `text` for a one-line message: at most `limit` characters (a longer one is cut, with its
+/// length), and every control character written as `\u{XX}`, so input that holds an escape
+/// sequence, a NUL or a newline cannot rewrite the reader's terminal or split the message.
 public func quoteForMessage(_ text: some StringProtocol, limit: Int = 48) -> String {
     let count = text.count
-    guard count > limit else { return String(text) }
-    return "\(text.prefix(limit))... (\(count) characters)"
+    guard count > limit else { return escapingControlCharacters(text) }
+    return "\(escapingControlCharacters(text.prefix(limit)))... (\(count) characters)"
+}
+
+/// `text` with every C0 and C1 control character and DEL written as `\u{XX}`.
+public func escapingControlCharacters(_ text: some StringProtocol) -> String {
+    guard text.unicodeScalars.contains(where: isControl) else { return String(text) }
+    var out = String.UnicodeScalarView()
+    for scalar in text.unicodeScalars {
+        guard isControl(scalar) else { out.append(scalar); continue }
+        out.append(contentsOf: "\\u{\(String(scalar.value, radix: 16, uppercase: true))}".unicodeScalars)
+    }
+    return String(out)
+}
+
+private func isControl(_ scalar: Unicode.Scalar) -> Bool {
+    scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
 }
 
 final class JSONDocument: @unchecked Sendable {
@@ -650,7 +673,17 @@ private struct JSONObjectContainer<Key: CodingKey>: KeyedDecodingContainerProtoc
     }
 
     func contains(_ key: Key) -> Bool { offset(key) != nil }
-    func decodeNil(forKey key: Key) throws -> Bool { try value(key).kind == .null }
+    /// Every optional key of vyre-gl's documents is left out to take its default; `null` is
+    /// refused everywhere alike, rather than read as absent by `decodeIfPresent` and as a wrong
+    /// type by `decode`.
+    func decodeNil(forKey key: Key) throws -> Bool {
+        let v = try value(key)
+        guard v.kind != .null else {
+            throw DecodingError.dataCorrupted(.init(codingPath: codingPath + [key], debugDescription: "null", underlyingError: Diagnostic(
+                "null is not a value here", fix: "leave '\(quoteForMessage(key.stringValue, limit: 40))' out to use its default, or give a value")))
+        }
+        return false
+    }
     func decode(_ type: Bool.Type, forKey key: Key) throws -> Bool { try value(key).decodeBool() }
     func decode(_ type: String.Type, forKey key: Key) throws -> String { try value(key).decodeString() }
     func decode(_ type: Double.Type, forKey key: Key) throws -> Double { try value(key).decodeDouble() }

@@ -95,7 +95,7 @@ public enum Typing {
             return t
         case .load(let name, let index):
             let t = try readable(name, env, path)
-            try expect(try infer(index, env, path + ".index", &recorder), .u32, path + ".index", "an index")
+            try expect(try infer(index, env, path + "." + PathLabel.index, &recorder), .u32, path + "." + PathLabel.index, "an index")
             return t
         case .length(let name):
             guard env.memory(name) != nil else {
@@ -110,47 +110,47 @@ public enum Typing {
             }
             return .u32
         case .unary(let op, let a):
-            let t = try infer(a, env, path + ".operand", &recorder)
+            let t = try infer(a, env, path + "." + PathLabel.argument(0), &recorder)
             return try unaryResult(op, t, path)
         case .binary(let op, let a, let b):
-            let ta = try infer(a, env, path + ".lhs", &recorder)
-            let tb = try infer(b, env, path + ".rhs", &recorder)
+            let ta = try infer(a, env, path + "." + PathLabel.argument(0), &recorder)
+            let tb = try infer(b, env, path + "." + PathLabel.argument(1), &recorder)
             return try binaryResult(op, ta, tb, path)
         case .select(let c, let a, let b):
-            try expect(try infer(c, env, path + ".condition", &recorder), .bool, path + ".condition", "a select condition")
-            let ta = try infer(a, env, path + ".ifTrue", &recorder)
-            let tb = try infer(b, env, path + ".ifFalse", &recorder)
+            try expect(try infer(c, env, path + "." + PathLabel.select(0), &recorder), .bool, path + "." + PathLabel.select(0), "a select condition")
+            let ta = try infer(a, env, path + "." + PathLabel.select(1), &recorder)
+            let tb = try infer(b, env, path + "." + PathLabel.select(2), &recorder)
             guard ta == tb else {
                 throw issue(.typeMismatch, path, "select arms have different types \(ta) and \(tb)", "cast one arm so both have the same type")
             }
             return ta
         case .cast(let to, let a):
-            _ = try infer(a, env, path + ".operand", &recorder)
+            _ = try infer(a, env, path + "." + PathLabel.value, &recorder)
             return to
         case .bitcast(let to, let a):
-            let t = try infer(a, env, path + ".operand", &recorder)
+            let t = try infer(a, env, path + "." + PathLabel.value, &recorder)
             guard t != .bool, to != .bool, t.wordCount == to.wordCount else {
                 throw issue(.typeMismatch, path, "cannot bitcast \(t) to \(to): bitcasts need two non-bool types of the same width", "use cast for a value conversion")
             }
             return to
         case .fma(let a, let b, let c):
-            let ta = try infer(a, env, path + ".a", &recorder)
-            let tb = try infer(b, env, path + ".b", &recorder)
-            let tc = try infer(c, env, path + ".c", &recorder)
+            let ta = try infer(a, env, path + "." + PathLabel.fma(0), &recorder)
+            let tb = try infer(b, env, path + "." + PathLabel.fma(1), &recorder)
+            let tc = try infer(c, env, path + "." + PathLabel.fma(2), &recorder)
             guard ta.isFloat, ta == tb, tb == tc else {
                 throw issue(.typeMismatch, path, "fma needs three operands of one float type, found \(ta), \(tb), \(tc)", "cast the operands to f32 (or f64)")
             }
             return ta
         case .atomic(_, let name, let index, let value):
             let t = try atomicTarget(name, env, path)
-            try expect(try infer(index, env, path + ".index", &recorder), .u32, path + ".index", "an index")
-            try expect(try infer(value, env, path + ".value", &recorder), t, path + ".value", "the atomic operand")
+            try expect(try infer(index, env, path + "." + PathLabel.index, &recorder), .u32, path + "." + PathLabel.index, "an index")
+            try expect(try infer(value, env, path + "." + PathLabel.value, &recorder), t, path + "." + PathLabel.value, "the atomic operand")
             return t
         case .compareExchange(let name, let index, let expected, let desired):
             let t = try atomicTarget(name, env, path)
-            try expect(try infer(index, env, path + ".index", &recorder), .u32, path + ".index", "an index")
-            try expect(try infer(expected, env, path + ".expected", &recorder), t, path + ".expected", "the expected value")
-            try expect(try infer(desired, env, path + ".desired", &recorder), t, path + ".desired", "the desired value")
+            try expect(try infer(index, env, path + "." + PathLabel.index, &recorder), .u32, path + "." + PathLabel.index, "an index")
+            try expect(try infer(expected, env, path + "." + PathLabel.expected, &recorder), t, path + "." + PathLabel.expected, "the expected value")
+            try expect(try infer(desired, env, path + "." + PathLabel.desired, &recorder), t, path + "." + PathLabel.desired, "the desired value")
             return t
         }
     }
@@ -170,7 +170,7 @@ public enum Typing {
 
     static func unaryResult(_ op: UnaryOp, _ t: DataType, _ path: String) throws(TypeIssue) -> DataType {
         func bad(_ what: String, _ fix: String, _ kind: TypeIssue.Kind = .typeMismatch) -> TypeIssue {
-            issue(kind, path + ".operand", "\(op.rawValue) needs \(what), found \(t)", fix)
+            issue(kind, path + "." + PathLabel.argument(0), "\(op.rawValue) needs \(what), found \(t)", fix)
         }
         switch op {
         case .negate:

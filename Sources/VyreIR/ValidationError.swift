@@ -37,9 +37,10 @@ public struct ValidationFailure: DiagnosticError, Sendable, Hashable {
 
     public var diagnostics: [Diagnostic] { errors.map(\.diagnostic) }
 
+    /// One `path: problem. Fix: fix.` line per problem, as every diagnostic error prints, the
+    /// first 20 of a long report and a count of the rest.
     public var description: String {
-        let shown = errors.prefix(20).map { "  \($0)" }.joined(separator: "\n")
-        let more = errors.count > 20 ? "\n  ... and \(errors.count - 20) more" : ""
-        return "invalid program (\(errors.count) problem\(errors.count == 1 ? "" : "s")):\n\(shown)\(more)"
+        let more = errors.count > 20 ? "\n... and \(errors.count - 20) more problems" : ""
+        return diagnostics.prefix(20).map(\.description).joined(separator: "\n") + more
     }
 }

@@ -217,10 +217,10 @@ struct Validator {
     private mutating func check(_ node: Node, path: String) {
         switch node {
         case .let(let name, let value):
-            let t = type(of: value, path: "\(path).value")
+            let t = type(of: value, path: "\(path).\(PathLabel.value)")
             declare(name, t ?? .u32, uniform: controlIsUniform && isUniform(value), loopVariable: false, path: path)
         case .assign(let name, let value):
-            let t = type(of: value, path: "\(path).value")
+            let t = type(of: value, path: "\(path).\(PathLabel.value)")
             guard let v = lookup(name) else {
                 report(.undefinedVariable, path, "assignment to undefined variable '\(quoteForMessage(name))'", fix: "declare it with a let first")
                 return
@@ -229,55 +229,55 @@ struct Validator {
                 report(.assignToLoopVariable, path, "loop variable '\(quoteForMessage(name))' is assigned inside its loop", fix: "copy it into a new variable and change that; for-loops stay bounded only if their variable is not assigned")
             }
             if let t, t != v.type {
-                report(.typeMismatch, "\(path).value", "variable '\(quoteForMessage(name))' is \(v.type), the assigned value is \(t)", fix: "cast the value to \(v.type)")
+                report(.typeMismatch, "\(path).\(PathLabel.value)", "variable '\(quoteForMessage(name))' is \(v.type), the assigned value is \(t)", fix: "cast the value to \(v.type)")
             }
             let uniform = controlIsUniform && isUniform(value)
             if !uniform { scopes.update(name) { $0.uniform = false } }
         case .store(let name, let index, let value):
-            let idx = type(of: index, path: "\(path).index")
-            let t = type(of: value, path: "\(path).value")
-            expect(idx, .u32, "\(path).index", "a store index")
+            let idx = type(of: index, path: "\(path).\(PathLabel.index)")
+            let t = type(of: value, path: "\(path).\(PathLabel.value)")
+            expect(idx, .u32, "\(path).\(PathLabel.index)", "a store index")
             if let m = memory(name) {
                 if !m.access.canWrite {
                     report(.storeToReadOnly, path, "store into read-only buffer '\(quoteForMessage(name))'", fix: "declare '\(quoteForMessage(name))' with access read_write or write")
                 }
                 if let t, t != m.type {
-                    report(.typeMismatch, "\(path).value", "'\(quoteForMessage(name))' holds \(m.type), the stored value is \(t)", fix: "cast the value to \(m.type)")
+                    report(.typeMismatch, "\(path).\(PathLabel.value)", "'\(quoteForMessage(name))' holds \(m.type), the stored value is \(t)", fix: "cast the value to \(m.type)")
                 }
             } else {
                 report(.unknownMemory, path, "store into unknown buffer or shared array '\(quoteForMessage(name))'", fix: "declare '\(quoteForMessage(name))' or fix the name")
             }
         case .if(let condition, let thenBody, let elseBody):
-            expect(type(of: condition, path: "\(path).condition"), .bool, "\(path).condition", "an if condition")
+            expect(type(of: condition, path: "\(path).\(PathLabel.ifCondition)"), .bool, "\(path).\(PathLabel.ifCondition)", "an if condition")
             let saved = uniformControl
             uniformControl = saved && isUniform(condition)
-            checkBody(thenBody, path: "\(path).then")
-            checkBody(elseBody, path: "\(path).else")
+            checkBody(thenBody, path: "\(path).\(PathLabel.then)")
+            checkBody(elseBody, path: "\(path).\(PathLabel.else)")
             uniformControl = saved
         case .for(let name, let from, let to, let body):
-            let tf = type(of: from, path: "\(path).from")
-            let tt = type(of: to, path: "\(path).to")
+            let tf = type(of: from, path: "\(path).\(PathLabel.from)")
+            let tt = type(of: to, path: "\(path).\(PathLabel.to)")
             if let tf, let tt, tf != tt || !(tf == .u32 || tf == .i32) {
                 report(.typeMismatch, path, "for-loop bounds must both be u32 or both i32, found \(tf) and \(tt)", fix: "cast the bounds")
             }
             let header = isUniform(from) && isUniform(to)
-            checkLoop(body, path: "\(path).body", headerUniform: header) { v in
+            checkLoop(body, path: "\(path).\(PathLabel.body)", headerUniform: header) { v in
                 v.scopes.push()
                 v.declare(name, tf ?? .u32, uniform: header && v.controlIsUniform, loopVariable: true, path: path)
             }
         case .while(let condition, let maxIterations, let body):
-            expect(type(of: maxIterations, path: "\(path).maxIterations"), .u32, "\(path).maxIterations", "a loop bound")
-            expect(type(of: condition, path: "\(path).condition"), .bool, "\(path).condition", "a while condition")
-            checkLoop(body, path: "\(path).body", headerUniform: isUniform(condition) && isUniform(maxIterations), prologue: nil)
+            expect(type(of: maxIterations, path: "\(path).\(PathLabel.maxIterations)"), .u32, "\(path).\(PathLabel.maxIterations)", "a loop bound")
+            expect(type(of: condition, path: "\(path).\(PathLabel.whileCondition)"), .bool, "\(path).\(PathLabel.whileCondition)", "a while condition")
+            checkLoop(body, path: "\(path).\(PathLabel.body)", headerUniform: isUniform(condition) && isUniform(maxIterations), prologue: nil)
         case .forever(let body):
-            checkLoop(body, path: "\(path).body", headerUniform: true, prologue: nil)
+            checkLoop(body, path: "\(path).\(PathLabel.forever)", headerUniform: true, prologue: nil)
         case .block(let body):
-            checkBody(body, path: "\(path).body")
+            checkBody(body, path: "\(path).\(PathLabel.block)")
         case .region(let name, let body):
             if !Identifier.isValidRegionName(name) {
                 report(.invalidName, path, "region name is empty, longer than 128 characters or holds a control character", fix: "use a short one-line name")
             }
-            checkBody(body, path: "\(path).body")
+            checkBody(body, path: "\(path).\(PathLabel.body)")
         case .return:
             if !controlIsUniform { exitedNonUniformly = true }
         case .break, .continue:
@@ -297,7 +297,7 @@ struct Validator {
                 report(.unknownAsyncTag, path, "wait for async tag '\(quoteForMessage(tag))' that no earlier async_load or async_store starts", fix: "start a copy with this tag before waiting, or fix the tag")
             }
         case .trap(let code):
-            expect(type(of: code, path: "\(path).code"), .u32, "\(path).code", "a trap code")
+            expect(type(of: code, path: "\(path).\(PathLabel.trapCode)"), .u32, "\(path).\(PathLabel.trapCode)", "a trap code")
             if !controlIsUniform { exitedNonUniformly = true }
         }
     }
@@ -332,8 +332,8 @@ struct Validator {
             report(.invalidName, path, "async tag '\(quoteForMessage(c.tag))' is not a valid identifier", fix: "use 1 to 64 letters, digits and single underscores, starting with a letter")
         }
         startedTags.insert(c.tag)
-        for (label, e) in [("sourceOffset", c.sourceOffset), ("destinationOffset", c.destinationOffset), ("count", c.count)] {
-            expect(type(of: e, path: "\(path).\(label)"), .u32, "\(path).\(label)", "an async copy \(label)")
+        for (label, e) in c.labeledOffsets(isLoad: isLoad) {
+            expect(type(of: e, path: "\(path).\(label)"), .u32, "\(path).\(label)", "an async copy \(label.split(separator: ".").last!.split(separator: "_").joined(separator: " "))")
         }
         let src = memory(c.source)
         let dst = memory(c.destination)

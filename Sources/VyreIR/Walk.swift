@@ -4,18 +4,48 @@
 ///
 /// A path names a place from the entry: `entry[3]` is a statement, `entry[3].then[0]` one nested
 /// in its then-branch, `entry[3].then[0].value.lhs` an expression inside that statement.
+/// The labels paths give the parts of statements and expressions: the keys and indices of the
+/// program's JSON form, so the path in a diagnostic (`entry[2].while`, `entry[0].value.args[1]`)
+/// can be followed in the file as written. Every pass builds paths from these.
+public enum PathLabel {
+    public static let value = "value"
+    public static let index = "index"
+    public static let ifCondition = "if"
+    public static let then = "then"
+    public static let `else` = "else"
+    public static let from = "from"
+    public static let to = "to"
+    public static let body = "body"
+    public static let whileCondition = "while"
+    public static let maxIterations = "max_iterations"
+    public static let forever = "forever"
+    public static let block = "block"
+    public static let trapCode = "trap"
+    public static let expected = "expected"
+    public static let desired = "desired"
+    /// Operand `i` of an operator (`{"op": ..., "args": [...]}`).
+    public static func argument(_ i: Int) -> String { "args[\(i)]" }
+    /// Item `i` of `{"select": [condition, if_true, if_false]}`.
+    public static func select(_ i: Int) -> String { "select[\(i)]" }
+    /// Item `i` of `{"fma": [a, b, c]}`.
+    public static func fma(_ i: Int) -> String { "fma[\(i)]" }
+    /// A field of an async copy (`async_load.source_offset`).
+    public static func copy(_ isLoad: Bool, _ field: String) -> String { "\(isLoad ? "async_load" : "async_store").\(field)" }
+}
+
 extension Expr {
     /// Direct sub-expressions with their path labels, in evaluation order.
     public var labeledChildren: [(label: String, expr: Expr)] {
         switch self {
         case .literal, .variable, .length, .builtin, .parameter: []
-        case .load(_, let i): [("index", i)]
-        case .unary(_, let a), .cast(_, let a), .bitcast(_, let a): [("operand", a)]
-        case .binary(_, let a, let b): [("lhs", a), ("rhs", b)]
-        case .select(let c, let a, let b): [("condition", c), ("ifTrue", a), ("ifFalse", b)]
-        case .fma(let a, let b, let c): [("a", a), ("b", b), ("c", c)]
-        case .atomic(_, _, let i, let v): [("index", i), ("value", v)]
-        case .compareExchange(_, let i, let e, let d): [("index", i), ("expected", e), ("desired", d)]
+        case .load(_, let i): [(PathLabel.index, i)]
+        case .unary(_, let a): [(PathLabel.argument(0), a)]
+        case .cast(_, let a), .bitcast(_, let a): [(PathLabel.value, a)]
+        case .binary(_, let a, let b): [(PathLabel.argument(0), a), (PathLabel.argument(1), b)]
+        case .select(let c, let a, let b): [(PathLabel.select(0), c), (PathLabel.select(1), a), (PathLabel.select(2), b)]
+        case .fma(let a, let b, let c): [(PathLabel.fma(0), a), (PathLabel.fma(1), b), (PathLabel.fma(2), c)]
+        case .atomic(_, _, let i, let v): [(PathLabel.index, i), (PathLabel.value, v)]
+        case .compareExchange(_, let i, let e, let d): [(PathLabel.index, i), (PathLabel.expected, e), (PathLabel.desired, d)]
         }
     }
 

@@ -44,7 +44,7 @@ struct BatchDocument: Decodable {
         let controlWords = try int("controlWords", default: 224, range: RingProtocol.Control.minWords...RingProtocol.Control.maxWords)
         let slots = try int("slots", default: max(1, items.count), range: 1...RingProtocol.maxSlots)
         guard slots >= items.count else {
-            throw c.fail("slots", "\(slots) slots cannot hold \(items.count) ops", fix: "use at least \(items.count) slots, or leave slots out")
+            throw c.fail("slots", "\(counted(slots, "slot")) cannot hold \(counted(items.count, "op"))", fix: "use at least \(items.count) slots, or leave slots out")
         }
         let tenants = try int("tenants", default: 1, range: 0...RingProtocol.Control.maxTableTenants)
         let debugRecords = try int("debugRecords", default: RingProtocol.Debug.defaultRecords, range: 1...RingProtocol.Debug.maxRecords)
@@ -121,6 +121,7 @@ struct BatchDocument: Decodable {
                 guard args.count <= 3 else { throw ic.fail("args", "\(args.count) args; an inner op takes at most 3", fix: "drop the extra args") }
                 inner.append(PackedOp(Opcode(rawValue: code)!, args))
             }
+            guard !inner.isEmpty else { throw c.fail("ops", "a PACKED_SLOT with no inner ops", fix: "pack 1 to \(RingProtocol.maxPackedOps) ops, or drop the slot") }
             do {
                 return try WorkItem.packed(inner, tenant: tenant, priority: priority)
             } catch {

@@ -44,7 +44,7 @@ extension Batch {
     public func plan(extraBuffers: [BufferDecl] = []) throws(MegakernelError) -> BatchPlan {
         let slots = self.slots ?? max(1, items.count)
         guard (1...RingProtocol.maxSlots).contains(slots) else {
-            throw .invalidBatch(.invalidGeometry(problem: "\(slots) slots; a ring has 1 to \(RingProtocol.maxSlots)", fix: "choose slots in that range"))
+            throw .invalidBatch(.invalidGeometry(problem: "\(counted(slots, "slot")); a ring has 1 to \(RingProtocol.maxSlots)", fix: "choose slots in that range"))
         }
         guard items.count <= slots else { throw .invalidBatch(.ringFull(items: items.count, slots: slots)) }
         let shape = RecordShape(items)
@@ -78,7 +78,7 @@ extension Batch {
         case .unknownBuffer(let name):
             return .invalidExtraBuffer(problem: "'\(quoteForMessage(name))' was given but the megakernel declares no such buffer", fix: "declare it among the megakernel's extra buffers (the opcode program's \"buffers\"), or drop it from the batch")
         case .bufferTooSmall(let name, let words, let needed):
-            return .invalidExtraBuffer(problem: "'\(name)' was given \(words) words, it needs \(needed)", fix: "pass that many words in the batch's \"buffers\", or leave it out to start it zeroed")
+            return .invalidExtraBuffer(problem: "'\(name)' was given \(counted(words, "word")), it needs \(needed)", fix: "pass that many words in the batch's \"buffers\", or leave it out to start it zeroed")
         case .missingBuffer(let name):
             // Not thrown while runtime-sized extra buffers default to one element; kept exhaustive.
             return extraBufferError(.bufferTooSmall(name: name, words: 0, needed: 1))

@@ -49,9 +49,9 @@ extension MegakernelConfiguration {
         do { return try program.validated(limits: limits) } catch { throw Self.blame(error, handlers: opcodes, program: program) }
     }
 
-    /// `entry[0].body[k]…` in a handler validated alone, as `opcodes[handler].body[k - skipping]…`.
+    /// `entry[0].block[k]…` in a handler validated alone, as `opcodes[handler].body[k - skipping]…`.
     static func handlerPath(_ path: String, handler: Int, skipping: Int) -> String {
-        let prefix = "entry[0].body["
+        let prefix = "entry[0].\(PathLabel.block)["
         guard path.hasPrefix(prefix) else { return "opcodes[\(handler)]" }
         let start = path.index(path.startIndex, offsetBy: prefix.count)
         guard let close = path[start...].firstIndex(of: "]"), let k = Int(path[start..<close]), k >= skipping else {

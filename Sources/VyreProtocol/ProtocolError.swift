@@ -29,13 +29,13 @@ public enum ProtocolError: DiagnosticError, Sendable, Hashable {
     public var diagnostic: Diagnostic {
         switch self {
         case .slotOutOfRange(let s, let n):
-            return Diagnostic("slot \(s) is outside the ring of \(n) slots", fix: "publish into slots 0 to \(n - 1)")
+            return Diagnostic("slot \(s) is outside the ring of \(counted(n, "slot"))", fix: "publish into slots 0 to \(n - 1)")
         case .tooManyArgs(let i, let c):
             return Diagnostic("work item \(i) has \(c) args; a slot holds \(RingProtocol.argsPerSlot)", fix: "split the work or pack small ops into a PACKED_SLOT")
         case .slotBusy(let s, let status):
             return Diagnostic("slot \(s) is \(SlotStatus(rawValue: status)?.name ?? "status \(status)"), and only EMPTY or DONE slots may be published", fix: "wait until the kernel marks it DONE (or reset a FAULT slot to EMPTY) before reusing it")
         case .ringFull(let items, let slots):
-            return Diagnostic("\(items) work items do not fit a ring of \(slots) slots", fix: "use a larger ring (at most \(RingProtocol.maxSlots) slots) or split the batch")
+            return Diagnostic("\(counted(items, "work item")) do not fit a ring of \(counted(slots, "slot"))", fix: "use a larger ring (at most \(RingProtocol.maxSlots) slots) or split the batch")
         case .invalidPacked(let i, let d):
             return Diagnostic("work item \(i) is not a valid packed slot: \(d)", fix: "pack 1 to \(RingProtocol.maxPackedOps) ops of \(Opcode.packable.map(\.name).joined(separator: ", ")) whose args fit the slot")
         case .invalidGeometry(let problem, let fix):
@@ -43,7 +43,7 @@ public enum ProtocolError: DiagnosticError, Sendable, Hashable {
         case .invalidControl(let problem, let fix):
             return Diagnostic("invalid control buffer: \(problem)", fix: fix)
         case .bufferTooShort(let what, let w, let need):
-            return Diagnostic("\(what) has \(w) words, at least \(need) are needed", fix: "read back the whole buffer the kernel was given")
+            return Diagnostic("\(what) has \(counted(w, "word")), at least \(need) are needed", fix: "read back the whole buffer the kernel was given")
         case .malformed(let what, let d):
             return Diagnostic("\(what) is malformed: \(d)", fix: "read back the buffer after the dispatch has finished, and do not write it from the host meanwhile")
         }

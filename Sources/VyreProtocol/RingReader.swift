@@ -1,3 +1,4 @@
+import VyreIR
 /// One PRINTF record.
 public struct DebugRecord: Sendable, Hashable, Codable {
     /// The PRINTF op's arg 0: a format id for the host to interpret.
@@ -79,7 +80,7 @@ public enum RingReader {
     public static func debugLog(_ words: [UInt32]) throws(ProtocolError) -> DebugLog {
         guard !words.isEmpty else { throw .bufferTooShort(what: "debug log", words: 0, needed: 1) }
         guard (words.count - 1) % RingProtocol.Debug.recordWords == 0 else {
-            throw .malformed(what: "debug log", detail: "\(words.count) words is not 1 + 4 per record")
+            throw .malformed(what: "debug log", detail: "\(counted(words.count, "word")) is not 1 + 4 per record")
         }
         let cursor = Int(words[RingProtocol.Debug.cursorWord])
         guard cursor % RingProtocol.Debug.recordWords == 0 else {
@@ -98,7 +99,7 @@ public enum RingReader {
     /// Status counts over the first `slots` slots of a ring read back from a device.
     public static func slotCounts(ring: [UInt32], slots: Int) throws(ProtocolError) -> SlotCounts {
         guard ring.count % RingProtocol.slotWords == 0 else {
-            throw .malformed(what: "ring", detail: "\(ring.count) words is not a whole number of 16-word slots")
+            throw .malformed(what: "ring", detail: "\(counted(ring.count, "word")) is not a whole number of 16-word slots")
         }
         guard slots >= 0, slots * RingProtocol.slotWords <= ring.count else {
             throw .bufferTooShort(what: "ring", words: ring.count, needed: slots * RingProtocol.slotWords)

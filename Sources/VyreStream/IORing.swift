@@ -29,7 +29,7 @@ public struct IORingError: Error, Sendable, Hashable, CustomStringConvertible {
 public struct IORing: ~Copyable {
     /// liburing keeps pointers into the struct, so it lives at a fixed heap address.
     private let ring: UnsafeMutablePointer<io_uring>
-    /// Submission entries asked for (the kernel may round the ring up).
+    /// Submission entries the kernel gave the ring (what was asked for, rounded up to a power of two).
     public let entries: UInt32
 
     /// Sets up a ring with room for `entries` submissions (rounded up by the kernel).
@@ -42,7 +42,7 @@ public struct IORing: ~Copyable {
             throw IORingError(errno: result, call: "io_uring_queue_init(\(entries))")
         }
         self.ring = ring
-        self.entries = entries
+        self.entries = ring.pointee.sq.ring_entries
     }
 
     deinit {

@@ -71,4 +71,42 @@ public struct FloatTolerance: Sendable, Hashable {
         let b = want.bitPattern & 0x7FFF_FFFF
         return (a > b ? a - b : b - a) <= ulps
     }
+
+    /// Whether an f64 `got` is close enough to `want` (the same rule as for f32).
+    public func accepts(_ got: Double, _ want: Double) -> Bool {
+        if got.isNaN || want.isNaN { return got.isNaN && want.isNaN }
+        if got == want { return true }
+        if Swift.abs(got - want) <= Double(absolute) { return true }
+        guard got.sign == want.sign, got.isFinite, want.isFinite else { return false }
+        let a = got.bitPattern & 0x7FFF_FFFF_FFFF_FFFF
+        let b = want.bitPattern & 0x7FFF_FFFF_FFFF_FFFF
+        return (a > b ? a - b : b - a) <= UInt64(ulps)
+    }
+
+    /// The allowance docs/semantics.md gives `program`'s float results on a device: none when
+    /// every float operation it computes is correctly rounded, ``divisionAndRoot`` once it
+    /// divides floats or takes a square root, ``transcendental`` once it calls exp, exp2, log,
+    /// log2, sin or cos. It applies to the program's float outputs; a value that an approximate
+    /// result flowed into through a cast or a comparison may still differ beyond it.
+    public static func documented(for validated: ValidatedProgram) -> FloatTolerance? {
+        struct Approximations: ProgramVisitor {
+            let analysis: ProgramAnalysis
+            var tolerance: FloatTolerance?
+            mutating func visit(_ expr: Expr, at path: String, depth: Int) {
+                switch expr {
+                case .unary(let op, _) where op.isApproximate && op != .sqrt:
+                    tolerance = .transcendental
+                case .unary(.sqrt, _):
+                    if tolerance == nil { tolerance = .divisionAndRoot }
+                case .binary(.div, _, _) where analysis.type(at: path).isFloat:
+                    if tolerance == nil { tolerance = .divisionAndRoot }
+                default:
+                    break
+                }
+            }
+        }
+        var visitor = Approximations(analysis: validated.analysis)
+        validated.program.walk(&visitor)
+        return visitor.tolerance
+    }
 }

@@ -44,7 +44,7 @@ public enum Conformance {
     /// What differs between the reference's words and the device's for one buffer; nil when
     /// they agree (NaNs of either payload agree, f32 within the case's tolerance).
     public static func compare(_ decl: BufferDecl, _ want: [UInt32], _ got: [UInt32], _ tolerance: FloatTolerance?) -> String? {
-        guard want.count == got.count else { return "buffer '\(decl.name)' came back with \(got.count) words, expected \(want.count)" }
+        guard want.count == got.count else { return "buffer '\(decl.name)' came back with \(counted(got.count, "word")), expected \(want.count)" }
         let stride = decl.elementType.wordCount
         for element in 0..<(want.count / stride) {
             let w = Array(want[(element * stride)..<((element + 1) * stride)])
@@ -58,6 +58,7 @@ public enum Conformance {
                 if let tolerance, tolerance.accepts(b, a) { continue }
             case (.f64(let a), .f64(let b)):
                 if a.isNaN && b.isNaN { continue }
+                if let tolerance, tolerance.accepts(b, a) { continue }
             case (.bool(let a), .bool(let b)) where a == b:
                 continue
             default:

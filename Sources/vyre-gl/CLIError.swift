@@ -38,13 +38,18 @@ enum CLI {
     /// whatever the error's type, and exits with the status its kind calls for.
     static func fail(_ error: any Error) -> Never {
         let (status, diagnostics) = classify(error)
-        var lines = diagnostics.prefix(diagnosticLimit).map { d in
-            let text = d.description
-            return text.count > messageLimit ? "\(text.prefix(messageLimit))... (message cut at \(messageLimit) characters)" : text
-        }
+        var lines = diagnostics.prefix(diagnosticLimit).map(line)
         if diagnostics.count > diagnosticLimit { lines.append("... and \(diagnostics.count - diagnosticLimit) more problems") }
         FileHandle.standardError.write(Data(lines.map { "vyre-gl: \($0)\n" }.joined().utf8))
         exit(status.rawValue)
+    }
+
+    /// One diagnostic as one line of stderr: cut at ``messageLimit`` and with every control
+    /// character escaped, whatever input the message quotes, so it can never split the line or
+    /// send the terminal an escape sequence.
+    static func line(_ d: Diagnostic) -> String {
+        let text = d.description
+        return escapingControlCharacters(text.count > messageLimit ? "\(text.prefix(messageLimit))... (message cut at \(messageLimit) characters)" : text)
     }
 
     /// A command-line parsing error (unknown flag, missing or malformed value): exit status 2,
@@ -57,10 +62,20 @@ enum CLI {
                 exit(0)
             } catch { fail(error) }
         }
-        let message = VyreGLCommand.fullMessage(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
-        let command = arguments.first { name in VyreGLCommand.configuration.subcommands.contains { $0.configuration.commandName == name } }
-        let help = command.map { "vyre-gl \($0) --help" } ?? "vyre-gl --help"
-        fail(CLIFailure(status: .badInput, message, fix: "correct the command line; '\(help)' lists the arguments and options"))
+        // The parser's own message, on one line: its usage block would split the diagnostic, and
+        // the Fix names the help of the (sub)command that was being parsed.
+        let message = VyreGLCommand.message(for: error).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        var command: [any ParsableCommand.Type] = [VyreGLCommand.self]
+        for argument in arguments {
+            guard let next = command.last!.configuration.subcommands.first(where: { $0.configuration.commandName == argument }) else { break }
+            command.append(next)
+        }
+        let help = (["vyre-gl"] + command.dropFirst().compactMap { $0.configuration.commandName } + ["--help"]).joined(separator: " ")
+        // For a bad value the parser also names what the option takes.
+        let takes = VyreGLCommand.fullMessage(for: error).split(whereSeparator: \.isNewline)
+            .first { $0.hasPrefix("Help:") }
+            .map { " (" + $0.dropFirst(5).split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") + ")" } ?? ""
+        fail(CLIFailure(status: .badInput, message, fix: "correct the command line\(takes); '\(help)' lists the arguments and options"))
     }
 
     /// The exit status and the diagnostics, in the command line's words (flags and JSON keys).
@@ -88,13 +103,13 @@ enum CLI {
     static func describe(_ error: VyreGLError) -> [Diagnostic] {
         switch error {
         case .missingBuffer(let n):
-            [Diagnostic("runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown", fix: "pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N")]
+            describe(InputError.missingBuffer(n))
         case .bufferTooSmall(let n, let bytes, let needed):
-            [Diagnostic("buffer '\(quoteForMessage(n))' has \(bytes / 4) words but the program declares \(needed / 4)", fix: "pass at least \(needed / 4) words with --buffer \(n)=..., or leave it out to start it zeroed")]
+            describe(InputError.bufferTooSmall(name: n, words: bytes / 4, needed: needed / 4))
         case .missingParameter(let n):
             [Diagnostic("the program reads parameter '\(quoteForMessage(n))' but no value was given", fix: "add --param \(n)=VALUE")]
         case .unknownBuffer(let n):
-            [Diagnostic("buffer '\(quoteForMessage(n))' was given but the program declares no such buffer", fix: "check the --buffer names against the program's buffers")]
+            describe(InputError.unknownBuffer(n))
         case .gridTooLarge(let requested, _) where requested.x == 0 || requested.y == 0 || requested.z == 0:
             [Diagnostic("--groups \(requested.x),\(requested.y),\(requested.z) has an empty axis", fix: "dispatch at least one workgroup on every axis")]
         case .gridTooLarge(let requested, let limit):
@@ -115,12 +130,8 @@ enum CLI {
             [Diagnostic("the reference interpreter behind --check ran past its budget of \(budget) steps", fix: "check a smaller run (fewer --groups, less work per invocation), or leave out --check")]
         case .missingParameter(let n):
             [Diagnostic("the program reads parameter '\(quoteForMessage(n))' but no value was given", fix: "add --param \(n)=VALUE")]
-        case .missingBuffer(let n):
-            [Diagnostic("runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown", fix: "pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N")]
-        case .bufferTooSmall(let n, let words, let needed):
-            [Diagnostic("buffer '\(quoteForMessage(n))' has \(words) words but the program declares \(needed)", fix: "pass at least \(needed) words with --buffer \(n)=..")]
-        case .unknownBuffer(let n):
-            [Diagnostic("buffer '\(quoteForMessage(n))' was given but the program declares no such buffer", fix: "check the --buffer names against the program's buffers")]
+        case .input(let e):
+            describe(e)
         case .invalidGrid:
             [Diagnostic("--groups has an empty axis", fix: "dispatch at least one workgroup on every axis")]
         default:
@@ -128,16 +139,49 @@ enum CLI {
         }
     }
 
+    /// Buffers that do not fit the program, said with `--buffer`.
+    static func describe(_ error: InputError) -> [Diagnostic] {
+        switch error {
+        case .missingBuffer(let n):
+            [Diagnostic("runtime-sized buffer '\(quoteForMessage(n))' was not given, so its length is unknown", fix: "pass it with --buffer \(n)=[...], \(n)=@FILE or \(n)=zeros:N")]
+        case .bufferTooSmall(let n, let words, let needed):
+            [Diagnostic("buffer '\(quoteForMessage(n))' has \(counted(words, "word")) but the program declares \(needed)", fix: "pass at least \(needed) words with --buffer \(n)=...")]
+        case .unknownBuffer(let n):
+            [Diagnostic("buffer '\(quoteForMessage(n))' was given but the program declares no such buffer", fix: "check the --buffer names against the program's buffers")]
+        }
+    }
+
     static func badInput(_ problem: String, fix: String) -> CLIFailure { CLIFailure(status: .badInput, problem, fix: fix) }
 
-    /// Loads a program from JSON (or from wire bytes, recognized by their magic).
+    /// Loads a program from JSON (or from wire bytes, recognized by their magic); every problem
+    /// names the file.
     static func loadProgram(_ path: String) throws -> Program {
         let bytes = try InputFile.read(path, what: "program file")
-        if bytes.starts(with: WireFormat.magic) { return try Program(wireBytes: bytes) }
+        let file = quoteForMessage(path, limit: 160)
+        if bytes.starts(with: WireFormat.magic) {
+            do { return try Program(wireBytes: bytes) } catch {
+                throw CLIFailure(status: .badInput, diagnostics: error.diagnostics.map { $0.within("invalid program wire bytes").located(in: file) })
+            }
+        }
         do { return try Program(json: bytes) } catch {
             throw CLIFailure(status: .badInput, diagnostics: error.diagnostics.map {
-                Diagnostic("\(quoteForMessage(path, limit: 160)): invalid program JSON at \($0.path ?? "(top level)"): \($0.problem)", fix: $0.fix)
+                Diagnostic("\(file): invalid program JSON at \($0.path ?? "(top level)"): \($0.problem)", fix: $0.fix)
             })
+        }
+    }
+
+    /// Validates the program loaded from `path` (for a device when `context` is given); each
+    /// problem names the file and its JSON path there.
+    static func validate(_ program: Program, from path: String, for context: GLContext?) throws -> ValidatedProgram {
+        func located(_ failure: ValidationFailure) -> CLIFailure {
+            CLIFailure(status: .badInput, diagnostics: failure.diagnostics.map { $0.located(in: quoteForMessage(path, limit: 160)) })
+        }
+        guard let context else {
+            do throws(ValidationFailure) { return try program.validated(limits: .unrestricted) } catch { throw located(error) }
+        }
+        do throws(VyreGLError) { return try context.validated(program) } catch {
+            if case .invalidForDevice(let failure) = error { throw located(failure) }
+            throw error
         }
     }
 

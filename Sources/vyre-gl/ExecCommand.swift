@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import VyreGL
 import VyreIR
+import VyreTesting
 
 struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,11 +17,11 @@ struct ExecCommand: ParsableCommand {
             """)
 
     @Argument(help: "The program: JSON, or wire bytes (.vyir).") var program: String
-    @Option(help: "Workgroups to dispatch: X[,Y[,Z]], each at least 1.") var groups: String = "1"
+    @Option(help: "Workgroups to dispatch: X[,Y[,Z]], each at least 1 (default 1, or the --inputs file's grid).") var groups: String?
     @Option(name: .customLong("buffer"), help: "NAME=[...] | NAME=@FILE | NAME=zeros:N (repeatable, once per buffer).") var buffers: [String] = []
-    @Option(help: "Iterations each forever loop may run (keep it well below the device's loop limit, see 'vyre-gl info').") var budget: UInt32 = DispatchOptions.defaultForeverBudget
+    @Option(help: "Iterations each forever loop may run (default \(DispatchOptions.defaultForeverBudget), or the --inputs file's; keep it well below the device's loop limit, see 'vyre-gl info').") var budget: UInt32?
     @Option(name: .customLong("param"), help: "NAME=VALUE: a parameter the program reads (u32, decimal; repeatable).") var params: [String] = []
-    @Option(help: "Grid, budget, buffers and parameters from a file written by 'selftest --dump-failures' (NAME.inputs.json).") var inputs: String?
+    @Option(help: "Grid, budget, buffers and parameters from a file written by 'selftest --dump-failures' (NAME.inputs.json); --groups, --budget, --buffer and --param given beside it replace the file's.") var inputs: String?
     @Option(help: "Seconds the dispatch may run (more than 0, at most 86400); past it a program that loops is stopped (exit 1); one without loops runs its grid to the end.") var timeout: Seconds = Seconds(60)
     @Option(name: .customLong("output-dir"), help: "Also write each output buffer as DIR/NAME.bin (raw little-endian).") var outputDir: String?
     @Flag(help: "Also run the CPU reference interpreter and compare every output word.") var check = false
@@ -36,14 +37,14 @@ struct ExecCommand: ParsableCommand {
     func run() throws {
         runReporting {
             let p = try CLI.loadProgram(program)
-            var grid = try Self.parseGrid(groups)
-            var budget = self.budget
+            var grid = try groups.map(Self.parseGrid) ?? WorkgroupSize(1, 1, 1)
+            var budget = self.budget ?? DispatchOptions.defaultForeverBudget
             var contents: [String: BufferContents] = [:]
             var parameters: [String: UInt32] = [:]
             if let inputs {
                 let saved = try SavedInputs.load(inputs, program: p)
-                grid = saved.grid
-                budget = saved.foreverBudget
+                if groups == nil { grid = saved.grid }
+                if self.budget == nil { budget = saved.foreverBudget }
                 contents = saved.buffers.mapValues { .words($0) }
                 parameters = saved.parameters
             }
@@ -58,32 +59,38 @@ struct ExecCommand: ParsableCommand {
                 throw CLI.badInput("the program reads parameter '\(missing)' but no --param \(missing)=VALUE was given", fix: "add it")
             }
             let context = try CLI.openContext(deviceOptions)
-            let validated = try context.validated(p)
+            let validated = try CLI.validate(p, from: program, for: context)
             let pipeline = try context.makePipeline(validated)
             let options = DispatchOptions(foreverBudget: budget, timeout: timeout.duration, parameters: parameters)
             let output = try context.run(pipeline, grid: grid, contents: contents, options: options)
             let verdict = check ? try Self.compare(validated, output, grid: grid, contents: contents, options: options) : nil
+            if output.ranPastTimeout { Output.warn(Self.pastTimeout(output.gpuTime, timeout)) }
             let outputs = p.buffers.filter { $0.access.canWrite }
             if let outputDir { try Self.write(outputs, of: output, to: outputDir) }
             if json {
-                try Self.printJSON(outputs, of: output, device: context.info.renderer, grid: grid, verdict: verdict)
+                try Self.printJSON(outputs, of: output, device: context.info.renderer, grid: grid, verdict: verdict?.text)
             } else {
                 try Output.line("ran on \(context.info.renderer): grid \(grid), compile \(String(format: "%.1f", output.compileTime.ms)) ms, dispatch \(String(format: "%.3f", output.gpuTime.ms)) ms")
                 for decl in outputs { try Self.printText(decl, of: output, all: all) }
                 if let t = output.trap {
                     try Output.line("trap: \(t.count) invocation\(t.count == 1 ? "" : "s") trapped; first seen: code \(t.code) at invocation \(t.invocation)")
                 }
-                if let verdict { try Output.line("check against the reference interpreter: \(verdict)") }
+                if let verdict { try Output.line("check against the reference interpreter: \(verdict.text)") }
             }
-            if output.trap != nil || (verdict != nil && verdict != "match") {
-                throw output.trap != nil
-                    ? CLIFailure(status: .ranWithFailures, "the program trapped (see the trap line above)", fix: "look up the trap code in the program; the invocation index says which one raised it")
-                    : CLIFailure(status: .ranWithFailures, "the device and the reference interpreter disagree (see the check line above)", fix: "report the program and its inputs (vyre-gl selftest --dump-failures writes such files); it is a driver or vyre-gl bug")
+            if output.trap != nil {
+                throw CLIFailure(status: .ranWithFailures, "the program trapped (see the trap line above)", fix: "look up the trap code in the program; the invocation index says which one raised it")
             }
+            if let failure = verdict?.failure { throw failure }
         }
     }
 
     // MARK: output
+
+    /// The warning for a run that ended by itself after `--timeout`.
+    static func pastTimeout(_ took: Duration, _ timeout: Seconds) -> Diagnostic {
+        Diagnostic("the dispatch took \(String(format: "%.2f", took.ms / 1000)) s, past --timeout \(timeout.value): the program has no loops, so nothing in it can be stopped and it ran its whole grid; its results are complete",
+                   fix: "to keep within a deadline, give the program fewer workgroups or less work per invocation")
+    }
 
     /// Reads buffer `name` back `chunkWords` at a time (whole elements), handing each chunk to `body`.
     static func forEachChunk(_ decl: BufferDecl, of output: borrowing RunOutput, limit: Int? = nil, _ body: ([UInt32]) throws -> Void) throws {
@@ -99,7 +106,7 @@ struct ExecCommand: ParsableCommand {
     static func printText(_ decl: BufferDecl, of output: borrowing RunOutput, all: Bool) throws {
         let elements = output.wordCount(decl.name) / decl.elementType.wordCount
         let shown = all ? elements : Swift.min(elements, preview)
-        try Output.write("\(decl.name) (\(decl.elementType), \(elements) elements):")
+        try Output.write("\(decl.name) (\(decl.elementType), \(elements) element\(elements == 1 ? "" : "s")):")
         try forEachChunk(decl, of: output, limit: shown * decl.elementType.wordCount) { words in
             try Output.write(ElementText.plain(words, decl.elementType).map { " " + $0 }.joined())
         }
@@ -125,7 +132,8 @@ struct ExecCommand: ParsableCommand {
         try Output.write("  \"compileMilliseconds\": \(output.compileTime.ms),\n")
         try Output.write("  \"device\": \(ElementText.jsonString(device)),\n")
         try Output.write("  \"dispatchMilliseconds\": \(output.gpuTime.ms),\n")
-        try Output.write("  \"grid\": [\(grid.x), \(grid.y), \(grid.z)]")
+        try Output.write("  \"grid\": [\(grid.x), \(grid.y), \(grid.z)],\n")
+        try Output.write("  \"ranPastTimeout\": \(output.ranPastTimeout)")
         if let t = output.trap { try Output.write(",\n  \"trap\": {\"code\": \(t.code), \"count\": \(t.count), \"invocation\": \(t.invocation)}") }
         try Output.line("\n}")
     }
@@ -142,19 +150,39 @@ struct ExecCommand: ParsableCommand {
         }
     }
 
-    /// Runs the reference interpreter on the same inputs and compares every word.
-    static func compare(_ validated: ValidatedProgram, _ output: borrowing RunOutput, grid: WorkgroupSize, contents: [String: BufferContents], options: DispatchOptions) throws -> String {
+    /// What `--check` found: "match", the first difference, or why there was no comparison.
+    struct Verdict {
+        var text: String
+        /// Set when the check did not pass: how the command ends once the output is printed.
+        var failure: CLIFailure?
+    }
+
+    /// Runs the reference interpreter on the same inputs and compares every element, with the
+    /// float allowances docs/semantics.md gives the operations the program uses. The device has
+    /// already run by then, so an interpreter that cannot finish is a failed check (exit 1), not
+    /// bad input.
+    static func compare(_ validated: ValidatedProgram, _ output: borrowing RunOutput, grid: WorkgroupSize, contents: [String: BufferContents], options: DispatchOptions) throws -> Verdict {
         let program = validated.program
-        let inputs = contents.mapValues(\.materialized)
-        let reference = try Interpreter(options: .init(foreverBudget: options.foreverBudget, parameters: options.parameters)).run(validated, grid: grid, buffers: inputs)
+        let reference: InterpreterResult
+        do {
+            reference = try Interpreter(options: .init(foreverBudget: options.foreverBudget, parameters: options.parameters)).run(validated, grid: grid, buffers: contents.mapValues(\.materialized))
+        } catch {
+            let d = CLI.describe(error).first ?? Diagnostic("\(error)", fix: "leave out --check")
+            return Verdict(text: "not checked: \(d.problem)", failure: CLIFailure(status: .ranWithFailures, "the device ran, but --check could not compare its results: \(d.problem)", fix: d.fix))
+        }
+        let tolerance = FloatTolerance.documented(for: validated)
         for decl in program.buffers {
             let want = reference.buffers[decl.name] ?? []
             let got = try output.read(decl.name, words: 0..<output.wordCount(decl.name))
-            guard want != got else { continue }
-            let at = zip(want, got).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? Swift.min(want.count, got.count)
-            return "mismatch in '\(decl.name)' at word \(at): device \(got.indices.contains(at) ? String(got[at]) : "-"), reference \(want.indices.contains(at) ? String(want[at]) : "-")"
+            guard let difference = Conformance.compare(decl, want, got, decl.elementType.isFloat ? tolerance : nil) else { continue }
+            let allowance = tolerance.map { " (beyond the documented allowance of \($0.ulps) ulp\($0.absolute > 0 ? " or \($0.absolute) absolute" : "") for this program's approximate float operations)" } ?? ""
+            return Verdict(text: "mismatch: \(difference)\(decl.elementType.isFloat ? allowance : "")", failure: CLIFailure(
+                status: .ranWithFailures, "the device and the reference interpreter disagree (see the check line above)",
+                fix: tolerance == nil
+                    ? "report the program and its inputs (vyre-gl selftest --dump-failures writes such files); it is a driver or vyre-gl bug"
+                    : "if the difference flows from exp, log, sin, cos, sqrt or a float division, whose precision GLSL leaves to the device, it is allowed (docs/semantics.md); otherwise report the program and its inputs"))
         }
-        return "match"
+        return Verdict(text: "match", failure: nil)
     }
 
     // MARK: input
@@ -207,7 +235,7 @@ struct ExecCommand: ParsableCommand {
             let bytes = try InputFile.read(path, what: "buffer file")
             if path.hasSuffix(".json") { return (name, .words(try parseArray(bytes, decl, source: "buffer file '\(quoteForMessage(path, limit: 160))'"))) }
             guard bytes.count % decl.elementType.byteCount == 0 else {
-                throw CLI.badInput("buffer file '\(quoteForMessage(path, limit: 160))' has \(bytes.count) bytes, not a whole number of \(decl.elementType) elements (\(decl.elementType.byteCount) bytes each)", fix: "pass raw little-endian \(decl.elementType) data")
+                throw CLI.badInput("buffer file '\(quoteForMessage(path, limit: 160))' has \(counted(bytes.count, "byte")), not a whole number of \(decl.elementType) elements (\(decl.elementType.byteCount) bytes each)", fix: "pass raw little-endian \(decl.elementType) data")
             }
             var words = [UInt32](repeating: 0, count: bytes.count / 4)
             words.withUnsafeMutableBytes { $0.copyBytes(from: bytes) }
@@ -294,9 +322,13 @@ struct SavedInputs {
                 if let unknown = buffers.keys.sorted().first(where: { program.buffer(named: $0) == nil }) {
                     throw c.fail("buffers", "'\(quoteForMessage(unknown))' is not a buffer of the program", fix: "use the inputs file written with this program")
                 }
+                let parameters = try c.decodeIfPresent([String: UInt32].self, forKey: "parameters") ?? [:]
+                if let unknown = parameters.keys.sorted().first(where: { !program.parameterNames.contains($0) }) {
+                    throw c.fail("parameters", "'\(quoteForMessage(unknown))' is not a parameter the program reads", fix: "use the inputs file written with this program")
+                }
                 return SavedInputs(grid: WorkgroupSize(g[0], g.count > 1 ? g[1] : 1, g.count > 2 ? g[2] : 1),
                                    foreverBudget: try c.integer("foreverBudget", UInt32.self), buffers: buffers,
-                                   parameters: try c.decodeIfPresent([String: UInt32].self, forKey: "parameters") ?? [:])
+                                   parameters: parameters)
             }
         } catch let error as DecodingError {
             throw CLIFailure(status: .badInput, diagnostics: ProgramJSONError(error).diagnostics.map {

@@ -21,8 +21,7 @@ struct GLSLCommand: ParsableCommand {
             if let device {
                 target = try GLContext(device: DeviceSelection(parsing: device)).target
             }
-            let validated: ValidatedProgram
-            do throws(ValidationFailure) { validated = try p.validated(limits: .unrestricted) } catch { throw GLSLError.invalidProgram(error) }
+            let validated = try CLI.validate(p, from: program, for: nil)
             let lowered = try validated.lowerToGLSL(target: target)
             if annotate {
                 try Output.line("// content hash: \(validated.contentHash)")

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Synchronization
+import VyreIR
 
 /// Standard output with its write errors caught. A full disk (`> /dev/full`) or a reader that
 /// went away (a closed pipe) ends the command with a message and exit status 1, instead of output
@@ -40,6 +41,11 @@ enum Output {
                 offset += n
             }
         }
+    }
+
+    /// A warning on stderr, in the same one-line form as an error; the command goes on.
+    static func warn(_ d: Diagnostic) {
+        FileHandle.standardError.write(Data("vyre-gl: warning: \(CLI.line(d))\n".utf8))
     }
 
     /// `value` as pretty-printed JSON with sorted keys, then a newline.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import VyreIR
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -58,4 +59,14 @@ struct DeviceOptions: ParsableArguments {
     var device: String?
 
     var selection: DeviceSelection { device.map(DeviceSelection.init(parsing:)) ?? .automatic }
+
+    /// A value that is neither an index nor a path is a usage error (exit 2); one that names no
+    /// device present is found out when the device is opened (exit 3).
+    func validate() throws {
+        guard let device else { return }
+        let text = device.trimmingCharacters(in: .whitespaces)
+        guard Int(text).map({ $0 >= 0 }) ?? text.hasPrefix("/") else {
+            throw ValidationError("--device '\(quoteForMessage(device))' is neither a device index such as 0 nor a render node path such as /dev/dri/renderD128")
+        }
+    }
 }

@@ -41,9 +41,14 @@ struct CLIContractTests {
         (["run", "examples/hello.json", "--workgroup-size", "0"], "--workgroup-size must be at least 1"),
         (["info", "--json", "--extra"], "Unknown option '--extra'"),
         (["frobnicate"], "Unexpected argument 'frobnicate'"),
+        (["bench", "oneshot", "--bogus"], "'vyre-gl bench oneshot --help'"),
+        (["exec", "examples/programs/double.json", "--device", "abc"], "neither a device index"),
     ])
     func usageErrorsExitTwoWithAFix(_ arguments: [String], _ mentions: String) throws {
-        Self.expectCleanFailure(try CLIRunner.run(arguments), status: 2, mentions: mentions, arguments.joined(separator: " "))
+        let r = try CLIRunner.run(arguments)
+        Self.expectCleanFailure(r, status: 2, mentions: mentions, arguments.joined(separator: " "))
+        // One line, one period before the Fix, and no usage block.
+        #expect(r.stderr.split(separator: "\n").count == 1 && !r.stderr.contains("..") && !r.stderr.contains("Usage:"), "\(r.stderr)")
     }
 
     @Test func helpAndVersionExitZero() throws {
@@ -103,6 +108,9 @@ struct CLIContractTests {
         (#"{"control": {"0200": 1}, "ops": []}"#, "control.0200"),
         (#"{"ops": [{"op": "NOP"}], "ops": []}"#, "'ops' appears twice"),
         (#"{"control": {"300": 5, "300": 6}, "ops": []}"#, "'300' appears twice"),
+        (#"{"ops": [{"op": "PACKED_SLOT", "ops": []}]}"#, "a PACKED_SLOT with no inner ops"),
+        (#"{"ops": [{"op": "NOP", "priority": null}]}"#, "ops[0].priority"),
+        (#"{"ops": [{"op": "NOP"}], "buffers": null}"#, "buffers: expected an object, found null"),
     ])
     func looseBatchesAreRefused(_ json: String, _ mentions: String) throws {
         let file = try Self.temporary("loose.json", json)
@@ -136,7 +144,7 @@ struct CLIContractTests {
         let r = try CLIRunner.run(["exec", program.path])
         if r.status == 0 {
             // A device without a loop limit: the whole count, nothing less.
-            #expect(r.stdout.contains("o (u32, 1 elements): 100000"))
+            #expect(r.stdout.contains("o (u32, 1 element): 100000"))
         } else {
             Self.expectCleanFailure(r, status: 1, mentions: "stopped the loop at IR node entry[0]", "a 100,000-iteration loop")
             #expect(!r.stdout.contains("65535"))

@@ -37,8 +37,9 @@ struct ToolCommandTests {
         #expect(r.status == 2, "\(r.stderr)")
         let lines = r.stderr.split(separator: "\n").map(String.init)
         #expect(lines.count == 2, "\(r.stderr)")
-        #expect(lines.first?.hasPrefix("vyre-gl: entry[0]: cannot lower an invalid program: store into read-only buffer 'data'. Fix: ") == true, "\(r.stderr)")
-        #expect(lines.last?.hasPrefix("vyre-gl: entry[1]: cannot lower an invalid program: assignment to undefined variable 'nowhere'. Fix: ") == true, "\(r.stderr)")
+        // The file, then the JSON path inside it.
+        #expect(lines.first?.hasPrefix("vyre-gl: \(program.path): entry[0]: store into read-only buffer 'data'. Fix: ") == true, "\(r.stderr)")
+        #expect(lines.last?.hasPrefix("vyre-gl: \(program.path): entry[1]: assignment to undefined variable 'nowhere'. Fix: ") == true, "\(r.stderr)")
         for line in lines { #expect(line.hasSuffix(".") && line.components(separatedBy: ". Fix: ").count == 2, "\(line)") }
     }
 

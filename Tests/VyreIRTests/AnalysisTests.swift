@@ -19,12 +19,12 @@ struct AnalysisTests {
         }
         let a = try p.validated(limits: .unrestricted).analysis
         #expect(a.type(at: "entry[0].value") == .f32)
-        #expect(a.type(at: "entry[0].value.operand") == .u32)
-        #expect(a.type(at: "entry[1].condition") == .bool)
-        #expect(a.type(at: "entry[1].condition.lhs") == .f32)
+        #expect(a.type(at: "entry[0].value.value") == .u32)
+        #expect(a.type(at: "entry[1].if") == .bool)
+        #expect(a.type(at: "entry[1].if.args[0]") == .f32)
         // Two variables of one name in sibling scopes keep their own types.
         #expect(a.type(at: "entry[1].then[0].value") == .i32)
-        #expect(a.type(at: "entry[1].then[0].value.operand") == .f32)
+        #expect(a.type(at: "entry[1].then[0].value.value") == .f32)
         #expect(a.type(at: "entry[1].else[0].value") == .u32)
     }
 
@@ -69,7 +69,7 @@ struct AnalysisTests {
         #expect(b.containsLoop && b.containsTrap)
         #expect(b.sizedMemories == ["wide"])
         #expect(b.sharedData.isEmpty)
-        #expect(b.wideTypes.map(\.path) == ["buffers[0]", "entry[0].body[0].value", "entry[0].body[0].value.operand"])
+        #expect(b.wideTypes.map(\.path) == ["buffers[0]", "entry[0].body[0].value", "entry[0].body[0].value.value"])
         #expect(b.wideTypes.map(\.isBitcast) == [false, true, false])
     }
 
@@ -98,7 +98,7 @@ struct AnalysisTests {
         }
         var order = Order()
         p.walk(&order)
-        #expect(order.seen == ["entry[0]@1", "entry[0].maxIterations@2", "entry[0].condition@2", "entry[0].body[0]@2",
+        #expect(order.seen == ["entry[0]@1", "entry[0].max_iterations@2", "entry[0].while@2", "entry[0].body[0]@2",
                                "entry[0].body[0].value@3", "entry[0].body[0].value.index@4"])
     }
 

@@ -273,8 +273,8 @@ struct InterpreterTests {
 
     @Test func badInputsAreTypedErrors() {
         let p = Program(buffers: [BufferDecl("o", binding: 0, access: .readWrite, type: .u32)], workgroupSize: WorkgroupSize(1)) {}
-        #expect(throws: InterpreterError.missingBuffer("o")) { try Interpreter().run(p, grid: WorkgroupSize(1), buffers: [:]) }
-        #expect(throws: InterpreterError.unknownBuffer("x")) { try Interpreter().run(p, grid: WorkgroupSize(1), buffers: ["o": [], "x": []]) }
+        #expect(throws: InterpreterError.input(.missingBuffer("o"))) { try Interpreter().run(p, grid: WorkgroupSize(1), buffers: [:]) }
+        #expect(throws: InterpreterError.input(.unknownBuffer("x"))) { try Interpreter().run(p, grid: WorkgroupSize(1), buffers: ["o": [], "x": []]) }
         #expect(throws: InterpreterError.self) { try Interpreter().run(p, grid: WorkgroupSize(0), buffers: ["o": []]) }
     }
 }

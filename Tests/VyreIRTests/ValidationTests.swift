@@ -60,7 +60,7 @@ struct ValidationTests {
         case .invalidAtomic:
             return Case(kind: kind, program: program { Node.let("old", .atomic(.add, "input", at: 0, 1)) }, path: "entry[0].value", fixMentions: "read_write")
         case .unsupportedOperation:
-            return Case(kind: kind, program: program { Node.let("e", Expr.f64(1).apply(.exp)) }, path: "entry[0].value.operand", fixMentions: "f32", limits: .unrestricted)
+            return Case(kind: kind, program: program { Node.let("e", Expr.f64(1).apply(.exp)) }, path: "entry[0].value.args[0]", fixMentions: "f32", limits: .unrestricted)
         case .breakOutsideLoop:
             return Case(kind: kind, program: program { Node.if(true) { Node.break } }, path: "entry[0].then[0]", fixMentions: "return")
         case .nonUniformBarrier:
@@ -106,7 +106,7 @@ struct ValidationTests {
                 Node.if(.load("data", at: .localID(.x)).equals(0)) { Node.break }
             }
         }
-        #expect(p.validationErrors().contains { $0.kind == .nonUniformBarrier && $0.path == "entry[0].body[0]" })
+        #expect(p.validationErrors().contains { $0.kind == .nonUniformBarrier && $0.path == "entry[0].forever[0]" })
     }
 
     @Test func uniformBarriersAreAccepted() throws {
