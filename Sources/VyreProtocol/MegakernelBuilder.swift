@@ -17,10 +17,10 @@ struct MegakernelBuilder {
     /// buffer once per workgroup: one global atomic per counter per workgroup instead of two per
     /// slot on the same two words. Right for one-shot dispatch, where the host reads the counters
     /// only after the batch.
-    private var aggregateCounters = false
+    var aggregateCounters = false
     /// Order a slot's field writes before its status store with a buffer memory barrier. The
     /// one-pass variant leaves it out: nobody observes a slot until the whole batch has ended.
-    private var releaseBarriers = true
+    var releaseBarriers = true
 
     init(opcodes: [OpcodeHandler], extraBuffers: [BufferDecl]) {
         self.opcodes = opcodes
@@ -42,16 +42,16 @@ struct MegakernelBuilder {
 
     // MARK: small helpers
 
-    private mutating func fresh(_ stem: String) -> String {
+    mutating func fresh(_ stem: String) -> String {
         counter += 1
         return "k_\(stem)\(counter)"
     }
 
-    private static func u(_ v: Int) -> Expr { .u32(UInt32(v)) }
-    private static func u(_ v: UInt32) -> Expr { .u32(v) }
-    private static let len: Expr = "k_len"
+    static func u(_ v: Int) -> Expr { .u32(UInt32(v)) }
+    static func u(_ v: UInt32) -> Expr { .u32(v) }
+    static let len: Expr = "k_len"
     /// Words from the observable base to the end of the control buffer.
-    private static let obsRoom: Expr = "k_obs_room"
+    static let obsRoom: Expr = "k_obs_room"
 
     /// Adds 1 to DONE_COUNT (`metric == nil`) or to the metric of an opcode below 32.
     private mutating func count(metric opcode: Expr?) -> Node {
@@ -216,8 +216,10 @@ struct MegakernelBuilder {
         return nodes
     }
 
-    /// Claim, run and retire the slot at `base`; sets `k_final` and `k_reason`.
-    mutating func claimAndRun() -> [Node] {
+    /// Claim, run and retire the slot at `base`; sets `k_final` and `k_reason`. `cutsBefore` is
+    /// the invocation's count of driver-cut loops before this slot (an invocation of the resident
+    /// kernel runs many slots, and only a cut during this one faults it).
+    mutating func claimAndRun(cutsBefore: Expr = 0) -> [Node] {
         let argLoads: [Node] = (0..<RingProtocol.argsPerSlot).map { k in
             .let("arg\(k)", .load("ring", at: "base" + Self.u(RingProtocol.firstArgWord + k)))
         }
@@ -238,7 +240,7 @@ struct MegakernelBuilder {
                 ] + argLoads + [.let("fault", 0)] + [
                     .if("k_in_table", then: dispatch(), else: [.assign("fault", Self.u(FaultReason.tenantOutOfRange.rawValue))]),
                     // A loop the driver cut short left the op's work undone: the slot faults.
-                    .if(Expr.builtin(.loopCuts).notEquals(0), then: [.assign("fault", Self.u(FaultReason.driverLoopLimit.rawValue))], else: []),
+                    .if(Expr.builtin(.loopCuts).notEquals(cutsBefore), then: [.assign("fault", Self.u(FaultReason.driverLoopLimit.rawValue))], else: []),
                 ] + [
                     .if(Expr.variable("fault").equals(0), then: [
                         .if("opcode" < Self.u(C.metricSlots), then: [count(metric: "opcode")], else: []),
@@ -262,7 +264,9 @@ struct MegakernelBuilder {
     /// Lanes add the workgroup's 33 counters (DONE_COUNT, then one per opcode below 32) to the
     /// control buffer, lane `i` taking counters `i`, `i + size`, ...: every counter is flushed
     /// whatever the workgroup size. Written out rather than looped, so no driver loop limit applies.
-    private func flushCounters(workgroupSize: UInt32) -> [Node] {
+    /// `reset` zeroes each counter after it is flushed (the resident kernel counts again each
+    /// iteration).
+    func flushCounters(workgroupSize: UInt32, reset: Bool = false) -> [Node] {
         let counters = 1 + C.metricSlots
         let rounds = (counters + Int(workgroupSize) - 1) / Int(workgroupSize)
         return (0..<rounds).map { r in
@@ -272,7 +276,7 @@ struct MegakernelBuilder {
                 .if(Expr.variable("k_total\(r)").notEquals(0), then: [
                     .let("k_flush\(r)", .atomic(.add, "control",
                                                at: .select(index.equals(0), Self.u(C.doneCount), Self.u(C.metricsBase - 1) + index), .variable("k_total\(r)"))),
-                ], else: []),
+                ] + (reset ? [.store("k_counts", at: index, 0)] : []), else: []),
             ], else: [])
         }
     }

@@ -32,6 +32,12 @@ extension MegakernelConfiguration {
     /// extra buffers at free bindings and names) and builds the megakernel program for `limits`,
     /// with a validation failure inside a handler blamed on that handler. Needs no GPU.
     public func program(limits: Limits) throws(MegakernelError) -> ValidatedProgram {
+        try check()
+        return try validated(MegakernelPrograms.oneShot(configuration: self), limits: limits)
+    }
+
+    /// The custom opcodes and extra buffers, checked before any program is built.
+    private func check() throws(MegakernelError) {
         var seen = Set<UInt32>()
         for h in opcodes {
             if RingProtocol.isReserved(h.opcode) { throw .invalidOpcode(h.opcode, problem: "is reserved by the protocol (bit 31, 0xFFF0...0xFFFF and 0...7)", fix: "use a number from 8 up, such as a tenant-private opcode from 0x40000000") }
@@ -45,7 +51,15 @@ extension MegakernelConfiguration {
             if b.binding < MegakernelBindings.firstExtra { throw .invalidExtraBuffer(problem: "'\(b.name)' uses binding \(b.binding), which the protocol buffers take", fix: "use bindings from \(MegakernelBindings.firstExtra)") }
             if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer(problem: "'\(b.name)' has the name of a protocol buffer", fix: "rename it") }
         }
-        let program = MegakernelPrograms.oneShot(configuration: self)
+    }
+
+    /// As ``program(limits:)``, for the resident megakernel.
+    public func residentProgram(limits: Limits) throws(MegakernelError) -> ValidatedProgram {
+        try check()
+        return try validated(MegakernelPrograms.resident(configuration: self), limits: limits)
+    }
+
+    private func validated(_ program: Program, limits: Limits) throws(MegakernelError) -> ValidatedProgram {
         do { return try program.validated(limits: limits) } catch { throw Self.blame(error, handlers: opcodes, program: program) }
     }
 
@@ -116,6 +130,8 @@ public enum MegakernelError: DiagnosticError, Sendable {
     /// The batch breaks the protocol (found when planning, before any device work), or its debug log
     /// came back malformed.
     case invalidBatch(ProtocolError)
+    /// Options of the runtime around the megakernel cannot be used (a size out of range).
+    case invalidOptions(problem: String, fix: String)
     /// A blocking run was called from a job on the context thread while another batch held the
     /// megakernel: that batch needs the thread, so waiting would never end.
     case blockedOnContextThread
@@ -135,6 +151,7 @@ public enum MegakernelError: DiagnosticError, Sendable {
             return [Diagnostic("the handler of opcode \(op) (\(name)) returns or traps; handler bodies must run to their end, because every lane meets its workgroup at a barrier after its slot",
                                fix: "set fault to a reason (256 or more) to end the slot as FAULT instead")]
         case .invalidExtraBuffer(let problem, let fix): return [Diagnostic("extra buffer \(problem)", fix: fix)]
+        case .invalidOptions(let problem, let fix): return [Diagnostic(problem, fix: fix)]
         case .blockedOnContextThread:
             return [Diagnostic("a blocking Megakernel.run was called from a job on the context thread while another batch held the megakernel, and waiting would never end",
                                fix: "call the async run(_:) from tasks, or the blocking run from a thread of your own")]
@@ -150,6 +167,12 @@ public enum MegakernelPrograms {
     public static func oneShot(configuration: MegakernelConfiguration) -> Program {
         var builder = MegakernelBuilder(opcodes: configuration.opcodes, extraBuffers: configuration.extraBuffers)
         return builder.oneShot(workgroupSize: configuration.workgroupSize)
+    }
+
+    /// The resident megakernel for `configuration` (what `ResidentMegakernel` compiles).
+    public static func resident(configuration: MegakernelConfiguration) -> Program {
+        var builder = MegakernelBuilder(opcodes: configuration.opcodes, extraBuffers: configuration.extraBuffers)
+        return builder.resident(workgroupSize: configuration.workgroupSize)
     }
 }
 

@@ -48,8 +48,14 @@ public enum MegakernelBindings {
     public static let items: UInt32 = 4
     /// One-shot dispatch: `[count, (slot, status, reason)...]` of slots that did not end DONE.
     public static let exceptions: UInt32 = 5
+    /// The resident kernel: the host's doorbells, queues and slot generations (``ResidentLayout``);
+    /// one-shot dispatch binds its items here.
+    public static let queues: UInt32 = 4
+    /// The resident kernel: its device-local claim heads (``ResidentLayout``); one-shot dispatch
+    /// binds its exceptions here.
+    public static let claims: UInt32 = 5
     /// Extra buffers for custom opcodes start here.
     public static let firstExtra: UInt32 = 6
     /// Names of the protocol buffers; an extra buffer may not take one.
-    public static let reservedNames: Set<String> = ["control", "ring", "debug_log", "io_queue", "items", "exceptions"]
+    public static let reservedNames: Set<String> = ["control", "ring", "debug_log", "io_queue", "items", "exceptions", "queues", "claims"]
 }

@@ -4,20 +4,29 @@ import VyreGLSL
 import VyreIR
 import VyreProtocol
 
-/// The megakernel's GLSL (default configuration) is checked in as glsl/golden/megakernel_oneshot.comp:
-/// the tests regenerate and diff it (VYRE_UPDATE_GOLDEN=1 rewrites it) and GoldenTests validates it
-/// with glslangValidator.
+/// The megakernels' GLSL (default configuration) is checked in as glsl/golden/megakernel_oneshot.comp
+/// and megakernel_resident.comp: the tests regenerate and diff them (VYRE_UPDATE_GOLDEN=1 rewrites
+/// them) and GoldenTests validates them with glslangValidator.
 struct MegakernelGoldenTests {
-    static let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("glsl/golden/megakernel_oneshot.comp")
+    static func file(_ name: String) -> URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("glsl/golden/\(name).comp")
+    }
 
-    @Test func oneShotMegakernelMatchesGoldenGLSL() throws {
-        let program = MegakernelPrograms.oneShot(configuration: MegakernelConfiguration())
+    static func expectGolden(_ program: Program, _ name: String) throws {
         try program.validate(limits: .gl43)
         let source = try program.lowerToGLSL(target: .gl43).source
         if ProcessInfo.processInfo.environment["VYRE_UPDATE_GOLDEN"] == "1" {
-            try source.write(to: Self.file, atomically: true, encoding: .utf8)
+            try source.write(to: file(name), atomically: true, encoding: .utf8)
         }
-        #expect(source == (try String(contentsOf: Self.file, encoding: .utf8)), "rerun with VYRE_UPDATE_GOLDEN=1 if the change is intended")
+        #expect(source == (try String(contentsOf: file(name), encoding: .utf8)), "rerun with VYRE_UPDATE_GOLDEN=1 if the change is intended")
+    }
+
+    @Test func oneShotMegakernelMatchesGoldenGLSL() throws {
+        try Self.expectGolden(MegakernelPrograms.oneShot(configuration: MegakernelConfiguration()), "megakernel_oneshot")
+    }
+
+    @Test func residentMegakernelMatchesGoldenGLSL() throws {
+        try Self.expectGolden(MegakernelPrograms.resident(configuration: MegakernelConfiguration()), "megakernel_resident")
     }
 }

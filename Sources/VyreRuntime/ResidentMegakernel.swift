@@ -1,0 +1,611 @@
+public import VyreIR
+public import VyreGL
+public import VyreProtocol
+public import Logging
+import Foundation
+import Synchronization
+
+/// A megakernel that stays on the GPU: one dispatch claims and runs the slots that producers
+/// publish into a ring in persistently mapped memory, ends by itself after a bounded number of
+/// rounds, and is dispatched again at once while work is pending (see ``MegakernelPrograms/resident(configuration:)``
+/// and ``ResidentLayout``).
+///
+/// Producers (tasks or threads, any number) reserve a slot with one compare-and-swap, write it,
+/// store PUBLISHED last and append it to its priority's queue: no lock on that path. A driver
+/// thread keeps the kernel dispatched; a completion thread watches the slots' status words and
+/// hands each op its ``Completion``. No GL call is made per op.
+public final class ResidentMegakernel: Sendable {
+    private let core: ResidentCore
+
+    /// Builds the resident program from `configuration`, compiles it on `context` (one compile),
+    /// allocates the ring, control, queue and debug buffers, and starts the driver and completion
+    /// threads. The kernel is first dispatched when the first op arrives.
+    public init(context: GLContext, configuration: MegakernelConfiguration = MegakernelConfiguration(),
+                options: ResidentOptions = ResidentOptions(), logger: Logger? = nil) throws(MegakernelError) {
+        core = try ResidentCore(context: context, configuration: configuration, options: options, logger: logger ?? context.logger)
+        core.start()
+    }
+
+    deinit {
+        // Nothing outlives the kernel: ops not yet run fail, and the threads end before the
+        // buffers (freed on the context thread) go.
+        core.stop(.cancel)
+    }
+
+    /// The resident program (its GLSL is ``glslSource``).
+    public var program: Program { core.program }
+    /// The GLSL the resident kernel was compiled from.
+    public var glslSource: String { core.pipeline.lowered.source }
+    /// The geometry in use: workgroups per dispatch, lanes per workgroup, rounds per dispatch.
+    public var geometry: (workgroups: UInt32, lanes: UInt32, rounds: UInt32) { (core.workgroups, core.lanes, core.rounds) }
+
+    /// Publishes `item` without waiting: throws ``ResidentError/ringFull(slots:)`` when the next
+    /// slot is still in flight, ``ResidentError/shutDown`` after a shutdown.
+    public func trySubmit(_ item: WorkItem) throws(ResidentError) -> ResidentTicket {
+        try core.publish(item)
+    }
+
+    /// Publishes `item`, waiting for room while the ring is full, and returns its completion.
+    public func submit(_ item: WorkItem) async throws(ResidentError) -> Completion {
+        try await publishWaiting(item).completion()
+    }
+
+    /// Publishes every item (waiting for room as needed) and returns their completions in order.
+    public func submit(_ items: [WorkItem]) async throws(ResidentError) -> [Completion] {
+        var tickets: [ResidentTicket] = []
+        tickets.reserveCapacity(items.count)
+        for item in items { tickets.append(try await publishWaiting(item)) }
+        var out: [Completion] = []
+        out.reserveCapacity(items.count)
+        for t in tickets { out.append(try await t.completion()) }
+        return out
+    }
+
+    /// Publishes `item` from a thread, blocking while the ring is full and until it completes.
+    public func submitAndWait(_ item: WorkItem) throws(ResidentError) -> Completion {
+        while true {
+            do throws(ResidentError) { return try core.publish(item).wait() } catch {
+                guard case .ringFull = error else { throw error }
+                core.waitForRoom()
+            }
+        }
+    }
+
+    private func publishWaiting(_ item: WorkItem) async throws(ResidentError) -> ResidentTicket {
+        while true {
+            do throws(ResidentError) { return try core.publish(item) } catch {
+                guard case .ringFull = error else { throw error }
+                // Room comes as the completion thread retires slots; a short sleep, not a spin.
+                try? await Task.sleep(for: .microseconds(50))
+            }
+        }
+    }
+
+    /// Enables or disables `tenant` live. A disabled tenant's new ops stay PUBLISHED (see
+    /// ``telemetry``); enabling it again runs them.
+    public func setTenant(_ tenant: UInt32, enabled: Bool) {
+        core.setTenant(tenant, enabled: enabled)
+    }
+
+    /// Ends the kernel (see ``ShutdownMode``). Later submits throw ``ResidentError/shutDown``.
+    public func shutdown(_ mode: ShutdownMode) async {
+        let core = self.core
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread {
+                core.stop(mode)
+                c.resume()
+            }
+        }
+    }
+
+    /// A snapshot of the ring, the counters and the dispatches.
+    public var telemetry: ResidentTelemetry { core.telemetry() }
+
+    /// Control word `index` as the kernel left it (an acquiring load of mapped memory).
+    public func controlWord(_ index: Int) -> UInt32 { core.control.value.load(index) }
+}
+
+/// Everything a resident kernel owns; the threads hold it, the public type only fronts it.
+final class ResidentCore: @unchecked Sendable {
+    // Set up once, read by every thread.
+    let context: GLContext
+    let program: Program
+    let pipeline: ComputePipeline
+    let layout: ResidentLayout
+    let options: ResidentOptions
+    let workgroups: UInt32
+    let lanes: UInt32
+    let rounds: UInt32
+    let logger: Logger
+    let control: Owned<MappedBuffer>
+    let ring: Owned<MappedBuffer>
+    let debug: Owned<MappedBuffer>
+    let io: Owned<MappedBuffer>
+    let queues: Owned<MappedBuffer>
+    let claims: Owned<DeviceBuffer>
+    let extras: [Owned<DeviceBuffer>]
+    let handles: [UInt32: BufferHandle]
+    private let started = ContinuousClock.now
+
+    // Host-side slot state (`slotFree`, `slotWriting`, `slotInFlight`), one atomic per slot;
+    // the generation and queue sequence each slot was last published with; the ticket waiting on it.
+    private static let slotFree: UInt32 = 0, slotWriting: UInt32 = 1, slotInFlight: UInt32 = 2
+    private let slotState: UnsafeMutablePointer<Atomic<UInt32>>
+    private let slotGeneration: UnsafeMutablePointer<Atomic<UInt32>>
+    private let slotSequence: UnsafeMutablePointer<Atomic<UInt32>>
+    private let tickets: [TicketBox]
+    /// Per priority: the next queue sequence to hand out, the tail published to the kernel, and
+    /// the ready mark of each entry (`sequence + 1` once its words are written).
+    private let queueNext: UnsafeMutablePointer<Atomic<UInt32>>
+    private let queueTail: UnsafeMutablePointer<Atomic<UInt32>>
+    private let queueReady: UnsafeMutablePointer<Atomic<UInt32>>
+    private let nextSequence = Atomic<UInt32>(0)
+
+    private let inFlight = Atomic<Int>(0)
+    private let submitted = Atomic<Int>(0)
+    private let completed = Atomic<Int>(0)
+    private let dispatches = Atomic<Int>(0)
+    private let accepting = Atomic<Bool>(true)
+    /// 0 running, 1 drain requested, 2 cancel requested, 3 driver ended.
+    private let stopState = Atomic<Int>(0)
+    private static let running = 0, draining = 1, cancelling = 2, ended = 3
+    private let shutdownByOp = Atomic<Bool>(false)
+    private let failure = Mutex<ResidentError?>(nil)
+
+    // Parking: a thread sets its flag, re-checks for work, then waits; a waker that clears the
+    // flag signals. So a wake-up is never lost and nobody signals a thread that is not waiting.
+    private let driverIdle = Atomic<Bool>(false)
+    private let driverWake = DispatchSemaphore(value: 0)
+    private let completerIdle = Atomic<Bool>(false)
+    private let completerWake = DispatchSemaphore(value: 0)
+    private let driverDone = DispatchSemaphore(value: 0)
+    private let completerDone = DispatchSemaphore(value: 0)
+    private let roomWaiters = Atomic<Int>(0)
+    private let room = DispatchSemaphore(value: 0)
+
+    init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger) throws(MegakernelError) {
+        func invalid(_ problem: String, _ fix: String) -> MegakernelError {
+            .invalidOptions(problem: "resident options: \(problem)", fix: fix)
+        }
+        guard (1...RingProtocol.maxSlots).contains(options.slots) else { throw invalid("\(options.slots) slots", "use 1 to \(RingProtocol.maxSlots)") }
+        guard options.starvationGuard >= 1 else { throw invalid("a starvation guard of 0 rounds", "use 1 or more") }
+        let controlWords: [UInt32]
+        let debugWords: [UInt32]
+        do throws(ProtocolError) {
+            controlWords = try RingEncoding.control(words: options.controlWords, tenants: options.tenants)
+            debugWords = try RingEncoding.emptyDebugLog(records: options.debugRecords)
+        } catch { throw .invalidBatch(error) }
+        self.context = context
+        self.options = options
+        self.logger = logger
+        self.layout = ResidentLayout(slots: options.slots)
+        self.lanes = configuration.workgroupSize
+        let software = context.info.isSoftware
+        self.workgroups = options.workgroups ?? (software ? 1 : 8)
+        let loopBudget = context.info.limits.maxLoopIterations.map { Int($0) }
+        let pickedRounds: UInt32 = loopBudget == nil ? 4096 : 64
+        self.rounds = options.rounds ?? pickedRounds
+        guard rounds >= 1 else { throw invalid("0 rounds per dispatch", "use 1 or more") }
+        if let loopBudget, Int(rounds) * 2 > loopBudget {
+            throw invalid("\(rounds) rounds per dispatch: this driver ends an invocation's loops after \(loopBudget) iterations, which the rounds share with handler loops", "use at most \(loopBudget / 2) rounds")
+        }
+        let validated = try configuration.residentProgram(limits: context.limits)
+        self.program = validated.program
+        self.pipeline = try onDevice { () throws(VyreGLError) in try context.makePipeline(validated) }
+        let layout = self.layout
+        func mapped(_ words: Int) throws(MegakernelError) -> Owned<MappedBuffer> {
+            try onDevice { () throws(VyreGLError) in Owned(try context.makeMappedBuffer(bytes: words * 4)) }
+        }
+        control = try mapped(controlWords.count)
+        control.value.write(controlWords, atWord: 0)
+        ring = try mapped(layout.ringWords)
+        debug = try mapped(debugWords.count)
+        io = try mapped(RingProtocol.IO.words)
+        queues = try mapped(layout.queueBufferWords)
+        claims = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(bytes: ResidentLayout.claimsWords * 4)) }
+        var extras: [Owned<DeviceBuffer>] = []
+        var handles: [UInt32: BufferHandle] = [
+            MegakernelBindings.control: control.value.handle, MegakernelBindings.ring: ring.value.handle,
+            MegakernelBindings.debug: debug.value.handle, MegakernelBindings.io: io.value.handle,
+            MegakernelBindings.queues: queues.value.handle, MegakernelBindings.claims: claims.value.handle,
+        ]
+        for decl in configuration.extraBuffers {
+            let words = Int(decl.count ?? 1) * decl.elementType.wordCount
+            let buffer = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(bytes: words * 4)) }
+            handles[decl.binding] = buffer.value.handle
+            extras.append(buffer)
+        }
+        self.extras = extras
+        self.handles = handles
+        let n = options.slots
+        slotState = .allocate(capacity: n)
+        slotGeneration = .allocate(capacity: n)
+        slotSequence = .allocate(capacity: n)
+        for i in 0..<n {
+            (slotState + i).initialize(to: Atomic(Self.slotFree))
+            (slotGeneration + i).initialize(to: Atomic(0))
+            (slotSequence + i).initialize(to: Atomic(0))
+        }
+        tickets = (0..<n).map { _ in TicketBox() }
+        let p = ResidentLayout.priorities
+        queueNext = .allocate(capacity: p)
+        queueTail = .allocate(capacity: p)
+        for i in 0..<p {
+            (queueNext + i).initialize(to: Atomic(0))
+            (queueTail + i).initialize(to: Atomic(0))
+        }
+        queueReady = .allocate(capacity: p * n)
+        for i in 0..<(p * n) { (queueReady + i).initialize(to: Atomic(UInt32.max)) }
+    }
+
+    deinit {
+        slotState.deallocate()
+        slotGeneration.deallocate()
+        slotSequence.deallocate()
+        queueNext.deallocate()
+        queueTail.deallocate()
+        queueReady.deallocate()
+    }
+
+    func start() {
+        let driver = Thread { [self] in self.drive() }
+        driver.name = "vyre-gl resident driver"
+        driver.start()
+        let completer = Thread { [self] in self.complete() }
+        completer.name = "vyre-gl resident completions"
+        completer.start()
+    }
+
+    // MARK: producers
+
+    func publish(_ item: WorkItem) throws(ResidentError) -> ResidentTicket {
+        guard accepting.load(ordering: .acquiring) else { throw .shutDown }
+        do throws(ProtocolError) { try RingEncoding.check(item, index: 0) } catch { throw .invalidItem(error) }
+        let n = UInt32(layout.slots)
+        var reserved = nextSequence.load(ordering: .relaxed)
+        var slot: Int
+        while true {
+            slot = Int(reserved % n)
+            guard slotState[slot].load(ordering: .acquiring) == Self.slotFree else { throw .ringFull(slots: layout.slots) }
+            let (won, seen) = nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing)
+            if won { break }
+            reserved = seen
+        }
+        // The slot is this producer's until it is published.
+        slotState[slot].store(Self.slotWriting, ordering: .relaxed)
+        let ticket = ResidentTicket()
+        tickets[slot].value.withLock { $0 = ticket }
+        inFlight.add(1, ordering: .acquiringAndReleasing)
+        submitted.add(1, ordering: .relaxed)
+        let generation = slotGeneration[slot].add(1, ordering: .relaxed).newValue
+        let priority = Int(item.priority.rawValue)
+        // The queue sequence is fixed before the slot is PUBLISHED, so the driver never takes an
+        // earlier use's sequence for this one.
+        let sequence = reserveEntry(slot: slot, priority: priority)
+        let state = layout.generationWord(slot: slot)
+        queues.value.storeRelaxed(generation, at: state)
+        queues.value.storeRelaxed(0, at: state + 1)
+        let base = slot * RingProtocol.slotWords
+        ring.value.storeRelaxed(item.opcode, at: base + RingProtocol.opcodeWord)
+        ring.value.storeRelaxed(item.tenant, at: base + RingProtocol.tenantWord)
+        ring.value.storeRelaxed(item.priority.rawValue, at: base + RingProtocol.priorityWord)
+        for k in 0..<RingProtocol.argsPerSlot {
+            ring.value.storeRelaxed(k < item.args.count ? item.args[k] : 0, at: base + RingProtocol.firstArgWord + k)
+        }
+        ring.value.store(SlotStatus.published.rawValue, at: base + RingProtocol.statusWord)
+        // Sequentially consistent with the shutdown's store of `ended` and its final pass: either
+        // that pass sees this slot, or this producer sees `ended` below and fails the op itself.
+        slotState[slot].store(Self.slotInFlight, ordering: .sequentiallyConsistent)
+        writeEntry(slot: slot, generation: generation, priority: priority, sequence: sequence)
+        wake(driverIdle, driverWake)
+        wake(completerIdle, completerWake)
+        // An op published as shutdown began may have missed the final pass: it is failed here.
+        if stopState.load(ordering: .sequentiallyConsistent) == Self.ended { failRemaining(.cancelled) }
+        return ticket
+    }
+
+    /// Appends `slot` to its priority's queue and advances the published tail over every entry
+    /// written so far, whoever wrote it (lock-free).
+    private func enqueue(slot: Int, generation: UInt32, priority p: Int) {
+        writeEntry(slot: slot, generation: generation, priority: p, sequence: reserveEntry(slot: slot, priority: p))
+    }
+
+    private func reserveEntry(slot: Int, priority p: Int) -> UInt32 {
+        let sequence = queueNext[p].add(1, ordering: .acquiringAndReleasing).oldValue
+        slotSequence[slot].store(sequence, ordering: .relaxed)
+        return sequence
+    }
+
+    private func writeEntry(slot: Int, generation: UInt32, priority p: Int, sequence: UInt32) {
+        let n = layout.slots
+        let entry = layout.entryWord(priority: p, sequence: sequence)
+        queues.value.storeRelaxed(UInt32(slot), at: entry)
+        queues.value.storeRelaxed(generation, at: entry + 1)
+        queueReady[p * n + Int(sequence % UInt32(n))].store(sequence, ordering: .releasing)
+        while true {
+            let tail = queueTail[p].load(ordering: .acquiring)
+            guard queueReady[p * n + Int(tail % UInt32(n))].load(ordering: .acquiring) == tail,
+                  queueTail[p].compareExchange(expected: tail, desired: tail &+ 1, ordering: .acquiringAndReleasing).exchanged else { return }
+            // The mapped tail only moves forward, whichever producer stores last.
+            while true {
+                let shown = queues.value.load(ResidentLayout.tailWord(p))
+                if Int32(bitPattern: (tail &+ 1) &- shown) <= 0 { break }
+                if queues.value.compareExchange(at: ResidentLayout.tailWord(p), expected: shown, desired: tail &+ 1).exchanged { break }
+            }
+        }
+    }
+
+    private func wake(_ idle: borrowing Atomic<Bool>, _ semaphore: DispatchSemaphore) {
+        if idle.load(ordering: .acquiring), idle.exchange(false, ordering: .acquiringAndReleasing) { semaphore.signal() }
+    }
+
+    /// Parks the calling thread until woken, unless `hasWork` turns true after the flag is set.
+    private func park(_ idle: borrowing Atomic<Bool>, _ semaphore: DispatchSemaphore, timeout: DispatchTime = .distantFuture, hasWork: () -> Bool) {
+        idle.store(true, ordering: .sequentiallyConsistent)
+        if hasWork() {
+            // Work came in between: take the flag back, unless a waker took it and will signal.
+            if idle.exchange(false, ordering: .acquiringAndReleasing) { return }
+        }
+        if semaphore.wait(timeout: timeout) == .timedOut, !idle.exchange(false, ordering: .acquiringAndReleasing) {
+            // A waker took the flag as the wait ended: take its signal so the next wait is not spurious.
+            semaphore.wait()
+        }
+    }
+
+    func waitForRoom() {
+        roomWaiters.add(1, ordering: .acquiringAndReleasing)
+        _ = room.wait(timeout: .now() + .milliseconds(1))
+        roomWaiters.subtract(1, ordering: .acquiringAndReleasing)
+    }
+
+    func setTenant(_ tenant: UInt32, enabled: Bool) {
+        let table = Int(control.value.load(RingProtocol.Control.tenantBase))
+        let size = Int(control.value.load(RingProtocol.Control.tenantTableSize))
+        guard Int(tenant) < size, table + Int(tenant) < control.value.wordCount else { return }
+        control.value.store(enabled ? 1 : 0, at: table + Int(tenant))
+        wake(driverIdle, driverWake)
+    }
+
+    // MARK: the driver thread
+
+    /// Keeps the kernel dispatched while ops can run (and for the linger after), queues again the
+    /// slots a dispatch claimed but did not run, and ends when shut down.
+    private func drive() {
+        var lingerUntil = ContinuousClock.now
+        let rounds = self.rounds
+        let step = DispatchStep(groups: WorkgroupSize(workgroups), parameters: ["iterations": rounds, "starvation": options.starvationGuard])
+        let dispatchOptions = DispatchOptions(timeout: options.dispatchTimeout)
+        while true {
+            let runnable = reconcile()
+            let stop = stopState.load(ordering: .acquiring)
+            if stop == Self.cancelling || (stop == Self.draining && runnable == 0) { break }
+            if runnable > 0 {
+                lingerUntil = .now + options.linger
+            } else if ContinuousClock.now >= lingerUntil {
+                park(driverIdle, driverWake) { reconcileCount() > 0 || stopState.load(ordering: .acquiring) != Self.running }
+                continue
+            }
+            do throws(VyreGLError) {
+                _ = try context.submit(pipeline, steps: [step], buffers: handles, options: dispatchOptions)
+            } catch {
+                logger.error("resident dispatch failed", metadata: ["error": "\(error)"])
+                failure.withLock { $0 = .device(error) }
+                break
+            }
+            dispatches.add(1, ordering: .relaxed)
+            // SHUTDOWN set while no shutdown was asked for: an op set it (cancel sets it too).
+            if control.value.load(RingProtocol.Control.shutdown) != 0, stopRequested == 0, !shutdownByOp.exchange(true, ordering: .acquiringAndReleasing) {
+                // A SHUTDOWN op ran: later ops stay PUBLISHED; stop taking new ones.
+                accepting.store(false, ordering: .releasing)
+                _ = stopState.compareExchange(expected: Self.running, desired: Self.draining, ordering: .acquiringAndReleasing)
+            }
+        }
+        stopState.store(Self.ended, ordering: .sequentiallyConsistent)
+        wake(completerIdle, completerWake)
+        driverDone.signal()
+    }
+
+    /// Between dispatches (nothing of the kernel runs): queues again every in-flight slot that is
+    /// still PUBLISHED though its entry was claimed (its lane did not run it) and every parked
+    /// slot whose tenant is enabled again. Returns how many in-flight ops can run.
+    private func reconcile() -> Int {
+        guard inFlight.load(ordering: .acquiring) > 0 else { return 0 }
+        var heads: [UInt32]? = nil
+        var runnable = 0
+        let shutdownSet = control.value.load(RingProtocol.Control.shutdown) != 0
+        for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
+            let base = slot * RingProtocol.slotWords
+            guard ring.value.load(base) == SlotStatus.published.rawValue else { runnable += 1; continue }
+            let state = layout.generationWord(slot: slot)
+            let parked = queues.value.load(state + 1) != 0
+            let priority = Int(ring.value.load(base + RingProtocol.priorityWord))
+            if parked {
+                guard !shutdownSet, tenantEnabled(ring.value.load(base + RingProtocol.tenantWord)) else { continue }
+                queues.value.store(0, at: state + 1)
+                enqueue(slot: slot, generation: slotGeneration[slot].load(ordering: .relaxed), priority: priority)
+                runnable += 1
+                continue
+            }
+            if shutdownSet { continue }
+            if heads == nil { heads = try? claims.value.read(words: 0..<ResidentLayout.priorities) }
+            let sequence = slotSequence[slot].load(ordering: .relaxed)
+            if let heads, priority < heads.count, Int32(bitPattern: heads[priority] &- sequence) > 0 {
+                // Claimed by a lane that never ran it (the driver ended its loop): run it again.
+                enqueue(slot: slot, generation: slotGeneration[slot].load(ordering: .relaxed), priority: priority)
+            }
+            runnable += 1
+        }
+        return runnable
+    }
+
+    /// Whether any in-flight op could run now (for the idle check; reads no GPU buffer).
+    private func reconcileCount() -> Int {
+        guard inFlight.load(ordering: .acquiring) > 0 else { return 0 }
+        let shutdownSet = control.value.load(RingProtocol.Control.shutdown) != 0
+        var runnable = 0
+        for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
+            let base = slot * RingProtocol.slotWords
+            if ring.value.load(base) != SlotStatus.published.rawValue { runnable += 1; continue }
+            if shutdownSet { continue }
+            let parked = queues.value.load(layout.generationWord(slot: slot) + 1) != 0
+            if !parked || tenantEnabled(ring.value.load(base + RingProtocol.tenantWord)) { runnable += 1 }
+        }
+        return runnable
+    }
+
+    private func tenantEnabled(_ tenant: UInt32) -> Bool {
+        let table = Int(control.value.load(RingProtocol.Control.tenantBase))
+        guard tenant < control.value.load(RingProtocol.Control.tenantTableSize), table + Int(tenant) < control.value.wordCount else { return false }
+        return control.value.load(table + Int(tenant)) != 0
+    }
+
+    // MARK: the completion thread
+
+    /// Watches every in-flight slot's status word and completes the op once it is DONE or FAULT.
+    private func complete() {
+        var quiet = 0
+        while true {
+            var progressed = false
+            if inFlight.load(ordering: .acquiring) > 0 {
+                for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
+                    let status = ring.value.load(slot * RingProtocol.slotWords)
+                    if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue {
+                        retire(slot, status: status)
+                        progressed = true
+                    }
+                }
+            }
+            if stopState.load(ordering: .acquiring) == Self.ended {
+                // The driver has ended, so no dispatch runs: one last look, then fail the rest.
+                for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
+                    let status = ring.value.load(slot * RingProtocol.slotWords)
+                    if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue { retire(slot, status: status) }
+                }
+                failRemaining(shutdownByOp.load(ordering: .acquiring) ? .shutdownOp : stopRequested == Self.cancelling ? .cancelled : .tenantDisabled)
+                break
+            }
+            if progressed {
+                quiet = 0
+                if roomWaiters.load(ordering: .acquiring) > 0 { room.signal() }
+            } else if inFlight.load(ordering: .acquiring) == 0 {
+                park(completerIdle, completerWake) { inFlight.load(ordering: .acquiring) > 0 || stopState.load(ordering: .acquiring) == Self.ended }
+            } else {
+                // Ops in flight but none ended: yield at first (a round trip is microseconds), then
+                // back off, so ops held by a disabled tenant do not keep a core busy.
+                quiet += 1
+                if quiet <= 64 { sched_yield() } else { usleep(quiet <= 4096 ? 20 : 500) }
+            }
+        }
+        completerDone.signal()
+    }
+
+    private func retire(_ slot: Int, status: UInt32) {
+        let base = slot * RingProtocol.slotWords
+        let reason = status == SlotStatus.fault.rawValue ? ring.value.load(base + RingProtocol.faultReasonWord) : nil
+        let completion = Completion(status: SlotStatus(rawValue: status)!, faultReason: reason,
+                                    observed: status == SlotStatus.done.rawValue ? observed(base) : [:])
+        ring.value.store(SlotStatus.empty.rawValue, at: base)
+        let ticket = tickets[slot].value.withLock { t -> ResidentTicket? in
+            defer { t = nil }
+            return t
+        }
+        slotState[slot].store(Self.slotFree, ordering: .releasing)
+        inFlight.subtract(1, ordering: .acquiringAndReleasing)
+        completed.add(1, ordering: .relaxed)
+        ticket?.finish(.success(completion))
+    }
+
+    /// The observable words the op in the slot at `base` writes.
+    private func observed(_ base: Int) -> [Int: UInt32] {
+        let arg = { (k: Int) in Int(self.ring.value.load(base + RingProtocol.firstArgWord + k)) }
+        let index: Int? = switch Opcode(rawValue: ring.value.load(base + RingProtocol.opcodeWord)) {
+        case .loadU32: arg(1)
+        case .compareSwap: arg(0)
+        case .batchFence: 0
+        case .dfaStep: arg(5)
+        default: nil
+        }
+        guard let index, RingProtocol.Control.observableBase + index < control.value.wordCount else { return [:] }
+        return [index: control.value.load(RingProtocol.Control.observableBase + index)]
+    }
+
+    /// Fails every op still in flight (only once no dispatch runs), with the device's error if a
+    /// dispatch failed.
+    private func failRemaining(_ reason: NotRunReason) {
+        let error: ResidentError = failure.withLock { $0 } ?? .notRun(reason)
+        for slot in 0..<layout.slots where slotState[slot].compareExchange(expected: Self.slotInFlight, desired: Self.slotWriting, ordering: .acquiringAndReleasing).exchanged {
+            ring.value.store(SlotStatus.empty.rawValue, at: slot * RingProtocol.slotWords)
+            let ticket = tickets[slot].value.withLock { t -> ResidentTicket? in
+                defer { t = nil }
+                return t
+            }
+            slotState[slot].store(Self.slotFree, ordering: .releasing)
+            inFlight.subtract(1, ordering: .acquiringAndReleasing)
+            ticket?.finish(.failure(error))
+        }
+    }
+
+    /// What shutdown asked for (cancel or drain), kept after the driver ends.
+    private let stopRequest = Atomic<Int>(0)
+    private var stopRequested: Int { stopRequest.load(ordering: .acquiring) }
+
+    // MARK: shutdown and telemetry
+
+    /// Stops accepting, ends the kernel as `mode` says and waits for both threads (blocking).
+    func stop(_ mode: ShutdownMode) {
+        accepting.store(false, ordering: .releasing)
+        let wanted = mode == .cancel ? Self.cancelling : Self.draining
+        guard stopRequest.compareExchange(expected: 0, desired: wanted, ordering: .acquiringAndReleasing).exchanged else {
+            // Stopped already (or stopping): wait for it to end.
+            waitEnded()
+            return
+        }
+        // Cancel: the dispatch in progress claims nothing more.
+        if mode == .cancel { control.value.store(1, at: RingProtocol.Control.shutdown) }
+        var state = stopState.load(ordering: .acquiring)
+        while state < wanted {
+            let (won, seen) = stopState.compareExchange(expected: state, desired: wanted, ordering: .acquiringAndReleasing)
+            if won { break }
+            state = seen
+        }
+        wake(driverIdle, driverWake)
+        waitEnded()
+    }
+
+    private let endedOnce = Mutex<Bool>(false)
+
+    private func waitEnded() {
+        endedOnce.withLock { done in
+            guard !done else { return }
+            driverDone.wait()
+            completerDone.wait()
+            done = true
+        }
+    }
+
+    func telemetry() -> ResidentTelemetry {
+        var occupancy: [SlotStatus: Int] = [:]
+        var parked = 0
+        for slot in 0..<layout.slots {
+            let status = ring.value.load(slot * RingProtocol.slotWords)
+            if let s = SlotStatus(rawValue: status) { occupancy[s, default: 0] += 1 }
+            if status == SlotStatus.published.rawValue && queues.value.load(layout.generationWord(slot: slot) + 1) != 0 { parked += 1 }
+        }
+        var counts: [UInt32: UInt32] = [:]
+        for op in 0..<RingProtocol.Control.metricSlots {
+            let v = control.value.load(RingProtocol.Control.metricsBase + op)
+            if v != 0 { counts[UInt32(op)] = v }
+        }
+        let done = completed.load(ordering: .relaxed)
+        let seconds = (ContinuousClock.now - started) / .seconds(1)
+        return ResidentTelemetry(occupancy: occupancy, parked: parked, opcodeCounts: counts, epoch: control.value.load(RingProtocol.Control.epoch),
+                                 dispatches: dispatches.load(ordering: .relaxed), submitted: submitted.load(ordering: .relaxed), completed: done,
+                                 inFlight: inFlight.load(ordering: .relaxed), opsPerSecond: seconds > 0 ? Double(done) / seconds : 0)
+    }
+}
+
+/// The ticket of one slot, behind a lock only its producer and the completion thread take (once
+/// each per op), in a class so an array can hold one per slot.
+final class TicketBox: Sendable {
+    let value = Mutex<ResidentTicket?>(nil)
+}

@@ -1,0 +1,130 @@
+public import VyreIR
+public import VyreGL
+public import VyreProtocol
+
+/// How a resident megakernel is laid out and driven.
+public struct ResidentOptions: Sendable, Hashable {
+    /// Slots in the ring: at most this many ops are in flight at once (1 to 1,048,576).
+    public var slots: Int
+    /// Words of the control buffer (at least 160; the observable region follows word 160).
+    public var controlWords: Int
+    /// Tenants enabled at start, from tenant 0.
+    public var tenants: Int
+    /// Records the debug log holds.
+    public var debugRecords: Int
+    /// Workgroups of the resident dispatch; nil picks by device (1 on a software renderer,
+    /// whose two or so threads the host shares; 8 otherwise).
+    public var workgroups: UInt32?
+    /// Rounds each dispatch runs before it ends by itself and is dispatched again; nil picks by
+    /// device (64 where the driver has a per-invocation loop budget, which the rounds share with
+    /// handler loops; 4096 otherwise, the loop lowering's chunk, so no invocation polls the abort
+    /// word between barriers).
+    public var rounds: UInt32?
+    /// After this many rounds in which a lower priority waited behind a higher one, the lowest
+    /// waiting priority is served (the starvation guard).
+    public var starvationGuard: UInt32
+    /// How long the kernel keeps being dispatched after the last op completed, so a next op
+    /// finds it running; then it is dispatched again only when an op arrives.
+    public var linger: Duration
+    /// The longest one dispatch may run before it is stopped and every pending op fails.
+    public var dispatchTimeout: Duration
+
+    /// The defaults: 1024 slots, 224 control words (64 observables), tenant 0 enabled, 64 debug
+    /// records, device-picked geometry, a starvation guard of 16 rounds, a 2 ms linger and a 10 s
+    /// dispatch timeout.
+    public init(slots: Int = 1024, controlWords: Int = 224, tenants: Int = 1, debugRecords: Int = 64, workgroups: UInt32? = nil,
+                rounds: UInt32? = nil, starvationGuard: UInt32 = 16, linger: Duration = .milliseconds(2), dispatchTimeout: Duration = .seconds(10)) {
+        self.slots = slots
+        self.controlWords = controlWords
+        self.tenants = tenants
+        self.debugRecords = debugRecords
+        self.workgroups = workgroups
+        self.rounds = rounds
+        self.starvationGuard = starvationGuard
+        self.linger = linger
+        self.dispatchTimeout = dispatchTimeout
+    }
+}
+
+/// How a resident op ended.
+public struct Completion: Sendable, Hashable {
+    /// ``SlotStatus/done`` or ``SlotStatus/fault``.
+    public var status: SlotStatus
+    /// For a FAULT, its reason (``FaultReason`` or a custom handler's number).
+    public var faultReason: UInt32?
+    /// The observable words the op wrote (LOAD_U32, COMPARE_SWAP, BATCH_FENCE, DFA_STEP), by
+    /// index from the observable base, as the completion thread read them when it saw the slot
+    /// end. Ops that share an observable index may overwrite each other's words.
+    public var observed: [Int: UInt32]
+}
+
+/// How ``ResidentMegakernel/shutdown(_:)`` ends the kernel.
+public enum ShutdownMode: Sendable, Hashable {
+    /// Every accepted op that can run completes first; ops held back by a disabled tenant or an
+    /// earlier SHUTDOWN op fail with ``ResidentError/notRun(_:)``.
+    case drain
+    /// Ops the kernel has not claimed fail with ``ResidentError/notRun(_:)``; the one dispatch in
+    /// progress ends first, so nothing is left half run.
+    case cancel
+}
+
+/// Why a resident op did not run.
+public enum NotRunReason: String, Sendable, Hashable {
+    /// The kernel was shut down (cancel) before it claimed the op.
+    case cancelled = "the resident kernel was cancelled before the op ran"
+    /// A SHUTDOWN op ran before it.
+    case shutdownOp = "a SHUTDOWN op ran before it"
+    /// Its tenant was disabled when the kernel was drained.
+    case tenantDisabled = "its tenant was disabled when the kernel shut down"
+}
+
+/// Errors of a resident megakernel.
+public enum ResidentError: DiagnosticError, Sendable {
+    /// The next slot of the ring is still in flight (`trySubmit`).
+    case ringFull(slots: Int)
+    /// The kernel no longer accepts ops: it was shut down, or a SHUTDOWN op ran.
+    case shutDown
+    /// The op was accepted but never ran.
+    case notRun(NotRunReason)
+    /// The item breaks the protocol (too many args).
+    case invalidItem(ProtocolError)
+    /// A dispatch failed; every op pending then fails with it, and the kernel stops.
+    case device(VyreGLError)
+
+    public var diagnostics: [Diagnostic] {
+        switch self {
+        case .ringFull(let slots):
+            [Diagnostic("the resident ring is full: the next of its \(counted(slots, "slot")) is still in flight", fix: "await submit(_:) to wait for room, or make the ring larger (ResidentOptions.slots)")]
+        case .shutDown:
+            [Diagnostic("the resident kernel is shut down (by shutdown(_:) or a SHUTDOWN op) and accepts no more ops", fix: "start a new ResidentMegakernel")]
+        case .notRun(let reason):
+            [Diagnostic("the op was accepted but did not run: \(reason.rawValue)", fix: "submit it again to a running kernel")]
+        case .invalidItem(let e):
+            e.diagnostics
+        case .device(let e):
+            e.diagnostics.map { $0.within("the resident kernel's dispatch failed") }
+        }
+    }
+}
+
+/// A snapshot of a resident kernel's state.
+public struct ResidentTelemetry: Sendable, Hashable {
+    /// Slots by status word (EMPTY, PUBLISHED, ...), over the whole ring.
+    public var occupancy: [SlotStatus: Int]
+    /// Slots the kernel claimed and left PUBLISHED, because their tenant is disabled or a
+    /// SHUTDOWN op ran; they run when their tenant is enabled again.
+    public var parked: Int
+    /// Ops the kernel ran per built-in opcode below 32 (the control buffer's metrics).
+    public var opcodeCounts: [UInt32: UInt32]
+    /// `control[EPOCH]`.
+    public var epoch: UInt32
+    /// Dispatches so far (the first and every re-dispatch).
+    public var dispatches: Int
+    /// Ops accepted, and ops completed (DONE or FAULT), since start.
+    public var submitted: Int
+    public var completed: Int
+    /// Ops in flight now.
+    public var inFlight: Int
+    /// Completed ops per second since start.
+    public var opsPerSecond: Double
+}

@@ -1,0 +1,235 @@
+import Foundation
+import Synchronization
+import Testing
+import VyreConformance
+import VyreGL
+import VyreIR
+import VyreProtocol
+import VyreRuntime
+
+/// The resident megakernel on llvmpipe: ops run exactly once across many re-dispatches and
+/// wrap-arounds of the ring, under many producers, with backpressure, live tenant masks,
+/// priorities, and drain and cancel. No assertion depends on timing.
+@Suite(.serialized)
+struct ResidentTests {
+    static var context: GLContext { SharedDevice.context }
+    typealias C = RingProtocol.Control
+
+    /// A small kernel that re-dispatches often: few rounds per dispatch, a short linger.
+    static func kernel(slots: Int = 64, rounds: UInt32 = 4, lanes: UInt32 = 16, workgroups: UInt32 = 3, tenants: Int = 4, controlWords: Int = 4096,
+                       starvation: UInt32 = 16) throws -> ResidentMegakernel {
+        try ResidentMegakernel(context: context, configuration: MegakernelConfiguration(workgroupSize: lanes),
+                               options: ResidentOptions(slots: slots, controlWords: controlWords, tenants: tenants, workgroups: workgroups, rounds: rounds,
+                                                        starvationGuard: starvation, linger: .microseconds(200)))
+    }
+
+    /// Waits until `condition` holds; a generous bound only keeps a broken build from hanging.
+    static func eventually(_ what: String, _ condition: () -> Bool) async {
+        for _ in 0..<20_000 where !condition() { try? await Task.sleep(for: .milliseconds(1)) }
+        #expect(condition(), "never: \(what)")
+    }
+
+    @Test func builtinsRunAndReportTheirObservables() async throws {
+        let k = try Self.kernel()
+        let store = try await k.submit(WorkItem(.storeU32, args: [41, 300]))
+        #expect(store.status == .done && store.faultReason == nil)
+        #expect(k.controlWord(300) == 41)
+        let add = try await k.submit(WorkItem(.atomicAdd, args: [1, 300]))
+        #expect(add.status == .done && k.controlWord(300) == 42)
+        let load = try await k.submit(WorkItem(.loadU32, args: [300, 5]))
+        #expect(load.observed == [5: 42])
+        let bad = try await k.submit(WorkItem(.storeU32, args: [1, 1 << 30]))
+        #expect(bad.status == .fault && bad.faultReason == FaultReason.controlIndexOutOfRange.rawValue)
+        let unknown = try await k.submit(WorkItem(opcode: 0x1234))
+        #expect(unknown.status == .fault && unknown.faultReason == FaultReason.unknownOpcode.rawValue)
+        let outside = try await k.submit(WorkItem(.nop, tenant: 125))
+        #expect(outside.status == .fault && outside.faultReason == FaultReason.tenantOutOfRange.rawValue)
+        await k.shutdown(.drain)
+        #expect(k.controlWord(C.doneCount) == 3)
+        #expect(k.telemetry.dispatches >= 1)
+    }
+
+    /// Producers × ops, each adding 1 to its own word: every word ends at exactly 1, and DONE_COUNT
+    /// at the number of ops, though the ring of 64 slots wraps hundreds of times and the kernel is
+    /// dispatched again every 4 rounds.
+    @Test func manyProducersRunEveryOpExactlyOnceAcrossReDispatches() async throws {
+        let producers = 8, perProducer = 500
+        let first = 1000
+        let k = try Self.kernel(controlWords: first + producers * perProducer + 16)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for p in 0..<producers {
+                group.addTask {
+                    for i in 0..<perProducer {
+                        let c = try await k.submit(WorkItem(.atomicAdd, args: [1, UInt32(first + p * perProducer + i)]))
+                        #expect(c.status == .done)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let total = producers * perProducer
+        #expect(k.controlWord(C.doneCount) == UInt32(total))
+        let wrong = (0..<total).filter { k.controlWord(first + $0) != 1 }
+        #expect(wrong.isEmpty, "\(wrong.count) words not exactly 1, first \(wrong.prefix(5))")
+        let t = k.telemetry
+        #expect(t.dispatches >= 10, "only \(t.dispatches) dispatches")
+        #expect(t.completed == total && t.inFlight == 0)
+        #expect(total / 64 >= 10, "the ring wraps at least 10 times")
+        await k.shutdown(.drain)
+    }
+
+    /// The issue's size: 8 producers x 100,000 ops in batches, each op adding 1 to its own word,
+    /// through a ring of 1024 slots and a kernel dispatched again every 16 rounds.
+    @Test func eightHundredThousandOpsRunExactlyOnce() async throws {
+        let producers = 8, perProducer = 100_000, batch = 500
+        let first = 1000
+        let k = try ResidentMegakernel(context: Self.context, configuration: MegakernelConfiguration(workgroupSize: 64),
+                                       options: ResidentOptions(slots: 1024, controlWords: first + producers * perProducer, workgroups: 2, rounds: 16,
+                                                                linger: .microseconds(200)))
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for p in 0..<producers {
+                group.addTask {
+                    var done = 0
+                    for start in stride(from: 0, to: perProducer, by: batch) {
+                        let items = (start..<(start + batch)).map { WorkItem(.atomicAdd, args: [1, UInt32(first + p * perProducer + $0)]) }
+                        done += try await k.submit(items).filter { $0.status == .done }.count
+                    }
+                    return done
+                }
+            }
+            var done = 0
+            for try await d in group { done += d }
+            #expect(done == producers * perProducer)
+        }
+        let total = producers * perProducer
+        #expect(k.controlWord(C.doneCount) == UInt32(total))
+        let wrong = (0..<total).filter { k.controlWord(first + $0) != 1 }
+        #expect(wrong.isEmpty, "\(wrong.count) words not exactly 1, first \(wrong.prefix(5))")
+        let t = k.telemetry
+        #expect(t.dispatches >= 10 && t.completed == total && t.inFlight == 0, "\(t)")
+        await k.shutdown(.drain)
+    }
+
+    @Test func threadsSubmitTooAndBlockWhileTheRingIsFull() async throws {
+        let k = try Self.kernel(slots: 8, controlWords: 2048)
+        let threads = 4, perThread = 200
+        let finished = Atomic<Int>(0)
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            for t in 0..<threads {
+                Thread.detachNewThread {
+                    for i in 0..<perThread {
+                        let r = try? k.submitAndWait(WorkItem(.atomicAdd, args: [1, UInt32(1000 + t * perThread + i)]))
+                        #expect(r?.status == .done)
+                    }
+                    if finished.add(1, ordering: .acquiringAndReleasing).newValue == threads { c.resume() }
+                }
+            }
+        }
+        #expect(k.controlWord(C.doneCount) == UInt32(threads * perThread))
+        #expect((0..<(threads * perThread)).allSatisfy { k.controlWord(1000 + $0) == 1 })
+        await k.shutdown(.drain)
+    }
+
+    @Test func aFullRingThrowsForTrySubmit() async throws {
+        let k = try Self.kernel(slots: 4)
+        // A disabled tenant's ops stay in their slots, so the ring fills deterministically.
+        k.setTenant(1, enabled: false)
+        var tickets: [ResidentTicket] = []
+        for _ in 0..<4 { tickets.append(try k.trySubmit(WorkItem(.atomicAdd, args: [1, 400], tenant: 1))) }
+        #expect(throws: ResidentError.self) { try k.trySubmit(WorkItem(.nop)) }
+        do { _ = try k.trySubmit(WorkItem(.nop)) } catch {
+            guard case .ringFull(let slots) = error else { Issue.record("expected ringFull, got \(error)"); return }
+            #expect(slots == 4)
+        }
+        #expect(k.controlWord(400) == 0)
+        k.setTenant(1, enabled: true)
+        for t in tickets { #expect(try await t.completion().status == .done) }
+        #expect(k.controlWord(400) == 4)
+        await k.shutdown(.drain)
+    }
+
+    @Test func aDisabledTenantWaitsAndRunsOnceEnabled() async throws {
+        let k = try Self.kernel()
+        k.setTenant(2, enabled: false)
+        let held = try k.trySubmit(WorkItem(.storeU32, args: [7, 500], tenant: 2))
+        // Other tenants go on meanwhile.
+        #expect(try await k.submit(WorkItem(.storeU32, args: [9, 501])).status == .done)
+        #expect(k.controlWord(500) == 0)
+        #expect(k.telemetry.occupancy[.published] == 1)
+        k.setTenant(2, enabled: true)
+        #expect(try await held.completion().status == .done)
+        #expect(k.controlWord(500) == 7)
+        await k.shutdown(.drain)
+    }
+
+    @Test func cancelFailsWhatDidNotRunAndDrainRunsEverything() async throws {
+        let k = try Self.kernel()
+        k.setTenant(3, enabled: false)
+        let held = try k.trySubmit(WorkItem(.nop, tenant: 3))
+        let ran = try await k.submit(WorkItem(.nop))
+        #expect(ran.status == .done)
+        await k.shutdown(.cancel)
+        do { _ = try await held.completion(); Issue.record("a held op completed after cancel") } catch {
+            guard case .notRun(.cancelled) = error else { Issue.record("\(error)"); return }
+        }
+        do { _ = try k.trySubmit(WorkItem(.nop)); Issue.record("accepted after shutdown") } catch {
+            guard case .shutDown = error else { Issue.record("\(error)"); return }
+        }
+
+        let d = try Self.kernel()
+        let tickets = try (0..<40).map { i in try d.trySubmit(WorkItem(.atomicAdd, args: [1, UInt32(600 + i % 4)])) }
+        await d.shutdown(.drain)
+        for t in tickets { #expect(try await t.completion().status == .done) }
+        #expect((600..<604).map(d.controlWord) == [10, 10, 10, 10])
+    }
+
+    @Test func aShutdownOpLeavesLaterOpsNotRun() async throws {
+        let k = try Self.kernel()
+        #expect(try await k.submit(WorkItem(.shutdown)).status == .done)
+        let late = try? k.trySubmit(WorkItem(.nop))
+        if let late {
+            do { _ = try await late.completion(); Issue.record("an op after SHUTDOWN ran") } catch {
+                guard case .notRun = error else { Issue.record("\(error)"); return }
+            }
+        }
+        await k.shutdown(.drain)
+    }
+
+    /// With one lane and both priorities waiting, CRITICAL goes first and in order, and the
+    /// starvation guard still serves IDLE before the last CRITICAL op. Each op records when it
+    /// ran: it adds 1 to a counter and copies the counter to its own observable word (a packed slot).
+    @Test func higherPrioritiesGoFirstAndTheGuardServesTheLowest() async throws {
+        let k = try Self.kernel(rounds: 4, lanes: 1, workgroups: 1, starvation: 3)
+        k.setTenant(1, enabled: false)
+        func op(_ k: UInt32, _ priority: Priority) throws -> WorkItem {
+            try .packed([PackedOp(.atomicAdd, [1, 700, 0]), PackedOp(.loadU32, [700, k, 0])], tenant: 1, priority: priority)
+        }
+        // Every op is held (parked) until all are, then all are released at once.
+        let idle = try (0..<3).map { i in try k.trySubmit(try op(UInt32(i), .idle)) }
+        let critical = try (0..<9).map { i in try k.trySubmit(try op(UInt32(10 + i), .critical)) }
+        await Self.eventually("12 ops parked") { k.telemetry.parked == 12 }
+        k.setTenant(1, enabled: true)
+        for t in idle + critical { #expect(try await t.completion().status == .done) }
+        let ran = { (i: Int) in k.controlWord(C.observableBase + i) }
+        let criticalOrder = (10..<19).map(ran)
+        #expect(criticalOrder == criticalOrder.sorted(), "CRITICAL ops ran in the order published: \(criticalOrder)")
+        let idleOrder = (0..<3).map(ran)
+        #expect(idleOrder.min()! < criticalOrder.max()!, "the guard served IDLE before CRITICAL was done: idle \(idleOrder), critical \(criticalOrder)")
+        #expect(criticalOrder.filter { $0 < idleOrder.min()! }.count >= 2, "CRITICAL went first: idle \(idleOrder), critical \(criticalOrder)")
+        await k.shutdown(.drain)
+    }
+
+    @Test func deinitWhileBusyFailsOrFinishesEveryOp() async throws {
+        var tickets: [ResidentTicket] = []
+        do {
+            let k = try Self.kernel()
+            k.setTenant(1, enabled: false)
+            for i in 0..<20 { tickets.append(try k.trySubmit(WorkItem(.nop, tenant: UInt32(i % 2)))) }
+        }
+        for t in tickets {
+            do { _ = try await t.completion() } catch {
+                guard case .notRun = error else { Issue.record("\(error)"); continue }
+            }
+        }
+    }
+}
