@@ -262,17 +262,24 @@ final class ResidentCore: @unchecked Sendable {
         guard accepting.load(ordering: .acquiring) else { throw .shutDown }
         do throws(ProtocolError) { try RingEncoding.check(item, index: 0) } catch { throw .invalidItem(error) }
         let n = UInt32(layout.slots)
-        var reserved = nextSequence.load(ordering: .relaxed)
         var slot: Int
+        // The slot is taken (free -> writing) before the sequence is: a sequence below
+        // `nextSequence` never has a free slot until its op retires, which the completion
+        // thread's window relies on.
         while true {
+            let reserved = nextSequence.load(ordering: .acquiring)
             slot = Int(reserved % n)
-            guard slotState[slot].load(ordering: .acquiring) == Self.slotFree else { throw .ringFull(slots: layout.slots) }
-            let (won, seen) = nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing)
-            if won { break }
-            reserved = seen
+            let (took, seen) = slotState[slot].compareExchange(expected: Self.slotFree, desired: Self.slotWriting, ordering: .acquiringAndReleasing)
+            guard took else {
+                // Full only when the slot holds an op in flight and no one has moved on meanwhile;
+                // `writing` is another producer between its two steps.
+                if seen == Self.slotInFlight && nextSequence.load(ordering: .acquiring) == reserved { throw .ringFull(slots: layout.slots) }
+                continue
+            }
+            if nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing).exchanged { break }
+            // A stale sequence (the ring went round meanwhile): give the slot back and look again.
+            slotState[slot].store(Self.slotFree, ordering: .releasing)
         }
-        // The slot is this producer's until it is published.
-        slotState[slot].store(Self.slotWriting, ordering: .relaxed)
         let ticket = ResidentTicket()
         tickets[slot].value.withLock { $0 = ticket }
         inFlight.add(1, ordering: .acquiringAndReleasing)
@@ -375,8 +382,17 @@ final class ResidentCore: @unchecked Sendable {
         let rounds = self.rounds
         let step = DispatchStep(groups: WorkgroupSize(workgroups), parameters: ["iterations": rounds, "starvation": options.starvationGuard])
         let dispatchOptions = DispatchOptions(timeout: options.dispatchTimeout)
+        var sinceLostCheck = 0
+        var lastRan = queues.value.load(ResidentLayout.completedWord)
         while true {
-            let runnable = reconcile()
+            // Lanes lose a claim only when the driver ends their loop early: look for such slots
+            // every 16 dispatches, or at once when a dispatch ran nothing while ops wait.
+            let ran = queues.value.load(ResidentLayout.completedWord)
+            sinceLostCheck += 1
+            let look = sinceLostCheck >= 16 || ran == lastRan
+            if look { sinceLostCheck = 0 }
+            lastRan = ran
+            let runnable = reconcile(lookForLostClaims: look)
             let stop = stopState.load(ordering: .acquiring)
             if stop == Self.cancelling || (stop == Self.draining && runnable == 0) { break }
             if runnable > 0 {
@@ -408,34 +424,62 @@ final class ResidentCore: @unchecked Sendable {
     /// Between dispatches (nothing of the kernel runs): queues again every in-flight slot that is
     /// still PUBLISHED though its entry was claimed (its lane did not run it) and every parked
     /// slot whose tenant is enabled again. Returns how many in-flight ops can run.
-    private func reconcile() -> Int {
+    private func reconcile(lookForLostClaims: Bool) -> Int {
         guard inFlight.load(ordering: .acquiring) > 0 else { return 0 }
         var heads: [UInt32]? = nil
         var runnable = 0
         let shutdownSet = control.value.load(RingProtocol.Control.shutdown) != 0
-        for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
+        forEachInFlightSlot { slot in
             let base = slot * RingProtocol.slotWords
-            guard ring.value.load(base) == SlotStatus.published.rawValue else { runnable += 1; continue }
+            guard ring.value.load(base) == SlotStatus.published.rawValue else { runnable += 1; return }
             let state = layout.generationWord(slot: slot)
             let parked = queues.value.load(state + 1) != 0
             let priority = Int(ring.value.load(base + RingProtocol.priorityWord))
             if parked {
-                guard !shutdownSet, tenantEnabled(ring.value.load(base + RingProtocol.tenantWord)) else { continue }
+                guard !shutdownSet, tenantEnabled(ring.value.load(base + RingProtocol.tenantWord)) else { return }
                 queues.value.store(0, at: state + 1)
                 enqueue(slot: slot, generation: slotGeneration[slot].load(ordering: .relaxed), priority: priority)
                 runnable += 1
-                continue
+                return
             }
-            if shutdownSet { continue }
+            if shutdownSet { return }
+            runnable += 1
+            guard lookForLostClaims else { return }
             if heads == nil { heads = try? claims.value.read(words: 0..<ResidentLayout.priorities) }
             let sequence = slotSequence[slot].load(ordering: .relaxed)
             if let heads, priority < heads.count, Int32(bitPattern: heads[priority] &- sequence) > 0 {
                 // Claimed by a lane that never ran it (the driver ended its loop): run it again.
                 enqueue(slot: slot, generation: slotGeneration[slot].load(ordering: .relaxed), priority: priority)
             }
-            runnable += 1
         }
         return runnable
+    }
+
+    /// The oldest sequence that may still be in flight; only the completion thread moves it.
+    private let oldest = Atomic<UInt32>(0)
+
+    /// Calls `body` with each in-flight slot, oldest first: the window from ``oldest`` to the next
+    /// sequence, at most one ring's worth, so no slot comes twice.
+    private func forEachInFlightSlot(_ body: (Int) -> Void) {
+        let n = UInt32(layout.slots)
+        let next = nextSequence.load(ordering: .acquiring)
+        var s = oldest.load(ordering: .acquiring)
+        if next &- s > n { s = next &- n }
+        while s != next {
+            let slot = Int(s % n)
+            if slotState[slot].load(ordering: .acquiring) == Self.slotInFlight { body(slot) }
+            s &+= 1
+        }
+    }
+
+    /// Moves ``oldest`` over the slots retired since (completion thread only).
+    private func advanceOldest() {
+        let n = UInt32(layout.slots)
+        let next = nextSequence.load(ordering: .acquiring)
+        var s = oldest.load(ordering: .relaxed)
+        if next &- s > n { s = next &- n }
+        while s != next, slotState[Int(s % n)].load(ordering: .acquiring) == Self.slotFree { s &+= 1 }
+        oldest.store(s, ordering: .releasing)
     }
 
     /// Whether any in-flight op could run now (for the idle check; reads no GPU buffer).
@@ -443,10 +487,10 @@ final class ResidentCore: @unchecked Sendable {
         guard inFlight.load(ordering: .acquiring) > 0 else { return 0 }
         let shutdownSet = control.value.load(RingProtocol.Control.shutdown) != 0
         var runnable = 0
-        for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
+        forEachInFlightSlot { slot in
             let base = slot * RingProtocol.slotWords
-            if ring.value.load(base) != SlotStatus.published.rawValue { runnable += 1; continue }
-            if shutdownSet { continue }
+            if ring.value.load(base) != SlotStatus.published.rawValue { runnable += 1; return }
+            if shutdownSet { return }
             let parked = queues.value.load(layout.generationWord(slot: slot) + 1) != 0
             if !parked || tenantEnabled(ring.value.load(base + RingProtocol.tenantWord)) { runnable += 1 }
         }
@@ -464,16 +508,22 @@ final class ResidentCore: @unchecked Sendable {
     /// Watches every in-flight slot's status word and completes the op once it is DONE or FAULT.
     private func complete() {
         var quiet = 0
+        var seen: UInt32 = 0
         while true {
             var progressed = false
-            if inFlight.load(ordering: .acquiring) > 0 {
-                for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
+            // The kernel adds every entry it ran to `completed` after the round: while that word
+            // stands still, no slot ended, and the slots need no look.
+            let ran = queues.value.load(ResidentLayout.completedWord)
+            if inFlight.load(ordering: .acquiring) > 0, ran != seen || quiet & 63 == 0 {
+                seen = ran
+                forEachInFlightSlot { slot in
                     let status = ring.value.load(slot * RingProtocol.slotWords)
                     if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue {
                         retire(slot, status: status)
                         progressed = true
                     }
                 }
+                advanceOldest()
             }
             if stopState.load(ordering: .acquiring) == Self.ended {
                 // The driver has ended, so no dispatch runs: one last look, then fail the rest.
@@ -512,7 +562,7 @@ final class ResidentCore: @unchecked Sendable {
         slotState[slot].store(Self.slotFree, ordering: .releasing)
         inFlight.subtract(1, ordering: .acquiringAndReleasing)
         completed.add(1, ordering: .relaxed)
-        ticket?.finish(.success(completion))
+        ticket?.finish(.success(completion), at: .now)
     }
 
     /// The observable words the op in the slot at `base` writes.

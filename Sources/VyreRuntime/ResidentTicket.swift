@@ -11,11 +11,17 @@ public final class ResidentTicket: Sendable {
 
     private let state = Mutex<State>(.waiting(nil))
     private let done = DispatchSemaphore(value: 0)
+    private let retired = Mutex<ContinuousClock.Instant?>(nil)
 
     init() {}
 
+    /// When the completion thread saw the op end (nil until then, and for an op that did not
+    /// run): the raw round trip ends here, before any waiter is woken.
+    public var retiredAt: ContinuousClock.Instant? { retired.withLock { $0 } }
+
     /// Ends the op; the first result wins.
-    func finish(_ result: Result<Completion, ResidentError>) {
+    func finish(_ result: Result<Completion, ResidentError>, at instant: ContinuousClock.Instant? = nil) {
+        if let instant { retired.withLock { $0 = instant } }
         let (first, waiter) = state.withLock { s -> (Bool, CheckedContinuation<Result<Completion, ResidentError>, Never>?) in
             guard case .waiting(let c) = s else { return (false, nil) }
             s = .finished(result)

@@ -1,0 +1,257 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import Synchronization
+import VyreGL
+import VyreIR
+import VyreProtocol
+import VyreRuntime
+
+struct PersistentBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "persistent",
+        abstract: "The resident megakernel: round trips, throughput by producers and batch, and a 256-slot batch, each beside one-shot dispatch in the same run.",
+        discussion: """
+            Round trip: one NOP in flight, from publish to the completion thread seeing DONE (raw) and to the \
+            waiting task resuming (api). Throughput: P producer threads each publishing batches of B NOPs and \
+            waiting for them. The one-shot figures run the same ops through 'Megakernel.run' in the same process.
+            """)
+
+    @Option(help: "Round trips timed (after 200 untimed).") var iterations: Int = 2000
+    @Option(help: "Ops per throughput row (default: 1,000,000 on a GPU, 200,000 on a software renderer).") var ops: Int?
+    @Option(help: "Workgroups of the resident dispatch (default: by device).") var workgroups: UInt32?
+    @Option(name: .customLong("workgroup-size"), help: "Lanes per workgroup.") var workgroupSize: UInt32 = 256
+    @Option(help: "Rounds per dispatch (default: by device).") var rounds: UInt32?
+    @Flag(help: "Print one JSON object.") var json = false
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    struct Throughput: Encodable {
+        var producers: Int
+        var batch: Int
+        var ops: Int
+        var slotsPerSecond: Double
+    }
+
+    struct Report: Encodable {
+        var benchmark = "persistent"
+        var device: String
+        var glVersion: String
+        var workgroups: UInt32
+        var lanes: UInt32
+        var rounds: UInt32
+        /// Building, compiling and allocating the resident kernel.
+        var compileMilliseconds: Double
+        var roundTripP50Microseconds: Double
+        var roundTripP99Microseconds: Double
+        var apiRoundTripP50Microseconds: Double
+        var apiRoundTripP99Microseconds: Double
+        var oneShotP50Microseconds: Double
+        var oneShotP99Microseconds: Double
+        var batch256P50Microseconds: Double
+        var batch256OneShotP50Microseconds: Double
+        var throughput: [Throughput]
+        var dispatches: Int
+        /// DONE_COUNT after every measurement above, against the ops submitted: equal when every op ran once.
+        var doneCount: UInt32
+        var submitted: Int
+        /// The exactly-once check: producers x ops ATOMIC_ADD 1 to a word each, through a kernel
+        /// dispatched again every 16 rounds; every word must end at 1.
+        var exactlyOnce: ExactlyOnce
+    }
+
+    struct ExactlyOnce: Encodable {
+        var ops: Int
+        var dispatches: Int
+        var wordsNotOne: Int
+        var doneCount: UInt32
+        var passed: Bool
+    }
+
+    func validate() throws {
+        if !(1...1_000_000).contains(iterations) { throw ValidationError("--iterations must be 1 to 1000000.") }
+        if let ops, !(1...100_000_000).contains(ops) { throw ValidationError("--ops must be 1 to 100000000.") }
+        if workgroupSize == 0 || workgroups == 0 || rounds == 0 { throw ValidationError("--workgroup-size, --workgroups and --rounds must be at least 1.") }
+    }
+
+    func run() throws {
+        runReporting {
+            let context = try CLI.openContext(deviceOptions)
+            let configuration = MegakernelConfiguration(workgroupSize: workgroupSize)
+            let opened = ContinuousClock.now
+            let kernel = try ResidentMegakernel(context: context, configuration: configuration,
+                                                options: ResidentOptions(slots: 65_536, workgroups: workgroups, rounds: rounds, linger: .milliseconds(50)))
+            let compile = (ContinuousClock.now - opened).ms
+            let oneShot = try Megakernel(context: context, configuration: configuration)
+            var progress = Progress()
+            let nop = WorkItem(.nop)
+
+            progress.update("round trips")
+            var raw: [Double] = [], api: [Double] = []
+            for i in 0..<(iterations + 200) {
+                let start = ContinuousClock.now
+                let ticket = try kernel.trySubmit(nop)
+                _ = try ticket.wait()
+                let end = ContinuousClock.now
+                guard i >= 200, let retired = ticket.retiredAt else { continue }
+                raw.append((retired - start).ms * 1000)
+                api.append((end - start).ms * 1000)
+            }
+            progress.update("one-shot")
+            let single = Batch(items: [nop])
+            var once: [Double] = []
+            for i in 0..<(min(iterations, 2000) + 20) {
+                let start = ContinuousClock.now
+                _ = try oneShot.run(single)
+                if i >= 20 { once.append((ContinuousClock.now - start).ms * 1000) }
+            }
+            progress.update("256-slot batches")
+            let many = [WorkItem](repeating: nop, count: 256)
+            var resident256: [Double] = [], oneShot256: [Double] = []
+            for i in 0..<220 {
+                let start = ContinuousClock.now
+                let tickets = try many.map { try kernel.trySubmit($0) }
+                for t in tickets { _ = try t.wait() }
+                let mid = ContinuousClock.now
+                _ = try oneShot.run(Batch(items: many))
+                if i >= 20 {
+                    resident256.append((mid - start).ms * 1000)
+                    oneShot256.append((ContinuousClock.now - mid).ms * 1000)
+                }
+            }
+            let total = ops ?? (context.info.isSoftware ? 200_000 : 1_000_000)
+            var rows: [Throughput] = []
+            for producers in [1, 4, 16] {
+                for batch in [1, 64, 4096] {
+                    progress.update("throughput: \(producers) producers, batches of \(batch)")
+                    rows.append(Throughput(producers: producers, batch: batch, ops: total,
+                                           slotsPerSecond: try Self.throughput(kernel, producers: producers, batch: batch, total: total)))
+                }
+            }
+            progress.update("exactly-once check")
+            let check = try Self.exactlyOnce(context, configuration: configuration, workgroups: workgroups, ops: context.info.isSoftware ? 200_000 : 1_000_000)
+            progress.finish()
+            let geometry = kernel.geometry
+            let telemetry = kernel.telemetry
+            let report = Report(device: context.info.renderer, glVersion: context.info.glVersion, workgroups: geometry.workgroups, lanes: geometry.lanes,
+                                rounds: geometry.rounds, compileMilliseconds: compile,
+                                roundTripP50Microseconds: percentile(raw, 0.5), roundTripP99Microseconds: percentile(raw, 0.99),
+                                apiRoundTripP50Microseconds: percentile(api, 0.5), apiRoundTripP99Microseconds: percentile(api, 0.99),
+                                oneShotP50Microseconds: percentile(once, 0.5), oneShotP99Microseconds: percentile(once, 0.99),
+                                batch256P50Microseconds: percentile(resident256, 0.5), batch256OneShotP50Microseconds: percentile(oneShot256, 0.5),
+                                throughput: rows, dispatches: telemetry.dispatches, doneCount: kernel.controlWord(RingProtocol.Control.doneCount),
+                                submitted: telemetry.submitted, exactlyOnce: check)
+            await_(kernel)
+            if json { try Output.json(report) } else { try Self.printText(report) }
+            guard check.passed, report.doneCount == UInt32(truncatingIfNeeded: report.submitted) else {
+                throw CLIFailure(status: .ranWithFailures, "the resident kernel did not run every op exactly once (see the report)", fix: "report it with 'vyre-gl info'; it is a vyre-gl or driver bug")
+            }
+        }
+    }
+
+    /// Ends the kernel before the report is printed (its threads stop polling).
+    private func await_(_ kernel: ResidentMegakernel) {
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            await kernel.shutdown(.drain)
+            done.signal()
+        }
+        done.wait()
+    }
+
+    /// 8 threads publish `ops` ATOMIC_ADDs of 1, each to its own control word, in batches of 500,
+    /// through a kernel that ends every 16 rounds; counts the words that did not end at exactly 1.
+    static func exactlyOnce(_ context: GLContext, configuration: MegakernelConfiguration, workgroups: UInt32?, ops: Int) throws -> ExactlyOnce {
+        let producers = 8, first = 1000
+        let perProducer = ops / producers
+        let kernel = try ResidentMegakernel(context: context, configuration: configuration,
+                                            options: ResidentOptions(slots: 4096, controlWords: first + producers * perProducer, workgroups: workgroups, rounds: 16))
+        let failures = Mutex<[ResidentError]>([])
+        let group = DispatchGroup()
+        for p in 0..<producers {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                for start in stride(from: 0, to: perProducer, by: 500) {
+                    var tickets: [ResidentTicket] = []
+                    for i in start..<min(perProducer, start + 500) {
+                        let item = WorkItem(.atomicAdd, args: [1, UInt32(first + p * perProducer + i)])
+                        while true {
+                            do throws(ResidentError) { tickets.append(try kernel.trySubmit(item)); break } catch {
+                                guard case .ringFull = error else { failures.withLock { $0.append(error) }; return }
+                                sched_yield()
+                            }
+                        }
+                    }
+                    for t in tickets {
+                        do throws(ResidentError) { _ = try t.wait() } catch { failures.withLock { $0.append(error) }; return }
+                    }
+                }
+            }
+        }
+        group.wait()
+        if let first = failures.withLock({ $0.first }) { throw first }
+        let total = producers * perProducer
+        let wrong = (0..<total).filter { kernel.controlWord(first + $0) != 1 }.count
+        let done = kernel.controlWord(RingProtocol.Control.doneCount)
+        let dispatches = kernel.telemetry.dispatches
+        return ExactlyOnce(ops: total, dispatches: dispatches, wordsNotOne: wrong, doneCount: done, passed: wrong == 0 && done == UInt32(total))
+    }
+
+    /// `producers` threads each publish batches of `batch` NOPs and wait for each batch, until
+    /// `total` ops ran; ops per second over the whole run.
+    static func throughput(_ kernel: ResidentMegakernel, producers: Int, batch: Int, total: Int) throws -> Double {
+        let perProducer = max(batch, total / producers / batch * batch)
+        let failures = Mutex<[ResidentError]>([])
+        let group = DispatchGroup()
+        let start = ContinuousClock.now
+        for _ in 0..<producers {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                var tickets: [ResidentTicket] = []
+                tickets.reserveCapacity(batch)
+                var sent = 0
+                while sent < perProducer {
+                    tickets.removeAll(keepingCapacity: true)
+                    for _ in 0..<batch {
+                        while true {
+                            do throws(ResidentError) { tickets.append(try kernel.trySubmit(WorkItem(.nop))); break } catch {
+                                guard case .ringFull = error else { failures.withLock { $0.append(error) }; return }
+                                sched_yield()
+                            }
+                        }
+                    }
+                    for t in tickets {
+                        do throws(ResidentError) { _ = try t.wait() } catch { failures.withLock { $0.append(error) }; return }
+                    }
+                    sent += batch
+                }
+            }
+        }
+        group.wait()
+        let seconds = (ContinuousClock.now - start) / .seconds(1)
+        if let first = failures.withLock({ $0.first }) { throw first }
+        return Double(perProducer * producers) / seconds
+    }
+
+    static func printText(_ r: Report) throws {
+        try Output.line("persistent on \(r.device) (\(r.glVersion)): \(r.workgroups) workgroups x \(r.lanes) lanes, \(r.rounds) rounds per dispatch, \(r.dispatches) dispatches")
+        try Output.line(String(format: "round trip, 1 op in flight: raw p50 %.2f us p99 %.2f us; api p50 %.2f us p99 %.2f us", r.roundTripP50Microseconds, r.roundTripP99Microseconds,
+                               r.apiRoundTripP50Microseconds, r.apiRoundTripP99Microseconds))
+        try Output.line(String(format: "one-shot, the same op: p50 %.2f us p99 %.2f us (api round trip / one-shot: %.2f)", r.oneShotP50Microseconds, r.oneShotP99Microseconds,
+                               r.apiRoundTripP50Microseconds / max(r.oneShotP50Microseconds, 1e-9)))
+        try Output.line(String(format: "256-slot batch: resident p50 %.1f us, one-shot p50 %.1f us (ratio %.2f)", r.batch256P50Microseconds, r.batch256OneShotP50Microseconds,
+                               r.batch256P50Microseconds / max(r.batch256OneShotP50Microseconds, 1e-9)))
+        try Output.line("producers  batch        ops    slots/s")
+        for t in r.throughput { try Output.line(String(format: "%9d %6d %10d %9.3gM", t.producers, t.batch, t.ops, t.slotsPerSecond / 1e6)) }
+        try Output.line("DONE_COUNT \(r.doneCount) for \(r.submitted) ops submitted\(r.doneCount == UInt32(truncatingIfNeeded: r.submitted) ? "" : " (MISMATCH)")")
+        let e = r.exactlyOnce
+        try Output.line("exactly once: \(e.ops) ATOMIC_ADDs over \(e.dispatches) dispatches, \(e.wordsNotOne) words not 1, DONE_COUNT \(e.doneCount): \(e.passed ? "passed" : "FAILED")")
+    }
+}
+
+private func percentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
+}
