@@ -18,10 +18,10 @@ public struct OpcodeHandler: Sendable, Hashable {
     /// IR statements spliced into the opcode dispatch (see the type for what they may use).
     public var body: [Node]
 
-    /// A handler running `body` for `opcode`; checked when the megakernel is built.
     /// The region the megakernel wraps a handler's body in, for diagnostics and the GLSL comments.
     public static func regionName(opcode: UInt32, name: String) -> String { "opcode \(opcode) \(name)" }
 
+    /// A handler running `body` for `opcode`; checked when the megakernel is built.
     public init(opcode: UInt32, name: String, body: [Node]) {
         self.opcode = opcode
         self.name = name

@@ -508,6 +508,7 @@ final class ResidentCore: @unchecked Sendable {
     /// Watches every in-flight slot's status word and completes the op once it is DONE or FAULT.
     private func complete() {
         var quiet = 0
+        var quietSince = ContinuousClock.now
         var seen: UInt32 = 0
         while true {
             var progressed = false
@@ -540,10 +541,13 @@ final class ResidentCore: @unchecked Sendable {
             } else if inFlight.load(ordering: .acquiring) == 0 {
                 park(completerIdle, completerWake) { inFlight.load(ordering: .acquiring) > 0 || stopState.load(ordering: .acquiring) == Self.ended }
             } else {
-                // Ops in flight but none ended: yield at first (a round trip is microseconds), then
-                // back off, so ops held by a disabled tenant do not keep a core busy.
+                // Ops in flight but none ended: spin (yielding) for the first 200 us, since a round
+                // trip takes microseconds and a sleep costs tens of them; then back off, so ops held
+                // by a disabled tenant do not keep a core busy.
                 quiet += 1
-                if quiet <= 64 { sched_yield() } else { usleep(quiet <= 4096 ? 20 : 500) }
+                if quiet == 1 { quietSince = .now }
+                let waited = ContinuousClock.now - quietSince
+                if waited < .microseconds(200) { sched_yield() } else { usleep(waited < .milliseconds(20) ? 20 : 500) }
             }
         }
         completerDone.signal()

@@ -120,8 +120,9 @@ public struct ResidentTelemetry: Sendable, Hashable {
     public var epoch: UInt32
     /// Dispatches so far (the first and every re-dispatch).
     public var dispatches: Int
-    /// Ops accepted, and ops completed (DONE or FAULT), since start.
+    /// Ops accepted since start.
     public var submitted: Int
+    /// Ops completed (DONE or FAULT) since start.
     public var completed: Int
     /// Ops in flight now.
     public var inFlight: Int
