@@ -147,9 +147,11 @@ struct OneShotBench: ParsableCommand {
                    gpuP50Microseconds: percentile(gpus, 0.5), decodeP50Microseconds: percentile(decodes, 0.5))
     }
 
-    private func percentile(_ values: [Double], _ p: Double) -> Double {
-        guard !values.isEmpty else { return 0 }
-        let sorted = values.sorted()
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
-    }
+}
+
+/// The `p` quantile of `values` (nearest rank; 0 for none), as every bench reports it.
+func percentile(_ values: [Double], _ p: Double) -> Double {
+    guard !values.isEmpty else { return 0 }
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
 }

@@ -250,9 +250,3 @@ struct PersistentBench: ParsableCommand {
         try Output.line("exactly once: \(e.ops) ATOMIC_ADDs over \(e.dispatches) dispatches, \(e.wordsNotOne) words not 1, DONE_COUNT \(e.doneCount): \(e.passed ? "passed" : "FAILED")")
     }
 }
-
-private func percentile(_ values: [Double], _ p: Double) -> Double {
-    guard !values.isEmpty else { return 0 }
-    let sorted = values.sorted()
-    return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * p).rounded()))]
-}
