@@ -98,6 +98,11 @@ public final class ResidentMegakernel: Sendable {
         }
     }
 
+    /// ``shutdown(_:)`` for a thread: blocks the calling thread until the kernel has ended.
+    public func shutdownAndWait(_ mode: ShutdownMode) {
+        core.stop(mode)
+    }
+
     /// A snapshot of the ring, the counters and the dispatches.
     public var telemetry: ResidentTelemetry { core.telemetry() }
 

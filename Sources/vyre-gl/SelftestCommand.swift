@@ -16,6 +16,7 @@ struct SelftestCommand: ParsableCommand {
     @Option(help: "Seed of the first generated program (and batch).") var seed: UInt64 = 0x5EED
     @Option(help: "Random megakernel batches to run and compare with the protocol model.") var batches: Int = 100
     @Flag(help: "Print every case, not only failures.") var verbose = false
+    @Flag(name: .customLong("no-resident"), help: "Leave out the resident megakernel's checks.") var noResident = false
     @Option(name: .customLong("dump-failures"), help: "Write each failing case to DIR as NAME.json (the program) and NAME.inputs.json, to reproduce with 'vyre-gl exec --check'.") var dumpFailures: String?
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
@@ -27,7 +28,14 @@ struct SelftestCommand: ParsableCommand {
         var passed: Int
         var failed: Int
         var seconds: Double
+        /// Passed and failed counts per suite: "programs", "batches", "resident".
+        var suites: [String: SuiteCount]
         var failures: [[String: String]]
+    }
+
+    struct SuiteCount: Encodable {
+        var passed = 0
+        var failed = 0
     }
 
     private func dump(_ c: ConformanceCase, to dir: String) throws {
@@ -58,43 +66,49 @@ struct SelftestCommand: ParsableCommand {
             let context = try CLI.openContext(deviceOptions)
             let curated = ConstructCases.all(capabilities: context.limits.capabilities)
             let programs = curated.count + random
-            if !json { try Output.line("selftest on \(context.info.renderer) (\(context.info.glVersion)): \(programs) programs and \(batches) megakernel batches") }
+            if !json { try Output.line("selftest on \(context.info.renderer) (\(context.info.glVersion)): \(programs) programs, \(batches) megakernel batches\(noResident ? "" : " and the resident megakernel's checks")") }
             let clock = ContinuousClock()
             let start = clock.now
             var failures: [ConformanceOutcome] = []
+            var suites: [String: SuiteCount] = [:]
             var progress = Progress()
+            func record(_ outcome: ConformanceOutcome, in suite: String) throws {
+                if outcome.passed { suites[suite, default: SuiteCount()].passed += 1 } else { suites[suite, default: SuiteCount()].failed += 1 }
+                if !outcome.passed {
+                    failures.append(outcome)
+                    if !json { try Output.line("FAIL \(outcome.name): \(outcome.detail ?? "")") }
+                } else if verbose && !json {
+                    try Output.line("pass \(outcome.name)")
+                }
+            }
             for i in 0..<programs {
                 progress.update("selftest: program \(i + 1)/\(programs), \(failures.count) failed")
                 // Generated cases are made one at a time: a million of them never sit in memory together.
                 let c = i < curated.count ? curated[i] : Conformance.randomCase(seed: seed &+ UInt64(i - curated.count), capabilities: context.limits.capabilities)
                 let outcome = Conformance.check(c, on: context)
-                if !outcome.passed {
-                    failures.append(outcome)
-                    if let dumpFailures { try dump(c, to: dumpFailures) }
-                    if !json { try Output.line("FAIL \(outcome.name): \(outcome.detail ?? "")") }
-                } else if verbose && !json {
-                    try Output.line("pass \(outcome.name)")
-                }
+                if !outcome.passed, let dumpFailures { try dump(c, to: dumpFailures) }
+                try record(outcome, in: "programs")
             }
             var total = programs
             if batches > 0 {
                 let megakernel = try Megakernel(context: context, configuration: MegakernelConformance.configuration())
                 for b in 0..<UInt64(batches) {
                     progress.update("selftest: megakernel batch \(b + 1)/\(batches), \(failures.count) failed")
-                    let outcome = MegakernelConformance.check(megakernel, seed: seed &+ b)
                     total += 1
-                    if !outcome.passed {
-                        failures.append(outcome)
-                        if !json { try Output.line("FAIL \(outcome.name): \(outcome.detail ?? "")") }
-                    } else if verbose && !json {
-                        try Output.line("pass \(outcome.name)")
-                    }
+                    try record(MegakernelConformance.check(megakernel, seed: seed &+ b), in: "batches")
+                }
+            }
+            if !noResident {
+                progress.update("selftest: resident megakernel, \(failures.count) failed")
+                for outcome in ResidentConformance.checks(on: context) {
+                    total += 1
+                    try record(outcome, in: "resident")
                 }
             }
             progress.finish()
             let seconds = (clock.now - start).ms / 1000
             let summary = Summary(device: context.info.renderer, glVersion: context.info.glVersion, cases: total,
-                                  passed: total - failures.count, failed: failures.count, seconds: seconds,
+                                  passed: total - failures.count, failed: failures.count, seconds: seconds, suites: suites,
                                   failures: failures.map { ["case": $0.name, "detail": $0.detail ?? ""] })
             if json {
                 try Output.json(summary)
