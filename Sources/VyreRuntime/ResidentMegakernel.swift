@@ -131,6 +131,9 @@ final class ResidentCore: @unchecked Sendable {
     let extras: [Owned<DeviceBuffer>]
     let handles: [UInt32: BufferHandle]
     private let started = ContinuousClock.now
+    /// Trips of a guarded loop between two abort polls on a device without a loop budget (the
+    /// GLSL lowering's chunk).
+    static let roundsPerChunk: UInt32 = 4096
 
     // Host-side slot state (`slotFree`, `slotWriting`, `slotInFlight`), one atomic per slot;
     // the generation and queue sequence each slot was last published with; the ticket waiting on it.
@@ -191,6 +194,12 @@ final class ResidentCore: @unchecked Sendable {
         let pickedRounds: UInt32 = loopBudget == nil ? 4096 : 64
         self.rounds = options.rounds ?? pickedRounds
         guard rounds >= 1 else { throw invalid("0 rounds per dispatch", "use 1 or more") }
+        // Where loops run in chunks with an abort poll between them (no driver loop budget), a
+        // dispatch of more rounds than one chunk would poll between barriers, and lanes that read
+        // the abort word at different moments could leave the loop apart: one chunk at most.
+        if loopBudget == nil, rounds > Self.roundsPerChunk {
+            throw invalid("\(rounds) rounds per dispatch: past \(Self.roundsPerChunk) the kernel's loop would poll its abort word between workgroup barriers", "use at most \(Self.roundsPerChunk) rounds")
+        }
         if let loopBudget, Int(rounds) * 2 > loopBudget {
             throw invalid("\(rounds) rounds per dispatch: this driver ends an invocation's loops after \(loopBudget) iterations, which the rounds share with handler loops", "use at most \(loopBudget / 2) rounds")
         }

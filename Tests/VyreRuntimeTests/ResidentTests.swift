@@ -219,6 +219,20 @@ struct ResidentTests {
         await k.shutdown(.drain)
     }
 
+    /// Rounds past what the driver's loop budget (or the loop lowering's chunk) allows are refused
+    /// with a typed error and a Fix, before anything is dispatched; so are bad sizes.
+    @Test func roundsAndSizesOutsideTheLimitsAreRefused() throws {
+        for options in [ResidentOptions(rounds: 1 << 20), ResidentOptions(slots: 0), ResidentOptions(starvationGuard: 0)] {
+            do {
+                _ = try ResidentMegakernel(context: Self.context, options: options)
+                Issue.record("accepted \(options)")
+            } catch {
+                guard case .invalidOptions(let problem, let fix) = error else { Issue.record("\(error)"); continue }
+                #expect(problem.hasPrefix("resident options: ") && !fix.isEmpty)
+            }
+        }
+    }
+
     @Test func deinitWhileBusyFailsOrFinishesEveryOp() async throws {
         var tickets: [ResidentTicket] = []
         do {
