@@ -106,6 +106,12 @@ public final class ResidentMegakernel: Sendable {
     /// A snapshot of the ring, the counters and the dispatches.
     public var telemetry: ResidentTelemetry { core.telemetry() }
 
+    /// The PRINTF records, in the order the kernel appended them, while the kernel runs: the log
+    /// is drained at every dispatch boundary (so a record arrives within one dispatch of its op),
+    /// and records that found the log full are counted in ``ResidentTelemetry/debugRecordsLost``,
+    /// never waited for. The sequence ends when the kernel does. One consumer.
+    public var debugRecords: AsyncStream<DebugRecord> { core.debugRecords }
+
     /// Control word `index` as the kernel left it (an acquiring load of mapped memory).
     public func controlWord(_ index: Int) -> UInt32 { core.control.value.load(index) }
 }
@@ -131,6 +137,10 @@ final class ResidentCore: @unchecked Sendable {
     let extras: [Owned<DeviceBuffer>]
     let handles: [UInt32: BufferHandle]
     private let started = ContinuousClock.now
+    let debugRecords: AsyncStream<DebugRecord>
+    private let debugSink: AsyncStream<DebugRecord>.Continuation
+    private let debugDelivered = Atomic<Int>(0)
+    private let debugLost = Atomic<Int>(0)
     /// Trips of a guarded loop between two abort polls on a device without a loop budget (the
     /// GLSL lowering's chunk).
     static let roundsPerChunk: UInt32 = 4096
@@ -183,6 +193,7 @@ final class ResidentCore: @unchecked Sendable {
             controlWords = try RingEncoding.control(words: options.controlWords, tenants: options.tenants)
             debugWords = try RingEncoding.emptyDebugLog(records: options.debugRecords)
         } catch { throw .invalidBatch(error) }
+        (debugRecords, debugSink) = AsyncStream.makeStream(of: DebugRecord.self, bufferingPolicy: .unbounded)
         self.context = context
         self.options = options
         self.logger = logger
@@ -423,6 +434,7 @@ final class ResidentCore: @unchecked Sendable {
                 break
             }
             dispatches.add(1, ordering: .relaxed)
+            drainDebugLog()
             // SHUTDOWN set while no shutdown was asked for: an op set it (cancel sets it too).
             if control.value.load(RingProtocol.Control.shutdown) != 0, stopRequested == 0, !shutdownByOp.exchange(true, ordering: .acquiringAndReleasing) {
                 // A SHUTDOWN op ran: later ops stay PUBLISHED; stop taking new ones.
@@ -430,9 +442,31 @@ final class ResidentCore: @unchecked Sendable {
                 _ = stopState.compareExchange(expected: Self.running, desired: Self.draining, ordering: .acquiringAndReleasing)
             }
         }
+        drainDebugLog()
+        debugSink.finish()
         stopState.store(Self.ended, ordering: .sequentiallyConsistent)
         wake(completerIdle, completerWake)
         driverDone.signal()
+    }
+
+    /// Between dispatches (nothing of the kernel runs, so plain reads and a reset are safe): hands
+    /// the log's records to the stream in append order, counts those that found it full, and
+    /// empties it for the next dispatch.
+    private func drainDebugLog() {
+        let words = RingProtocol.Debug.recordWords
+        let cursor = Int(debug.value.load(RingProtocol.Debug.cursorWord))
+        guard cursor != 0 else { return }
+        let capacity = (debug.value.wordCount - 1) / words
+        let written = cursor / words
+        let kept = min(written, capacity)
+        let records = debug.value.read(words: 1..<(1 + kept * words))
+        for r in 0..<kept {
+            let b = r * words
+            debugSink.yield(DebugRecord(format: records[b], arg0: records[b + 1], arg1: records[b + 2], slotWordOffset: records[b + 3]))
+        }
+        debugDelivered.add(kept, ordering: .relaxed)
+        debugLost.add(written - kept, ordering: .relaxed)
+        debug.value.store(0, at: RingProtocol.Debug.cursorWord)
     }
 
     /// Between dispatches (nothing of the kernel runs): queues again every in-flight slot that is
@@ -668,7 +702,8 @@ final class ResidentCore: @unchecked Sendable {
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         return ResidentTelemetry(occupancy: occupancy, parked: parked, opcodeCounts: counts, epoch: control.value.load(RingProtocol.Control.epoch),
                                  dispatches: dispatches.load(ordering: .relaxed), submitted: submitted.load(ordering: .relaxed), completed: done,
-                                 inFlight: inFlight.load(ordering: .relaxed), opsPerSecond: seconds > 0 ? Double(done) / seconds : 0)
+                                 inFlight: inFlight.load(ordering: .relaxed), opsPerSecond: seconds > 0 ? Double(done) / seconds : 0,
+                                 debugRecordsDelivered: debugDelivered.load(ordering: .relaxed), debugRecordsLost: debugLost.load(ordering: .relaxed))
     }
 }
 

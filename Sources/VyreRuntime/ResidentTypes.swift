@@ -128,4 +128,9 @@ public struct ResidentTelemetry: Sendable, Hashable {
     public var inFlight: Int
     /// Completed ops per second since start.
     public var opsPerSecond: Double
+    /// PRINTF records handed to ``ResidentMegakernel/debugRecords``.
+    public var debugRecordsDelivered: Int
+    /// PRINTF records that found the log full (it holds ``ResidentOptions/debugRecords`` per
+    /// dispatch), counted rather than waited for.
+    public var debugRecordsLost: Int
 }

@@ -219,6 +219,27 @@ struct ResidentTests {
         await k.shutdown(.drain)
     }
 
+    /// PRINTF records arrive while the kernel runs, in the order the kernel appended them; a burst
+    /// larger than the log is counted as lost, and never stalls the kernel.
+    @Test func printfRecordsStreamWhileRunningAndOverflowIsCounted() async throws {
+        let k = try ResidentMegakernel(context: Self.context, configuration: MegakernelConfiguration(workgroupSize: 16),
+                                       options: ResidentOptions(slots: 64, debugRecords: 4, workgroups: 1, rounds: 4, linger: .microseconds(200)))
+        for i in 0..<10 { #expect(try await k.submit(WorkItem(.printf, args: [UInt32(i), 7, 8])).status == .done) }
+        await Self.eventually("10 records delivered while running") { k.telemetry.debugRecordsDelivered == 10 }
+        // 40 at once: at most 4 fit the log per dispatch; the rest are counted, and every op completes.
+        let burst = try (0..<40).map { i in try k.trySubmit(WorkItem(.printf, args: [UInt32(100 + i), 0, 0])) }
+        for t in burst { #expect(try await t.completion().status == .done) }
+        await k.shutdown(.drain)
+        var records: [DebugRecord] = []
+        for await r in k.debugRecords { records.append(r) }
+        #expect(records.prefix(10).map(\.format) == Array(0..<10), "sequential PRINTFs arrive in order")
+        #expect(records.prefix(10).allSatisfy { $0.arg0 == 7 && $0.arg1 == 8 })
+        let t = k.telemetry
+        #expect(records.count == t.debugRecordsDelivered)
+        #expect(t.debugRecordsDelivered + t.debugRecordsLost == 50, "\(t.debugRecordsDelivered) delivered, \(t.debugRecordsLost) lost")
+        #expect(Set(records.dropFirst(10).map(\.format)).isSubset(of: Set(100..<140)))
+    }
+
     /// Rounds past what the driver's loop budget (or the loop lowering's chunk) allows are refused
     /// with a typed error and a Fix, before anything is dispatched; so are bad sizes.
     @Test func roundsAndSizesOutsideTheLimitsAreRefused() throws {
