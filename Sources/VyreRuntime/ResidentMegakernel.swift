@@ -182,38 +182,19 @@ final class ResidentCore: @unchecked Sendable {
     private let room = DispatchSemaphore(value: 0)
 
     init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger) throws(MegakernelError) {
-        func invalid(_ problem: String, _ fix: String) -> MegakernelError {
-            .invalidOptions(problem: "resident options: \(problem)", fix: fix)
-        }
-        guard (1...RingProtocol.maxSlots).contains(options.slots) else { throw invalid("\(options.slots) slots", "use 1 to \(RingProtocol.maxSlots)") }
-        guard options.starvationGuard >= 1 else { throw invalid("a starvation guard of 0 rounds", "use 1 or more") }
         let controlWords: [UInt32]
         let debugWords: [UInt32]
         do throws(ProtocolError) {
             controlWords = try RingEncoding.control(words: options.controlWords, tenants: options.tenants)
             debugWords = try RingEncoding.emptyDebugLog(records: options.debugRecords)
         } catch { throw .invalidBatch(error) }
+        (workgroups, rounds) = try Self.geometry(options, on: context)
         (debugRecords, debugSink) = AsyncStream.makeStream(of: DebugRecord.self, bufferingPolicy: .unbounded)
         self.context = context
         self.options = options
         self.logger = logger
         self.layout = ResidentLayout(slots: options.slots)
         self.lanes = configuration.workgroupSize
-        let software = context.info.isSoftware
-        self.workgroups = options.workgroups ?? (software ? 1 : 8)
-        let loopBudget = context.info.limits.maxLoopIterations.map { Int($0) }
-        let pickedRounds: UInt32 = loopBudget == nil ? 4096 : 64
-        self.rounds = options.rounds ?? pickedRounds
-        guard rounds >= 1 else { throw invalid("0 rounds per dispatch", "use 1 or more") }
-        // Where loops run in chunks with an abort poll between them (no driver loop budget), a
-        // dispatch of more rounds than one chunk would poll between barriers, and lanes that read
-        // the abort word at different moments could leave the loop apart: one chunk at most.
-        if loopBudget == nil, rounds > Self.roundsPerChunk {
-            throw invalid("\(rounds) rounds per dispatch: past \(Self.roundsPerChunk) the kernel's loop would poll its abort word between workgroup barriers", "use at most \(Self.roundsPerChunk) rounds")
-        }
-        if let loopBudget, Int(rounds) * 2 > loopBudget {
-            throw invalid("\(rounds) rounds per dispatch: this driver ends an invocation's loops after \(loopBudget) iterations, which the rounds share with handler loops", "use at most \(loopBudget / 2) rounds")
-        }
         let validated = try configuration.residentProgram(limits: context.limits)
         self.program = validated.program
         self.pipeline = try onDevice { () throws(VyreGLError) in try context.makePipeline(validated) }
@@ -261,6 +242,29 @@ final class ResidentCore: @unchecked Sendable {
         }
         queueReady = .allocate(capacity: p * n)
         for i in 0..<(p * n) { (queueReady + i).initialize(to: Atomic(UInt32.max)) }
+    }
+
+    /// Checks the sizes in `options` and picks workgroups and rounds for `context`'s device.
+    private static func geometry(_ options: ResidentOptions, on context: GLContext) throws(MegakernelError) -> (workgroups: UInt32, rounds: UInt32) {
+        func invalid(_ problem: String, _ fix: String) -> MegakernelError {
+            .invalidOptions(problem: "resident options: \(problem)", fix: fix)
+        }
+        guard (1...RingProtocol.maxSlots).contains(options.slots) else { throw invalid("\(options.slots) slots", "use 1 to \(RingProtocol.maxSlots)") }
+        guard options.starvationGuard >= 1 else { throw invalid("a starvation guard of 0 rounds", "use 1 or more") }
+        let loopBudget = context.info.limits.maxLoopIterations.map { Int($0) }
+        let rounds = options.rounds ?? (loopBudget == nil ? roundsPerChunk : 64)
+        guard rounds >= 1 else { throw invalid("0 rounds per dispatch", "use 1 or more") }
+        // Where loops run in chunks with an abort poll between them (no driver loop budget), a
+        // dispatch of more rounds than one chunk would poll between barriers, and lanes that read
+        // the abort word at different moments could leave the loop apart: one chunk at most.
+        if loopBudget == nil, rounds > roundsPerChunk {
+            throw invalid("\(rounds) rounds per dispatch: past \(roundsPerChunk) the kernel's loop would poll its abort word between workgroup barriers", "use at most \(roundsPerChunk) rounds")
+        }
+        if let loopBudget, Int(rounds) * 2 > loopBudget {
+            throw invalid("\(rounds) rounds per dispatch: this driver ends an invocation's loops after \(loopBudget) iterations, which the rounds share with handler loops", "use at most \(loopBudget / 2) rounds")
+        }
+        guard options.workgroups != 0 else { throw invalid("0 workgroups", "use 1 or more") }
+        return (options.workgroups ?? (context.info.isSoftware ? 1 : 8), rounds)
     }
 
     deinit {
