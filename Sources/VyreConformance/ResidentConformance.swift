@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 public import VyreGL
 import VyreProtocol
-import VyreRuntime
+public import VyreRuntime
 public import VyreTesting
 
 /// The resident megakernel's checks, small enough for any driver (what `selftest` runs as its
@@ -57,41 +57,63 @@ public enum ResidentConformance {
     }
 
     private static func exactlyOnce(_ k: ResidentMegakernel) throws {
-        let producers = 8, perProducer = 5000, first = 1000
-        let errors = Mutex<[String]>([])
+        let r = try exactlyOnce(k, producers: 8, perProducer: 5000, firstWord: 1000, batch: 100)
+        try expect(r.wordsNotOne == 0, "\(r.wordsNotOne) of \(r.ops) words are not exactly 1")
+        try expect(r.doneCount == UInt32(r.ops), "DONE_COUNT \(r.doneCount) for \(r.ops) ops")
+        try expect(r.dispatches >= 10, "only \(r.dispatches) dispatches; the check needs at least 10")
+    }
+
+    /// What ``exactlyOnce(_:producers:perProducer:firstWord:batch:)`` found.
+    public struct ExactlyOnceResult: Sendable, Hashable, Encodable {
+        /// ATOMIC_ADDs published.
+        public var ops: Int
+        /// Dispatches of the kernel so far.
+        public var dispatches: Int
+        /// Target words that did not end at exactly 1.
+        public var wordsNotOne: Int
+        /// `control[DONE_COUNT]` afterwards.
+        public var doneCount: UInt32
+        /// Every word 1 and DONE_COUNT equal to the ops.
+        public var passed: Bool
+
+        init(ops: Int, dispatches: Int, wordsNotOne: Int, doneCount: UInt32) {
+            self.ops = ops
+            self.dispatches = dispatches
+            self.wordsNotOne = wordsNotOne
+            self.doneCount = doneCount
+            self.passed = wordsNotOne == 0 && doneCount == UInt32(truncatingIfNeeded: ops)
+        }
+    }
+
+    /// `producers` threads each publish `perProducer` ATOMIC_ADDs of 1, each to its own control word
+    /// from `firstWord`, `batch` at a time (waiting for each batch), on a fresh kernel `k`; then
+    /// counts the words that did not end at 1. Throws the first error a producer met.
+    public static func exactlyOnce(_ k: ResidentMegakernel, producers: Int, perProducer: Int, firstWord: Int, batch: Int) throws -> ExactlyOnceResult {
+        let errors = Mutex<[ResidentError]>([])
         let group = DispatchGroup()
         for p in 0..<producers {
             group.enter()
             Thread.detachNewThread {
                 defer { group.leave() }
-                for start in stride(from: 0, to: perProducer, by: 100) {
-                    do throws(ResidentError) {
+                do throws(ResidentError) {
+                    for start in stride(from: 0, to: perProducer, by: batch) {
                         var tickets: [ResidentTicket] = []
-                        for i in start..<(start + 100) {
-                            let item = WorkItem(.atomicAdd, args: [1, UInt32(first + p * perProducer + i)])
-                            while true {
-                                do throws(ResidentError) { tickets.append(try k.trySubmit(item)); break } catch {
-                                    guard case .ringFull = error else { throw error }
-                                    sched_yield()
-                                }
-                            }
+                        for i in start..<min(perProducer, start + batch) {
+                            tickets.append(try k.trySubmitWaitingForRoom(WorkItem(.atomicAdd, args: [1, UInt32(firstWord + p * perProducer + i)])))
                         }
-                        for t in tickets where try t.wait().status != .done { errors.withLock { $0.append("an ATOMIC_ADD did not end DONE") } }
-                    } catch {
-                        errors.withLock { $0.append("\(error)") }
-                        return
+                        for t in tickets { _ = try t.wait() }
                     }
+                } catch {
+                    errors.withLock { $0.append(error) }
                 }
             }
         }
         group.wait()
-        if let e = errors.withLock({ $0.first }) { throw Failed(description: e) }
+        if let e = errors.withLock({ $0.first }) { throw e }
         let total = producers * perProducer
-        let wrong = (0..<total).filter { k.controlWord(first + $0) != 1 }
-        try expect(wrong.isEmpty, "\(wrong.count) of \(total) words are not exactly 1 (first at \(wrong.first.map { $0 + first } ?? 0): \(wrong.first.map { k.controlWord($0 + first) } ?? 0))")
-        try expect(k.controlWord(C.doneCount) == UInt32(total), "DONE_COUNT \(k.controlWord(C.doneCount)) for \(total) ops")
-        let t = k.telemetry
-        try expect(t.dispatches >= 10, "only \(t.dispatches) dispatches; the check needs at least 10")
+        return ExactlyOnceResult(ops: total, dispatches: k.telemetry.dispatches,
+                                 wordsNotOne: (0..<total).filter { k.controlWord(firstWord + $0) != 1 }.count,
+                                 doneCount: k.controlWord(C.doneCount))
     }
 
     /// Waits until `condition` holds (bounded, so a broken driver cannot hang selftest).

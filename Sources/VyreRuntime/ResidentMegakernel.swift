@@ -63,8 +63,14 @@ public final class ResidentMegakernel: Sendable {
 
     /// Publishes `item` from a thread, blocking while the ring is full and until it completes.
     public func submitAndWait(_ item: WorkItem) throws(ResidentError) -> Completion {
+        try trySubmitWaitingForRoom(item).wait()
+    }
+
+    /// Publishes `item` from a thread, blocking while the ring is full, and returns its ticket
+    /// without waiting for it to run.
+    public func trySubmitWaitingForRoom(_ item: WorkItem) throws(ResidentError) -> ResidentTicket {
         while true {
-            do throws(ResidentError) { return try core.publish(item).wait() } catch {
+            do throws(ResidentError) { return try core.publish(item) } catch {
                 guard case .ringFull = error else { throw error }
                 core.waitForRoom()
             }

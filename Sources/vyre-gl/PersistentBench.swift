@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Synchronization
+import VyreConformance
 import VyreGL
 import VyreIR
 import VyreProtocol
@@ -56,15 +57,7 @@ struct PersistentBench: ParsableCommand {
         var submitted: Int
         /// The exactly-once check: producers x ops ATOMIC_ADD 1 to a word each, through a kernel
         /// dispatched again every 16 rounds; every word must end at 1.
-        var exactlyOnce: ExactlyOnce
-    }
-
-    struct ExactlyOnce: Encodable {
-        var ops: Int
-        var dispatches: Int
-        var wordsNotOne: Int
-        var doneCount: UInt32
-        var passed: Bool
+        var exactlyOnce: ResidentConformance.ExactlyOnceResult
     }
 
     func validate() throws {
@@ -160,42 +153,12 @@ struct PersistentBench: ParsableCommand {
     }
 
     /// 8 threads publish `ops` ATOMIC_ADDs of 1, each to its own control word, in batches of 500,
-    /// through a kernel that ends every 16 rounds; counts the words that did not end at exactly 1.
-    static func exactlyOnce(_ context: GLContext, configuration: MegakernelConfiguration, workgroups: UInt32?, ops: Int) throws -> ExactlyOnce {
+    /// through a kernel that ends every 16 rounds (the check `selftest` runs, larger).
+    static func exactlyOnce(_ context: GLContext, configuration: MegakernelConfiguration, workgroups: UInt32?, ops: Int) throws -> ResidentConformance.ExactlyOnceResult {
         let producers = 8, first = 1000
-        let perProducer = ops / producers
         let kernel = try ResidentMegakernel(context: context, configuration: configuration,
-                                            options: ResidentOptions(slots: 4096, controlWords: first + producers * perProducer, workgroups: workgroups, rounds: 16))
-        let failures = Mutex<[ResidentError]>([])
-        let group = DispatchGroup()
-        for p in 0..<producers {
-            group.enter()
-            Thread.detachNewThread {
-                defer { group.leave() }
-                for start in stride(from: 0, to: perProducer, by: 500) {
-                    var tickets: [ResidentTicket] = []
-                    for i in start..<min(perProducer, start + 500) {
-                        let item = WorkItem(.atomicAdd, args: [1, UInt32(first + p * perProducer + i)])
-                        while true {
-                            do throws(ResidentError) { tickets.append(try kernel.trySubmit(item)); break } catch {
-                                guard case .ringFull = error else { failures.withLock { $0.append(error) }; return }
-                                sched_yield()
-                            }
-                        }
-                    }
-                    for t in tickets {
-                        do throws(ResidentError) { _ = try t.wait() } catch { failures.withLock { $0.append(error) }; return }
-                    }
-                }
-            }
-        }
-        group.wait()
-        if let first = failures.withLock({ $0.first }) { throw first }
-        let total = producers * perProducer
-        let wrong = (0..<total).filter { kernel.controlWord(first + $0) != 1 }.count
-        let done = kernel.controlWord(RingProtocol.Control.doneCount)
-        let dispatches = kernel.telemetry.dispatches
-        return ExactlyOnce(ops: total, dispatches: dispatches, wordsNotOne: wrong, doneCount: done, passed: wrong == 0 && done == UInt32(total))
+                                            options: ResidentOptions(slots: 4096, controlWords: first + ops, workgroups: workgroups, rounds: 16))
+        return try ResidentConformance.exactlyOnce(kernel, producers: producers, perProducer: ops / producers, firstWord: first, batch: 500)
     }
 
     /// `producers` threads each publish batches of `batch` NOPs and wait for each batch, until
