@@ -29,6 +29,24 @@ struct ResidentTests {
         #expect(condition(), "never: \(what)")
     }
 
+    /// The README's example, as written there (with the shared context).
+    @Test func theReadmeExampleRuns() async throws {
+        let kernel = try ResidentMegakernel(context: Self.context)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<4 {
+                group.addTask {
+                    for _ in 0..<1000 {
+                        let c = try await kernel.submit(WorkItem(.atomicAdd, args: [1, UInt32(160 + task)]))
+                        precondition(c.status == .done)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        await kernel.shutdown(.drain)
+        #expect((160..<164).map(kernel.controlWord) == [1000, 1000, 1000, 1000])
+    }
+
     @Test func builtinsRunAndReportTheirObservables() async throws {
         let k = try Self.kernel()
         let store = try await k.submit(WorkItem(.storeU32, args: [41, 300]))
