@@ -405,8 +405,12 @@ final class ResidentCore: @unchecked Sendable {
         let size = Int(control.value.load(RingProtocol.Control.tenantTableSize))
         guard Int(tenant) < size, table + Int(tenant) < control.value.wordCount else { return }
         control.value.store(enabled ? 1 : 0, at: table + Int(tenant))
+        tenantsChanged.store(true, ordering: .releasing)
         wake(driverIdle, driverWake)
     }
+
+    /// Set by ``setTenant(_:enabled:)``: the driver looks at every in-flight slot again.
+    private let tenantsChanged = Atomic<Bool>(false)
 
     // MARK: the driver thread
 
@@ -419,6 +423,9 @@ final class ResidentCore: @unchecked Sendable {
         let dispatchOptions = DispatchOptions(timeout: options.dispatchTimeout)
         var sinceLostCheck = 0
         var lastRan = queues.value.load(ResidentLayout.completedWord)
+        // In-flight ops that cannot run (parked behind a disabled tenant or SHUTDOWN), as of the
+        // last full look: between looks, the rest are taken to be runnable.
+        var held = 0
         while true {
             // Lanes lose a claim only when the driver ends their loop early: look for such slots
             // every 16 dispatches, or at once when a dispatch ran nothing while ops wait.
@@ -427,7 +434,15 @@ final class ResidentCore: @unchecked Sendable {
             let look = sinceLostCheck >= 16 || ran == lastRan
             if look { sinceLostCheck = 0 }
             lastRan = ran
-            let runnable = reconcile(lookForLostClaims: look)
+            // A full look walks every in-flight slot, which at tens of thousands in flight costs
+            // more than a dispatch: only when something may have changed, or every 16 dispatches.
+            let runnable: Int
+            if look || tenantsChanged.exchange(false, ordering: .acquiringAndReleasing) || stopState.load(ordering: .acquiring) != Self.running {
+                runnable = reconcile(lookForLostClaims: look)
+                held = max(0, inFlight.load(ordering: .acquiring) - runnable)
+            } else {
+                runnable = max(0, inFlight.load(ordering: .acquiring) - held)
+            }
             let stop = stopState.load(ordering: .acquiring)
             if stop == Self.cancelling || (stop == Self.draining && runnable == 0) { break }
             if runnable > 0 {
