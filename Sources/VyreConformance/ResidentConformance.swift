@@ -123,24 +123,24 @@ public enum ResidentConformance {
     }
 
     private static func tenantLive(_ k: ResidentMegakernel) throws {
-        k.setTenant(2, enabled: false)
+        try k.setTenant(2, enabled: false)
         let held = try k.trySubmit(WorkItem(.storeU32, args: [7, 500], tenant: 2))
         _ = try k.submitAndWait(WorkItem(.storeU32, args: [9, 501]))
         try eventually("the disabled tenant's op parked") { k.telemetry.parked == 1 }
         try expect(k.controlWord(500) == 0, "a disabled tenant's op ran")
-        k.setTenant(2, enabled: true)
+        try k.setTenant(2, enabled: true)
         try expect(try held.wait().status == .done && k.controlWord(500) == 7, "the op did not run once its tenant was enabled")
     }
 
     private static func priorities(_ k: ResidentMegakernel) throws {
-        k.setTenant(1, enabled: false)
+        try k.setTenant(1, enabled: false)
         func op(_ i: UInt32, _ priority: Priority) throws -> WorkItem {
             try .packed([PackedOp(.atomicAdd, [1, 700, 0]), PackedOp(.loadU32, [700, i, 0])], tenant: 1, priority: priority)
         }
         let idle = try (0..<3).map { i in try k.trySubmit(try op(UInt32(i), .idle)) }
         let critical = try (0..<9).map { i in try k.trySubmit(try op(UInt32(10 + i), .critical)) }
         try eventually("12 ops parked") { k.telemetry.parked == 12 }
-        k.setTenant(1, enabled: true)
+        try k.setTenant(1, enabled: true)
         for t in idle + critical { try expect(try t.wait().status == .done, "an op did not end DONE") }
         let ran = { (i: Int) in k.controlWord(C.observableBase + i) }
         let criticalOrder = (10..<19).map(ran), idleOrder = (0..<3).map(ran)
@@ -150,7 +150,7 @@ public enum ResidentConformance {
     }
 
     private static func cancel(_ k: ResidentMegakernel) throws {
-        k.setTenant(3, enabled: false)
+        try k.setTenant(3, enabled: false)
         let held = try k.trySubmit(WorkItem(.nop, tenant: 3))
         _ = try k.submitAndWait(WorkItem(.nop))
         k.shutdownAndWait(.cancel)

@@ -89,8 +89,10 @@ public final class ResidentMegakernel: Sendable {
 
     /// Enables or disables `tenant` live. A disabled tenant's new ops stay PUBLISHED (see
     /// ``telemetry``); enabling it again runs them.
-    public func setTenant(_ tenant: UInt32, enabled: Bool) {
-        core.setTenant(tenant, enabled: enabled)
+    /// Throws ``ResidentError/tenantOutsideTable(_:tableSize:)`` for a tenant the table does not hold
+    /// (whose ops fault with ``FaultReason/tenantOutOfRange`` whatever is set).
+    public func setTenant(_ tenant: UInt32, enabled: Bool) throws(ResidentError) {
+        try core.setTenant(tenant, enabled: enabled)
     }
 
     /// Ends the kernel (see ``ShutdownMode``). Later submits throw ``ResidentError/shutDown``.
@@ -400,10 +402,12 @@ final class ResidentCore: @unchecked Sendable {
         roomWaiters.subtract(1, ordering: .acquiringAndReleasing)
     }
 
-    func setTenant(_ tenant: UInt32, enabled: Bool) {
+    func setTenant(_ tenant: UInt32, enabled: Bool) throws(ResidentError) {
         let table = Int(control.value.load(RingProtocol.Control.tenantBase))
         let size = Int(control.value.load(RingProtocol.Control.tenantTableSize))
-        guard Int(tenant) < size, table + Int(tenant) < control.value.wordCount else { return }
+        guard Int(tenant) < size, table + Int(tenant) < control.value.wordCount else {
+            throw .tenantOutsideTable(tenant, tableSize: min(size, max(0, control.value.wordCount - table)))
+        }
         control.value.store(enabled ? 1 : 0, at: table + Int(tenant))
         tenantsChanged.store(true, ordering: .releasing)
         wake(driverIdle, driverWake)

@@ -86,6 +86,8 @@ public enum ResidentError: DiagnosticError, Sendable {
     case shutDown
     /// The op was accepted but never ran.
     case notRun(NotRunReason)
+    /// `setTenant` named a tenant past the tenant table.
+    case tenantOutsideTable(UInt32, tableSize: Int)
     /// The item breaks the protocol (too many args).
     case invalidItem(ProtocolError)
     /// A dispatch failed; every op pending then fails with it, and the kernel stops.
@@ -99,6 +101,8 @@ public enum ResidentError: DiagnosticError, Sendable {
             [Diagnostic("the resident kernel is shut down (by shutdown(_:) or a SHUTDOWN op) and accepts no more ops", fix: "start a new ResidentMegakernel")]
         case .notRun(let reason):
             [Diagnostic("the op was accepted but did not run: \(reason.rawValue)", fix: "submit it again to a running kernel")]
+        case .tenantOutsideTable(let tenant, let size):
+            [Diagnostic("tenant \(tenant) is outside the tenant table of \(counted(size, "tenant")), so it cannot be enabled or disabled (its ops fault as out of range)", fix: "use a tenant id below \(size), or a larger table (control[\(RingProtocol.Control.tenantTableSize)])")]
         case .invalidItem(let e):
             e.diagnostics
         case .device(let e):

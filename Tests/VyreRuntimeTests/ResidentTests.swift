@@ -151,7 +151,7 @@ struct ResidentTests {
     @Test func aFullRingThrowsForTrySubmit() async throws {
         let k = try Self.kernel(slots: 4)
         // A disabled tenant's ops stay in their slots, so the ring fills deterministically.
-        k.setTenant(1, enabled: false)
+        try k.setTenant(1, enabled: false)
         var tickets: [ResidentTicket] = []
         for _ in 0..<4 { tickets.append(try k.trySubmit(WorkItem(.atomicAdd, args: [1, 400], tenant: 1))) }
         #expect(throws: ResidentError.self) { try k.trySubmit(WorkItem(.nop)) }
@@ -160,7 +160,7 @@ struct ResidentTests {
             #expect(slots == 4)
         }
         #expect(k.controlWord(400) == 0)
-        k.setTenant(1, enabled: true)
+        try k.setTenant(1, enabled: true)
         for t in tickets { #expect(try await t.completion().status == .done) }
         #expect(k.controlWord(400) == 4)
         await k.shutdown(.drain)
@@ -168,21 +168,27 @@ struct ResidentTests {
 
     @Test func aDisabledTenantWaitsAndRunsOnceEnabled() async throws {
         let k = try Self.kernel()
-        k.setTenant(2, enabled: false)
+        try k.setTenant(2, enabled: false)
         let held = try k.trySubmit(WorkItem(.storeU32, args: [7, 500], tenant: 2))
         // Other tenants go on meanwhile.
         #expect(try await k.submit(WorkItem(.storeU32, args: [9, 501])).status == .done)
         #expect(k.controlWord(500) == 0)
         #expect(k.telemetry.occupancy[.published] == 1)
-        k.setTenant(2, enabled: true)
+        try k.setTenant(2, enabled: true)
         #expect(try await held.completion().status == .done)
         #expect(k.controlWord(500) == 7)
+        // A tenant past the table cannot be switched: a typed error, not a silent no-op.
+        do { try k.setTenant(1000, enabled: true); Issue.record("tenant 1000 accepted") } catch {
+            guard case .tenantOutsideTable(1000, let size) = error else { Issue.record("\(error)"); return }
+            #expect(size == RingProtocol.Control.maxTableTenants)
+            #expect(error.diagnostics.first?.fix.contains("below \(size)") == true)
+        }
         await k.shutdown(.drain)
     }
 
     @Test func cancelFailsWhatDidNotRunAndDrainRunsEverything() async throws {
         let k = try Self.kernel()
-        k.setTenant(3, enabled: false)
+        try k.setTenant(3, enabled: false)
         let held = try k.trySubmit(WorkItem(.nop, tenant: 3))
         let ran = try await k.submit(WorkItem(.nop))
         #expect(ran.status == .done)
@@ -218,7 +224,7 @@ struct ResidentTests {
     /// ran: it adds 1 to a counter and copies the counter to its own observable word (a packed slot).
     @Test func higherPrioritiesGoFirstAndTheGuardServesTheLowest() async throws {
         let k = try Self.kernel(rounds: 4, lanes: 1, workgroups: 1, starvation: 3)
-        k.setTenant(1, enabled: false)
+        try k.setTenant(1, enabled: false)
         func op(_ k: UInt32, _ priority: Priority) throws -> WorkItem {
             try .packed([PackedOp(.atomicAdd, [1, 700, 0]), PackedOp(.loadU32, [700, k, 0])], tenant: 1, priority: priority)
         }
@@ -226,7 +232,7 @@ struct ResidentTests {
         let idle = try (0..<3).map { i in try k.trySubmit(try op(UInt32(i), .idle)) }
         let critical = try (0..<9).map { i in try k.trySubmit(try op(UInt32(10 + i), .critical)) }
         await Self.eventually("12 ops parked") { k.telemetry.parked == 12 }
-        k.setTenant(1, enabled: true)
+        try k.setTenant(1, enabled: true)
         for t in idle + critical { #expect(try await t.completion().status == .done) }
         let ran = { (i: Int) in k.controlWord(C.observableBase + i) }
         let criticalOrder = (10..<19).map(ran)
@@ -276,7 +282,7 @@ struct ResidentTests {
         var tickets: [ResidentTicket] = []
         do {
             let k = try Self.kernel()
-            k.setTenant(1, enabled: false)
+            try k.setTenant(1, enabled: false)
             for i in 0..<20 { tickets.append(try k.trySubmit(WorkItem(.nop, tenant: UInt32(i % 2)))) }
         }
         for t in tickets {
