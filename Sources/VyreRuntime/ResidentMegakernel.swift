@@ -522,7 +522,14 @@ final class ResidentCore: @unchecked Sendable {
             if shutdownSet { return }
             runnable += 1
             guard lookForLostClaims else { return }
-            if heads == nil { heads = try? claims.value.read(words: 0..<ResidentLayout.priorities) }
+            if heads == nil {
+                // A failed read back leaves lost claims for the next look; the device's failure
+                // itself surfaces at the next dispatch, which fails every pending op with it.
+                do throws(VyreGLError) { heads = try claims.value.read(words: 0..<ResidentLayout.priorities) } catch {
+                    logger.error("reading the resident kernel's claim heads failed", metadata: ["error": "\(error)"])
+                    heads = []
+                }
+            }
             let sequence = slotSequence[slot].load(ordering: .relaxed)
             if let heads, priority < heads.count, Int32(bitPattern: heads[priority] &- sequence) > 0 {
                 // Claimed by a lane that never ran it (the driver ended its loop): run it again.
