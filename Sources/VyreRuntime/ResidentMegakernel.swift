@@ -81,8 +81,9 @@ public final class ResidentMegakernel: Sendable {
         while true {
             do throws(ResidentError) { return try core.publish(item) } catch {
                 guard case .ringFull = error else { throw error }
-                // Room comes as the completion thread retires slots; a short sleep, not a spin.
-                try? await Task.sleep(for: .microseconds(50))
+                // Room comes as the completion thread retires slots; a short sleep, not a spin. A
+                // cancelled task stops waiting (its sleep would return at once, and the loop spin).
+                do { try await Task.sleep(for: .microseconds(50)) } catch { throw .waitCancelled }
             }
         }
     }

@@ -84,6 +84,8 @@ public enum ResidentError: DiagnosticError, Sendable {
     case ringFull(slots: Int)
     /// The kernel no longer accepts ops: it was shut down, or a SHUTDOWN op ran.
     case shutDown
+    /// The task waiting for room in a full ring was cancelled; its op was not published.
+    case waitCancelled
     /// The op was accepted but never ran.
     case notRun(NotRunReason)
     /// `setTenant` named a tenant past the tenant table.
@@ -99,6 +101,8 @@ public enum ResidentError: DiagnosticError, Sendable {
             [Diagnostic("the resident ring is full: the next of its \(counted(slots, "slot")) is still in flight", fix: "await submit(_:) to wait for room, or make the ring larger (ResidentOptions.slots)")]
         case .shutDown:
             [Diagnostic("the resident kernel is shut down (by shutdown(_:) or a SHUTDOWN op) and accepts no more ops", fix: "start a new ResidentMegakernel")]
+        case .waitCancelled:
+            [Diagnostic("the task was cancelled while it waited for room in the full ring; its op was not published", fix: "submit it again, or use trySubmit to decide without waiting")]
         case .notRun(let reason):
             [Diagnostic("the op was accepted but did not run: \(reason.rawValue)", fix: "submit it again to a running kernel")]
         case .tenantOutsideTable(let tenant, let size):

@@ -166,6 +166,24 @@ struct ResidentTests {
         await k.shutdown(.drain)
     }
 
+    /// A task waiting for room in a full ring stops when cancelled, with a typed error, and its op is
+    /// not published.
+    @Test func aCancelledWaitForRoomEndsWithoutPublishing() async throws {
+        let k = try Self.kernel(slots: 2)
+        try k.setTenant(1, enabled: false)
+        let held = try (0..<2).map { _ in try k.trySubmit(WorkItem(.nop, tenant: 1)) }
+        let waiter = Task { try await k.submit(WorkItem(.storeU32, args: [5, 800])) }
+        waiter.cancel()
+        do { _ = try await waiter.value; Issue.record("a cancelled wait published its op") } catch let e as ResidentError {
+            guard case .waitCancelled = e else { Issue.record("\(e)"); return }
+        }
+        #expect(k.telemetry.submitted == 2)
+        try k.setTenant(1, enabled: true)
+        for t in held { #expect(try await t.completion().status == .done) }
+        await k.shutdown(.drain)
+        #expect(k.controlWord(800) == 0)
+    }
+
     @Test func aDisabledTenantWaitsAndRunsOnceEnabled() async throws {
         let k = try Self.kernel()
         try k.setTenant(2, enabled: false)
