@@ -23,3 +23,26 @@ extension MegakernelConformance {
         }
     }
 }
+
+extension MegakernelConformance {
+    /// Runs the generated batch of one seed through a resident kernel started for it
+    /// (`run --resident`) and through `megakernel` one-shot, and compares both with the model:
+    /// the two modes give the same words, faults, pending slots and completions.
+    public static func checkResident(_ megakernel: Megakernel, seed: UInt64) async -> ConformanceOutcome {
+        var g = BatchGenerator(seed: seed, customOpcodes: true)
+        let batch = g.generate()
+        let name = "resident batch seed \(g.seed)"
+        do {
+            let plan = try batch.plan(extraBuffers: megakernel.configuration.extraBuffers)
+            let kernel = try ResidentMegakernel(context: megakernel.context, configuration: megakernel.configuration,
+                                                options: ResidentOptions(plan: plan, rounds: 8))
+            let r = try await kernel.run(plan)
+            let m = try model.run(batch)
+            let once = try megakernel.run(plan)
+            let d = difference(r, m).map { "resident: \($0)" } ?? difference(once, m).map { "one-shot: \($0)" }
+            return ConformanceOutcome(name: name, passed: d == nil, detail: d, gpuTime: r.timing.gpu)
+        } catch {
+            return ConformanceOutcome(name: name, passed: false, detail: "\(error)", gpuTime: .zero)
+        }
+    }
+}

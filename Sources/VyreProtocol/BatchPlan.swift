@@ -56,23 +56,28 @@ extension Batch {
         } catch {
             throw .invalidBatch(error)
         }
-        let extra: [(decl: BufferDecl, words: [UInt32])]
-        do {
-            // A runtime-sized extra buffer left out starts with one element.
-            extra = try Program.startingContents(of: extraBuffers, buffers.mapValues { .words($0) }, runtimeSizedDefault: 1)
-                .map { ($0.decl, $0.contents.materialized) }
-        } catch {
-            throw Self.extraBufferError(error)
-        }
-        if let empty = extra.first(where: { $0.words.isEmpty }) {
-            throw Self.extraBufferError(.bufferTooSmall(name: empty.decl.name, words: 0, needed: empty.decl.elementType.wordCount))
-        }
+        let extra = try Self.extraStartingWords(extraBuffers, buffers)
         return BatchPlan(batch: self, slots: slots, layout: shape.layout, maxArgs: shape.maxArgs, phases: phases, control: control,
                          extra: extra, shared: (shape.opcode, shape.tenant, shape.priority))
     }
 }
 
 extension Batch {
+    /// The extra buffers' starting words, in declaration order: `given` where named, zeroes at the
+    /// declared count otherwise (a runtime-sized buffer left out starts with one element).
+    package static func extraStartingWords(_ decls: [BufferDecl], _ given: [String: [UInt32]]) throws(MegakernelError) -> [(decl: BufferDecl, words: [UInt32])] {
+        let extra: [(decl: BufferDecl, words: [UInt32])]
+        do {
+            extra = try Program.startingContents(of: decls, given.mapValues { .words($0) }, runtimeSizedDefault: 1).map { ($0.decl, $0.contents.materialized) }
+        } catch {
+            throw extraBufferError(error)
+        }
+        if let empty = extra.first(where: { $0.words.isEmpty }) {
+            throw extraBufferError(.bufferTooSmall(name: empty.decl.name, words: 0, needed: empty.decl.elementType.wordCount))
+        }
+        return extra
+    }
+
     static func extraBufferError(_ error: InputError) -> MegakernelError {
         switch error {
         case .unknownBuffer(let name):

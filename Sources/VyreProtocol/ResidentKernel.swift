@@ -7,8 +7,8 @@ import VyreIR
 /// dispatches again while work is pending. Each round:
 /// 1. The workgroup's leader reads the five `tail` doorbells (host memory: O(1) words per
 ///    workgroup per round) and the device-local `head`s, picks the highest priority with
-///    entries waiting, or the lowest waiting one when the starvation counter
-///    (`control[PRIORITY_STARVATION_COUNTER]`) reaches the `starvation` parameter, and claims up to
+///    entries waiting, or the lowest waiting one when the starvation count
+///    (device-local, ``ResidentLayout/starvationWord``) reaches the `starvation` parameter, and claims up to
 ///    one entry per lane with one compare-and-swap on that priority's `head`. It shares what it
 ///    claimed through shared memory and a barrier.
 /// 2. Lane `i` takes entry `head + i`: when the entry's generation is its slot's, it runs the
@@ -63,10 +63,10 @@ extension MegakernelBuilder {
         // A lower priority is waiting behind a higher one: count the round, and once the count
         // reaches the guard, serve the lowest waiting priority and start counting again.
         leader.append(.if(Expr.variable("k_pick").notEquals("k_lowest"), then: [
-            .let("k_starved", .atomic(.add, "control", at: Self.u(RingProtocol.Control.priorityStarvationCounter), 1) + 1),
+            .let("k_starved", .atomic(.add, "claims", at: Self.u(L.starvationWord), 1) + 1),
             .if("k_starved" >= .parameter("starvation"), then: [
                 .assign("k_pick", "k_lowest"),
-                .let("k_reset", .atomic(.exchange, "control", at: Self.u(RingProtocol.Control.priorityStarvationCounter), 0)),
+                .let("k_reset", .atomic(.exchange, "claims", at: Self.u(L.starvationWord), 0)),
             ], else: []),
         ], else: []))
         leader.append(.let("k_first", 0))

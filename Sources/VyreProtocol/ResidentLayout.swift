@@ -8,8 +8,11 @@
 ///   kernel's `completed` counter; then one queue per priority of `slots` entries of two words,
 ///   `[slot, generation]`; then two words per slot, `[generation, parked]`.
 /// - **claims** (device memory, binding ``MegakernelBindings/claims``): one `head` per priority,
-///   the entries workgroups have claimed. Only the kernel touches it, and it outlives every
-///   dispatch, so no entry is claimed twice across re-dispatches.
+///   the entries workgroups have claimed, and the starvation count. Only the kernel touches it,
+///   and it outlives every dispatch, so no entry is claimed twice across re-dispatches. The count
+///   is kept here rather than in `control[PRIORITY_STARVATION_COUNTER]`: it changes on most
+///   contended rounds, an atomic across the bus each time, and a batch run through the resident
+///   kernel leaves the same control words as a one-shot run.
 ///
 /// A queue entry names its slot and the generation the host gave the slot when it published: a
 /// stale entry (its slot since reused) no longer matches the slot's generation and is skipped, so a
@@ -29,7 +32,10 @@ public struct ResidentLayout: Sendable, Hashable {
     public static let entryWords = 2
     /// Words per slot of the slot-state table: generation, parked.
     public static let slotStateWords = 2
-    /// Words of the claims buffer: a head per priority, then padding.
+    /// Claims word: rounds in which a lower priority waited behind a higher one since the
+    /// starvation guard last served the lowest.
+    public static let starvationWord = 5
+    /// Words of the claims buffer: a head per priority, the starvation count, then padding.
     public static let claimsWords = 8
 
     /// Slots in the ring (and entries in each queue).

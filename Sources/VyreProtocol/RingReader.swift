@@ -27,6 +27,11 @@ public struct DebugLog: Sendable, Hashable {
     public var records: [DebugRecord]
     /// Records appended after the log was full: counted, not kept.
     public var lost: Int
+
+    package init(records: [DebugRecord], lost: Int) {
+        self.records = records
+        self.lost = lost
+    }
 }
 
 /// How many slots are in each state.

@@ -15,7 +15,7 @@ import Synchronization
 /// thread keeps the kernel dispatched; a completion thread watches the slots' status words and
 /// hands each op its ``Completion``. No GL call is made per op.
 public final class ResidentMegakernel: Sendable {
-    private let core: ResidentCore
+    let core: ResidentCore
 
     /// Builds the resident program from `configuration`, compiles it on `context` (one compile),
     /// allocates the ring, control, queue and debug buffers, and starts the driver and completion
@@ -36,6 +36,8 @@ public final class ResidentMegakernel: Sendable {
     public var program: Program { core.program }
     /// The GLSL the resident kernel was compiled from.
     public var glslSource: String { core.pipeline.lowered.source }
+    /// How long compiling and linking the resident program took.
+    public var compileTime: Duration { core.pipeline.compileTime }
     /// The geometry in use: workgroups per dispatch, lanes per workgroup, rounds per dispatch.
     public var geometry: (workgroups: UInt32, lanes: UInt32, rounds: UInt32) { (core.workgroups, core.lanes, core.rounds) }
 
@@ -54,7 +56,17 @@ public final class ResidentMegakernel: Sendable {
     public func submit(_ items: [WorkItem]) async throws(ResidentError) -> [Completion] {
         var tickets: [ResidentTicket] = []
         tickets.reserveCapacity(items.count)
-        for item in items { tickets.append(try await publishWaiting(item)) }
+        var rest = items[...]
+        while !rest.isEmpty {
+            // As many as fit at once, each queue's tail moved once; then wait for room.
+            let (published, error) = core.publish(rest)
+            tickets += published
+            rest = rest.dropFirst(published.count)
+            if let error {
+                guard case .ringFull = error else { throw error }
+                try await Self.waitForRoom()
+            }
+        }
         var out: [Completion] = []
         out.reserveCapacity(items.count)
         for t in tickets { out.append(try await t.completion()) }
@@ -81,11 +93,15 @@ public final class ResidentMegakernel: Sendable {
         while true {
             do throws(ResidentError) { return try core.publish(item) } catch {
                 guard case .ringFull = error else { throw error }
-                // Room comes as the completion thread retires slots; a short sleep, not a spin. A
-                // cancelled task stops waiting (its sleep would return at once, and the loop spin).
-                do { try await Task.sleep(for: .microseconds(50)) } catch { throw .waitCancelled }
+                try await Self.waitForRoom()
             }
         }
+    }
+
+    /// Room comes as the completion thread retires slots: a short sleep, not a spin. A cancelled
+    /// task stops waiting (its sleep would return at once, and the caller's loop spin).
+    private static func waitForRoom() async throws(ResidentError) {
+        do { try await Task.sleep(for: .microseconds(50)) } catch { throw .waitCancelled }
     }
 
     /// Enables or disables `tenant` live. A disabled tenant's new ops stay PUBLISHED (see
@@ -194,7 +210,7 @@ final class ResidentCore: @unchecked Sendable {
         let controlWords: [UInt32]
         let debugWords: [UInt32]
         do throws(ProtocolError) {
-            controlWords = try RingEncoding.control(words: options.controlWords, tenants: options.tenants)
+            controlWords = try RingEncoding.control(words: options.controlWords, tenants: options.tenants, initial: options.control)
             debugWords = try RingEncoding.emptyDebugLog(records: options.debugRecords)
         } catch { throw .invalidBatch(error) }
         (workgroups, rounds) = try Self.geometry(options, on: context)
@@ -224,9 +240,8 @@ final class ResidentCore: @unchecked Sendable {
             MegakernelBindings.debug: debug.value.handle, MegakernelBindings.io: io.value.handle,
             MegakernelBindings.queues: queues.value.handle, MegakernelBindings.claims: claims.value.handle,
         ]
-        for decl in configuration.extraBuffers {
-            let words = Int(decl.count ?? 1) * decl.elementType.wordCount
-            let buffer = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(bytes: words * 4)) }
+        for (decl, words) in try Batch.extraStartingWords(configuration.extraBuffers, options.buffers) {
+            let buffer = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(words: words)) }
             handles[decl.binding] = buffer.value.handle
             extras.append(buffer)
         }
@@ -297,27 +312,49 @@ final class ResidentCore: @unchecked Sendable {
     // MARK: producers
 
     func publish(_ item: WorkItem) throws(ResidentError) -> ResidentTicket {
+        let (ticket, priority) = try place(item)
+        advanceTail(priority)
+        published()
+        return ticket
+    }
+
+    /// Publishes `items` in order, each queue's tail moved once at the end, so the kernel sees
+    /// them together. Stops at the first item that cannot be published (a full ring, a shutdown,
+    /// a bad item): returns the tickets of those before it and that error.
+    func publish(_ items: some Collection<WorkItem>) -> (tickets: [ResidentTicket], error: ResidentError?) {
+        var tickets: [ResidentTicket] = []
+        tickets.reserveCapacity(items.count)
+        var touched = [Bool](repeating: false, count: ResidentLayout.priorities)
+        var failed: ResidentError? = nil
+        for item in items {
+            do throws(ResidentError) {
+                let (ticket, priority) = try place(item)
+                tickets.append(ticket)
+                touched[priority] = true
+            } catch {
+                failed = error
+                break
+            }
+        }
+        for p in touched.indices where touched[p] { advanceTail(p) }
+        if !tickets.isEmpty { published() }
+        return (tickets, failed)
+    }
+
+    /// After ops are visible to the kernel: wake both threads, and fail what a shutdown that began
+    /// meanwhile may have missed in its final pass.
+    private func published() {
+        wake(driverIdle, driverWake)
+        wake(completerIdle, completerWake)
+        if stopState.load(ordering: .sequentiallyConsistent) == Self.ended { failRemaining(.cancelled) }
+    }
+
+    /// Takes a slot for `item`, writes it, stores PUBLISHED and writes its queue entry; the queue's
+    /// tail is left for the caller to move. Returns the ticket and the item's priority.
+    private func place(_ item: WorkItem) throws(ResidentError) -> (ResidentTicket, Int) {
         guard accepting.load(ordering: .acquiring) else { throw .shutDown }
         do throws(ProtocolError) { try RingEncoding.check(item, index: 0) } catch { throw .invalidItem(error) }
-        let n = UInt32(layout.slots)
-        var slot: Int
-        // The slot is taken (free -> writing) before the sequence is: a sequence below
-        // `nextSequence` never has a free slot until its op retires, which the completion
-        // thread's window relies on.
-        while true {
-            let reserved = nextSequence.load(ordering: .acquiring)
-            slot = Int(reserved % n)
-            let (took, seen) = slotState[slot].compareExchange(expected: Self.slotFree, desired: Self.slotWriting, ordering: .acquiringAndReleasing)
-            guard took else {
-                // Full only when the slot holds an op in flight and no one has moved on meanwhile;
-                // `writing` is another producer between its two steps.
-                if seen == Self.slotInFlight && nextSequence.load(ordering: .acquiring) == reserved { throw .ringFull(slots: layout.slots) }
-                continue
-            }
-            if nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing).exchanged { break }
-            // A stale sequence (the ring went round meanwhile): give the slot back and look again.
-            slotState[slot].store(Self.slotFree, ordering: .releasing)
-        }
+        let slot = try reserveSlot()
         let ticket = ResidentTicket()
         tickets[slot].value.withLock { $0 = ticket }
         inFlight.add(1, ordering: .acquiringAndReleasing)
@@ -339,20 +376,38 @@ final class ResidentCore: @unchecked Sendable {
         }
         ring.value.store(SlotStatus.published.rawValue, at: base + RingProtocol.statusWord)
         // Sequentially consistent with the shutdown's store of `ended` and its final pass: either
-        // that pass sees this slot, or this producer sees `ended` below and fails the op itself.
+        // that pass sees this slot, or this producer sees `ended` in `published()` and fails the
+        // op itself.
         slotState[slot].store(Self.slotInFlight, ordering: .sequentiallyConsistent)
         writeEntry(slot: slot, generation: generation, priority: priority, sequence: sequence)
-        wake(driverIdle, driverWake)
-        wake(completerIdle, completerWake)
-        // An op published as shutdown began may have missed the final pass: it is failed here.
-        if stopState.load(ordering: .sequentiallyConsistent) == Self.ended { failRemaining(.cancelled) }
-        return ticket
+        return (ticket, priority)
     }
 
-    /// Appends `slot` to its priority's queue and advances the published tail over every entry
-    /// written so far, whoever wrote it (lock-free).
+    /// The slot of the next sequence, taken (free -> writing) before the sequence is: a sequence
+    /// below `nextSequence` never has a free slot until its op retires, which the completion
+    /// thread's window relies on.
+    private func reserveSlot() throws(ResidentError) -> Int {
+        let n = UInt32(layout.slots)
+        while true {
+            let reserved = nextSequence.load(ordering: .acquiring)
+            let slot = Int(reserved % n)
+            let (took, seen) = slotState[slot].compareExchange(expected: Self.slotFree, desired: Self.slotWriting, ordering: .acquiringAndReleasing)
+            guard took else {
+                // Full only when the slot holds an op in flight and no one has moved on meanwhile;
+                // `writing` is another producer between its two steps.
+                if seen == Self.slotInFlight && nextSequence.load(ordering: .acquiring) == reserved { throw .ringFull(slots: layout.slots) }
+                continue
+            }
+            if nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing).exchanged { return slot }
+            // A stale sequence (the ring went round meanwhile): give the slot back and look again.
+            slotState[slot].store(Self.slotFree, ordering: .releasing)
+        }
+    }
+
+    /// Appends `slot` to its priority's queue and advances the published tail (lock-free).
     private func enqueue(slot: Int, generation: UInt32, priority p: Int) {
         writeEntry(slot: slot, generation: generation, priority: p, sequence: reserveEntry(slot: slot, priority: p))
+        advanceTail(p)
     }
 
     private func reserveEntry(slot: Int, priority p: Int) -> UInt32 {
@@ -361,12 +416,18 @@ final class ResidentCore: @unchecked Sendable {
         return sequence
     }
 
+    /// Writes the entry and marks it ready; the kernel sees it once the tail passes it.
     private func writeEntry(slot: Int, generation: UInt32, priority p: Int, sequence: UInt32) {
         let n = layout.slots
         let entry = layout.entryWord(priority: p, sequence: sequence)
         queues.value.storeRelaxed(UInt32(slot), at: entry)
         queues.value.storeRelaxed(generation, at: entry + 1)
         queueReady[p * n + Int(sequence % UInt32(n))].store(sequence, ordering: .releasing)
+    }
+
+    /// Moves priority `p`'s published tail over every ready entry, whoever wrote it.
+    private func advanceTail(_ p: Int) {
+        let n = layout.slots
         while true {
             let tail = queueTail[p].load(ordering: .acquiring)
             guard queueReady[p * n + Int(tail % UInt32(n))].load(ordering: .acquiring) == tail,
@@ -442,7 +503,8 @@ final class ResidentCore: @unchecked Sendable {
             // A full look walks every in-flight slot, which at tens of thousands in flight costs
             // more than a dispatch: only when something may have changed, or every 16 dispatches.
             let runnable: Int
-            if look || tenantsChanged.exchange(false, ordering: .acquiringAndReleasing) || stopState.load(ordering: .acquiring) != Self.running {
+            let settling = !settleWaiters.withLock { $0.isEmpty }
+            if look || settling || tenantsChanged.exchange(false, ordering: .acquiringAndReleasing) || stopState.load(ordering: .acquiring) != Self.running {
                 runnable = reconcile(lookForLostClaims: look)
                 held = max(0, inFlight.load(ordering: .acquiring) - runnable)
             } else {
@@ -450,10 +512,16 @@ final class ResidentCore: @unchecked Sendable {
             }
             let stop = stopState.load(ordering: .acquiring)
             if stop == Self.cancelling || (stop == Self.draining && runnable == 0) { break }
+            if settling && runnable == 0 {
+                withdrawHeld()
+                continue
+            }
             if runnable > 0 {
                 lingerUntil = .now + options.linger
             } else if ContinuousClock.now >= lingerUntil {
-                park(driverIdle, driverWake) { reconcileCount() > 0 || stopState.load(ordering: .acquiring) != Self.running }
+                park(driverIdle, driverWake) {
+                    reconcileCount() > 0 || stopState.load(ordering: .acquiring) != Self.running || !settleWaiters.withLock { $0.isEmpty }
+                }
                 continue
             }
             do throws(VyreGLError) {
@@ -476,7 +544,45 @@ final class ResidentCore: @unchecked Sendable {
         debugSink.finish()
         stopState.store(Self.ended, ordering: .sequentiallyConsistent)
         wake(completerIdle, completerWake)
+        // Settling callers go on: the completion thread fails what is left.
+        for waiter in settleWaiters.withLock({ w in defer { w = [] }; return w }) { waiter.resume() }
         driverDone.signal()
+    }
+
+    /// Callers of ``settle()`` waiting for the driver.
+    private let settleWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+
+    /// Returns once no accepted op can run: each has ended, or is held (its tenant disabled, or a
+    /// SHUTDOWN op ran), and the held ones have failed with ``ResidentError/notRun(_:)`` and given
+    /// their slots back. Ops published meanwhile are waited for too.
+    func settle() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let ended = settleWaiters.withLock { w -> Bool in
+                guard stopState.load(ordering: .acquiring) != Self.ended else { return true }
+                w.append(c)
+                return false
+            }
+            if ended { c.resume() } else { wake(driverIdle, driverWake) }
+        }
+    }
+
+    /// On the driver, between dispatches, once no in-flight op can run: fails the held ones and
+    /// resumes the settling callers.
+    private func withdrawHeld() {
+        let shutdownSet = control.value.load(RingProtocol.Control.shutdown) != 0
+        forEachInFlightSlot { slot in
+            // Held: SHUTDOWN is set, or the kernel parked it and its tenant is still disabled. An
+            // op published since the look is neither, and stays.
+            let base = slot * RingProtocol.slotWords
+            guard ring.value.load(base) == SlotStatus.published.rawValue else { return }
+            let parked = queues.value.load(layout.generationWord(slot: slot) + 1) != 0
+            if shutdownSet {
+                fail(slot, with: .notRun(.shutdownOp))
+            } else if parked && !tenantEnabled(ring.value.load(base + RingProtocol.tenantWord)) {
+                fail(slot, with: .notRun(.tenantDisabled))
+            }
+        }
+        for waiter in settleWaiters.withLock({ w in defer { w = [] }; return w }) { waiter.resume() }
     }
 
     /// Between dispatches (nothing of the kernel runs, so plain reads and a reset are safe): hands
@@ -672,16 +778,21 @@ final class ResidentCore: @unchecked Sendable {
     /// dispatch failed.
     private func failRemaining(_ reason: NotRunReason) {
         let error: ResidentError = failure.withLock { $0 } ?? .notRun(reason)
-        for slot in 0..<layout.slots where slotState[slot].compareExchange(expected: Self.slotInFlight, desired: Self.slotWriting, ordering: .acquiringAndReleasing).exchanged {
-            ring.value.store(SlotStatus.empty.rawValue, at: slot * RingProtocol.slotWords)
-            let ticket = tickets[slot].value.withLock { t -> ResidentTicket? in
-                defer { t = nil }
-                return t
-            }
-            slotState[slot].store(Self.slotFree, ordering: .releasing)
-            inFlight.subtract(1, ordering: .acquiringAndReleasing)
-            ticket?.finish(.failure(error))
+        for slot in 0..<layout.slots { fail(slot, with: error) }
+    }
+
+    /// Fails the op in `slot` with `error` and frees the slot, if an op is in flight there (only
+    /// while no dispatch can run it).
+    private func fail(_ slot: Int, with error: ResidentError) {
+        guard slotState[slot].compareExchange(expected: Self.slotInFlight, desired: Self.slotWriting, ordering: .acquiringAndReleasing).exchanged else { return }
+        ring.value.store(SlotStatus.empty.rawValue, at: slot * RingProtocol.slotWords)
+        let ticket = tickets[slot].value.withLock { t -> ResidentTicket? in
+            defer { t = nil }
+            return t
         }
+        slotState[slot].store(Self.slotFree, ordering: .releasing)
+        inFlight.subtract(1, ordering: .acquiringAndReleasing)
+        ticket?.finish(.failure(error))
     }
 
     /// What shutdown asked for (cancel or drain), kept after the driver ends.

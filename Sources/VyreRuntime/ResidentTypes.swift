@@ -28,12 +28,18 @@ public struct ResidentOptions: Sendable, Hashable {
     public var linger: Duration
     /// The longest one dispatch may run before it is stopped and every pending op fails.
     public var dispatchTimeout: Duration
+    /// Initial control words by index, applied after the tenant table (as a batch's `control`).
+    public var control: [Int: UInt32]
+    /// Initial contents of the megakernel's extra buffers, by name (left out: zeroed at the
+    /// declared count; a runtime-sized one left out gets one element).
+    public var buffers: [String: [UInt32]]
 
     /// The defaults: 1024 slots, 224 control words (64 observables), tenant 0 enabled, 64 debug
-    /// records, device-picked geometry, a starvation guard of 16 rounds, a 2 ms linger and a 10 s
-    /// dispatch timeout.
+    /// records, device-picked geometry, a starvation guard of 16 rounds, a 2 ms linger, a 10 s
+    /// dispatch timeout, no initial control words beyond the tenant table, zeroed extra buffers.
     public init(slots: Int = 1024, controlWords: Int = 224, tenants: Int = 1, debugRecords: Int = 64, workgroups: UInt32? = nil,
-                rounds: UInt32? = nil, starvationGuard: UInt32 = 16, linger: Duration = .milliseconds(2), dispatchTimeout: Duration = .seconds(10)) {
+                rounds: UInt32? = nil, starvationGuard: UInt32 = 16, linger: Duration = .milliseconds(2), dispatchTimeout: Duration = .seconds(10),
+                control: [Int: UInt32] = [:], buffers: [String: [UInt32]] = [:]) {
         self.slots = slots
         self.controlWords = controlWords
         self.tenants = tenants
@@ -43,6 +49,8 @@ public struct ResidentOptions: Sendable, Hashable {
         self.starvationGuard = starvationGuard
         self.linger = linger
         self.dispatchTimeout = dispatchTimeout
+        self.control = control
+        self.buffers = buffers
     }
 }
 

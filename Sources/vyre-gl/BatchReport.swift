@@ -6,7 +6,10 @@ import VyreRuntime
 struct BatchReport {
     var plan: BatchPlan
     var result: BatchResult
-    var megakernel: Megakernel
+    /// The device's renderer string.
+    var renderer: String
+    /// The megakernel's compile time (the one-pass or the resident one).
+    var compileTime: Duration
 
     /// Every non-zero word from the observables up, every word the batch set or that changed.
     var controlWords: [Int: UInt32] {
@@ -32,7 +35,7 @@ struct BatchReport {
     var json: JSONValue {
         func us(_ d: Duration) -> JSONValue { .number((d.ms * 1000).rounded() / 1) }
         return .object([
-            "device": .string(megakernel.context.info.renderer),
+            "device": .string(renderer),
             "ops": .integer(Int64(result.itemCount)),
             "slots": .integer(Int64(result.slots)),
             "phases": .integer(Int64(result.phases)),
@@ -48,13 +51,13 @@ struct BatchReport {
             "debugLost": .integer(Int64(result.debug.lost)),
             "buffers": .object(result.buffers.mapValues { .array($0.map { .unsigned(UInt64($0)) }) }),
             "timing": .object(["total": us(result.timing.total), "encode": us(result.timing.encode), "gpu": us(result.timing.gpu),
-                               "decode": us(result.timing.decode), "megakernelCompile": us(megakernel.compileTime)]),
+                               "decode": us(result.timing.decode), "megakernelCompile": us(compileTime)]),
         ])
     }
 
     func printText(source: String) throws {
         let r = result
-        try Output.line("\(source) on \(megakernel.context.info.renderer): \(r.itemCount) ops in \(r.slots) slots, \(r.phases) phase\(r.phases == 1 ? "" : "s")")
+        try Output.line("\(source) on \(renderer): \(r.itemCount) ops in \(r.slots) slots, \(r.phases) phase\(r.phases == 1 ? "" : "s")")
         try Output.line("  done \(r.doneCount), faults \(r.faults.count), pending \(r.pending.count), epoch \(r.epoch), shutdown \(r.shutdown ? "yes" : "no")")
         for f in r.faults.prefix(20) { try Output.line("  FAULT slot \(f.slot): \(f.reasonText)") }
         if r.faults.count > 20 { try Output.line("  ... \(r.faults.count - 20) more faults") }
@@ -66,6 +69,6 @@ struct BatchReport {
         if r.debug.lost > 0 { try Output.line("  debug: \(r.debug.lost) records lost (log full)") }
         for (name, words) in r.buffers.sorted(by: { $0.key < $1.key }) { try Output.line("  \(name): \(words.prefix(32).map(String.init).joined(separator: " "))\(words.count > 32 ? " ..." : "")") }
         try Output.line(String(format: "  time: %.1f us (encode %.1f, gpu %.1f, decode %.1f); megakernel compile %.1f ms",
-                     r.timing.total.ms * 1000, r.timing.encode.ms * 1000, r.timing.gpu.ms * 1000, r.timing.decode.ms * 1000, megakernel.compileTime.ms))
+                     r.timing.total.ms * 1000, r.timing.encode.ms * 1000, r.timing.gpu.ms * 1000, r.timing.decode.ms * 1000, compileTime.ms))
     }
 }

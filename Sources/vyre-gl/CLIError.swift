@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import VyreGL
 import VyreIR
 import VyreGLSL
@@ -183,6 +184,21 @@ enum CLI {
             if case .invalidForDevice(let failure) = error { throw located(failure) }
             throw error
         }
+    }
+
+    /// Runs `body` on the cooperative pool and blocks this (main) thread until it ends: the
+    /// commands are synchronous, the resident API is async.
+    static func blocking<T: Sendable, E: Error>(_ body: @escaping @Sendable () async throws(E) -> T) throws(E) -> T {
+        let box = Mutex<Result<T, E>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let result: Result<T, E>
+            do throws(E) { result = .success(try await body()) } catch { result = .failure(error) }
+            box.withLock { $0 = result }
+            done.signal()
+        }
+        done.wait()
+        return try box.withLock { $0! }.get()
     }
 
     static func openContext(_ options: DeviceOptions) throws -> GLContext {

@@ -20,6 +20,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Custom opcode handlers (and extra buffers) from an IR JSON file.") var program: String?
     @Option(name: .customLong("workgroup-size"), help: "Lanes per workgroup of the megakernel (1 to the device's maximum).") var workgroupSize: UInt32?
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Run the batch through a resident megakernel started for it: each phase is published into the live ring after the previous one completed. The output is the one-shot run's.")
+    var resident = false
     @OptionGroup var deviceOptions: DeviceOptions
 
     func validate() throws {
@@ -34,14 +36,25 @@ struct RunCommand: ParsableCommand {
             // Checked here, once, before a device is opened: bad input dispatches nothing.
             let plan = try decoded.batch.plan(extraBuffers: configuration.extraBuffers)
             let context = try CLI.openContext(deviceOptions)
-            let megakernel = try Megakernel(context: context, configuration: configuration)
-            let result = try megakernel.run(plan)
-            let report = BatchReport(plan: plan, result: result, megakernel: megakernel)
+            let (result, compileTime) = resident ? try Self.runResident(plan, context, configuration) : try Self.runOneShot(plan, context, configuration)
+            let report = BatchReport(plan: plan, result: result, renderer: context.info.renderer, compileTime: compileTime)
             if json { try Output.json(report.json) } else { try report.printText(source: batch) }
             if !result.allDone {
                 throw CLIFailure(status: .ranWithFailures, "\(result.faults.count) op\(result.faults.count == 1 ? "" : "s") faulted and \(result.pending.count) stayed pending", fix: "see each FAULT reason and the pending slots above (pending: SHUTDOWN ran earlier, or the op's tenant is disabled)")
             }
         }
+    }
+
+    static func runOneShot(_ plan: BatchPlan, _ context: GLContext, _ configuration: MegakernelConfiguration) throws -> (BatchResult, Duration) {
+        let megakernel = try Megakernel(context: context, configuration: configuration)
+        return (try megakernel.run(plan), megakernel.compileTime)
+    }
+
+    /// Through a resident kernel started for the batch, drained before this returns.
+    static func runResident(_ plan: BatchPlan, _ context: GLContext, _ configuration: MegakernelConfiguration) throws -> (BatchResult, Duration) {
+        let kernel = try ResidentMegakernel(context: context, configuration: configuration, options: ResidentOptions(plan: plan))
+        let result = try CLI.blocking { () async throws(MegakernelError) in try await kernel.run(plan) }
+        return (result, kernel.compileTime)
     }
 
     /// Reads and decodes the batch and the opcode program; nothing is dispatched on bad input.

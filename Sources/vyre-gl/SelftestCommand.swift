@@ -14,7 +14,7 @@ struct SelftestCommand: ParsableCommand {
 
     @Option(help: "Generated programs to run after the curated cases.") var random: Int = 200
     @Option(help: "Seed of the first generated program (and batch).") var seed: UInt64 = 0x5EED
-    @Option(help: "Random megakernel batches to run and compare with the protocol model.") var batches: Int = 100
+    @Option(help: "Random megakernel batches to run and compare with the protocol model (the first 20 also through a resident kernel, as run --resident does).") var batches: Int = 100
     @Flag(help: "Print every case, not only failures.") var verbose = false
     @Flag(name: .customLong("no-resident"), help: "Leave out the resident megakernel's checks.") var noResident = false
     @Option(name: .customLong("dump-failures"), help: "Write each failing case to DIR as NAME.json (the program) and NAME.inputs.json, to reproduce with 'vyre-gl exec --check'.") var dumpFailures: String?
@@ -90,8 +90,8 @@ struct SelftestCommand: ParsableCommand {
                 try record(outcome, in: "programs")
             }
             var total = programs
+            let megakernel = try Megakernel(context: context, configuration: MegakernelConformance.configuration())
             if batches > 0 {
-                let megakernel = try Megakernel(context: context, configuration: MegakernelConformance.configuration())
                 for b in 0..<UInt64(batches) {
                     progress.update("selftest: megakernel batch \(b + 1)/\(batches), \(failures.count) failed")
                     total += 1
@@ -103,6 +103,12 @@ struct SelftestCommand: ParsableCommand {
                 for outcome in ResidentConformance.checks(on: context) {
                     total += 1
                     try record(outcome, in: "resident")
+                }
+                // `run --resident` on the first generated batches (a kernel compiled for each).
+                for b in 0..<UInt64(min(batches, 20)) {
+                    progress.update("selftest: resident batch \(b + 1)/\(min(batches, 20)), \(failures.count) failed")
+                    total += 1
+                    try record(CLI.blocking { await MegakernelConformance.checkResident(megakernel, seed: seed &+ b) }, in: "resident")
                 }
             }
             progress.finish()

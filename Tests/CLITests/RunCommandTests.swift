@@ -61,6 +61,26 @@ struct RunCommandTests {
         #expect((o["metrics"] as? [String: Int])?["1073741824"] == 3)
     }
 
+    /// Every example batch gives the same JSON and exit status through a resident kernel
+    /// (`--resident`) as one-shot, timing aside.
+    @Test(arguments: [["examples/hello.json"], ["examples/faults.json"], ["examples/packed.json"], ["examples/tenants.json"],
+                      ["examples/custom/histogram.json", "--program", "examples/custom/histogram_opcodes.json"]])
+    func residentRunMatchesOneShot(_ arguments: [String]) throws {
+        let once = try CLIRunner.run(["run", "--json"] + arguments)
+        let resident = try CLIRunner.run(["run", "--json", "--resident"] + arguments)
+        #expect(once.status == resident.status, "\(resident.stderr)")
+        #expect(once.stderr == resident.stderr)
+        var a = try #require(CLIRunner.json(once.stdout))
+        var b = try #require(CLIRunner.json(resident.stdout))
+        #expect(a.removeValue(forKey: "timing") != nil && b.removeValue(forKey: "timing") != nil)
+        #expect(NSDictionary(dictionary: a).isEqual(to: b), "one-shot \(a)\nresident \(b)")
+    }
+
+    @Test func everyExampleBatchIsCoveredByTheResidentComparison() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: CLIRunner.root.appendingPathComponent("examples").path)
+        #expect(Set(files.filter { $0.hasSuffix(".json") }) == ["hello.json", "faults.json", "packed.json", "tenants.json"])
+    }
+
     @Test(arguments: [
         ("{\"ops\": [", "not valid JSON"),
         ("{\"ops\": [{\"op\": \"STORE\"}]}", "unknown op name 'STORE'"),

@@ -236,3 +236,30 @@ struct HandlerValidationTests {
         #expect(throws: MegakernelError.self) { try Megakernel(context: Shared.context, configuration: MegakernelConfiguration(opcodes: [bad])) }
     }
 }
+
+/// `run --resident` against one-shot `run` and the model, on generated batches.
+@Suite(.serialized)
+struct ResidentBatchTests {
+    @Test func generatedBatchesGiveTheOneShotOutcome() async {
+        var failures: [ConformanceOutcome] = []
+        for seed in UInt64(81_000)..<81_200 {
+            let outcome = await MegakernelConformance.checkResident(MegakernelTests.custom, seed: seed)
+            if !outcome.passed { failures.append(outcome) }
+        }
+        #expect(failures.isEmpty, "\(failures.count) of 200 differ:\n\(failures.prefix(5).map { "\($0.name): \($0.detail ?? "")" }.joined(separator: "\n"))")
+    }
+
+    @Test func aKernelNotStartedForTheBatchRefusesIt() async throws {
+        let plan = try Batch(items: [WorkItem(.nop)], slots: 8).plan()
+        let other = try ResidentMegakernel(context: Shared.context, options: ResidentOptions(slots: 16))
+        await #expect(throws: MegakernelError.self) { try await other.run(plan) }
+        let used = try ResidentMegakernel(context: Shared.context, options: ResidentOptions(plan: plan))
+        _ = try await used.submit(WorkItem(.nop))
+        await #expect(throws: MegakernelError.self) { try await used.run(plan) }
+        let fresh = try ResidentMegakernel(context: Shared.context, options: ResidentOptions(plan: plan))
+        let r = try await fresh.run(plan)
+        #expect(r.allDone && r.doneCount == 1)
+        // The kernel ended with the batch.
+        #expect(throws: ResidentError.self) { try fresh.trySubmit(WorkItem(.nop)) }
+    }
+}
