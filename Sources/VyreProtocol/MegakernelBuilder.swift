@@ -219,25 +219,20 @@ struct MegakernelBuilder {
     /// Claim, run and retire the slot at `base`; sets `k_final` and `k_reason`. `cutsBefore` is
     /// the invocation's count of driver-cut loops before this slot (an invocation of the resident
     /// kernel runs many slots, and only a cut during this one faults it).
-    mutating func claimAndRun(cutsBefore: Expr = 0) -> [Node] {
-        let argLoads: [Node] = (0..<RingProtocol.argsPerSlot).map { k in
-            .let("arg\(k)", .load("ring", at: "base" + Self.u(RingProtocol.firstArgWord + k)))
-        }
+    mutating func claimAndRun(cutsBefore: Expr = 0, state: ClaimState = .perLane) -> [Node] {
         // A tenant id must index the table: one past it would be authorized by whatever word lies
         // beyond (a quota, the epoch). Such a slot is claimed and faulted, never run.
-        let inTable: Expr = "tenant" < .load("control", at: Self.u(C.tenantTableSize)) && "k_table" < Self.len && "tenant" < Self.len - "k_table"
+        let inTable: Expr = "tenant" < state.tableSize && "k_table" < Self.len && "tenant" < Self.len - "k_table"
         return [
-            .let("k_shutdown", .load("control", at: Self.u(C.shutdown))),
             .let("tenant", .load("ring", at: "base" + Self.u(RingProtocol.tenantWord))),
-            .let("k_table", .load("control", at: Self.u(C.tenantBase))),
+            .let("k_table", state.table),
+        ] + state.reads + [
             .let("k_in_table", inTable),
             // A disabled tenant's slot stays PUBLISHED and visible to the host; it is not stolen.
-            .let("k_allowed", !Expr.variable("k_in_table") || Expr.load("control", at: "k_table" + "tenant").notEquals(0)),
-            .if(Expr.variable("k_shutdown").equals(0) && "k_allowed", then: [
+            .let("k_allowed", !Expr.variable("k_in_table") || state.tenantWord.notEquals(0)),
+            .if(state.shutdown.equals(0) && "k_allowed", then: [
                 .let("k_claim", .compareExchange("ring", at: "base", expected: Self.u(SlotStatus.published.rawValue), desired: Self.u(SlotStatus.claimed.rawValue))),
-                .if(Expr.variable("k_claim").equals(Self.u(SlotStatus.published.rawValue)), then: [
-                    .let("opcode", .load("ring", at: "base" + Self.u(RingProtocol.opcodeWord))),
-                ] + argLoads + [.let("fault", 0)] + [
+                .if(Expr.variable("k_claim").equals(Self.u(SlotStatus.published.rawValue)), then: state.slotLoads + [.let("fault", 0)] + [
                     .if("k_in_table", then: dispatch(), else: [.assign("fault", Self.u(FaultReason.tenantOutOfRange.rawValue))]),
                     // A loop the driver cut short left the op's work undone: the slot faults.
                     .if(Expr.builtin(.loopCuts).notEquals(cutsBefore), then: [.assign("fault", Self.u(FaultReason.driverLoopLimit.rawValue))], else: []),
@@ -259,6 +254,32 @@ struct MegakernelBuilder {
                 ], else: [.assign("k_final", "k_claim")]),
             ], else: []),
         ]
+    }
+
+    /// Where ``claimAndRun(cutsBefore:state:)`` finds SHUTDOWN and the tenant table, and when it
+    /// loads the slot's words.
+    struct ClaimState {
+        /// Nodes run once `tenant` and `k_table` are known (loads the expressions below use).
+        var reads: [Node]
+        var shutdown: Expr
+        var table: Expr
+        var tableSize: Expr
+        /// The mask word of `tenant` in the table at `k_table`.
+        var tenantWord: Expr
+        /// The opcode and args loads, after the claim (empty when the caller loaded them before).
+        var slotLoads: [Node]
+
+        /// The opcode and the args of the slot at `base`.
+        static var slotWordLoads: [Node] {
+            [.let("opcode", .load("ring", at: "base" + MegakernelBuilder.u(RingProtocol.opcodeWord)))]
+                + (0..<RingProtocol.argsPerSlot).map { k in .let("arg\(k)", .load("ring", at: "base" + MegakernelBuilder.u(RingProtocol.firstArgWord + k))) }
+        }
+
+        /// Each lane reads the control words itself, and the slot's words once it has claimed it.
+        static let perLane = ClaimState(reads: [.let("k_shutdown", .load("control", at: MegakernelBuilder.u(C.shutdown)))], shutdown: "k_shutdown",
+                                        table: .load("control", at: MegakernelBuilder.u(C.tenantBase)),
+                                        tableSize: .load("control", at: MegakernelBuilder.u(C.tenantTableSize)),
+                                        tenantWord: .load("control", at: "k_table" + "tenant"), slotLoads: slotWordLoads)
     }
 
     /// Lanes add the workgroup's 33 counters (DONE_COUNT, then one per opcode below 32) to the

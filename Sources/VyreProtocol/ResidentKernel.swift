@@ -5,8 +5,9 @@ import VyreIR
 /// One dispatch runs `iterations` rounds (a parameter, so the host bounds each dispatch's life
 /// well inside the GPU watchdogs and llvmpipe's loop budget), then ends by itself; the host
 /// dispatches again while work is pending. Each round:
-/// 1. The workgroup's leader reads the five `tail` doorbells (host memory: O(1) words per
-///    workgroup per round) and the device-local `head`s, picks the highest priority with
+/// 1. The workgroup's leader reads the doorbell (the published total, one word of host memory)
+///    and compares it with the device-local claimed total; only when they differ does it read the
+///    five `tail`s (O(1) words per workgroup per round) and the device-local `head`s, picks the highest priority with
 ///    entries waiting, or the lowest waiting one when the starvation count
 ///    (device-local, ``ResidentLayout/starvationWord``) reaches the `starvation` parameter, and claims up to
 ///    one entry per lane with one compare-and-swap on that priority's `head`. It shares what it
@@ -37,7 +38,8 @@ extension MegakernelBuilder {
             BufferDecl("claims", binding: MegakernelBindings.claims, access: .readWrite, type: .u32, count: UInt32(ResidentLayout.claimsWords)),
         ] + extraBuffers
         return Program(buffers: buffers,
-                       shared: [SharedDecl("k_counts", type: .u32, count: UInt32(1 + RingProtocol.Control.metricSlots)), SharedDecl("k_share", type: .u32, count: 3)],
+                       shared: [SharedDecl("k_counts", type: .u32, count: UInt32(1 + RingProtocol.Control.metricSlots)), SharedDecl("k_share", type: .u32, count: 6),
+                                SharedDecl("k_tenants", type: .u32, count: UInt32(Self.sharedTenants))],
                        workgroupSize: WorkgroupSize(workgroupSize), entry: entryNodes)
     }
 
@@ -55,6 +57,11 @@ extension MegakernelBuilder {
             leader.append(.let("k_t\(p)", .load("queues", at: Self.u(L.tailWord(p)))))
             leader.append(.let("k_h\(p)", .load("claims", at: Self.u(p))))
         }
+        // SHUTDOWN and the tenant table, read with the tails (the same trip across the bus) and
+        // shared: every lane of the round sees the words as they were when it began.
+        leader.append(.let("k_sd", .load("control", at: Self.u(RingProtocol.Control.shutdown))))
+        leader.append(.let("k_tb", .load("control", at: Self.u(RingProtocol.Control.tenantBase))))
+        leader.append(.let("k_ts", .load("control", at: Self.u(RingProtocol.Control.tenantTableSize))))
         // Highest priority waiting (walked from IDLE up), and the lowest one waiting.
         leader.append(.let("k_pick", none))
         for p in (0..<priorities).reversed() { leader.append(.if(waiting(p), then: [.assign("k_pick", Self.u(p))], else: [])) }
@@ -79,11 +86,22 @@ extension MegakernelBuilder {
         }
         leader.append(.if(Expr.variable("k_n").notEquals(0), then: [
             .let("k_won", .compareExchange("claims", at: "k_pick", expected: "k_first", desired: "k_first" + "k_n")),
-            .if(Expr.variable("k_won").notEquals("k_first"), then: [.assign("k_n", 0)], else: []),
+            .if(Expr.variable("k_won").notEquals("k_first"), then: [.assign("k_n", 0)], else: [
+                .let("k_counted", .atomic(.add, "claims", at: Self.u(L.claimedWord), "k_n")),
+            ]),
         ], else: []))
-        leader += [.store("k_share", at: 0, "k_pick"), .store("k_share", at: 1, "k_first"), .store("k_share", at: 2, "k_n")]
-        return leader
+        leader += [.store("k_share", at: 0, "k_pick"), .store("k_share", at: 1, "k_first"), .store("k_share", at: 2, "k_n"),
+                   .store("k_share", at: 3, "k_sd"), .store("k_share", at: 4, "k_tb"), .store("k_share", at: 5, "k_ts")]
+        // While every published entry is claimed (the doorbell matches the claimed total, a
+        // device word), the round reads one word across the bus and claims nothing.
+        return [
+            .store("k_share", at: 2, 0),
+            .if(Expr.load("queues", at: Self.u(L.doorbellWord)).notEquals(.load("claims", at: Self.u(L.claimedWord))), then: leader, else: []),
+        ]
     }
+
+    /// The tenant mask words a round copies into shared memory; tenants past them read control.
+    static let sharedTenants = 32
 
     /// One round: claim, run, count.
     private mutating func residentRound(workgroupSize: UInt32) -> [Node] {
@@ -91,20 +109,35 @@ extension MegakernelBuilder {
         let slots: Expr = .length("ring") / Self.u(RingProtocol.slotWords)
         let priorities = L.priorities
         let leader = residentClaim(lanes: Self.u(workgroupSize))
+        let shared = Self.sharedTenants
 
         let entry: Expr = Self.u(L.headerWords) + ("k_p" * slots + "k_seq" % slots) * Self.u(L.entryWords)
         let state: Expr = Self.u(L.headerWords) + Self.u(priorities) * slots * Self.u(L.entryWords) + "slot" * Self.u(L.slotStateWords)
+        // Lane i copies tenant masks i, i + lanes, ...: one trip across the bus, beside the entry's.
+        let prefetch: [Node] = (0..<((shared + Int(workgroupSize) - 1) / Int(workgroupSize))).map { r in
+            let t: Expr = "k_lane" + Self.u(r * Int(workgroupSize))
+            return .if(t < Self.u(shared), then: [
+                .if(t < "k_ts" && "k_tb" < Self.len && t < Self.len - "k_tb",
+                    then: [.store("k_tenants", at: t, .load("control", at: "k_tb" + t))], else: [.store("k_tenants", at: t, 0)]),
+            ], else: [])
+        }
+        let claim = ClaimState(reads: [
+            .let("k_tmask", 0),
+            .if("tenant" < Self.u(shared), then: [.assign("k_tmask", .load("k_tenants", at: "tenant"))],
+                else: [.assign("k_tmask", .load("control", at: "k_table" + "tenant"))]),
+        ], shutdown: "k_sd", table: "k_tb", tableSize: "k_ts", tenantWord: "k_tmask", slotLoads: [])
         let run: [Node] = [
-            .let("k_seq", "k_first" + "k_lane"),
-            .let("slot", .load("queues", at: entry)),
-            .let("k_generation", .load("queues", at: entry + 1)),
-            // A stale entry (its slot published again since) is skipped: its slot is another op now.
-            .if("slot" < slots && Expr.load("queues", at: state).equals("k_generation"), then: [
-                .let("base", "slot" * Self.u(RingProtocol.slotWords)),
+            // The slot's generation and words in one trip: the check, the claim and the op wait
+            // for no further load. The words are this publication's: a slot is written again only
+            // after its op retired, and a stale entry fails the generation check.
+            .let("base", "slot" * Self.u(RingProtocol.slotWords)),
+            .let("k_current", .load("queues", at: state)),
+        ] + ClaimState.slotWordLoads + [
+            .if(Expr.variable("k_current").equals("k_generation"), then: [
                 .let("k_final", Self.u(SlotStatus.published.rawValue)),
                 .let("k_reason", 0),
                 .let("k_cuts", .builtin(.loopCuts)),
-                .region("claim and run", claimAndRun(cutsBefore: "k_cuts")),
+                .region("claim and run", claimAndRun(cutsBefore: "k_cuts", state: claim)),
                 .if(Expr.variable("k_final").equals(Self.u(SlotStatus.published.rawValue)), then: [
                     .store("queues", at: state + 1, 1),
                 ], else: []),
@@ -116,7 +149,22 @@ extension MegakernelBuilder {
             .let("k_p", .load("k_share", at: 0)),
             .let("k_first", .load("k_share", at: 1)),
             .let("k_n", .load("k_share", at: 2)),
-            .region("each lane runs one claimed entry", [.if("k_lane" < "k_n", then: run, else: [])]),
+            .let("k_sd", .load("k_share", at: 3)),
+            .let("k_tb", .load("k_share", at: 4)),
+            .let("k_ts", .load("k_share", at: 5)),
+            .let("k_seq", "k_first" + "k_lane"),
+            .let("slot", slots),
+            .let("k_generation", 0),
+            .region("each lane reads its entry and copies tenant masks", [
+                .if("k_lane" < "k_n", then: [
+                    .assign("slot", .load("queues", at: entry)),
+                    .assign("k_generation", .load("queues", at: entry + 1)),
+                ], else: []),
+                // Only a round that claimed something reads the tenant table.
+                .if(Expr.variable("k_n").notEquals(0), then: prefetch, else: []),
+            ]),
+            .barrier(.workgroup),
+            .region("each lane runs one claimed entry", [.if("slot" < slots, then: run, else: [])]),
             .barrier(.workgroup),
             .region("add this round's counters", flushCounters(workgroupSize: workgroupSize, reset: true) + [
                 .if(Expr.variable("k_lane").equals(0) && Expr.variable("k_n").notEquals(0), then: [

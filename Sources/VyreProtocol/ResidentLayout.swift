@@ -28,6 +28,10 @@ public struct ResidentLayout: Sendable, Hashable {
     public static func tailWord(_ p: Int) -> Int { p }
     /// Header word the kernel adds every claimed entry to once it has run (or parked) it.
     public static let completedWord = 8
+    /// Header word, the doorbell: entries published over every queue (the sum of the tails, wrapping),
+    /// added to after the tails move. A workgroup reads only this word across the bus while it
+    /// matches ``claimedWord``.
+    public static let doorbellWord = 9
     /// Words per queue entry: slot, generation.
     public static let entryWords = 2
     /// Words per slot of the slot-state table: generation, parked.
@@ -35,7 +39,10 @@ public struct ResidentLayout: Sendable, Hashable {
     /// Claims word: rounds in which a lower priority waited behind a higher one since the
     /// starvation guard last served the lowest.
     public static let starvationWord = 5
-    /// Words of the claims buffer: a head per priority, the starvation count, then padding.
+    /// Claims word: entries claimed over every queue (the sum of the heads, wrapping).
+    public static let claimedWord = 6
+    /// Words of the claims buffer: a head per priority, the starvation count, the claimed total,
+    /// then padding.
     public static let claimsWords = 8
 
     /// Slots in the ring (and entries in each queue).

@@ -47,6 +47,15 @@ public final class ResidentMegakernel: Sendable {
         try core.publish(item)
     }
 
+    /// Publishes `items` in order without waiting, each priority's queue tail moved once, so the
+    /// kernel takes them up together. Stops at the first item that cannot be published (a full
+    /// ring, a shutdown, a bad item): `tickets` are those of the items before it, which were
+    /// published, and `stoppedBy` says why the rest were not.
+    public func trySubmit(contentsOf items: some Collection<WorkItem>) -> (tickets: [ResidentTicket], stoppedBy: ResidentError?) {
+        let (tickets, error) = core.publish(items)
+        return (tickets, error)
+    }
+
     /// Publishes `item`, waiting for room while the ring is full, and returns its completion.
     public func submit(_ item: WorkItem) async throws(ResidentError) -> Completion {
         try await publishWaiting(item).completion()
@@ -188,6 +197,7 @@ final class ResidentCore: @unchecked Sendable {
     private let submitted = Atomic<Int>(0)
     private let completed = Atomic<Int>(0)
     private let dispatches = Atomic<Int>(0)
+    private let dispatchNanoseconds = Atomic<Int>(0)
     private let accepting = Atomic<Bool>(true)
     /// 0 running, 1 drain requested, 2 cancel requested, 3 driver ended.
     private let stopState = Atomic<Int>(0)
@@ -276,7 +286,7 @@ final class ResidentCore: @unchecked Sendable {
         guard (1...RingProtocol.maxSlots).contains(options.slots) else { throw invalid("\(options.slots) slots", "use 1 to \(RingProtocol.maxSlots)") }
         guard options.starvationGuard >= 1 else { throw invalid("a starvation guard of 0 rounds", "use 1 or more") }
         let loopBudget = context.info.limits.maxLoopIterations.map { Int($0) }
-        let rounds = options.rounds ?? (loopBudget == nil ? roundsPerChunk : 64)
+        let rounds = options.rounds ?? 64
         guard rounds >= 1 else { throw invalid("0 rounds per dispatch", "use 1 or more") }
         // Where loops run in chunks with an abort poll between them (no driver loop budget), a
         // dispatch of more rounds than one chunk would poll between barriers, and lanes that read
@@ -428,11 +438,18 @@ final class ResidentCore: @unchecked Sendable {
     /// Moves priority `p`'s published tail over every ready entry, whoever wrote it.
     private func advanceTail(_ p: Int) {
         let n = layout.slots
+        var moved: UInt32 = 0
+        // The doorbell goes up by the entries this call moved the tail over, after the tail:
+        // a workgroup that sees the doorbell move finds the tail already there.
+        defer { if moved > 0 { _ = queues.value.add(moved, at: ResidentLayout.doorbellWord) } }
         while true {
             let tail = queueTail[p].load(ordering: .acquiring)
             guard queueReady[p * n + Int(tail % UInt32(n))].load(ordering: .acquiring) == tail,
                   queueTail[p].compareExchange(expected: tail, desired: tail &+ 1, ordering: .acquiringAndReleasing).exchanged else { return }
-            // The mapped tail only moves forward, whichever producer stores last.
+            moved &+= 1
+            // The mapped tail only moves forward, whichever producer stores last (a locked
+            // operation, which also drains the CPU's write-combining buffers, so the slot's and
+            // the entry's words are out before the tail says they are there).
             while true {
                 let shown = queues.value.load(ResidentLayout.tailWord(p))
                 if Int32(bitPattern: (tail &+ 1) &- shown) <= 0 { break }
@@ -525,7 +542,10 @@ final class ResidentCore: @unchecked Sendable {
                 continue
             }
             do throws(VyreGLError) {
+                let began = ContinuousClock.now
                 _ = try context.submit(pipeline, steps: [step], buffers: handles, options: dispatchOptions)
+                let took = ContinuousClock.now - began
+                dispatchNanoseconds.add(Int(took.components.seconds) * 1_000_000_000 + Int(took.components.attoseconds / 1_000_000_000), ordering: .relaxed)
             } catch {
                 logger.error("resident dispatch failed", metadata: ["error": "\(error)"])
                 failure.withLock { $0 = .device(error) }
@@ -849,7 +869,8 @@ final class ResidentCore: @unchecked Sendable {
         let done = completed.load(ordering: .relaxed)
         let seconds = (ContinuousClock.now - started) / .seconds(1)
         return ResidentTelemetry(occupancy: occupancy, parked: parked, opcodeCounts: counts, epoch: control.value.load(RingProtocol.Control.epoch),
-                                 dispatches: dispatches.load(ordering: .relaxed), submitted: submitted.load(ordering: .relaxed), completed: done,
+                                 dispatches: dispatches.load(ordering: .relaxed),
+                                 dispatchTime: .nanoseconds(dispatchNanoseconds.load(ordering: .relaxed)), submitted: submitted.load(ordering: .relaxed), completed: done,
                                  inFlight: inFlight.load(ordering: .relaxed), opsPerSecond: seconds > 0 ? Double(done) / seconds : 0,
                                  debugRecordsDelivered: debugDelivered.load(ordering: .relaxed), debugRecordsLost: debugLost.load(ordering: .relaxed))
     }

@@ -15,10 +15,11 @@ public struct ResidentOptions: Sendable, Hashable {
     /// Workgroups of the resident dispatch; nil picks by device (1 on a software renderer,
     /// whose two or so threads the host shares; 8 otherwise).
     public var workgroups: UInt32?
-    /// Rounds each dispatch runs before it ends by itself and is dispatched again; nil picks by
-    /// device (64 where the driver has a per-invocation loop budget, which the rounds share with
-    /// handler loops; 4096 otherwise, the loop lowering's chunk, so no invocation polls the abort
-    /// word between barriers).
+    /// Rounds each dispatch runs before it ends by itself and is dispatched again (nil: 64). Where
+    /// the driver has a per-invocation loop budget the rounds share it with handler loops (at most
+    /// half of it); elsewhere at most 4096, the loop lowering's chunk, so no invocation polls the
+    /// abort word between barriers. On the H200, 64 rounds halved the round trip against 4096
+    /// (BENCHMARKS.md).
     public var rounds: UInt32?
     /// After this many rounds in which a lower priority waited behind a higher one, the lowest
     /// waiting priority is served (the starvation guard).
@@ -136,6 +137,8 @@ public struct ResidentTelemetry: Sendable, Hashable {
     public var epoch: UInt32
     /// Dispatches so far (the first and every re-dispatch).
     public var dispatches: Int
+    /// How long those dispatches took together, each from submit to its end.
+    public var dispatchTime: Duration
     /// Ops accepted since start.
     public var submitted: Int
     /// Ops completed (DONE or FAULT) since start.

@@ -46,6 +46,11 @@ struct PersistentBench: ParsableCommand {
         var roundTripP99Microseconds: Double
         var apiRoundTripP50Microseconds: Double
         var apiRoundTripP99Microseconds: Double
+        /// Where the round trip goes: the producer's publish (slot, words, queue entry, tail).
+        var publishP50Microseconds: Double
+        /// Where the round trip goes: one round of the kernel while the round trips ran
+        /// (the time over the rounds the dispatches ran); an op waits up to one round to be claimed.
+        var roundMicroseconds: Double
         var oneShotP50Microseconds: Double
         var oneShotP99Microseconds: Double
         var batch256P50Microseconds: Double
@@ -94,21 +99,13 @@ struct PersistentBench: ParsableCommand {
             let compile = (ContinuousClock.now - opened).ms
 
             progress.update("round trips")
-            var raw: [Double] = [], api: [Double] = []
-            for i in 0..<(iterations + 200) {
-                let start = ContinuousClock.now
-                let ticket = try kernel.trySubmit(nop)
-                _ = try ticket.wait()
-                let end = ContinuousClock.now
-                guard i >= 200, let retired = ticket.retiredAt else { continue }
-                raw.append((retired - start).ms * 1000)
-                api.append((end - start).ms * 1000)
-            }
+            let (raw, api, publish, round) = try Self.roundTrips(kernel, iterations: iterations)
             progress.update("256-slot batches")
             var resident256: [Double] = []
             for i in 0..<(min(iterations, 2000) + 20) {
                 let start = ContinuousClock.now
-                let tickets = try many.map { try kernel.trySubmit($0) }
+                let (tickets, stoppedBy) = kernel.trySubmit(contentsOf: many)
+                if let stoppedBy { throw stoppedBy }
                 for t in tickets { _ = try t.wait() }
                 if i >= 20 { resident256.append((ContinuousClock.now - start).ms * 1000) }
             }
@@ -130,6 +127,7 @@ struct PersistentBench: ParsableCommand {
                                 rounds: geometry.rounds, compileMilliseconds: compile,
                                 roundTripP50Microseconds: percentile(raw, 0.5), roundTripP99Microseconds: percentile(raw, 0.99),
                                 apiRoundTripP50Microseconds: percentile(api, 0.5), apiRoundTripP99Microseconds: percentile(api, 0.99),
+                                publishP50Microseconds: percentile(publish, 0.5), roundMicroseconds: round,
                                 oneShotP50Microseconds: percentile(once, 0.5), oneShotP99Microseconds: percentile(once, 0.99),
                                 batch256P50Microseconds: percentile(resident256, 0.5), batch256OneShotP50Microseconds: percentile(oneShot256, 0.5),
                                 throughput: rows, dispatches: telemetry.dispatches, doneCount: kernel.controlWord(RingProtocol.Control.doneCount),
@@ -140,6 +138,31 @@ struct PersistentBench: ParsableCommand {
                 throw CLIFailure(status: .ranWithFailures, "the resident kernel did not run every op exactly once (see the report)", fix: "report it with 'vyre-gl info'; it is a vyre-gl or driver bug")
             }
         }
+    }
+
+    /// `iterations` round trips of one NOP (after 200 untimed): raw, api and publish times, and
+    /// one kernel round's time over the dispatches that ended meanwhile, in microseconds.
+    static func roundTrips(_ kernel: ResidentMegakernel, iterations: Int) throws -> (raw: [Double], api: [Double], publish: [Double], round: Double) {
+        let nop = WorkItem(.nop)
+        var raw: [Double] = [], api: [Double] = [], publish: [Double] = []
+        var roundsFrom = (kernel.telemetry.dispatches, kernel.telemetry.dispatchTime)
+        for i in 0..<(iterations + 200) {
+            if i == 200 { roundsFrom = (kernel.telemetry.dispatches, kernel.telemetry.dispatchTime) }
+            let start = ContinuousClock.now
+            let ticket = try kernel.trySubmit(nop)
+            let published = ContinuousClock.now
+            _ = try ticket.wait()
+            let end = ContinuousClock.now
+            guard i >= 200, let retired = ticket.retiredAt else { continue }
+            raw.append((retired - start).ms * 1000)
+            api.append((end - start).ms * 1000)
+            publish.append((published - start).ms * 1000)
+        }
+        // Dispatches that ended during the round trips, over the rounds they ran.
+        let after = kernel.telemetry
+        let roundsRun = Double(after.dispatches - roundsFrom.0) * Double(kernel.geometry.rounds)
+        let round = roundsRun > 0 ? (after.dispatchTime - roundsFrom.1).ms * 1000 / roundsRun : 0
+        return (raw, api, publish, round)
     }
 
     /// Ends the kernel before the report is printed (its threads stop polling).
@@ -167,6 +190,7 @@ struct PersistentBench: ParsableCommand {
         let perProducer = max(batch, total / producers / batch * batch)
         let failures = Mutex<[ResidentError]>([])
         let group = DispatchGroup()
+        let items = [WorkItem](repeating: WorkItem(.nop), count: batch)
         let start = ContinuousClock.now
         for _ in 0..<producers {
             group.enter()
@@ -177,12 +201,14 @@ struct PersistentBench: ParsableCommand {
                 var sent = 0
                 while sent < perProducer {
                     tickets.removeAll(keepingCapacity: true)
-                    for _ in 0..<batch {
-                        while true {
-                            do throws(ResidentError) { tickets.append(try kernel.trySubmit(WorkItem(.nop))); break } catch {
-                                guard case .ringFull = error else { failures.withLock { $0.append(error) }; return }
-                                sched_yield()
-                            }
+                    // The batch is published at once, each queue's tail moved once; what does not
+                    // fit waits for room.
+                    while tickets.count < batch {
+                        let (published, stoppedBy) = kernel.trySubmit(contentsOf: items.prefix(batch - tickets.count))
+                        tickets += published
+                        if let stoppedBy {
+                            guard case .ringFull = stoppedBy else { failures.withLock { $0.append(stoppedBy) }; return }
+                            sched_yield()
                         }
                     }
                     for t in tickets {
@@ -202,6 +228,7 @@ struct PersistentBench: ParsableCommand {
         try Output.line("persistent on \(r.device) (\(r.glVersion)): \(r.workgroups) workgroups x \(r.lanes) lanes, \(r.rounds) rounds per dispatch, \(r.dispatches) dispatches")
         try Output.line(String(format: "round trip, 1 op in flight: raw p50 %.2f us p99 %.2f us; api p50 %.2f us p99 %.2f us", r.roundTripP50Microseconds, r.roundTripP99Microseconds,
                                r.apiRoundTripP50Microseconds, r.apiRoundTripP99Microseconds))
+        try Output.line(String(format: "where it goes: publish p50 %.2f us; one kernel round %.2f us", r.publishP50Microseconds, r.roundMicroseconds))
         try Output.line(String(format: "one-shot, the same op: p50 %.2f us p99 %.2f us (api round trip / one-shot: %.2f)", r.oneShotP50Microseconds, r.oneShotP99Microseconds,
                                r.apiRoundTripP50Microseconds / max(r.oneShotP50Microseconds, 1e-9)))
         try Output.line(String(format: "256-slot batch: resident p50 %.1f us, one-shot p50 %.1f us (ratio %.2f)", r.batch256P50Microseconds, r.batch256OneShotP50Microseconds,
