@@ -286,7 +286,7 @@ final class ResidentCore: @unchecked Sendable {
         guard (1...RingProtocol.maxSlots).contains(options.slots) else { throw invalid("\(options.slots) slots", "use 1 to \(RingProtocol.maxSlots)") }
         guard options.starvationGuard >= 1 else { throw invalid("a starvation guard of 0 rounds", "use 1 or more") }
         let loopBudget = context.info.limits.maxLoopIterations.map { Int($0) }
-        let rounds = options.rounds ?? 64
+        let rounds = options.rounds ?? (loopBudget == nil ? roundsPerChunk : 64)
         guard rounds >= 1 else { throw invalid("0 rounds per dispatch", "use 1 or more") }
         // Where loops run in chunks with an abort poll between them (no driver loop budget), a
         // dispatch of more rounds than one chunk would poll between barriers, and lanes that read

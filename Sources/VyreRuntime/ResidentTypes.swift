@@ -15,11 +15,12 @@ public struct ResidentOptions: Sendable, Hashable {
     /// Workgroups of the resident dispatch; nil picks by device (1 on a software renderer,
     /// whose two or so threads the host shares; 8 otherwise).
     public var workgroups: UInt32?
-    /// Rounds each dispatch runs before it ends by itself and is dispatched again (nil: 64). Where
-    /// the driver has a per-invocation loop budget the rounds share it with handler loops (at most
-    /// half of it); elsewhere at most 4096, the loop lowering's chunk, so no invocation polls the
-    /// abort word between barriers. On the H200, 64 rounds halved the round trip against 4096
-    /// (BENCHMARKS.md).
+    /// Rounds each dispatch runs before it ends by itself and is dispatched again; nil picks by
+    /// device: 64 where the driver has a per-invocation loop budget, which the rounds share with
+    /// handler loops (at most half of it); 4096 otherwise, the loop lowering's chunk, so no
+    /// invocation polls the abort word between barriers (the most allowed there). On the H200
+    /// both gave a 16 us round trip p50 in one run, and 4096 a p99 of 22 us against 82 us: each
+    /// re-dispatch is a gap (BENCHMARKS.md).
     public var rounds: UInt32?
     /// After this many rounds in which a lower priority waited behind a higher one, the lowest
     /// waiting priority is served (the starvation guard).
