@@ -41,8 +41,8 @@ public final class ResidentMegakernel: Sendable {
     /// The geometry in use: workgroups per dispatch, lanes per workgroup, rounds per dispatch.
     public var geometry: (workgroups: UInt32, lanes: UInt32, rounds: UInt32) { (core.workgroups, core.lanes, core.rounds) }
 
-    /// Publishes `item` without waiting: throws ``ResidentError/ringFull(slots:)`` when the next
-    /// slot is still in flight, ``ResidentError/shutDown`` after a shutdown.
+    /// Publishes `item` without waiting: throws ``ResidentError/ringFull(slots:)`` when every slot
+    /// is in flight, ``ResidentError/shutDown`` after a shutdown.
     public func trySubmit(_ item: WorkItem) throws(ResidentError) -> ResidentTicket {
         try core.publish(item)
     }
@@ -73,7 +73,7 @@ public final class ResidentMegakernel: Sendable {
             rest = rest.dropFirst(published.count)
             if let error {
                 guard case .ringFull = error else { throw error }
-                try await Self.waitForRoom()
+                try await waitForRoom()
             }
         }
         var out: [Completion] = []
@@ -102,15 +102,16 @@ public final class ResidentMegakernel: Sendable {
         while true {
             do throws(ResidentError) { return try core.publish(item) } catch {
                 guard case .ringFull = error else { throw error }
-                try await Self.waitForRoom()
+                try await waitForRoom()
             }
         }
     }
 
-    /// Room comes as the completion thread retires slots: a short sleep, not a spin. A cancelled
-    /// task stops waiting (its sleep would return at once, and the caller's loop spin).
-    private static func waitForRoom() async throws(ResidentError) {
-        do { try await Task.sleep(for: .microseconds(50)) } catch { throw .waitCancelled }
+    /// Suspends until the completion thread frees a slot (or the kernel ends); a cancelled task
+    /// stops waiting with ``ResidentError/waitCancelled``.
+    private func waitForRoom() async throws(ResidentError) {
+        await core.waitForRoomAsync()
+        if Task.isCancelled { throw .waitCancelled }
     }
 
     /// Enables or disables `tenant` live. A disabled tenant's new ops stay PUBLISHED (see
@@ -395,17 +396,24 @@ final class ResidentCore: @unchecked Sendable {
 
     /// The slot of the next sequence, taken (free -> writing) before the sequence is: a sequence
     /// below `nextSequence` never has a free slot until its op retires, which the completion
-    /// thread's window relies on.
+    /// thread's window relies on. A slot still in flight (an op held by a disabled tenant, or a
+    /// slow one) is skipped, its sequence given up, so one held op never blocks the ring; the ring
+    /// is full only when every slot is in flight. The completion thread's window then spans more
+    /// than a ring of sequences and is cut to the last `slots` of them, which still name every
+    /// slot once.
     private func reserveSlot() throws(ResidentError) -> Int {
         let n = UInt32(layout.slots)
         while true {
+            if inFlight.load(ordering: .acquiring) >= layout.slots { throw .ringFull(slots: layout.slots) }
             let reserved = nextSequence.load(ordering: .acquiring)
             let slot = Int(reserved % n)
             let (took, seen) = slotState[slot].compareExchange(expected: Self.slotFree, desired: Self.slotWriting, ordering: .acquiringAndReleasing)
             guard took else {
-                // Full only when the slot holds an op in flight and no one has moved on meanwhile;
-                // `writing` is another producer between its two steps.
-                if seen == Self.slotInFlight && nextSequence.load(ordering: .acquiring) == reserved { throw .ringFull(slots: layout.slots) }
+                // In flight: skip its sequence (whoever wins the compare-and-swap, the sequence
+                // moves on). `writing` is another producer between its two steps: look again.
+                if seen == Self.slotInFlight {
+                    _ = nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing)
+                }
                 continue
             }
             if nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing).exchanged { return slot }
@@ -479,6 +487,39 @@ final class ResidentCore: @unchecked Sendable {
         roomWaiters.add(1, ordering: .acquiringAndReleasing)
         _ = room.wait(timeout: .now() + .milliseconds(1))
         roomWaiters.subtract(1, ordering: .acquiringAndReleasing)
+    }
+
+    /// Tasks waiting for room, by id, resumed when a slot is freed.
+    private let asyncRoomWaiters = Mutex<[Int: CheckedContinuation<Void, Never>]>([:])
+    private let nextRoomWaiter = Atomic<Int>(0)
+
+    /// Returns once a slot may be free: at once when one is (or the kernel has ended, or the task
+    /// is cancelled), else when the completion thread frees one. The caller tries again.
+    func waitForRoomAsync() async {
+        let id = nextRoomWaiter.add(1, ordering: .relaxed).newValue
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                // Checked under the lock the freeing side takes after it frees: no wake-up is lost.
+                let now = asyncRoomWaiters.withLock { w -> Bool in
+                    if Task.isCancelled || inFlight.load(ordering: .acquiring) < layout.slots || stopState.load(ordering: .acquiring) == Self.ended { return true }
+                    w[id] = c
+                    return false
+                }
+                if now { c.resume() }
+            }
+        } onCancel: {
+            asyncRoomWaiters.withLock { $0.removeValue(forKey: id) }?.resume()
+        }
+    }
+
+    /// A slot was freed (or the kernel ended): waiting threads and tasks try again.
+    private func roomMade() {
+        if roomWaiters.load(ordering: .acquiring) > 0 { room.signal() }
+        let waiting = asyncRoomWaiters.withLock { w in
+            defer { w = [:] }
+            return Array(w.values)
+        }
+        for c in waiting { c.resume() }
     }
 
     func setTenant(_ tenant: UInt32, enabled: Bool) throws(ResidentError) {
@@ -748,7 +789,7 @@ final class ResidentCore: @unchecked Sendable {
             }
             if progressed {
                 quiet = 0
-                if roomWaiters.load(ordering: .acquiring) > 0 { room.signal() }
+                roomMade()
             } else if inFlight.load(ordering: .acquiring) == 0 {
                 park(completerIdle, completerWake) { inFlight.load(ordering: .acquiring) > 0 || stopState.load(ordering: .acquiring) == Self.ended }
             } else {
@@ -761,6 +802,7 @@ final class ResidentCore: @unchecked Sendable {
                 if waited < .microseconds(200) { sched_yield() } else { usleep(waited < .milliseconds(20) ? 20 : 500) }
             }
         }
+        roomMade()
         completerDone.signal()
     }
 
@@ -813,6 +855,7 @@ final class ResidentCore: @unchecked Sendable {
         slotState[slot].store(Self.slotFree, ordering: .releasing)
         inFlight.subtract(1, ordering: .acquiringAndReleasing)
         ticket?.finish(.failure(error))
+        roomMade()
     }
 
     /// What shutdown asked for (cancel or drain), kept after the driver ends.

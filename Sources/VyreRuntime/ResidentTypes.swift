@@ -90,7 +90,7 @@ public enum NotRunReason: String, Sendable, Hashable {
 
 /// Errors of a resident megakernel.
 public enum ResidentError: DiagnosticError, Sendable {
-    /// The next slot of the ring is still in flight (`trySubmit`).
+    /// Every slot of the ring is in flight (`trySubmit`).
     case ringFull(slots: Int)
     /// The kernel no longer accepts ops: it was shut down, or a SHUTDOWN op ran.
     case shutDown
@@ -108,7 +108,7 @@ public enum ResidentError: DiagnosticError, Sendable {
     public var diagnostics: [Diagnostic] {
         switch self {
         case .ringFull(let slots):
-            [Diagnostic("the resident ring is full: the next of its \(counted(slots, "slot")) is still in flight", fix: "await submit(_:) to wait for room, or make the ring larger (ResidentOptions.slots)")]
+            [Diagnostic("the resident ring is full: all \(counted(slots, "slot")) hold ops in flight", fix: "await submit(_:) to wait for room, or make the ring larger (ResidentOptions.slots)")]
         case .shutDown:
             [Diagnostic("the resident kernel is shut down (by shutdown(_:) or a SHUTDOWN op) and accepts no more ops", fix: "start a new ResidentMegakernel")]
         case .waitCancelled:

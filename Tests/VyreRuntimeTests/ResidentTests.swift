@@ -166,6 +166,25 @@ struct ResidentTests {
         await k.shutdown(.drain)
     }
 
+    /// An op held by a disabled tenant keeps its slot, and the ring goes round it: producers of
+    /// other tenants never wait behind it (no head-of-line blocking).
+    @Test func aHeldOpDoesNotBlockTheRing() async throws {
+        let k = try Self.kernel(slots: 4)
+        try k.setTenant(1, enabled: false)
+        let held = try k.trySubmit(WorkItem(.atomicAdd, args: [1, 401], tenant: 1))
+        // Ten times round the ring past the held slot, one op at a time.
+        for _ in 0..<40 {
+            let done = try await k.trySubmit(WorkItem(.atomicAdd, args: [1, 400])).completion()
+            #expect(done.status == .done)
+        }
+        #expect(k.controlWord(400) == 40 && k.controlWord(401) == 0)
+        #expect(k.telemetry.inFlight == 1)
+        try k.setTenant(1, enabled: true)
+        #expect(try await held.completion().status == .done)
+        #expect(k.controlWord(401) == 1)
+        await k.shutdown(.drain)
+    }
+
     /// A task waiting for room in a full ring stops when cancelled, with a typed error, and its op is
     /// not published.
     @Test func aCancelledWaitForRoomEndsWithoutPublishing() async throws {
@@ -182,6 +201,21 @@ struct ResidentTests {
         for t in held { #expect(try await t.completion().status == .done) }
         await k.shutdown(.drain)
         #expect(k.controlWord(800) == 0)
+    }
+
+    /// A task awaiting room in a full ring is resumed when a slot is freed, and its op runs.
+    @Test func aTaskWaitingForRoomRunsOnceASlotFrees() async throws {
+        let k = try Self.kernel(slots: 2)
+        try k.setTenant(1, enabled: false)
+        let held = try (0..<2).map { _ in try k.trySubmit(WorkItem(.nop, tenant: 1)) }
+        let waiter = Task { try await k.submit(WorkItem(.storeU32, args: [5, 801])) }
+        await Self.eventually("the ring stays full") { k.telemetry.inFlight == 2 }
+        #expect(k.telemetry.submitted == 2)
+        try k.setTenant(1, enabled: true)
+        #expect(try await waiter.value.status == .done)
+        for t in held { #expect(try await t.completion().status == .done) }
+        #expect(k.controlWord(801) == 5)
+        await k.shutdown(.drain)
     }
 
     @Test func aDisabledTenantWaitsAndRunsOnceEnabled() async throws {
