@@ -52,8 +52,7 @@ public final class ResidentMegakernel: Sendable {
     /// ring, a shutdown, a bad item): `tickets` are those of the items before it, which were
     /// published, and `stoppedBy` says why the rest were not.
     public func trySubmit(contentsOf items: some Collection<WorkItem>) -> (tickets: [ResidentTicket], stoppedBy: ResidentError?) {
-        let (tickets, error) = core.publish(items)
-        return (tickets, error)
+        core.publish(items)
     }
 
     /// Publishes `item`, waiting for room while the ring is full, and returns its completion.
@@ -332,7 +331,7 @@ final class ResidentCore: @unchecked Sendable {
     /// Publishes `items` in order, each queue's tail moved once at the end, so the kernel sees
     /// them together. Stops at the first item that cannot be published (a full ring, a shutdown,
     /// a bad item): returns the tickets of those before it and that error.
-    func publish(_ items: some Collection<WorkItem>) -> (tickets: [ResidentTicket], error: ResidentError?) {
+    func publish(_ items: some Collection<WorkItem>) -> (tickets: [ResidentTicket], stoppedBy: ResidentError?) {
         var tickets: [ResidentTicket] = []
         tickets.reserveCapacity(items.count)
         var touched = [Bool](repeating: false, count: ResidentLayout.priorities)
