@@ -156,6 +156,19 @@ public struct MappedBuffer: ~Copyable, @unchecked Sendable {
     }
 }
 
+/// Where a mapped buffer's storage should live; the driver has the last word (GL only hints).
+///
+/// Which side pays depends on it: host reads and atomics of memory on the device cross the bus
+/// one at a time (a microsecond or so each), while the device's reads of host memory do. A word
+/// the host polls or updates belongs in host memory; a word only the host writes and the device
+/// reads may live on either side.
+public enum MappedPlacement: String, Sendable, Hashable, CaseIterable {
+    /// The driver picks (`MAP_READ | MAP_WRITE | MAP_PERSISTENT | MAP_COHERENT`).
+    case driverChoice = "driver"
+    /// The same flags plus `GL_CLIENT_STORAGE_BIT`: backed by host memory where the driver honours it.
+    case hostMemory = "host"
+}
+
 extension GLContext {
     /// A zero-filled device-local buffer of `bytes` bytes (at least 4).
     public func makeDeviceBuffer(bytes: Int) throws(VyreGLError) -> DeviceBuffer {
@@ -173,10 +186,12 @@ extension GLContext {
         return buffer
     }
 
-    /// A zero-filled, persistently mapped, coherent buffer of `bytes` bytes (at least 4).
-    public func makeMappedBuffer(bytes: Int) throws(VyreGLError) -> MappedBuffer {
+    /// A zero-filled, persistently mapped, coherent buffer of `bytes` bytes (at least 4), placed
+    /// as `placement` asks.
+    public func makeMappedBuffer(bytes: Int, placement: MappedPlacement = .driverChoice) throws(VyreGLError) -> MappedBuffer {
         let size = max(4, (bytes + 3) / 4 * 4)
         let flags = GL_MAP_READ_BIT | GL_MAP_WRITE_BIT | GL_MAP_PERSISTENT_BIT | GL_MAP_COHERENT_BIT
+            | (placement == .hostMemory ? GL_CLIENT_STORAGE_BIT : 0)
         let (name, base) = try onThread { gl throws(VyreGLError) in
             try gl.createBuffer(bytes: size, flags: flags, map: true)
         }
@@ -245,7 +260,9 @@ extension GLState {
         }
         var base: UnsafeMutableRawPointer? = nil
         if map {
-            base = glMapBufferRange(target, 0, bytes, GLbitfield(flags))
+            // Storage-only bits (client storage, dynamic storage) are not access bits.
+            let access = flags & (GL_MAP_READ_BIT | GL_MAP_WRITE_BIT | GL_MAP_PERSISTENT_BIT | GL_MAP_COHERENT_BIT)
+            base = glMapBufferRange(target, 0, bytes, GLbitfield(access))
             if base == nil {
                 let e = glGetError()
                 glDeleteBuffers(1, &name)

@@ -30,7 +30,7 @@ extension ResidentMegakernel {
         var pending: [Int] = []
         var published = 0
         phases: for phase in plan.phases {
-            let (tickets, error) = core.publish(batch.items[phase])
+            let (tickets, error) = batch.items[phase].withUnsafeBufferPointer { core.publish($0) }
             // Refused for a shutdown: a SHUTDOWN op ran, and what is left stays pending.
             if let error, !error.isShutDown { throw Self.batchError(error) }
             published = phase.lowerBound + tickets.count

@@ -52,7 +52,25 @@ public final class ResidentMegakernel: Sendable {
     /// ring, a shutdown, a bad item): `tickets` are those of the items before it, which were
     /// published, and `stoppedBy` says why the rest were not.
     public func trySubmit(contentsOf items: some Collection<WorkItem>) -> (tickets: [ResidentTicket], stoppedBy: ResidentError?) {
-        core.publish(items)
+        contiguous(items) { core.publish($0) }
+    }
+
+    /// Publishes `items` in order without waiting, like ``trySubmit(contentsOf:)``, under one
+    /// ticket: the completion thread wakes its waiter once, when the last op ends, rather than
+    /// once per op. `batch` covers the items published (``ResidentBatchTicket/count``, possibly
+    /// none); `stoppedBy` says why the rest were not.
+    public func trySubmitBatch(_ items: some Collection<WorkItem>) -> (batch: ResidentBatchTicket, stoppedBy: ResidentError?) {
+        let batch = ResidentBatchTicket(capacity: items.count, spin: core.spin)
+        let (published, stoppedBy) = contiguous(items) { core.publish($0, into: batch, from: 0) }
+        batch.seal(unpublished: items.count - published)
+        return (batch, stoppedBy)
+    }
+
+    /// `items` as one buffer (copied only when they are not stored contiguously): the publish
+    /// path then runs specialized, not through the generic collection's witnesses per item.
+    private func contiguous<R>(_ items: some Collection<WorkItem>, _ body: (UnsafeBufferPointer<WorkItem>) -> R) -> R {
+        if let r = items.withContiguousStorageIfAvailable(body) { return r }
+        return Array(items).withUnsafeBufferPointer(body)
     }
 
     /// Publishes `item`, waiting for room while the ring is full, and returns its completion.
@@ -61,24 +79,26 @@ public final class ResidentMegakernel: Sendable {
     }
 
     /// Publishes every item (waiting for room as needed) and returns their completions in order.
+    /// One ticket covers them all, so the task is resumed once.
     public func submit(_ items: [WorkItem]) async throws(ResidentError) -> [Completion] {
-        var tickets: [ResidentTicket] = []
-        tickets.reserveCapacity(items.count)
+        let batch = ResidentBatchTicket(capacity: items.count, spin: core.spin)
         var rest = items[...]
         while !rest.isEmpty {
             // As many as fit at once, each queue's tail moved once; then wait for room.
-            let (published, error) = core.publish(rest)
-            tickets += published
-            rest = rest.dropFirst(published.count)
+            let (published, error) = rest.withUnsafeBufferPointer { core.publish($0, into: batch, from: items.count - rest.count) }
+            rest = rest.dropFirst(published)
             if let error {
-                guard case .ringFull = error else { throw error }
-                try await waitForRoom()
+                guard case .ringFull = error else {
+                    batch.seal(unpublished: rest.count)
+                    throw error
+                }
+                do throws(ResidentError) { try await waitForRoom() } catch {
+                    batch.seal(unpublished: rest.count)
+                    throw error
+                }
             }
         }
-        var out: [Completion] = []
-        out.reserveCapacity(items.count)
-        for t in tickets { out.append(try await t.completion()) }
-        return out
+        return try await batch.completions()
     }
 
     /// Publishes `item` from a thread, blocking while the ring is full and until it completes.
@@ -161,6 +181,8 @@ final class ResidentCore: @unchecked Sendable {
     let workgroups: UInt32
     let lanes: UInt32
     let rounds: UInt32
+    /// How long waiting threads spin before they sleep (``ResidentOptions/spin``, resolved).
+    let spin: Duration
     let logger: Logger
     let control: Owned<MappedBuffer>
     let ring: Owned<MappedBuffer>
@@ -185,7 +207,10 @@ final class ResidentCore: @unchecked Sendable {
     private let slotState: UnsafeMutablePointer<Atomic<UInt32>>
     private let slotGeneration: UnsafeMutablePointer<Atomic<UInt32>>
     private let slotSequence: UnsafeMutablePointer<Atomic<UInt32>>
-    private let tickets: [TicketBox]
+    /// Who waits for each slot's op. A slot's entry is touched only by whoever holds the slot
+    /// in `slotState` (the producer while `writing`, then whoever moves it out of `inFlight`), so
+    /// the state's ordering covers it.
+    private let holders: UnsafeMutablePointer<TicketHolder?>
     /// Per priority: the next queue sequence to hand out, the tail published to the kernel, and
     /// the ready mark of each entry (`sequence + 1` once its words are written).
     private let queueNext: UnsafeMutablePointer<Atomic<UInt32>>
@@ -224,6 +249,7 @@ final class ResidentCore: @unchecked Sendable {
             debugWords = try RingEncoding.emptyDebugLog(records: options.debugRecords)
         } catch { throw .invalidBatch(error) }
         (workgroups, rounds) = try Self.geometry(options, on: context)
+        spin = options.spin ?? (context.info.isSoftware ? .zero : .microseconds(50))
         (debugRecords, debugSink) = AsyncStream.makeStream(of: DebugRecord.self, bufferingPolicy: .unbounded)
         self.context = context
         self.options = options
@@ -235,7 +261,7 @@ final class ResidentCore: @unchecked Sendable {
         self.pipeline = try onDevice { () throws(VyreGLError) in try context.makePipeline(validated) }
         let layout = self.layout
         func mapped(_ words: Int) throws(MegakernelError) -> Owned<MappedBuffer> {
-            try onDevice { () throws(VyreGLError) in Owned(try context.makeMappedBuffer(bytes: words * 4)) }
+            try onDevice { () throws(VyreGLError) in Owned(try context.makeMappedBuffer(bytes: words * 4, placement: options.placement)) }
         }
         control = try mapped(controlWords.count)
         control.value.write(controlWords, atWord: 0)
@@ -266,7 +292,8 @@ final class ResidentCore: @unchecked Sendable {
             (slotGeneration + i).initialize(to: Atomic(0))
             (slotSequence + i).initialize(to: Atomic(0))
         }
-        tickets = (0..<n).map { _ in TicketBox() }
+        holders = .allocate(capacity: n)
+        holders.initialize(repeating: nil, count: n)
         let p = ResidentLayout.priorities
         queueNext = .allocate(capacity: p)
         queueTail = .allocate(capacity: p)
@@ -302,6 +329,8 @@ final class ResidentCore: @unchecked Sendable {
     }
 
     deinit {
+        holders.deinitialize(count: layout.slots)
+        holders.deallocate()
         slotState.deallocate()
         slotGeneration.deallocate()
         slotSequence.deallocate()
@@ -322,33 +351,99 @@ final class ResidentCore: @unchecked Sendable {
     // MARK: producers
 
     func publish(_ item: WorkItem) throws(ResidentError) -> ResidentTicket {
-        let (ticket, priority) = try place(item)
-        advanceTail(priority)
-        published()
+        let ticket = ResidentTicket(spin: spin)
+        let failed = withUnsafePointer(to: item) { publish(UnsafeBufferPointer(start: $0, count: 1), holder: { _ in .single(ticket) }) }
+        if let failed { throw failed }
         return ticket
     }
 
     /// Publishes `items` in order, each queue's tail moved once at the end, so the kernel sees
     /// them together. Stops at the first item that cannot be published (a full ring, a shutdown,
     /// a bad item): returns the tickets of those before it and that error.
-    func publish(_ items: some Collection<WorkItem>) -> (tickets: [ResidentTicket], stoppedBy: ResidentError?) {
+    func publish(_ items: UnsafeBufferPointer<WorkItem>) -> (tickets: [ResidentTicket], stoppedBy: ResidentError?) {
         var tickets: [ResidentTicket] = []
         tickets.reserveCapacity(items.count)
-        var touched = [Bool](repeating: false, count: ResidentLayout.priorities)
-        var failed: ResidentError? = nil
-        for item in items {
-            do throws(ResidentError) {
-                let (ticket, priority) = try place(item)
-                tickets.append(ticket)
-                touched[priority] = true
-            } catch {
-                failed = error
-                break
-            }
+        let failed = publish(items) { _ in
+            let ticket = ResidentTicket(spin: spin)
+            tickets.append(ticket)
+            return .single(ticket)
         }
-        for p in touched.indices where touched[p] { advanceTail(p) }
-        if !tickets.isEmpty { published() }
         return (tickets, failed)
+    }
+
+    /// Publishes `items` in order under one batch ticket (members `first ..< first + count`),
+    /// each queue's tail moved once at the end. Stops at the first item that cannot be published;
+    /// returns how many were, and why the rest were not.
+    func publish(_ items: UnsafeBufferPointer<WorkItem>, into batch: ResidentBatchTicket, from first: Int) -> (published: Int, stoppedBy: ResidentError?) {
+        var n = 0
+        let failed = publish(items) { i in
+            n = i + 1
+            return .member(batch, first + i)
+        }
+        return (n, failed)
+    }
+
+    /// Publishes the longest prefix of `items` that can be (every item checked, as many as the
+    /// ring has room for), with the holder `holder(i)` gives for the `i`-th; returns why the rest
+    /// were not, if any were left.
+    ///
+    /// The shared counters are touched once per call, not once per item: room is reserved with
+    /// one compare-and-swap on `inFlight`, each priority's queue entries with one add, runs of
+    /// free slots with one compare-and-swap on `nextSequence`, and each touched queue's tail
+    /// moves once at the end, so the kernel takes the items up together.
+    private func publish(_ items: UnsafeBufferPointer<WorkItem>, holder: (Int) -> TicketHolder) -> ResidentError? {
+        guard !items.isEmpty else { return nil }
+        guard accepting.load(ordering: .acquiring) else { return .shutDown }
+        // Checked first: what stops the batch is the first item that cannot go, in order.
+        var failed: ResidentError? = nil
+        var valid = 0
+        for item in items {
+            do throws(ProtocolError) { try RingEncoding.check(item, index: 0) } catch { failed = .invalidItem(error); break }
+            valid += 1
+        }
+        let count = reserveRoom(valid)
+        if count < valid { failed = .ringFull(slots: layout.slots) }
+        guard count > 0 else { return failed }
+        let priorities = ResidentLayout.priorities
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: priorities) { next in
+            // Each priority's queue entries, reserved as one block: fixed before any slot is
+            // PUBLISHED, so the driver never takes an earlier use's sequence for these.
+            next.initialize(repeating: 0)
+            for i in 0..<count { next[Int(items[i].priority.rawValue)] &+= 1 }
+            var touched = 0
+            for p in 0..<priorities where next[p] > 0 {
+                next[p] = queueNext[p].add(next[p], ordering: .acquiringAndReleasing).oldValue
+                touched |= 1 << p
+            }
+            withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { slots in
+                takeSlots(slots)
+                for i in 0..<count {
+                    let p = Int(items[i].priority.rawValue)
+                    place(items[i], in: slots[i], sequence: next[p], holder: holder(i))
+                    next[p] &+= 1
+                }
+            }
+            submitted.add(count, ordering: .relaxed)
+            for p in 0..<priorities where touched & (1 << p) != 0 { advanceTail(p) }
+        }
+        // Sequentially consistent with the shutdown's store of `ended` and its final pass: either
+        // that pass sees these slots in flight, or `published()` sees `ended` and fails them.
+        atomicMemoryFence(ordering: .sequentiallyConsistent)
+        published()
+        return failed
+    }
+
+    /// Reserves room for up to `wanted` ops in one compare-and-swap on `inFlight` (which counts
+    /// slots taken or promised); returns how many fit.
+    private func reserveRoom(_ wanted: Int) -> Int {
+        var current = inFlight.load(ordering: .acquiring)
+        while true {
+            let count = min(wanted, layout.slots - current)
+            guard count > 0 else { return 0 }
+            let (won, seen) = inFlight.compareExchange(expected: current, desired: current + count, ordering: .acquiringAndReleasing)
+            if won { return count }
+            current = seen
+        }
     }
 
     /// After ops are visible to the kernel: wake both threads, and fail what a shutdown that began
@@ -359,21 +454,16 @@ final class ResidentCore: @unchecked Sendable {
         if stopState.load(ordering: .sequentiallyConsistent) == Self.ended { failRemaining(.cancelled) }
     }
 
-    /// Takes a slot for `item`, writes it, stores PUBLISHED and writes its queue entry; the queue's
-    /// tail is left for the caller to move. Returns the ticket and the item's priority.
-    private func place(_ item: WorkItem) throws(ResidentError) -> (ResidentTicket, Int) {
-        guard accepting.load(ordering: .acquiring) else { throw .shutDown }
-        do throws(ProtocolError) { try RingEncoding.check(item, index: 0) } catch { throw .invalidItem(error) }
-        let slot = try reserveSlot()
-        let ticket = ResidentTicket()
-        tickets[slot].value.withLock { $0 = ticket }
-        inFlight.add(1, ordering: .acquiringAndReleasing)
-        submitted.add(1, ordering: .relaxed)
-        let generation = slotGeneration[slot].add(1, ordering: .relaxed).newValue
+    /// Writes `item` into `slot` (taken by this producer), stores PUBLISHED and writes its queue
+    /// entry at `sequence` of its priority; the queue's tail is left for the caller to move.
+    private func place(_ item: WorkItem, in slot: Int, sequence: UInt32, holder: TicketHolder) {
+        // The slot is this producer's (writing) until the state store below hands it on.
+        holders[slot] = holder
+        // Only the slot's holder changes its generation: no read-modify-write needed.
+        let generation = slotGeneration[slot].load(ordering: .relaxed) &+ 1
+        slotGeneration[slot].store(generation, ordering: .relaxed)
         let priority = Int(item.priority.rawValue)
-        // The queue sequence is fixed before the slot is PUBLISHED, so the driver never takes an
-        // earlier use's sequence for this one.
-        let sequence = reserveEntry(slot: slot, priority: priority)
+        slotSequence[slot].store(sequence, ordering: .relaxed)
         let state = layout.generationWord(slot: slot)
         queues.value.storeRelaxed(generation, at: state)
         queues.value.storeRelaxed(0, at: state + 1)
@@ -381,43 +471,52 @@ final class ResidentCore: @unchecked Sendable {
         ring.value.storeRelaxed(item.opcode, at: base + RingProtocol.opcodeWord)
         ring.value.storeRelaxed(item.tenant, at: base + RingProtocol.tenantWord)
         ring.value.storeRelaxed(item.priority.rawValue, at: base + RingProtocol.priorityWord)
-        for k in 0..<RingProtocol.argsPerSlot {
-            ring.value.storeRelaxed(k < item.args.count ? item.args[k] : 0, at: base + RingProtocol.firstArgWord + k)
+        item.args.withUnsafeBufferPointer { args in
+            for k in 0..<RingProtocol.argsPerSlot {
+                ring.value.storeRelaxed(k < args.count ? args[k] : 0, at: base + RingProtocol.firstArgWord + k)
+            }
         }
         ring.value.store(SlotStatus.published.rawValue, at: base + RingProtocol.statusWord)
-        // Sequentially consistent with the shutdown's store of `ended` and its final pass: either
-        // that pass sees this slot, or this producer sees `ended` in `published()` and fails the
-        // op itself.
-        slotState[slot].store(Self.slotInFlight, ordering: .sequentiallyConsistent)
+        // Ordered before `published()`'s look at the stop state by the caller's fence.
+        slotState[slot].store(Self.slotInFlight, ordering: .releasing)
         writeEntry(slot: slot, generation: generation, priority: priority, sequence: sequence)
-        return (ticket, priority)
     }
 
-    /// The slot of the next sequence, taken (free -> writing) before the sequence is: a sequence
-    /// below `nextSequence` never has a free slot until its op retires, which the completion
-    /// thread's window relies on. A slot still in flight (an op held by a disabled tenant, or a
-    /// slow one) is skipped, its sequence given up, so one held op never blocks the ring; the ring
-    /// is full only when every slot is in flight. The completion thread's window then spans more
-    /// than a ring of sequences and is cut to the last `slots` of them, which still name every
-    /// slot once.
-    private func reserveSlot() throws(ResidentError) -> Int {
+    /// Takes `out.count` free slots (room for them was reserved), in runs: a run of free slots
+    /// from the next sequence is taken (free -> writing) before the sequence moves over it, with
+    /// one compare-and-swap: a sequence below `nextSequence` never has a free slot until its op
+    /// retires, which the completion thread's window relies on. A slot still in flight (an op
+    /// held by a disabled tenant, or a slow one) is skipped, its sequence given up, so one held
+    /// op never blocks the ring. The completion thread's window then spans more than a ring of
+    /// sequences and is cut to the last `slots` of them, which still name every slot once.
+    private func takeSlots(_ out: UnsafeMutableBufferPointer<Int>) {
         let n = UInt32(layout.slots)
-        while true {
-            if inFlight.load(ordering: .acquiring) >= layout.slots { throw .ringFull(slots: layout.slots) }
+        var got = 0
+        while got < out.count {
             let reserved = nextSequence.load(ordering: .acquiring)
-            let slot = Int(reserved % n)
-            let (took, seen) = slotState[slot].compareExchange(expected: Self.slotFree, desired: Self.slotWriting, ordering: .acquiringAndReleasing)
-            guard took else {
-                // In flight: skip its sequence (whoever wins the compare-and-swap, the sequence
-                // moves on). `writing` is another producer between its two steps: look again.
-                if seen == Self.slotInFlight {
-                    _ = nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing)
+            var run = 0
+            while got + run < out.count {
+                let slot = Int((reserved &+ UInt32(run)) % n)
+                let (took, seen) = slotState[slot].compareExchange(expected: Self.slotFree, desired: Self.slotWriting, ordering: .acquiringAndReleasing)
+                guard took else {
+                    // In flight at the run's start: skip its sequence (whoever wins the
+                    // compare-and-swap, the sequence moves on). `writing` is another producer
+                    // between its two steps: look again.
+                    if run == 0, seen == Self.slotInFlight {
+                        _ = nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing)
+                    }
+                    break
                 }
-                continue
+                out[got + run] = slot
+                run += 1
             }
-            if nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing).exchanged { return slot }
-            // A stale sequence (the ring went round meanwhile): give the slot back and look again.
-            slotState[slot].store(Self.slotFree, ordering: .releasing)
+            guard run > 0 else { continue }
+            if nextSequence.compareExchange(expected: reserved, desired: reserved &+ UInt32(run), ordering: .acquiringAndReleasing).exchanged {
+                got += run
+            } else {
+                // A stale sequence (another producer moved it meanwhile): give the run back.
+                for slot in out[got..<(got + run)] { slotState[slot].store(Self.slotFree, ordering: .releasing) }
+            }
         }
     }
 
@@ -450,17 +549,20 @@ final class ResidentCore: @unchecked Sendable {
         // a workgroup that sees the doorbell move finds the tail already there.
         defer { if moved > 0 { _ = queues.value.add(moved, at: ResidentLayout.doorbellWord) } }
         while true {
+            // Over the run of ready entries from the tail at once (at most a queue's worth).
             let tail = queueTail[p].load(ordering: .acquiring)
-            guard queueReady[p * n + Int(tail % UInt32(n))].load(ordering: .acquiring) == tail,
-                  queueTail[p].compareExchange(expected: tail, desired: tail &+ 1, ordering: .acquiringAndReleasing).exchanged else { return }
-            moved &+= 1
+            var end = tail
+            while end &- tail < UInt32(n), queueReady[p * n + Int(end % UInt32(n))].load(ordering: .acquiring) == end { end &+= 1 }
+            guard end != tail else { return }
+            guard queueTail[p].compareExchange(expected: tail, desired: end, ordering: .acquiringAndReleasing).exchanged else { continue }
+            moved &+= end &- tail
             // The mapped tail only moves forward, whichever producer stores last (a locked
             // operation, which also drains the CPU's write-combining buffers, so the slot's and
             // the entry's words are out before the tail says they are there).
             while true {
                 let shown = queues.value.load(ResidentLayout.tailWord(p))
-                if Int32(bitPattern: (tail &+ 1) &- shown) <= 0 { break }
-                if queues.value.compareExchange(at: ResidentLayout.tailWord(p), expected: shown, desired: tail &+ 1).exchanged { break }
+                if Int32(bitPattern: end &- shown) <= 0 { break }
+                if queues.value.compareExchange(at: ResidentLayout.tailWord(p), expected: shown, desired: end).exchanged { break }
             }
         }
     }
@@ -761,6 +863,7 @@ final class ResidentCore: @unchecked Sendable {
         var quiet = 0
         var quietSince = ContinuousClock.now
         var seen: UInt32 = 0
+        var lastBusy = ContinuousClock.now
         while true {
             var progressed = false
             // The kernel adds every entry it ran to `completed` after the round: while that word
@@ -768,30 +871,42 @@ final class ResidentCore: @unchecked Sendable {
             let ran = queues.value.load(ResidentLayout.completedWord)
             if inFlight.load(ordering: .acquiring) > 0, ran != seen || quiet & 63 == 0 {
                 seen = ran
+                var pass = RetirePass()
                 forEachInFlightSlot { slot in
                     let status = ring.value.load(slot * RingProtocol.slotWords)
                     if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue {
-                        retire(slot, status: status)
-                        progressed = true
+                        retire(slot, status: status, in: &pass)
                     }
                 }
+                progressed = end(pass)
                 advanceOldest()
             }
             if stopState.load(ordering: .acquiring) == Self.ended {
                 // The driver has ended, so no dispatch runs: one last look, then fail the rest.
+                var pass = RetirePass()
                 for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
                     let status = ring.value.load(slot * RingProtocol.slotWords)
-                    if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue { retire(slot, status: status) }
+                    if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue { retire(slot, status: status, in: &pass) }
                 }
+                _ = end(pass)
                 failRemaining(shutdownByOp.load(ordering: .acquiring) ? .shutdownOp : stopRequested == Self.cancelling ? .cancelled : .tenantDisabled)
                 break
             }
             if progressed {
                 quiet = 0
+                lastBusy = .now
                 roomMade()
             } else if inFlight.load(ordering: .acquiring) == 0 {
-                park(completerIdle, completerWake) { inFlight.load(ordering: .acquiring) > 0 || stopState.load(ordering: .acquiring) == Self.ended }
+                // While the kernel lingers for a next op, stay awake (yielding the core): a
+                // parked thread costs the next publish a wake-up call, and its round trip the
+                // wake-up itself, each longer than the round trip.
+                if spin > .zero, ContinuousClock.now - lastBusy < options.linger {
+                    sched_yield()
+                } else {
+                    park(completerIdle, completerWake) { inFlight.load(ordering: .acquiring) > 0 || stopState.load(ordering: .acquiring) == Self.ended }
+                }
             } else {
+                lastBusy = .now
                 // Ops in flight but none ended: spin (yielding) for the first 200 us, since a round
                 // trip takes microseconds and a sleep costs tens of them; then back off, so ops held
                 // by a disabled tenant do not keep a core busy.
@@ -805,20 +920,36 @@ final class ResidentCore: @unchecked Sendable {
         completerDone.signal()
     }
 
-    private func retire(_ slot: Int, status: UInt32) {
+    /// Ends a pass of the completion thread: counts its batch tickets down and hands back the
+    /// room it freed. Returns whether it retired anything.
+    /// The counters move first, so a waiter that resumes finds its op counted in the telemetry.
+    private func end(_ pass: consuming RetirePass) -> Bool {
+        guard pass.freed > 0 else { return false }
+        inFlight.subtract(pass.freed, ordering: .acquiringAndReleasing)
+        completed.add(pass.freed, ordering: .relaxed)
+        pass.wakeWaiters()
+        return true
+    }
+
+    private func retire(_ slot: Int, status: UInt32, in pass: inout RetirePass) {
+        // Taken out of flight first: a producer's `failRemaining` after the kernel ended may be
+        // failing the same slot, and only one of them may hand its waiter a result.
+        guard slotState[slot].compareExchange(expected: Self.slotInFlight, desired: Self.slotWriting, ordering: .acquiringAndReleasing).exchanged else { return }
         let base = slot * RingProtocol.slotWords
         let reason = status == SlotStatus.fault.rawValue ? ring.value.load(base + RingProtocol.faultReasonWord) : nil
         let completion = Completion(status: SlotStatus(rawValue: status)!, faultReason: reason,
                                     observed: status == SlotStatus.done.rawValue ? observed(base) : [:])
         ring.value.store(SlotStatus.empty.rawValue, at: base)
-        let ticket = tickets[slot].value.withLock { t -> ResidentTicket? in
-            defer { t = nil }
-            return t
-        }
+        let holder = takeHolder(slot)
         slotState[slot].store(Self.slotFree, ordering: .releasing)
-        inFlight.subtract(1, ordering: .acquiringAndReleasing)
-        completed.add(1, ordering: .relaxed)
-        ticket?.finish(.success(completion), at: .now)
+        pass.freed += 1
+        pass.hand(holder, .success(completion))
+    }
+
+    /// The waiter of the op in `slot`, taken out (by whoever moved the slot out of `inFlight`).
+    private func takeHolder(_ slot: Int) -> TicketHolder? {
+        defer { holders[slot] = nil }
+        return holders[slot]
     }
 
     /// The observable words the op in the slot at `base` writes.
@@ -847,13 +978,10 @@ final class ResidentCore: @unchecked Sendable {
     private func fail(_ slot: Int, with error: ResidentError) {
         guard slotState[slot].compareExchange(expected: Self.slotInFlight, desired: Self.slotWriting, ordering: .acquiringAndReleasing).exchanged else { return }
         ring.value.store(SlotStatus.empty.rawValue, at: slot * RingProtocol.slotWords)
-        let ticket = tickets[slot].value.withLock { t -> ResidentTicket? in
-            defer { t = nil }
-            return t
-        }
+        let holder = takeHolder(slot)
         slotState[slot].store(Self.slotFree, ordering: .releasing)
         inFlight.subtract(1, ordering: .acquiringAndReleasing)
-        ticket?.finish(.failure(error))
+        holder?.finish(.failure(error))
         roomMade()
     }
 
@@ -918,8 +1046,51 @@ final class ResidentCore: @unchecked Sendable {
     }
 }
 
-/// The ticket of one slot, behind a lock only its producer and the completion thread take (once
-/// each per op), in a class so an array can hold one per slot.
-final class TicketBox: Sendable {
-    let value = Mutex<ResidentTicket?>(nil)
+/// What one pass of the completion thread over the slots retired, handed on at its end: the
+/// shared counters, and each batch ticket, are counted down once per pass (per run of one batch's
+/// members), not once per op.
+struct RetirePass: ~Copyable {
+    var freed = 0
+    /// Batch tickets with the ops of theirs that ended, in runs.
+    private var batches: [(ResidentBatchTicket, Int)] = []
+    private var singles: [(ResidentTicket, Result<Completion, ResidentError>, ContinuousClock.Instant)] = []
+
+    /// Keeps `holder`'s result for the end of the pass (a batch member's is recorded now, and
+    /// counted then).
+    mutating func hand(_ holder: TicketHolder?, _ result: Result<Completion, ResidentError>) {
+        switch holder {
+        case .single(let ticket)?:
+            singles.append((ticket, result, .now))
+        case .member(let batch, let index)?:
+            batch.record(index, result)
+            if let last = batches.last, last.0 === batch {
+                batches[batches.count - 1].1 += 1
+            } else {
+                batches.append((batch, 1))
+            }
+        case nil:
+            break
+        }
+    }
+
+    /// Hands every kept result on.
+    consuming func wakeWaiters() {
+        for (batch, ended) in batches { batch.countDown(ended) }
+        for (ticket, result, seen) in singles { ticket.finish(result, at: seen) }
+    }
 }
+
+/// Who waits for a slot's op: its own ticket, or one member of a batch ticket.
+enum TicketHolder: Sendable {
+    case single(ResidentTicket)
+    case member(ResidentBatchTicket, Int)
+
+    func finish(_ result: Result<Completion, ResidentError>, at instant: ContinuousClock.Instant? = nil) {
+        switch self {
+        case .single(let ticket): ticket.finish(result, at: instant)
+        case .member(let batch, let index): batch.finish(index, result)
+        }
+    }
+}
+
+

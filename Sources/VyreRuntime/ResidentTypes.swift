@@ -35,13 +35,22 @@ public struct ResidentOptions: Sendable, Hashable {
     /// Initial contents of the megakernel's extra buffers, by name (left out: zeroed at the
     /// declared count; a runtime-sized one left out gets one element).
     public var buffers: [String: [UInt32]]
+    /// Where the ring, queues, control words, debug log and IO queue live (the host writes and
+    /// polls them, the kernel reads and writes them).
+    public var placement: MappedPlacement
+    /// How long a thread that waits for an op (``ResidentTicket/wait()``,
+    /// ``ResidentBatchTicket/wait()``) spins before it sleeps, and whether the completion thread
+    /// stays awake while the kernel lingers; nil picks by device: 50 us on a GPU, where sleeping
+    /// and waking cost more than a round trip, and none on a software renderer, whose cores the
+    /// spinning would take from the kernel (a round of it took 85 us instead of a few on 2 cores).
+    public var spin: Duration?
 
     /// The defaults: 1024 slots, 224 control words (64 observables), tenant 0 enabled, 64 debug
     /// records, device-picked geometry, a starvation guard of 16 rounds, a 2 ms linger, a 10 s
     /// dispatch timeout, no initial control words beyond the tenant table, zeroed extra buffers.
     public init(slots: Int = 1024, controlWords: Int = 224, tenants: Int = 1, debugRecords: Int = 64, workgroups: UInt32? = nil,
                 rounds: UInt32? = nil, starvationGuard: UInt32 = 16, linger: Duration = .milliseconds(2), dispatchTimeout: Duration = .seconds(10),
-                control: [Int: UInt32] = [:], buffers: [String: [UInt32]] = [:]) {
+                control: [Int: UInt32] = [:], buffers: [String: [UInt32]] = [:], placement: MappedPlacement = .driverChoice, spin: Duration? = nil) {
         self.slots = slots
         self.controlWords = controlWords
         self.tenants = tenants
@@ -53,6 +62,8 @@ public struct ResidentOptions: Sendable, Hashable {
         self.dispatchTimeout = dispatchTimeout
         self.control = control
         self.buffers = buffers
+        self.placement = placement
+        self.spin = spin
     }
 }
 

@@ -23,6 +23,9 @@ struct PersistentBench: ParsableCommand {
     @Option(help: "Workgroups of the resident dispatch (default: by device).") var workgroups: UInt32?
     @Option(name: .customLong("workgroup-size"), help: "Lanes per workgroup.") var workgroupSize: UInt32 = 256
     @Option(help: "Rounds per dispatch (default: by device).") var rounds: UInt32?
+    @Option(name: .customLong("placement"), help: "Where the ring and its words live: driver (the driver's choice) or host (host memory).") var placementName: String = MappedPlacement.driverChoice.rawValue
+
+    var placement: MappedPlacement { MappedPlacement(rawValue: placementName) ?? .driverChoice }
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -31,6 +34,18 @@ struct PersistentBench: ParsableCommand {
         var batch: Int
         var ops: Int
         var slotsPerSecond: Double
+        /// Where the time goes: the producers' time inside the publish call, per op, in nanoseconds
+        /// (the rest of their time they wait for the kernel and the completion thread).
+        var publishNanosecondsPerOp: Double
+    }
+
+    struct BigBatch: Encodable {
+        var ops: Int
+        var publishMicroseconds: Double
+        var drainMicroseconds: Double
+        var retireMicroseconds: Double
+        /// ops over the drain alone: what the kernel sustains with the host out of the way.
+        var drainSlotsPerSecond: Double
     }
 
     struct Report: Encodable {
@@ -40,6 +55,7 @@ struct PersistentBench: ParsableCommand {
         var workgroups: UInt32
         var lanes: UInt32
         var rounds: UInt32
+        var placement: String
         /// Building, compiling and allocating the resident kernel.
         var compileMilliseconds: Double
         var roundTripP50Microseconds: Double
@@ -56,6 +72,10 @@ struct PersistentBench: ParsableCommand {
         var batch256P50Microseconds: Double
         var batch256OneShotP50Microseconds: Double
         var throughput: [Throughput]
+        /// Where a large batch's time goes: 65,536 NOPs published under one ticket (p50 over the
+        /// repeats): the publish call, then until the kernel's DONE_COUNT shows them all (the GPU
+        /// draining the ring), then until the ticket is finished (the completion thread retiring).
+        var bigBatch: BigBatch
         var dispatches: Int
         /// DONE_COUNT after every measurement above, against the ops submitted: equal when every op ran once.
         var doneCount: UInt32
@@ -68,6 +88,7 @@ struct PersistentBench: ParsableCommand {
     func validate() throws {
         if !(1...1_000_000).contains(iterations) { throw ValidationError("--iterations must be 1 to 1000000.") }
         if let ops, !(1...100_000_000).contains(ops) { throw ValidationError("--ops must be 1 to 100000000.") }
+        if MappedPlacement(rawValue: placementName) == nil { throw ValidationError("--placement must be driver or host.") }
         if workgroupSize == 0 || workgroups == 0 || rounds == 0 { throw ValidationError("--workgroup-size, --workgroups and --rounds must be at least 1.") }
     }
 
@@ -95,7 +116,7 @@ struct PersistentBench: ParsableCommand {
             }
             let opened = ContinuousClock.now
             let kernel = try ResidentMegakernel(context: context, configuration: configuration,
-                                                options: ResidentOptions(slots: 65_536, workgroups: workgroups, rounds: rounds, linger: .milliseconds(50)))
+                                                options: ResidentOptions(slots: 65_536, workgroups: workgroups, rounds: rounds, linger: .milliseconds(50), placement: placement))
             let compile = (ContinuousClock.now - opened).ms
 
             progress.update("round trips")
@@ -104,9 +125,9 @@ struct PersistentBench: ParsableCommand {
             var resident256: [Double] = []
             for i in 0..<(min(iterations, 2000) + 20) {
                 let start = ContinuousClock.now
-                let (tickets, stoppedBy) = kernel.trySubmit(contentsOf: many)
+                let (batch, stoppedBy) = kernel.trySubmitBatch(many)
                 if let stoppedBy { throw stoppedBy }
-                for t in tickets { _ = try t.wait() }
+                _ = try batch.waitForCompletions()
                 if i >= 20 { resident256.append((ContinuousClock.now - start).ms * 1000) }
             }
             let total = ops ?? (context.info.isSoftware ? 50_000 : 200_000)
@@ -114,23 +135,25 @@ struct PersistentBench: ParsableCommand {
             for producers in [1, 4, 16] {
                 for batch in [1, 64, 4096] {
                     progress.update("throughput: \(producers) producers, batches of \(batch)")
-                    rows.append(Throughput(producers: producers, batch: batch, ops: total,
-                                           slotsPerSecond: try Self.throughput(kernel, producers: producers, batch: batch, total: total)))
+                    let (rate, publish) = try Self.throughput(kernel, producers: producers, batch: batch, total: total)
+                    rows.append(Throughput(producers: producers, batch: batch, ops: total, slotsPerSecond: rate, publishNanosecondsPerOp: publish))
                 }
             }
+            progress.update("a batch of 65,536")
+            let big = try Self.bigBatch(kernel, ops: 65_536, repeats: 9)
             progress.update("exactly-once check")
             let check = try Self.exactlyOnce(context, configuration: configuration, workgroups: workgroups, ops: context.info.isSoftware ? 200_000 : 1_000_000)
             progress.finish()
             let geometry = kernel.geometry
             let telemetry = kernel.telemetry
             let report = Report(device: context.info.renderer, glVersion: context.info.glVersion, workgroups: geometry.workgroups, lanes: geometry.lanes,
-                                rounds: geometry.rounds, compileMilliseconds: compile,
+                                rounds: geometry.rounds, placement: placement.rawValue, compileMilliseconds: compile,
                                 roundTripP50Microseconds: percentile(raw, 0.5), roundTripP99Microseconds: percentile(raw, 0.99),
                                 apiRoundTripP50Microseconds: percentile(api, 0.5), apiRoundTripP99Microseconds: percentile(api, 0.99),
                                 publishP50Microseconds: percentile(publish, 0.5), roundMicroseconds: round,
                                 oneShotP50Microseconds: percentile(once, 0.5), oneShotP99Microseconds: percentile(once, 0.99),
                                 batch256P50Microseconds: percentile(resident256, 0.5), batch256OneShotP50Microseconds: percentile(oneShot256, 0.5),
-                                throughput: rows, dispatches: telemetry.dispatches, doneCount: kernel.controlWord(RingProtocol.Control.doneCount),
+                                throughput: rows, bigBatch: big, dispatches: telemetry.dispatches, doneCount: kernel.controlWord(RingProtocol.Control.doneCount),
                                 submitted: telemetry.submitted, exactlyOnce: check)
             await_(kernel)
             if json { try Output.json(report) } else { try Self.printText(report) }
@@ -185,10 +208,12 @@ struct PersistentBench: ParsableCommand {
     }
 
     /// `producers` threads each publish batches of `batch` NOPs and wait for each batch, until
-    /// `total` ops ran; ops per second over the whole run.
-    static func throughput(_ kernel: ResidentMegakernel, producers: Int, batch: Int, total: Int) throws -> Double {
+    /// `total` ops ran; ops per second over the whole run, and the producers' nanoseconds inside
+    /// the publish call per op.
+    static func throughput(_ kernel: ResidentMegakernel, producers: Int, batch: Int, total: Int) throws -> (Double, Double) {
         let perProducer = max(batch, total / producers / batch * batch)
         let failures = Mutex<[ResidentError]>([])
+        let publishing = Atomic<Int>(0)
         let group = DispatchGroup()
         let items = [WorkItem](repeating: WorkItem(.nop), count: batch)
         let start = ContinuousClock.now
@@ -196,23 +221,26 @@ struct PersistentBench: ParsableCommand {
             group.enter()
             Thread.detachNewThread {
                 defer { group.leave() }
-                var tickets: [ResidentTicket] = []
-                tickets.reserveCapacity(batch)
+                var tickets: [ResidentBatchTicket] = []
                 var sent = 0
                 while sent < perProducer {
                     tickets.removeAll(keepingCapacity: true)
-                    // The batch is published at once, each queue's tail moved once; what does not
-                    // fit waits for room.
-                    while tickets.count < batch {
-                        let (published, stoppedBy) = kernel.trySubmit(contentsOf: items.prefix(batch - tickets.count))
-                        tickets += published
+                    // The batch is published at once under one ticket, each queue's tail moved
+                    // once; what does not fit waits for room, under a ticket of its own.
+                    var placed = 0
+                    while placed < batch {
+                        let began = ContinuousClock.now
+                        let (published, stoppedBy) = kernel.trySubmitBatch(items.prefix(batch - placed))
+                        publishing.add(Int((ContinuousClock.now - began) / .nanoseconds(1)), ordering: .relaxed)
+                        tickets.append(published)
+                        placed += published.count
                         if let stoppedBy {
                             guard case .ringFull = stoppedBy else { failures.withLock { $0.append(stoppedBy) }; return }
                             sched_yield()
                         }
                     }
                     for t in tickets {
-                        do throws(ResidentError) { _ = try t.wait() } catch { failures.withLock { $0.append(error) }; return }
+                        do throws(ResidentError) { _ = try t.waitForCompletions() } catch { failures.withLock { $0.append(error) }; return }
                     }
                     sent += batch
                 }
@@ -221,11 +249,36 @@ struct PersistentBench: ParsableCommand {
         group.wait()
         let seconds = (ContinuousClock.now - start) / .seconds(1)
         if let first = failures.withLock({ $0.first }) { throw first }
-        return Double(perProducer * producers) / seconds
+        let ops = perProducer * producers
+        return (Double(ops) / seconds, Double(publishing.load(ordering: .relaxed)) / Double(ops))
+    }
+
+    /// `repeats` batches of `ops` NOPs, each published at once under one ticket: the p50 of the
+    /// publish call, of the wait until DONE_COUNT shows them all, and of the wait for the ticket after.
+    static func bigBatch(_ kernel: ResidentMegakernel, ops: Int, repeats: Int) throws -> BigBatch {
+        let items = [WorkItem](repeating: WorkItem(.nop), count: ops)
+        var publish: [Double] = [], drain: [Double] = [], retire: [Double] = []
+        for _ in 0..<repeats {
+            let before = kernel.controlWord(RingProtocol.Control.doneCount)
+            let start = ContinuousClock.now
+            let (batch, stoppedBy) = kernel.trySubmitBatch(items)
+            if let stoppedBy { throw stoppedBy }
+            let published = ContinuousClock.now
+            while kernel.controlWord(RingProtocol.Control.doneCount) &- before < UInt32(ops) { sched_yield() }
+            let drained = ContinuousClock.now
+            _ = try batch.waitForCompletions()
+            let retired = ContinuousClock.now
+            publish.append((published - start).ms * 1000)
+            drain.append((drained - published).ms * 1000)
+            retire.append((retired - drained).ms * 1000)
+        }
+        let drainP50 = percentile(drain, 0.5)
+        return BigBatch(ops: ops, publishMicroseconds: percentile(publish, 0.5), drainMicroseconds: drainP50,
+                        retireMicroseconds: percentile(retire, 0.5), drainSlotsPerSecond: Double(ops) / max(drainP50, 1e-9) * 1e6)
     }
 
     static func printText(_ r: Report) throws {
-        try Output.line("persistent on \(r.device) (\(r.glVersion)): \(r.workgroups) workgroups x \(r.lanes) lanes, \(r.rounds) rounds per dispatch, \(r.dispatches) dispatches")
+        try Output.line("persistent on \(r.device) (\(r.glVersion)): \(r.workgroups) workgroups x \(r.lanes) lanes, \(r.rounds) rounds per dispatch, \(r.dispatches) dispatches, placement \(r.placement)")
         try Output.line(String(format: "round trip, 1 op in flight: raw p50 %.2f us p99 %.2f us; api p50 %.2f us p99 %.2f us", r.roundTripP50Microseconds, r.roundTripP99Microseconds,
                                r.apiRoundTripP50Microseconds, r.apiRoundTripP99Microseconds))
         try Output.line(String(format: "where it goes: publish p50 %.2f us; one kernel round %.2f us", r.publishP50Microseconds, r.roundMicroseconds))
@@ -233,8 +286,13 @@ struct PersistentBench: ParsableCommand {
                                r.apiRoundTripP50Microseconds / max(r.oneShotP50Microseconds, 1e-9)))
         try Output.line(String(format: "256-slot batch: resident p50 %.1f us, one-shot p50 %.1f us (ratio %.2f)", r.batch256P50Microseconds, r.batch256OneShotP50Microseconds,
                                r.batch256P50Microseconds / max(r.batch256OneShotP50Microseconds, 1e-9)))
-        try Output.line("producers  batch        ops    slots/s")
-        for t in r.throughput { try Output.line(String(format: "%9d %6d %10d %9.3gM", t.producers, t.batch, t.ops, t.slotsPerSecond / 1e6)) }
+        try Output.line("producers  batch        ops    slots/s  publish ns/op")
+        for t in r.throughput {
+            try Output.line(String(format: "%9d %6d %10d %9.3gM %14.0f", t.producers, t.batch, t.ops, t.slotsPerSecond / 1e6, t.publishNanosecondsPerOp))
+        }
+        let b = r.bigBatch
+        try Output.line(String(format: "%d-op batch, p50: publish %.0f us, kernel drains it %.0f us (%.3gM slots/s), completion thread retires it %.0f us later",
+                               b.ops, b.publishMicroseconds, b.drainMicroseconds, b.drainSlotsPerSecond / 1e6, b.retireMicroseconds))
         try Output.line("DONE_COUNT \(r.doneCount) for \(r.submitted) ops submitted\(r.doneCount == UInt32(truncatingIfNeeded: r.submitted) ? "" : " (MISMATCH)")")
         let e = r.exactlyOnce
         try Output.line("exactly once: \(e.ops) ATOMIC_ADDs over \(e.dispatches) dispatches, \(e.wordsNotOne) words not 1, DONE_COUNT \(e.doneCount): \(e.passed ? "passed" : "FAILED")")

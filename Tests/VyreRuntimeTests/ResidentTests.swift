@@ -238,6 +238,68 @@ struct ResidentTests {
         await k.shutdown(.drain)
     }
 
+    /// One ticket for a batch: every op's completion, in publication order, mixed priorities
+    /// included; a batch larger than the room left is cut at the first op that does not fit
+    /// (`ringFull`), the ticket covering exactly those published; an empty batch is finished at once.
+    @Test func aBatchTicketCoversWhatWasPublishedInOrder() async throws {
+        let k = try Self.kernel(slots: 64)
+        let priorities: [Priority] = [.critical, .high, .normal, .low, .idle]
+        let items = (0..<50).map { i in WorkItem(.loadU32, args: [UInt32(i % 4 == 0 ? 160 : 161), UInt32(i)], priority: priorities[i % 5]) }
+        let (batch, stoppedBy) = k.trySubmitBatch(items)
+        #expect(stoppedBy == nil && batch.count == 50)
+        let completions = try await batch.completions()
+        // LOAD_U32 copies control[arg0] to observable arg1: each completion reports its own index.
+        #expect(completions.enumerated().allSatisfy { i, c in c.status == .done && c.observed.keys.first == i })
+        #expect(batch.isFinished && batch.wait().count == 50)
+
+        // A held tenant keeps every slot in flight: 64 fit, the 65th stops the batch.
+        try k.setTenant(2, enabled: false)
+        let held = (0..<80).map { i in WorkItem(.atomicAdd, args: [1, UInt32(700 + i)], tenant: 2) }
+        let (cut, full) = k.trySubmitBatch(held)
+        guard case .ringFull(slots: 64)? = full else { Issue.record("expected ringFull, got \(String(describing: full))"); return }
+        #expect(cut.count == 64 && !cut.isFinished)
+        let (none, stillFull) = k.trySubmitBatch(held.prefix(1))
+        #expect(none.count == 0 && none.isFinished && none.wait().isEmpty)
+        guard case .ringFull? = stillFull else { Issue.record("expected ringFull, got \(String(describing: stillFull))"); return }
+        try k.setTenant(2, enabled: true)
+        #expect(try cut.waitForCompletions().allSatisfy { $0.status == .done })
+        #expect((700..<764).allSatisfy { k.controlWord($0) == 1 } && k.controlWord(764) == 0)
+
+        let (empty, nothing) = k.trySubmitBatch([WorkItem]())
+        #expect(nothing == nil && empty.count == 0 && empty.isFinished)
+        // A bad item stops the batch where it stands; the ones before it run.
+        let (partial, bad) = k.trySubmitBatch([WorkItem(.nop), WorkItem(.nop, args: Array(repeating: 0, count: 20)), WorkItem(.nop)])
+        guard case .invalidItem? = bad else { Issue.record("expected invalidItem, got \(String(describing: bad))"); return }
+        let statuses = try partial.waitForCompletions().map(\.status)
+        #expect(partial.count == 1 && statuses == [.done])
+        await k.shutdown(.drain)
+    }
+
+    /// Cancel fails a batch's held ops, each with its own result, and wakes the batch's waiter once.
+    @Test func cancelFailsTheHeldOpsOfABatch() async throws {
+        let k = try Self.kernel(slots: 64)
+        try k.setTenant(1, enabled: false)
+        let items = (0..<10).map { i in WorkItem(.nop, tenant: i % 2 == 0 ? 0 : 1) }
+        let (batch, stoppedBy) = k.trySubmitBatch(items)
+        #expect(stoppedBy == nil)
+        // The enabled tenant's five run; then the cancel finds only the held five.
+        await Self.eventually("the enabled tenant's ops ran") { k.telemetry.completed == 5 }
+        #expect(!batch.isFinished)
+        await k.shutdown(.cancel)
+        let results = await batch.results()
+        #expect(results.count == 10)
+        for (i, r) in results.enumerated() {
+            switch r {
+            case .success(let c): #expect(i % 2 == 0 && c.status == .done, "op \(i) ran")
+            case .failure(.notRun(.cancelled)): #expect(i % 2 == 1, "op \(i) did not run")
+            case .failure(let e): Issue.record("op \(i): \(e)")
+            }
+        }
+        do { _ = try await batch.completions(); Issue.record("completions() did not throw") } catch {
+            guard case .notRun(.cancelled) = error else { Issue.record("\(error)"); return }
+        }
+    }
+
     @Test func cancelFailsWhatDidNotRunAndDrainRunsEverything() async throws {
         let k = try Self.kernel()
         try k.setTenant(3, enabled: false)
