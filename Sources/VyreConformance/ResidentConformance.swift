@@ -88,7 +88,10 @@ public enum ResidentConformance {
     /// `producers` threads each publish `perProducer` ATOMIC_ADDs of 1, each to its own control word
     /// from `firstWord`, `batch` at a time (waiting for each batch), on a fresh kernel `k`; then
     /// counts the words that did not end at 1. Throws the first error a producer met.
-    public static func exactlyOnce(_ k: ResidentMegakernel, producers: Int, perProducer: Int, firstWord: Int, batch: Int) throws -> ExactlyOnceResult {
+    /// `watch`, when given, is called about once a second with the kernel's telemetry while the
+    /// producers run (for progress).
+    public static func exactlyOnce(_ k: ResidentMegakernel, producers: Int, perProducer: Int, firstWord: Int, batch: Int,
+                                   watch: ((ResidentTelemetry) -> Void)? = nil) throws -> ExactlyOnceResult {
         let errors = Mutex<[ResidentError]>([])
         let group = DispatchGroup()
         for p in 0..<producers {
@@ -108,7 +111,25 @@ public enum ResidentConformance {
                 }
             }
         }
-        group.wait()
+        // A kernel that stops completing ops must not hang the check: after 20 s without one
+        // ending, it is cancelled (the producers' waits fail) and the check fails with what the
+        // ring looked like.
+        var lastCompleted = -1, still = 0
+        var stalled: ResidentTelemetry? = nil
+        while group.wait(timeout: .now() + .seconds(1)) == .timedOut {
+            let t = k.telemetry
+            watch?(t)
+            if t.completed == lastCompleted { still += 1 } else { (lastCompleted, still) = (t.completed, 0) }
+            if still >= 20, stalled == nil {
+                stalled = t
+                k.shutdownAndWait(.cancel)
+            }
+        }
+        if let t = stalled {
+            let ring = t.occupancy.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+            throw Failed(description: "no op completed for 20 s: \(t.completed) of \(producers * perProducer) done, \(t.inFlight) in flight, "
+                + "\(t.dispatches) dispatches, ring \(ring). Fix: this is a vyre-gl bug; report it with 'vyre-gl info'")
+        }
         if let e = errors.withLock({ $0.first }) { throw e }
         let total = producers * perProducer
         return ExactlyOnceResult(ops: total, dispatches: k.telemetry.dispatches,

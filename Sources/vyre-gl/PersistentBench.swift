@@ -26,6 +26,8 @@ struct PersistentBench: ParsableCommand {
     @Option(name: .customLong("placement"), help: "Where the ring and its words live: driver (the driver's choice) or host (host memory).") var placementName: String = MappedPlacement.driverChoice.rawValue
 
     var placement: MappedPlacement { MappedPlacement(rawValue: placementName) ?? .driverChoice }
+    @Option(name: .customLong("exactly-once-ops"), help: "ATOMIC_ADDs of the exactly-once check (default: 1,000,000 on a GPU, 200,000 on a software renderer).")
+    var exactlyOnceOps: Int?
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -88,6 +90,7 @@ struct PersistentBench: ParsableCommand {
     func validate() throws {
         if !(1...1_000_000).contains(iterations) { throw ValidationError("--iterations must be 1 to 1000000.") }
         if let ops, !(1...100_000_000).contains(ops) { throw ValidationError("--ops must be 1 to 100000000.") }
+        if let exactlyOnceOps, !(8...100_000_000).contains(exactlyOnceOps) { throw ValidationError("--exactly-once-ops must be 8 to 100000000.") }
         if MappedPlacement(rawValue: placementName) == nil { throw ValidationError("--placement must be driver or host.") }
         if workgroupSize == 0 || workgroups == 0 || rounds == 0 { throw ValidationError("--workgroup-size, --workgroups and --rounds must be at least 1.") }
     }
@@ -142,7 +145,11 @@ struct PersistentBench: ParsableCommand {
             progress.update("a batch of 65,536")
             let big = try Self.bigBatch(kernel, ops: 65_536, repeats: 9)
             progress.update("exactly-once check")
-            let check = try Self.exactlyOnce(context, configuration: configuration, workgroups: workgroups, ops: context.info.isSoftware ? 200_000 : 1_000_000)
+            let checkOps = exactlyOnceOps ?? (context.info.isSoftware ? 200_000 : 1_000_000)
+            let check = try Self.exactlyOnce(context, configuration: configuration, workgroups: workgroups, ops: checkOps) { t in
+                let statuses = t.occupancy.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                progress.update("exactly-once check: \(t.completed) of \(checkOps) done, \(t.inFlight) in flight, \(t.dispatches) dispatches; ring: \(statuses)")
+            }
             progress.finish()
             let geometry = kernel.geometry
             let telemetry = kernel.telemetry
@@ -200,11 +207,12 @@ struct PersistentBench: ParsableCommand {
 
     /// 8 threads publish `ops` ATOMIC_ADDs of 1, each to its own control word, in batches of 500,
     /// through a kernel that ends every 16 rounds (the check `selftest` runs, larger).
-    static func exactlyOnce(_ context: GLContext, configuration: MegakernelConfiguration, workgroups: UInt32?, ops: Int) throws -> ResidentConformance.ExactlyOnceResult {
+    static func exactlyOnce(_ context: GLContext, configuration: MegakernelConfiguration, workgroups: UInt32?, ops: Int,
+                            watch: @escaping (ResidentTelemetry) -> Void) throws -> ResidentConformance.ExactlyOnceResult {
         let producers = 8, first = 1000
         let kernel = try ResidentMegakernel(context: context, configuration: configuration,
                                             options: ResidentOptions(slots: 4096, controlWords: first + ops, workgroups: workgroups, rounds: 16))
-        return try ResidentConformance.exactlyOnce(kernel, producers: producers, perProducer: ops / producers, firstWord: first, batch: 500)
+        return try ResidentConformance.exactlyOnce(kernel, producers: producers, perProducer: ops / producers, firstWord: first, batch: 500, watch: watch)
     }
 
     /// `producers` threads each publish batches of `batch` NOPs and wait for each batch, until
