@@ -128,7 +128,7 @@ public enum ResidentConformance {
         if let t = stalled {
             let ring = t.occupancy.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             throw Failed(description: "no op completed for 20 s: \(t.completed) of \(producers * perProducer) done, \(t.inFlight) in flight, "
-                + "\(t.dispatches) dispatches, ring \(ring). Fix: this is a vyre-gl bug; report it with 'vyre-gl info'")
+                + "\(t.dispatches) dispatches, ring \(ring); the kernel was cancelled")
         }
         if let e = errors.withLock({ $0.first }) { throw e }
         let total = producers * perProducer
