@@ -232,6 +232,7 @@ struct MegakernelBuilder {
             .let("k_allowed", !Expr.variable("k_in_table") || state.tenantWord.notEquals(0)),
             .if(state.shutdown.equals(0) && "k_allowed", then: [
                 .let("k_claim", .compareExchange("ring", at: "base", expected: Self.u(SlotStatus.published.rawValue), desired: Self.u(SlotStatus.claimed.rawValue))),
+            ] + ownership(state) + [
                 .if(Expr.variable("k_claim").equals(Self.u(SlotStatus.published.rawValue)), then: state.slotLoads + [.let("fault", 0)] + [
                     .if("k_in_table", then: dispatch(), else: [.assign("fault", Self.u(FaultReason.tenantOutOfRange.rawValue))]),
                     // A loop the driver cut short left the op's work undone: the slot faults.
@@ -256,6 +257,22 @@ struct MegakernelBuilder {
         ]
     }
 
+    /// After a won claim, when `state` can tell: whether the slot still holds the publication the
+    /// lane was sent for. If not, the lane took a later publication of the slot (the slot was run,
+    /// retired and published again between the lane's check and its claim); it hands the slot
+    /// back as PUBLISHED, runs nothing, and leaves `k_claim` as CLAIMED, so the slot is neither run
+    /// with the earlier op's words nor marked parked.
+    private func ownership(_ state: ClaimState) -> [Node] {
+        guard let owned = state.owned else { return [] }
+        let published = Self.u(SlotStatus.published.rawValue)
+        return [
+            .if(Expr.variable("k_claim").equals(published) && !owned, then: [
+                .let("k_unclaim", .atomic(.exchange, "ring", at: "base", published)),
+                .assign("k_claim", Self.u(SlotStatus.claimed.rawValue)),
+            ], else: []),
+        ]
+    }
+
     /// Where ``claimAndRun(cutsBefore:state:)`` finds SHUTDOWN and the tenant table, and when it
     /// loads the slot's words.
     struct ClaimState {
@@ -268,6 +285,9 @@ struct MegakernelBuilder {
         var tenantWord: Expr
         /// The opcode and args loads, after the claim (empty when the caller loaded them before).
         var slotLoads: [Node]
+        /// True while the slot holds the publication the lane was sent for, read again after a won
+        /// claim (nil when every lane's slot is its own, as in the one-pass kernel).
+        var owned: Expr? = nil
 
         /// The opcode and the args of the slot at `base`.
         static var slotWordLoads: [Node] {

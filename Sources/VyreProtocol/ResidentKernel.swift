@@ -14,7 +14,9 @@ import VyreIR
 ///    claimed through shared memory and a barrier.
 /// 2. Lane `i` takes entry `head + i`: when the entry's generation is its slot's, it runs the
 ///    slot exactly as the one-pass kernel does (tenant mask, SHUTDOWN, CAS PUBLISHED -> CLAIMED,
-///    the opcode, DONE or FAULT with a reason); a slot it leaves PUBLISHED is marked parked.
+///    the opcode, DONE or FAULT with a reason); a slot it leaves PUBLISHED is marked parked. After
+///    a won claim it reads the generation again: a different one means the slot was republished
+///    between the check and the claim, and the lane hands it back untouched.
 /// 3. The workgroup flushes its counters and its leader adds the entries to `completed`.
 ///
 /// No invocation waits for another beyond the workgroup barriers every lane reaches; a lost
@@ -48,14 +50,20 @@ extension MegakernelBuilder {
     private mutating func residentClaim(lanes: Expr) -> [Node] {
         typealias L = ResidentLayout
         let priorities = ResidentLayout.priorities
-        func tail(_ p: Int) -> Expr { .variable("k_t\(p)") }
         func head(_ p: Int) -> Expr { .variable("k_h\(p)") }
-        func waiting(_ p: Int) -> Expr { tail(p).notEquals(head(p)) }
+        func distance(_ p: Int) -> Expr { .variable("k_d\(p)") }
+        func waiting(_ p: Int) -> Expr { distance(p).notEquals(0) }
         let none = Self.u(priorities)
         var leader: [Node] = []
+        // Each head is read before its tail, and the distance counts only when the tail is ahead
+        // (as a signed difference): another workgroup may claim between the two loads, and a tail
+        // read before that claim lies behind the head. Taken as unsigned it would look like 2^32
+        // entries waiting, and the workgroup would claim entries the host has not published yet,
+        // reading a lap-old entry for a slot that may be republished meanwhile.
         for p in 0..<priorities {
-            leader.append(.let("k_t\(p)", .load("queues", at: Self.u(L.tailWord(p)))))
             leader.append(.let("k_h\(p)", .load("claims", at: Self.u(p))))
+            leader.append(.let("k_d\(p)", .load("queues", at: Self.u(L.tailWord(p))) - head(p)))
+            leader.append(.if(distance(p) >= Self.u(UInt32(1) << 31), then: [.assign("k_d\(p)", 0)], else: []))
         }
         // SHUTDOWN and the tenant table, read with the tails (the same trip across the bus) and
         // shared: every lane of the round sees the words as they were when it began.
@@ -81,7 +89,7 @@ extension MegakernelBuilder {
         for p in 0..<priorities {
             leader.append(.if(Expr.variable("k_pick").equals(Self.u(p)), then: [
                 .assign("k_first", head(p)),
-                .assign("k_n", .binary(.min, tail(p) - head(p), lanes)),
+                .assign("k_n", .binary(.min, distance(p), lanes)),
             ], else: []))
         }
         leader.append(.if(Expr.variable("k_n").notEquals(0), then: [
@@ -125,7 +133,8 @@ extension MegakernelBuilder {
             .let("k_tmask", 0),
             .if("tenant" < Self.u(shared), then: [.assign("k_tmask", .load("k_tenants", at: "tenant"))],
                 else: [.assign("k_tmask", .load("control", at: "k_table" + "tenant"))]),
-        ], shutdown: "k_sd", table: "k_tb", tableSize: "k_ts", tenantWord: "k_tmask", slotLoads: [])
+        ], shutdown: "k_sd", table: "k_tb", tableSize: "k_ts", tenantWord: "k_tmask", slotLoads: [],
+           owned: Expr.load("queues", at: state).equals("k_generation"))
         let run: [Node] = [
             // The slot's generation and words in one trip: the check, the claim and the op wait
             // for no further load. The words are this publication's: a slot is written again only
