@@ -62,6 +62,12 @@ struct Writer {
         /// The loop runs in chunks of ``Helper/pollPeriod`` trips with an abort poll between them
         /// (see `beginLoop`): its counter, its end, and the current chunk's first trip and end.
         var chunk: (counter: String, end: String, first: String, stop: String)?
+        /// For a chunked loop: where its chunk loop's first line and its body's first line went,
+        /// and the test for a range short enough to need no chunks, so a loop with no loop inside
+        /// can be given a plain copy for such ranges (see `plainCopyForShortRanges`).
+        var chunkLines: (header: Int, body: Int, short: String)?
+        /// A loop was written inside this one.
+        var nested = false
         /// The loop's break flag, when it has exits besides its own condition (breaks, a while
         /// condition): they set it and continue to the loop's one exit.
         var broke: String?
@@ -290,6 +296,7 @@ struct Writer {
     private mutating func beginLoop(site: String, type: DataType, counter: String, start: String, end: String,
                                     stride: Int = 1, exits: Bool, guarded: Bool = true, indent: Int) -> Int {
         loopSites.append(site)
+        if !loops.isEmpty { loops[loops.count - 1].nested = true }
         let scalar = Conv.scalar(type)
         let step = stride == 1 ? "\(counter)++" : "\(counter) += \(stride)u"
         var body = indent + 1
@@ -315,6 +322,7 @@ struct Writer {
             let period = type == .i32 ? "\(Helper.pollPeriod)" : "\(Helper.pollPeriod)u"
             line("{", indent)
             line("\(scalar) \(counter) = \(start);", indent + 1)
+            let header = lines.count
             line("for (;;) {", indent + 1)
             line("\(scalar) \(first) = \(counter);", indent + 2)
             let left = type == .i32 ? "uint(\(end)) - uint(\(counter))" : "\(end) - \(counter)"
@@ -323,6 +331,7 @@ struct Writer {
             body = indent + 3
             var frame = LoopFrame(detects: false, broke: nil, stopped: "", site: loopSites.count - 1, indent: indent)
             frame.chunk = (counter, end, first, stop)
+            frame.chunkLines = (header, lines.count, "!(\(counter) < \(end)) || \(left) <= \(Helper.pollPeriod)u")
             loops.append(frame)
         } else {
             line("for (\(scalar) \(counter) = \(start); \(counter) < \(end); \(step)) {", indent)
@@ -334,6 +343,22 @@ struct Writer {
             line(reportsCuts ? "if (vy_poll(1u)) { vy_report_cuts(); return; }" : "if (vy_poll(1u)) return;", body)
         }
         return body
+    }
+
+    /// Puts a plain copy of a chunked loop with no loop inside in front of its chunks, taken when
+    /// the range has at most ``Helper/pollPeriod`` trips: such a loop needs no poll of its own
+    /// (an enclosing chunked loop polls between its chunks, and a top-level one ends within a
+    /// chunk), and on NVIDIA the chunk loop's bookkeeping cost a short dynamic loop about as much
+    /// as its trips. Its trips are not counted towards the poll: a loop nest polls at most every
+    /// ``Helper/pollPeriod`` trips of the enclosing loop, each of at most that many inner trips.
+    /// Only loops without loops inside get the copy, so a nest's code grows at most twofold.
+    private mutating func plainCopyForShortRanges(header: Int, body: Range<Int>, short: String, counter: String, end: String, indent: Int) {
+        let location = SourceLocation(path: path, region: regions.last)
+        func at(_ indent: Int, _ text: String) -> Line { Line(indent: indent, text: text, location: location) }
+        let chunked = lines[header...].map { Line(indent: $0.indent + 1, text: $0.text, location: $0.location) }
+        let plain = [at(indent + 1, "if (\(short)) {"), at(indent + 2, "for (; \(counter) < \(end); \(counter)++) {")]
+            + lines[body] + [at(indent + 2, "}"), at(indent + 1, "} else {")]
+        lines.replaceSubrange(header..., with: plain + chunked + [at(indent + 1, "}")])
     }
 
     /// Leaves the innermost loop, as an exit of its own, unless `condition` holds.
@@ -349,10 +374,15 @@ struct Writer {
     private mutating func endLoop() {
         let frame = loops.removeLast()
         if let chunk = frame.chunk {
+            let bodyEnd = lines.count
             line("}", frame.indent + 2)
             line("if (vy_poll(uint(\(chunk.counter)) - uint(\(chunk.first)))) return;", frame.indent + 2)
             line("if (\(chunk.counter) != \(chunk.stop) || \(chunk.counter) == \(chunk.end)) break;", frame.indent + 2)
             line("}", frame.indent + 1)
+            if !frame.nested, let at = frame.chunkLines {
+                plainCopyForShortRanges(header: at.header, body: at.body ..< bodyEnd, short: at.short,
+                                        counter: chunk.counter, end: chunk.end, indent: frame.indent)
+            }
             line("}", frame.indent)
             return
         }

@@ -150,17 +150,37 @@ struct LoweringSafetyTests {
     }
 
     /// The loop runs in chunks of 4096 trips: the inner loop is the plain one with a nearer end,
-    /// and the poll sits between chunks, off the per-trip path.
+    /// and the poll sits between chunks, off the per-trip path. A range of at most 4096 trips
+    /// takes a plain copy of a loop with no loop inside.
     @Test func onADeviceWithoutALimitLoopsPollTheAbortWordBetweenChunks() throws {
         let lowered = try Self.loop.lowerToGLSL()
         let source = lowered.source
         #expect(lowered.statusBinding == 1)
+        #expect(source.contains("if (!(v_k < 10u) || 10u - v_k <= 4096u) {\n            for (; v_k < 10u; v_k++) {"))
+        #expect(source.contains("} else {\n            for (;;) {"))
         #expect(source.contains("uint t1 = v_k < 10u && 10u - v_k > 4096u ? v_k + 4096u : 10u;"))
         #expect(source.contains("for (; v_k < t1; v_k++) {"))
-        #expect(source.contains("if (vy_poll(uint(v_k) - uint(t0))) return;\n            if (v_k != t1 || v_k == 10u) break;"))
+        #expect(source.contains("if (vy_poll(uint(v_k) - uint(t0))) return;\n                if (v_k != t1 || v_k == 10u) break;"))
         #expect(!source.contains("vy_loop_cut"))
         #expect(source.contains("if ((before >> 12u) == (vy_trips >> 12u)) return false;\n    return vy_aborted();"))
         #expect(!source.contains("    if (vy_aborted()) return;"))
+    }
+
+    /// Only a loop with no loop inside gets the plain copy: an enclosing loop is chunked alone,
+    /// so a nest's code at most doubles.
+    @Test func onlyInnermostLoopsGetAPlainCopy() throws {
+        let p = Program(buffers: [BufferDecl("o", binding: 0, access: .readWrite, type: .u32, count: 1)], workgroupSize: WorkgroupSize(1)) {
+            Node.let("n", 0)
+            Node.for("i", from: 0, to: .load("o", at: 0)) {
+                Node.for("j", from: 0, to: "i") { Node.assign("n", "n" + "j") }
+            }
+            Node.store("o", at: 0, "n")
+        }
+        let source = try p.lowerToGLSL().source
+        #expect(source.components(separatedBy: "<= 4096u) {").count - 1 == 1)
+        #expect(source.components(separatedBy: "; v_j++) {").count - 1 == 2)
+        #expect(source.components(separatedBy: "; v_i++) {").count - 1 == 1)
+        #expect(source.components(separatedBy: "for (;;) {").count - 1 == 2)
     }
 
     @Test func withoutGuardsLoopsArePlain() throws {

@@ -38,17 +38,26 @@ void main() {
             uint v_word = (v_i < vy_len_bytes ? b_bytes.data[v_i] : 0u);
             {
                 uint v_k = 0u;
-                for (;;) {
-                    uint t1 = v_k;
-                    uint t2 = v_k < 4u && 4u - v_k > 4096u ? v_k + 4096u : 4u;
-                    for (; v_k < t2; v_k++) {
+                if (!(v_k < 4u) || 4u - v_k <= 4096u) {
+                    for (; v_k < 4u; v_k++) {
                         uint v_b = ((v_word >> ((v_k * 8u) & 31u)) & 255u);
                         uint t3 = 0u;
                         if (v_b < 256u) t3 = atomicAdd(s_local_counts[v_b], 1u);
                         uint v_old = t3;
                     }
-                    if (vy_poll(uint(v_k) - uint(t1))) return;
-                    if (v_k != t2 || v_k == 4u) break;
+                } else {
+                    for (;;) {
+                        uint t1 = v_k;
+                        uint t2 = v_k < 4u && 4u - v_k > 4096u ? v_k + 4096u : 4u;
+                        for (; v_k < t2; v_k++) {
+                            uint v_b = ((v_word >> ((v_k * 8u) & 31u)) & 255u);
+                            uint t3 = 0u;
+                            if (v_b < 256u) t3 = atomicAdd(s_local_counts[v_b], 1u);
+                            uint v_old = t3;
+                        }
+                        if (vy_poll(uint(v_k) - uint(t1))) return;
+                        if (v_k != t2 || v_k == 4u) break;
+                    }
                 }
             }
         }
@@ -60,10 +69,8 @@ void main() {
     {
         {
             uint v_j = 0u;
-            for (;;) {
-                uint t4 = v_j;
-                uint t5 = v_j < 4u && 4u - v_j > 4096u ? v_j + 4096u : 4u;
-                for (; v_j < t5; v_j++) {
+            if (!(v_j < 4u) || 4u - v_j <= 4096u) {
+                for (; v_j < 4u; v_j++) {
                     uint v_bin = ((v_j * 64u) + gl_LocalInvocationIndex);
                     uint v_n = (v_bin < 256u ? s_local_counts[v_bin] : 0u);
                     if (v_n != 0u) {
@@ -72,8 +79,22 @@ void main() {
                         uint v_prev = t6;
                     }
                 }
-                if (vy_poll(uint(v_j) - uint(t4))) return;
-                if (v_j != t5 || v_j == 4u) break;
+            } else {
+                for (;;) {
+                    uint t4 = v_j;
+                    uint t5 = v_j < 4u && 4u - v_j > 4096u ? v_j + 4096u : 4u;
+                    for (; v_j < t5; v_j++) {
+                        uint v_bin = ((v_j * 64u) + gl_LocalInvocationIndex);
+                        uint v_n = (v_bin < 256u ? s_local_counts[v_bin] : 0u);
+                        if (v_n != 0u) {
+                            uint t6 = 0u;
+                            if (v_bin < 256u) t6 = atomicAdd(b_counts.data[v_bin], v_n);
+                            uint v_prev = t6;
+                        }
+                    }
+                    if (vy_poll(uint(v_j) - uint(t4))) return;
+                    if (v_j != t5 || v_j == 4u) break;
+                }
             }
         }
     }

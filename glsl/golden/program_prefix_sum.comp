@@ -42,10 +42,8 @@ void main() {
         uint v_offset = 1u;
         {
             uint t1 = 0u;
-            for (;;) {
-                uint t2 = t1;
-                uint t3 = t1 < 8u && 8u - t1 > 4096u ? t1 + 4096u : 8u;
-                for (; t1 < t3; t1++) {
+            if (!(t1 < 8u) || 8u - t1 <= 4096u) {
+                for (; t1 < 8u; t1++) {
                     if (!(v_offset < 256u)) break;
                     uint t4 = (v_l - v_offset);
                     uint v_add = ((v_l >= v_offset) ? (t4 < 256u ? s_scan[t4] : 0u) : 0u);
@@ -56,8 +54,24 @@ void main() {
                     barrier();
                     v_offset = (v_offset << (1u & 31u));
                 }
-                if (vy_poll(uint(t1) - uint(t2))) return;
-                if (t1 != t3 || t1 == 8u) break;
+            } else {
+                for (;;) {
+                    uint t2 = t1;
+                    uint t3 = t1 < 8u && 8u - t1 > 4096u ? t1 + 4096u : 8u;
+                    for (; t1 < t3; t1++) {
+                        if (!(v_offset < 256u)) break;
+                        uint t4 = (v_l - v_offset);
+                        uint v_add = ((v_l >= v_offset) ? (t4 < 256u ? s_scan[t4] : 0u) : 0u);
+                        groupMemoryBarrier();
+                        barrier();
+                        if (v_l < 256u) s_scan[v_l] = ((v_l < 256u ? s_scan[v_l] : 0u) + v_add);
+                        groupMemoryBarrier();
+                        barrier();
+                        v_offset = (v_offset << (1u & 31u));
+                    }
+                    if (vy_poll(uint(t1) - uint(t2))) return;
+                    if (t1 != t3 || t1 == 8u) break;
+                }
             }
         }
     }
