@@ -83,6 +83,9 @@ public struct GLContextInfo: Sendable, Hashable, Codable {
     public var limits: DeviceLimits
     /// The GL and EGL extensions vyre-gl looks for, and whether this context has each.
     public var features: [String: Bool]
+    /// `GL_NUM_PROGRAM_BINARY_FORMATS`: 0 means linked programs cannot be saved, so the program
+    /// binary cache is bypassed (Mesa reports 0 while its own shader cache is disabled).
+    public var programBinaryFormats: Int
 
     /// Whether a software renderer runs the context: the device's EGL flag where there is a device,
     /// else whether the renderer is llvmpipe.

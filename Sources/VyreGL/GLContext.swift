@@ -31,9 +31,15 @@ public final class GLContext: Sendable {
 
     private static let serials = SerialCounter()
 
+    /// Where pipelines look for a linked binary before compiling, and keep the one they compiled;
+    /// nil compiles every time.
+    public let programCache: ProgramBinaryCache?
+
     /// Opens a context on the selected device. `debug` asks for a debug context whose KHR_debug
-    /// messages go to `logger` at debug level (also enabled by `VYRE_GL_DEBUG=1`).
-    public init(device: DeviceSelection = .automatic, debug: Bool = false, logger: Logger = Logger(label: "vyre-gl")) throws(VyreGLError) {
+    /// messages go to `logger` at debug level (also enabled by `VYRE_GL_DEBUG=1`). Pipelines
+    /// load and keep linked binaries in `programCache` (by default the shared one, on disk).
+    public init(device: DeviceSelection = .automatic, debug: Bool = false, programCache: ProgramBinaryCache? = .shared,
+                logger: Logger = Logger(label: "vyre-gl")) throws(VyreGLError) {
         let wantDebug = debug || ProcessInfo.processInfo.environment["VYRE_GL_DEBUG"] == "1"
         let thread = ContextThread(name: "vyre-gl context")
         var created: Result<(GLState, GLContextInfo), VyreGLError> = .failure(.contextClosed)
@@ -51,6 +57,7 @@ public final class GLContext: Sendable {
         }
         self.thread = thread
         self.logger = logger
+        self.programCache = programCache
         self.serial = Self.serials.next()
         logger.debug("GL context ready", metadata: ["renderer": "\(info.renderer)", "version": "\(info.glVersion)"])
     }

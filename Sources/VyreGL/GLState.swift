@@ -99,6 +99,8 @@ final class GLState: @unchecked Sendable {
         }
         var contextFlags: GLint = 0
         glGetIntegerv(GLenum(GL_CONTEXT_FLAGS), &contextFlags)
+        var binaryFormats: GLint = 0
+        glGetIntegerv(GLenum(GL_NUM_PROGRAM_BINARY_FORMATS), &binaryFormats)
         let info = GLContextInfo(
             origin: origin, device: device, eglVersion: eglVersion, eglVendor: EGL.displayString(display, EGL_VENDOR) ?? "unknown",
             glVersion: versionString, glslVersion: state.string(GL_SHADING_LANGUAGE_VERSION), renderer: state.string(GL_RENDERER),
@@ -113,7 +115,8 @@ final class GLState: @unchecked Sendable {
                 "EGL_KHR_no_config_context": configless,
                 "EGL_KHR_surfaceless_context": displayExtensions.contains("EGL_KHR_surfaceless_context"),
                 "EGL_EXT_create_context_robustness": robustOffered,
-            ])
+            ],
+            programBinaryFormats: Int(max(0, binaryFormats)))
         return (state, info)
     }
 

@@ -14,8 +14,10 @@ public struct ComputePipeline: ~Copyable, Sendable {
     public let lowered: LoweredProgram
     /// The program's content hash, from validation (it names the program in logs and errors).
     public let contentHash: ContentHash
-    /// Wall time of the driver's compile and link.
+    /// Wall time of the driver's compile and link, or of loading the cached binary.
     public let compileTime: Duration
+    /// The linked binary came from the context's ``GLContext/programCache`` rather than a compile.
+    public let fromCache: Bool
     let name: UInt32
     let context: GLContext
     /// Resolved uniform locations (-1 when the driver optimized the uniform away).
@@ -68,22 +70,42 @@ extension GLContext {
         let parameterNames = validated.analysis.parameters.sorted()
         let uniforms = [lowered.foreverBudgetUniform ?? ""] + program.buffers.map { lowered.lengthUniforms[$0.name] ?? "" }
             + parameterNames.map { lowered.parameterUniforms[$0] ?? "" }
-        let (name, locations) = try onThread { gl throws(VyreGLError) in
-            let name = try gl.compileCompute(lowered)
-            return (name, uniforms.map { $0.isEmpty ? -1 : glGetUniformLocation(name, $0) })
+        // Binaries can be kept only where the driver offers a format.
+        let cache = info.programBinaryFormats > 0 ? programCache : nil
+        let key = cache.map { _ in ProgramBinaryCache.Key(source: lowered.source, identity: driverIdentity) }
+        let cached = key.flatMap { cache?.load($0) }
+        let (name, locations, binary, loaded) = try onThread { gl throws(VyreGLError) in
+            var name = cached.flatMap { gl.loadProgramBinary($0) }
+            let loaded = name != nil
+            if name == nil { name = try gl.compileCompute(lowered, retrievable: cache != nil) }
+            let binary = cache != nil && !loaded ? gl.programBinary(name!) : nil
+            return (name!, uniforms.map { $0.isEmpty ? -1 : glGetUniformLocation(name!, $0) }, binary, loaded)
         }
         let elapsed = clock.now - start
-        logger.debug("compiled compute program", metadata: ["hash": "\(validated.contentHash.short)", "ms": "\(elapsed.milliseconds)"])
+        if let key, let cache {
+            if cached != nil && !loaded {
+                logger.debug("the driver refused a cached program binary; compiled again", metadata: ["hash": "\(validated.contentHash.short)"])
+                cache.remove(key)
+            }
+            if let binary { cache.store(key, binary) }
+        }
+        logger.debug(loaded ? "loaded cached compute program" : "compiled compute program",
+                     metadata: ["hash": "\(validated.contentHash.short)", "ms": "\(elapsed.milliseconds)"])
         let lengths = zip(program.buffers, locations.dropFirst()).compactMap { decl, location in
             location >= 0 ? (decl.binding, location, decl.elementType.byteCount) : nil
         }
         let parameters = zip(parameterNames, locations.dropFirst(1 + program.buffers.count)).map { ($0, $1) }
-        return ComputePipeline(program: program, lowered: lowered, contentHash: validated.contentHash, compileTime: elapsed, name: name,
+        return ComputePipeline(program: program, lowered: lowered, contentHash: validated.contentHash, compileTime: elapsed, fromCache: loaded, name: name,
                                context: self, budgetLocation: locations[0], lengthLocations: lengths, parameterLocations: parameters)
     }
 }
 
 extension GLContext {
+    /// The driver a program binary of this context comes from.
+    public var driverIdentity: DriverIdentity {
+        DriverIdentity(vendor: info.vendor, renderer: info.renderer, glVersion: info.glVersion)
+    }
+
     /// Compiles and links raw GLSL compute source, then deletes it: a driver check, not a pipeline.
     /// Returns the driver's (warning) log and the compile time.
     public func compileRawGLSL(_ source: String) throws(VyreGLError) -> (log: String, time: Duration) {
@@ -105,8 +127,45 @@ extension GLState {
         return try compileCompute(lowered, warnings: &warnings)
     }
 
+    func compileCompute(_ lowered: LoweredProgram, retrievable: Bool) throws(VyreGLError) -> UInt32 {
+        var warnings = ""
+        return try compileCompute(lowered, warnings: &warnings, retrievable: retrievable)
+    }
+
+    /// A program linked from a cached binary, or nil when the driver refuses it (another driver
+    /// build, a damaged binary): the caller compiles instead.
+    func loadProgramBinary(_ binary: ProgramBinaryCache.Binary) -> UInt32? {
+        let program = glCreateProgram()
+        binary.bytes.withUnsafeBytes { glProgramBinary(program, GLenum(binary.format), $0.baseAddress, GLsizei($0.count)) }
+        var ok: GLint = 0
+        glGetProgramiv(program, GLenum(GL_LINK_STATUS), &ok)
+        // A refused binary leaves GL_INVALID_ENUM or GL_INVALID_VALUE behind on some drivers.
+        while glGetError() != GLenum(GL_NO_ERROR) {}
+        if ok == 0 {
+            glDeleteProgram(program)
+            return nil
+        }
+        return program
+    }
+
+    /// The linked binary of `program`, or nil when the driver gives none.
+    func programBinary(_ program: UInt32) -> ProgramBinaryCache.Binary? {
+        var length: GLint = 0
+        glGetProgramiv(program, GLenum(GL_PROGRAM_BINARY_LENGTH), &length)
+        guard length > 0 else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Int(length))
+        var written: GLsizei = 0
+        var format: GLenum = 0
+        bytes.withUnsafeMutableBytes { glGetProgramBinary(program, length, &written, &format, $0.baseAddress) }
+        let failed = glGetError() != GLenum(GL_NO_ERROR)
+        while glGetError() != GLenum(GL_NO_ERROR) {}
+        guard !failed, written > 0 else { return nil }
+        return ProgramBinaryCache.Binary(format: UInt32(format), bytes: Array(bytes.prefix(Int(written))))
+    }
+
     /// Compiles and links; `warnings` gets what the driver logged for a program it accepted.
-    func compileCompute(_ lowered: LoweredProgram, warnings: inout String) throws(VyreGLError) -> UInt32 {
+    /// `retrievable` asks the driver to keep the linked binary for ``programBinary(_:)``.
+    func compileCompute(_ lowered: LoweredProgram, warnings: inout String, retrievable: Bool = false) throws(VyreGLError) -> UInt32 {
         let shader = glCreateShader(GLenum(GL_COMPUTE_SHADER))
         defer { glDeleteShader(shader) }
         lowered.source.withCString { text in
@@ -123,6 +182,7 @@ extension GLState {
             throw .compileFailed(log: log, glslLine: line, irPath: location?.path, region: location?.region)
         }
         let program = glCreateProgram()
+        if retrievable { glProgramParameteri(program, GLenum(GL_PROGRAM_BINARY_RETRIEVABLE_HINT), GL_TRUE) }
         glAttachShader(program, shader)
         glLinkProgram(program)
         glDetachShader(program, shader)

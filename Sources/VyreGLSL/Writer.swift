@@ -345,13 +345,19 @@ struct Writer {
         return body
     }
 
+    /// The longest body (in GLSL lines) that gets a plain copy. The copy's code costs compile
+    /// time: NVIDIA 580 took 4x as long over the megakernel when its handler loops (32 to 180
+    /// lines each) were copied, while the loops the copy pays off for are short.
+    static let plainCopyLineLimit = 24
+
     /// Puts a plain copy of a chunked loop with no loop inside in front of its chunks, taken when
     /// the range has at most ``Helper/pollPeriod`` trips: such a loop needs no poll of its own
     /// (an enclosing chunked loop polls between its chunks, and a top-level one ends within a
     /// chunk), and on NVIDIA the chunk loop's bookkeeping cost a short dynamic loop about as much
     /// as its trips. Its trips are not counted towards the poll: a loop nest polls at most every
     /// ``Helper/pollPeriod`` trips of the enclosing loop, each of at most that many inner trips.
-    /// Only loops without loops inside get the copy, so a nest's code grows at most twofold.
+    /// Only loops without loops inside and with at most ``plainCopyLineLimit`` lines get the
+    /// copy, so a nest's code grows by at most that many lines per innermost loop.
     private mutating func plainCopyForShortRanges(header: Int, body: Range<Int>, short: String, counter: String, end: String, indent: Int) {
         let location = SourceLocation(path: path, region: regions.last)
         func at(_ indent: Int, _ text: String) -> Line { Line(indent: indent, text: text, location: location) }
@@ -379,7 +385,7 @@ struct Writer {
             line("if (vy_poll(uint(\(chunk.counter)) - uint(\(chunk.first)))) return;", frame.indent + 2)
             line("if (\(chunk.counter) != \(chunk.stop) || \(chunk.counter) == \(chunk.end)) break;", frame.indent + 2)
             line("}", frame.indent + 1)
-            if !frame.nested, let at = frame.chunkLines {
+            if !frame.nested, let at = frame.chunkLines, bodyEnd - at.body <= Self.plainCopyLineLimit {
                 plainCopyForShortRanges(header: at.header, body: at.body ..< bodyEnd, short: at.short,
                                         counter: chunk.counter, end: chunk.end, indent: frame.indent)
             }

@@ -40,8 +40,10 @@ public final class Megakernel: Sendable {
         self.logger.debug("megakernel bootstrapped", metadata: ["compile_ms": "\(pipeline.compileTime / .milliseconds(1))", "opcodes": "\(configuration.opcodes.count)"])
     }
 
-    /// Compile time of the megakernel program.
+    /// Compile time of the megakernel program (or the time to load its cached binary).
     public var compileTime: Duration { pipeline.compileTime }
+    /// The program was loaded from the context's program binary cache rather than compiled.
+    public var pipelineFromCache: Bool { pipeline.fromCache }
     /// The GLSL the megakernel was compiled from (no GL call).
     public var glslSource: String { pipeline.lowered.source }
 

@@ -60,6 +60,7 @@ struct InfoCommand: ParsableCommand {
             Shared memory:  \(l.maxSharedMemoryBytes) bytes
             Storage:        \(l.maxComputeStorageBlocks) blocks per program, \(l.maxStorageBufferBindings) bindings, \(l.maxStorageBlockBytes / (1 << 20)) MiB per block, offset alignment \(l.storageBufferOffsetAlignment)
             64-bit types:   int64 \(yes(l.int64)), float64 \(yes(l.float64))
+            Program binary: \(c.programBinaryFormats == 0 ? "no formats offered: every program compiles (Mesa offers none while its shader cache is disabled)" : "\(c.programBinaryFormats) format\(c.programBinaryFormats == 1 ? "" : "s"); cache at \(ProgramBinaryCache.shared.directoryPath ?? "none (memory only)")")
             Loop limit:     \(l.maxLoopIterations.map { "\($0) iterations \(l.loopLimitIsPerInvocation ? "per invocation, shared by all its loops" : "per loop"); the driver cuts longer loops, vyre-gl detects and reports every cut" } ?? "none found up to \(DeviceLimits.loopProbeIterations) iterations per invocation")
             Features:
             """)

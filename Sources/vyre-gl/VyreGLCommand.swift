@@ -9,7 +9,7 @@ import VyreGL
 
 @main
 struct VyreGLCommand: ParsableCommand {
-    static let version = "0.1.0"
+    static let version = VyreGLVersion.string
 
     /// Parses the command line, mapping every usage error to exit status 2 with a Fix (the
     /// parser's own default is 64 without one), then runs the command.
@@ -37,10 +37,11 @@ struct VyreGLCommand: ParsableCommand {
             Exit status: 0 success; 1 it ran but something failed (faults, pending ops, selftest failures); \
             2 bad input (the error and its Fix are on stderr, nothing was dispatched); 3 no usable GPU or driver.
             Environment: VYRE_GL_DEVICE selects the EGL device (an index or a render node), VYRE_GL_DEBUG=1 asks \
-            for a debug context, VYRE_GL_LOG=debug|trace shows the library's log.
+            for a debug context, VYRE_GL_LOG=debug|trace shows the library's log, VYRE_GL_CACHE_DIR moves the program \
+            binary cache ('vyre-gl cache').
             """,
         version: version,
-        subcommands: [RunCommand.self, InfoCommand.self, GLSLCommand.self, ExecCommand.self, SelftestCommand.self, BenchCommand.self, CompileCommand.self])
+        subcommands: [RunCommand.self, InfoCommand.self, GLSLCommand.self, ExecCommand.self, SelftestCommand.self, BenchCommand.self, CompileCommand.self, CacheCommand.self])
 
     /// Sets up logging once for the process (libraries never bootstrap).
     static func bootstrapLogging() {

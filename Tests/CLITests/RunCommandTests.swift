@@ -119,4 +119,19 @@ struct RunCommandTests {
         #expect(rows.map { $0["slots"] as? Int } == [1, 64])
         #expect(rows.allSatisfy { ($0["p50Microseconds"] as? Double ?? 0) > 0 && ($0["p99Microseconds"] as? Double ?? 0) >= ($0["p50Microseconds"] as? Double ?? 0) })
     }
+
+    /// `bench compile` in both driver-cache modes: with the drivers' caches off Mesa offers no
+    /// binary format, so warm compiles too and says so; with a fresh driver cache the warm start
+    /// loads vyre-gl's cached binary.
+    @Test func benchCompileReportsColdAndWarm() throws {
+        for mode in ["off", "fresh"] {
+            let r = try CLIRunner.run(["bench", "compile", "--rounds", "1", "--driver-cache", mode, "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let o = try #require(CLIRunner.json(r.stdout))
+            #expect((o["coldMilliseconds"] as? Double ?? 0) > 0 && (o["warmMilliseconds"] as? Double ?? 0) > 0)
+            #expect(o["driverCache"] as? String == mode)
+            let formats = try #require(o["binaryFormats"] as? Int)
+            #expect(o["warmLoadedFromCache"] as? Bool == (formats > 0), "\(mode): \(r.stdout)")
+        }
+    }
 }

@@ -70,6 +70,37 @@ struct ToolCommandTests {
         #expect(bytes.count == 12)
     }
 
+    /// `exec` keeps the linked program in VYRE_GL_CACHE_DIR; `cache stats` counts it and
+    /// `cache clear` removes the cache's files and nothing else.
+    @Test func cacheStatsAndClear() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vyre-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = ["VYRE_GL_CACHE_DIR": dir.path]
+        let run = try CLIRunner.run(["exec", "examples/programs/double.json", "--buffer", "data=[1,2,3,4]"], environment: env)
+        #expect(run.status == 0, "\(run.stderr)")
+        let info = try CLIRunner.run(["info", "--json"], environment: env)
+        let context = try #require(CLIRunner.json(info.stdout)?["context"] as? [String: Any])
+        let formats = try #require(context["programBinaryFormats"] as? Int)
+        try Data("not a cache file".utf8).write(to: dir.appendingPathComponent("notes.txt"))
+        let stats = try CLIRunner.run(["cache", "stats", "--json"], environment: env)
+        #expect(stats.status == 0, "\(stats.stderr)")
+        let before = try #require(CLIRunner.json(stats.stdout))
+        #expect(before["directory"] as? String == dir.path)
+        // One program compiled, one file, where the driver offers binaries at all.
+        #expect(before["files"] as? Int == (formats > 0 ? 1 : 0))
+        #expect((before["bytes"] as? Int ?? 0) > 0 || formats == 0)
+        let text = try CLIRunner.run(["cache", "stats"], environment: env)
+        #expect(text.stdout.contains("directory: \(dir.path)"))
+        let clear = try CLIRunner.run(["cache", "clear", "--json"], environment: env)
+        #expect(clear.status == 0, "\(clear.stderr)")
+        let after = try #require(CLIRunner.json(clear.stdout))
+        #expect(after["removed"] as? Int == (formats > 0 ? 1 : 0))
+        #expect(after["files"] as? Int == 0)
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("notes.txt").path))
+        let extra = try CLIRunner.run(["cache", "stats", "extra"], environment: env)
+        #expect(extra.status == 2 && extra.stderr.contains("Fix:"))
+    }
+
     @Test func aTrappingProgramIsExitStatusOne() throws {
         let r = try CLIRunner.run(["exec", "examples/programs/checked_convert.json", "--buffer", "input=[1.5,-7.2,\"nan\",8]",
                                    "--buffer", "as_int=zeros:4", "--buffer", "quotient=zeros:4"])

@@ -183,6 +183,18 @@ struct LoweringSafetyTests {
         #expect(source.components(separatedBy: "for (;;) {").count - 1 == 2)
     }
 
+    /// A long body is not copied: the copy's code costs every compile.
+    @Test func aLongLoopBodyGetsNoPlainCopy() throws {
+        let p = Program(buffers: [BufferDecl("o", binding: 0, access: .readWrite, type: .u32, count: 64)], workgroupSize: WorkgroupSize(1)) {
+            Node.for("i", from: 0, to: .load("o", at: 0)) {
+                for k in 0..<40 { Node.store("o", at: .u32(UInt32(k + 1)), "i" + .u32(UInt32(k))) }
+            }
+        }
+        let source = try p.lowerToGLSL().source
+        #expect(!source.contains("<= 4096u) {"))
+        #expect(source.contains("for (;;) {"))
+    }
+
     @Test func withoutGuardsLoopsArePlain() throws {
         let source = try Self.loop.lowerToGLSL(target: GLSLTarget(capabilities: [], guards: .none, loopLimit: Self.llvmpipe.loopLimit)).source
         #expect(source.contains("for (uint v_k = 0u; v_k < 10u; v_k++) {"))

@@ -270,8 +270,10 @@ void main() {
                                 uint t54 = vy_div_u32((v_arg2 + 15u), 16u);
                                 {
                                     uint v_k_trip7 = 0u;
-                                    if (!(v_k_trip7 < t54) || t54 - v_k_trip7 <= 4096u) {
-                                        for (; v_k_trip7 < t54; v_k_trip7++) {
+                                    for (;;) {
+                                        uint t55 = v_k_trip7;
+                                        uint t56 = v_k_trip7 < t54 && t54 - v_k_trip7 > 4096u ? v_k_trip7 + 4096u : t54;
+                                        for (; v_k_trip7 < t56; v_k_trip7++) {
                                             uint v_k_done8 = (v_k_trip7 * 16u);
                                             if ((v_k_done8 + 0u) < v_arg2) {
                                                 uint t57 = ((v_arg1 + v_k_done8) + 0u);
@@ -354,96 +356,8 @@ void main() {
                                                 if (t87 < vy_len_control) b_control.data[t87] = (t88 < vy_len_control ? b_control.data[t88] : 0u);
                                             }
                                         }
-                                    } else {
-                                        for (;;) {
-                                            uint t55 = v_k_trip7;
-                                            uint t56 = v_k_trip7 < t54 && t54 - v_k_trip7 > 4096u ? v_k_trip7 + 4096u : t54;
-                                            for (; v_k_trip7 < t56; v_k_trip7++) {
-                                                uint v_k_done8 = (v_k_trip7 * 16u);
-                                                if ((v_k_done8 + 0u) < v_arg2) {
-                                                    uint t57 = ((v_arg1 + v_k_done8) + 0u);
-                                                    uint t58 = ((v_arg0 + v_k_done8) + 0u);
-                                                    if (t57 < vy_len_control) b_control.data[t57] = (t58 < vy_len_control ? b_control.data[t58] : 0u);
-                                                }
-                                                if ((v_k_done8 + 1u) < v_arg2) {
-                                                    uint t59 = ((v_arg1 + v_k_done8) + 1u);
-                                                    uint t60 = ((v_arg0 + v_k_done8) + 1u);
-                                                    if (t59 < vy_len_control) b_control.data[t59] = (t60 < vy_len_control ? b_control.data[t60] : 0u);
-                                                }
-                                                if ((v_k_done8 + 2u) < v_arg2) {
-                                                    uint t61 = ((v_arg1 + v_k_done8) + 2u);
-                                                    uint t62 = ((v_arg0 + v_k_done8) + 2u);
-                                                    if (t61 < vy_len_control) b_control.data[t61] = (t62 < vy_len_control ? b_control.data[t62] : 0u);
-                                                }
-                                                if ((v_k_done8 + 3u) < v_arg2) {
-                                                    uint t63 = ((v_arg1 + v_k_done8) + 3u);
-                                                    uint t64 = ((v_arg0 + v_k_done8) + 3u);
-                                                    if (t63 < vy_len_control) b_control.data[t63] = (t64 < vy_len_control ? b_control.data[t64] : 0u);
-                                                }
-                                                if ((v_k_done8 + 4u) < v_arg2) {
-                                                    uint t65 = ((v_arg1 + v_k_done8) + 4u);
-                                                    uint t66 = ((v_arg0 + v_k_done8) + 4u);
-                                                    if (t65 < vy_len_control) b_control.data[t65] = (t66 < vy_len_control ? b_control.data[t66] : 0u);
-                                                }
-                                                if ((v_k_done8 + 5u) < v_arg2) {
-                                                    uint t67 = ((v_arg1 + v_k_done8) + 5u);
-                                                    uint t68 = ((v_arg0 + v_k_done8) + 5u);
-                                                    if (t67 < vy_len_control) b_control.data[t67] = (t68 < vy_len_control ? b_control.data[t68] : 0u);
-                                                }
-                                                if ((v_k_done8 + 6u) < v_arg2) {
-                                                    uint t69 = ((v_arg1 + v_k_done8) + 6u);
-                                                    uint t70 = ((v_arg0 + v_k_done8) + 6u);
-                                                    if (t69 < vy_len_control) b_control.data[t69] = (t70 < vy_len_control ? b_control.data[t70] : 0u);
-                                                }
-                                                if ((v_k_done8 + 7u) < v_arg2) {
-                                                    uint t71 = ((v_arg1 + v_k_done8) + 7u);
-                                                    uint t72 = ((v_arg0 + v_k_done8) + 7u);
-                                                    if (t71 < vy_len_control) b_control.data[t71] = (t72 < vy_len_control ? b_control.data[t72] : 0u);
-                                                }
-                                                if ((v_k_done8 + 8u) < v_arg2) {
-                                                    uint t73 = ((v_arg1 + v_k_done8) + 8u);
-                                                    uint t74 = ((v_arg0 + v_k_done8) + 8u);
-                                                    if (t73 < vy_len_control) b_control.data[t73] = (t74 < vy_len_control ? b_control.data[t74] : 0u);
-                                                }
-                                                if ((v_k_done8 + 9u) < v_arg2) {
-                                                    uint t75 = ((v_arg1 + v_k_done8) + 9u);
-                                                    uint t76 = ((v_arg0 + v_k_done8) + 9u);
-                                                    if (t75 < vy_len_control) b_control.data[t75] = (t76 < vy_len_control ? b_control.data[t76] : 0u);
-                                                }
-                                                if ((v_k_done8 + 10u) < v_arg2) {
-                                                    uint t77 = ((v_arg1 + v_k_done8) + 10u);
-                                                    uint t78 = ((v_arg0 + v_k_done8) + 10u);
-                                                    if (t77 < vy_len_control) b_control.data[t77] = (t78 < vy_len_control ? b_control.data[t78] : 0u);
-                                                }
-                                                if ((v_k_done8 + 11u) < v_arg2) {
-                                                    uint t79 = ((v_arg1 + v_k_done8) + 11u);
-                                                    uint t80 = ((v_arg0 + v_k_done8) + 11u);
-                                                    if (t79 < vy_len_control) b_control.data[t79] = (t80 < vy_len_control ? b_control.data[t80] : 0u);
-                                                }
-                                                if ((v_k_done8 + 12u) < v_arg2) {
-                                                    uint t81 = ((v_arg1 + v_k_done8) + 12u);
-                                                    uint t82 = ((v_arg0 + v_k_done8) + 12u);
-                                                    if (t81 < vy_len_control) b_control.data[t81] = (t82 < vy_len_control ? b_control.data[t82] : 0u);
-                                                }
-                                                if ((v_k_done8 + 13u) < v_arg2) {
-                                                    uint t83 = ((v_arg1 + v_k_done8) + 13u);
-                                                    uint t84 = ((v_arg0 + v_k_done8) + 13u);
-                                                    if (t83 < vy_len_control) b_control.data[t83] = (t84 < vy_len_control ? b_control.data[t84] : 0u);
-                                                }
-                                                if ((v_k_done8 + 14u) < v_arg2) {
-                                                    uint t85 = ((v_arg1 + v_k_done8) + 14u);
-                                                    uint t86 = ((v_arg0 + v_k_done8) + 14u);
-                                                    if (t85 < vy_len_control) b_control.data[t85] = (t86 < vy_len_control ? b_control.data[t86] : 0u);
-                                                }
-                                                if ((v_k_done8 + 15u) < v_arg2) {
-                                                    uint t87 = ((v_arg1 + v_k_done8) + 15u);
-                                                    uint t88 = ((v_arg0 + v_k_done8) + 15u);
-                                                    if (t87 < vy_len_control) b_control.data[t87] = (t88 < vy_len_control ? b_control.data[t88] : 0u);
-                                                }
-                                            }
-                                            if (vy_poll(uint(v_k_trip7) - uint(t55))) return;
-                                            if (v_k_trip7 != t56 || v_k_trip7 == t54) break;
-                                        }
+                                        if (vy_poll(uint(v_k_trip7) - uint(t55))) return;
+                                        if (v_k_trip7 != t56 || v_k_trip7 == t54) break;
                                     }
                                 }
                             } else {
@@ -460,8 +374,10 @@ void main() {
                                 uint t89 = vy_div_u32(((v_arg3 + 16u) - 1u), 16u);
                                 {
                                     uint v_k_i = 0u;
-                                    if (!(v_k_i < t89) || t89 - v_k_i <= 4096u) {
-                                        for (; v_k_i < t89; v_k_i++) {
+                                    for (;;) {
+                                        uint t90 = v_k_i;
+                                        uint t91 = v_k_i < t89 && t89 - v_k_i > 4096u ? v_k_i + 4096u : t89;
+                                        for (; v_k_i < t91; v_k_i++) {
                                             uint v_k_at = (v_k_i * 16u);
                                             if ((!v_k_bad) && ((v_k_at + 0u) < v_arg3)) {
                                                 uint t92 = (v_arg2 + vy_div_u32((v_k_at + 0u), 4u));
@@ -643,195 +559,8 @@ void main() {
                                                 break;
                                             }
                                         }
-                                    } else {
-                                        for (;;) {
-                                            uint t90 = v_k_i;
-                                            uint t91 = v_k_i < t89 && t89 - v_k_i > 4096u ? v_k_i + 4096u : t89;
-                                            for (; v_k_i < t91; v_k_i++) {
-                                                uint v_k_at = (v_k_i * 16u);
-                                                if ((!v_k_bad) && ((v_k_at + 0u) < v_arg3)) {
-                                                    uint t92 = (v_arg2 + vy_div_u32((v_k_at + 0u), 4u));
-                                                    uint v_k_byte0 = (((t92 < vy_len_control ? b_control.data[t92] : 0u) >> (0u & 31u)) & 255u);
-                                                    uint t93 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte0);
-                                                    uint v_k_next0 = (t93 < vy_len_control ? b_control.data[t93] : 0u);
-                                                    if (v_k_next0 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next0;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 1u) < v_arg3)) {
-                                                    uint t94 = (v_arg2 + vy_div_u32((v_k_at + 1u), 4u));
-                                                    uint v_k_byte1 = (((t94 < vy_len_control ? b_control.data[t94] : 0u) >> (8u & 31u)) & 255u);
-                                                    uint t95 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte1);
-                                                    uint v_k_next1 = (t95 < vy_len_control ? b_control.data[t95] : 0u);
-                                                    if (v_k_next1 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next1;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 2u) < v_arg3)) {
-                                                    uint t96 = (v_arg2 + vy_div_u32((v_k_at + 2u), 4u));
-                                                    uint v_k_byte2 = (((t96 < vy_len_control ? b_control.data[t96] : 0u) >> (16u & 31u)) & 255u);
-                                                    uint t97 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte2);
-                                                    uint v_k_next2 = (t97 < vy_len_control ? b_control.data[t97] : 0u);
-                                                    if (v_k_next2 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next2;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 3u) < v_arg3)) {
-                                                    uint t98 = (v_arg2 + vy_div_u32((v_k_at + 3u), 4u));
-                                                    uint v_k_byte3 = (((t98 < vy_len_control ? b_control.data[t98] : 0u) >> (24u & 31u)) & 255u);
-                                                    uint t99 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte3);
-                                                    uint v_k_next3 = (t99 < vy_len_control ? b_control.data[t99] : 0u);
-                                                    if (v_k_next3 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next3;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 4u) < v_arg3)) {
-                                                    uint t100 = (v_arg2 + vy_div_u32((v_k_at + 4u), 4u));
-                                                    uint v_k_byte4 = (((t100 < vy_len_control ? b_control.data[t100] : 0u) >> (0u & 31u)) & 255u);
-                                                    uint t101 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte4);
-                                                    uint v_k_next4 = (t101 < vy_len_control ? b_control.data[t101] : 0u);
-                                                    if (v_k_next4 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next4;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 5u) < v_arg3)) {
-                                                    uint t102 = (v_arg2 + vy_div_u32((v_k_at + 5u), 4u));
-                                                    uint v_k_byte5 = (((t102 < vy_len_control ? b_control.data[t102] : 0u) >> (8u & 31u)) & 255u);
-                                                    uint t103 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte5);
-                                                    uint v_k_next5 = (t103 < vy_len_control ? b_control.data[t103] : 0u);
-                                                    if (v_k_next5 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next5;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 6u) < v_arg3)) {
-                                                    uint t104 = (v_arg2 + vy_div_u32((v_k_at + 6u), 4u));
-                                                    uint v_k_byte6 = (((t104 < vy_len_control ? b_control.data[t104] : 0u) >> (16u & 31u)) & 255u);
-                                                    uint t105 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte6);
-                                                    uint v_k_next6 = (t105 < vy_len_control ? b_control.data[t105] : 0u);
-                                                    if (v_k_next6 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next6;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 7u) < v_arg3)) {
-                                                    uint t106 = (v_arg2 + vy_div_u32((v_k_at + 7u), 4u));
-                                                    uint v_k_byte7 = (((t106 < vy_len_control ? b_control.data[t106] : 0u) >> (24u & 31u)) & 255u);
-                                                    uint t107 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte7);
-                                                    uint v_k_next7 = (t107 < vy_len_control ? b_control.data[t107] : 0u);
-                                                    if (v_k_next7 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next7;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 8u) < v_arg3)) {
-                                                    uint t108 = (v_arg2 + vy_div_u32((v_k_at + 8u), 4u));
-                                                    uint v_k_byte8 = (((t108 < vy_len_control ? b_control.data[t108] : 0u) >> (0u & 31u)) & 255u);
-                                                    uint t109 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte8);
-                                                    uint v_k_next8 = (t109 < vy_len_control ? b_control.data[t109] : 0u);
-                                                    if (v_k_next8 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next8;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 9u) < v_arg3)) {
-                                                    uint t110 = (v_arg2 + vy_div_u32((v_k_at + 9u), 4u));
-                                                    uint v_k_byte9 = (((t110 < vy_len_control ? b_control.data[t110] : 0u) >> (8u & 31u)) & 255u);
-                                                    uint t111 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte9);
-                                                    uint v_k_next9 = (t111 < vy_len_control ? b_control.data[t111] : 0u);
-                                                    if (v_k_next9 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next9;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 10u) < v_arg3)) {
-                                                    uint t112 = (v_arg2 + vy_div_u32((v_k_at + 10u), 4u));
-                                                    uint v_k_byte10 = (((t112 < vy_len_control ? b_control.data[t112] : 0u) >> (16u & 31u)) & 255u);
-                                                    uint t113 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte10);
-                                                    uint v_k_next10 = (t113 < vy_len_control ? b_control.data[t113] : 0u);
-                                                    if (v_k_next10 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next10;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 11u) < v_arg3)) {
-                                                    uint t114 = (v_arg2 + vy_div_u32((v_k_at + 11u), 4u));
-                                                    uint v_k_byte11 = (((t114 < vy_len_control ? b_control.data[t114] : 0u) >> (24u & 31u)) & 255u);
-                                                    uint t115 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte11);
-                                                    uint v_k_next11 = (t115 < vy_len_control ? b_control.data[t115] : 0u);
-                                                    if (v_k_next11 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next11;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 12u) < v_arg3)) {
-                                                    uint t116 = (v_arg2 + vy_div_u32((v_k_at + 12u), 4u));
-                                                    uint v_k_byte12 = (((t116 < vy_len_control ? b_control.data[t116] : 0u) >> (0u & 31u)) & 255u);
-                                                    uint t117 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte12);
-                                                    uint v_k_next12 = (t117 < vy_len_control ? b_control.data[t117] : 0u);
-                                                    if (v_k_next12 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next12;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 13u) < v_arg3)) {
-                                                    uint t118 = (v_arg2 + vy_div_u32((v_k_at + 13u), 4u));
-                                                    uint v_k_byte13 = (((t118 < vy_len_control ? b_control.data[t118] : 0u) >> (8u & 31u)) & 255u);
-                                                    uint t119 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte13);
-                                                    uint v_k_next13 = (t119 < vy_len_control ? b_control.data[t119] : 0u);
-                                                    if (v_k_next13 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next13;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 14u) < v_arg3)) {
-                                                    uint t120 = (v_arg2 + vy_div_u32((v_k_at + 14u), 4u));
-                                                    uint v_k_byte14 = (((t120 < vy_len_control ? b_control.data[t120] : 0u) >> (16u & 31u)) & 255u);
-                                                    uint t121 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte14);
-                                                    uint v_k_next14 = (t121 < vy_len_control ? b_control.data[t121] : 0u);
-                                                    if (v_k_next14 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next14;
-                                                    }
-                                                }
-                                                if ((!v_k_bad) && ((v_k_at + 15u) < v_arg3)) {
-                                                    uint t122 = (v_arg2 + vy_div_u32((v_k_at + 15u), 4u));
-                                                    uint v_k_byte15 = (((t122 < vy_len_control ? b_control.data[t122] : 0u) >> (24u & 31u)) & 255u);
-                                                    uint t123 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte15);
-                                                    uint v_k_next15 = (t123 < vy_len_control ? b_control.data[t123] : 0u);
-                                                    if (v_k_next15 >= v_arg1) {
-                                                        v_k_bad = true;
-                                                    } else {
-                                                        v_k_state = v_k_next15;
-                                                    }
-                                                }
-                                                if (v_k_bad) {
-                                                    break;
-                                                }
-                                            }
-                                            if (vy_poll(uint(v_k_i) - uint(t90))) return;
-                                            if (v_k_i != t91 || v_k_i == t89) break;
-                                        }
+                                        if (vy_poll(uint(v_k_i) - uint(t90))) return;
+                                        if (v_k_i != t91 || v_k_i == t89) break;
                                     }
                                 }
                                 if (v_k_bad) {
@@ -895,8 +624,10 @@ void main() {
                                 uint t134 = (v_arg0 & 255u);
                                 {
                                     uint v_p_k = 0u;
-                                    if (!(v_p_k < t134) || t134 - v_p_k <= 4096u) {
-                                        for (; v_p_k < t134; v_p_k++) {
+                                    for (;;) {
+                                        uint t135 = v_p_k;
+                                        uint t136 = v_p_k < t134 && t134 - v_p_k > 4096u ? v_p_k + 4096u : t134;
+                                        for (; v_p_k < t136; v_p_k++) {
                                             uint t137 = ((v_base + 4u) + vy_div_u32((2u + (2u * v_p_k)), 4u));
                                             uint v_p_code = (((t137 < vy_len_ring ? b_ring.data[t137] : 0u) >> ((vy_rem_u32((2u + (2u * v_p_k)), 4u) * 8u) & 31u)) & 255u);
                                             uint t138 = ((v_base + 4u) + vy_div_u32((3u + (2u * v_p_k)), 4u));
@@ -930,47 +661,8 @@ void main() {
                                                 }
                                             }
                                         }
-                                    } else {
-                                        for (;;) {
-                                            uint t135 = v_p_k;
-                                            uint t136 = v_p_k < t134 && t134 - v_p_k > 4096u ? v_p_k + 4096u : t134;
-                                            for (; v_p_k < t136; v_p_k++) {
-                                                uint t137 = ((v_base + 4u) + vy_div_u32((2u + (2u * v_p_k)), 4u));
-                                                uint v_p_code = (((t137 < vy_len_ring ? b_ring.data[t137] : 0u) >> ((vy_rem_u32((2u + (2u * v_p_k)), 4u) * 8u) & 31u)) & 255u);
-                                                uint t138 = ((v_base + 4u) + vy_div_u32((3u + (2u * v_p_k)), 4u));
-                                                uint v_p_off = (((t138 < vy_len_ring ? b_ring.data[t138] : 0u) >> ((vy_rem_u32((3u + (2u * v_p_k)), 4u) * 8u) & 31u)) & 255u);
-                                                uint t139 = ((v_base + 4u) + v_p_off);
-                                                uint v_p_a0 = (t139 < vy_len_ring ? b_ring.data[t139] : 0u);
-                                                uint t140 = ((v_base + 4u) + (v_p_off + 1u));
-                                                uint v_p_a1 = (t140 < vy_len_ring ? b_ring.data[t140] : 0u);
-                                                uint t141 = ((v_base + 4u) + (v_p_off + 2u));
-                                                uint v_p_a2 = (t141 < vy_len_ring ? b_ring.data[t141] : 0u);
-                                                if (((v_p_off < v_p_header) || (v_p_off > 9u)) || (v_p_code > 5u)) {
-                                                    v_p_malformed = true;
-                                                } else {
-                                                    if ((v_p_code == 0u) && (!true)) {
-                                                        v_p_range = true;
-                                                    }
-                                                    if ((v_p_code == 1u) && (!(v_p_a1 < v_k_len))) {
-                                                        v_p_range = true;
-                                                    }
-                                                    if ((v_p_code == 2u) && (!(v_p_a1 < v_k_len))) {
-                                                        v_p_range = true;
-                                                    }
-                                                    if ((v_p_code == 3u) && (!((v_p_a0 < v_k_len) && (v_p_a1 < v_k_obs_room)))) {
-                                                        v_p_range = true;
-                                                    }
-                                                    if ((v_p_code == 4u) && (!((v_p_a0 < v_k_len) && (v_p_a0 < v_k_obs_room)))) {
-                                                        v_p_range = true;
-                                                    }
-                                                    if ((v_p_code == 5u) && (!(((v_p_a2 <= v_k_len) && (v_p_a0 <= (v_k_len - v_p_a2))) && (v_p_a1 <= (v_k_len - v_p_a2))))) {
-                                                        v_p_range = true;
-                                                    }
-                                                }
-                                            }
-                                            if (vy_poll(uint(v_p_k) - uint(t135))) return;
-                                            if (v_p_k != t136 || v_p_k == t134) break;
-                                        }
+                                        if (vy_poll(uint(v_p_k) - uint(t135))) return;
+                                        if (v_p_k != t136 || v_p_k == t134) break;
                                     }
                                 }
                                 if (v_p_malformed) {
@@ -1028,8 +720,10 @@ void main() {
                                                         uint t157 = vy_div_u32((v_p_a2 + 15u), 16u);
                                                         {
                                                             uint v_k_trip18 = 0u;
-                                                            if (!(v_k_trip18 < t157) || t157 - v_k_trip18 <= 4096u) {
-                                                                for (; v_k_trip18 < t157; v_k_trip18++) {
+                                                            for (;;) {
+                                                                uint t158 = v_k_trip18;
+                                                                uint t159 = v_k_trip18 < t157 && t157 - v_k_trip18 > 4096u ? v_k_trip18 + 4096u : t157;
+                                                                for (; v_k_trip18 < t159; v_k_trip18++) {
                                                                     uint v_k_done19 = (v_k_trip18 * 16u);
                                                                     if ((v_k_done19 + 0u) < v_p_a2) {
                                                                         uint t160 = ((v_p_a1 + v_k_done19) + 0u);
@@ -1112,96 +806,8 @@ void main() {
                                                                         if (t190 < vy_len_control) b_control.data[t190] = (t191 < vy_len_control ? b_control.data[t191] : 0u);
                                                                     }
                                                                 }
-                                                            } else {
-                                                                for (;;) {
-                                                                    uint t158 = v_k_trip18;
-                                                                    uint t159 = v_k_trip18 < t157 && t157 - v_k_trip18 > 4096u ? v_k_trip18 + 4096u : t157;
-                                                                    for (; v_k_trip18 < t159; v_k_trip18++) {
-                                                                        uint v_k_done19 = (v_k_trip18 * 16u);
-                                                                        if ((v_k_done19 + 0u) < v_p_a2) {
-                                                                            uint t160 = ((v_p_a1 + v_k_done19) + 0u);
-                                                                            uint t161 = ((v_p_a0 + v_k_done19) + 0u);
-                                                                            if (t160 < vy_len_control) b_control.data[t160] = (t161 < vy_len_control ? b_control.data[t161] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 1u) < v_p_a2) {
-                                                                            uint t162 = ((v_p_a1 + v_k_done19) + 1u);
-                                                                            uint t163 = ((v_p_a0 + v_k_done19) + 1u);
-                                                                            if (t162 < vy_len_control) b_control.data[t162] = (t163 < vy_len_control ? b_control.data[t163] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 2u) < v_p_a2) {
-                                                                            uint t164 = ((v_p_a1 + v_k_done19) + 2u);
-                                                                            uint t165 = ((v_p_a0 + v_k_done19) + 2u);
-                                                                            if (t164 < vy_len_control) b_control.data[t164] = (t165 < vy_len_control ? b_control.data[t165] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 3u) < v_p_a2) {
-                                                                            uint t166 = ((v_p_a1 + v_k_done19) + 3u);
-                                                                            uint t167 = ((v_p_a0 + v_k_done19) + 3u);
-                                                                            if (t166 < vy_len_control) b_control.data[t166] = (t167 < vy_len_control ? b_control.data[t167] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 4u) < v_p_a2) {
-                                                                            uint t168 = ((v_p_a1 + v_k_done19) + 4u);
-                                                                            uint t169 = ((v_p_a0 + v_k_done19) + 4u);
-                                                                            if (t168 < vy_len_control) b_control.data[t168] = (t169 < vy_len_control ? b_control.data[t169] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 5u) < v_p_a2) {
-                                                                            uint t170 = ((v_p_a1 + v_k_done19) + 5u);
-                                                                            uint t171 = ((v_p_a0 + v_k_done19) + 5u);
-                                                                            if (t170 < vy_len_control) b_control.data[t170] = (t171 < vy_len_control ? b_control.data[t171] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 6u) < v_p_a2) {
-                                                                            uint t172 = ((v_p_a1 + v_k_done19) + 6u);
-                                                                            uint t173 = ((v_p_a0 + v_k_done19) + 6u);
-                                                                            if (t172 < vy_len_control) b_control.data[t172] = (t173 < vy_len_control ? b_control.data[t173] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 7u) < v_p_a2) {
-                                                                            uint t174 = ((v_p_a1 + v_k_done19) + 7u);
-                                                                            uint t175 = ((v_p_a0 + v_k_done19) + 7u);
-                                                                            if (t174 < vy_len_control) b_control.data[t174] = (t175 < vy_len_control ? b_control.data[t175] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 8u) < v_p_a2) {
-                                                                            uint t176 = ((v_p_a1 + v_k_done19) + 8u);
-                                                                            uint t177 = ((v_p_a0 + v_k_done19) + 8u);
-                                                                            if (t176 < vy_len_control) b_control.data[t176] = (t177 < vy_len_control ? b_control.data[t177] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 9u) < v_p_a2) {
-                                                                            uint t178 = ((v_p_a1 + v_k_done19) + 9u);
-                                                                            uint t179 = ((v_p_a0 + v_k_done19) + 9u);
-                                                                            if (t178 < vy_len_control) b_control.data[t178] = (t179 < vy_len_control ? b_control.data[t179] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 10u) < v_p_a2) {
-                                                                            uint t180 = ((v_p_a1 + v_k_done19) + 10u);
-                                                                            uint t181 = ((v_p_a0 + v_k_done19) + 10u);
-                                                                            if (t180 < vy_len_control) b_control.data[t180] = (t181 < vy_len_control ? b_control.data[t181] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 11u) < v_p_a2) {
-                                                                            uint t182 = ((v_p_a1 + v_k_done19) + 11u);
-                                                                            uint t183 = ((v_p_a0 + v_k_done19) + 11u);
-                                                                            if (t182 < vy_len_control) b_control.data[t182] = (t183 < vy_len_control ? b_control.data[t183] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 12u) < v_p_a2) {
-                                                                            uint t184 = ((v_p_a1 + v_k_done19) + 12u);
-                                                                            uint t185 = ((v_p_a0 + v_k_done19) + 12u);
-                                                                            if (t184 < vy_len_control) b_control.data[t184] = (t185 < vy_len_control ? b_control.data[t185] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 13u) < v_p_a2) {
-                                                                            uint t186 = ((v_p_a1 + v_k_done19) + 13u);
-                                                                            uint t187 = ((v_p_a0 + v_k_done19) + 13u);
-                                                                            if (t186 < vy_len_control) b_control.data[t186] = (t187 < vy_len_control ? b_control.data[t187] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 14u) < v_p_a2) {
-                                                                            uint t188 = ((v_p_a1 + v_k_done19) + 14u);
-                                                                            uint t189 = ((v_p_a0 + v_k_done19) + 14u);
-                                                                            if (t188 < vy_len_control) b_control.data[t188] = (t189 < vy_len_control ? b_control.data[t189] : 0u);
-                                                                        }
-                                                                        if ((v_k_done19 + 15u) < v_p_a2) {
-                                                                            uint t190 = ((v_p_a1 + v_k_done19) + 15u);
-                                                                            uint t191 = ((v_p_a0 + v_k_done19) + 15u);
-                                                                            if (t190 < vy_len_control) b_control.data[t190] = (t191 < vy_len_control ? b_control.data[t191] : 0u);
-                                                                        }
-                                                                    }
-                                                                    if (vy_poll(uint(v_k_trip18) - uint(t158))) return;
-                                                                    if (v_k_trip18 != t159 || v_k_trip18 == t157) break;
-                                                                }
+                                                                if (vy_poll(uint(v_k_trip18) - uint(t158))) return;
+                                                                if (v_k_trip18 != t159 || v_k_trip18 == t157) break;
                                                             }
                                                         }
                                                     }

@@ -340,8 +340,10 @@ void main() {
                                                     uint t41 = vy_div_u32((v_arg2 + 15u), 16u);
                                                     {
                                                         uint v_k_trip7 = 0u;
-                                                        if (!(v_k_trip7 < t41) || t41 - v_k_trip7 <= 4096u) {
-                                                            for (; v_k_trip7 < t41; v_k_trip7++) {
+                                                        for (;;) {
+                                                            uint t42 = v_k_trip7;
+                                                            uint t43 = v_k_trip7 < t41 && t41 - v_k_trip7 > 4096u ? v_k_trip7 + 4096u : t41;
+                                                            for (; v_k_trip7 < t43; v_k_trip7++) {
                                                                 uint v_k_done8 = (v_k_trip7 * 16u);
                                                                 if ((v_k_done8 + 0u) < v_arg2) {
                                                                     uint t44 = ((v_arg1 + v_k_done8) + 0u);
@@ -424,96 +426,8 @@ void main() {
                                                                     if (t74 < vy_len_control) b_control.data[t74] = (t75 < vy_len_control ? b_control.data[t75] : 0u);
                                                                 }
                                                             }
-                                                        } else {
-                                                            for (;;) {
-                                                                uint t42 = v_k_trip7;
-                                                                uint t43 = v_k_trip7 < t41 && t41 - v_k_trip7 > 4096u ? v_k_trip7 + 4096u : t41;
-                                                                for (; v_k_trip7 < t43; v_k_trip7++) {
-                                                                    uint v_k_done8 = (v_k_trip7 * 16u);
-                                                                    if ((v_k_done8 + 0u) < v_arg2) {
-                                                                        uint t44 = ((v_arg1 + v_k_done8) + 0u);
-                                                                        uint t45 = ((v_arg0 + v_k_done8) + 0u);
-                                                                        if (t44 < vy_len_control) b_control.data[t44] = (t45 < vy_len_control ? b_control.data[t45] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 1u) < v_arg2) {
-                                                                        uint t46 = ((v_arg1 + v_k_done8) + 1u);
-                                                                        uint t47 = ((v_arg0 + v_k_done8) + 1u);
-                                                                        if (t46 < vy_len_control) b_control.data[t46] = (t47 < vy_len_control ? b_control.data[t47] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 2u) < v_arg2) {
-                                                                        uint t48 = ((v_arg1 + v_k_done8) + 2u);
-                                                                        uint t49 = ((v_arg0 + v_k_done8) + 2u);
-                                                                        if (t48 < vy_len_control) b_control.data[t48] = (t49 < vy_len_control ? b_control.data[t49] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 3u) < v_arg2) {
-                                                                        uint t50 = ((v_arg1 + v_k_done8) + 3u);
-                                                                        uint t51 = ((v_arg0 + v_k_done8) + 3u);
-                                                                        if (t50 < vy_len_control) b_control.data[t50] = (t51 < vy_len_control ? b_control.data[t51] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 4u) < v_arg2) {
-                                                                        uint t52 = ((v_arg1 + v_k_done8) + 4u);
-                                                                        uint t53 = ((v_arg0 + v_k_done8) + 4u);
-                                                                        if (t52 < vy_len_control) b_control.data[t52] = (t53 < vy_len_control ? b_control.data[t53] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 5u) < v_arg2) {
-                                                                        uint t54 = ((v_arg1 + v_k_done8) + 5u);
-                                                                        uint t55 = ((v_arg0 + v_k_done8) + 5u);
-                                                                        if (t54 < vy_len_control) b_control.data[t54] = (t55 < vy_len_control ? b_control.data[t55] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 6u) < v_arg2) {
-                                                                        uint t56 = ((v_arg1 + v_k_done8) + 6u);
-                                                                        uint t57 = ((v_arg0 + v_k_done8) + 6u);
-                                                                        if (t56 < vy_len_control) b_control.data[t56] = (t57 < vy_len_control ? b_control.data[t57] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 7u) < v_arg2) {
-                                                                        uint t58 = ((v_arg1 + v_k_done8) + 7u);
-                                                                        uint t59 = ((v_arg0 + v_k_done8) + 7u);
-                                                                        if (t58 < vy_len_control) b_control.data[t58] = (t59 < vy_len_control ? b_control.data[t59] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 8u) < v_arg2) {
-                                                                        uint t60 = ((v_arg1 + v_k_done8) + 8u);
-                                                                        uint t61 = ((v_arg0 + v_k_done8) + 8u);
-                                                                        if (t60 < vy_len_control) b_control.data[t60] = (t61 < vy_len_control ? b_control.data[t61] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 9u) < v_arg2) {
-                                                                        uint t62 = ((v_arg1 + v_k_done8) + 9u);
-                                                                        uint t63 = ((v_arg0 + v_k_done8) + 9u);
-                                                                        if (t62 < vy_len_control) b_control.data[t62] = (t63 < vy_len_control ? b_control.data[t63] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 10u) < v_arg2) {
-                                                                        uint t64 = ((v_arg1 + v_k_done8) + 10u);
-                                                                        uint t65 = ((v_arg0 + v_k_done8) + 10u);
-                                                                        if (t64 < vy_len_control) b_control.data[t64] = (t65 < vy_len_control ? b_control.data[t65] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 11u) < v_arg2) {
-                                                                        uint t66 = ((v_arg1 + v_k_done8) + 11u);
-                                                                        uint t67 = ((v_arg0 + v_k_done8) + 11u);
-                                                                        if (t66 < vy_len_control) b_control.data[t66] = (t67 < vy_len_control ? b_control.data[t67] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 12u) < v_arg2) {
-                                                                        uint t68 = ((v_arg1 + v_k_done8) + 12u);
-                                                                        uint t69 = ((v_arg0 + v_k_done8) + 12u);
-                                                                        if (t68 < vy_len_control) b_control.data[t68] = (t69 < vy_len_control ? b_control.data[t69] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 13u) < v_arg2) {
-                                                                        uint t70 = ((v_arg1 + v_k_done8) + 13u);
-                                                                        uint t71 = ((v_arg0 + v_k_done8) + 13u);
-                                                                        if (t70 < vy_len_control) b_control.data[t70] = (t71 < vy_len_control ? b_control.data[t71] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 14u) < v_arg2) {
-                                                                        uint t72 = ((v_arg1 + v_k_done8) + 14u);
-                                                                        uint t73 = ((v_arg0 + v_k_done8) + 14u);
-                                                                        if (t72 < vy_len_control) b_control.data[t72] = (t73 < vy_len_control ? b_control.data[t73] : 0u);
-                                                                    }
-                                                                    if ((v_k_done8 + 15u) < v_arg2) {
-                                                                        uint t74 = ((v_arg1 + v_k_done8) + 15u);
-                                                                        uint t75 = ((v_arg0 + v_k_done8) + 15u);
-                                                                        if (t74 < vy_len_control) b_control.data[t74] = (t75 < vy_len_control ? b_control.data[t75] : 0u);
-                                                                    }
-                                                                }
-                                                                if (vy_poll(uint(v_k_trip7) - uint(t42))) return;
-                                                                if (v_k_trip7 != t43 || v_k_trip7 == t41) break;
-                                                            }
+                                                            if (vy_poll(uint(v_k_trip7) - uint(t42))) return;
+                                                            if (v_k_trip7 != t43 || v_k_trip7 == t41) break;
                                                         }
                                                     }
                                                 } else {
@@ -530,8 +444,10 @@ void main() {
                                                     uint t76 = vy_div_u32(((v_arg3 + 16u) - 1u), 16u);
                                                     {
                                                         uint v_k_i = 0u;
-                                                        if (!(v_k_i < t76) || t76 - v_k_i <= 4096u) {
-                                                            for (; v_k_i < t76; v_k_i++) {
+                                                        for (;;) {
+                                                            uint t77 = v_k_i;
+                                                            uint t78 = v_k_i < t76 && t76 - v_k_i > 4096u ? v_k_i + 4096u : t76;
+                                                            for (; v_k_i < t78; v_k_i++) {
                                                                 uint v_k_at = (v_k_i * 16u);
                                                                 if ((!v_k_bad) && ((v_k_at + 0u) < v_arg3)) {
                                                                     uint t79 = (v_arg2 + vy_div_u32((v_k_at + 0u), 4u));
@@ -713,195 +629,8 @@ void main() {
                                                                     break;
                                                                 }
                                                             }
-                                                        } else {
-                                                            for (;;) {
-                                                                uint t77 = v_k_i;
-                                                                uint t78 = v_k_i < t76 && t76 - v_k_i > 4096u ? v_k_i + 4096u : t76;
-                                                                for (; v_k_i < t78; v_k_i++) {
-                                                                    uint v_k_at = (v_k_i * 16u);
-                                                                    if ((!v_k_bad) && ((v_k_at + 0u) < v_arg3)) {
-                                                                        uint t79 = (v_arg2 + vy_div_u32((v_k_at + 0u), 4u));
-                                                                        uint v_k_byte0 = (((t79 < vy_len_control ? b_control.data[t79] : 0u) >> (0u & 31u)) & 255u);
-                                                                        uint t80 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte0);
-                                                                        uint v_k_next0 = (t80 < vy_len_control ? b_control.data[t80] : 0u);
-                                                                        if (v_k_next0 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next0;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 1u) < v_arg3)) {
-                                                                        uint t81 = (v_arg2 + vy_div_u32((v_k_at + 1u), 4u));
-                                                                        uint v_k_byte1 = (((t81 < vy_len_control ? b_control.data[t81] : 0u) >> (8u & 31u)) & 255u);
-                                                                        uint t82 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte1);
-                                                                        uint v_k_next1 = (t82 < vy_len_control ? b_control.data[t82] : 0u);
-                                                                        if (v_k_next1 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next1;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 2u) < v_arg3)) {
-                                                                        uint t83 = (v_arg2 + vy_div_u32((v_k_at + 2u), 4u));
-                                                                        uint v_k_byte2 = (((t83 < vy_len_control ? b_control.data[t83] : 0u) >> (16u & 31u)) & 255u);
-                                                                        uint t84 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte2);
-                                                                        uint v_k_next2 = (t84 < vy_len_control ? b_control.data[t84] : 0u);
-                                                                        if (v_k_next2 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next2;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 3u) < v_arg3)) {
-                                                                        uint t85 = (v_arg2 + vy_div_u32((v_k_at + 3u), 4u));
-                                                                        uint v_k_byte3 = (((t85 < vy_len_control ? b_control.data[t85] : 0u) >> (24u & 31u)) & 255u);
-                                                                        uint t86 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte3);
-                                                                        uint v_k_next3 = (t86 < vy_len_control ? b_control.data[t86] : 0u);
-                                                                        if (v_k_next3 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next3;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 4u) < v_arg3)) {
-                                                                        uint t87 = (v_arg2 + vy_div_u32((v_k_at + 4u), 4u));
-                                                                        uint v_k_byte4 = (((t87 < vy_len_control ? b_control.data[t87] : 0u) >> (0u & 31u)) & 255u);
-                                                                        uint t88 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte4);
-                                                                        uint v_k_next4 = (t88 < vy_len_control ? b_control.data[t88] : 0u);
-                                                                        if (v_k_next4 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next4;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 5u) < v_arg3)) {
-                                                                        uint t89 = (v_arg2 + vy_div_u32((v_k_at + 5u), 4u));
-                                                                        uint v_k_byte5 = (((t89 < vy_len_control ? b_control.data[t89] : 0u) >> (8u & 31u)) & 255u);
-                                                                        uint t90 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte5);
-                                                                        uint v_k_next5 = (t90 < vy_len_control ? b_control.data[t90] : 0u);
-                                                                        if (v_k_next5 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next5;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 6u) < v_arg3)) {
-                                                                        uint t91 = (v_arg2 + vy_div_u32((v_k_at + 6u), 4u));
-                                                                        uint v_k_byte6 = (((t91 < vy_len_control ? b_control.data[t91] : 0u) >> (16u & 31u)) & 255u);
-                                                                        uint t92 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte6);
-                                                                        uint v_k_next6 = (t92 < vy_len_control ? b_control.data[t92] : 0u);
-                                                                        if (v_k_next6 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next6;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 7u) < v_arg3)) {
-                                                                        uint t93 = (v_arg2 + vy_div_u32((v_k_at + 7u), 4u));
-                                                                        uint v_k_byte7 = (((t93 < vy_len_control ? b_control.data[t93] : 0u) >> (24u & 31u)) & 255u);
-                                                                        uint t94 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte7);
-                                                                        uint v_k_next7 = (t94 < vy_len_control ? b_control.data[t94] : 0u);
-                                                                        if (v_k_next7 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next7;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 8u) < v_arg3)) {
-                                                                        uint t95 = (v_arg2 + vy_div_u32((v_k_at + 8u), 4u));
-                                                                        uint v_k_byte8 = (((t95 < vy_len_control ? b_control.data[t95] : 0u) >> (0u & 31u)) & 255u);
-                                                                        uint t96 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte8);
-                                                                        uint v_k_next8 = (t96 < vy_len_control ? b_control.data[t96] : 0u);
-                                                                        if (v_k_next8 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next8;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 9u) < v_arg3)) {
-                                                                        uint t97 = (v_arg2 + vy_div_u32((v_k_at + 9u), 4u));
-                                                                        uint v_k_byte9 = (((t97 < vy_len_control ? b_control.data[t97] : 0u) >> (8u & 31u)) & 255u);
-                                                                        uint t98 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte9);
-                                                                        uint v_k_next9 = (t98 < vy_len_control ? b_control.data[t98] : 0u);
-                                                                        if (v_k_next9 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next9;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 10u) < v_arg3)) {
-                                                                        uint t99 = (v_arg2 + vy_div_u32((v_k_at + 10u), 4u));
-                                                                        uint v_k_byte10 = (((t99 < vy_len_control ? b_control.data[t99] : 0u) >> (16u & 31u)) & 255u);
-                                                                        uint t100 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte10);
-                                                                        uint v_k_next10 = (t100 < vy_len_control ? b_control.data[t100] : 0u);
-                                                                        if (v_k_next10 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next10;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 11u) < v_arg3)) {
-                                                                        uint t101 = (v_arg2 + vy_div_u32((v_k_at + 11u), 4u));
-                                                                        uint v_k_byte11 = (((t101 < vy_len_control ? b_control.data[t101] : 0u) >> (24u & 31u)) & 255u);
-                                                                        uint t102 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte11);
-                                                                        uint v_k_next11 = (t102 < vy_len_control ? b_control.data[t102] : 0u);
-                                                                        if (v_k_next11 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next11;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 12u) < v_arg3)) {
-                                                                        uint t103 = (v_arg2 + vy_div_u32((v_k_at + 12u), 4u));
-                                                                        uint v_k_byte12 = (((t103 < vy_len_control ? b_control.data[t103] : 0u) >> (0u & 31u)) & 255u);
-                                                                        uint t104 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte12);
-                                                                        uint v_k_next12 = (t104 < vy_len_control ? b_control.data[t104] : 0u);
-                                                                        if (v_k_next12 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next12;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 13u) < v_arg3)) {
-                                                                        uint t105 = (v_arg2 + vy_div_u32((v_k_at + 13u), 4u));
-                                                                        uint v_k_byte13 = (((t105 < vy_len_control ? b_control.data[t105] : 0u) >> (8u & 31u)) & 255u);
-                                                                        uint t106 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte13);
-                                                                        uint v_k_next13 = (t106 < vy_len_control ? b_control.data[t106] : 0u);
-                                                                        if (v_k_next13 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next13;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 14u) < v_arg3)) {
-                                                                        uint t107 = (v_arg2 + vy_div_u32((v_k_at + 14u), 4u));
-                                                                        uint v_k_byte14 = (((t107 < vy_len_control ? b_control.data[t107] : 0u) >> (16u & 31u)) & 255u);
-                                                                        uint t108 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte14);
-                                                                        uint v_k_next14 = (t108 < vy_len_control ? b_control.data[t108] : 0u);
-                                                                        if (v_k_next14 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next14;
-                                                                        }
-                                                                    }
-                                                                    if ((!v_k_bad) && ((v_k_at + 15u) < v_arg3)) {
-                                                                        uint t109 = (v_arg2 + vy_div_u32((v_k_at + 15u), 4u));
-                                                                        uint v_k_byte15 = (((t109 < vy_len_control ? b_control.data[t109] : 0u) >> (24u & 31u)) & 255u);
-                                                                        uint t110 = ((v_arg0 + (v_k_state * 256u)) + v_k_byte15);
-                                                                        uint v_k_next15 = (t110 < vy_len_control ? b_control.data[t110] : 0u);
-                                                                        if (v_k_next15 >= v_arg1) {
-                                                                            v_k_bad = true;
-                                                                        } else {
-                                                                            v_k_state = v_k_next15;
-                                                                        }
-                                                                    }
-                                                                    if (v_k_bad) {
-                                                                        break;
-                                                                    }
-                                                                }
-                                                                if (vy_poll(uint(v_k_i) - uint(t77))) return;
-                                                                if (v_k_i != t78 || v_k_i == t76) break;
-                                                            }
+                                                            if (vy_poll(uint(v_k_i) - uint(t77))) return;
+                                                            if (v_k_i != t78 || v_k_i == t76) break;
                                                         }
                                                     }
                                                     if (v_k_bad) {
@@ -965,8 +694,10 @@ void main() {
                                                     uint t121 = (v_arg0 & 255u);
                                                     {
                                                         uint v_p_k = 0u;
-                                                        if (!(v_p_k < t121) || t121 - v_p_k <= 4096u) {
-                                                            for (; v_p_k < t121; v_p_k++) {
+                                                        for (;;) {
+                                                            uint t122 = v_p_k;
+                                                            uint t123 = v_p_k < t121 && t121 - v_p_k > 4096u ? v_p_k + 4096u : t121;
+                                                            for (; v_p_k < t123; v_p_k++) {
                                                                 uint t124 = ((v_base + 4u) + vy_div_u32((2u + (2u * v_p_k)), 4u));
                                                                 uint v_p_code = (((t124 < vy_len_ring ? b_ring.data[t124] : 0u) >> ((vy_rem_u32((2u + (2u * v_p_k)), 4u) * 8u) & 31u)) & 255u);
                                                                 uint t125 = ((v_base + 4u) + vy_div_u32((3u + (2u * v_p_k)), 4u));
@@ -1000,47 +731,8 @@ void main() {
                                                                     }
                                                                 }
                                                             }
-                                                        } else {
-                                                            for (;;) {
-                                                                uint t122 = v_p_k;
-                                                                uint t123 = v_p_k < t121 && t121 - v_p_k > 4096u ? v_p_k + 4096u : t121;
-                                                                for (; v_p_k < t123; v_p_k++) {
-                                                                    uint t124 = ((v_base + 4u) + vy_div_u32((2u + (2u * v_p_k)), 4u));
-                                                                    uint v_p_code = (((t124 < vy_len_ring ? b_ring.data[t124] : 0u) >> ((vy_rem_u32((2u + (2u * v_p_k)), 4u) * 8u) & 31u)) & 255u);
-                                                                    uint t125 = ((v_base + 4u) + vy_div_u32((3u + (2u * v_p_k)), 4u));
-                                                                    uint v_p_off = (((t125 < vy_len_ring ? b_ring.data[t125] : 0u) >> ((vy_rem_u32((3u + (2u * v_p_k)), 4u) * 8u) & 31u)) & 255u);
-                                                                    uint t126 = ((v_base + 4u) + v_p_off);
-                                                                    uint v_p_a0 = (t126 < vy_len_ring ? b_ring.data[t126] : 0u);
-                                                                    uint t127 = ((v_base + 4u) + (v_p_off + 1u));
-                                                                    uint v_p_a1 = (t127 < vy_len_ring ? b_ring.data[t127] : 0u);
-                                                                    uint t128 = ((v_base + 4u) + (v_p_off + 2u));
-                                                                    uint v_p_a2 = (t128 < vy_len_ring ? b_ring.data[t128] : 0u);
-                                                                    if (((v_p_off < v_p_header) || (v_p_off > 9u)) || (v_p_code > 5u)) {
-                                                                        v_p_malformed = true;
-                                                                    } else {
-                                                                        if ((v_p_code == 0u) && (!true)) {
-                                                                            v_p_range = true;
-                                                                        }
-                                                                        if ((v_p_code == 1u) && (!(v_p_a1 < v_k_len))) {
-                                                                            v_p_range = true;
-                                                                        }
-                                                                        if ((v_p_code == 2u) && (!(v_p_a1 < v_k_len))) {
-                                                                            v_p_range = true;
-                                                                        }
-                                                                        if ((v_p_code == 3u) && (!((v_p_a0 < v_k_len) && (v_p_a1 < v_k_obs_room)))) {
-                                                                            v_p_range = true;
-                                                                        }
-                                                                        if ((v_p_code == 4u) && (!((v_p_a0 < v_k_len) && (v_p_a0 < v_k_obs_room)))) {
-                                                                            v_p_range = true;
-                                                                        }
-                                                                        if ((v_p_code == 5u) && (!(((v_p_a2 <= v_k_len) && (v_p_a0 <= (v_k_len - v_p_a2))) && (v_p_a1 <= (v_k_len - v_p_a2))))) {
-                                                                            v_p_range = true;
-                                                                        }
-                                                                    }
-                                                                }
-                                                                if (vy_poll(uint(v_p_k) - uint(t122))) return;
-                                                                if (v_p_k != t123 || v_p_k == t121) break;
-                                                            }
+                                                            if (vy_poll(uint(v_p_k) - uint(t122))) return;
+                                                            if (v_p_k != t123 || v_p_k == t121) break;
                                                         }
                                                     }
                                                     if (v_p_malformed) {
@@ -1098,8 +790,10 @@ void main() {
                                                                             uint t144 = vy_div_u32((v_p_a2 + 15u), 16u);
                                                                             {
                                                                                 uint v_k_trip18 = 0u;
-                                                                                if (!(v_k_trip18 < t144) || t144 - v_k_trip18 <= 4096u) {
-                                                                                    for (; v_k_trip18 < t144; v_k_trip18++) {
+                                                                                for (;;) {
+                                                                                    uint t145 = v_k_trip18;
+                                                                                    uint t146 = v_k_trip18 < t144 && t144 - v_k_trip18 > 4096u ? v_k_trip18 + 4096u : t144;
+                                                                                    for (; v_k_trip18 < t146; v_k_trip18++) {
                                                                                         uint v_k_done19 = (v_k_trip18 * 16u);
                                                                                         if ((v_k_done19 + 0u) < v_p_a2) {
                                                                                             uint t147 = ((v_p_a1 + v_k_done19) + 0u);
@@ -1182,96 +876,8 @@ void main() {
                                                                                             if (t177 < vy_len_control) b_control.data[t177] = (t178 < vy_len_control ? b_control.data[t178] : 0u);
                                                                                         }
                                                                                     }
-                                                                                } else {
-                                                                                    for (;;) {
-                                                                                        uint t145 = v_k_trip18;
-                                                                                        uint t146 = v_k_trip18 < t144 && t144 - v_k_trip18 > 4096u ? v_k_trip18 + 4096u : t144;
-                                                                                        for (; v_k_trip18 < t146; v_k_trip18++) {
-                                                                                            uint v_k_done19 = (v_k_trip18 * 16u);
-                                                                                            if ((v_k_done19 + 0u) < v_p_a2) {
-                                                                                                uint t147 = ((v_p_a1 + v_k_done19) + 0u);
-                                                                                                uint t148 = ((v_p_a0 + v_k_done19) + 0u);
-                                                                                                if (t147 < vy_len_control) b_control.data[t147] = (t148 < vy_len_control ? b_control.data[t148] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 1u) < v_p_a2) {
-                                                                                                uint t149 = ((v_p_a1 + v_k_done19) + 1u);
-                                                                                                uint t150 = ((v_p_a0 + v_k_done19) + 1u);
-                                                                                                if (t149 < vy_len_control) b_control.data[t149] = (t150 < vy_len_control ? b_control.data[t150] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 2u) < v_p_a2) {
-                                                                                                uint t151 = ((v_p_a1 + v_k_done19) + 2u);
-                                                                                                uint t152 = ((v_p_a0 + v_k_done19) + 2u);
-                                                                                                if (t151 < vy_len_control) b_control.data[t151] = (t152 < vy_len_control ? b_control.data[t152] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 3u) < v_p_a2) {
-                                                                                                uint t153 = ((v_p_a1 + v_k_done19) + 3u);
-                                                                                                uint t154 = ((v_p_a0 + v_k_done19) + 3u);
-                                                                                                if (t153 < vy_len_control) b_control.data[t153] = (t154 < vy_len_control ? b_control.data[t154] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 4u) < v_p_a2) {
-                                                                                                uint t155 = ((v_p_a1 + v_k_done19) + 4u);
-                                                                                                uint t156 = ((v_p_a0 + v_k_done19) + 4u);
-                                                                                                if (t155 < vy_len_control) b_control.data[t155] = (t156 < vy_len_control ? b_control.data[t156] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 5u) < v_p_a2) {
-                                                                                                uint t157 = ((v_p_a1 + v_k_done19) + 5u);
-                                                                                                uint t158 = ((v_p_a0 + v_k_done19) + 5u);
-                                                                                                if (t157 < vy_len_control) b_control.data[t157] = (t158 < vy_len_control ? b_control.data[t158] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 6u) < v_p_a2) {
-                                                                                                uint t159 = ((v_p_a1 + v_k_done19) + 6u);
-                                                                                                uint t160 = ((v_p_a0 + v_k_done19) + 6u);
-                                                                                                if (t159 < vy_len_control) b_control.data[t159] = (t160 < vy_len_control ? b_control.data[t160] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 7u) < v_p_a2) {
-                                                                                                uint t161 = ((v_p_a1 + v_k_done19) + 7u);
-                                                                                                uint t162 = ((v_p_a0 + v_k_done19) + 7u);
-                                                                                                if (t161 < vy_len_control) b_control.data[t161] = (t162 < vy_len_control ? b_control.data[t162] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 8u) < v_p_a2) {
-                                                                                                uint t163 = ((v_p_a1 + v_k_done19) + 8u);
-                                                                                                uint t164 = ((v_p_a0 + v_k_done19) + 8u);
-                                                                                                if (t163 < vy_len_control) b_control.data[t163] = (t164 < vy_len_control ? b_control.data[t164] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 9u) < v_p_a2) {
-                                                                                                uint t165 = ((v_p_a1 + v_k_done19) + 9u);
-                                                                                                uint t166 = ((v_p_a0 + v_k_done19) + 9u);
-                                                                                                if (t165 < vy_len_control) b_control.data[t165] = (t166 < vy_len_control ? b_control.data[t166] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 10u) < v_p_a2) {
-                                                                                                uint t167 = ((v_p_a1 + v_k_done19) + 10u);
-                                                                                                uint t168 = ((v_p_a0 + v_k_done19) + 10u);
-                                                                                                if (t167 < vy_len_control) b_control.data[t167] = (t168 < vy_len_control ? b_control.data[t168] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 11u) < v_p_a2) {
-                                                                                                uint t169 = ((v_p_a1 + v_k_done19) + 11u);
-                                                                                                uint t170 = ((v_p_a0 + v_k_done19) + 11u);
-                                                                                                if (t169 < vy_len_control) b_control.data[t169] = (t170 < vy_len_control ? b_control.data[t170] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 12u) < v_p_a2) {
-                                                                                                uint t171 = ((v_p_a1 + v_k_done19) + 12u);
-                                                                                                uint t172 = ((v_p_a0 + v_k_done19) + 12u);
-                                                                                                if (t171 < vy_len_control) b_control.data[t171] = (t172 < vy_len_control ? b_control.data[t172] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 13u) < v_p_a2) {
-                                                                                                uint t173 = ((v_p_a1 + v_k_done19) + 13u);
-                                                                                                uint t174 = ((v_p_a0 + v_k_done19) + 13u);
-                                                                                                if (t173 < vy_len_control) b_control.data[t173] = (t174 < vy_len_control ? b_control.data[t174] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 14u) < v_p_a2) {
-                                                                                                uint t175 = ((v_p_a1 + v_k_done19) + 14u);
-                                                                                                uint t176 = ((v_p_a0 + v_k_done19) + 14u);
-                                                                                                if (t175 < vy_len_control) b_control.data[t175] = (t176 < vy_len_control ? b_control.data[t176] : 0u);
-                                                                                            }
-                                                                                            if ((v_k_done19 + 15u) < v_p_a2) {
-                                                                                                uint t177 = ((v_p_a1 + v_k_done19) + 15u);
-                                                                                                uint t178 = ((v_p_a0 + v_k_done19) + 15u);
-                                                                                                if (t177 < vy_len_control) b_control.data[t177] = (t178 < vy_len_control ? b_control.data[t178] : 0u);
-                                                                                            }
-                                                                                        }
-                                                                                        if (vy_poll(uint(v_k_trip18) - uint(t145))) return;
-                                                                                        if (v_k_trip18 != t146 || v_k_trip18 == t144) break;
-                                                                                    }
+                                                                                    if (vy_poll(uint(v_k_trip18) - uint(t145))) return;
+                                                                                    if (v_k_trip18 != t146 || v_k_trip18 == t144) break;
                                                                                 }
                                                                             }
                                                                         }
