@@ -415,12 +415,13 @@ final class ResidentCore: @unchecked Sendable {
                 next[p] = queueNext[p].add(next[p], ordering: .acquiringAndReleasing).oldValue
                 touched |= 1 << p
             }
-            withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { slots in
-                takeSlots(slots)
-                for i in 0..<count {
+            var i = 0
+            takeSlots(count) { run in
+                for slot in run {
                     let p = Int(items[i].priority.rawValue)
-                    place(items[i], in: slots[i], sequence: next[p], holder: holder(i))
+                    place(items[i], in: slot, sequence: next[p], holder: holder(i))
                     next[p] &+= 1
+                    i += 1
                 }
             }
             submitted.add(count, ordering: .relaxed)
@@ -482,40 +483,48 @@ final class ResidentCore: @unchecked Sendable {
         writeEntry(slot: slot, generation: generation, priority: priority, sequence: sequence)
     }
 
-    /// Takes `out.count` free slots (room for them was reserved), in runs: a run of free slots
-    /// from the next sequence is taken (free -> writing) before the sequence moves over it, with
-    /// one compare-and-swap: a sequence below `nextSequence` never has a free slot until its op
-    /// retires, which the completion thread's window relies on. A slot still in flight (an op
-    /// held by a disabled tenant, or a slow one) is skipped, its sequence given up, so one held
-    /// op never blocks the ring. The completion thread's window then spans more than a ring of
-    /// sequences and is cut to the last `slots` of them, which still name every slot once.
-    private func takeSlots(_ out: UnsafeMutableBufferPointer<Int>) {
+    /// Takes `count` free slots (room for them was reserved), in runs, and hands each run to
+    /// `place` as soon as it is this producer's: a run of free slots from the next sequence is
+    /// taken (free -> writing) before the sequence moves over it, with one compare-and-swap. A
+    /// slot still in flight (an op held by a disabled tenant, or a slow one) is skipped, its
+    /// sequence given up, so one held op never blocks the ring. The completion thread's window
+    /// then spans more than a ring of sequences and is cut to the last `slots` of them, which
+    /// still name every slot once.
+    ///
+    /// `place` must leave each slot in flight before the next run is looked for: a producer that
+    /// walks a whole lap of a nearly full ring comes back to the runs it took, and would wait
+    /// forever for a slot of its own still `writing`; two producers would wait for each other's.
+    /// A slot is `writing` only between two steps of one producer, or of a retire.
+    private func takeSlots(_ count: Int, place: (UnsafeBufferPointer<Int>) -> Void) {
         let n = UInt32(layout.slots)
         var got = 0
-        while got < out.count {
-            let reserved = nextSequence.load(ordering: .acquiring)
-            var run = 0
-            while got + run < out.count {
-                let slot = Int((reserved &+ UInt32(run)) % n)
-                let (took, seen) = slotState[slot].compareExchange(expected: Self.slotFree, desired: Self.slotWriting, ordering: .acquiringAndReleasing)
-                guard took else {
-                    // In flight at the run's start: skip its sequence (whoever wins the
-                    // compare-and-swap, the sequence moves on). `writing` is another producer
-                    // between its two steps: look again.
-                    if run == 0, seen == Self.slotInFlight {
-                        _ = nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: count) { out in
+            while got < count {
+                let reserved = nextSequence.load(ordering: .acquiring)
+                var run = 0
+                while got + run < count {
+                    let slot = Int((reserved &+ UInt32(run)) % n)
+                    let (took, seen) = slotState[slot].compareExchange(expected: Self.slotFree, desired: Self.slotWriting, ordering: .acquiringAndReleasing)
+                    guard took else {
+                        // In flight at the run's start: skip its sequence (whoever wins the
+                        // compare-and-swap, the sequence moves on). `writing` is another
+                        // producer or a retire between its two steps: look again.
+                        if run == 0, seen == Self.slotInFlight {
+                            _ = nextSequence.compareExchange(expected: reserved, desired: reserved &+ 1, ordering: .acquiringAndReleasing)
+                        }
+                        break
                     }
-                    break
+                    out[run] = slot
+                    run += 1
                 }
-                out[got + run] = slot
-                run += 1
-            }
-            guard run > 0 else { continue }
-            if nextSequence.compareExchange(expected: reserved, desired: reserved &+ UInt32(run), ordering: .acquiringAndReleasing).exchanged {
-                got += run
-            } else {
-                // A stale sequence (another producer moved it meanwhile): give the run back.
-                for slot in out[got..<(got + run)] { slotState[slot].store(Self.slotFree, ordering: .releasing) }
+                guard run > 0 else { continue }
+                if nextSequence.compareExchange(expected: reserved, desired: reserved &+ UInt32(run), ordering: .acquiringAndReleasing).exchanged {
+                    got += run
+                    place(UnsafeBufferPointer(rebasing: out[0..<run]))
+                } else {
+                    // A stale sequence (another producer moved it meanwhile): give the run back.
+                    for slot in out[0..<run] { slotState[slot].store(Self.slotFree, ordering: .releasing) }
+                }
             }
         }
     }

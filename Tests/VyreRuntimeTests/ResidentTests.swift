@@ -185,6 +185,46 @@ struct ResidentTests {
         await k.shutdown(.drain)
     }
 
+    /// Batches from many producers into a small ring that held ops keep nearly full, so
+    /// producers walk laps of the ring for free slots. A producer that skips a slot just as it
+    /// retires leaves a free slot behind the next sequence, and whoever needs it walks a whole lap
+    /// back over runs taken earlier in the same publish: those must already be in flight (skipped),
+    /// never `writing` (waited for). Publishing them only after the last run was found livelocked a
+    /// producer on a slot of its own in a full-suite run (a backtrace showed it spinning in
+    /// `takeSlots`). The race is too narrow to force here; this stress keeps the lap walk covered.
+    @Test(.timeLimit(.minutes(2))) func producersWalkingLapsOfANearlyFullRingNeverWaitForEachOther() async throws {
+        let k = try Self.kernel(slots: 8, workgroups: 2)
+        try k.setTenant(1, enabled: false)
+        // Three held slots, scattered by the ops between them.
+        var held: [ResidentTicket] = []
+        for i in 0..<6 {
+            let item = i % 2 == 0 ? WorkItem(.atomicAdd, args: [1, 501], tenant: 1) : WorkItem(.atomicAdd, args: [1, 500])
+            let ticket = try k.trySubmit(item)
+            if i % 2 == 0 { held.append(ticket) } else { _ = try await ticket.completion() }
+        }
+        let producers = 8, batches = 150
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for p in 0..<producers {
+                group.addTask {
+                    for b in 0..<batches {
+                        let size = 1 + (p + b) % 4
+                        let done = try await k.submit(Array(repeating: WorkItem(.atomicAdd, args: [1, UInt32(510 + p)]), count: size))
+                        #expect(done.allSatisfy { $0.status == .done })
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        for p in 0..<producers {
+            let expected = (0..<batches).reduce(0) { $0 + 1 + (p + $1) % 4 }
+            #expect(k.controlWord(510 + p) == UInt32(expected), "producer \(p)")
+        }
+        try k.setTenant(1, enabled: true)
+        for t in held { #expect(try await t.completion().status == .done) }
+        #expect(k.controlWord(501) == 3 && k.controlWord(500) == 3)
+        await k.shutdown(.drain)
+    }
+
     /// A task waiting for room in a full ring stops when cancelled, with a typed error, and its op is
     /// not published.
     @Test func aCancelledWaitForRoomEndsWithoutPublishing() async throws {
