@@ -88,7 +88,7 @@ public final class ProgramBinaryCache: Sendable {
             counters.hits.add(1, ordering: .relaxed)
             return hit
         }
-        guard let url = fileURL(key), let data = try? Data(contentsOf: url) else {
+        guard let url = fileURL(key), Self.isRegularFile(url), let data = try? Data(contentsOf: url) else {
             counters.misses.add(1, ordering: .relaxed)
             return nil
         }
@@ -103,7 +103,7 @@ public final class ProgramBinaryCache: Sendable {
             counters.misses.add(1, ordering: .relaxed)
             counters.rejected.add(1, ordering: .relaxed)
             logger.debug("program binary cache: unusable file, removed; the program compiles again", metadata: ["file": "\(url.path)", "problem": "\(problem)"])
-            try? FileManager.default.removeItem(at: url)
+            if Self.isRegularFile(url) { try? FileManager.default.removeItem(at: url) }
             return nil
         }
     }
@@ -127,7 +127,7 @@ public final class ProgramBinaryCache: Sendable {
     /// Forgets `key` (a binary the driver refused to load).
     public func remove(_ key: Key) {
         _ = memory.withLock { $0.remove(key) }
-        if let url = fileURL(key) { try? FileManager.default.removeItem(at: url) }
+        if let url = fileURL(key), Self.isRegularFile(url) { try? FileManager.default.removeItem(at: url) }
     }
 
     /// What the cache holds and how it was used in this process.
@@ -166,7 +166,7 @@ public final class ProgramBinaryCache: Sendable {
         var removed = 0
         for file in diskFiles() {
             do { try FileManager.default.removeItem(at: file.url) } catch {
-                throw CacheError(path: file.url.path, reason: "\(error)")
+                throw CacheError(path: file.url.path, reason: error.localizedDescription)
             }
             removed += 1
         }
@@ -191,6 +191,11 @@ public final class ProgramBinaryCache: Sendable {
         directory?.appendingPathComponent("\(key).\(Self.fileExtension)")
     }
 
+    /// Whether `url` names a regular file (not a link, directory, device or pipe).
+    static func isRegularFile(_ url: URL) -> Bool {
+        (try? FileManager.default.attributesOfItem(atPath: url.path))?[.type] as? FileAttributeType == .typeRegular
+    }
+
     private func remember(_ key: Key, _ binary: Binary) {
         let limit = maxMemoryBytes
         memory.withLock { $0.put(key, binary, limit: limit) }
@@ -198,9 +203,12 @@ public final class ProgramBinaryCache: Sendable {
 
     private func diskFiles() -> [(url: URL, bytes: Int, used: Date)] {
         guard let directory, let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return [] }
+        // Only regular files are entries: a directory or a link that happens to carry the
+        // extension is not the cache's to count or remove.
         return names.filter { $0.hasSuffix(".\(Self.fileExtension)") }.compactMap { name in
             let url = directory.appendingPathComponent(name)
-            guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path) else { return nil }
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
+                  attributes[.type] as? FileAttributeType == .typeRegular else { return nil }
             return (url, (attributes[.size] as? NSNumber)?.intValue ?? 0, attributes[.modificationDate] as? Date ?? .distantPast)
         }
     }
@@ -275,8 +283,9 @@ public enum VyreGLVersion {
 /// The file format of one cached binary: a fixed header, then the driver's bytes.
 ///
 /// `VYREGLPB` (8 bytes), the format version (u32, little-endian), the driver's binary format (u32),
-/// the binary's length (u64), the entry's key (32 bytes), a SHA-256 of the binary (32 bytes), the
-/// binary.
+/// the binary's length (u64), the entry's key (32 bytes), a SHA-256 of everything before it and the
+/// binary (32 bytes), the binary. The checksum catches damage, not forgery: like the drivers' own
+/// caches, the cache trusts whoever can write its directory.
 enum BinaryFile {
     static let magic = Array("VYREGLPB".utf8)
     static let version: UInt32 = 1
@@ -291,7 +300,7 @@ enum BinaryFile {
             case .otherVersion(let v): "format version \(v), this build reads \(BinaryFile.version)"
             case .foreign: "written for another key"
             case .lengthMismatch: "the length in the header does not match the file"
-            case .checksum: "the binary's checksum does not match"
+            case .checksum: "the checksum does not match"
             }
         }
     }
@@ -304,9 +313,16 @@ enum BinaryFile {
         append(binary.format)
         append(UInt64(binary.bytes.count))
         out += key.digest
-        out += Array(SHA256.hash(data: binary.bytes))
+        out += checksum(header: out, binary: binary.bytes)
         out += binary.bytes
         return out
+    }
+
+    static func checksum(header: [UInt8], binary: [UInt8]) -> [UInt8] {
+        var hash = SHA256()
+        hash.update(data: header)
+        hash.update(data: binary)
+        return Array(hash.finalize())
     }
 
     static func decode(_ bytes: [UInt8], key: ProgramBinaryCache.Key) -> Result<ProgramBinaryCache.Binary, Problem> {
@@ -324,7 +340,7 @@ enum BinaryFile {
         guard Array(bytes[24..<56]) == key.digest else { return .failure(.foreign) }
         guard length == UInt64(bytes.count - headerBytes) else { return .failure(.lengthMismatch) }
         let payload = Array(bytes[headerBytes...])
-        guard Array(SHA256.hash(data: payload)) == Array(bytes[56..<88]) else { return .failure(.checksum) }
+        guard checksum(header: Array(bytes[0..<56]), binary: payload) == Array(bytes[56..<88]) else { return .failure(.checksum) }
         return .success(ProgramBinaryCache.Binary(format: format, bytes: payload))
     }
 }

@@ -20,6 +20,18 @@ struct CacheCommand: ParsableCommand {
         var bytes: Int
         var maxBytes: Int
         var removed: Int?
+
+        enum CodingKeys: String, CodingKey { case directory, files, bytes, maxBytes, removed }
+
+        /// `directory` is always there (null when no directory is set); `removed` only after `clear`.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(directory, forKey: .directory)
+            try c.encode(files, forKey: .files)
+            try c.encode(bytes, forKey: .bytes)
+            try c.encode(maxBytes, forKey: .maxBytes)
+            try c.encodeIfPresent(removed, forKey: .removed)
+        }
     }
 
     static func report(_ cache: ProgramBinaryCache, removed: Int?, json: Bool) throws {

@@ -62,7 +62,7 @@ struct ProgramBinaryCacheTests {
     }
 
     enum Damage: CaseIterable {
-        case empty, garbage, truncatedHeader, truncatedBinary, flippedBinaryByte, flippedChecksum, otherVersion, foreignFile, refusedByDriver
+        case empty, garbage, truncatedHeader, truncatedBinary, flippedBinaryByte, flippedChecksum, otherVersion, foreignFile, rewrittenKey, refusedByDriver
     }
 
     @Test func everyDamagedFileIsCompiledAgainAndReplaced() throws {
@@ -90,6 +90,10 @@ struct ProgramBinaryCacheTests {
             case .flippedChecksum: bytes[60] ^= 1
             case .otherVersion: bytes[8] = 2
             case .foreignFile: bytes = [UInt8](try Data(contentsOf: other))
+            case .rewrittenKey:
+                // Another program's file with this entry's key written into its header.
+                bytes = [UInt8](try Data(contentsOf: other))
+                bytes.replaceSubrange(24..<56, with: key.digest)
             case .refusedByDriver:
                 // A well-formed file whose binary the driver cannot load.
                 cache.store(key, ProgramBinaryCache.Binary(format: 0x1234, bytes: Array(repeating: 0xAB, count: 512)))
@@ -130,6 +134,34 @@ struct ProgramBinaryCacheTests {
         big.store(hugeKey, huge)
         #expect(big.load(hugeKey) == huge)
         #expect(!Self.files(path).contains("\(hugeKey).vpb"))
+    }
+
+    /// Only regular files are entries: a directory, or a link, named like one is neither counted,
+    /// loaded, nor removed (by `clear` or by eviction).
+    @Test func onlyRegularFilesAreEntries() throws {
+        let path = Self.temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let identity = DriverIdentity(vendor: "v", renderer: "r", glVersion: "4.3")
+        let key = ProgramBinaryCache.Key(source: "p", identity: identity)
+        let keep = "\(path)/photos.vpb/sub"
+        try FileManager.default.createDirectory(atPath: keep, withIntermediateDirectories: true)
+        try Data("precious".utf8).write(to: URL(fileURLWithPath: "\(keep)/p.txt"))
+        try FileManager.default.createDirectory(atPath: "\(path)/\(key).vpb", withIntermediateDirectories: true)
+        let target = "\(path)/target.txt"
+        try Data("target".utf8).write(to: URL(fileURLWithPath: target))
+        try FileManager.default.createSymbolicLink(atPath: "\(path)/link.vpb", withDestinationPath: target)
+        let cache = ProgramBinaryCache(path: path, maxDiskBytes: 1_000, maxMemoryBytes: 0)
+        #expect(cache.load(key) == nil)
+        // Over the bound, eviction runs: it may remove only the regular file it wrote.
+        for name in ["q", "r"] {
+            cache.store(ProgramBinaryCache.Key(source: name, identity: identity), ProgramBinaryCache.Binary(format: 1, bytes: Array(repeating: 3, count: 450)))
+        }
+        #expect(cache.statistics().files == 1)
+        #expect(try cache.clear() == 1)
+        #expect(FileManager.default.fileExists(atPath: "\(keep)/p.txt"))
+        #expect(FileManager.default.fileExists(atPath: "\(path)/\(key).vpb"))
+        #expect(FileManager.default.fileExists(atPath: target))
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: "\(path)/link.vpb")) == target)
     }
 
     @Test func theKeyNamesTheDriverAndTheVersion() {
