@@ -1004,8 +1004,12 @@ final class ResidentCore: @unchecked Sendable {
     func stop(_ mode: ShutdownMode) {
         accepting.store(false, ordering: .releasing)
         let wanted = mode == .cancel ? Self.cancelling : Self.draining
-        guard stopRequest.compareExchange(expected: 0, desired: wanted, ordering: .acquiringAndReleasing).exchanged else {
-            // Stopped already (or stopping): wait for it to end.
+        let (first, before) = stopRequest.compareExchange(expected: 0, desired: wanted, ordering: .acquiringAndReleasing)
+        // A cancel while a drain is in progress takes over (a drain that ran past its deadline);
+        // anything else waits for the stop already under way.
+        let escalates = !first && before == Self.draining && wanted == Self.cancelling
+            && stopRequest.compareExchange(expected: Self.draining, desired: Self.cancelling, ordering: .acquiringAndReleasing).exchanged
+        guard first || escalates else {
             waitEnded()
             return
         }

@@ -85,7 +85,8 @@ public enum ShutdownMode: Sendable, Hashable {
     /// earlier SHUTDOWN op fail with ``ResidentError/notRun(_:)``.
     case drain
     /// Ops the kernel has not claimed fail with ``ResidentError/notRun(_:)``; the one dispatch in
-    /// progress ends first, so nothing is left half run.
+    /// progress ends first, so nothing is left half run. A cancel while a drain is under way takes
+    /// it over (a drain past its deadline).
     case cancel
 }
 
