@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         // Only for `swift package generate-documentation` (the DocC catalog in VyreRuntime).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -53,6 +54,7 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
@@ -61,7 +63,8 @@ let package = Package(
         .target(
             name: "VyreRuntime",
             dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Metrics", package: "swift-metrics")],
             swiftSettings: strict
         ),
         // Generators, models and curated cases for tests and selftest: no GPU API.
@@ -86,9 +89,11 @@ let package = Package(
         .testTarget(name: "VyreIRTests", dependencies: ["VyreIR", "VyreTesting"], swiftSettings: strict),
         .testTarget(name: "VyreGLSLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreTesting"], swiftSettings: strict),
         .testTarget(name: "VyreProtocolTests", dependencies: ["VyreIR", "VyreGLSL", "VyreProtocol", "VyreTesting"], swiftSettings: strict),
-        .testTarget(name: "VyreGLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreTesting", "VyreConformance"], swiftSettings: strict),
+        .testTarget(name: "VyreGLTests", dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreTesting", "VyreConformance",
+                                                        .product(name: "MetricsTestKit", package: "swift-metrics")], swiftSettings: strict),
         .testTarget(name: "VyreRuntimeTests", dependencies: ["VyreIR", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting", "VyreConformance",
-                                                             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")], swiftSettings: strict),
+                                                             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "Metrics", package: "swift-metrics")], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["vyre-gl", "VyreTesting"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

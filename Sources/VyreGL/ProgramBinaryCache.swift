@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 public import Logging
+public import CoreMetrics
 import Synchronization
 import OrderedCollections
 
@@ -31,9 +32,16 @@ public final class ProgramBinaryCache: Sendable {
     private let memory = Mutex(MemoryLayer())
     private let counters = Counters()
 
+    /// Where hits, misses and rejected files are counted (`vyre_gl_program_cache_*_total`); nil
+    /// counts through swift-metrics' bootstrapped backend, looked up when counting, so a cache
+    /// made before the process bootstraps one still reaches it.
+    let metricsFactory: (any MetricsFactory)?
+
     /// A cache in the directory at `path` (created when the first file is written), or in memory
     /// only when `path` is nil.
-    public init(path: String?, maxDiskBytes: Int = 256 << 20, maxMemoryBytes: Int = 64 << 20, logger: Logger = Logger(label: "vyre-gl")) {
+    public init(path: String?, maxDiskBytes: Int = 256 << 20, maxMemoryBytes: Int = 64 << 20, logger: Logger = Logger(label: "vyre-gl"),
+                metricsFactory: (any MetricsFactory)? = nil) {
+        self.metricsFactory = metricsFactory
         self.directory = path.map { URL(fileURLWithPath: $0, isDirectory: true) }
         self.maxDiskBytes = max(0, maxDiskBytes)
         self.maxMemoryBytes = max(0, maxMemoryBytes)
@@ -85,23 +93,23 @@ public final class ProgramBinaryCache: Sendable {
     /// Looks `key` up, in memory and then on disk. A file that fails any check is removed.
     public func load(_ key: Key) -> Binary? {
         if let hit = memory.withLock({ $0.get(key) }) {
-            counters.hits.add(1, ordering: .relaxed)
+            count(.hits)
             return hit
         }
         guard let url = fileURL(key), Self.isRegularFile(url), let data = try? Data(contentsOf: url) else {
-            counters.misses.add(1, ordering: .relaxed)
+            count(.misses)
             return nil
         }
         switch BinaryFile.decode(Array(data), key: key) {
         case .success(let binary):
-            counters.hits.add(1, ordering: .relaxed)
+            count(.hits)
             // Touched, so eviction sees it as recently used.
             try? FileManager.default.setAttributes([.modificationDate: Date()], ofItemAtPath: url.path)
             remember(key, binary)
             return binary
         case .failure(let problem):
-            counters.misses.add(1, ordering: .relaxed)
-            counters.rejected.add(1, ordering: .relaxed)
+            count(.misses)
+            count(.rejected)
             logger.debug("program binary cache: unusable file, removed; the program compiles again", metadata: ["file": "\(url.path)", "problem": "\(problem)"])
             if Self.isRegularFile(url) { try? FileManager.default.removeItem(at: url) }
             return nil
@@ -223,6 +231,18 @@ public final class ProgramBinaryCache: Sendable {
             try? FileManager.default.removeItem(at: file.url)
             total -= file.bytes
         }
+    }
+
+    private enum Event: String { case hits, misses, rejected }
+
+    /// Counts one event in this process's statistics and as a metric.
+    private func count(_ event: Event) {
+        switch event {
+        case .hits: counters.hits.add(1, ordering: .relaxed)
+        case .misses: counters.misses.add(1, ordering: .relaxed)
+        case .rejected: counters.rejected.add(1, ordering: .relaxed)
+        }
+        Counter(label: "vyre_gl_program_cache_\(event.rawValue)_total", factory: metricsFactory ?? MetricsSystem.factory).increment()
     }
 
     private final class Counters: Sendable {

@@ -2,6 +2,7 @@ public import VyreIR
 public import VyreGL
 public import VyreProtocol
 public import Logging
+public import CoreMetrics
 import Foundation
 import Synchronization
 
@@ -20,9 +21,14 @@ public final class ResidentMegakernel: Sendable {
     /// Builds the resident program from `configuration`, compiles it on `context` (one compile),
     /// allocates the ring, control, queue and debug buffers, and starts the driver and completion
     /// threads. The kernel is first dispatched when the first op arrives.
+    /// Metrics go to `metricsFactory` (by default swift-metrics' bootstrapped backend, a no-op
+    /// one until the process bootstraps one), each with `metricsDimensions` (a `device`, say);
+    /// the README lists their names.
     public init(context: GLContext, configuration: MegakernelConfiguration = MegakernelConfiguration(),
-                options: ResidentOptions = ResidentOptions(), logger: Logger? = nil) throws(MegakernelError) {
-        core = try ResidentCore(context: context, configuration: configuration, options: options, logger: logger ?? context.logger)
+                options: ResidentOptions = ResidentOptions(), logger: Logger? = nil,
+                metricsFactory: (any MetricsFactory)? = nil, metricsDimensions: [(String, String)] = []) throws(MegakernelError) {
+        let metrics = ResidentMetrics(factory: metricsFactory ?? MetricsSystem.factory, dimensions: metricsDimensions)
+        core = try ResidentCore(context: context, configuration: configuration, options: options, logger: logger ?? context.logger, metrics: metrics)
         core.start()
     }
 
@@ -241,7 +247,10 @@ final class ResidentCore: @unchecked Sendable {
     private let roomWaiters = Atomic<Int>(0)
     private let room = DispatchSemaphore(value: 0)
 
-    init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger) throws(MegakernelError) {
+    let metrics: ResidentMetrics
+
+    init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics) throws(MegakernelError) {
+        self.metrics = metrics
         let controlWords: [UInt32]
         let debugWords: [UInt32]
         do throws(ProtocolError) {
@@ -425,6 +434,7 @@ final class ResidentCore: @unchecked Sendable {
                 }
             }
             submitted.add(count, ordering: .relaxed)
+            metrics.submitted.increment(by: count)
             for p in 0..<priorities where touched & (1 << p) != 0 { advanceTail(p) }
         }
         // Sequentially consistent with the shutdown's store of `ended` and its final pass: either
@@ -696,13 +706,16 @@ final class ResidentCore: @unchecked Sendable {
                 let began = ContinuousClock.now
                 _ = try context.submit(pipeline, steps: [step], buffers: handles, options: dispatchOptions)
                 let took = ContinuousClock.now - began
-                dispatchNanoseconds.add(Int(took.components.seconds) * 1_000_000_000 + Int(took.components.attoseconds / 1_000_000_000), ordering: .relaxed)
+                let nanoseconds = Int(took.components.seconds) * 1_000_000_000 + Int(took.components.attoseconds / 1_000_000_000)
+                dispatchNanoseconds.add(nanoseconds, ordering: .relaxed)
+                metrics.dispatchDuration.recordNanoseconds(Int64(nanoseconds))
             } catch {
                 logger.error("resident dispatch failed", metadata: ["error": "\(error)"])
                 failure.withLock { $0 = .device(error) }
                 break
             }
             dispatches.add(1, ordering: .relaxed)
+            metrics.dispatches.increment()
             drainDebugLog()
             // SHUTDOWN set while no shutdown was asked for: an op set it (cancel sets it too).
             if control.value.load(RingProtocol.Control.shutdown) != 0, stopRequested == 0, !shutdownByOp.exchange(true, ordering: .acquiringAndReleasing) {
@@ -773,6 +786,8 @@ final class ResidentCore: @unchecked Sendable {
         }
         debugDelivered.add(kept, ordering: .relaxed)
         debugLost.add(written - kept, ordering: .relaxed)
+        if kept > 0 { metrics.debugDelivered.increment(by: kept) }
+        if written > kept { metrics.debugLost.increment(by: written - kept) }
         debug.value.store(0, at: RingProtocol.Debug.cursorWord)
     }
 
@@ -934,9 +949,12 @@ final class ResidentCore: @unchecked Sendable {
     /// The counters move first, so a waiter that resumes finds its op counted in the telemetry.
     private func end(_ pass: consuming RetirePass) -> Bool {
         guard pass.freed > 0 else { return false }
-        inFlight.subtract(pass.freed, ordering: .acquiringAndReleasing)
+        let left = inFlight.subtract(pass.freed, ordering: .acquiringAndReleasing).newValue
         completed.add(pass.freed, ordering: .relaxed)
-        pass.wakeWaiters()
+        metrics.done.increment(by: pass.freed - pass.faulted)
+        if pass.faulted > 0 { metrics.faulted.increment(by: pass.faulted) }
+        metrics.inFlight.record(left)
+        pass.wakeWaiters(metrics)
         return true
     }
 
@@ -952,6 +970,7 @@ final class ResidentCore: @unchecked Sendable {
         let holder = takeHolder(slot)
         slotState[slot].store(Self.slotFree, ordering: .releasing)
         pass.freed += 1
+        if status == SlotStatus.fault.rawValue { pass.faulted += 1 }
         pass.hand(holder, .success(completion))
     }
 
@@ -990,6 +1009,7 @@ final class ResidentCore: @unchecked Sendable {
         let holder = takeHolder(slot)
         slotState[slot].store(Self.slotFree, ordering: .releasing)
         inFlight.subtract(1, ordering: .acquiringAndReleasing)
+        metrics.notRun.increment()
         holder?.finish(.failure(error))
         roomMade()
     }
@@ -1064,6 +1084,8 @@ final class ResidentCore: @unchecked Sendable {
 /// members), not once per op.
 struct RetirePass: ~Copyable {
     var freed = 0
+    /// Of those, the ops that ended FAULT.
+    var faulted = 0
     /// Batch tickets with the ops of theirs that ended, in runs.
     private var batches: [(ResidentBatchTicket, Int)] = []
     private var singles: [(ResidentTicket, Result<Completion, ResidentError>, ContinuousClock.Instant)] = []
@@ -1086,10 +1108,16 @@ struct RetirePass: ~Copyable {
         }
     }
 
-    /// Hands every kept result on.
-    consuming func wakeWaiters() {
-        for (batch, ended) in batches { batch.countDown(ended) }
-        for (ticket, result, seen) in singles { ticket.finish(result, at: seen) }
+    /// Hands every kept result on, and times the tickets that ended.
+    consuming func wakeWaiters(_ metrics: ResidentMetrics) {
+        for (batch, ended) in batches {
+            batch.countDown(ended)
+            if batch.isFinished { metrics.batchRoundTrip.recordNanoseconds(Int64((ContinuousClock.now - batch.publishedAt) / .nanoseconds(1))) }
+        }
+        for (ticket, result, seen) in singles {
+            metrics.roundTrip.recordNanoseconds(Int64((seen - ticket.publishedAt) / .nanoseconds(1)))
+            ticket.finish(result, at: seen)
+        }
     }
 }
 

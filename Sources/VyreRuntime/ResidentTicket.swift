@@ -15,6 +15,8 @@ public final class ResidentTicket: Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let retired = Mutex<ContinuousClock.Instant?>(nil)
     private let spin: Duration
+    /// When the ticket was made, just before its op was published (for the round-trip metric).
+    let publishedAt = ContinuousClock.now
 
     init(spin: Duration) { self.spin = spin }
 
@@ -83,6 +85,8 @@ public final class ResidentBatchTicket: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let waiter = Mutex<CheckedContinuation<Void, Never>?>(nil)
     private let spin: Duration
+    /// When the ticket was made, just before its ops were published (for the round-trip metric).
+    let publishedAt = ContinuousClock.now
 
     /// A ticket for up to `capacity` ops; a thread waiting for it spins for `spin` first.
     init(capacity: Int, spin: Duration) {

@@ -1,4 +1,5 @@
 import Foundation
+import MetricsTestKit
 import Testing
 import VyreGL
 import VyreIR
@@ -180,6 +181,23 @@ struct ProgramBinaryCacheTests {
         shifted.vendor = "Mesal"
         shifted.renderer = "lvmpipe"
         #expect(ProgramBinaryCache.Key(source: "s", identity: shifted) != key)
+    }
+
+    /// Hits, misses and rejected files, as metrics.
+    @Test func hitsMissesAndRejectionsAreCounted() throws {
+        let path = Self.temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let metrics = TestMetrics()
+        let cache = ProgramBinaryCache(path: path, maxMemoryBytes: 0, metricsFactory: metrics)
+        let key = ProgramBinaryCache.Key(source: "m", identity: DriverIdentity(vendor: "v", renderer: "r", glVersion: "g"))
+        #expect(cache.load(key) == nil)
+        cache.store(key, ProgramBinaryCache.Binary(format: 1, bytes: [1, 2, 3]))
+        #expect(cache.load(key) != nil)
+        try Data([0, 1, 2]).write(to: URL(fileURLWithPath: "\(path)/\(key).vpb"))
+        #expect(cache.load(key) == nil)
+        #expect(metrics.counterTotal(label: "vyre_gl_program_cache_hits_total") == 1)
+        #expect(metrics.counterTotal(label: "vyre_gl_program_cache_misses_total") == 2)
+        #expect(metrics.counterTotal(label: "vyre_gl_program_cache_rejected_total") == 1)
     }
 
     @Test func theEnvironmentNamesTheDirectory() {

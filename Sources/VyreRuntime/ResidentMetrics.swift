@@ -1,0 +1,48 @@
+import CoreMetrics
+import Metrics
+
+/// The resident kernel's swift-metrics instruments. A library never bootstraps a backend: with
+/// none, swift-metrics' no-op one takes each call. Every name starts with `vyre_gl_resident_`
+/// (the README lists them), and every instrument carries the dimensions the kernel was given
+/// (a `device` dimension, say).
+struct ResidentMetrics: Sendable {
+    /// Ops published into the ring.
+    let submitted: Counter
+    /// Ops the kernel ran to DONE, and to FAULT.
+    let done: Counter
+    let faulted: Counter
+    /// Accepted ops that never ran (cancel, a SHUTDOWN op, a tenant disabled at shutdown).
+    let notRun: Counter
+    /// Slots in flight (published, claimed, or done and not yet retired), after each pass.
+    let inFlight: Gauge
+    /// One op's round trip: publish to the completion thread seeing it end (single-op tickets).
+    let roundTrip: Timer
+    /// A batch ticket's round trip: publish to its last op ending.
+    let batchRoundTrip: Timer
+    /// Dispatches of the resident program (the first and every re-dispatch), and each one's life.
+    let dispatches: Counter
+    let dispatchDuration: Timer
+    /// PRINTF records handed to `debugRecords`, and those the full log lost.
+    let debugDelivered: Counter
+    let debugLost: Counter
+
+    static let prefix = "vyre_gl_resident_"
+
+    init(factory: any MetricsFactory, dimensions: [(String, String)]) {
+        func counter(_ name: String, _ extra: [(String, String)] = []) -> Counter {
+            Counter(label: Self.prefix + name, dimensions: dimensions + extra, factory: factory)
+        }
+        func timer(_ name: String) -> Timer { Timer(label: Self.prefix + name, dimensions: dimensions, factory: factory) }
+        submitted = counter("ops_submitted_total")
+        done = counter("ops_completed_total", [("status", "done")])
+        faulted = counter("ops_completed_total", [("status", "fault")])
+        notRun = counter("ops_not_run_total")
+        inFlight = Gauge(label: Self.prefix + "ring_in_flight", dimensions: dimensions, factory: factory)
+        roundTrip = timer("round_trip_seconds")
+        batchRoundTrip = timer("batch_round_trip_seconds")
+        dispatches = counter("dispatches_total")
+        dispatchDuration = timer("dispatch_seconds")
+        debugDelivered = counter("debug_records_delivered_total")
+        debugLost = counter("debug_records_lost_total")
+    }
+}
