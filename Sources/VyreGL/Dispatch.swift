@@ -156,9 +156,10 @@ extension GLContext {
 
     /// Uploads, then runs `steps` one after another (each sees the previous one's writes), then
     /// copies, then waits once for all of it. The whole submission is one job on the context thread.
+    /// `monitor` lets another thread see when the job has begun there and stop it.
     public func submit(_ pipeline: borrowing ComputePipeline, steps: [DispatchStep], buffers: [UInt32: BufferHandle],
                        uploads: [BufferUpload] = [], copies: [BufferCopy] = [],
-                       options: DispatchOptions = DispatchOptions()) throws(VyreGLError) -> DispatchReport {
+                       options: DispatchOptions = DispatchOptions(), monitor: SubmissionMonitor? = nil) throws(VyreGLError) -> DispatchReport {
         let limits = info.limits
         for step in steps {
             let groups = step.groups
@@ -211,7 +212,8 @@ extension GLContext {
         }
         let timeout = options.timeout
         let (gpuTime, status) = try onThread { gl throws(VyreGLError) in
-            try gl.submit(program: program, bindings: bindings, statusBinding: statusBinding, uploads: uploads, steps: perStep, copies: copies, timeout: timeout)
+            try gl.submit(program: program, bindings: bindings, statusBinding: statusBinding, uploads: uploads, steps: perStep, copies: copies,
+                          timeout: timeout, monitor: monitor)
         }
         let report = DispatchReport(gpuTime: gpuTime, timeout: timeout, status: status, sites: pipeline.lowered.loopSites)
         if let cut = report.loopCut, !pipeline.lowered.handlesLoopCuts {
@@ -227,7 +229,8 @@ extension GLState {
     /// block and something happened, the words the GPU left in it. Throws a timeout when it ran past `timeout` and had to
     /// be stopped (its results are incomplete).
     func submit(program: GLuint, bindings: [(UInt32, UInt32, Int)], statusBinding: UInt32?, uploads: [BufferUpload],
-                steps: [(WorkgroupSize, [(Int32, UInt32)])], copies: [BufferCopy], timeout: Duration) throws(VyreGLError) -> (Duration, [UInt32]?) {
+                steps: [(WorkgroupSize, [(Int32, UInt32)])], copies: [BufferCopy], timeout: Duration,
+                monitor: SubmissionMonitor? = nil) throws(VyreGLError) -> (Duration, [UInt32]?) {
         let clock = ContinuousClock()
         let start = clock.now
         // Only an error needs these words.
@@ -247,7 +250,12 @@ extension GLState {
         // Armed before the first dispatch: on llvmpipe the dispatch runs on this thread, so only the
         // watchdog (on another thread) can stop a runaway one.
         status?.arm(after: timeout)
-        defer { status?.disarm() }
+        monitor?.began(status)
+        defer {
+            // The monitor lets go before the block is disarmed: its abort never reaches a later submission.
+            monitor?.ended()
+            status?.disarm()
+        }
         for (groups, uniforms) in steps {
             for (location, value) in uniforms { glUniform1ui(location, value) }
             glDispatchCompute(groups.x, groups.y, groups.z)

@@ -34,6 +34,9 @@ public final class GLContext: Sendable {
     /// Where pipelines look for a linked binary before compiling, and keep the one they compiled;
     /// nil compiles every time.
     public let programCache: ProgramBinaryCache?
+    /// What the context was opened with, for ``reopened()``.
+    private let selection: DeviceSelection
+    private let debugRequested: Bool
 
     /// Opens a context on the selected device. `debug` asks for a debug context whose KHR_debug
     /// messages go to `logger` at debug level (also enabled by `VYRE_GL_DEBUG=1`). Pipelines
@@ -58,6 +61,8 @@ public final class GLContext: Sendable {
         self.thread = thread
         self.logger = logger
         self.programCache = programCache
+        self.selection = device
+        self.debugRequested = debug
         self.serial = Self.serials.next()
         logger.debug("GL context ready", metadata: ["renderer": "\(info.renderer)", "version": "\(info.glVersion)"])
     }
@@ -115,6 +120,19 @@ public final class GLContext: Sendable {
     /// The driver's reset status, polled now. Nil when the context is healthy.
     public func resetStatus() -> String? {
         (try? onThread { gl in gl.resetStatus() }) ?? "context closed"
+    }
+
+    /// A new context opened as this one was (device selection, debug, program cache, logger):
+    /// what takes over from a context that was lost.
+    public func reopened() throws(VyreGLError) -> GLContext {
+        try GLContext(device: selection, debug: debugRequested, programCache: programCache, logger: logger)
+    }
+
+    /// A test seam: from now on the context behaves as one the driver reset (every GL call's check
+    /// throws ``VyreGLError/contextLost(status:)`` and ``resetStatus()`` reports it), so tests can
+    /// drive the recovery from a reset on drivers that never reset.
+    @_spi(Testing) public func simulateReset() {
+        state.simulatedReset.store(true, ordering: .releasing)
     }
 }
 

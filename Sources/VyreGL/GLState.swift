@@ -1,6 +1,7 @@
 import CEGL
 import Logging
 import Foundation
+import Synchronization
 import VyreGLSL
 import VyreIR
 
@@ -16,6 +17,8 @@ final class GLState: @unchecked Sendable {
     let robust: Bool
     /// Made on first use by a program that loops or traps (see ``StatusBlock``).
     private var status: StatusBlock?
+    /// Set by ``GLContext/simulateReset()``: the context acts as lost.
+    let simulatedReset = Atomic<Bool>(false)
 
     private init(display: EGLDisplay, context: EGLContext, surface: EGLSurface?, debug: DebugSink, robust: Bool) {
         self.display = display
@@ -233,6 +236,10 @@ final class GLState: @unchecked Sendable {
 
     /// Throws the first pending GL error, naming the call that preceded it.
     func check(_ call: @autoclosure () -> String) throws(VyreGLError) {
+        if simulatedReset.load(ordering: .acquiring) {
+            while glGetError() != GLenum(GL_NO_ERROR) {}
+            throw .contextLost(status: Self.simulatedStatus)
+        }
         let e = glGetError()
         guard e != GLenum(GL_NO_ERROR) else { return }
         // Drain the queue so the next check starts clean.
@@ -242,8 +249,11 @@ final class GLState: @unchecked Sendable {
         throw .glFailure(call: call(), code: code)
     }
 
+    static let simulatedStatus = "a simulated reset (GLContext.simulateReset)"
+
     /// The driver's graphics reset status (robust contexts only); nil while healthy.
     func resetStatus() -> String? {
+        if simulatedReset.load(ordering: .acquiring) { return Self.simulatedStatus }
         guard robust else { return nil }
         switch Int32(bitPattern: glGetGraphicsResetStatus()) {
         case GL_NO_ERROR: return nil

@@ -97,6 +97,16 @@ final class StatusBlock: @unchecked Sendable {
         armed.store(0, ordering: .releasing)
     }
 
+    /// Sets the abort word of the armed submission now, whatever its timeout (another thread that
+    /// found the work stuck); the same hand-off as the watchdog's, so a disarm waits it out.
+    func abortArmed() {
+        let submission = armed.load(ordering: .acquiring)
+        guard submission != 0, submission != Self.firing,
+              armed.compareExchange(expected: submission, desired: Self.firing, ordering: .acquiringAndReleasing).exchanged else { return }
+        abort()
+        armed.store(0, ordering: .releasing)
+    }
+
     /// The words the GPU wrote, after the submission's fence has signalled.
     /// nil when nothing happened, which one word says (see `StatusWord.events`).
     func snapshot() -> [UInt32]? {

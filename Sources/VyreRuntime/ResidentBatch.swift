@@ -18,6 +18,8 @@ extension ResidentMegakernel {
     public func run(_ plan: BatchPlan) async throws(MegakernelError) -> BatchResult {
         let batch = plan.batch
         let started = ContinuousClock.now
+        // A batch runs on one core: its options rebuild nothing after a loss.
+        let core = cores.current
         let options = core.options
         guard options.slots == plan.slots, options.controlWords == plan.controlWords, options.debugRecords == batch.debugRecords,
               options.tenants == batch.tenants, options.control == batch.control, options.buffers == batch.buffers, core.extras.count == plan.extra.count,
@@ -54,12 +56,12 @@ extension ResidentMegakernel {
         notDone.formUnion(published..<batch.items.count)
         let gpuEnd = ContinuousClock.now
         await shutdown(.drain)
-        return try await batchResult(plan, faults: faults, pending: pending, notDone: notDone,
+        return try await batchResult(plan, core: core, faults: faults, pending: pending, notDone: notDone,
                                             timing: BatchTiming(encode: .zero, gpu: gpuEnd - started, decode: .zero), decodeStart: gpuEnd)
     }
 
     /// The ended kernel's words as a ``BatchResult`` of `plan`.
-    private func batchResult(_ plan: BatchPlan, faults: [SlotFault], pending: [Int], notDone: Set<Int>, timing: BatchTiming,
+    private func batchResult(_ plan: BatchPlan, core: ResidentCore, faults: [SlotFault], pending: [Int], notDone: Set<Int>, timing: BatchTiming,
                              decodeStart: ContinuousClock.Instant) async throws(MegakernelError) -> BatchResult {
         var records: [DebugRecord] = []
         for await record in debugRecords { records.append(record) }
@@ -81,7 +83,13 @@ extension ResidentMegakernel {
     /// A resident error while running a batch, as the one-shot path's error.
     private static func batchError(_ error: ResidentError) -> MegakernelError {
         switch error {
-        case .device(let e): .device(e)
+        // A GL failure is reported as the one-shot path reports it.
+        case .deviceLost(let loss, _):
+            switch loss.cause {
+            case .reset(let status): .device(VyreGLError.contextLost(status: status))
+            case .dispatchFailed(let e): .device(e)
+            case .stalled: .device(error)
+            }
         case .invalidItem(let e): .invalidBatch(e)
         default: .device(error)
         }
@@ -94,12 +102,12 @@ extension ResidentError: DeviceFailure {}
 
 extension ResidentOptions {
     /// Options for running `plan` (``ResidentMegakernel/run(_:)``): its slots, control words,
-    /// tenants, debug log, initial control words and extra buffers, and no linger, so the kernel
-    /// is not dispatched between phases.
+    /// tenants, debug log, initial control words and extra buffers, no linger, so the kernel
+    /// is not dispatched between phases, and no rebuild after a loss (the batch fails with it).
     public init(plan: BatchPlan, workgroups: UInt32? = nil, rounds: UInt32? = nil) {
         let batch = plan.batch
         self.init(slots: plan.slots, controlWords: plan.controlWords, tenants: batch.tenants, debugRecords: batch.debugRecords,
-                  workgroups: workgroups, rounds: rounds, linger: .zero, control: batch.control, buffers: batch.buffers)
+                  workgroups: workgroups, rounds: rounds, linger: .zero, control: batch.control, buffers: batch.buffers, recoveryAttempts: 0)
     }
 }
 

@@ -15,42 +15,67 @@ import Synchronization
 /// store PUBLISHED last and append it to its priority's queue: no lock on that path. A driver
 /// thread keeps the kernel dispatched; a completion thread watches the slots' status words and
 /// hands each op its ``Completion``. No GL call is made per op.
+///
+/// A kernel that is lost (the driver reports a reset, no op ends within
+/// ``ResidentOptions/progressDeadline``, or a dispatch fails) fails every pending op with
+/// ``ResidentError/deviceLost(_:mayHaveRun:)`` and is rebuilt on a new context; submits wait for
+/// the rebuild (``trySubmit(_:)`` throws ``ResidentError/recovering``) and then go on.
 public final class ResidentMegakernel: Sendable {
-    let core: ResidentCore
+    let cores: ResidentCores
 
     /// Builds the resident program from `configuration`, compiles it on `context` (one compile),
     /// allocates the ring, control, queue and debug buffers, and starts the driver and completion
     /// threads. The kernel is first dispatched when the first op arrives.
     /// Metrics go to `metricsFactory` (by default swift-metrics' bootstrapped backend, a no-op
     /// one until the process bootstraps one), each with `metricsDimensions` (a `device`, say);
-    /// the README lists their names.
+    /// the README lists their names. A lost kernel is rebuilt on the context `replacementContext`
+    /// makes from the lost one (by default ``GLContext/reopened()``: the same device and settings).
     public init(context: GLContext, configuration: MegakernelConfiguration = MegakernelConfiguration(),
                 options: ResidentOptions = ResidentOptions(), logger: Logger? = nil,
-                metricsFactory: (any MetricsFactory)? = nil, metricsDimensions: [(String, String)] = []) throws(MegakernelError) {
+                metricsFactory: (any MetricsFactory)? = nil, metricsDimensions: [(String, String)] = [],
+                replacementContext: (@Sendable (GLContext) throws(VyreGLError) -> GLContext)? = nil) throws(MegakernelError) {
         let metrics = ResidentMetrics(factory: metricsFactory ?? MetricsSystem.factory, dimensions: metricsDimensions)
-        core = try ResidentCore(context: context, configuration: configuration, options: options, logger: logger ?? context.logger, metrics: metrics)
-        core.start()
+        // Not `??`: an autoclosure of a typed-throws function type crashes Swift 6.3's SIL generation.
+        var replacement: @Sendable (GLContext) throws(VyreGLError) -> GLContext = Self.reopen
+        if let replacementContext { replacement = replacementContext }
+        cores = try ResidentCores(context: context, configuration: configuration, options: options, logger: logger ?? context.logger,
+                                  metrics: metrics, replacementContext: replacement)
+    }
+
+    @Sendable private static func reopen(_ lost: GLContext) throws(VyreGLError) -> GLContext {
+        try lost.reopened()
     }
 
     deinit {
         // Nothing outlives the kernel: ops not yet run fail, and the threads end before the
         // buffers (freed on the context thread) go.
-        core.stop(.cancel)
+        cores.close(.cancel)
     }
 
     /// The resident program (its GLSL is ``glslSource``).
-    public var program: Program { core.program }
+    public var program: Program { cores.current.program }
     /// The GLSL the resident kernel was compiled from.
-    public var glslSource: String { core.pipeline.lowered.source }
-    /// How long compiling and linking the resident program took.
-    public var compileTime: Duration { core.pipeline.compileTime }
+    public var glslSource: String { cores.current.pipeline.lowered.source }
+    /// How long compiling and linking the resident program took (the last build, after a loss).
+    public var compileTime: Duration { cores.current.pipeline.compileTime }
     /// The geometry in use: workgroups per dispatch, lanes per workgroup, rounds per dispatch.
-    public var geometry: (workgroups: UInt32, lanes: UInt32, rounds: UInt32) { (core.workgroups, core.lanes, core.rounds) }
+    public var geometry: (workgroups: UInt32, lanes: UInt32, rounds: UInt32) {
+        let core = cores.current
+        return (core.workgroups, core.lanes, core.rounds)
+    }
+    /// The context the kernel runs on now: the one it was started on until a loss, then the one it
+    /// was rebuilt on.
+    public var context: GLContext { cores.current.context }
 
     /// Publishes `item` without waiting: throws ``ResidentError/ringFull(slots:)`` when every slot
-    /// is in flight, ``ResidentError/shutDown`` after a shutdown.
+    /// is in flight, ``ResidentError/recovering`` while a lost kernel is rebuilt,
+    /// ``ResidentError/shutDown`` after a shutdown.
     public func trySubmit(_ item: WorkItem) throws(ResidentError) -> ResidentTicket {
-        try core.publish(item)
+        let (ticket, error) = cores.publishing { core -> (ResidentTicket?, ResidentError?) in
+            do throws(ResidentError) { return (try core.publish(item), nil) } catch { return (nil, error) }
+        }
+        if let error { throw error }
+        return ticket!
     }
 
     /// Publishes `items` in order without waiting, each priority's queue tail moved once, so the
@@ -58,7 +83,7 @@ public final class ResidentMegakernel: Sendable {
     /// ring, a shutdown, a bad item): `tickets` are those of the items before it, which were
     /// published, and `stoppedBy` says why the rest were not.
     public func trySubmit(contentsOf items: some Collection<WorkItem>) -> (tickets: [ResidentTicket], stoppedBy: ResidentError?) {
-        contiguous(items) { core.publish($0) }
+        contiguous(items) { items in cores.publishing { core in core.publish(items) } }
     }
 
     /// Publishes `items` in order without waiting, like ``trySubmit(contentsOf:)``, under one
@@ -66,8 +91,8 @@ public final class ResidentMegakernel: Sendable {
     /// once per op. `batch` covers the items published (``ResidentBatchTicket/count``, possibly
     /// none); `stoppedBy` says why the rest were not.
     public func trySubmitBatch(_ items: some Collection<WorkItem>) -> (batch: ResidentBatchTicket, stoppedBy: ResidentError?) {
-        let batch = ResidentBatchTicket(capacity: items.count, spin: core.spin)
-        let (published, stoppedBy) = contiguous(items) { core.publish($0, into: batch, from: 0) }
+        let batch = ResidentBatchTicket(capacity: items.count, spin: cores.spin)
+        let (published, stoppedBy) = contiguous(items) { items in cores.publishing { core in core.publish(items, into: batch, from: 0) } }
         batch.seal(unpublished: items.count - published)
         return (batch, stoppedBy)
     }
@@ -79,26 +104,26 @@ public final class ResidentMegakernel: Sendable {
         return Array(items).withUnsafeBufferPointer(body)
     }
 
-    /// Publishes `item`, waiting for room while the ring is full, and returns its completion.
+    /// Publishes `item`, waiting for room while the ring is full (and for a lost kernel's
+    /// rebuild), and returns its completion.
     public func submit(_ item: WorkItem) async throws(ResidentError) -> Completion {
         try await publishWaiting(item).completion()
     }
 
-    /// Publishes every item (waiting for room as needed) and returns their completions in order.
-    /// One ticket covers them all, so the task is resumed once.
+    /// Publishes every item (waiting for room as needed, and for a lost kernel's rebuild) and
+    /// returns their completions in order. One ticket covers them all, so the task is resumed once.
     public func submit(_ items: [WorkItem]) async throws(ResidentError) -> [Completion] {
-        let batch = ResidentBatchTicket(capacity: items.count, spin: core.spin)
+        let batch = ResidentBatchTicket(capacity: items.count, spin: cores.spin)
         var rest = items[...]
         while !rest.isEmpty {
             // As many as fit at once, each queue's tail moved once; then wait for room.
-            let (published, error) = rest.withUnsafeBufferPointer { core.publish($0, into: batch, from: items.count - rest.count) }
+            let first = items.count - rest.count
+            let (published, error) = rest.withUnsafeBufferPointer { part in
+                cores.publishing { core in core.publish(part, into: batch, from: first) }
+            }
             rest = rest.dropFirst(published)
             if let error {
-                guard case .ringFull = error else {
-                    batch.seal(unpublished: rest.count)
-                    throw error
-                }
-                do throws(ResidentError) { try await waitForRoom() } catch {
+                do throws(ResidentError) { try await waitToRetry(after: error) } catch {
                     batch.seal(unpublished: rest.count)
                     throw error
                 }
@@ -112,47 +137,51 @@ public final class ResidentMegakernel: Sendable {
         try trySubmitWaitingForRoom(item).wait()
     }
 
-    /// Publishes `item` from a thread, blocking while the ring is full, and returns its ticket
-    /// without waiting for it to run.
+    /// Publishes `item` from a thread, blocking while the ring is full (and while a lost kernel is
+    /// rebuilt), and returns its ticket without waiting for it to run.
     public func trySubmitWaitingForRoom(_ item: WorkItem) throws(ResidentError) -> ResidentTicket {
         while true {
-            do throws(ResidentError) { return try core.publish(item) } catch {
-                guard case .ringFull = error else { throw error }
-                core.waitForRoom()
+            do throws(ResidentError) { return try trySubmit(item) } catch {
+                switch error {
+                case .ringFull: cores.current.waitForRoom()
+                case .recovering: cores.waitForRecovery()
+                default: throw error
+                }
             }
         }
     }
 
     private func publishWaiting(_ item: WorkItem) async throws(ResidentError) -> ResidentTicket {
         while true {
-            do throws(ResidentError) { return try core.publish(item) } catch {
-                guard case .ringFull = error else { throw error }
-                try await waitForRoom()
-            }
+            do throws(ResidentError) { return try trySubmit(item) } catch { try await waitToRetry(after: error) }
         }
     }
 
-    /// Suspends until the completion thread frees a slot (or the kernel ends); a cancelled task
-    /// stops waiting with ``ResidentError/waitCancelled``.
-    private func waitForRoom() async throws(ResidentError) {
-        await core.waitForRoomAsync()
+    /// Waits after a refusal that passes (a full ring, a rebuild); rethrows any other. A cancelled
+    /// task stops waiting with ``ResidentError/waitCancelled``.
+    private func waitToRetry(after error: ResidentError) async throws(ResidentError) {
+        switch error {
+        case .ringFull: await cores.current.waitForRoomAsync()
+        case .recovering: await cores.waitForRecoveryAsync()
+        default: throw error
+        }
         if Task.isCancelled { throw .waitCancelled }
     }
 
-    /// Enables or disables `tenant` live. A disabled tenant's new ops stay PUBLISHED (see
-    /// ``telemetry``); enabling it again runs them.
+    /// Enables or disables `tenant` live (kept across a rebuild after a loss). A disabled
+    /// tenant's new ops stay PUBLISHED (see ``telemetry``); enabling it again runs them.
     /// Throws ``ResidentError/tenantOutsideTable(_:tableSize:)`` for a tenant the table does not hold
     /// (whose ops fault with ``FaultReason/tenantOutOfRange`` whatever is set).
     public func setTenant(_ tenant: UInt32, enabled: Bool) throws(ResidentError) {
-        try core.setTenant(tenant, enabled: enabled)
+        try cores.setTenant(tenant, enabled: enabled)
     }
 
     /// Ends the kernel (see ``ShutdownMode``). Later submits throw ``ResidentError/shutDown``.
     public func shutdown(_ mode: ShutdownMode) async {
-        let core = self.core
+        let cores = self.cores
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             Thread.detachNewThread {
-                core.stop(mode)
+                cores.close(mode)
                 c.resume()
             }
         }
@@ -160,23 +189,29 @@ public final class ResidentMegakernel: Sendable {
 
     /// ``shutdown(_:)`` for a thread: blocks the calling thread until the kernel has ended.
     public func shutdownAndWait(_ mode: ShutdownMode) {
-        core.stop(mode)
+        cores.close(mode)
     }
 
-    /// A snapshot of the ring, the counters and the dispatches.
-    public var telemetry: ResidentTelemetry { core.telemetry() }
+    /// A snapshot of the ring, the counters and the dispatches (the counters span every rebuild).
+    public var telemetry: ResidentTelemetry { cores.telemetry() }
 
     /// The PRINTF records, in the order the kernel appended them, while the kernel runs: the log
     /// is drained at every dispatch boundary (so a record arrives within one dispatch of its op),
     /// and records that found the log full are counted in ``ResidentTelemetry/debugRecordsLost``,
-    /// never waited for. The sequence ends when the kernel does. One consumer.
-    public var debugRecords: AsyncStream<DebugRecord> { core.debugRecords }
+    /// never waited for. The sequence goes on across a rebuild and ends when the kernel does. One
+    /// consumer.
+    public var debugRecords: AsyncStream<DebugRecord> { cores.debugRecords }
 
     /// Control word `index` as the kernel left it (an acquiring load of mapped memory).
-    public func controlWord(_ index: Int) -> UInt32 { core.control.value.load(index) }
+    public func controlWord(_ index: Int) -> UInt32 { cores.current.control.value.load(index) }
+
+    /// A test seam: the driver stops dispatching (or starts again), so in-flight ops stop making
+    /// progress as under a hung kernel, and the progress watchdog can be seen to fire.
+    @_spi(Testing) public func haltDispatches(_ halted: Bool) {
+        cores.current.halted.store(halted, ordering: .releasing)
+    }
 }
 
-/// Everything a resident kernel owns; the threads hold it, the public type only fronts it.
 final class ResidentCore: @unchecked Sendable {
     // Set up once, read by every thread.
     let context: GLContext
@@ -199,7 +234,7 @@ final class ResidentCore: @unchecked Sendable {
     let extras: [Owned<DeviceBuffer>]
     let handles: [UInt32: BufferHandle]
     private let started = ContinuousClock.now
-    let debugRecords: AsyncStream<DebugRecord>
+    /// The kernel's PRINTF stream (``ResidentMegakernel/debugRecords``), shared by every core.
     private let debugSink: AsyncStream<DebugRecord>.Continuation
     private let debugDelivered = Atomic<Int>(0)
     private let debugLost = Atomic<Int>(0)
@@ -234,7 +269,23 @@ final class ResidentCore: @unchecked Sendable {
     private let stopState = Atomic<Int>(0)
     private static let running = 0, draining = 1, cancelling = 2, ended = 3
     private let shutdownByOp = Atomic<Bool>(false)
-    private let failure = Mutex<ResidentError?>(nil)
+
+    // Loss: set once, by the driver, when it finds the kernel lost; then it ends, the completion
+    // thread fails what is pending, and `onLost` has the kernel rebuilt.
+    private let loss = Mutex<(cause: DeviceLoss.Cause, ringReadable: Bool)?>(nil)
+    /// Which loss of the kernel this core's would be (its losses before it, plus one).
+    let lossNumber: Int
+    private let onLost: @Sendable (ResidentCore) -> Void
+    /// Set by the completion thread's progress watchdog; the driver takes the kernel for lost.
+    private let stalled = Atomic<Bool>(false)
+    /// In-flight ops that can run, as of the driver's last count (what the watchdog watches).
+    private let runnableOps = Atomic<Int>(0)
+    /// The dispatch in progress: asked for (it may wait behind other jobs on a shared context,
+    /// which the watchdog does not hold against the kernel), and begun on the context thread.
+    private let dispatchAsked = Atomic<Bool>(false)
+    private let dispatchMonitor = SubmissionMonitor()
+    /// The test seam ``ResidentMegakernel/haltDispatches(_:)``: the driver dispatches nothing.
+    let halted = Atomic<Bool>(false)
 
     // Parking: a thread sets its flag, re-checks for work, then waits; a waker that clears the
     // flag signals. So a wake-up is never lost and nobody signals a thread that is not waiting.
@@ -249,8 +300,12 @@ final class ResidentCore: @unchecked Sendable {
 
     let metrics: ResidentMetrics
 
-    init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics) throws(MegakernelError) {
+    init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics,
+         debugSink: AsyncStream<DebugRecord>.Continuation, lossNumber: Int, onLost: @escaping @Sendable (ResidentCore) -> Void) throws(MegakernelError) {
         self.metrics = metrics
+        self.debugSink = debugSink
+        self.lossNumber = lossNumber
+        self.onLost = onLost
         let controlWords: [UInt32]
         let debugWords: [UInt32]
         do throws(ProtocolError) {
@@ -259,7 +314,6 @@ final class ResidentCore: @unchecked Sendable {
         } catch { throw .invalidBatch(error) }
         (workgroups, rounds) = try Self.geometry(options, on: context)
         spin = options.spin ?? (context.info.isSoftware ? .zero : .microseconds(50))
-        (debugRecords, debugSink) = AsyncStream.makeStream(of: DebugRecord.self, bufferingPolicy: .unbounded)
         self.context = context
         self.options = options
         self.logger = logger
@@ -402,7 +456,8 @@ final class ResidentCore: @unchecked Sendable {
     /// moves once at the end, so the kernel takes the items up together.
     private func publish(_ items: UnsafeBufferPointer<WorkItem>, holder: (Int) -> TicketHolder) -> ResidentError? {
         guard !items.isEmpty else { return nil }
-        guard accepting.load(ordering: .acquiring) else { return .shutDown }
+        // A lost core refuses as `recovering`: the kernel retries on the core that replaces it.
+        guard accepting.load(ordering: .acquiring) else { return isLost ? .recovering : .shutDown }
         // Checked first: what stops the batch is the first item that cannot go, in order.
         var failed: ResidentError? = nil
         var valid = 0
@@ -659,18 +714,21 @@ final class ResidentCore: @unchecked Sendable {
     // MARK: the driver thread
 
     /// Keeps the kernel dispatched while ops can run (and for the linger after), queues again the
-    /// slots a dispatch claimed but did not run, and ends when shut down.
+    /// slots a dispatch claimed but did not run, and ends when shut down or found lost.
     private func drive() {
         var lingerUntil = ContinuousClock.now
-        let rounds = self.rounds
         let step = DispatchStep(groups: WorkgroupSize(workgroups), parameters: ["iterations": rounds, "starvation": options.starvationGuard])
-        let dispatchOptions = DispatchOptions(timeout: options.dispatchTimeout)
         var sinceLostCheck = 0
         var lastRan = queues.value.load(ResidentLayout.completedWord)
         // In-flight ops that cannot run (parked behind a disabled tenant or SHUTDOWN), as of the
         // last full look: between looks, the rest are taken to be runnable.
         var held = 0
         while true {
+            if stalled.load(ordering: .acquiring) {
+                // The watchdog fired between dispatches: nothing runs, so the ring can be read.
+                lose(.stalled(options.progressDeadline ?? options.dispatchTimeout), ringReadable: true)
+                break
+            }
             // Lanes lose a claim only when the driver ends their loop early: look for such slots
             // every 16 dispatches, or at once when a dispatch ran nothing while ops wait.
             let ran = queues.value.load(ResidentLayout.completedWord)
@@ -688,6 +746,7 @@ final class ResidentCore: @unchecked Sendable {
             } else {
                 runnable = max(0, inFlight.load(ordering: .acquiring) - held)
             }
+            runnableOps.store(runnable, ordering: .releasing)
             let stop = stopState.load(ordering: .acquiring)
             if stop == Self.cancelling || (stop == Self.draining && runnable == 0) { break }
             if settling && runnable == 0 {
@@ -702,36 +761,76 @@ final class ResidentCore: @unchecked Sendable {
                 }
                 continue
             }
-            do throws(VyreGLError) {
-                let began = ContinuousClock.now
-                _ = try context.submit(pipeline, steps: [step], buffers: handles, options: dispatchOptions)
-                let took = ContinuousClock.now - began
-                let nanoseconds = Int(took.components.seconds) * 1_000_000_000 + Int(took.components.attoseconds / 1_000_000_000)
-                dispatchNanoseconds.add(nanoseconds, ordering: .relaxed)
-                metrics.dispatchDuration.recordNanoseconds(Int64(nanoseconds))
-            } catch {
-                logger.error("resident dispatch failed", metadata: ["error": "\(error)"])
-                failure.withLock { $0 = .device(error) }
-                break
+            if halted.load(ordering: .acquiring) {
+                // The test seam: no dispatch, as though the kernel had hung.
+                usleep(1000)
+                continue
             }
-            dispatches.add(1, ordering: .relaxed)
-            metrics.dispatches.increment()
-            drainDebugLog()
-            // SHUTDOWN set while no shutdown was asked for: an op set it (cancel sets it too).
-            if control.value.load(RingProtocol.Control.shutdown) != 0, stopRequested == 0, !shutdownByOp.exchange(true, ordering: .acquiringAndReleasing) {
-                // A SHUTDOWN op ran: later ops stay PUBLISHED; stop taking new ones.
-                accepting.store(false, ordering: .releasing)
-                _ = stopState.compareExchange(expected: Self.running, desired: Self.draining, ordering: .acquiringAndReleasing)
-            }
+            guard dispatch(step) else { break }
         }
         drainDebugLog()
-        debugSink.finish()
         stopState.store(Self.ended, ordering: .sequentiallyConsistent)
         wake(completerIdle, completerWake)
         // Settling callers go on: the completion thread fails what is left.
         for waiter in settleWaiters.withLock({ w in defer { w = [] }; return w }) { waiter.resume() }
         driverDone.signal()
     }
+
+    /// Runs one dispatch of the kernel and what follows it (the debug log; a SHUTDOWN op's stop).
+    /// Returns false when the dispatch failed, and the kernel is lost.
+    private func dispatch(_ step: DispatchStep) -> Bool {
+        do throws(VyreGLError) {
+            let began = ContinuousClock.now
+            dispatchAsked.store(true, ordering: .releasing)
+            defer { dispatchAsked.store(false, ordering: .releasing) }
+            _ = try context.submit(pipeline, steps: [step], buffers: handles, options: DispatchOptions(timeout: options.dispatchTimeout), monitor: dispatchMonitor)
+            let took = ContinuousClock.now - began
+            let nanoseconds = Int(took.components.seconds) * 1_000_000_000 + Int(took.components.attoseconds / 1_000_000_000)
+            dispatchNanoseconds.add(nanoseconds, ordering: .relaxed)
+            metrics.dispatchDuration.recordNanoseconds(Int64(nanoseconds))
+        } catch {
+            switch error {
+            case .contextLost(let status):
+                lose(.reset(status: status), ringReadable: false)
+            case .timeout(_, _, let stopped):
+                // Stopped by the progress watchdog, or by the dispatch's own timeout; a dispatch that
+                // would not stop may still write the ring.
+                let deadline = stalled.load(ordering: .acquiring) ? options.progressDeadline ?? options.dispatchTimeout : options.dispatchTimeout
+                lose(.stalled(deadline), ringReadable: stopped)
+            default:
+                lose(.dispatchFailed(error), ringReadable: false)
+            }
+            return false
+        }
+        dispatches.add(1, ordering: .relaxed)
+        metrics.dispatches.increment()
+        drainDebugLog()
+        // SHUTDOWN set while no shutdown was asked for: an op set it (cancel sets it too).
+        if control.value.load(RingProtocol.Control.shutdown) != 0, stopRequested == 0, !shutdownByOp.exchange(true, ordering: .acquiringAndReleasing) {
+            // A SHUTDOWN op ran: later ops stay PUBLISHED; stop taking new ones.
+            accepting.store(false, ordering: .releasing)
+            _ = stopState.compareExchange(expected: Self.running, desired: Self.draining, ordering: .acquiringAndReleasing)
+        }
+        return true
+    }
+
+    /// Takes the kernel for lost (the driver, which then ends): new ops are refused as
+    /// `recovering`, and what is pending fails with the loss once the driver has ended.
+    /// `ringReadable`: no dispatch runs or can run, so the slots' status words are the truth.
+    private func lose(_ cause: DeviceLoss.Cause, ringReadable: Bool) {
+        loss.withLock { if $0 == nil { $0 = (cause, ringReadable) } }
+        accepting.store(false, ordering: .releasing)
+        logger.error("the resident kernel was lost; pending ops fail and it is rebuilt", metadata: ["cause": "\(cause)", "loss": "\(lossNumber)"])
+        metrics.lost(cause)
+        // The rebuild begins now (waiting submits wait for it rather than retry); it first waits
+        // for this driver and the completion thread to end.
+        onLost(self)
+    }
+
+    /// Whether the driver found the kernel lost.
+    var isLost: Bool { loss.withLock { $0 != nil } }
+    /// Why the kernel was lost, if it was.
+    var lossCause: DeviceLoss.Cause? { loss.withLock { $0?.cause } }
 
     /// Callers of ``settle()`` waiting for the driver.
     private let settleWaiters = Mutex<[CheckedContinuation<Void, Never>]>([])
@@ -888,6 +987,8 @@ final class ResidentCore: @unchecked Sendable {
         var quietSince = ContinuousClock.now
         var seen: UInt32 = 0
         var lastBusy = ContinuousClock.now
+        // Since when runnable ops have been in flight with none ending (the progress watchdog).
+        var progressSince = ContinuousClock.now
         while true {
             var progressed = false
             // The kernel adds every entry it ran to `completed` after the round: while that word
@@ -916,11 +1017,19 @@ final class ResidentCore: @unchecked Sendable {
                 failRemaining(shutdownByOp.load(ordering: .acquiring) ? .shutdownOp : stopRequested == Self.cancelling ? .cancelled : .tenantDisabled)
                 break
             }
+            let now = ContinuousClock.now
+            // Not stuck: an op ended, none can run, or the dispatch waits for the context thread
+            // (behind other work on a shared context).
+            if progressed || runnableOps.load(ordering: .acquiring) == 0 || (dispatchAsked.load(ordering: .acquiring) && !dispatchMonitor.isRunning) {
+                progressSince = now
+            }
             if progressed {
                 quiet = 0
-                lastBusy = .now
+                lastBusy = now
                 roomMade()
             } else if inFlight.load(ordering: .acquiring) == 0 {
+                quiet = 0
+                progressSince = now
                 // While the kernel lingers for a next op, stay awake (yielding the core): a
                 // parked thread costs the next publish a wake-up call, and its round trip the
                 // wake-up itself, each longer than the round trip.
@@ -935,13 +1044,26 @@ final class ResidentCore: @unchecked Sendable {
                 // trip takes microseconds and a sleep costs tens of them; then back off, so ops held
                 // by a disabled tenant do not keep a core busy.
                 quiet += 1
-                if quiet == 1 { quietSince = .now }
-                let waited = ContinuousClock.now - quietSince
+                if quiet == 1 { quietSince = now }
+                watch(noProgressFor: now - progressSince)
+                let waited = now - quietSince
                 if waited < .microseconds(200) { sched_yield() } else { usleep(waited < .milliseconds(20) ? 20 : 500) }
             }
         }
         roomMade()
         completerDone.signal()
+    }
+
+    /// The progress watchdog (completion thread): once ops that can run have gone `waited` with none
+    /// ending, past ``ResidentOptions/progressDeadline``, stops the kernel's dispatch (its loops
+    /// poll the abort word; another caller's work on a shared context is left be) and has the
+    /// driver take the kernel for lost.
+    private func watch(noProgressFor waited: Duration) {
+        guard let deadline = options.progressDeadline, waited >= deadline, runnableOps.load(ordering: .acquiring) > 0,
+              !stalled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        logger.error("the resident kernel made no progress; stopping it", metadata: ["deadline": "\(deadline)", "inFlight": "\(inFlight.load(ordering: .relaxed))"])
+        dispatchMonitor.abort()
+        wake(driverIdle, driverWake)
     }
 
     /// Ends a pass of the completion thread: counts its batch tickets down and hands back the
@@ -994,11 +1116,20 @@ final class ResidentCore: @unchecked Sendable {
         return [index: control.value.load(RingProtocol.Control.observableBase + index)]
     }
 
-    /// Fails every op still in flight (only once no dispatch runs), with the device's error if a
-    /// dispatch failed.
+    /// Fails every op still in flight (only once no dispatch runs): with the loss, if the kernel
+    /// was lost, else as not run for `reason`.
     private func failRemaining(_ reason: NotRunReason) {
-        let error: ResidentError = failure.withLock { $0 } ?? .notRun(reason)
-        for slot in 0..<layout.slots { fail(slot, with: error) }
+        guard let lost = loss.withLock({ $0 }) else {
+            for slot in 0..<layout.slots { fail(slot, with: .notRun(reason)) }
+            return
+        }
+        let loss = DeviceLoss(cause: lost.cause, number: lossNumber)
+        for slot in 0..<layout.slots {
+            // Lanes move a slot from PUBLISHED before they run it: where the ring can be trusted,
+            // an op still PUBLISHED never started.
+            let untouched = lost.ringReadable && ring.value.load(slot * RingProtocol.slotWords) == SlotStatus.published.rawValue
+            fail(slot, with: .deviceLost(loss, mayHaveRun: !untouched))
+        }
     }
 
     /// Fails the op in `slot` with `error` and frees the slot, if an op is in flight there (only
@@ -1075,7 +1206,8 @@ final class ResidentCore: @unchecked Sendable {
                                  dispatches: dispatches.load(ordering: .relaxed),
                                  dispatchTime: .nanoseconds(dispatchNanoseconds.load(ordering: .relaxed)), submitted: submitted.load(ordering: .relaxed), completed: done,
                                  inFlight: inFlight.load(ordering: .relaxed), opsPerSecond: seconds > 0 ? Double(done) / seconds : 0,
-                                 debugRecordsDelivered: debugDelivered.load(ordering: .relaxed), debugRecordsLost: debugLost.load(ordering: .relaxed))
+                                 debugRecordsDelivered: debugDelivered.load(ordering: .relaxed), debugRecordsLost: debugLost.load(ordering: .relaxed),
+                                 recoveries: 0)
     }
 }
 

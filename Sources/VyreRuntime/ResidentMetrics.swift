@@ -25,6 +25,11 @@ struct ResidentMetrics: Sendable {
     /// PRINTF records handed to `debugRecords`, and those the full log lost.
     let debugDelivered: Counter
     let debugLost: Counter
+    /// Losses of the kernel by cause, and the rebuilds that followed.
+    private let lostReset: Counter
+    private let lostStalled: Counter
+    private let lostDispatch: Counter
+    let recoveries: Counter
 
     static let prefix = "vyre_gl_resident_"
 
@@ -44,5 +49,17 @@ struct ResidentMetrics: Sendable {
         dispatchDuration = timer("dispatch_seconds")
         debugDelivered = counter("debug_records_delivered_total")
         debugLost = counter("debug_records_lost_total")
+        lostReset = counter("losses_total", [("cause", "reset")])
+        lostStalled = counter("losses_total", [("cause", "stalled")])
+        lostDispatch = counter("losses_total", [("cause", "dispatch_failed")])
+        recoveries = counter("recoveries_total")
+    }
+
+    func lost(_ cause: DeviceLoss.Cause) {
+        switch cause {
+        case .reset: lostReset.increment()
+        case .stalled: lostStalled.increment()
+        case .dispatchFailed: lostDispatch.increment()
+        }
     }
 }

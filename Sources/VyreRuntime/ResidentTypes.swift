@@ -44,13 +44,25 @@ public struct ResidentOptions: Sendable, Hashable {
     /// and waking cost more than a round trip, and none on a software renderer, whose cores the
     /// spinning would take from the kernel (a round of it took 85 us instead of a few on 2 cores).
     public var spin: Duration?
+    /// How long ops that can run may be in flight with none ending before the kernel is taken for
+    /// stuck (the completion thread's watchdog): the kernel's dispatch is stopped, every pending op
+    /// fails with ``ResidentError/deviceLost(_:mayHaveRun:)``, and the kernel is rebuilt. Neither
+    /// ops held by a disabled tenant nor time the dispatch waits behind other jobs on a shared
+    /// context count. nil: only ``dispatchTimeout`` bounds a dispatch.
+    public var progressDeadline: Duration?
+    /// How many times in a row a lost kernel (a reset, a stall, a failed dispatch) is rebuilt on a
+    /// new context before the kernel gives up and refuses ops with
+    /// ``ResidentError/unrecoverable(_:)``; 0 never rebuilds.
+    public var recoveryAttempts: Int
 
     /// The defaults: 1024 slots, 224 control words (64 observables), tenant 0 enabled, 64 debug
     /// records, device-picked geometry, a starvation guard of 16 rounds, a 2 ms linger, a 10 s
-    /// dispatch timeout, no initial control words beyond the tenant table, zeroed extra buffers.
+    /// dispatch timeout, no initial control words beyond the tenant table, zeroed extra buffers,
+    /// a 20 s progress deadline and 3 rebuilds after a loss.
     public init(slots: Int = 1024, controlWords: Int = 224, tenants: Int = 1, debugRecords: Int = 64, workgroups: UInt32? = nil,
                 rounds: UInt32? = nil, starvationGuard: UInt32 = 16, linger: Duration = .milliseconds(2), dispatchTimeout: Duration = .seconds(10),
-                control: [Int: UInt32] = [:], buffers: [String: [UInt32]] = [:], placement: MappedPlacement = .driverChoice, spin: Duration? = nil) {
+                control: [Int: UInt32] = [:], buffers: [String: [UInt32]] = [:], placement: MappedPlacement = .driverChoice, spin: Duration? = nil,
+                progressDeadline: Duration? = .seconds(20), recoveryAttempts: Int = 3) {
         self.slots = slots
         self.controlWords = controlWords
         self.tenants = tenants
@@ -64,6 +76,8 @@ public struct ResidentOptions: Sendable, Hashable {
         self.buffers = buffers
         self.placement = placement
         self.spin = spin
+        self.progressDeadline = progressDeadline
+        self.recoveryAttempts = recoveryAttempts
     }
 }
 
@@ -114,8 +128,17 @@ public enum ResidentError: DiagnosticError, Sendable {
     case tenantOutsideTable(UInt32, tableSize: Int)
     /// The item breaks the protocol (too many args).
     case invalidItem(ProtocolError)
-    /// A dispatch failed; every op pending then fails with it, and the kernel stops.
-    case device(VyreGLError)
+    /// The kernel was lost while the op was pending (see ``DeviceLoss``): every pending op fails
+    /// with this, and the kernel is rebuilt on a new context. `mayHaveRun` is false only where the
+    /// ring shows the op was never started (it was still PUBLISHED when a stuck dispatch was
+    /// stopped); after a reset nothing the device wrote is trusted, so it is true.
+    case deviceLost(DeviceLoss, mayHaveRun: Bool)
+    /// The kernel is being rebuilt after a loss (``trySubmit(_:)`` only; the waiting submits wait
+    /// for the rebuild).
+    case recovering
+    /// The kernel was lost and rebuilding it failed ``ResidentOptions/recoveryAttempts`` times in
+    /// a row (`rebuildError`, the last failure), or rebuilding is off (nil); it accepts no more ops.
+    case unrecoverable(DeviceLoss, rebuildError: MegakernelError?)
 
     public var diagnostics: [Diagnostic] {
         switch self {
@@ -131,10 +154,47 @@ public enum ResidentError: DiagnosticError, Sendable {
             [Diagnostic("tenant \(tenant) is outside the tenant table of \(counted(size, "tenant")), so it cannot be enabled or disabled (its ops fault as out of range)", fix: "use a tenant id below \(size), or a larger table (control[\(RingProtocol.Control.tenantTableSize)])")]
         case .invalidItem(let e):
             e.diagnostics
-        case .device(let e):
-            e.diagnostics.map { $0.within("the resident kernel's dispatch failed") }
+        case .deviceLost(let loss, let mayHaveRun):
+            [Diagnostic("the resident kernel was lost while the op was pending (\(loss.cause.description)); the op \(mayHaveRun ? "may have run" : "did not run")",
+                        fix: mayHaveRun ? "submit it again if running it twice is harmless, else check its effects first; the kernel is rebuilt on a new context"
+                                        : "submit it again; the kernel is rebuilt on a new context")]
+        case .recovering:
+            [Diagnostic("the resident kernel is being rebuilt after it was lost, and takes no ops until it is", fix: "try again shortly, or use submit(_:) to wait for the rebuild")]
+        case .unrecoverable(let loss, nil):
+            [Diagnostic("the resident kernel was lost (\(loss.cause.description)) and rebuilding is off (ResidentOptions.recoveryAttempts is 0), so it takes no more ops", fix: "start a new ResidentMegakernel, or allow rebuilds with ResidentOptions.recoveryAttempts")]
+        case .unrecoverable(let loss, let e?):
+            e.diagnostics.map { $0.within("the resident kernel was lost (\(loss.cause.description)) and could not be rebuilt") }
         }
     }
+}
+
+/// How a resident kernel was lost.
+public struct DeviceLoss: Sendable, CustomStringConvertible {
+    /// What happened.
+    public enum Cause: Sendable, CustomStringConvertible {
+        /// The driver reported a graphics reset (`glGetGraphicsResetStatus` on the robust,
+        /// lose-context-on-reset context): the GPU hung, was reset or was removed.
+        case reset(status: String)
+        /// No op ended for this long while ops that could run were in flight (the progress
+        /// watchdog), or a dispatch ran past ``ResidentOptions/dispatchTimeout``.
+        case stalled(Duration)
+        /// A dispatch failed with this GL error.
+        case dispatchFailed(VyreGLError)
+
+        public var description: String {
+            switch self {
+            case .reset(let status): "the GL context was reset: \(status)"
+            case .stalled(let d): "no op ended for \(d / .milliseconds(1) >= 1000 ? "\(Int(d / .seconds(1))) s" : "\(Int(d / .milliseconds(1))) ms") while ops could run"
+            case .dispatchFailed(let e): "a dispatch failed: \(e.diagnostics.map(\.problem).joined(separator: "; "))"
+            }
+        }
+    }
+
+    public var cause: Cause
+    /// Which loss of this kernel it was, from 1.
+    public var number: Int
+
+    public var description: String { "loss \(number): \(cause)" }
 }
 
 /// A snapshot of a resident kernel's state.
@@ -165,4 +225,6 @@ public struct ResidentTelemetry: Sendable, Hashable {
     /// PRINTF records that found the log full (it holds ``ResidentOptions/debugRecords`` per
     /// dispatch), counted rather than waited for.
     public var debugRecordsLost: Int
+    /// Times the kernel was lost and rebuilt on a new context (the counts above span them all).
+    public var recoveries: Int
 }

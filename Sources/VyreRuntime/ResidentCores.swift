@@ -1,0 +1,226 @@
+import VyreGL
+import VyreProtocol
+import Logging
+import Foundation
+import Synchronization
+
+/// The core a resident kernel runs on now, and the rebuilding of a lost one on a new context.
+///
+/// Producers reach the current core with one atomic load and no reference count: a core is never
+/// freed before the kernel, so a producer that loaded a core just as it was replaced still writes
+/// into live memory, and that core's end fails what it publishes there (as after a shutdown).
+/// A lost core refuses new ops as `recovering`; the kernel then retries on the core that replaced
+/// it, or waits for the rebuild.
+final class ResidentCores: Sendable {
+    private let currentCore: Atomic<Unmanaged<ResidentCore>>
+    private let configuration: MegakernelConfiguration
+    private let options: ResidentOptions
+    private let logger: Logger
+    private let metrics: ResidentMetrics
+    private let replacementContext: @Sendable (GLContext) throws(VyreGLError) -> GLContext
+    let debugRecords: AsyncStream<DebugRecord>
+    private let debugSink: AsyncStream<DebugRecord>.Continuation
+    /// How long waiting threads spin before they sleep (the same for every core).
+    let spin: Duration
+
+    private struct State: ~Copyable {
+        /// Every core the kernel has had, the current one last; kept until the kernel goes.
+        var cores: [ResidentCore] = []
+        var recovering = false
+        var closed = false
+        /// Set when rebuilding gave up: what submits are refused with.
+        var gaveUp: ResidentError?
+        /// Tenants switched live, applied again to a rebuilt core.
+        var tenants: [UInt32: Bool] = [:]
+        /// Who waits for a rebuild to end.
+        var tasks: [CheckedContinuation<Void, Never>] = []
+        var threads: [DispatchSemaphore] = []
+    }
+    private let state = Mutex(State())
+    /// Entered while a rebuild runs, so closing waits for it.
+    private let rebuilding = DispatchGroup()
+
+    init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics,
+         replacementContext: @escaping @Sendable (GLContext) throws(VyreGLError) -> GLContext) throws(MegakernelError) {
+        self.configuration = configuration
+        self.options = options
+        self.logger = logger
+        self.metrics = metrics
+        self.replacementContext = replacementContext
+        (debugRecords, debugSink) = AsyncStream.makeStream(of: DebugRecord.self, bufferingPolicy: .unbounded)
+        // A core's loss callback holds this weakly, and the first core is built before `self`
+        // is whole: it gets its callback through a box filled in below.
+        let owner = WeakOwner()
+        let first = try ResidentCore(context: context, configuration: configuration, options: options, logger: logger, metrics: metrics,
+                                     debugSink: debugSink, lossNumber: 1, onLost: { owner.value?.lost($0) })
+        spin = first.spin
+        currentCore = Atomic(Unmanaged.passUnretained(first))
+        state.withLock { $0.cores.append(first) }
+        owner.value = self
+        first.start()
+    }
+
+    /// The core in use, retained (for callers that keep it across suspensions).
+    var current: ResidentCore { currentCore.load(ordering: .acquiring).takeUnretainedValue() }
+
+    /// Runs a publish (`body`, which returns what it published and why it stopped) on the current
+    /// core; when that core refused as lost and has been replaced, on the new one. A refusal
+    /// while the rebuild runs comes back as `recovering`, or as what ended the kernel.
+    func publishing<R>(_ body: (ResidentCore) -> (R, ResidentError?)) -> (R, ResidentError?) {
+        while true {
+            let used = currentCore.load(ordering: .acquiring)
+            let (result, error) = used._withUnsafeGuaranteedRef(body)
+            guard case .recovering? = error else { return (result, error) }
+            if currentCore.load(ordering: .acquiring).toOpaque() != used.toOpaque() { continue }
+            return (result, state.withLock { s in s.closed ? .shutDown : s.gaveUp ?? (s.recovering ? .recovering : nil) } ?? .recovering)
+        }
+    }
+
+    /// Blocks the calling thread until a rebuild under way has ended.
+    func waitForRecovery() {
+        let semaphore = DispatchSemaphore(value: 0)
+        let waiting = state.withLock { s -> Bool in
+            guard s.recovering else { return false }
+            s.threads.append(semaphore)
+            return true
+        }
+        if waiting { semaphore.wait() }
+    }
+
+    /// Suspends until a rebuild under way has ended.
+    func waitForRecoveryAsync() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let waiting = state.withLock { s -> Bool in
+                guard s.recovering else { return false }
+                s.tasks.append(c)
+                return true
+            }
+            if !waiting { c.resume() }
+        }
+    }
+
+    func setTenant(_ tenant: UInt32, enabled: Bool) throws(ResidentError) {
+        // Under the lock a rebuild swaps cores under, so the new core gets every switch.
+        let result = state.withLock { s -> ResidentError? in
+            do throws(ResidentError) { try current.setTenant(tenant, enabled: enabled) } catch { return error }
+            s.tenants[tenant] = enabled
+            return nil
+        }
+        if let result { throw result }
+    }
+
+    // MARK: loss and rebuild
+
+    /// A core's driver found it lost (on its driver thread): rebuild on a new context.
+    private func lost(_ core: ResidentCore) {
+        let rebuild = state.withLock { s -> Bool in
+            guard !s.closed, s.gaveUp == nil, !s.recovering, s.cores.last === core else { return false }
+            s.recovering = true
+            rebuilding.enter()
+            return true
+        }
+        guard rebuild else { return }
+        Thread.detachNewThread { [self] in
+            defer { rebuilding.leave() }
+            self.rebuild(after: core)
+        }
+    }
+
+    /// Ends the lost core (every op pending on it fails), then builds and starts a core on a new
+    /// context, up to ``ResidentOptions/recoveryAttempts`` times; gives up after that.
+    private func rebuild(after lost: ResidentCore) {
+        lost.stop(.cancel)
+        let loss = DeviceLoss(cause: lost.lossCause ?? .stalled(options.dispatchTimeout), number: lost.lossNumber)
+        var lastError: MegakernelError? = nil
+        for attempt in 0..<options.recoveryAttempts {
+            if attempt > 0 { Thread.sleep(forTimeInterval: 0.1 * Double(1 << min(attempt - 1, 6))) }
+            if state.withLock({ $0.closed }) { break }
+            do throws(MegakernelError) {
+                let core = try build(after: lost)
+                if swapIn(core) {
+                    metrics.recoveries.increment()
+                    logger.notice("the resident kernel was rebuilt on a new context", metadata: ["loss": "\(loss.number)", "renderer": "\(core.context.info.renderer)"])
+                } else {
+                    core.stop(.cancel)
+                }
+                return
+            } catch {
+                lastError = error
+                logger.error("rebuilding the lost resident kernel failed", metadata: ["attempt": "\(attempt + 1)", "error": "\(error)"])
+            }
+        }
+        finishRecovery(gaveUp: .unrecoverable(loss, rebuildError: lastError))
+    }
+
+    private func build(after lost: ResidentCore) throws(MegakernelError) -> ResidentCore {
+        let context: GLContext
+        do throws(VyreGLError) { context = try replacementContext(lost.context) } catch { throw .device(error) }
+        return try ResidentCore(context: context, configuration: configuration, options: options, logger: logger, metrics: metrics,
+                                debugSink: debugSink, lossNumber: lost.lossNumber + 1, onLost: { [weak self] in self?.lost($0) })
+    }
+
+    /// Makes `core` the current one, with the tenants switched live, and wakes who waited for it;
+    /// false when the kernel was closed meanwhile.
+    private func swapIn(_ core: ResidentCore) -> Bool {
+        let (swapped, tasks, threads) = state.withLock { s -> (Bool, [CheckedContinuation<Void, Never>], [DispatchSemaphore]) in
+            guard !s.closed else { return (false, [], []) }
+            for (tenant, enabled) in s.tenants { try? core.setTenant(tenant, enabled: enabled) }
+            core.start()
+            s.cores.append(core)
+            currentCore.store(Unmanaged.passUnretained(core), ordering: .releasing)
+            s.recovering = false
+            defer { s.tasks = []; s.threads = [] }
+            return (true, s.tasks, s.threads)
+        }
+        for c in tasks { c.resume() }
+        for t in threads { t.signal() }
+        return swapped
+    }
+
+    private func finishRecovery(gaveUp: ResidentError?) {
+        let (tasks, threads) = state.withLock { s -> ([CheckedContinuation<Void, Never>], [DispatchSemaphore]) in
+            s.recovering = false
+            if let gaveUp, !s.closed { s.gaveUp = gaveUp }
+            defer { s.tasks = []; s.threads = [] }
+            return (s.tasks, s.threads)
+        }
+        if let gaveUp { logger.critical("the resident kernel was lost and could not be rebuilt", metadata: ["error": "\(gaveUp)"]) }
+        for c in tasks { c.resume() }
+        for t in threads { t.signal() }
+    }
+
+    // MARK: shutdown and telemetry
+
+    /// Ends the kernel: a rebuild under way is let finish (or give up), then the current core
+    /// ends as `mode` says, and the PRINTF stream ends.
+    func close(_ mode: ShutdownMode) {
+        state.withLock { $0.closed = true }
+        rebuilding.wait()
+        current.stop(mode)
+        finishRecovery(gaveUp: nil)
+        debugSink.finish()
+    }
+
+    /// The current core's snapshot, with the counters of every core before it added.
+    func telemetry() -> ResidentTelemetry {
+        let cores = state.withLock { $0.cores }
+        var t = cores.last!.telemetry()
+        for core in cores.dropLast() {
+            let old = core.telemetry()
+            t.dispatches += old.dispatches
+            t.dispatchTime += old.dispatchTime
+            t.submitted += old.submitted
+            t.completed += old.completed
+            t.debugRecordsDelivered += old.debugRecordsDelivered
+            t.debugRecordsLost += old.debugRecordsLost
+        }
+        t.recoveries = cores.count - 1
+        return t
+    }
+}
+
+/// A weak reference filled in after the fact (the first core's loss callback).
+private final class WeakOwner: @unchecked Sendable {
+    // Written once, in `ResidentCores.init`, before the core it serves is started.
+    weak var value: ResidentCores?
+}
