@@ -22,6 +22,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
     @Flag(help: "Run the batch through a resident megakernel started for it: each phase is published into the live ring after the previous one completed. The output is the one-shot run's.")
     var resident = false
+    @Option(help: ArgumentHelp("Write a ring log of the run to LOG: every op with its phase, epoch and outcome, and the words the run left ('vyre-gl replay LOG' runs it again and compares).", valueName: "LOG"))
+    var record: String?
     @OptionGroup var deviceOptions: DeviceOptions
 
     func validate() throws {
@@ -37,6 +39,11 @@ struct RunCommand: ParsableCommand {
             let plan = try decoded.batch.plan(extraBuffers: configuration.extraBuffers)
             let context = try CLI.openContext(deviceOptions)
             let (result, compileTime) = resident ? try Self.runResident(plan, context, configuration) : try Self.runOneShot(plan, context, configuration)
+            if let record {
+                let log = RingLog(mode: resident ? .resident : .oneShot, device: context.info.renderer, workgroupSize: configuration.workgroupSize,
+                                  opcodeProgram: decoded.programBytes, plan: plan, result: result)
+                try OutputFiles.write(log.encoded(), to: record)
+            }
             let report = BatchReport(plan: plan, result: result, renderer: context.info.renderer, compileTime: compileTime)
             if json { try Output.json(report.json) } else { try report.printText(source: batch) }
             if !result.allDone {
@@ -58,15 +65,18 @@ struct RunCommand: ParsableCommand {
     }
 
     /// Reads and decodes the batch and the opcode program; nothing is dispatched on bad input.
-    static func load(batch path: String, program: String?) throws -> (batch: Batch, configuration: MegakernelConfiguration) {
+    static func load(batch path: String, program: String?) throws -> (batch: Batch, configuration: MegakernelConfiguration, programBytes: [UInt8]) {
         let batch: Batch
         do { batch = try Batch(json: try InputFile.read(path, what: "batch file")) } catch let e as ProgramJSONError {
             throw CLIFailure(status: .badInput, diagnostics: e.diagnostics.map { $0.located(in: quoteForMessage(path, limit: 160)) })
         }
-        guard let program else { return (batch, MegakernelConfiguration()) }
-        do { return (batch, try MegakernelConfiguration(json: try InputFile.read(program, what: "opcode program file"))) } catch let e as ProgramJSONError {
-            throw CLIFailure(status: .badInput, diagnostics: e.diagnostics.map { $0.located(in: quoteForMessage(program, limit: 160)) })
+        guard let program else { return (batch, MegakernelConfiguration(), []) }
+        let bytes = try InputFile.read(program, what: "opcode program file")
+        let configuration: MegakernelConfiguration
+        do throws(ProgramJSONError) { configuration = try MegakernelConfiguration(json: bytes) } catch {
+            throw CLIFailure(status: .badInput, diagnostics: error.diagnostics.map { $0.located(in: quoteForMessage(program, limit: 160)) })
         }
+        return (batch, configuration, bytes)
     }
 
     /// Megakernel errors in the command line's words, with their exit status.
