@@ -38,7 +38,7 @@ extension MegakernelConformance {
                                                 options: ResidentOptions(plan: plan, rounds: 8))
             let r = try await kernel.run(plan)
             let m = try model.run(batch)
-            let once = try megakernel.run(plan)
+            let once = try await megakernel.run(plan)
             let d = difference(r, m).map { "resident: \($0)" } ?? difference(once, m).map { "one-shot: \($0)" }
             return ConformanceOutcome(name: name, passed: d == nil, detail: d, gpuTime: r.timing.gpu)
         } catch {

@@ -14,13 +14,15 @@ public final class SubmissionMonitor: Sendable {
     /// happen under the lock, and the submission lets go under it before it disarms, so an
     /// abort never reaches a later submission.
     private let armedBlock = Mutex<StatusBlock?>(nil)
-    private let running = Atomic<Bool>(false)
+    /// When the watched submission began on the context thread; nil while none runs.
+    private let began = Mutex<ContinuousClock.Instant?>(nil)
     private let abortWanted = Atomic<Bool>(false)
 
     public init() {}
 
-    /// Whether the watched submission is on the context thread now.
-    public var isRunning: Bool { running.load(ordering: .acquiring) }
+    /// Since when the watched submission has been on the context thread (not merely queued
+    /// there); nil while none is.
+    public var runningSince: ContinuousClock.Instant? { began.withLock { $0 } }
 
     /// Stops the watched submission: now if it runs, else as soon as it begins. Only a program
     /// that loops polls the abort word; one that does not runs to its end (bounded by its grid).
@@ -33,14 +35,14 @@ public final class SubmissionMonitor: Sendable {
     /// takes effect now.
     func began(_ block: StatusBlock?) {
         armedBlock.withLock { $0 = block }
-        running.store(true, ordering: .releasing)
+        began.withLock { $0 = .now }
         if abortWanted.exchange(false, ordering: .sequentiallyConsistent) { armedBlock.withLock { $0?.abortArmed() } }
     }
 
     /// The submission is over (context thread, before it disarms its block).
     func ended() {
         armedBlock.withLock { $0 = nil }
-        running.store(false, ordering: .releasing)
+        began.withLock { $0 = nil }
         abortWanted.store(false, ordering: .relaxed)
     }
 }

@@ -19,6 +19,10 @@ public struct Batch: Sendable {
     public var control: [Int: UInt32]
     /// Contents of the megakernel's extra buffers, by name (left out: zeroed at the declared count).
     public var buffers: [String: [UInt32]]
+    /// Item indices where a phase begins besides the cuts at fences: a live recording's phases
+    /// (an op published after another's completion was seen runs in a later phase). Not part of
+    /// the JSON form.
+    public var phaseCuts: [Int] = []
 
     /// A batch of `items`. The defaults fit any items: one slot per item, 224 control words (64
     /// observables), one tenant, 64 debug records. Nothing is checked until the batch is planned.
@@ -33,15 +37,25 @@ public struct Batch: Sendable {
         self.buffers = buffers
     }
 
-    /// Consecutive item ranges that run as one dispatch each: fences stand alone.
+    /// Consecutive item ranges that run as one dispatch each: fences stand alone, and a phase
+    /// also begins at each of ``phaseCuts``.
     public var phases: [Range<Int>] {
         var out: [Range<Int>] = []
         var start = 0
         let fence = Opcode.batchFence.rawValue
+        var cuts = phaseCuts.sorted()[...]
         // Opcodes are read in place: copying an item would retain its args array, a million times
         // for a large batch.
         items.withUnsafeBufferPointer { items in
-            for i in items.indices where items[i].opcode == fence {
+            for i in items.indices {
+                while let c = cuts.first, c <= i {
+                    if c == i, start < i {
+                        out.append(start..<i)
+                        start = i
+                    }
+                    cuts.removeFirst()
+                }
+                guard items[i].opcode == fence else { continue }
                 if start < i { out.append(start..<i) }
                 out.append(i..<(i + 1))
                 start = i + 1

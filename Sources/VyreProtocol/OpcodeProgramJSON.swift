@@ -1,4 +1,5 @@
 public import VyreIR
+import Foundation
 
 /// The JSON form of a megakernel's custom opcodes (what `vyre-gl run --program FILE` reads):
 ///
@@ -23,7 +24,35 @@ extension MegakernelConfiguration {
     }
 }
 
-struct OpcodeProgramDocument: Decodable {
+extension MegakernelConfiguration {
+    /// The JSON form ``init(json:)`` reads, keys sorted: a resident kernel's recording keeps its
+    /// opcodes this way.
+    public func jsonBytes() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Every value has a JSON spelling: encoding cannot fail.
+        return Array(try! encoder.encode(OpcodeProgramDocument(configuration: self)))
+    }
+}
+
+struct OpcodeProgramDocument: Codable {
+    init(configuration: MegakernelConfiguration) {
+        self.configuration = configuration
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: JSONKey.self)
+        try c.encode(configuration.workgroupSize, forKey: "workgroupSize")
+        try c.encode(configuration.extraBuffers, forKey: "buffers")
+        var list = c.nestedUnkeyedContainer(forKey: "opcodes")
+        for h in configuration.opcodes {
+            var e = list.nestedContainer(keyedBy: JSONKey.self)
+            try e.encode(h.opcode, forKey: "opcode")
+            try e.encode(h.name, forKey: "name")
+            try e.encode(h.body, forKey: "body")
+        }
+    }
+
     var configuration: MegakernelConfiguration
 
     init(from decoder: any Decoder) throws {

@@ -105,10 +105,39 @@ public struct RingLog: Sendable, Hashable {
         return records
     }
 
-    /// The batch the log ran, to run again.
+    /// A log of a live recording (a resident kernel's traffic): `items` in publish order with
+    /// their phases (numbered from 0, fences alone in theirs) and outcomes.
+    public init(mode: Mode, device: String, workgroupSize: UInt32, opcodeProgram: [UInt8], slots: Int, controlWords: Int, tenants: Int,
+                debugRecords: Int, initialControl: [Int: UInt32], initialBuffers: [String: [UInt32]],
+                items: [WorkItem], phaseCuts: [Int], outcomes: [Outcome], finalControl: [UInt32], finalBuffers: [String: [UInt32]]) {
+        self.mode = mode
+        self.device = device
+        self.workgroupSize = workgroupSize
+        self.opcodeProgram = opcodeProgram
+        self.slots = slots
+        self.controlWords = controlWords
+        self.tenants = tenants
+        self.debugRecords = debugRecords
+        self.initialControl = initialControl
+        self.initialBuffers = initialBuffers
+        var batch = Batch(items: items)
+        batch.phaseCuts = phaseCuts
+        records = Self.records(items, phases: batch.phases, outcomes: outcomes)
+        self.finalControl = finalControl
+        self.finalBuffers = finalBuffers
+    }
+
+    /// The batch the log ran, to run again, phase for phase.
     public var batch: Batch {
-        Batch(items: records.map(\.item), slots: slots, controlWords: controlWords, tenants: tenants, debugRecords: debugRecords,
-              control: initialControl, buffers: initialBuffers)
+        var batch = Batch(items: records.map(\.item), slots: slots, controlWords: controlWords, tenants: tenants, debugRecords: debugRecords,
+                          control: initialControl, buffers: initialBuffers)
+        batch.phaseCuts = Self.cuts(records)
+        return batch
+    }
+
+    /// Where the records' phase numbers change.
+    static func cuts(_ records: [Record]) -> [Int] {
+        records.indices.dropFirst().filter { records[$0].phase != records[$0 - 1].phase }
     }
 }
 

@@ -9,6 +9,8 @@ public enum RingLogError: DiagnosticError, Sendable, Hashable {
     case truncated(offset: Int, reading: String)
     case invalid(offset: Int, problem: String)
     case trailingBytes(offset: Int, count: Int)
+    /// The log decodes, but its opcode program or its batch does not (``RingLog/plan()``).
+    case unrunnable(what: String, [Diagnostic])
 
     public var diagnostics: [Diagnostic] {
         let again = "record the run again with 'vyre-gl run --record LOG'"
@@ -25,6 +27,8 @@ public enum RingLogError: DiagnosticError, Sendable, Hashable {
             [Diagnostic("the ring log is invalid at byte \(offset): \(problem)", fix: again)]
         case .trailingBytes(let offset, let count):
             [Diagnostic("\(count) bytes follow the ring log's end at byte \(offset)", fix: again)]
+        case .unrunnable(let what, let diagnostics):
+            diagnostics.map { $0.within("the ring log's \(what)") }
         }
     }
 }
@@ -79,10 +83,12 @@ extension RingLog {
         try checkPhases(at: r.offset)
     }
 
-    /// Each record's phase and epoch must be those its batch and outcomes give.
+    /// Phases are numbered from 0 and go up by one, a fence alone in its own; each record's epoch
+    /// must be the one its batch and outcomes give.
     private func checkPhases(at offset: Int) throws(RingLogError) {
-        let items = records.map(\.item)
-        let expected = Self.records(items, phases: Batch(items: items).phases, outcomes: records.map(\.outcome))
+        var batch = Batch(items: records.map(\.item))
+        batch.phaseCuts = Self.cuts(records)
+        let expected = Self.records(batch.items, phases: batch.phases, outcomes: records.map(\.outcome))
         for (i, (got, want)) in zip(records, expected).enumerated() where got.phase != want.phase || got.epoch != want.epoch {
             throw .invalid(offset: offset, problem: "record \(i) says phase \(got.phase), epoch \(got.epoch), but its batch puts it in phase \(want.phase) at epoch \(want.epoch)")
         }
@@ -174,5 +180,22 @@ struct RingLogReader {
         default: throw .invalid(offset: outcomeAt, problem: "unknown outcome \(code) (\(detail))")
         }
         return RingLog.Record(item: WorkItem(opcode: opcode, args: args, tenant: tenant, priority: priority), phase: phase, epoch: epoch, outcome: outcome)
+    }
+}
+
+extension RingLog {
+    /// The log's opcode program and batch, checked as `vyre-gl run` checks its input: a log whose
+    /// program or batch does not decode or plan cannot be replayed, and nothing is dispatched.
+    public func plan() throws(RingLogError) -> (plan: BatchPlan, configuration: MegakernelConfiguration) {
+        var configuration = MegakernelConfiguration()
+        if !opcodeProgram.isEmpty {
+            do throws(ProgramJSONError) { configuration = try MegakernelConfiguration(json: opcodeProgram) } catch {
+                throw .unrunnable(what: "opcode program", error.diagnostics)
+            }
+        }
+        configuration.workgroupSize = workgroupSize
+        do throws(MegakernelError) { return (try batch.plan(extraBuffers: configuration.extraBuffers), configuration) } catch {
+            throw .unrunnable(what: "batch", error.diagnostics)
+        }
     }
 }

@@ -53,7 +53,15 @@ public final class Megakernel: Sendable {
     /// waits its turn without holding a thread, then runs as one job on the context thread.
     public func run(_ batch: Batch) async throws(MegakernelError) -> BatchResult {
         let start = ContinuousClock.now
-        let plan = try batch.plan(extraBuffers: configuration.extraBuffers)
+        return try await run(try batch.plan(extraBuffers: configuration.extraBuffers), since: start)
+    }
+
+    /// A batch planned already, without blocking the calling task (see ``run(_:)-swift.method``).
+    public func run(_ plan: BatchPlan) async throws(MegakernelError) -> BatchResult {
+        try await run(plan, since: .now)
+    }
+
+    private func run(_ plan: BatchPlan, since start: ContinuousClock.Instant) async throws(MegakernelError) -> BatchResult {
         await gate.enter()
         defer { gate.leave() }
         let result: Result<BatchResult, MegakernelError>

@@ -205,6 +205,15 @@ public final class ResidentMegakernel: Sendable {
     /// Control word `index` as the kernel left it (an acquiring load of mapped memory).
     public func controlWord(_ index: Int) -> UInt32 { cores.current.control.value.load(index) }
 
+    /// Starts recording every op published from now on, with its outcome, and the control words
+    /// and extra buffers as they are now (see ``ResidentRecording``); ``ResidentRecording/finish()``
+    /// gives the ``RingLog`` that `vyre-gl replay` runs again. One recording at a time: throws
+    /// ``ResidentError/recordingInProgress`` while one is going. Start it while no op is in flight
+    /// (and stop submitting before finishing it) for a log whose words replay exactly.
+    public func startRecording() throws(ResidentError) -> ResidentRecording {
+        try cores.current.startRecording()
+    }
+
     /// A test seam: the driver stops dispatching (or starts again), so in-flight ops stop making
     /// progress as under a hung kernel, and the progress watchdog can be seen to fire.
     @_spi(Testing) public func haltDispatches(_ halted: Bool) {
@@ -280,12 +289,25 @@ final class ResidentCore: @unchecked Sendable {
     private let stalled = Atomic<Bool>(false)
     /// In-flight ops that can run, as of the driver's last count (what the watchdog watches).
     private let runnableOps = Atomic<Int>(0)
-    /// The dispatch in progress: asked for (it may wait behind other jobs on a shared context,
-    /// which the watchdog does not hold against the kernel), and begun on the context thread.
-    private let dispatchAsked = Atomic<Bool>(false)
+    /// The kernel's dispatch on the context thread (the watchdog stops only that), and the
+    /// dispatches that ended since an op last did.
     private let dispatchMonitor = SubmissionMonitor()
+    private let dispatchesSinceProgress = Atomic<Int>(0)
+    /// Dispatches that end in a row, with ops that could run and none ending, before the
+    /// watchdog may call the kernel stuck: a lane's lost claim is queued again within 16.
+    static let fruitlessDispatches = 64
     /// The test seam ``ResidentMegakernel/haltDispatches(_:)``: the driver dispatches nothing.
     let halted = Atomic<Bool>(false)
+
+    // Recording (``ResidentMegakernel/startRecording()``): new ops are recorded while
+    // `recordingOn`; the recording stays until its last recorded op has ended. Each slot's record
+    // index (-1 for none) is touched only by whoever holds the slot, like its ticket.
+    private let recordingOn = Atomic<Bool>(false)
+    private let recording = Mutex<ResidentRecording?>(nil)
+    private let recordings = Atomic<Int>(0)
+    private let slotRecord: UnsafeMutablePointer<Int>
+    let configuration: MegakernelConfiguration
+    private let extraNames: [String]
 
     // Parking: a thread sets its flag, re-checks for work, then waits; a waker that clears the
     // flag signals. So a wake-up is never lost and nobody signals a thread that is not waiting.
@@ -306,6 +328,7 @@ final class ResidentCore: @unchecked Sendable {
         self.debugSink = debugSink
         self.lossNumber = lossNumber
         self.onLost = onLost
+        self.configuration = configuration
         let controlWords: [UInt32]
         let debugWords: [UInt32]
         do throws(ProtocolError) {
@@ -334,6 +357,7 @@ final class ResidentCore: @unchecked Sendable {
         queues = try mapped(layout.queueBufferWords)
         claims = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(bytes: ResidentLayout.claimsWords * 4)) }
         var extras: [Owned<DeviceBuffer>] = []
+        var extraNames: [String] = []
         var handles: [UInt32: BufferHandle] = [
             MegakernelBindings.control: control.value.handle, MegakernelBindings.ring: ring.value.handle,
             MegakernelBindings.debug: debug.value.handle, MegakernelBindings.io: io.value.handle,
@@ -343,8 +367,10 @@ final class ResidentCore: @unchecked Sendable {
             let buffer = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(words: words)) }
             handles[decl.binding] = buffer.value.handle
             extras.append(buffer)
+            extraNames.append(decl.name)
         }
         self.extras = extras
+        self.extraNames = extraNames
         self.handles = handles
         let n = options.slots
         slotState = .allocate(capacity: n)
@@ -357,6 +383,8 @@ final class ResidentCore: @unchecked Sendable {
         }
         holders = .allocate(capacity: n)
         holders.initialize(repeating: nil, count: n)
+        slotRecord = .allocate(capacity: n)
+        slotRecord.initialize(repeating: -1, count: n)
         let p = ResidentLayout.priorities
         queueNext = .allocate(capacity: p)
         queueTail = .allocate(capacity: p)
@@ -394,6 +422,7 @@ final class ResidentCore: @unchecked Sendable {
     deinit {
         holders.deinitialize(count: layout.slots)
         holders.deallocate()
+        slotRecord.deallocate()
         slotState.deallocate()
         slotGeneration.deallocate()
         slotSequence.deallocate()
@@ -481,6 +510,7 @@ final class ResidentCore: @unchecked Sendable {
             }
             var i = 0
             takeSlots(count) { run in
+                if recordingOn.load(ordering: .acquiring) { record(UnsafeBufferPointer(rebasing: items[i..<(i + run.count)]), in: run) }
                 for slot in run {
                     let p = Int(items[i].priority.rawValue)
                     place(items[i], in: slot, sequence: next[p], holder: holder(i))
@@ -497,6 +527,16 @@ final class ResidentCore: @unchecked Sendable {
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         published()
         return failed
+    }
+
+    /// Hands `items` (about to be placed into `slots`) to the recording, and notes each one's
+    /// record index with its slot before the slot is PUBLISHED, so its outcome finds it.
+    private func record(_ items: UnsafeBufferPointer<WorkItem>, in slots: UnsafeBufferPointer<Int>) {
+        guard let recording = recording.withLock({ $0 }) else { return }
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: items.count) { indices in
+            recording.append(items, into: indices)
+            for (k, slot) in slots.enumerated() { slotRecord[slot] = indices[k] }
+        }
     }
 
     /// Reserves room for up to `wanted` ops in one compare-and-swap on `inFlight` (which counts
@@ -762,8 +802,9 @@ final class ResidentCore: @unchecked Sendable {
                 continue
             }
             if halted.load(ordering: .acquiring) {
-                // The test seam: no dispatch, as though the kernel had hung.
+                // The test seam: dispatches that run nothing, as a kernel that makes no progress.
                 usleep(1000)
+                dispatchesSinceProgress.add(1, ordering: .relaxed)
                 continue
             }
             guard dispatch(step) else { break }
@@ -781,8 +822,6 @@ final class ResidentCore: @unchecked Sendable {
     private func dispatch(_ step: DispatchStep) -> Bool {
         do throws(VyreGLError) {
             let began = ContinuousClock.now
-            dispatchAsked.store(true, ordering: .releasing)
-            defer { dispatchAsked.store(false, ordering: .releasing) }
             _ = try context.submit(pipeline, steps: [step], buffers: handles, options: DispatchOptions(timeout: options.dispatchTimeout), monitor: dispatchMonitor)
             let took = ContinuousClock.now - began
             let nanoseconds = Int(took.components.seconds) * 1_000_000_000 + Int(took.components.attoseconds / 1_000_000_000)
@@ -803,6 +842,7 @@ final class ResidentCore: @unchecked Sendable {
             return false
         }
         dispatches.add(1, ordering: .relaxed)
+        dispatchesSinceProgress.add(1, ordering: .relaxed)
         metrics.dispatches.increment()
         drainDebugLog()
         // SHUTDOWN set while no shutdown was asked for: an op set it (cancel sets it too).
@@ -958,6 +998,9 @@ final class ResidentCore: @unchecked Sendable {
         oldest.store(s, ordering: .releasing)
     }
 
+    /// Whether some op in flight can still run (a recording's finish waits for those).
+    var hasRunnableOps: Bool { reconcileCount() > 0 }
+
     /// Whether any in-flight op could run now (for the idle check; reads no GPU buffer).
     private func reconcileCount() -> Int {
         guard inFlight.load(ordering: .acquiring) > 0 else { return 0 }
@@ -1018,10 +1061,10 @@ final class ResidentCore: @unchecked Sendable {
                 break
             }
             let now = ContinuousClock.now
-            // Not stuck: an op ended, none can run, or the dispatch waits for the context thread
-            // (behind other work on a shared context).
-            if progressed || runnableOps.load(ordering: .acquiring) == 0 || (dispatchAsked.load(ordering: .acquiring) && !dispatchMonitor.isRunning) {
+            // Not stuck: an op ended, or none can run.
+            if progressed || runnableOps.load(ordering: .acquiring) == 0 {
                 progressSince = now
+                dispatchesSinceProgress.store(0, ordering: .relaxed)
             }
             if progressed {
                 quiet = 0
@@ -1030,6 +1073,7 @@ final class ResidentCore: @unchecked Sendable {
             } else if inFlight.load(ordering: .acquiring) == 0 {
                 quiet = 0
                 progressSince = now
+                dispatchesSinceProgress.store(0, ordering: .relaxed)
                 // While the kernel lingers for a next op, stay awake (yielding the core): a
                 // parked thread costs the next publish a wake-up call, and its round trip the
                 // wake-up itself, each longer than the round trip.
@@ -1058,9 +1102,17 @@ final class ResidentCore: @unchecked Sendable {
     /// ending, past ``ResidentOptions/progressDeadline``, stops the kernel's dispatch (its loops
     /// poll the abort word; another caller's work on a shared context is left be) and has the
     /// driver take the kernel for lost.
+    ///
+    /// Wall time alone is not enough: on a machine whose cores are all taken (a software renderer
+    /// among other work) the kernel can wait that long for a core. So it is stuck only when, on
+    /// top of that, one dispatch has itself been running for the deadline, or
+    /// ``fruitlessDispatches`` dispatches ended in a row with none of the ops ending. Time the
+    /// dispatch waits behind other jobs on a shared context counts for neither.
     private func watch(noProgressFor waited: Duration) {
-        guard let deadline = options.progressDeadline, waited >= deadline, runnableOps.load(ordering: .acquiring) > 0,
-              !stalled.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard let deadline = options.progressDeadline, waited >= deadline, runnableOps.load(ordering: .acquiring) > 0 else { return }
+        let hung = dispatchMonitor.runningSince.map { ContinuousClock.now - $0 >= deadline } ?? false
+        let spinning = dispatchesSinceProgress.load(ordering: .relaxed) >= Self.fruitlessDispatches
+        guard hung || spinning, !stalled.exchange(true, ordering: .acquiringAndReleasing) else { return }
         logger.error("the resident kernel made no progress; stopping it", metadata: ["deadline": "\(deadline)", "inFlight": "\(inFlight.load(ordering: .relaxed))"])
         dispatchMonitor.abort()
         wake(driverIdle, driverWake)
@@ -1076,6 +1128,9 @@ final class ResidentCore: @unchecked Sendable {
         metrics.done.increment(by: pass.freed - pass.faulted)
         if pass.faulted > 0 { metrics.faulted.increment(by: pass.faulted) }
         metrics.inFlight.record(left)
+        // Before the waiters wake: an op published after they see their results is recorded
+        // in a later phase.
+        if !pass.recorded.isEmpty || recordingOn.load(ordering: .acquiring) { recording.withLock { $0 }?.passEnded(pass.recorded) }
         pass.wakeWaiters(metrics)
         return true
     }
@@ -1090,10 +1145,19 @@ final class ResidentCore: @unchecked Sendable {
                                     observed: status == SlotStatus.done.rawValue ? observed(base) : [:])
         ring.value.store(SlotStatus.empty.rawValue, at: base)
         let holder = takeHolder(slot)
+        if let index = takeRecord(slot) { pass.recorded.append((index, reason.map { .fault($0) } ?? .done)) }
         slotState[slot].store(Self.slotFree, ordering: .releasing)
         pass.freed += 1
         if status == SlotStatus.fault.rawValue { pass.faulted += 1 }
         pass.hand(holder, .success(completion))
+    }
+
+    /// The tagged record index of the op in `slot`, taken out (by whoever moved the slot out of `inFlight`).
+    private func takeRecord(_ slot: Int) -> Int? {
+        let index = slotRecord[slot]
+        guard index >= 0 else { return nil }
+        slotRecord[slot] = -1
+        return index
     }
 
     /// The waiter of the op in `slot`, taken out (by whoever moved the slot out of `inFlight`).
@@ -1138,7 +1202,9 @@ final class ResidentCore: @unchecked Sendable {
         guard slotState[slot].compareExchange(expected: Self.slotInFlight, desired: Self.slotWriting, ordering: .acquiringAndReleasing).exchanged else { return }
         ring.value.store(SlotStatus.empty.rawValue, at: slot * RingProtocol.slotWords)
         let holder = takeHolder(slot)
+        let index = takeRecord(slot)
         slotState[slot].store(Self.slotFree, ordering: .releasing)
+        if let index { recording.withLock { $0 }?.passEnded([(index, .notRun)]) }
         inFlight.subtract(1, ordering: .acquiringAndReleasing)
         metrics.notRun.increment()
         holder?.finish(.failure(error))
@@ -1187,6 +1253,44 @@ final class ResidentCore: @unchecked Sendable {
         }
     }
 
+    /// Starts a recording (see ``ResidentRecording``), with the words as they are now.
+    func startRecording() throws(ResidentError) -> ResidentRecording {
+        try recording.withLock { r throws(ResidentError) -> ResidentRecording in
+            guard r == nil else { throw .recordingInProgress }
+            let now = control.value.read(words: 0..<options.controlWords)
+            // Only the words that differ from a fresh kernel's: the tenant table and the rest follow.
+            let fresh = (try? RingEncoding.control(words: options.controlWords, tenants: options.tenants, initial: [:])) ?? []
+            var initial: [Int: UInt32] = [:]
+            for (i, word) in now.enumerated() where i >= fresh.count || fresh[i] != word { initial[i] = word }
+            let setup = ResidentRecording.Setup(device: context.info.renderer, configuration: configuration, options: options,
+                                                initialControl: initial, initialBuffers: extraBufferWords())
+            let recording = ResidentRecording(core: self, setup: setup, serial: recordings.add(1, ordering: .relaxed).newValue)
+            r = recording
+            recordingOn.store(true, ordering: .releasing)
+            return recording
+        }
+    }
+
+    /// No op published from now on is recorded.
+    func stopRecording(_ recording: ResidentRecording) {
+        if self.recording.withLock({ $0 === recording }) { recordingOn.store(false, ordering: .releasing) }
+    }
+
+    /// The recording has every outcome it waits for: a new one may start.
+    func recordingEnded(_ recording: ResidentRecording) {
+        self.recording.withLock { if $0 === recording { $0 = nil } }
+    }
+
+    /// Every extra buffer's words, by name, as they are now (read on the context thread, between
+    /// dispatches); a buffer that cannot be read is left out.
+    func extraBufferWords() -> [String: [UInt32]] {
+        var out: [String: [UInt32]] = [:]
+        for (name, buffer) in zip(extraNames, extras) {
+            out[name] = try? onDevice { () throws(VyreGLError) in try buffer.value.read(words: 0..<(buffer.value.handle.byteCount / 4)) }
+        }
+        return out
+    }
+
     func telemetry() -> ResidentTelemetry {
         var occupancy: [SlotStatus: Int] = [:]
         var parked = 0
@@ -1216,6 +1320,8 @@ final class ResidentCore: @unchecked Sendable {
 /// members), not once per op.
 struct RetirePass: ~Copyable {
     var freed = 0
+    /// Outcomes of recorded ops, by record index.
+    var recorded: [(Int, RingLog.Outcome)] = []
     /// Of those, the ops that ended FAULT.
     var faulted = 0
     /// Batch tickets with the ops of theirs that ended, in runs.

@@ -45,10 +45,11 @@ public struct ResidentOptions: Sendable, Hashable {
     /// spinning would take from the kernel (a round of it took 85 us instead of a few on 2 cores).
     public var spin: Duration?
     /// How long ops that can run may be in flight with none ending before the kernel is taken for
-    /// stuck (the completion thread's watchdog): the kernel's dispatch is stopped, every pending op
-    /// fails with ``ResidentError/deviceLost(_:mayHaveRun:)``, and the kernel is rebuilt. Neither
-    /// ops held by a disabled tenant nor time the dispatch waits behind other jobs on a shared
-    /// context count. nil: only ``dispatchTimeout`` bounds a dispatch.
+    /// stuck (the completion thread's watchdog), provided one dispatch has run that long or 64
+    /// dispatches ran in a row meanwhile (so a kernel merely waiting for a busy machine's cores is
+    /// not stuck): the kernel's dispatch is stopped, every pending op fails with
+    /// ``ResidentError/deviceLost(_:mayHaveRun:)``, and the kernel is rebuilt. Ops held by a
+    /// disabled tenant do not count. nil: only ``dispatchTimeout`` bounds a dispatch.
     public var progressDeadline: Duration?
     /// How many times in a row a lost kernel (a reset, a stall, a failed dispatch) is rebuilt on a
     /// new context before the kernel gives up and refuses ops with
@@ -139,6 +140,8 @@ public enum ResidentError: DiagnosticError, Sendable {
     /// The kernel was lost and rebuilding it failed ``ResidentOptions/recoveryAttempts`` times in
     /// a row (`rebuildError`, the last failure), or rebuilding is off (nil); it accepts no more ops.
     case unrecoverable(DeviceLoss, rebuildError: MegakernelError?)
+    /// ``ResidentMegakernel/startRecording()`` while a recording is still going.
+    case recordingInProgress
 
     public var diagnostics: [Diagnostic] {
         switch self {
@@ -160,6 +163,8 @@ public enum ResidentError: DiagnosticError, Sendable {
                                         : "submit it again; the kernel is rebuilt on a new context")]
         case .recovering:
             [Diagnostic("the resident kernel is being rebuilt after it was lost, and takes no ops until it is", fix: "try again shortly, or use submit(_:) to wait for the rebuild")]
+        case .recordingInProgress:
+            [Diagnostic("a recording of this kernel is still going", fix: "finish() the recording in progress before starting another")]
         case .unrecoverable(let loss, nil):
             [Diagnostic("the resident kernel was lost (\(loss.cause.description)) and rebuilding is off (ResidentOptions.recoveryAttempts is 0), so it takes no more ops", fix: "start a new ResidentMegakernel, or allow rebuilds with ResidentOptions.recoveryAttempts")]
         case .unrecoverable(let loss, let e?):

@@ -25,12 +25,11 @@ struct ReplayCommand: ParsableCommand {
     func run() throws {
         runReporting {
             let recorded = try Self.decode(log)
-            let (plan, configuration) = try Self.batch(of: recorded, path: log)
+            let (plan, configuration) = try Self.damaged(log) { () throws(RingLogError) in try recorded.plan() }
             let context = try CLI.openContext(deviceOptions)
-            let (result, _) = recorded.mode == .resident ? try RunCommand.runResident(plan, context, configuration)
-                                                         : try RunCommand.runOneShot(plan, context, configuration)
-            let replay = RingLog(mode: recorded.mode, device: context.info.renderer, workgroupSize: configuration.workgroupSize,
-                                 opcodeProgram: recorded.opcodeProgram, plan: plan, result: result)
+            let replay = try CLI.blocking { () async throws(MegakernelError) in
+                try await recorded.replay(plan, configuration, on: context)
+            }
             let differences = recorded.differences(from: replay)
             try report(recorded, replayedOn: replay.device, differences)
             if !differences.isEmpty {
@@ -42,24 +41,13 @@ struct ReplayCommand: ParsableCommand {
 
     static func decode(_ path: String) throws -> RingLog {
         let bytes = try InputFile.read(path, what: "ring log")
-        do { return try RingLog(bytes: bytes) } catch {
-            throw CLIFailure(status: .badInput, diagnostics: error.diagnostics.map { $0.located(in: quoteForMessage(path, limit: 160)) })
-        }
+        return try damaged(path) { () throws(RingLogError) in try RingLog(bytes: bytes) }
     }
 
-    /// The recorded batch and opcode program, checked as `run` checks its input: a log whose
-    /// program or batch no longer decodes or plans is damaged, and nothing is dispatched.
-    static func batch(of log: RingLog, path: String) throws -> (BatchPlan, MegakernelConfiguration) {
-        func damaged(_ what: String, _ diagnostics: [Diagnostic]) -> CLIFailure {
-            CLIFailure(status: .badInput, diagnostics: diagnostics.map { $0.within(what).located(in: quoteForMessage(path, limit: 160)) })
-        }
-        var configuration = MegakernelConfiguration()
-        if !log.opcodeProgram.isEmpty {
-            do { configuration = try MegakernelConfiguration(json: log.opcodeProgram) } catch { throw damaged("the log's opcode program", error.diagnostics) }
-        }
-        configuration.workgroupSize = log.workgroupSize
-        do { return (try log.batch.plan(extraBuffers: configuration.extraBuffers), configuration) } catch {
-            throw damaged("the log's batch", error.diagnostics)
+    /// A log that does not decode, or whose batch does not plan, is bad input (exit 2), located in its file.
+    static func damaged<T>(_ path: String, _ body: () throws(RingLogError) -> T) throws -> T {
+        do throws(RingLogError) { return try body() } catch {
+            throw CLIFailure(status: .badInput, diagnostics: error.diagnostics.map { $0.located(in: quoteForMessage(path, limit: 160)) })
         }
     }
 
