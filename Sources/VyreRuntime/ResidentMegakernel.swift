@@ -1071,7 +1071,6 @@ final class ResidentCore: @unchecked Sendable {
                 lastBusy = now
                 roomMade()
             } else if inFlight.load(ordering: .acquiring) == 0 {
-                quiet = 0
                 progressSince = now
                 dispatchesSinceProgress.store(0, ordering: .relaxed)
                 // While the kernel lingers for a next op, stay awake (yielding the core): a

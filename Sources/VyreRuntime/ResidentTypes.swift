@@ -133,13 +133,15 @@ public enum ResidentError: DiagnosticError, Sendable {
     /// with this, and the kernel is rebuilt on a new context. `mayHaveRun` is false only where the
     /// ring shows the op was never started (it was still PUBLISHED when a stuck dispatch was
     /// stopped); after a reset nothing the device wrote is trusted, so it is true.
-    case deviceLost(DeviceLoss, mayHaveRun: Bool)
+    // Boxed (indirect), as is `unrecoverable`: a completion's Result carries this type on the hot
+    // path, where a larger inline error made every copy of it slower (the batch retire took 2x).
+    indirect case deviceLost(DeviceLoss, mayHaveRun: Bool)
     /// The kernel is being rebuilt after a loss (``trySubmit(_:)`` only; the waiting submits wait
     /// for the rebuild).
     case recovering
     /// The kernel was lost and rebuilding it failed ``ResidentOptions/recoveryAttempts`` times in
     /// a row (`rebuildError`, the last failure), or rebuilding is off (nil); it accepts no more ops.
-    case unrecoverable(DeviceLoss, rebuildError: MegakernelError?)
+    indirect case unrecoverable(DeviceLoss, rebuildError: MegakernelError?)
     /// ``ResidentMegakernel/startRecording()`` while a recording is still going.
     case recordingInProgress
 

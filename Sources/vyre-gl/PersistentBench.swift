@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreMetrics
 import Dispatch
 import Foundation
 import Synchronization
@@ -28,6 +29,8 @@ struct PersistentBench: ParsableCommand {
     var placement: MappedPlacement { MappedPlacement(rawValue: placementName) ?? .driverChoice }
     @Option(name: .customLong("exactly-once-ops"), help: "ATOMIC_ADDs of the exactly-once check (default: 1,000,000 on a GPU, 200,000 on a software renderer).")
     var exactlyOnceOps: Int?
+    @Option(help: "Metrics of the resident kernel: off (swift-metrics' no-op backend) or on (an in-process backend with a production backend's per-call cost).")
+    var metrics: String = "off"
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
 
@@ -58,6 +61,8 @@ struct PersistentBench: ParsableCommand {
         var lanes: UInt32
         var rounds: UInt32
         var placement: String
+        /// The resident kernel's metrics backend: off (no-op) or on.
+        var metrics: String
         /// Building, compiling and allocating the resident kernel.
         var compileMilliseconds: Double
         var roundTripP50Microseconds: Double
@@ -92,6 +97,7 @@ struct PersistentBench: ParsableCommand {
         if let ops, !(1...100_000_000).contains(ops) { throw ValidationError("--ops must be 1 to 100000000.") }
         if let exactlyOnceOps, !(8...100_000_000).contains(exactlyOnceOps) { throw ValidationError("--exactly-once-ops must be 8 to 100000000.") }
         if MappedPlacement(rawValue: placementName) == nil { throw ValidationError("--placement must be driver or host.") }
+        if !["off", "on"].contains(metrics) { throw ValidationError("--metrics must be off or on.") }
         if workgroupSize == 0 || workgroups == 0 || rounds == 0 { throw ValidationError("--workgroup-size, --workgroups and --rounds must be at least 1.") }
     }
 
@@ -119,7 +125,8 @@ struct PersistentBench: ParsableCommand {
             }
             let opened = ContinuousClock.now
             let kernel = try ResidentMegakernel(context: context, configuration: configuration,
-                                                options: ResidentOptions(slots: 65_536, workgroups: workgroups, rounds: rounds, linger: .milliseconds(50), placement: placement))
+                                                options: ResidentOptions(slots: 65_536, workgroups: workgroups, rounds: rounds, linger: .milliseconds(50), placement: placement),
+                                                metricsFactory: metrics == "on" ? BenchMetrics() : NOOPMetricsHandler.instance)
             let compile = (ContinuousClock.now - opened).ms
 
             progress.update("round trips")
@@ -154,7 +161,7 @@ struct PersistentBench: ParsableCommand {
             let geometry = kernel.geometry
             let telemetry = kernel.telemetry
             let report = Report(device: context.info.renderer, glVersion: context.info.glVersion, workgroups: geometry.workgroups, lanes: geometry.lanes,
-                                rounds: geometry.rounds, placement: placement.rawValue, compileMilliseconds: compile,
+                                rounds: geometry.rounds, placement: placement.rawValue, metrics: metrics, compileMilliseconds: compile,
                                 roundTripP50Microseconds: percentile(raw, 0.5), roundTripP99Microseconds: percentile(raw, 0.99),
                                 apiRoundTripP50Microseconds: percentile(api, 0.5), apiRoundTripP99Microseconds: percentile(api, 0.99),
                                 publishP50Microseconds: percentile(publish, 0.5), roundMicroseconds: round,
