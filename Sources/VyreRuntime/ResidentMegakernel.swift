@@ -215,9 +215,10 @@ public final class ResidentMegakernel: Sendable {
     }
 
     /// A test seam: the driver stops dispatching (or starts again), so in-flight ops stop making
-    /// progress as under a hung kernel, and the progress watchdog can be seen to fire.
+    /// progress as under a hung kernel, and the progress watchdog can be seen to fire. Halting
+    /// returns once no dispatch runs: ops published after it are certainly not run.
     @_spi(Testing) public func haltDispatches(_ halted: Bool) {
-        cores.current.halted.store(halted, ordering: .releasing)
+        cores.current.halt(halted)
     }
 }
 
@@ -297,7 +298,16 @@ final class ResidentCore: @unchecked Sendable {
     /// watchdog may call the kernel stuck: a lane's lost claim is queued again within 16.
     static let fruitlessDispatches = 64
     /// The test seam ``ResidentMegakernel/haltDispatches(_:)``: the driver dispatches nothing.
-    let halted = Atomic<Bool>(false)
+    /// `dispatching` is set while the driver is past its look at `halted` (Dekker-style, both
+    /// sequentially consistent), so halting can wait out a dispatch already under way.
+    private let halted = Atomic<Bool>(false)
+    private let dispatching = Atomic<Bool>(false)
+
+    /// Stops (or resumes) dispatching; once halting returns, no dispatch runs until resumed.
+    func halt(_ on: Bool) {
+        halted.store(on, ordering: .sequentiallyConsistent)
+        while on, dispatching.load(ordering: .sequentiallyConsistent) { usleep(100) }
+    }
 
     // Recording (``ResidentMegakernel/startRecording()``): new ops are recorded while
     // `recordingOn`; the recording stays until its last recorded op has ended. Each slot's record
@@ -801,13 +811,17 @@ final class ResidentCore: @unchecked Sendable {
                 }
                 continue
             }
-            if halted.load(ordering: .acquiring) {
+            dispatching.store(true, ordering: .sequentiallyConsistent)
+            if halted.load(ordering: .sequentiallyConsistent) {
                 // The test seam: dispatches that run nothing, as a kernel that makes no progress.
+                dispatching.store(false, ordering: .sequentiallyConsistent)
                 usleep(1000)
                 dispatchesSinceProgress.add(1, ordering: .relaxed)
                 continue
             }
-            guard dispatch(step) else { break }
+            let dispatched = dispatch(step)
+            dispatching.store(false, ordering: .sequentiallyConsistent)
+            guard dispatched else { break }
         }
         drainDebugLog()
         stopState.store(Self.ended, ordering: .sequentiallyConsistent)
