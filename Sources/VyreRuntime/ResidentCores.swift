@@ -19,7 +19,7 @@ final class ResidentCores: Sendable {
     private let metrics: ResidentMetrics
     private let replacementContext: @Sendable (GLContext) throws(VyreGLError) -> GLContext
     let debugRecords: AsyncStream<DebugRecord>
-    private let debugSink: AsyncStream<DebugRecord>.Continuation
+    private let debugSink: DebugOutput
     /// How long waiting threads spin before they sleep (the same for every core).
     let spin: Duration
 
@@ -41,13 +41,15 @@ final class ResidentCores: Sendable {
     private let rebuilding = DispatchGroup()
 
     init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics,
-         replacementContext: @escaping @Sendable (GLContext) throws(VyreGLError) -> GLContext) throws(MegakernelError) {
+         replacementContext: @escaping @Sendable (GLContext) throws(VyreGLError) -> GLContext, printfLogger: Logger?) throws(MegakernelError) {
         self.configuration = configuration
         self.options = options
         self.logger = logger
         self.metrics = metrics
         self.replacementContext = replacementContext
-        (debugRecords, debugSink) = AsyncStream.makeStream(of: DebugRecord.self, bufferingPolicy: .unbounded)
+        let (stream, continuation) = AsyncStream.makeStream(of: DebugRecord.self, bufferingPolicy: .unbounded)
+        debugRecords = stream
+        debugSink = DebugOutput(stream: continuation, logger: printfLogger)
         // A core's loss callback holds this weakly, and the first core is built before `self`
         // is whole: it gets its callback through a box filled in below.
         let owner = WeakOwner()
@@ -198,7 +200,7 @@ final class ResidentCores: Sendable {
         rebuilding.wait()
         current.stop(mode)
         finishRecovery(gaveUp: nil)
-        debugSink.finish()
+        debugSink.stream.finish()
     }
 
     /// The current core's snapshot, with the counters of every core before it added.
@@ -223,4 +225,19 @@ final class ResidentCores: Sendable {
 private final class WeakOwner: @unchecked Sendable {
     // Written once, in `ResidentCores.init`, before the core it serves is started.
     weak var value: ResidentCores?
+}
+
+/// Where a kernel's PRINTF records go: the `debugRecords` stream, or a Logger the embedder gave.
+struct DebugOutput: Sendable {
+    let stream: AsyncStream<DebugRecord>.Continuation
+    let logger: Logger?
+
+    func deliver(_ record: DebugRecord) {
+        guard let logger else {
+            stream.yield(record)
+            return
+        }
+        logger.info("PRINTF", metadata: ["format": "\(record.format)", "arg0": "\(record.arg0)", "arg1": "\(record.arg1)",
+                                         "slotWord": "\(record.slotWordOffset)"])
+    }
 }

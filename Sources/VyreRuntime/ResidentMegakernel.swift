@@ -30,16 +30,19 @@ public final class ResidentMegakernel: Sendable {
     /// one until the process bootstraps one), each with `metricsDimensions` (a `device`, say);
     /// the README lists their names. A lost kernel is rebuilt on the context `replacementContext`
     /// makes from the lost one (by default ``GLContext/reopened()``: the same device and settings).
+    /// With `printfLogger`, PRINTF records are logged there (at info, with the format id, both
+    /// args and the slot as metadata) instead of kept for ``debugRecords``.
     public init(context: GLContext, configuration: MegakernelConfiguration = MegakernelConfiguration(),
                 options: ResidentOptions = ResidentOptions(), logger: Logger? = nil,
                 metricsFactory: (any MetricsFactory)? = nil, metricsDimensions: [(String, String)] = [],
-                replacementContext: (@Sendable (GLContext) throws(VyreGLError) -> GLContext)? = nil) throws(MegakernelError) {
+                replacementContext: (@Sendable (GLContext) throws(VyreGLError) -> GLContext)? = nil,
+                printfLogger: Logger? = nil) throws(MegakernelError) {
         let metrics = ResidentMetrics(factory: metricsFactory ?? MetricsSystem.factory, dimensions: metricsDimensions)
         // Not `??`: an autoclosure of a typed-throws function type crashes Swift 6.3's SIL generation.
         var replacement: @Sendable (GLContext) throws(VyreGLError) -> GLContext = Self.reopen
         if let replacementContext { replacement = replacementContext }
         cores = try ResidentCores(context: context, configuration: configuration, options: options, logger: logger ?? context.logger,
-                                  metrics: metrics, replacementContext: replacement)
+                                  metrics: metrics, replacementContext: replacement, printfLogger: printfLogger)
     }
 
     @Sendable private static func reopen(_ lost: GLContext) throws(VyreGLError) -> GLContext {
@@ -244,8 +247,8 @@ final class ResidentCore: @unchecked Sendable {
     let extras: [Owned<DeviceBuffer>]
     let handles: [UInt32: BufferHandle]
     private let started = ContinuousClock.now
-    /// The kernel's PRINTF stream (``ResidentMegakernel/debugRecords``), shared by every core.
-    private let debugSink: AsyncStream<DebugRecord>.Continuation
+    /// Where PRINTF records go (``ResidentMegakernel/debugRecords`` or a Logger), shared by every core.
+    private let debugSink: DebugOutput
     private let debugDelivered = Atomic<Int>(0)
     private let debugLost = Atomic<Int>(0)
     /// Trips of a guarded loop between two abort polls on a device without a loop budget (the
@@ -333,7 +336,7 @@ final class ResidentCore: @unchecked Sendable {
     let metrics: ResidentMetrics
 
     init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics,
-         debugSink: AsyncStream<DebugRecord>.Continuation, lossNumber: Int, onLost: @escaping @Sendable (ResidentCore) -> Void) throws(MegakernelError) {
+         debugSink: DebugOutput, lossNumber: Int, onLost: @escaping @Sendable (ResidentCore) -> Void) throws(MegakernelError) {
         self.metrics = metrics
         self.debugSink = debugSink
         self.lossNumber = lossNumber
@@ -935,7 +938,7 @@ final class ResidentCore: @unchecked Sendable {
         let records = debug.value.read(words: 1..<(1 + kept * words))
         for r in 0..<kept {
             let b = r * words
-            debugSink.yield(DebugRecord(format: records[b], arg0: records[b + 1], arg1: records[b + 2], slotWordOffset: records[b + 3]))
+            debugSink.deliver(DebugRecord(format: records[b], arg0: records[b + 1], arg1: records[b + 2], slotWordOffset: records[b + 3]))
         }
         debugDelivered.add(kept, ordering: .relaxed)
         debugLost.add(written - kept, ordering: .relaxed)
@@ -1046,6 +1049,7 @@ final class ResidentCore: @unchecked Sendable {
         var lastBusy = ContinuousClock.now
         // Since when runnable ops have been in flight with none ending (the progress watchdog).
         var progressSince = ContinuousClock.now
+        var sampledAt = ContinuousClock.now
         while true {
             var progressed = false
             // The kernel adds every entry it ran to `completed` after the round: while that word
@@ -1075,6 +1079,10 @@ final class ResidentCore: @unchecked Sendable {
                 break
             }
             let now = ContinuousClock.now
+            if now - sampledAt >= Self.occupancyInterval {
+                sampledAt = now
+                sampleOccupancy()
+            }
             // Not stuck: an op ended, or none can run.
             if progressed || runnableOps.load(ordering: .acquiring) == 0 {
                 progressSince = now
@@ -1109,6 +1117,20 @@ final class ResidentCore: @unchecked Sendable {
         }
         roomMade()
         completerDone.signal()
+    }
+
+    /// How often the completion thread counts the ring's slots by status for the occupancy gauges
+    /// (a walk over every slot's status word).
+    static let occupancyInterval: Duration = .milliseconds(250)
+
+    /// Records how many slots hold each status (completion thread).
+    private func sampleOccupancy() {
+        var counts = [Int](repeating: 0, count: SlotStatus.allCases.count)
+        for slot in 0..<layout.slots {
+            let status = Int(ring.value.load(slot * RingProtocol.slotWords))
+            if status < counts.count { counts[status] += 1 }
+        }
+        for (gauge, count) in zip(metrics.occupancy, counts) { gauge.record(count) }
     }
 
     /// The progress watchdog (completion thread): once ops that can run have gone `waited` with none

@@ -1,5 +1,6 @@
 import CoreMetrics
 import Metrics
+import VyreProtocol
 
 /// The resident kernel's swift-metrics instruments. A library never bootstraps a backend: with
 /// none, swift-metrics' no-op one takes each call. Every name starts with `vyre_gl_resident_`
@@ -30,6 +31,8 @@ struct ResidentMetrics: Sendable {
     private let lostStalled: Counter
     private let lostDispatch: Counter
     let recoveries: Counter
+    /// Slots of the ring by status word (EMPTY, PUBLISHED, CLAIMED, ...), sampled.
+    let occupancy: [Gauge]
 
     static let prefix = "vyre_gl_resident_"
 
@@ -53,6 +56,7 @@ struct ResidentMetrics: Sendable {
         lostStalled = counter("losses_total", [("cause", "stalled")])
         lostDispatch = counter("losses_total", [("cause", "dispatch_failed")])
         recoveries = counter("recoveries_total")
+        occupancy = SlotStatus.allCases.map { Gauge(label: Self.prefix + "ring_slots", dimensions: dimensions + [("status", $0.name)], factory: factory) }
     }
 
     func lost(_ cause: DeviceLoss.Cause) {
