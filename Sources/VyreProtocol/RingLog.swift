@@ -230,35 +230,53 @@ extension RingLog {
     /// epoch, every control word and every extra buffer's words, in that order. Empty when they
     /// agree. Which device or mode ran each does not count.
     public func differences(from replay: RingLog) -> [String] {
-        var out: [String] = []
+        differences(from: replay, limit: .max).listed
+    }
+
+    /// The first `limit` of ``differences(from:)``, and how many there are in all (the rest are
+    /// counted, not written out: a log can differ in every one of millions of words).
+    public func differences(from replay: RingLog, limit: Int) -> (listed: [String], total: Int) {
+        var out = DifferenceList(limit: limit)
         if replay.records.count != records.count {
-            out.append("the replay ran \(replay.records.count) ops where the log has \(records.count)")
+            out.add("the replay ran \(replay.records.count) ops where the log has \(records.count)")
         }
         for (i, (a, b)) in zip(records, replay.records).enumerated() where a != b {
             let op = "op \(i) (\(Opcode.name(of: a.item.opcode)), phase \(a.phase))"
             if a.item != b.item {
-                out.append("\(op): the replay ran a different op")
+                out.add("\(op): the replay ran a different op")
             } else if a.outcome != b.outcome {
-                out.append("\(op): recorded \(a.outcome), replayed \(b.outcome)")
+                out.add("\(op): recorded \(a.outcome), replayed \(b.outcome)")
             } else {
-                out.append("\(op): recorded at epoch \(a.epoch), replayed at epoch \(b.epoch)")
+                out.add("\(op): recorded at epoch \(a.epoch), replayed at epoch \(b.epoch)")
             }
         }
         if finalControl.count != replay.finalControl.count {
-            out.append("the replay left \(replay.finalControl.count) control words where the log has \(finalControl.count)")
+            out.add("the replay left \(replay.finalControl.count) control words where the log has \(finalControl.count)")
         }
         for (i, (a, b)) in zip(finalControl, replay.finalControl).enumerated() where a != b {
-            out.append("control[\(i)]: recorded \(a), replayed \(b)")
+            out.add("control[\(i)]: recorded \(a), replayed \(b)")
         }
         for name in Set(finalBuffers.keys).union(replay.finalBuffers.keys).sorted() {
             let shown = quoteForMessage(name)
             guard let a = finalBuffers[name], let b = replay.finalBuffers[name] else {
-                out.append("buffer '\(shown)' is in only one of the two runs")
+                out.add("buffer '\(shown)' is in only one of the two runs")
                 continue
             }
-            if a.count != b.count { out.append("buffer '\(shown)': recorded \(a.count) words, replayed \(b.count)") }
-            for (i, (x, y)) in zip(a, b).enumerated() where x != y { out.append("buffer '\(shown)'[\(i)]: recorded \(x), replayed \(y)") }
+            if a.count != b.count { out.add("buffer '\(shown)': recorded \(a.count) words, replayed \(b.count)") }
+            for (i, (x, y)) in zip(a, b).enumerated() where x != y { out.add("buffer '\(shown)'[\(i)]: recorded \(x), replayed \(y)") }
         }
-        return out
+        return (out.listed, out.total)
+    }
+}
+
+/// Differences up to a limit, and the count of all of them; each text is built only when kept.
+struct DifferenceList {
+    let limit: Int
+    var listed: [String] = []
+    var total = 0
+
+    mutating func add(_ text: @autoclosure () -> String) {
+        total += 1
+        if listed.count < limit { listed.append(text()) }
     }
 }

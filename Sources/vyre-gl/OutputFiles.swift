@@ -52,6 +52,34 @@ enum OutputFiles {
         try file.write(bytes)
     }
 
+    /// Checks, before any work, that a file can be made at `path`: not empty, not a directory,
+    /// in a directory that exists. Bad input (exit 2) otherwise.
+    static func checkTarget(_ path: String, option: String) throws {
+        let shown = quoteForMessage(path, limit: 160)
+        guard !path.isEmpty else { throw CLI.badInput("\(option) is empty", fix: "name the file to write") }
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
+            throw CLI.badInput("\(option) '\(shown)' is a directory", fix: "name a file, such as '\(shown)/run.log'")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        guard parent.isEmpty || (stat(parent, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR) else {
+            throw CLI.badInput("\(option) '\(shown)': the directory '\(quoteForMessage(parent, limit: 160))' does not exist", fix: "create it first, or write elsewhere")
+        }
+    }
+
+    /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: a full disk
+    /// or a crash leaves the old file (or none), never a cut one.
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let temporary = "\(path).partial-\(getpid())"
+        do {
+            try write(bytes, to: temporary)
+            guard rename(temporary, path) == 0 else { throw failure(errno, path) }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
     static func failure(_ code: Int32, _ path: String) -> CLIFailure {
         let fix = code == ENOSPC ? "free space on that disk or write elsewhere" : "check the path and its permissions"
         return CLIFailure(status: .ranWithFailures, "could not write '\(quoteForMessage(path, limit: 160))': \(String(cString: strerror(code)))", fix: "\(fix)")

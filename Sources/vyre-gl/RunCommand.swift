@@ -32,6 +32,8 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         runReporting {
+            // A log that could not be written is found before anything runs.
+            if let record { try OutputFiles.checkTarget(record, option: "--record") }
             let decoded = try Self.load(batch: batch, program: program)
             var configuration = decoded.configuration
             if let workgroupSize { configuration.workgroupSize = workgroupSize }
@@ -42,7 +44,7 @@ struct RunCommand: ParsableCommand {
             if let record {
                 let log = RingLog(mode: resident ? .resident : .oneShot, device: context.info.renderer, workgroupSize: configuration.workgroupSize,
                                   opcodeProgram: decoded.programBytes, plan: plan, result: result)
-                try OutputFiles.write(log.encoded(), to: record)
+                try OutputFiles.writeAtomically(log.encoded(), to: record)
             }
             let report = BatchReport(plan: plan, result: result, renderer: context.info.renderer, compileTime: compileTime)
             if json { try Output.json(report.json) } else { try report.printText(source: batch) }

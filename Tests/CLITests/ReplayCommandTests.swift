@@ -66,9 +66,27 @@ struct ReplayCommandTests {
         #expect(missing.status == 2 && missing.stderr.contains("Fix:"), "\(missing.stderr)")
     }
 
-    @Test func aLogThatCannotBeWrittenIsAnErrorWithItsPath() throws {
-        let r = try CLIRunner.run(["run", "examples/hello.json", "--record", "/nonexistent-dir/run.log"])
-        #expect(r.status == 1)
-        #expect(r.stderr.contains("could not write '/nonexistent-dir/run.log'") && r.stderr.contains("Fix:"), "\(r.stderr)")
+    /// A log that cannot be made is found before the batch runs: exit 2, nothing dispatched.
+    @Test func aLogThatCannotBeWrittenIsBadInputFoundFirst() throws {
+        for (path, says) in [("/nonexistent-dir/run.log", "does not exist"), ("/tmp", "is a directory"), ("", "is empty")] {
+            let r = try CLIRunner.run(["run", "examples/hello.json", "--record", path])
+            #expect(r.status == 2 && r.stdout.isEmpty, "\(path): \(r.stderr)")
+            #expect(r.stderr.contains(says) && r.stderr.contains("Fix:"), "\(r.stderr)")
+        }
+    }
+
+    /// The device name comes from the log: it is printed escaped, and differences are counted
+    /// beyond the ones listed.
+    @Test func aLogsDeviceNameCannotWriteToTheTerminal() throws {
+        let path = Self.temporary("device")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(try CLIRunner.run(["run", "examples/hello.json", "--record", path]).status == 0)
+        var log = try RingLog(bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))))
+        log.device = "\u{1B}[2Jfake\nline"
+        log.finalControl = log.finalControl.map { $0 &+ 1 }
+        try Data(log.encoded()).write(to: URL(fileURLWithPath: path))
+        let r = try CLIRunner.run(["replay", path])
+        #expect(r.status == 1 && !r.stdout.contains("\u{1B}") && r.stdout.contains("\\u{1B}"), "\(r.stdout)")
+        #expect(r.stdout.contains(": \(log.finalControl.count) differences") && r.stdout.contains("more (--json lists up to"))
     }
 }
