@@ -1,4 +1,5 @@
 import CEGL
+public import VyreIR
 import Synchronization
 
 /// Owns a set of buffers made together and deletes them together: the buffers of one run, say.
@@ -53,6 +54,14 @@ public struct BufferArena: ~Copyable, @unchecked Sendable {
         let mapping = created.base?.bindMemory(to: Atomic<UInt32>.self, capacity: size / 4)
         entries.append(Entry(handle: BufferHandle(name: created.name, byteCount: size, contextSerial: context.serial), mapping: mapping))
         return entries.count - 1
+    }
+
+    /// Adds a buffer starting with `contents`: zeros are cleared on the device, words uploaded.
+    public mutating func add(_ contents: BufferContents, mapped: Bool) throws(VyreGLError) -> Int {
+        switch contents {
+        case .words(let w): try add(words: w, mapped: mapped)
+        case .zeros(let n): try add(zeros: n, mapped: mapped)
+        }
     }
 
     /// The first `words` words of buffer `index`.

@@ -1,4 +1,5 @@
 import Crypto
+public import VyreIR
 import Foundation
 public import Logging
 public import CoreMetrics
@@ -96,11 +97,24 @@ public final class ProgramBinaryCache: Sendable {
             count(.hits)
             return hit
         }
-        guard let url = fileURL(key), Self.isRegularFile(url), let data = try? Data(contentsOf: url) else {
+        guard let url = fileURL(key), let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
+              attributes[.type] as? FileAttributeType == .typeRegular else {
             count(.misses)
             return nil
         }
-        switch BinaryFile.decode(Array(data), key: key) {
+        // A file larger than any the cache writes is refused unread: a huge stray file costs a
+        // stat, not its size in memory.
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        let decoded: Result<Binary, BinaryFile.Problem>
+        if size > maxDiskBytes + BinaryFile.headerBytes {
+            decoded = .failure(.tooLarge(bytes: size))
+        } else if let data = try? Data(contentsOf: url) {
+            decoded = BinaryFile.decode(Array(data), key: key)
+        } else {
+            count(.misses)
+            return nil
+        }
+        switch decoded {
         case .success(let binary):
             count(.hits)
             // Touched, so eviction sees it as recently used.
@@ -164,6 +178,33 @@ public final class ProgramBinaryCache: Sendable {
                           memoryEntries: entries, memoryBytes: bytes, hits: counters.hits.load(ordering: .relaxed),
                           misses: counters.misses.load(ordering: .relaxed), rejected: counters.rejected.load(ordering: .relaxed),
                           stored: counters.stored.load(ordering: .relaxed))
+    }
+
+    /// Why the directory cannot hold entries, with a Fix; nil when it can (or does not exist yet
+    /// under a parent that does: the first store makes it). Loading and storing never fail on
+    /// this, they only miss; `vyre-gl cache stats` shows it so a misspelt `VYRE_GL_CACHE_DIR` is seen.
+    public func directoryProblem() -> Diagnostic? {
+        guard let directory else { return nil }
+        let manager = FileManager.default
+        var isDirectory: ObjCBool = false
+        if manager.fileExists(atPath: directory.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else {
+                return Diagnostic("'\(directory.path)' is not a directory, so nothing is cached", fix: "point VYRE_GL_CACHE_DIR at a directory, or remove that file")
+            }
+            guard manager.isWritableFile(atPath: directory.path) else {
+                return Diagnostic("'\(directory.path)' is not writable, so nothing new is cached", fix: "give this user write permission there, or point VYRE_GL_CACHE_DIR elsewhere")
+            }
+            return nil
+        }
+        // Made on the first store, with any missing parents: it needs a writable ancestor.
+        var ancestor = directory.deletingLastPathComponent()
+        while !manager.fileExists(atPath: ancestor.path, isDirectory: &isDirectory), ancestor.path != "/" {
+            ancestor = ancestor.deletingLastPathComponent()
+        }
+        guard isDirectory.boolValue, manager.isWritableFile(atPath: ancestor.path) else {
+            return Diagnostic("'\(directory.path)' does not exist and cannot be made under '\(ancestor.path)', so nothing is cached", fix: "create it, or point VYRE_GL_CACHE_DIR at a writable directory")
+        }
+        return nil
     }
 
     /// Removes every entry, in memory and on disk; returns how many files went. Other files in
@@ -312,9 +353,10 @@ enum BinaryFile {
     static let headerBytes = 8 + 4 + 4 + 8 + 32 + 32
 
     enum Problem: Error, CustomStringConvertible {
-        case truncated(Int), notACacheFile, otherVersion(UInt32), foreign, lengthMismatch, checksum
+        case truncated(Int), tooLarge(bytes: Int), notACacheFile, otherVersion(UInt32), foreign, lengthMismatch, checksum
         var description: String {
             switch self {
+            case .tooLarge(let n): "\(n) bytes, more than the cache ever writes (left unread)"
             case .truncated(let n): "\(n) bytes, shorter than the header"
             case .notACacheFile: "not a vyre-gl program binary file"
             case .otherVersion(let v): "format version \(v), this build reads \(BinaryFile.version)"

@@ -89,19 +89,13 @@ extension GLContext {
             if words <= 0 || words % decl.elementType.wordCount != 0 {
                 throw .badBufferSize(name: decl.name, words: words, detail: words <= 0 ? "GL cannot bind an empty buffer" : "\(decl.elementType) elements take \(decl.elementType.wordCount) words each")
             }
-            if UInt64(words) * 4 > info.limits.maxStorageBlockBytes {
-                throw .bufferTooLarge(name: decl.name, bytes: UInt64(words) * 4, limit: info.limits.maxStorageBlockBytes)
-            }
+            try checkBindable(decl.name, words: words)
         }
         var arena = BufferArena(context: self)
         var handles: [UInt32: BufferHandle] = [:]
         var slots: [String: (index: Int, words: Int)] = [:]
         for (decl, contents) in starting {
-            let index: Int
-            switch contents {
-            case .words(let w): index = try arena.add(words: w, mapped: decl.placement == .hostMapped)
-            case .zeros(let n): index = try arena.add(zeros: n, mapped: decl.placement == .hostMapped)
-            }
+            let index = try arena.add(contents, mapped: decl.placement == .hostMapped)
             handles[decl.binding] = arena.handle(index)
             slots[decl.name] = (index, contents.wordCount)
         }

@@ -18,7 +18,7 @@ public struct BatchPlan: Sendable {
     /// The initial control buffer.
     public let control: [UInt32]
     /// Extra buffers with their initial words, in the megakernel's declaration order.
-    public let extra: [(decl: BufferDecl, words: [UInt32])]
+    public let extra: [(decl: BufferDecl, contents: BufferContents)]
     /// One opcode, tenant and priority shared by every item (what the layout leaves out of the records).
     package let shared: (opcode: UInt32, tenant: UInt32, priority: UInt32)
     var itemCount: Int { batch.items.count }
@@ -56,23 +56,25 @@ extension Batch {
         } catch {
             throw .invalidBatch(error)
         }
-        let extra = try Self.extraStartingWords(extraBuffers, buffers)
+        let extra = try Self.extraStartingContents(extraBuffers, buffers)
         return BatchPlan(batch: self, slots: slots, layout: shape.layout, maxArgs: shape.maxArgs, phases: phases, control: control,
                          extra: extra, shared: (shape.opcode, shape.tenant, shape.priority))
     }
 }
 
 extension Batch {
-    /// The extra buffers' starting words, in declaration order: `given` where named, zeroes at the
-    /// declared count otherwise (a runtime-sized buffer left out starts with one element).
-    package static func extraStartingWords(_ decls: [BufferDecl], _ given: [String: [UInt32]]) throws(MegakernelError) -> [(decl: BufferDecl, words: [UInt32])] {
-        let extra: [(decl: BufferDecl, words: [UInt32])]
+    /// The extra buffers' starting contents, in declaration order: `given` where named, zeroes at
+    /// the declared count otherwise (a runtime-sized buffer left out starts with one element).
+    /// Zeroes stay lazy: a declared count is checked against the device before anything of that
+    /// size exists, so a huge declaration is an error rather than a host allocation.
+    package static func extraStartingContents(_ decls: [BufferDecl], _ given: [String: [UInt32]]) throws(MegakernelError) -> [(decl: BufferDecl, contents: BufferContents)] {
+        let extra: [(decl: BufferDecl, contents: BufferContents)]
         do {
-            extra = try Program.startingContents(of: decls, given.mapValues { .words($0) }, runtimeSizedDefault: 1).map { ($0.decl, $0.contents.materialized) }
+            extra = try Program.startingContents(of: decls, given.mapValues { .words($0) }, runtimeSizedDefault: 1)
         } catch {
             throw extraBufferError(error)
         }
-        if let empty = extra.first(where: { $0.words.isEmpty }) {
+        if let empty = extra.first(where: { $0.contents.wordCount == 0 }) {
             throw extraBufferError(.bufferTooSmall(name: empty.decl.name, words: 0, needed: empty.decl.elementType.wordCount))
         }
         return extra

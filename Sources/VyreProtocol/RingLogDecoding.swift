@@ -64,10 +64,14 @@ extension RingLog {
         tenants = Int(try r.u32("the tenant count", in: 0...UInt32(controlWords)))
         debugRecords = Int(try r.u32("the debug record count", in: 0...(1 << 24)))
         var control: [Int: UInt32] = [:]
+        var previous = -1
         for _ in 0..<(try r.count("initial control words", each: 8)) {
             let at = r.offset
             let index = Int(try r.u32("a control index", in: 0...UInt32(controlWords - 1)))
-            guard control.updateValue(try r.u32("a control value"), forKey: index) == nil else { throw .invalid(offset: at, problem: "control word \(index) is given twice") }
+            // The encoder writes them in ascending order; anything else was not written by it.
+            guard index > previous else { throw .invalid(offset: at, problem: "control word \(index) follows word \(previous): the words must be in ascending order, each once") }
+            previous = index
+            control[index] = try r.u32("a control value")
         }
         initialControl = control
         initialBuffers = try r.buffers("initial buffers")
@@ -176,7 +180,9 @@ struct RingLogReader {
         case (0, 0): outcome = .done
         case (1, _): outcome = .fault(detail)
         case (2, 0): outcome = .notRun
-        case (3, _): outcome = .unexpected(status: detail)
+        // DONE, FAULT and PUBLISHED have outcomes of their own: an "unexpected" one is none of them.
+        case (3, let status) where ![SlotStatus.done, .fault, .published].contains(where: { $0.rawValue == status }):
+            outcome = .unexpected(status: status)
         default: throw .invalid(offset: outcomeAt, problem: "unknown outcome \(code) (\(detail))")
         }
         return RingLog.Record(item: WorkItem(opcode: opcode, args: args, tenant: tenant, priority: priority), phase: phase, epoch: epoch, outcome: outcome)

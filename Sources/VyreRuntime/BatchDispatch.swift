@@ -68,8 +68,9 @@ extension Megakernel {
             MegakernelBindings.items: buffers.items!.value.handle.prefix(bytes: plan.itemWords * 4),
             MegakernelBindings.exceptions: buffers.exceptions!.value.handle.prefix(bytes: plan.exceptionWords * 4),
         ], extraIndex: [:])
-        for (decl, words) in plan.extra {
-            let index = try arena.add(words: words, mapped: false)
+        for (decl, contents) in plan.extra {
+            try context.checkBindable(decl.name, words: contents.wordCount)
+            let index = try arena.add(contents, mapped: false)
             bound.extraIndex[decl.name] = index
             bound.handles[decl.binding] = arena.handle(index)
         }
@@ -129,8 +130,8 @@ extension Megakernel {
         let first = ExceptionRecords.headerWords
         let records = ExceptionRecords.decode(records: exceptions.value.read(words: first..<(first + kept * ExceptionRecords.recordWords)))
         var extraOut: [String: [UInt32]] = [:]
-        for (decl, words) in plan.extra {
-            extraOut[decl.name] = try onDevice { () throws(VyreGLError) in try arena.read(bound.extraIndex[decl.name]!, words: words.count) }
+        for (decl, contents) in plan.extra {
+            extraOut[decl.name] = try onDevice { () throws(VyreGLError) in try arena.read(bound.extraIndex[decl.name]!, words: contents.wordCount) }
         }
         return BatchResult(itemCount: batch.items.count, slots: plan.slots, phases: phases, control: state.control, debug: debug,
                            faults: records.faults, pending: records.pending, unexpected: records.unexpected, buffers: extraOut,

@@ -68,8 +68,8 @@ extension ResidentMegakernel {
         let capacity = plan.batch.debugRecords
         let lost = max(0, records.count - capacity) + telemetry.debugRecordsLost
         var buffers: [String: [UInt32]] = [:]
-        for ((decl, words), buffer) in zip(plan.extra, core.extras) {
-            buffers[decl.name] = try onDevice { () throws(VyreGLError) in try buffer.value.read(words: 0..<words.count) }
+        for ((decl, contents), buffer) in zip(plan.extra, core.extras) {
+            buffers[decl.name] = try onDevice { () throws(VyreGLError) in try buffer.value.read(words: 0..<contents.wordCount) }
         }
         var timing = timing
         timing.decode = ContinuousClock.now - decodeStart

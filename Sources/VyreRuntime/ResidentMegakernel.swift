@@ -376,8 +376,8 @@ final class ResidentCore: @unchecked Sendable {
             MegakernelBindings.debug: debug.value.handle, MegakernelBindings.io: io.value.handle,
             MegakernelBindings.queues: queues.value.handle, MegakernelBindings.claims: claims.value.handle,
         ]
-        for (decl, words) in try Batch.extraStartingWords(configuration.extraBuffers, options.buffers) {
-            let buffer = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(words: words)) }
+        for (decl, contents) in try Batch.extraStartingContents(configuration.extraBuffers, options.buffers) {
+            let buffer = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(decl.name, contents)) }
             handles[decl.binding] = buffer.value.handle
             extras.append(buffer)
             extraNames.append(decl.name)

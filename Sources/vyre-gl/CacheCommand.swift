@@ -20,8 +20,10 @@ struct CacheCommand: ParsableCommand {
         var bytes: Int
         var maxBytes: Int
         var removed: Int?
+        /// Why the directory cannot hold entries, or nil.
+        var problem: Diagnostic?
 
-        enum CodingKeys: String, CodingKey { case directory, files, bytes, maxBytes, removed }
+        enum CodingKeys: String, CodingKey { case directory, files, bytes, maxBytes, removed, usable, problem }
 
         /// `directory` is always there (null when no directory is set); `removed` only after `clear`.
         func encode(to encoder: any Encoder) throws {
@@ -31,16 +33,19 @@ struct CacheCommand: ParsableCommand {
             try c.encode(bytes, forKey: .bytes)
             try c.encode(maxBytes, forKey: .maxBytes)
             try c.encodeIfPresent(removed, forKey: .removed)
+            try c.encode(directory != nil && problem == nil, forKey: .usable)
+            try c.encodeIfPresent(problem.map { $0.description }, forKey: .problem)
         }
     }
 
     static func report(_ cache: ProgramBinaryCache, removed: Int?, json: Bool) throws {
         let s = cache.statistics()
-        let report = Report(directory: s.directory, files: s.files, bytes: s.bytes, maxBytes: s.maxBytes, removed: removed)
+        let report = Report(directory: s.directory, files: s.files, bytes: s.bytes, maxBytes: s.maxBytes, removed: removed, problem: cache.directoryProblem())
         if json { return try Output.json(report) }
         if let removed { try Output.line("removed \(removed) cached program binar\(removed == 1 ? "y" : "ies")") }
         try Output.line("directory: \(s.directory ?? "none (set VYRE_GL_CACHE_DIR, XDG_CACHE_HOME or HOME)")")
         try Output.line("entries:   \(s.files), \(s.bytes) bytes of at most \(s.maxBytes)")
+        if let problem = report.problem { try Output.line("unusable:  \(problem)") }
     }
 
     struct Stats: ParsableCommand {

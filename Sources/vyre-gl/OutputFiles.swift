@@ -53,13 +53,20 @@ enum OutputFiles {
     }
 
     /// Checks, before any work, that a file can be made at `path`: not empty, not a directory,
-    /// in a directory that exists. Bad input (exit 2) otherwise.
-    static func checkTarget(_ path: String, option: String) throws {
+    /// in a directory that exists, and none of the command's `inputs` (by device and inode, so
+    /// another spelling of the same file is caught too). Bad input (exit 2) otherwise.
+    static func checkTarget(_ path: String, option: String, inputs: [String] = []) throws {
         let shown = quoteForMessage(path, limit: 160)
         guard !path.isEmpty else { throw CLI.badInput("\(option) is empty", fix: "name the file to write") }
         var info = stat()
-        if stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR {
-            throw CLI.badInput("\(option) '\(shown)' is a directory", fix: "name a file, such as '\(shown)/run.log'")
+        if stat(path, &info) == 0 {
+            if info.st_mode & S_IFMT == S_IFDIR {
+                throw CLI.badInput("\(option) '\(shown)' is a directory", fix: "name a file, such as '\(shown)/run.log'")
+            }
+            var other = stat()
+            if let input = inputs.first(where: { stat($0, &other) == 0 && other.st_dev == info.st_dev && other.st_ino == info.st_ino }) {
+                throw CLI.badInput("\(option) '\(shown)' is the input '\(quoteForMessage(input, limit: 160))': writing it would destroy it", fix: "write the log to another file")
+            }
         }
         let parent = (path as NSString).deletingLastPathComponent
         guard parent.isEmpty || (stat(parent, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR) else {

@@ -33,12 +33,15 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         runReporting {
             // A log that could not be written is found before anything runs.
-            if let record { try OutputFiles.checkTarget(record, option: "--record") }
+            if let record { try OutputFiles.checkTarget(record, option: "--record", inputs: [batch] + (program.map { [$0] } ?? [])) }
             let decoded = try Self.load(batch: batch, program: program)
             var configuration = decoded.configuration
             if let workgroupSize { configuration.workgroupSize = workgroupSize }
             // Checked here, once, before a device is opened: bad input dispatches nothing.
             let plan = try decoded.batch.plan(extraBuffers: configuration.extraBuffers)
+            // Everything but the device's own limits: a reserved opcode or a protocol binding is
+            // bad input (exit 2) on a machine without a GPU too, not a device failure.
+            _ = try configuration.program(limits: .unrestricted)
             let context = try CLI.openContext(deviceOptions)
             let (result, compileTime) = resident ? try Self.runResident(plan, context, configuration) : try Self.runOneShot(plan, context, configuration)
             if let record {

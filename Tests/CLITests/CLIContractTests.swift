@@ -126,6 +126,19 @@ struct CLIContractTests {
         Self.expectCleanFailure(try CLIRunner.run(["run", "examples/hello.json", "--program", file.path]), status: 2, mentions: "opcodes[0].nmae", "a misspelled key")
     }
 
+    /// A declared count of 2^32 - 1 u64 elements is 34 GB: it must be refused against the device's
+    /// limit before anything of that size exists (it used to abort in a host allocation).
+    @Test(arguments: [false, true])
+    func aHugeDeclaredExtraBufferIsRefusedBeforeAllocating(_ resident: Bool) throws {
+        let file = try Self.temporary("huge.json", """
+            {"buffers": [{"name": "big", "binding": 6, "access": "read_write", "type": "u64", "count": 4294967295}],
+             "opcodes": [{"opcode": 1073741824, "name": "X", "body": []}]}
+            """)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let r = try CLIRunner.run(["run", "examples/hello.json", "--program", file.path] + (resident ? ["--resident"] : []))
+        Self.expectCleanFailure(r, status: 2, mentions: "'big' needs 34359738360 bytes", "a 34 GB extra buffer")
+    }
+
     @Test func bufferValuesAreStrict() throws {
         for (value, mentions) in [("data=[1,true]", "found true"), ("data=[1.5]", "not a whole number"), ("data=[1,]", "trailing commas"),
                                   ("data=zeros:0200", "zeros:N"), ("data=zeros:-1", "zeros:N")] {

@@ -73,6 +73,11 @@ struct ReplayCommandTests {
             #expect(r.status == 2 && r.stdout.isEmpty, "\(path): \(r.stderr)")
             #expect(r.stderr.contains(says) && r.stderr.contains("Fix:"), "\(r.stderr)")
         }
+        // The input itself, under another spelling: refused, and left as it was.
+        let before = try Data(contentsOf: URL(fileURLWithPath: "examples/hello.json"))
+        let r = try CLIRunner.run(["run", "examples/hello.json", "--record", "examples/../examples/hello.json"])
+        #expect(r.status == 2 && r.stderr.contains("is the input") && r.stderr.contains("Fix:"), "\(r.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "examples/hello.json")) == before)
     }
 
     /// The device name comes from the log: it is printed escaped, and differences are counted

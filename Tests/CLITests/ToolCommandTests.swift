@@ -101,6 +101,23 @@ struct ToolCommandTests {
         #expect(extra.status == 2 && extra.stderr.contains("Fix:"))
     }
 
+    /// A cache directory that is a file holds nothing: `stats` says so, with a Fix, and a run
+    /// still works (it compiles every time).
+    @Test func anUnusableCacheDirectoryIsShownNotFatal() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("vyre-cache-file-\(UUID().uuidString)")
+        try Data("a file".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let env = ["VYRE_GL_CACHE_DIR": file.path]
+        let stats = try CLIRunner.run(["cache", "stats", "--json"], environment: env)
+        let report = try #require(CLIRunner.json(stats.stdout))
+        #expect(stats.status == 0 && report["usable"] as? Bool == false)
+        #expect((report["problem"] as? String)?.contains("is not a directory") == true && (report["problem"] as? String)?.contains("Fix:") == true)
+        #expect(try CLIRunner.run(["cache", "stats"], environment: env).stdout.contains("unusable:"))
+        #expect(try CLIRunner.run(["exec", "examples/programs/double.json", "--buffer", "data=[1,2]"], environment: env).status == 0)
+        let good = try CLIRunner.run(["cache", "stats", "--json"], environment: ["VYRE_GL_CACHE_DIR": file.path + "-new/sub"])
+        #expect(try #require(CLIRunner.json(good.stdout))["usable"] as? Bool == true)
+    }
+
     @Test func aTrappingProgramIsExitStatusOne() throws {
         let r = try CLIRunner.run(["exec", "examples/programs/checked_convert.json", "--buffer", "input=[1.5,-7.2,\"nan\",8]",
                                    "--buffer", "as_int=zeros:4", "--buffer", "quotient=zeros:4"])

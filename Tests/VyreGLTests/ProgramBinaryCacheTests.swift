@@ -63,7 +63,7 @@ struct ProgramBinaryCacheTests {
     }
 
     enum Damage: CaseIterable {
-        case empty, garbage, truncatedHeader, truncatedBinary, flippedBinaryByte, flippedChecksum, otherVersion, foreignFile, rewrittenKey, refusedByDriver
+        case empty, garbage, truncatedHeader, truncatedBinary, flippedBinaryByte, flippedChecksum, otherVersion, foreignFile, rewrittenKey, refusedByDriver, hugeSparse
     }
 
     @Test func everyDamagedFileIsCompiledAgainAndReplaced() throws {
@@ -99,8 +99,15 @@ struct ProgramBinaryCacheTests {
                 // A well-formed file whose binary the driver cannot load.
                 cache.store(key, ProgramBinaryCache.Binary(format: 0x1234, bytes: Array(repeating: 0xAB, count: 512)))
                 bytes = [UInt8](try Data(contentsOf: file))
+            case .hugeSparse: break
             }
             try Data(bytes).write(to: file)
+            if damage == .hugeSparse {
+                // 64 GiB of holes: refused from its size, since reading it would exhaust memory.
+                let handle = try FileHandle(forWritingTo: file)
+                try handle.truncate(atOffset: 1 << 36)
+                try handle.close()
+            }
             let rejectedBefore = cache.statistics().rejected
             #expect(try !Self.build(Self.program(5), on: context).fromCache, "\(damage)")
             if damage != .refusedByDriver { #expect(cache.statistics().rejected == rejectedBefore + 1, "\(damage)") }

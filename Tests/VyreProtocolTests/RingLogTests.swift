@@ -78,7 +78,17 @@ struct RingLogTests {
         refused("more control words than bytes") { $0.replaceSubrange((geometry + 20)..<(geometry + 24), with: [0xFF, 0xFF, 0xFF, 0x0F]) }
         // The two initial control entries (305, 310): make the second name 305 too.
         refused("a control word given twice") { $0.replaceSubrange((geometry + 32)..<(geometry + 36), with: [49, 1, 0, 0]) }
+        refused("control words out of order") { $0.replaceSubrange((geometry + 32)..<(geometry + 36), with: [44, 1, 0, 0]) }
         refused("trailing bytes inside the checksum") { $0 += [0, 0, 0, 0] }
+        // An "unexpected" end in a state that has an outcome of its own.
+        for status in [SlotStatus.done, .fault, .published] {
+            var odd = log
+            odd.records[0].outcome = .unexpected(status: status.rawValue)
+            #expect(throws: RingLogError.self, "\(status)") { try RingLog(bytes: odd.encoded()) }
+        }
+        var claimed = log
+        claimed.records[0].outcome = .unexpected(status: SlotStatus.claimed.rawValue)
+        #expect(try RingLog(bytes: claimed.encoded()) == claimed)
         // A record's phase or epoch that its batch does not give.
         var moved = log
         moved.records[1].phase = 1
