@@ -22,7 +22,7 @@ extension ResidentMegakernel {
         let core = cores.current
         let options = core.options
         guard options.slots == plan.slots, options.controlWords == plan.controlWords, options.debugRecords == batch.debugRecords,
-              options.tenants == batch.tenants, options.control == batch.control, options.buffers == batch.buffers, core.extras.count == plan.extra.count,
+              options.tenants == batch.tenants, options.control == batch.control, options.buffers == batch.buffers, core.current.extras.count == plan.extra.count,
               core.telemetry().submitted == 0 else {
             throw .invalidOptions(problem: "a resident kernel runs a batch only when started for it, with nothing submitted before",
                                   fix: "start a new ResidentMegakernel with ResidentOptions(plan:) and run the plan on it")
@@ -68,7 +68,7 @@ extension ResidentMegakernel {
         let capacity = plan.batch.debugRecords
         let lost = max(0, records.count - capacity) + telemetry.debugRecordsLost
         var buffers: [String: [UInt32]] = [:]
-        for ((decl, contents), buffer) in zip(plan.extra, core.extras) {
+        for ((decl, contents), (_, buffer)) in zip(plan.extra, core.current.extras) {
             buffers[decl.name] = try onDevice { () throws(VyreGLError) in try buffer.value.read(words: 0..<contents.wordCount) }
         }
         var timing = timing

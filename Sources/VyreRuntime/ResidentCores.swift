@@ -13,7 +13,8 @@ import Synchronization
 /// it, or waits for the rebuild.
 final class ResidentCores: Sendable {
     private let currentCore: Atomic<Unmanaged<ResidentCore>>
-    private let configuration: MegakernelConfiguration
+    /// The kernel's own configuration; registered tenants' handlers and buffers come on top.
+    private let base: MegakernelConfiguration
     private let options: ResidentOptions
     private let logger: Logger
     private let metrics: ResidentMetrics
@@ -32,6 +33,8 @@ final class ResidentCores: Sendable {
         var gaveUp: ResidentError?
         /// Tenants switched live, applied again to a rebuilt core.
         var tenants: [UInt32: Bool] = [:]
+        /// Registered tenants by id, with their handlers and buffers (opcodes absolute).
+        var registered: [UInt32: (handle: TenantHandle, program: TenantProgram)] = [:]
         /// Who waits for a rebuild to end.
         var tasks: [CheckedContinuation<Void, Never>] = []
         var threads: [DispatchSemaphore] = []
@@ -39,22 +42,29 @@ final class ResidentCores: Sendable {
     private let state = Mutex(State())
     /// Entered while a rebuild runs, so closing waits for it.
     private let rebuilding = DispatchGroup()
+    /// Slots kept for registered quotas, shared by every core.
+    let reservation = RingReservation()
+    /// One change of the opcode set at a time: a registration, an unregistration or a rebuild.
+    private let opcodeSetGate = DispatchSemaphore(value: 1)
 
     init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics,
          replacementContext: @escaping @Sendable (GLContext) throws(VyreGLError) -> GLContext, printfLogger: Logger?) throws(MegakernelError) {
-        self.configuration = configuration
+        self.base = configuration
         self.options = options
         self.logger = logger
         self.metrics = metrics
         self.replacementContext = replacementContext
-        let (stream, continuation) = AsyncStream.makeStream(of: DebugRecord.self, bufferingPolicy: .unbounded)
+        // Bounded: a kernel whose records nobody reads must not grow without end. The oldest
+        // records go first, counted as lost.
+        let (stream, continuation) = AsyncStream.makeStream(of: DebugRecord.self, bufferingPolicy: .bufferingNewest(max(DebugOutput.streamCapacity, options.debugRecords)))
         debugRecords = stream
         debugSink = DebugOutput(stream: continuation, logger: printfLogger)
         // A core's loss callback holds this weakly, and the first core is built before `self`
         // is whole: it gets its callback through a box filled in below.
         let owner = WeakOwner()
         let first = try ResidentCore(context: context, configuration: configuration, options: options, logger: logger, metrics: metrics,
-                                     debugSink: debugSink, lossNumber: 1, onLost: { owner.value?.lost($0) })
+                                     debugSink: debugSink, lossNumber: 1, reservation: reservation, startingWords: options.buffers,
+                                     onLost: { owner.value?.lost($0) })
         spin = first.spin
         currentCore = Atomic(Unmanaged.passUnretained(first))
         state.withLock { $0.cores.append(first) }
@@ -134,6 +144,8 @@ final class ResidentCores: Sendable {
         lost.stop(.cancel)
         let loss = DeviceLoss(cause: lost.lossCause ?? .stalled(options.dispatchTimeout), number: lost.lossNumber)
         var lastError: MegakernelError? = nil
+        opcodeSetGate.wait()
+        defer { opcodeSetGate.signal() }
         for attempt in 0..<options.recoveryAttempts {
             if attempt > 0 { Thread.sleep(forTimeInterval: 0.1 * Double(1 << min(attempt - 1, 6))) }
             if state.withLock({ $0.closed }) { break }
@@ -157,8 +169,11 @@ final class ResidentCores: Sendable {
     private func build(after lost: ResidentCore) throws(MegakernelError) -> ResidentCore {
         let context: GLContext
         do throws(VyreGLError) { context = try replacementContext(lost.context) } catch { throw .device(error) }
-        return try ResidentCore(context: context, configuration: configuration, options: options, logger: logger, metrics: metrics,
-                                debugSink: debugSink, lossNumber: lost.lossNumber + 1, onLost: { [weak self] in self?.lost($0) })
+        // With every tenant registered now (a registration waits for the rebuild, or the rebuild for it).
+        let registered = state.withLock { $0.registered }
+        return try ResidentCore(context: context, configuration: configuration(with: registered), options: options, logger: logger,
+                                metrics: metrics, debugSink: debugSink, lossNumber: lost.lossNumber + 1, reservation: reservation,
+                                startingWords: startingWords(with: registered), onLost: { [weak self] in self?.lost($0) })
     }
 
     /// Makes `core` the current one, with the tenants switched live, and wakes who waited for it;
@@ -191,6 +206,134 @@ final class ResidentCores: Sendable {
         for t in threads { t.signal() }
     }
 
+    // MARK: tenants
+
+    /// The kernel's configuration with the handlers and buffers of `registered`, in id order.
+    private func configuration(with registered: [UInt32: (handle: TenantHandle, program: TenantProgram)]) -> MegakernelConfiguration {
+        var c = base
+        for id in registered.keys.sorted() {
+            c.opcodes += registered[id]!.program.handlers
+            c.extraBuffers += registered[id]!.program.buffers
+        }
+        return c
+    }
+
+    /// The starting words of every extra buffer given any: the kernel's, then the tenants'.
+    private func startingWords(with registered: [UInt32: (handle: TenantHandle, program: TenantProgram)]) -> [String: [UInt32]] {
+        var words = options.buffers
+        for (_, r) in registered { words.merge(r.program.bufferWords) { first, _ in first } }
+        return words
+    }
+
+    func registeredTenants() -> [TenantHandle] {
+        state.withLock { s in s.registered.keys.sorted().map { s.registered[$0]!.handle } }
+    }
+
+    /// Registers a tenant (blocking: see ``ResidentMegakernel/register(_:)``).
+    func register(_ tenantOptions: TenantOptions) throws(TenantError) -> TenantHandle {
+        guard tenantOptions.quota >= 1 else { throw .invalidQuota(tenantOptions.quota) }
+        opcodeSetGate.wait()
+        defer { opcodeSetGate.signal() }
+        let capacity = min(options.tenants, TenantHandle.maxTenants) - 1
+        let (id, registered) = try state.withLock { s throws(TenantError) -> (UInt32, [UInt32: (handle: TenantHandle, program: TenantProgram)]) in
+            if let refusal = s.closed ? .shutDown : s.gaveUp ?? (s.recovering ? .recovering : nil) { throw .kernel(refusal) }
+            guard let id = (1...max(1, capacity)).first(where: { s.registered[UInt32($0)] == nil && $0 <= capacity }) else { throw .noFreeTenant(capacity: max(0, capacity)) }
+            let kept = s.registered.values.reduce(0) { $0 + $1.handle.quota }
+            guard kept + tenantOptions.quota <= options.slots else {
+                throw .quotaUnavailable(asked: tenantOptions.quota, free: options.slots - kept, slots: options.slots)
+            }
+            return (UInt32(id), s.registered)
+        }
+        let program = try Self.rebased(tenantOptions.program ?? TenantProgram(), id: id)
+        let handle = TenantHandle(account: TenantAccount(id: id, quota: tenantOptions.quota, policy: tenantOptions.overQuota, reservation: reservation,
+                                                         metrics: TenantMetrics(factory: metrics.factory, dimensions: metrics.dimensions, tenant: id)),
+                                  cores: self)
+        var next = registered
+        next[id] = (handle, program)
+        if !program.handlers.isEmpty || !program.buffers.isEmpty {
+            try install(next)
+        } else {
+            state.withLock { $0.registered = next }
+        }
+        reservation.slots.add(tenantOptions.quota, ordering: .acquiringAndReleasing)
+        do throws(ResidentError) { try setTenant(id, enabled: tenantOptions.enabled) } catch {
+            logger.error("enabling a registered tenant failed", metadata: ["tenant": "\(id)", "error": "\(error)"])
+        }
+        logger.info("tenant registered", metadata: ["tenant": "\(id)", "quota": "\(tenantOptions.quota)", "handlers": "\(program.handlers.count)"])
+        return handle
+    }
+
+    /// `program` with each handler's opcode moved from an offset to tenant `id`'s range.
+    private static func rebased(_ program: TenantProgram, id: UInt32) throws(TenantError) -> TenantProgram {
+        var out = program
+        for i in out.handlers.indices {
+            let offset = out.handlers[i].opcode
+            guard offset < TenantHandle.rangeSize else { throw .opcodeOutsideRange(offset: offset, handler: out.handlers[i].name) }
+            out.handlers[i].opcode = TenantHandle.rangeBase + (id << 20) + offset
+        }
+        return out
+    }
+
+    /// Builds the kernel for the tenants `registered` on the current core's context (the kernel
+    /// runs meanwhile), records them, and has the core install it between two dispatches. A core
+    /// lost meanwhile is rebuilt with them. Throws, changing nothing, when the kernel does not build.
+    private func install(_ registered: [UInt32: (handle: TenantHandle, program: TenantProgram)]) throws(TenantError) {
+        let core = current
+        if core.isRecording { throw .kernel(.recordingInProgress) }
+        let program: ResidentProgram
+        do throws(MegakernelError) {
+            program = try ResidentProgram(configuration: configuration(with: registered), context: core.context, protocolHandles: core.protocolHandles,
+                                          startingWords: startingWords(with: registered), previous: core.current)
+        } catch {
+            throw .program(error)
+        }
+        state.withLock { $0.registered = registered }
+        let installed = DispatchSemaphore(value: 0)
+        core.swap(to: program) { _ in installed.signal() }
+        // Installed, or the core ended first: lost (its rebuild, which waits for this, builds
+        // from the tenants just recorded) or closed (nothing runs any more).
+        installed.wait()
+    }
+
+    /// Unregisters `handle` (blocking: see ``ResidentMegakernel/unregister(_:mode:)``).
+    func unregister(_ handle: TenantHandle, mode: UnregisterMode) throws(TenantError) {
+        opcodeSetGate.wait()
+        defer { opcodeSetGate.signal() }
+        let id = handle.id
+        let (registered, enabled) = try state.withLock { s throws(TenantError) -> ([UInt32: (handle: TenantHandle, program: TenantProgram)], Bool) in
+            guard let r = s.registered[id], r.handle === handle else { throw .notRegistered(id) }
+            return (s.registered, s.tenants[id] ?? true)
+        }
+        let account = handle.account
+        account.closed.store(true, ordering: .releasing)
+        account.wakeAll()
+        if mode == .cancel || !enabled {
+            // Held from now on, then the unclaimed ones fail between two dispatches.
+            try? setTenant(id, enabled: false)
+            let withdrawn = DispatchSemaphore(value: 0)
+            current.withdraw(tenant: id) { withdrawn.signal() }
+            withdrawn.wait()
+        }
+        account.waitUntil { account.inFlight.load(ordering: .acquiring) == 0 }
+        var rest = registered
+        rest[id] = nil
+        let program = registered[id]!.program
+        if !program.handlers.isEmpty || !program.buffers.isEmpty {
+            do throws(TenantError) { try install(rest) } catch {
+                // Its handlers stay compiled in (its range is free again all the same).
+                logger.error("removing an unregistered tenant's handlers failed; they stay", metadata: ["tenant": "\(id)", "error": "\(error)"])
+                state.withLock { $0.registered = rest }
+            }
+        } else {
+            state.withLock { $0.registered = rest }
+        }
+        reservation.slots.subtract(handle.quota, ordering: .acquiringAndReleasing)
+        // Back as the table started: ops of that id from no handle run again.
+        try? setTenant(id, enabled: true)
+        state.withLock { $0.tenants[id] = nil }
+        logger.info("tenant unregistered", metadata: ["tenant": "\(id)", "mode": "\(mode)"])
+    }
+
     // MARK: shutdown and telemetry
 
     /// Ends the kernel: a rebuild under way is let finish (or give up), then the current core
@@ -221,6 +364,14 @@ final class ResidentCores: Sendable {
     }
 }
 
+/// Slots of the ring kept for registered tenants' quotas (see ``TenantOptions/quota``).
+final class RingReservation: Sendable {
+    /// The registered quotas together.
+    let slots = Atomic<Int>(0)
+    /// Tenant handles' ops in flight (each counted from its quota's take to its ticket's end).
+    let tenantInFlight = Atomic<Int>(0)
+}
+
 /// A weak reference filled in after the fact (the first core's loss callback).
 private final class WeakOwner: @unchecked Sendable {
     // Written once, in `ResidentCores.init`, before the core it serves is started.
@@ -232,12 +383,19 @@ struct DebugOutput: Sendable {
     let stream: AsyncStream<DebugRecord>.Continuation
     let logger: Logger?
 
-    func deliver(_ record: DebugRecord) {
+    /// Records the stream keeps for a consumer that lags behind (or the kernel's debug log's
+    /// size, where larger).
+    static let streamCapacity = 1 << 16
+
+    /// Hands `record` on; false when the stream's buffer was full and the oldest record it held
+    /// was dropped for it.
+    func deliver(_ record: DebugRecord) -> Bool {
         guard let logger else {
-            stream.yield(record)
-            return
+            if case .dropped = stream.yield(record) { return false }
+            return true
         }
         logger.info("PRINTF", metadata: ["format": "\(record.format)", "arg0": "\(record.arg0)", "arg1": "\(record.arg1)",
                                          "slotWord": "\(record.slotWordOffset)"])
+        return true
     }
 }

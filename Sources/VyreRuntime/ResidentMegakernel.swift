@@ -56,11 +56,12 @@ public final class ResidentMegakernel: Sendable {
     }
 
     /// The resident program (its GLSL is ``glslSource``).
-    public var program: Program { cores.current.program }
+    public var program: Program { cores.current.current.program }
     /// The GLSL the resident kernel was compiled from.
-    public var glslSource: String { cores.current.pipeline.lowered.source }
-    /// How long compiling and linking the resident program took (the last build, after a loss).
-    public var compileTime: Duration { cores.current.pipeline.compileTime }
+    public var glslSource: String { cores.current.current.pipeline.lowered.source }
+    /// How long compiling and linking the resident program took (the last build: after a loss,
+    /// or a tenant's handlers registered or unregistered).
+    public var compileTime: Duration { cores.current.current.pipeline.compileTime }
     /// The geometry in use: workgroups per dispatch, lanes per workgroup, rounds per dispatch.
     public var geometry: (workgroups: UInt32, lanes: UInt32, rounds: UInt32) {
         let core = cores.current
@@ -201,7 +202,8 @@ public final class ResidentMegakernel: Sendable {
     /// The PRINTF records, in the order the kernel appended them, while the kernel runs: the log
     /// is drained at every dispatch boundary (so a record arrives within one dispatch of its op),
     /// and records that found the log full are counted in ``ResidentTelemetry/debugRecordsLost``,
-    /// never waited for. The sequence goes on across a rebuild and ends when the kernel does. One
+    /// never waited for. The stream keeps the newest 65,536 records (or the debug log's size,
+    /// where larger) for a consumer that lags: older ones are dropped and counted as lost too. The sequence goes on across a rebuild and ends when the kernel does. One
     /// consumer.
     public var debugRecords: AsyncStream<DebugRecord> { cores.debugRecords }
 
@@ -228,8 +230,6 @@ public final class ResidentMegakernel: Sendable {
 final class ResidentCore: @unchecked Sendable {
     // Set up once, read by every thread.
     let context: GLContext
-    let program: Program
-    let pipeline: ComputePipeline
     let layout: ResidentLayout
     let options: ResidentOptions
     let workgroups: UInt32
@@ -244,8 +244,24 @@ final class ResidentCore: @unchecked Sendable {
     let io: Owned<MappedBuffer>
     let queues: Owned<MappedBuffer>
     let claims: Owned<DeviceBuffer>
-    let extras: [Owned<DeviceBuffer>]
-    let handles: [UInt32: BufferHandle]
+    /// The protocol buffers' bindings, which every program of this core shares.
+    let protocolHandles: [UInt32: BufferHandle]
+    /// What the driver dispatches; replaced between two dispatches by ``swap(to:)``.
+    private let installed: Mutex<ResidentProgram>
+    /// What the driver does at its next dispatch boundary, where no lane runs: install a program
+    /// (`done(true)`; `done(false)` when the core ended first), and fail the unclaimed ops of
+    /// tenants being unregistered.
+    private struct Mailbox {
+        var program: (program: ResidentProgram, done: @Sendable (Bool) -> Void)?
+        var withdrawals: [(tenant: UInt32, done: @Sendable () -> Void)] = []
+        /// Set when the driver has ended: nothing posted after it would be served.
+        var closed = false
+    }
+    private let mailbox = Mutex(Mailbox())
+    private let mailboxFull = Atomic<Bool>(false)
+    /// Slots the ring keeps for registered tenants' quotas: ops of no tenant handle may fill
+    /// only the rest (shared by every core of the kernel).
+    let reservation: RingReservation
     private let started = ContinuousClock.now
     /// Where PRINTF records go (``ResidentMegakernel/debugRecords`` or a Logger), shared by every core.
     private let debugSink: DebugOutput
@@ -319,8 +335,9 @@ final class ResidentCore: @unchecked Sendable {
     private let recording = Mutex<ResidentRecording?>(nil)
     private let recordings = Atomic<Int>(0)
     private let slotRecord: UnsafeMutablePointer<Int>
-    let configuration: MegakernelConfiguration
-    private let extraNames: [String]
+    /// The program the driver dispatches now.
+    var current: ResidentProgram { installed.withLock { $0 } }
+    var configuration: MegakernelConfiguration { current.configuration }
 
     // Parking: a thread sets its flag, re-checks for work, then waits; a waker that clears the
     // flag signals. So a wake-up is never lost and nobody signals a thread that is not waiting.
@@ -336,12 +353,13 @@ final class ResidentCore: @unchecked Sendable {
     let metrics: ResidentMetrics
 
     init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics,
-         debugSink: DebugOutput, lossNumber: Int, onLost: @escaping @Sendable (ResidentCore) -> Void) throws(MegakernelError) {
+         debugSink: DebugOutput, lossNumber: Int, reservation: RingReservation, startingWords: [String: [UInt32]],
+         onLost: @escaping @Sendable (ResidentCore) -> Void) throws(MegakernelError) {
         self.metrics = metrics
         self.debugSink = debugSink
         self.lossNumber = lossNumber
         self.onLost = onLost
-        self.configuration = configuration
+        self.reservation = reservation
         let controlWords: [UInt32]
         let debugWords: [UInt32]
         do throws(ProtocolError) {
@@ -355,9 +373,6 @@ final class ResidentCore: @unchecked Sendable {
         self.logger = logger
         self.layout = ResidentLayout(slots: options.slots)
         self.lanes = configuration.workgroupSize
-        let validated = try configuration.residentProgram(limits: context.limits)
-        self.program = validated.program
-        self.pipeline = try onDevice { () throws(VyreGLError) in try context.makePipeline(validated) }
         let layout = self.layout
         func mapped(_ words: Int) throws(MegakernelError) -> Owned<MappedBuffer> {
             try onDevice { () throws(VyreGLError) in Owned(try context.makeMappedBuffer(bytes: words * 4, placement: options.placement)) }
@@ -369,22 +384,14 @@ final class ResidentCore: @unchecked Sendable {
         io = try mapped(RingProtocol.IO.words)
         queues = try mapped(layout.queueBufferWords)
         claims = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(bytes: ResidentLayout.claimsWords * 4)) }
-        var extras: [Owned<DeviceBuffer>] = []
-        var extraNames: [String] = []
-        var handles: [UInt32: BufferHandle] = [
+        let handles: [UInt32: BufferHandle] = [
             MegakernelBindings.control: control.value.handle, MegakernelBindings.ring: ring.value.handle,
             MegakernelBindings.debug: debug.value.handle, MegakernelBindings.io: io.value.handle,
             MegakernelBindings.queues: queues.value.handle, MegakernelBindings.claims: claims.value.handle,
         ]
-        for (decl, contents) in try Batch.extraStartingContents(configuration.extraBuffers, options.buffers) {
-            let buffer = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(decl.name, contents)) }
-            handles[decl.binding] = buffer.value.handle
-            extras.append(buffer)
-            extraNames.append(decl.name)
-        }
-        self.extras = extras
-        self.extraNames = extraNames
-        self.handles = handles
+        protocolHandles = handles
+        installed = Mutex(try ResidentProgram(configuration: configuration, context: context, protocolHandles: handles,
+                                              startingWords: startingWords, previous: nil))
         let n = options.slots
         slotState = .allocate(capacity: n)
         slotGeneration = .allocate(capacity: n)
@@ -457,9 +464,17 @@ final class ResidentCore: @unchecked Sendable {
 
     func publish(_ item: WorkItem) throws(ResidentError) -> ResidentTicket {
         let ticket = ResidentTicket(spin: spin)
-        let failed = withUnsafePointer(to: item) { publish(UnsafeBufferPointer(start: $0, count: 1), holder: { _ in .single(ticket) }) }
-        if let failed { throw failed }
+        try publish(item, ticket: ticket, forTenant: false)
         return ticket
+    }
+
+    /// Publishes `item` under `ticket`; `forTenant` (a tenant handle's op, within its quota) may
+    /// take the slots kept for quotas.
+    func publish(_ item: WorkItem, ticket: ResidentTicket, forTenant: Bool) throws(ResidentError) {
+        let failed = withUnsafePointer(to: item) {
+            publish(UnsafeBufferPointer(start: $0, count: 1), forTenant: forTenant, holder: { _ in .single(ticket) })
+        }
+        if let failed { throw failed }
     }
 
     /// Publishes `items` in order, each queue's tail moved once at the end, so the kernel sees
@@ -496,7 +511,7 @@ final class ResidentCore: @unchecked Sendable {
     /// one compare-and-swap on `inFlight`, each priority's queue entries with one add, runs of
     /// free slots with one compare-and-swap on `nextSequence`, and each touched queue's tail
     /// moves once at the end, so the kernel takes the items up together.
-    private func publish(_ items: UnsafeBufferPointer<WorkItem>, holder: (Int) -> TicketHolder) -> ResidentError? {
+    private func publish(_ items: UnsafeBufferPointer<WorkItem>, forTenant: Bool = false, holder: (Int) -> TicketHolder) -> ResidentError? {
         guard !items.isEmpty else { return nil }
         // A lost core refuses as `recovering`: the kernel retries on the core that replaces it.
         guard accepting.load(ordering: .acquiring) else { return isLost ? .recovering : .shutDown }
@@ -507,8 +522,8 @@ final class ResidentCore: @unchecked Sendable {
             do throws(ProtocolError) { try RingEncoding.check(item, index: 0) } catch { failed = .invalidItem(error); break }
             valid += 1
         }
-        let count = reserveRoom(valid)
-        if count < valid { failed = .ringFull(slots: layout.slots) }
+        let count = reserveRoom(valid, forTenant: forTenant)
+        if count < valid { failed = .ringFull(slots: forTenant ? layout.slots : layout.slots - reservation.slots.load(ordering: .relaxed)) }
         guard count > 0 else { return failed }
         let priorities = ResidentLayout.priorities
         withUnsafeTemporaryAllocation(of: UInt32.self, capacity: priorities) { next in
@@ -552,12 +567,22 @@ final class ResidentCore: @unchecked Sendable {
         }
     }
 
+    /// How many more ops may go in flight, with `current` in flight: up to the ring's slots for
+    /// a tenant handle's op (its quota keeps its room), and for any other op only while the ops
+    /// of no tenant stay within the slots no quota keeps.
+    private func room(forTenant: Bool, current: Int) -> Int {
+        let free = layout.slots - current
+        guard !forTenant else { return free }
+        let untenanted = max(0, current - reservation.tenantInFlight.load(ordering: .acquiring))
+        return min(free, layout.slots - reservation.slots.load(ordering: .acquiring) - untenanted)
+    }
+
     /// Reserves room for up to `wanted` ops in one compare-and-swap on `inFlight` (which counts
     /// slots taken or promised); returns how many fit.
-    private func reserveRoom(_ wanted: Int) -> Int {
+    private func reserveRoom(_ wanted: Int, forTenant: Bool) -> Int {
         var current = inFlight.load(ordering: .acquiring)
         while true {
-            let count = min(wanted, layout.slots - current)
+            let count = min(wanted, room(forTenant: forTenant, current: current))
             guard count > 0 else { return 0 }
             let (won, seen) = inFlight.compareExchange(expected: current, desired: current + count, ordering: .acquiringAndReleasing)
             if won { return count }
@@ -711,7 +736,8 @@ final class ResidentCore: @unchecked Sendable {
         }
     }
 
-    func waitForRoom() {
+    func waitForRoom(forTenant: Bool = false) {
+        if room(forTenant: forTenant, current: inFlight.load(ordering: .acquiring)) > 0 { return }
         roomWaiters.add(1, ordering: .acquiringAndReleasing)
         _ = room.wait(timeout: .now() + .milliseconds(1))
         roomWaiters.subtract(1, ordering: .acquiringAndReleasing)
@@ -723,13 +749,13 @@ final class ResidentCore: @unchecked Sendable {
 
     /// Returns once a slot may be free: at once when one is (or the kernel has ended, or the task
     /// is cancelled), else when the completion thread frees one. The caller tries again.
-    func waitForRoomAsync() async {
+    func waitForRoomAsync(forTenant: Bool = false) async {
         let id = nextRoomWaiter.add(1, ordering: .relaxed).newValue
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 // Checked under the lock the freeing side takes after it frees: no wake-up is lost.
                 let now = asyncRoomWaiters.withLock { w -> Bool in
-                    if Task.isCancelled || inFlight.load(ordering: .acquiring) < layout.slots || stopState.load(ordering: .acquiring) == Self.ended { return true }
+                    if Task.isCancelled || room(forTenant: forTenant, current: inFlight.load(ordering: .acquiring)) > 0 || stopState.load(ordering: .acquiring) == Self.ended { return true }
                     w[id] = c
                     return false
                 }
@@ -761,6 +787,55 @@ final class ResidentCore: @unchecked Sendable {
         wake(driverIdle, driverWake)
     }
 
+    /// Has the driver install `program` at its next dispatch boundary (the ring, queues and
+    /// control words stay as they are, so no slot is lost or run twice); `done(true)` once it
+    /// runs, `done(false)` if the core ended first.
+    func swap(to program: ResidentProgram, done: @escaping @Sendable (Bool) -> Void) {
+        let posted = mailbox.withLock { m -> Bool in
+            guard !m.closed else { return false }
+            m.program?.done(false)
+            m.program = (program, done)
+            return true
+        }
+        guard posted else { return done(false) }
+        mailboxFull.store(true, ordering: .releasing)
+        wake(driverIdle, driverWake)
+    }
+
+    /// Has the driver fail, at its next dispatch boundary, every op of `tenant` no lane has
+    /// claimed, with ``NotRunReason/tenantUnregistered``; `done` once it has (or the core ended).
+    func withdraw(tenant: UInt32, done: @escaping @Sendable () -> Void) {
+        let posted = mailbox.withLock { m -> Bool in
+            guard !m.closed else { return false }
+            m.withdrawals.append((tenant, done))
+            return true
+        }
+        guard posted else { return done() }
+        mailboxFull.store(true, ordering: .releasing)
+        wake(driverIdle, driverWake)
+    }
+
+    /// On the driver, between dispatches: what ``swap(to:done:)`` and ``withdraw(tenant:done:)`` posted.
+    private func serveMailbox() {
+        let (swap, withdrawals) = mailbox.withLock { m in
+            mailboxFull.store(false, ordering: .releasing)
+            defer { m.program = nil; m.withdrawals = [] }
+            return (m.program, m.withdrawals)
+        }
+        if let swap {
+            installed.withLock { $0 = swap.program }
+            swap.done(true)
+        }
+        guard !withdrawals.isEmpty else { return }
+        let tenants = Set(withdrawals.map(\.tenant))
+        forEachInFlightSlot { slot in
+            let base = slot * RingProtocol.slotWords
+            guard ring.value.load(base) == SlotStatus.published.rawValue, tenants.contains(ring.value.load(base + RingProtocol.tenantWord)) else { return }
+            fail(slot, with: .notRun(.tenantUnregistered))
+        }
+        for w in withdrawals { w.done() }
+    }
+
     /// Set by ``setTenant(_:enabled:)``: the driver looks at every in-flight slot again.
     private let tenantsChanged = Atomic<Bool>(false)
 
@@ -777,6 +852,7 @@ final class ResidentCore: @unchecked Sendable {
         // last full look: between looks, the rest are taken to be runnable.
         var held = 0
         while true {
+            if mailboxFull.load(ordering: .acquiring) { serveMailbox() }
             if stalled.load(ordering: .acquiring) {
                 // The watchdog fired between dispatches: nothing runs, so the ring can be read.
                 lose(.stalled(options.progressDeadline ?? options.dispatchTimeout), ringReadable: true)
@@ -811,6 +887,7 @@ final class ResidentCore: @unchecked Sendable {
             } else if ContinuousClock.now >= lingerUntil {
                 park(driverIdle, driverWake) {
                     reconcileCount() > 0 || stopState.load(ordering: .acquiring) != Self.running || !settleWaiters.withLock { $0.isEmpty }
+                        || mailboxFull.load(ordering: .acquiring)
                 }
                 continue
             }
@@ -828,6 +905,14 @@ final class ResidentCore: @unchecked Sendable {
         }
         drainDebugLog()
         stopState.store(Self.ended, ordering: .sequentiallyConsistent)
+        let (swap, withdrawals) = mailbox.withLock { m in
+            m.closed = true
+            defer { m.program = nil; m.withdrawals = [] }
+            return (m.program, m.withdrawals)
+        }
+        swap?.done(false)
+        // The completion thread fails what is left in flight, these tenants' ops among them.
+        for w in withdrawals { w.done() }
         wake(completerIdle, completerWake)
         // Settling callers go on: the completion thread fails what is left.
         for waiter in settleWaiters.withLock({ w in defer { w = [] }; return w }) { waiter.resume() }
@@ -839,7 +924,8 @@ final class ResidentCore: @unchecked Sendable {
     private func dispatch(_ step: DispatchStep) -> Bool {
         do throws(VyreGLError) {
             let began = ContinuousClock.now
-            _ = try context.submit(pipeline, steps: [step], buffers: handles, options: DispatchOptions(timeout: options.dispatchTimeout), monitor: dispatchMonitor)
+            let program = current
+            _ = try context.submit(program.pipeline, steps: [step], buffers: program.handles, options: DispatchOptions(timeout: options.dispatchTimeout), monitor: dispatchMonitor)
             let took = ContinuousClock.now - began
             let nanoseconds = Int(took.components.seconds) * 1_000_000_000 + Int(took.components.attoseconds / 1_000_000_000)
             dispatchNanoseconds.add(nanoseconds, ordering: .relaxed)
@@ -936,14 +1022,19 @@ final class ResidentCore: @unchecked Sendable {
         let written = cursor / words
         let kept = min(written, capacity)
         let records = debug.value.read(words: 1..<(1 + kept * words))
+        var dropped = 0
         for r in 0..<kept {
             let b = r * words
-            debugSink.deliver(DebugRecord(format: records[b], arg0: records[b + 1], arg1: records[b + 2], slotWordOffset: records[b + 3]))
+            if !debugSink.deliver(DebugRecord(format: records[b], arg0: records[b + 1], arg1: records[b + 2], slotWordOffset: records[b + 3])) { dropped += 1 }
         }
-        debugDelivered.add(kept, ordering: .relaxed)
-        debugLost.add(written - kept, ordering: .relaxed)
-        if kept > 0 { metrics.debugDelivered.increment(by: kept) }
-        if written > kept { metrics.debugLost.increment(by: written - kept) }
+        // A record the stream dropped for a new one was delivered and then lost: both counts hold
+        // what nobody will read.
+        let delivered = kept - dropped
+        let lost = written - kept + dropped
+        debugDelivered.add(delivered, ordering: .relaxed)
+        debugLost.add(lost, ordering: .relaxed)
+        if delivered > 0 { metrics.debugDelivered.increment(by: delivered) }
+        if lost > 0 { metrics.debugLost.increment(by: lost) }
         debug.value.store(0, at: RingProtocol.Debug.cursorWord)
     }
 
@@ -1050,6 +1141,7 @@ final class ResidentCore: @unchecked Sendable {
         // Since when runnable ops have been in flight with none ending (the progress watchdog).
         var progressSince = ContinuousClock.now
         var sampledAt = ContinuousClock.now
+        var sampledAtCompleted = -1
         while true {
             var progressed = false
             // The kernel adds every entry it ran to `completed` after the round: while that word
@@ -1101,6 +1193,7 @@ final class ResidentCore: @unchecked Sendable {
                 if spin > .zero, ContinuousClock.now - lastBusy < options.linger {
                     sched_yield()
                 } else {
+                    sampleOnceIdle(&sampledAtCompleted)
                     park(completerIdle, completerWake) { inFlight.load(ordering: .acquiring) > 0 || stopState.load(ordering: .acquiring) == Self.ended }
                 }
             } else {
@@ -1123,6 +1216,15 @@ final class ResidentCore: @unchecked Sendable {
     /// (a walk over every slot's status word).
     static let occupancyInterval: Duration = .milliseconds(250)
 
+    /// The gauges and opcode counts as the kernel goes idle (they hold still until it wakes), once
+    /// per idle spell: `sampledAt` is the completed count of the last such sample.
+    private func sampleOnceIdle(_ sampledAt: inout Int) {
+        let done = completed.load(ordering: .relaxed)
+        guard done != sampledAt else { return }
+        sampledAt = done
+        sampleOccupancy()
+    }
+
     /// Records how many slots hold each status (completion thread).
     private func sampleOccupancy() {
         var counts = [Int](repeating: 0, count: SlotStatus.allCases.count)
@@ -1131,7 +1233,18 @@ final class ResidentCore: @unchecked Sendable {
             if status < counts.count { counts[status] += 1 }
         }
         for (gauge, count) in zip(metrics.occupancy, counts) { gauge.record(count) }
+        // The kernel counts each built-in opcode it ran in control words that only grow (and
+        // wrap): the counters move by the difference since the last sample.
+        for (index, (opcode, counter)) in metrics.opcodeOps.enumerated() {
+            let now = control.value.load(RingProtocol.Control.metricsBase + Int(opcode))
+            let delta = now &- opcodeSampled[index]
+            opcodeSampled[index] = now
+            if delta > 0 { counter.increment(by: Int(delta)) }
+        }
     }
+
+    /// The kernel's per-opcode counts at the last sample (completion thread only).
+    private var opcodeSampled = [UInt32](repeating: 0, count: RingProtocol.Control.metricSlots)
 
     /// The progress watchdog (completion thread): once ops that can run have gone `waited` with none
     /// ending, past ``ResidentOptions/progressDeadline``, stops the kernel's dispatch (its loops
@@ -1306,6 +1419,9 @@ final class ResidentCore: @unchecked Sendable {
         }
     }
 
+    /// Whether a recording is going (the opcode set may not change under it).
+    var isRecording: Bool { recording.withLock { $0 != nil } }
+
     /// No op published from now on is recorded.
     func stopRecording(_ recording: ResidentRecording) {
         if self.recording.withLock({ $0 === recording }) { recordingOn.store(false, ordering: .releasing) }
@@ -1319,11 +1435,7 @@ final class ResidentCore: @unchecked Sendable {
     /// Every extra buffer's words, by name, as they are now (read on the context thread, between
     /// dispatches); a buffer that cannot be read is left out.
     func extraBufferWords() -> [String: [UInt32]] {
-        var out: [String: [UInt32]] = [:]
-        for (name, buffer) in zip(extraNames, extras) {
-            out[name] = try? onDevice { () throws(VyreGLError) in try buffer.value.read(words: 0..<(buffer.value.handle.byteCount / 4)) }
-        }
-        return out
+        current.extraBufferWords()
     }
 
     func telemetry() -> ResidentTelemetry {

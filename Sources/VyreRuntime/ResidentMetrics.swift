@@ -33,6 +33,12 @@ struct ResidentMetrics: Sendable {
     let recoveries: Counter
     /// Slots of the ring by status word (EMPTY, PUBLISHED, CLAIMED, ...), sampled.
     let occupancy: [Gauge]
+    /// Ops the kernel ran, by built-in opcode (from the kernel's own per-opcode counts, sampled
+    /// with the occupancy).
+    let opcodeOps: [(opcode: UInt32, counter: Counter)]
+    /// For the tenants' instruments, which carry the same dimensions and a `tenant` one.
+    let factory: any MetricsFactory
+    let dimensions: [(String, String)]
 
     static let prefix = "vyre_gl_resident_"
 
@@ -56,6 +62,11 @@ struct ResidentMetrics: Sendable {
         lostStalled = counter("losses_total", [("cause", "stalled")])
         lostDispatch = counter("losses_total", [("cause", "dispatch_failed")])
         recoveries = counter("recoveries_total")
+        self.factory = factory
+        self.dimensions = dimensions
+        opcodeOps = Opcode.allCases.filter { $0.rawValue < RingProtocol.Control.metricSlots }.map {
+            ($0.rawValue, counter("opcode_ops_total", [("opcode", $0.name)]))
+        }
         occupancy = SlotStatus.allCases.map { Gauge(label: Self.prefix + "ring_slots", dimensions: dimensions + [("status", $0.name)], factory: factory) }
     }
 

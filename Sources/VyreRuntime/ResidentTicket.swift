@@ -17,8 +17,13 @@ public final class ResidentTicket: Sendable {
     private let spin: Duration
     /// When the ticket was made, just before its op was published (for the round-trip metric).
     let publishedAt = ContinuousClock.now
+    /// The tenant whose quota the op counts against, told when it ends.
+    private let account: TenantAccount?
 
-    init(spin: Duration) { self.spin = spin }
+    init(spin: Duration, account: TenantAccount? = nil) {
+        self.spin = spin
+        self.account = account
+    }
 
     /// When the completion thread saw the op end (nil until then, and for an op that did not
     /// run): the raw round trip ends here, before any waiter is woken.
@@ -36,6 +41,8 @@ public final class ResidentTicket: Sendable {
             return (true, c)
         }
         guard first else { return }
+        // Before the waiter wakes: a submit it makes next finds the quota given back.
+        account?.ended(result, publishedAt: publishedAt)
         finished.store(true, ordering: .releasing)
         waiter?.resume(returning: result)
         done.signal()

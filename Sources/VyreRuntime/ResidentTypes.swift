@@ -113,6 +113,9 @@ public enum NotRunReason: String, Sendable, Hashable {
     case shutdownOp = "a SHUTDOWN op ran before it"
     /// Its tenant was disabled when the kernel was drained.
     case tenantDisabled = "its tenant was disabled when the kernel shut down"
+    /// Its tenant was unregistered with ``UnregisterMode/cancel`` (or disabled when unregistered)
+    /// before the kernel claimed it.
+    case tenantUnregistered = "its tenant was unregistered before the op ran"
 }
 
 /// Errors of a resident megakernel.
@@ -142,8 +145,16 @@ public enum ResidentError: DiagnosticError, Sendable {
     /// The kernel was lost and rebuilding it failed ``ResidentOptions/recoveryAttempts`` times in
     /// a row (`rebuildError`, the last failure), or rebuilding is off (nil); it accepts no more ops.
     indirect case unrecoverable(DeviceLoss, rebuildError: MegakernelError?)
-    /// ``ResidentMegakernel/startRecording()`` while a recording is still going.
+    /// ``ResidentMegakernel/startRecording()`` while a recording is still going (or a tenant's
+    /// handlers registered or unregistered under it).
     case recordingInProgress
+    /// The tenant has its quota of ops in flight (``TenantHandle/trySubmit(_:)``, or a submit
+    /// under ``OverQuotaPolicy/fail``).
+    case overQuota(tenant: UInt32, quota: Int)
+    /// The tenant is being unregistered, or was: it takes no more ops.
+    case tenantUnregistered(UInt32)
+    /// A tenant submitted an opcode from another tenant's private range.
+    case foreignOpcode(UInt32, tenant: UInt32)
 
     public var diagnostics: [Diagnostic] {
         switch self {
@@ -166,7 +177,13 @@ public enum ResidentError: DiagnosticError, Sendable {
         case .recovering:
             [Diagnostic("the resident kernel is being rebuilt after it was lost, and takes no ops until it is", fix: "try again shortly, or use submit(_:) to wait for the rebuild")]
         case .recordingInProgress:
-            [Diagnostic("a recording of this kernel is still going", fix: "finish() the recording in progress before starting another")]
+            [Diagnostic("a recording of this kernel is still going", fix: "finish() the recording in progress first")]
+        case .overQuota(let tenant, let quota):
+            [Diagnostic("tenant \(tenant) has its quota of \(counted(quota, "op")) in flight", fix: "await submit(_:) to wait for one to end (OverQuotaPolicy.wait), or register the tenant with a larger quota")]
+        case .tenantUnregistered(let tenant):
+            [Diagnostic("tenant \(tenant) is unregistered and takes no more ops", fix: "register the tenant again and submit through the new handle")]
+        case .foreignOpcode(let opcode, let tenant):
+            [Diagnostic("opcode \(opcode) (0x\(String(opcode, radix: 16))) is in tenant \((opcode - TenantHandle.rangeBase) >> 20)'s private range, and tenant \(tenant) may not submit it", fix: "submit opcodes from the tenant's own range (TenantHandle.opcode(_:)) or the kernel's")]
         case .unrecoverable(let loss, nil):
             [Diagnostic("the resident kernel was lost (\(loss.cause.description)) and rebuilding is off (ResidentOptions.recoveryAttempts is 0), so it takes no more ops", fix: "start a new ResidentMegakernel, or allow rebuilds with ResidentOptions.recoveryAttempts")]
         case .unrecoverable(let loss, let e?):

@@ -1,0 +1,56 @@
+import VyreIR
+import VyreGL
+import VyreProtocol
+
+/// What a resident core dispatches: the linked program of one opcode set, the extra buffers its
+/// handlers use and every binding. A core swaps it for another between two dispatches (a tenant's
+/// handlers registered or unregistered) while the ring, the queues and the control words stay:
+/// no slot is lost or run twice by the swap.
+final class ResidentProgram: Sendable {
+    let configuration: MegakernelConfiguration
+    let program: Program
+    let pipeline: ComputePipeline
+    /// Extra buffers by name, in declaration order.
+    let extras: [(name: String, buffer: Owned<DeviceBuffer>)]
+    let handles: [UInt32: BufferHandle]
+
+    /// Validates and compiles `configuration`'s resident program on `context` and binds it to the
+    /// protocol buffers `protocolHandles`. An extra buffer `previous` had under the same
+    /// declaration is kept, words and all; a new one starts from `startingWords` (zeros where not
+    /// given; every name there must be declared).
+    init(configuration: MegakernelConfiguration, context: GLContext, protocolHandles: [UInt32: BufferHandle],
+         startingWords: [String: [UInt32]], previous: ResidentProgram?) throws(MegakernelError) {
+        let validated = try configuration.residentProgram(limits: context.limits)
+        self.configuration = configuration
+        program = validated.program
+        pipeline = try onDevice { () throws(VyreGLError) in try context.makePipeline(validated) }
+        var kept: [String: (decl: BufferDecl, buffer: Owned<DeviceBuffer>)] = [:]
+        if let previous {
+            for (decl, (_, buffer)) in zip(previous.configuration.extraBuffers, previous.extras) { kept[decl.name] = (decl, buffer) }
+        }
+        var extras: [(name: String, buffer: Owned<DeviceBuffer>)] = []
+        var handles = protocolHandles
+        for (decl, contents) in try Batch.extraStartingContents(configuration.extraBuffers, startingWords) {
+            let buffer: Owned<DeviceBuffer>
+            if let old = kept[decl.name], old.decl == decl {
+                buffer = old.buffer
+            } else {
+                buffer = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(decl.name, contents)) }
+            }
+            handles[decl.binding] = buffer.value.handle
+            extras.append((decl.name, buffer))
+        }
+        self.extras = extras
+        self.handles = handles
+    }
+
+    /// Every extra buffer's words, by name, as they are now (read on the context thread, between
+    /// dispatches); a buffer that cannot be read is left out.
+    func extraBufferWords() -> [String: [UInt32]] {
+        var out: [String: [UInt32]] = [:]
+        for (name, buffer) in extras {
+            out[name] = try? onDevice { () throws(VyreGLError) in try buffer.value.read(words: 0..<(buffer.value.handle.byteCount / 4)) }
+        }
+        return out
+    }
+}
