@@ -280,6 +280,8 @@ final class ResidentCores: Sendable {
     private func install(_ registered: [UInt32: (handle: TenantHandle, program: TenantProgram)]) throws(TenantError) {
         let core = current
         if core.isRecording { throw .kernel(.recordingInProgress) }
+        ResidentProgram.warm(configuration(with: registered), like: core.context, protocolHandles: core.protocolHandles,
+                             startingWords: startingWords(with: registered), logger: logger)
         let program: ResidentProgram
         do throws(MegakernelError) {
             program = try ResidentProgram(configuration: configuration(with: registered), context: core.context, protocolHandles: core.protocolHandles,

@@ -1,6 +1,7 @@
 import VyreIR
 import VyreGL
 import VyreProtocol
+import Logging
 
 /// What a resident core dispatches: the linked program of one opcode set, the extra buffers its
 /// handlers use and every binding. A core swaps it for another between two dispatches (a tenant's
@@ -42,6 +43,35 @@ final class ResidentProgram: Sendable {
         }
         self.extras = extras
         self.handles = handles
+    }
+
+    /// Compiles `configuration`'s resident program on a second context of `context`'s device and
+    /// dispatches it once, for no rounds, over zeroed buffers the size of `protocolHandles` and
+    /// the extra buffers: the driver's compile, and a software renderer's code generation at the
+    /// first dispatch, then happen on that context's thread while the kernel keeps running, and
+    /// leave the program in the binary cache and the driver's own caches. The build on the
+    /// kernel's context that follows is then a cache load, and the ops running meanwhile wait for
+    /// that rather than for a cold compile. Best effort: a failure only leaves the work to that build.
+    static func warm(_ configuration: MegakernelConfiguration, like context: GLContext, protocolHandles: [UInt32: BufferHandle],
+                     startingWords: [String: [UInt32]], logger: Logger) {
+        do {
+            let helper = try context.reopened()
+            let validated = try configuration.residentProgram(limits: helper.limits)
+            let pipeline = try helper.makePipeline(validated)
+            var buffers: [Owned<DeviceBuffer>] = []
+            var handles: [UInt32: BufferHandle] = [:]
+            for (binding, handle) in protocolHandles {
+                buffers.append(Owned(try helper.makeDeviceBuffer(bytes: handle.byteCount)))
+                handles[binding] = buffers.last!.value.handle
+            }
+            for (decl, contents) in try Batch.extraStartingContents(configuration.extraBuffers, startingWords) {
+                buffers.append(Owned(try helper.makeDeviceBuffer(decl.name, .zeros(words: contents.wordCount))))
+                handles[decl.binding] = buffers.last!.value.handle
+            }
+            _ = try helper.submit(pipeline, steps: [DispatchStep(groups: WorkgroupSize(1), parameters: ["iterations": 0, "starvation": 1])], buffers: handles)
+        } catch {
+            logger.debug("warming a resident program on a second context failed; the kernel's context compiles it", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Every extra buffer's words, by name, as they are now (read on the context thread, between
