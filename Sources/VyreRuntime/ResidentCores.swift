@@ -307,8 +307,7 @@ final class ResidentCores: Sendable {
             return (s.registered, s.tenants[id] ?? true)
         }
         let account = handle.account
-        account.closed.store(true, ordering: .releasing)
-        account.wakeAll()
+        account.close()
         if mode == .cancel || !enabled {
             // Held from now on, then the unclaimed ones fail between two dispatches.
             try? setTenant(id, enabled: false)

@@ -126,6 +126,17 @@ final class TenantAccount: Sendable {
     let inFlight = Atomic<Int>(0)
     /// Set when unregistering begins: no op is accepted after it.
     let closed = Atomic<Bool>(false)
+    /// Submits between their look at `closed` and the end of their publish (a Dekker pair with
+    /// `closed`, both sequentially consistent): unregistering waits them out, so no op of the
+    /// tenant is published after it withdrew the tenant's ops.
+    let entering = Atomic<Int>(0)
+
+    /// Refuses new ops, and returns once every submit that got past the check has published.
+    func close() {
+        closed.store(true, ordering: .sequentiallyConsistent)
+        while entering.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
+        wakeAll()
+    }
     private let submitted = Atomic<Int>(0)
     private let completed = Atomic<Int>(0)
     private let faulted = Atomic<Int>(0)
@@ -280,7 +291,9 @@ public final class TenantHandle: Sendable {
         var item = item
         item.tenant = id
         if item.opcode >= Self.rangeBase, item.opcode < 0x8000_0000, !opcodes.contains(item.opcode) { throw .foreignOpcode(item.opcode, tenant: id) }
-        guard !account.closed.load(ordering: .acquiring) else { throw .tenantUnregistered(id) }
+        account.entering.add(1, ordering: .sequentiallyConsistent)
+        defer { account.entering.subtract(1, ordering: .sequentiallyConsistent) }
+        guard !account.closed.load(ordering: .sequentiallyConsistent) else { throw .tenantUnregistered(id) }
         guard account.acquire() else { throw .overQuota(tenant: id, quota: account.quota) }
         let ticket = ResidentTicket(spin: cores.spin, account: account)
         let (_, error) = cores.publishing { core -> (Void, ResidentError?) in

@@ -128,6 +128,36 @@ struct TenantRegistryTests {
         await k.shutdown(.drain)
     }
 
+    /// Producers still submitting while the tenant is cancelled: each op ends (ran, or not run
+    /// as unregistered), every producer stops with `.tenantUnregistered`, and unregistering returns.
+    @Test(.timeLimit(.minutes(2))) func unregisteringWhileProducersSubmitLeavesNothingBehind() async throws {
+        let k = try Self.kernel()
+        for mode in [UnregisterMode.cancel, .drain] {
+            let t = try await k.register(TenantOptions(quota: 8))
+            let producers = (0..<4).map { _ in
+                Task { () -> Int in
+                    var ran = 0
+                    while true {
+                        do throws(ResidentError) { if try await t.submit(WorkItem(.atomicAdd, args: [1, 360])).status == .done { ran += 1 } } catch {
+                            if case .tenantUnregistered = error { return ran }
+                            if case .notRun(.tenantUnregistered) = error { continue }
+                            Issue.record("\(error)")
+                            return ran
+                        }
+                    }
+                }
+            }
+            await Self.eventually { t.telemetry.completed >= 50 }
+            try await k.unregister(t, mode: mode)
+            var ran = 0
+            for p in producers { ran += await p.value }
+            let counts = t.telemetry
+            #expect(counts.inFlight == 0 && counts.completed == ran && counts.submitted == counts.completed + counts.notRun, "\(mode): \(counts)")
+            if mode == .drain { #expect(counts.notRun == 0) }
+        }
+        await k.shutdown(.drain)
+    }
+
     @Test(.timeLimit(.minutes(2))) func aDisabledTenantIsHeldAndAnEnabledOneRuns() async throws {
         let k = try Self.kernel()
         let t = try await k.register(TenantOptions(quota: 4, enabled: false))
@@ -203,9 +233,14 @@ struct TenantRegistryTests {
         let t = try await k.register(TenantOptions(quota: 4, program: Self.scale(3)))
         #expect(try await t.submit(WorkItem(opcode: t.opcode(0), args: [2, 350])).status == .done)
         context.simulateReset()
-        // The next op finds the loss (it fails or waits for the rebuild); after it, the handler runs.
-        _ = try? await t.submit(WorkItem(.nop))
-        #expect(try await t.submit(WorkItem(opcode: t.opcode(0), args: [3, 351])).status == .done)
+        // Ops pending when the loss is found fail with it; once the kernel is rebuilt, the handler runs.
+        var completion: Completion? = nil
+        while completion == nil {
+            do throws(ResidentError) { completion = try await t.submit(WorkItem(opcode: t.opcode(0), args: [3, 351])) } catch {
+                guard case .deviceLost = error else { throw error }
+            }
+        }
+        #expect(completion?.status == .done)
         #expect(k.context !== context && k.controlWord(351) == 9 && k.glslSource.contains("SCALE3"))
         await k.shutdown(.drain)
     }
