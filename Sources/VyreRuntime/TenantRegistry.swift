@@ -79,6 +79,9 @@ public enum TenantError: DiagnosticError, Sendable {
 
     public var diagnostics: [Diagnostic] {
         switch self {
+        case .noFreeTenant(0):
+            [Diagnostic("the kernel's tenant table holds only tenant 0, the ops of no tenant, so no tenant can be registered",
+                        fix: "start the kernel with a larger table (ResidentOptions.tenants: one more than the tenants to register, up to \(TenantHandle.maxTenants))")]
         case .noFreeTenant(let capacity):
             [Diagnostic("every tenant id the kernel's tenant table holds is registered (\(counted(capacity, "tenant")), ids 1 to \(capacity))",
                         fix: "unregister a tenant first, or start the kernel with a larger table (ResidentOptions.tenants, up to \(TenantHandle.maxTenants))")]

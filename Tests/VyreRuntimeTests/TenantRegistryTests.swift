@@ -200,6 +200,13 @@ struct TenantRegistryTests {
         #expect(throws: ResidentError.self) { try b.trySubmit(WorkItem(opcode: a.opcode(0), args: [1, 300])) }
         await k.shutdown(.drain)
         await refused(TenantOptions(quota: 1)) { if case .kernel(.shutDown) = $0 { true } else { false } }
+        // A table of tenant 0 alone holds no tenant to register.
+        let bare = try Self.kernel(tenants: 1)
+        do { _ = try await bare.register(TenantOptions(quota: 1)); Issue.record("registered on a table of 1") } catch {
+            guard case .noFreeTenant(0) = error else { Issue.record("\(error)"); return }
+            #expect(error.diagnostics.first?.fix.contains("ResidentOptions.tenants") == true)
+        }
+        await bare.shutdown(.drain)
     }
 
     @Test(.timeLimit(.minutes(2))) func aTenantsBuffersStartGivenAndItsCountsAreMetrics() async throws {
