@@ -48,6 +48,12 @@ struct VyreGLServer: AsyncParsableCommand {
             services: [ResidentMegakernelService(kernel, drainDeadline: .seconds(drainSeconds)), app],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+        // Every request is answered and the kernel drained: end here, without the C library's exit
+        // handlers. libglvnd's own exit-time teardown can run while a context thread still
+        // releases its context (an assertion in GLdispatch aborted 1 exit in about 25 on a loaded
+        // 2-core machine); nothing is left to flush but stdout and stderr.
+        fflush(nil)
+        _exit(0)
     }
 
     static func router(_ kernel: ResidentMegakernel, registry: PrometheusCollectorRegistry) -> Router<BasicRequestContext> {

@@ -1,6 +1,6 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
+#if canImport(Glibc)
+import Glibc
 #endif
 import Testing
 
@@ -53,23 +53,69 @@ struct ServerTests {
         init(_ d: String) { description = d }
     }
 
-    /// Enough connections for every concurrent request of a test (the default caps them per host).
-    static let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = 64
-        return URLSession(configuration: configuration)
-    }()
-
-    /// One connection per request (`Connection: close`), so a request is never sent on a kept-alive
-    /// connection the server is closing.
+    /// One HTTP/1.1 request on its own loopback connection (`Connection: close`), made with plain
+    /// sockets on a thread of its own: FoundationNetworking's client now and then never finished a
+    /// request on a loaded 2-core machine, which hung the test. Reads and writes time out after
+    /// 300 s, so a server that stops answering fails the test instead.
     static func request(_ port: Int, _ path: String, body: Data? = nil) async throws -> (Int, Data) {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = body == nil ? "GET" : "POST"
-        request.httpBody = body
-        request.setValue("close", forHTTPHeaderField: "Connection")
-        request.timeoutInterval = 300
-        let (data, response) = try await session.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+        let result = await withCheckedContinuation { (c: CheckedContinuation<Result<(Int, Data), ServerError>, Never>) in
+            Thread.detachNewThread { c.resume(returning: Result { () throws(ServerError) in try blockingRequest(port, path, body: body) }) }
+        }
+        return try result.get()
+    }
+
+    static func blockingRequest(_ port: Int, _ path: String, body: Data?) throws(ServerError) -> (Int, Data) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ServerError("socket: errno \(errno)") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 300, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else { throw ServerError("connect to port \(port): errno \(errno)") }
+        let payload = body ?? Data()
+        var head = "\(body == nil ? "GET" : "POST") \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        if body != nil { head += "Content-Type: application/json\r\n" }
+        head += "Content-Length: \(payload.count)\r\n\r\n"
+        let out = Array(head.utf8) + [UInt8](payload)
+        var sent = 0
+        while sent < out.count {
+            let n = out[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { throw ServerError("send: errno \(errno)") }
+            sent += n
+        }
+        var response = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { break }
+            guard n > 0 else { throw ServerError("recv: errno \(errno) after \(response.count) bytes") }
+            response += chunk[0..<n]
+        }
+        guard let split = response.firstRange(of: Array("\r\n\r\n".utf8)) else { throw ServerError("no header end in \(response.count) bytes") }
+        let header = String(decoding: response[..<split.lowerBound], as: UTF8.self)
+        let status = header.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        var content = Data(response[split.upperBound...])
+        if header.lowercased().contains("transfer-encoding: chunked") { content = dechunked(content) }
+        return (status, content)
+    }
+
+    /// A chunked body's bytes.
+    static func dechunked(_ data: Data) -> Data {
+        let bytes = [UInt8](data)
+        var out = Data()
+        var i = 0
+        while let end = bytes[i...].firstRange(of: Array("\r\n".utf8)) {
+            guard let size = Int(String(decoding: bytes[i..<end.lowerBound], as: UTF8.self), radix: 16), size > 0 else { break }
+            out.append(contentsOf: bytes[end.upperBound..<min(bytes.count, end.upperBound + size)])
+            i = end.upperBound + size + 2
+            guard i < bytes.count else { break }
+        }
+        return out
     }
 
     /// Request `r`'s batch: `phases` phases of 5 ATOMIC_ADDs to its own word, each ended by a fence,
