@@ -35,11 +35,8 @@ let package = Package(
             pkgConfig: "egl",
             providers: [.apt(["libegl-dev", "libopengl-dev", "libgles-dev", "libegl-mesa0", "libgl1-mesa-dri"])]
         ),
-        .systemLibrary(
-            name: "CURing",
-            pkgConfig: "liburing",
-            providers: [.apt(["liburing-dev"])]
-        ),
+        // liburing behind plain C types (liburing-dev), so no Swift module sees its kernel headers.
+        .target(name: "CURing", linkerSettings: [.linkedLibrary("uring")]),
         .target(
             name: "VyreIR",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
@@ -75,7 +72,7 @@ let package = Package(
             dependencies: ["VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting"],
             swiftSettings: strict
         ),
-        .target(name: "VyreStream", dependencies: ["CURing"], swiftSettings: strict),
+        .target(name: "VyreStream", dependencies: ["CURing", "VyreIR", "VyreProtocol", "VyreGL", "VyreRuntime"], swiftSettings: strict),
         .executableTarget(
             name: "vyre-gl",
             dependencies: [
@@ -95,6 +92,7 @@ let package = Package(
         .testTarget(name: "VyreRuntimeTests", dependencies: ["VyreIR", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting", "VyreConformance",
                                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Metrics", package: "swift-metrics")], swiftSettings: strict),
+        .testTarget(name: "VyreStreamTests", dependencies: ["VyreStream"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["vyre-gl", "VyreTesting", "VyreProtocol"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

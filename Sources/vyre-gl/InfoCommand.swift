@@ -27,7 +27,7 @@ struct InfoCommand: ParsableCommand {
             var contextError: [Diagnostic]? = nil
             do { context = try CLI.openContext(deviceOptions).info } catch { contextError = CLI.classify(error).1 }
             let uring: String
-            switch IORing.probe() {
+            switch ioUringProbe() {
             case .success(let n): uring = "available (\(n)-entry ring set up and torn down)"
             case .failure(let e): uring = "unavailable: \(e)"
             }

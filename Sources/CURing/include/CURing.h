@@ -1,0 +1,57 @@
+// The io_uring and file calls VyreStream makes, behind plain C types: liburing's own header is
+// included only by CURing.c, so Swift modules that import this one never see its kernel
+// headers (whose fd_set and time types clash with Glibc's and Foundation's).
+#ifndef VYRE_CURING_H
+#define VYRE_CURING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// An io_uring instance (liburing's `struct io_uring`), opaque.
+typedef struct vyre_uring vyre_uring;
+
+/// One completion: the submission's user data and its result (bytes, or a negative errno).
+typedef struct vyre_completion {
+    uint64_t user_data;
+    int32_t result;
+} vyre_completion;
+
+/// Sets up a ring with room for `entries` submissions; 0 and `*out`, or a negative errno.
+int vyre_uring_open(unsigned entries, vyre_uring **out);
+void vyre_uring_close(vyre_uring *ring);
+/// Submission entries the kernel gave the ring.
+unsigned vyre_uring_entries(const vyre_uring *ring);
+/// Registers `count` fixed buffers; 0 or a negative errno.
+int vyre_uring_register_buffers(vyre_uring *ring, void *const *bases, const size_t *lengths, unsigned count);
+/// Queues a read of `length` bytes at `offset` of `fd` into `buffer`, through fixed buffer
+/// `fixed_index` when it is not negative; 0, or -EBUSY when the submission queue is full.
+int vyre_uring_prep_read(vyre_uring *ring, int fd, void *buffer, unsigned length, uint64_t offset,
+                         int fixed_index, uint64_t user_data);
+/// Submits what is queued, waits for at least `wait_for` completions, and moves up to `capacity`
+/// of those ready into `out`; the number moved, or a negative errno.
+int vyre_uring_submit_and_reap(vyre_uring *ring, unsigned wait_for, vyre_completion *out, unsigned capacity);
+
+/// What `vyre_file_open` learned about a file.
+typedef struct vyre_file_info {
+    uint64_t size;
+    /// Bytes the file's blocks take on disk: less than `size` for a sparse file.
+    uint64_t allocated;
+    uint32_t block_size;
+    /// 1 for a regular file, 2 for a directory, 0 for anything else (a FIFO, a device).
+    uint32_t kind;
+} vyre_file_info;
+
+/// Opens `path` read-only (with O_DIRECT when `direct`) and stats it; the descriptor, or a
+/// negative errno.
+int vyre_file_open(const char *path, int direct, vyre_file_info *info);
+/// Reads up to `length` bytes at `offset`; the bytes read, or a negative errno.
+long vyre_file_pread(int fd, void *buffer, size_t length, uint64_t offset);
+void vyre_file_close(int fd);
+/// The first offset at or after `offset` that holds data (SEEK_DATA): `size` when only a hole
+/// follows, or a negative errno.
+int64_t vyre_file_next_data(int fd, uint64_t offset, uint64_t size);
+/// The system's name of a (positive) errno, such as "ENOENT", and its text.
+const char *vyre_errno_name(int error);
+const char *vyre_errno_text(int error);
+
+#endif
