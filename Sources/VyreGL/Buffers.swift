@@ -60,32 +60,61 @@ public struct DeviceBuffer: ~Copyable, Sendable {
 }
 
 /// Host-visible memory mapped once for the buffer's whole life (`MAP_PERSISTENT | MAP_COHERENT`),
-/// readable and writable by the host while GPU programs run.
-///
-/// Words are accessed only through atomic operations with an explicit ordering, never through a
-/// raw pointer: the GPU may read or write any word at any time. Publish data with relaxed stores
-/// followed by a releasing store of the flag word; read a flag with an acquiring load before the
-/// data it guards.
+/// readable and writable by the host while GPU programs run; ``view`` is its words.
 public struct MappedBuffer: ~Copyable, @unchecked Sendable {
     /// The handle to bind this buffer in a dispatch; valid while this owner lives.
     public let handle: BufferHandle
     let context: GLContext
-    /// Valid until `deinit` deletes the buffer (which also unmaps it).
-    private let words: UnsafeMutablePointer<Atomic<UInt32>>
-    /// Words reachable through the mapping (`byteCount / 4`); valid indices run `0 ..< wordCount`.
-    public let wordCount: Int
+    /// The mapping's words; valid until `deinit` deletes the buffer (which also unmaps it).
+    public let view: MappedView
 
     init(handle: BufferHandle, context: GLContext, base: UnsafeMutableRawPointer) {
         self.handle = handle
         self.context = context
-        self.wordCount = handle.byteCount / 4
-        self.words = base.bindMemory(to: Atomic<UInt32>.self, capacity: handle.byteCount / 4)
+        view = MappedView(base: base, wordCount: handle.byteCount / 4)
     }
 
     deinit { context.release(.buffer(handle.name)) }
 
     /// Size of the storage in bytes (a multiple of 4, at least 4).
     public var byteCount: Int { handle.byteCount }
+    /// Words reachable through the mapping (`byteCount / 4`); valid indices run `0 ..< wordCount`.
+    public var wordCount: Int { view.wordCount }
+
+    public func load(_ index: Int) -> UInt32 { view.load(index) }
+    public func loadRelaxed(_ index: Int) -> UInt32 { view.loadRelaxed(index) }
+    public func store(_ value: UInt32, at index: Int) { view.store(value, at: index) }
+    public func storeRelaxed(_ value: UInt32, at index: Int) { view.storeRelaxed(value, at: index) }
+    public func compareExchange(at index: Int, expected: UInt32, desired: UInt32) -> (exchanged: Bool, original: UInt32) {
+        view.compareExchange(at: index, expected: expected, desired: desired)
+    }
+    @discardableResult
+    public func add(_ value: UInt32, at index: Int) -> UInt32 { view.add(value, at: index) }
+    public func write(_ values: [UInt32], atWord offset: Int) { view.write(values, atWord: offset) }
+    public func withUnsafeWordsWhileIdle<R>(_ body: (UnsafeMutableBufferPointer<UInt32>) throws -> R) rethrows -> R {
+        try view.withUnsafeWordsWhileIdle(body)
+    }
+    public func read(words range: Range<Int>) -> [UInt32] { view.read(words: range) }
+    public func copyWhileIdle(words range: Range<Int>) -> [UInt32] { view.copyWhileIdle(words: range) }
+}
+
+/// The words of a persistent, coherent mapping, valid while the ``MappedBuffer`` that made it
+/// lives (a view does not keep it alive).
+///
+/// Words are accessed only through atomic operations with an explicit ordering: the GPU may read
+/// or write any word at any time. Publish data with relaxed stores followed by a releasing store
+/// of the flag word; read a flag with an acquiring load before the data it guards. Plain access
+/// is only for memory no GPU work touches at the time (``withUnsafeWordsWhileIdle(_:)``,
+/// ``exclusiveBytes(_:)``).
+public struct MappedView: @unchecked Sendable {
+    private let words: UnsafeMutablePointer<Atomic<UInt32>>
+    /// Words reachable through the mapping; valid indices run `0 ..< wordCount`.
+    public let wordCount: Int
+
+    init(base: UnsafeMutableRawPointer, wordCount: Int) {
+        self.wordCount = wordCount
+        words = base.bindMemory(to: Atomic<UInt32>.self, capacity: wordCount)
+    }
 
     @inline(__always)
     private func checked(_ index: Int) -> Int {
@@ -140,6 +169,15 @@ public struct MappedBuffer: ~Copyable, @unchecked Sendable {
         try UnsafeMutableRawPointer(words).withMemoryRebound(to: UInt32.self, capacity: wordCount) {
             try body(UnsafeMutableBufferPointer(start: $0, count: wordCount))
         }
+    }
+
+    /// The raw bytes of `range`, for a writer that owns them by protocol: no GPU work reads or
+    /// writes them until the host hands them over with a releasing store (publishing an op that
+    /// names them), and the host does not touch them again until that op's completion has been
+    /// seen with an acquiring load. An I/O read into the range (io_uring, `pread`) is such a writer.
+    public func exclusiveBytes(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer {
+        precondition(range.lowerBound >= 0 && range.upperBound <= wordCount * 4, "mapped bytes outside the buffer")
+        return UnsafeMutableRawBufferPointer(start: UnsafeMutableRawPointer(words) + range.lowerBound, count: range.count)
     }
 
     /// Loads words `range` with relaxed ordering (after an acquiring load or a completed fence).

@@ -15,6 +15,15 @@ extension GLContext {
         }
     }
 
+    /// A persistently mapped buffer named `name` (for errors) holding `contents`, after the same
+    /// check.
+    public func makeMappedBuffer(_ name: String, _ contents: BufferContents, placement: MappedPlacement = .driverChoice) throws(VyreGLError) -> MappedBuffer {
+        try checkBindable(name, words: contents.wordCount)
+        let buffer = try makeMappedBuffer(bytes: contents.wordCount * 4, placement: placement)
+        if case .words(let w) = contents { buffer.write(w, atWord: 0) }
+        return buffer
+    }
+
     /// Throws ``VyreGLError/bufferTooLarge(name:bytes:limit:)`` when one binding of `words` words is
     /// over `GL_MAX_SHADER_STORAGE_BLOCK_SIZE`, before anything of that size is allocated.
     public func checkBindable(_ name: String, words: Int) throws(VyreGLError) {

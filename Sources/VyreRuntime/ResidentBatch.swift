@@ -69,7 +69,7 @@ extension ResidentMegakernel {
         let lost = max(0, records.count - capacity) + telemetry.debugRecordsLost
         var buffers: [String: [UInt32]] = [:]
         for ((decl, contents), (_, buffer)) in zip(plan.extra, core.current.extras) {
-            buffers[decl.name] = try onDevice { () throws(VyreGLError) in try buffer.value.read(words: 0..<contents.wordCount) }
+            buffers[decl.name] = try buffer.read(words: 0..<contents.wordCount)
         }
         var timing = timing
         timing.decode = ContinuousClock.now - decodeStart

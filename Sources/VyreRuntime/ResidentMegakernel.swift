@@ -210,6 +210,14 @@ public final class ResidentMegakernel: Sendable {
     /// Control word `index` as the kernel left it (an acquiring load of mapped memory).
     public func controlWord(_ index: Int) -> UInt32 { cores.current.control.value.load(index) }
 
+    /// The mapping of an extra buffer declared ``BufferPlacement/hostMapped``: the host writes
+    /// what ops read there before it submits them, and reads what they wrote after their
+    /// completion (whose acquiring load orders it), with the ordering ``MappedView`` gives. nil
+    /// for a device-local buffer or a name the program does not declare. Valid while the kernel
+    /// lives; after a rebuild (``ResidentError/deviceLost(_:mayHaveRun:)``) or a swap of the
+    /// opcode set that changed the buffer's declaration, the kernel binds another buffer: ask again.
+    public func mappedBuffer(_ name: String) -> MappedView? { cores.current.current.mappedView(name) }
+
     /// Starts recording every op published from now on, with its outcome, and the control words
     /// and extra buffers as they are now (see ``ResidentRecording``); ``ResidentRecording/finish()``
     /// gives the ``RingLog`` that `vyre-gl replay` runs again. One recording at a time: throws

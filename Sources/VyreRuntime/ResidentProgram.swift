@@ -12,7 +12,7 @@ final class ResidentProgram: Sendable {
     let program: Program
     let pipeline: ComputePipeline
     /// Extra buffers by name, in declaration order.
-    let extras: [(name: String, buffer: Owned<DeviceBuffer>)]
+    let extras: [(name: String, buffer: ExtraBuffer)]
     let handles: [UInt32: BufferHandle]
 
     /// Validates and compiles `configuration`'s resident program on `context` and binds it to the
@@ -25,20 +25,22 @@ final class ResidentProgram: Sendable {
         self.configuration = configuration
         program = validated.program
         pipeline = try onDevice { () throws(VyreGLError) in try context.makePipeline(validated) }
-        var kept: [String: (decl: BufferDecl, buffer: Owned<DeviceBuffer>)] = [:]
+        var kept: [String: (decl: BufferDecl, buffer: ExtraBuffer)] = [:]
         if let previous {
             for (decl, (_, buffer)) in zip(previous.configuration.extraBuffers, previous.extras) { kept[decl.name] = (decl, buffer) }
         }
-        var extras: [(name: String, buffer: Owned<DeviceBuffer>)] = []
+        var extras: [(name: String, buffer: ExtraBuffer)] = []
         var handles = protocolHandles
         for (decl, contents) in try Batch.extraStartingContents(configuration.extraBuffers, startingWords) {
-            let buffer: Owned<DeviceBuffer>
+            let buffer: ExtraBuffer
             if let old = kept[decl.name], old.decl == decl {
                 buffer = old.buffer
+            } else if decl.placement == .hostMapped {
+                buffer = .mapped(try onDevice { () throws(VyreGLError) in Owned(try context.makeMappedBuffer(decl.name, contents)) })
             } else {
-                buffer = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(decl.name, contents)) }
+                buffer = .device(try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(decl.name, contents)) })
             }
-            handles[decl.binding] = buffer.value.handle
+            handles[decl.binding] = buffer.handle
             extras.append((decl.name, buffer))
         }
         self.extras = extras
@@ -78,9 +80,38 @@ final class ResidentProgram: Sendable {
     /// dispatches); a buffer that cannot be read is left out.
     func extraBufferWords() -> [String: [UInt32]] {
         var out: [String: [UInt32]] = [:]
-        for (name, buffer) in extras {
-            out[name] = try? onDevice { () throws(VyreGLError) in try buffer.value.read(words: 0..<(buffer.value.handle.byteCount / 4)) }
-        }
+        for (name, buffer) in extras { out[name] = try? buffer.read(words: 0..<(buffer.handle.byteCount / 4)) }
         return out
+    }
+
+    /// The mapping of the host-mapped extra buffer `name`.
+    func mappedView(_ name: String) -> MappedView? {
+        for (n, buffer) in extras where n == name {
+            if case .mapped(let b) = buffer { return b.value.view }
+        }
+        return nil
+    }
+}
+
+/// An extra buffer of a resident program: device-local, or persistently mapped where its
+/// declaration asks for ``BufferPlacement/hostMapped`` (the host writes ops' inputs and reads
+/// their outputs there while the kernel runs).
+enum ExtraBuffer: Sendable {
+    case device(Owned<DeviceBuffer>)
+    case mapped(Owned<MappedBuffer>)
+
+    var handle: BufferHandle {
+        switch self {
+        case .device(let b): b.value.handle
+        case .mapped(let b): b.value.handle
+        }
+    }
+
+    /// Words `range` as they are now (a device-local one read on the context thread).
+    func read(words range: Range<Int>) throws(MegakernelError) -> [UInt32] {
+        switch self {
+        case .device(let b): try onDevice { () throws(VyreGLError) in try b.value.read(words: range) }
+        case .mapped(let b): b.value.read(words: range)
+        }
     }
 }
