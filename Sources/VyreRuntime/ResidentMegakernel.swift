@@ -218,6 +218,13 @@ public final class ResidentMegakernel: Sendable {
     /// opcode set that changed the buffer's declaration, the kernel binds another buffer: ask again.
     public func mappedBuffer(_ name: String) -> MappedView? { cores.current.current.mappedView(name) }
 
+    /// The words of the extra buffer `name` as they are now (a device-local one read on the
+    /// context thread, between two dispatches); nil for a name the program does not declare.
+    public func bufferWords(_ name: String) throws(MegakernelError) -> [UInt32]? {
+        for (n, buffer) in cores.current.current.extras where n == name { return try buffer.read(words: 0..<(buffer.handle.byteCount / 4)) }
+        return nil
+    }
+
     /// Starts recording every op published from now on, with its outcome, and the control words
     /// and extra buffers as they are now (see ``ResidentRecording``); ``ResidentRecording/finish()``
     /// gives the ``RingLog`` that `vyre-gl replay` runs again. One recording at a time: throws

@@ -41,7 +41,7 @@ struct VyreGLCommand: ParsableCommand {
             binary cache ('vyre-gl cache').
             """,
         version: version,
-        subcommands: [RunCommand.self, ReplayCommand.self, InfoCommand.self, GLSLCommand.self, ExecCommand.self, SelftestCommand.self, BenchCommand.self, CompileCommand.self, CacheCommand.self])
+        subcommands: [RunCommand.self, ScanCommand.self, ReplayCommand.self, InfoCommand.self, GLSLCommand.self, ExecCommand.self, SelftestCommand.self, BenchCommand.self, CompileCommand.self, CacheCommand.self])
 
     /// Sets up logging once for the process (libraries never bootstrap).
     static func bootstrapLogging() {

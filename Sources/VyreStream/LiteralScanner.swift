@@ -1,0 +1,150 @@
+public import VyreGL
+import VyreProtocol
+public import VyreRuntime
+import Foundation
+import Synchronization
+
+/// How a scan reads and splits its work; nil fields are picked by device.
+public struct ScanOptions: Sendable, Hashable {
+    /// Bytes of a file read at once (a multiple of 4096): 1 MiB on a software renderer, 4 MiB on a GPU.
+    public var chunkBytes: Int?
+    /// Bytes one slot scans (a multiple of 32): 64 KiB on a software renderer, 16 KiB on a GPU.
+    public var segmentBytes: Int?
+    /// Chunks in memory at once (read, being scanned, or waiting): enough to fill every lane.
+    public var chunkSlots: Int?
+    /// Reads in flight.
+    public var queueDepth: Int
+    public var direct: Bool
+    public var ioUring: Bool
+    /// Counts every pattern's occurrences too (``ScanReport/patternCounts``).
+    public var countPatterns: Bool
+    /// Resident kernel geometry: workgroups (software: the host's cores; GPU: 264) and lanes per
+    /// workgroup (software: 64; GPU: 128).
+    public var workgroups: UInt32?
+    public var lanes: UInt32?
+
+    public init(chunkBytes: Int? = nil, segmentBytes: Int? = nil, chunkSlots: Int? = nil, queueDepth: Int = 16, direct: Bool = false,
+                ioUring: Bool = true, countPatterns: Bool = false, workgroups: UInt32? = nil, lanes: UInt32? = nil) {
+        self.chunkBytes = chunkBytes
+        self.segmentBytes = segmentBytes
+        self.chunkSlots = chunkSlots
+        self.queueDepth = queueDepth
+        self.direct = direct
+        self.ioUring = ioUring
+        self.countPatterns = countPatterns
+        self.workgroups = workgroups
+        self.lanes = lanes
+    }
+}
+
+/// The geometry a scanner settled on.
+public struct ScanGeometry: Sendable, Hashable, Codable {
+    public var chunkBytes: Int
+    public var segmentBytes: Int
+    public var chunkSlots: Int
+    public var lookbehindBytes: Int
+    public var workgroups: UInt32
+    public var lanes: UInt32
+    public var rounds: UInt32
+    public var ringSlots: Int
+    public var segmentsPerChunk: Int { (chunkBytes + segmentBytes - 1) / segmentBytes }
+}
+
+/// One file's outcome: its matching lines, or why it could not be read.
+public struct ScanFileResult: Sendable, Hashable {
+    public var path: String
+    public var lines: UInt64
+    public var bytes: UInt64
+    public var error: FeedFileError?
+}
+
+/// What a scan found and how it went.
+public struct ScanReport: Sendable {
+    public var files: [ScanFileResult]
+    /// Occurrences of each given pattern (every start offset, overlaps included), with
+    /// ``ScanOptions/countPatterns``; an empty pattern counts the lines it matched.
+    public var patternCounts: [UInt64]?
+    /// File bytes scanned (holes of sparse files included).
+    public var bytes: UInt64
+    public var elapsed: Duration
+    public var feed: FeedReport
+    public var segments: Int
+}
+
+/// Progress of a scan, for a progress bar.
+public struct ScanProgress: Sendable {
+    public var bytes: UInt64
+    public var files: Int
+    public var totalFiles: Int
+}
+
+/// Counts the lines of files that hold one of a set of literal patterns, as `LC_ALL=C grep -F -c`
+/// does, on a resident megakernel: the feeder reads each file in chunks into the kernel's mapped
+/// data buffer, every chunk is split into segments published as SCAN ops, and the segments'
+/// summaries are merged in file order. The host never reads the files' bytes.
+public final class LiteralScanner: Sendable {
+    public let patterns: LiteralPatterns
+    public let dfa: LiteralDFA
+    public let geometry: ScanGeometry
+    public let options: ScanOptions
+    public let kernel: ResidentMegakernel
+    let data: MappedView
+    let results: MappedView
+
+    /// Builds the automaton and the resident kernel that runs it on `context`.
+    public init(context: GLContext, patterns: LiteralPatterns, options: ScanOptions = ScanOptions()) throws(ScanError) {
+        let software = context.info.isSoftware
+        let maxBlock = Int(min(context.info.limits.maxStorageBlockBytes, 1 << 31))
+        dfa = try LiteralDFA(patterns, maxTableWords: maxBlock / 4)
+        let chunkBytes = options.chunkBytes ?? (software ? 1 << 20 : 4 << 20)
+        let segmentBytes = options.segmentBytes ?? (software ? 64 << 10 : 16 << 10)
+        guard segmentBytes >= 32, segmentBytes % 32 == 0, segmentBytes <= 1 << 24 else {
+            throw .options("segment size \(segmentBytes) bytes is not a multiple of 32 from 32 to 16 MiB", fix: "give a segment size such as 65536")
+        }
+        var feed = FeedOptions(chunkBytes: chunkBytes, queueDepth: options.queueDepth, lookbehind: max(0, dfa.maxLength - 1),
+                               direct: options.direct, ioUring: options.ioUring)
+        do { try feed.check() } catch { throw .options(error.diagnostics[0].problem, fix: error.diagnostics[0].fix) }
+        feed.fixedBuffers = true
+        let lanes = options.lanes ?? (software ? 64 : 128)
+        let workgroups = options.workgroups ?? (software ? UInt32(max(1, ProcessInfo.processInfo.activeProcessorCount)) : 264)
+        let segmentsPerChunk = (chunkBytes + segmentBytes - 1) / segmentBytes
+        let wanted = options.chunkSlots ?? max(8, (Int(workgroups * lanes) + segmentsPerChunk - 1) / segmentsPerChunk + options.queueDepth)
+        let chunkSlots = min(wanted, maxBlock / feed.slotBytes, RingProtocol.maxSlots / segmentsPerChunk)
+        guard chunkSlots >= 1 else {
+            throw .options("one chunk of \(feed.slotBytes) bytes is larger than the device's storage block (\(maxBlock) bytes)", fix: "give a smaller chunk size")
+        }
+        // A driver with a per-invocation loop budget (llvmpipe) shares it between the kernel's
+        // rounds and every segment a lane scans in one dispatch: keep both inside it.
+        let trips = ScanKernel.trips(segmentBytes: segmentBytes, warmBytes: feed.lookbehindBytes) + 2
+        var rounds: UInt32?
+        if let budget = context.info.limits.maxLoopIterations {
+            guard trips * 2 <= Int(budget) else {
+                throw .options("a segment of \(segmentBytes) bytes takes \(trips) loop trips, more than half of this driver's \(budget)-iteration budget per invocation", fix: "give a segment size of at most \(Int(budget) / 2 / 2 * ScanKernel.bytesPerTrip / 2) bytes")
+            }
+            rounds = UInt32(max(1, min(64, Int(budget) / 2 / trips)))
+        }
+        let ringSlots = chunkSlots * segmentsPerChunk
+        let kernelSpec = ScanKernel(dfa: dfa, dataWords: chunkSlots * feed.slotBytes / 4, resultSlots: ringSlots)
+        var resident = ResidentOptions(slots: ringSlots, workgroups: workgroups, rounds: rounds)
+        resident.buffers = ["scan_table": dfa.tableWords]
+        do {
+            kernel = try ResidentMegakernel(context: context, configuration: kernelSpec.configuration(lanes: lanes), options: resident)
+        } catch {
+            throw .kernel("the scan kernel could not be built: \(error.diagnostics.map(\.problem).joined(separator: "; "))", fix: error.diagnostics.first?.fix ?? "check the device")
+        }
+        data = kernel.mappedBuffer("scan_data")!
+        results = kernel.mappedBuffer("scan_results")!
+        self.patterns = patterns
+        self.options = options
+        geometry = ScanGeometry(chunkBytes: chunkBytes, segmentBytes: segmentBytes, chunkSlots: chunkSlots, lookbehindBytes: feed.lookbehindBytes,
+                                workgroups: workgroups, lanes: lanes, rounds: kernel.geometry.rounds, ringSlots: ringSlots)
+    }
+
+    /// Ends the resident kernel.
+    public func shutdown() async { await kernel.shutdown(.drain) }
+
+    var feedOptions: FeedOptions {
+        FeedOptions(chunkBytes: geometry.chunkBytes, queueDepth: options.queueDepth, lookbehind: geometry.lookbehindBytes,
+                    direct: options.direct, ioUring: options.ioUring)
+    }
+}

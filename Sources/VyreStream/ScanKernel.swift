@@ -1,0 +1,119 @@
+public import VyreIR
+public import VyreProtocol
+
+/// The resident megakernel's SCAN opcode for one automaton: a slot scans one segment of a chunk in
+/// the data buffer and leaves the segment's ``SegmentSummary`` in the results buffer.
+///
+/// Args: `[first word, warm-up bytes, segment bytes, result index, flags]`. The lane runs the
+/// automaton over the warm-up bytes (the lookbehind before the segment, so a match that crosses
+/// into the segment is found) without counting, then over the segment, reading a word at a time
+/// and `bytesPerTrip` bytes per loop trip. Results: `[terminators, complete matched lines,
+/// head | tail << 1, bytes scanned]` at `4 * result index`. With flag 1, each byte that ends a
+/// match adds 1 to its state's 64-bit counter in `scan_counts` (the host turns states into
+/// patterns), so no lane walks output chains.
+public struct ScanKernel: Sendable {
+    public static let opcode: UInt32 = 0x5C4E
+    public static let bytesPerTrip = 32
+    /// Fault reasons of the handler.
+    public static let faultArgs: UInt32 = 256
+
+    public static let tableBinding = MegakernelBindings.firstExtra
+    public static let dataBinding = MegakernelBindings.firstExtra + 1
+    public static let resultsBinding = MegakernelBindings.firstExtra + 2
+    public static let countsBinding = MegakernelBindings.firstExtra + 3
+
+    public let dfa: LiteralDFA
+    public let dataWords: Int
+    public let resultSlots: Int
+
+    public init(dfa: LiteralDFA, dataWords: Int, resultSlots: Int) {
+        self.dfa = dfa
+        self.dataWords = dataWords
+        self.resultSlots = resultSlots
+    }
+
+    /// The configuration to build the resident kernel from, with `lanes` lanes per workgroup.
+    public func configuration(lanes: UInt32) -> MegakernelConfiguration {
+        MegakernelConfiguration(workgroupSize: lanes, opcodes: [OpcodeHandler(opcode: Self.opcode, name: "SCAN", body: body())], extraBuffers: buffers)
+    }
+
+    public var buffers: [BufferDecl] {
+        [BufferDecl("scan_table", binding: Self.tableBinding, access: .readOnly, type: .u32, count: UInt32(dfa.tableWords.count)),
+         BufferDecl("scan_data", binding: Self.dataBinding, access: .readOnly, type: .u32, count: UInt32(dataWords), placement: .hostMapped),
+         BufferDecl("scan_results", binding: Self.resultsBinding, access: .readWrite, type: .u32, count: UInt32(resultSlots * 4), placement: .hostMapped),
+         BufferDecl("scan_counts", binding: Self.countsBinding, access: .readWrite, type: .u32, count: UInt32(dfa.states * 2))]
+    }
+
+    private static func u(_ v: Int) -> Expr { .u32(UInt32(v)) }
+
+    /// One automaton step on byte `j` of word `word`; `record` adds the line bookkeeping.
+    private func step(_ word: Expr, byte j: Int, record: Bool) -> [Node] {
+        let b = "s_b\(j)", e = "s_e\(j)"
+        var nodes: [Node] = [
+            .let(b, .load("scan_table", at: (word >> Self.u(8 * j)) & 255)),
+            .let(e, .load("scan_table", at: Self.u(dfa.nextBase) + "s_state" + .variable(b))),
+            .assign("s_state", .variable(e) & Self.u(Int(LiteralDFA.stateMask))),
+        ]
+        guard record else { return nodes }
+        let out: Expr = .variable(e) >> 31
+        let term: Expr = (.variable(e) >> 30) & 1
+        nodes += [
+            .assign("s_m", Expr.variable("s_m") | out),
+            // Branch-free line bookkeeping: lanes stay in step on SIMD renderers.
+            .assign("s_head", Expr.variable("s_head") | (term & .select(Expr.variable("s_t").equals(0), "s_m", 0))),
+            .assign("s_complete", Expr.variable("s_complete") + (term & .select(Expr.variable("s_t").notEquals(0), "s_m", 0))),
+            .assign("s_t", Expr.variable("s_t") + term),
+            .assign("s_m", Expr.variable("s_m") & (term ^ 1)),
+            .if(Expr.variable("s_count").notEquals(0) && out.notEquals(0), then: [
+                .let("s_at\(j)", ("s_state" / Self.u(dfa.classes)) * 2),
+                .let("s_old\(j)", .atomic(.add, "scan_counts", at: .variable("s_at\(j)"), 1)),
+                .if(Expr.variable("s_old\(j)").equals(0xFFFF_FFFF), then: [.let("s_carry\(j)", .atomic(.add, "scan_counts", at: .variable("s_at\(j)") + 1, 1))], else: []),
+            ], else: []),
+        ]
+        return nodes
+    }
+
+    func body() -> [Node] {
+        let (first, warm, bytes, result, flags): (Expr, Expr, Expr, Expr, Expr) = ("arg0", "arg1", "arg2", "arg3", "arg4")
+        let wordsPerTrip = Self.bytesPerTrip / 4
+        // Args in range: the words read lie in the data buffer, the result slot in the results.
+        let aligned: Expr = (warm % Expr.u32(4)).equals(0)
+        let small: Expr = warm <= Self.u(1 << 20) && bytes <= Self.u(1 << 28)
+        let wordsRead: Expr = (warm + bytes + Expr.u32(3)) / Expr.u32(4)
+        let inData: Expr = first <= Self.u(dataWords) && wordsRead <= Self.u(dataWords) - first
+        let ok: Expr = aligned && small && inData && result < Self.u(resultSlots)
+        var main: [Node] = [.let("s_base", "arg0" + warm / 4 + "s_trip" * Self.u(wordsPerTrip))]
+        for w in 0..<wordsPerTrip {
+            let word = "s_w\(w)"
+            let at: Expr = ("s_trip" * Self.u(wordsPerTrip) + Self.u(w)) * 4
+            var steps: [Node] = []
+            for j in 0..<4 {
+                steps.append(.if(at + Self.u(j) < bytes, then: step(.variable(word), byte: j, record: true), else: []))
+            }
+            main.append(.if(at < bytes, then: [.let(word, .load("scan_data", at: "s_base" + Self.u(w)))] + steps, else: []))
+        }
+        let trips: Expr = (bytes + Self.u(Self.bytesPerTrip - 1)) / Self.u(Self.bytesPerTrip)
+        let none: Expr = Expr.variable("s_t").equals(0)
+        let flagsWord: Expr = .select(none, "s_m", "s_head") | (.select(none, 0, "s_m") << Expr.u32(1))
+        let warmBody: [Node] = [.let("s_ww", .load("scan_data", at: first + "s_warm"))] + (0..<4).flatMap { step("s_ww", byte: $0, record: false) }
+        return [
+            .if(!ok, then: [.assign("fault", .u32(Self.faultArgs))], else: [
+                .let("s_state", .u32(0)),
+                .let("s_m", .u32(0)), .let("s_t", .u32(0)), .let("s_head", .u32(0)), .let("s_complete", .u32(0)),
+                .let("s_count", flags & 1),
+                .for("s_warm", from: 0, to: warm / Expr.u32(4), body: warmBody),
+                .for("s_trip", from: 0, to: trips, body: main),
+                .let("s_at", result * 4),
+                .store("scan_results", at: "s_at", "s_t"),
+                .store("scan_results", at: "s_at" + 1, "s_complete"),
+                .store("scan_results", at: "s_at" + 2, flagsWord),
+                .store("scan_results", at: "s_at" + 3, bytes),
+            ]),
+        ]
+    }
+
+    /// Loop trips one slot of `segmentBytes` bytes after a warm-up of `warmBytes` takes.
+    public static func trips(segmentBytes: Int, warmBytes: Int) -> Int {
+        (segmentBytes + bytesPerTrip - 1) / bytesPerTrip + warmBytes / 4
+    }
+}

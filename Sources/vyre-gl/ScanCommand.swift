@@ -1,0 +1,133 @@
+import ArgumentParser
+import Foundation
+import Synchronization
+import VyreGL
+import VyreIR
+import VyreStream
+
+/// Geometry and reading options a scan and its benchmark share.
+struct ScanTuning: ParsableArguments {
+    @Option(name: .customLong("chunk-bytes"), help: "Bytes of a file read at once, a multiple of 4096 (default: 1 MiB on a software renderer, 4 MiB on a GPU).")
+    var chunkBytes: Int?
+    @Option(name: .customLong("segment-bytes"), help: "Bytes one lane scans, a multiple of 32 (default: 64 KiB on a software renderer, 16 KiB on a GPU).")
+    var segmentBytes: Int?
+    @Option(name: .customLong("chunks"), help: "Chunks held in memory at once (default: enough to keep every lane busy).")
+    var chunks: Int?
+    @Option(name: .customLong("queue-depth"), help: "Reads in flight (1 to 4096).")
+    var queueDepth: Int = 16
+    @Flag(help: "Read with O_DIRECT, around the page cache (a file system that refuses it gets buffered reads).")
+    var direct = false
+    @Flag(name: .customLong("no-io-uring"), help: "Read with pread instead of io_uring.")
+    var noIOUring = false
+    @Option(help: "Workgroups of the resident kernel (default: the host's cores on a software renderer, 264 on a GPU).")
+    var workgroups: UInt32?
+
+    func options(countPatterns: Bool) -> ScanOptions {
+        ScanOptions(chunkBytes: chunkBytes, segmentBytes: segmentBytes, chunkSlots: chunks, queueDepth: queueDepth, direct: direct,
+                    ioUring: !noIOUring, countPatterns: countPatterns, workgroups: workgroups)
+    }
+}
+
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Count the lines of files that hold any of a set of fixed strings, on the GPU.",
+        discussion: """
+        Prints what 'LC_ALL=C grep -F -c -f PATTERNS FILE...' prints: per file, the number of lines that hold at least \
+        one pattern (FILE:COUNT with several files, a bare count for one), with grep's rules for CRLF, NUL bytes (a file \
+        with NUL in it is searched as grep searches a binary file: NUL ends lines too), a missing final newline, empty \
+        files and empty patterns. Exit status: 0 when a line matched, 1 when none did, 2 when a file could not be read \
+        (the others are still counted).
+        """)
+
+    @Option(name: [.customShort("f"), .customLong("file")], help: "The patterns, one per line (as grep -f reads them).")
+    var patternFile: String
+    @Argument(help: "Files to search.")
+    var files: [String] = []
+    @Flag(name: .customLong("count-patterns"), help: "Also print each pattern's occurrences (every start offset, overlaps included) as COUNT<TAB>PATTERN lines.")
+    var countPatterns = false
+    @Flag(help: "Print one JSON object: per-file and per-pattern counts, bytes, seconds, the device and how the files were read.")
+    var json = false
+    @OptionGroup var tuning: ScanTuning
+    @OptionGroup var deviceOptions: DeviceOptions
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("give at least one FILE to search (standard input is not read)") }
+    }
+
+    struct Report: Encodable {
+        struct File: Encodable {
+            var path: String
+            var count: UInt64?
+            var bytes: UInt64
+            var error: String?
+        }
+        struct Pattern: Encodable {
+            var pattern: String
+            var count: UInt64
+        }
+        var files: [File]
+        var patterns: [Pattern]?
+        var bytes: UInt64
+        var seconds: Double
+        var bytesPerSecond: Double
+        var device: String
+        var feed: [String: String]
+        var geometry: ScanGeometry
+    }
+
+    func run() throws {
+        runReporting {
+            let patterns = LiteralPatterns(grepFile: try InputFile.read(patternFile, what: "--file"))
+            // grep with no patterns selects nothing and reads no file.
+            guard !patterns.isEmpty else { throw CLIFailure(status: .ranWithFailures, diagnostics: []) }
+            let context = try CLI.openContext(deviceOptions)
+            let scanner = try LiteralScanner(context: context, patterns: patterns, options: tuning.options(countPatterns: countPatterns))
+            let progress = Mutex(Progress())
+            let total = files.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
+            let started = ContinuousClock.now
+            let report = try CLI.blocking { () async throws(ScanError) -> ScanReport in
+                let report = try await scanner.scan(files) { p in
+                    progress.withLock { $0.update(Self.progressLine(p.bytes, of: total, since: started)) }
+                }
+                await scanner.shutdown()
+                return report
+            }
+            progress.withLock { $0.finish() }
+            try printReport(report, patterns: patterns, device: context.info.renderer, geometry: scanner.geometry)
+            let failed = report.files.filter { $0.error != nil }
+            if !failed.isEmpty {
+                throw CLIFailure(status: .badInput, diagnostics: failed.flatMap { $0.error!.diagnostics })
+            }
+            if !report.files.contains(where: { $0.lines > 0 }) { throw CLIFailure(status: .ranWithFailures, diagnostics: []) }
+        }
+    }
+
+    static func progressLine(_ bytes: UInt64, of total: UInt64, since started: ContinuousClock.Instant) -> String {
+        let seconds = max(1e-9, (ContinuousClock.now - started).ms / 1000)
+        return "scan: \(bytes >> 20) of \(total >> 20) MiB, \(Int(Double(bytes) / seconds / 1e6)) MB/s"
+    }
+
+    private func printReport(_ report: ScanReport, patterns: LiteralPatterns, device: String, geometry: ScanGeometry) throws {
+        let seconds = report.elapsed.ms / 1000
+        if json {
+            let feed = report.feed
+            try Output.json(Report(
+                files: report.files.map { Report.File(path: $0.path, count: $0.error == nil || $0.error?.kind == .isDirectory ? $0.lines : nil, bytes: $0.bytes, error: $0.error?.description) },
+                patterns: report.patternCounts.map { counts in zip(patterns.patterns, counts).map { Report.Pattern(pattern: String(decoding: $0, as: UTF8.self), count: $1) } },
+                bytes: report.bytes, seconds: seconds, bytesPerSecond: Double(report.bytes) / max(seconds, 1e-9), device: device,
+                feed: ["backend": feed.backend, "fixedBuffers": "\(feed.fixedBuffers)", "bounced": "\(feed.bounced)", "direct": "\(feed.direct)",
+                       "holeChunks": "\(feed.holeChunks)", "notes": feed.notes.joined(separator: "; ")],
+                geometry: geometry))
+            return
+        }
+        for file in report.files {
+            // grep prints a count for a directory (0) beside its error, and none for a file it could not open.
+            guard file.error == nil || file.error?.kind == .isDirectory else { continue }
+            try Output.line(files.count == 1 ? "\(file.lines)" : "\(file.path):\(file.lines)")
+        }
+        if let counts = report.patternCounts {
+            for (p, c) in zip(patterns.patterns, counts) { try Output.line("\(c)\t\(escapingControlCharacters(String(decoding: p, as: UTF8.self)))") }
+        }
+    }
+}
