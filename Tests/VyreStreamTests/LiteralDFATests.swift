@@ -38,7 +38,7 @@ func corpus(_ rng: inout SystemRandomNumberGenerator, seed: UInt64, bytes: Int, 
     return (text, LiteralPatterns(pats.filter { !$0.isEmpty }))
 }
 
-struct SplitMix {
+struct SplitMix: RandomNumberGenerator {
     var state: UInt64
     init(_ seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
