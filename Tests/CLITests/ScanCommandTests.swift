@@ -1,0 +1,86 @@
+import Foundation
+import Testing
+
+/// `vyre-gl scan` against `grep -F -c -f` on the same files: the same standard output and exit status.
+@Suite("vyre-gl scan", .serialized)
+struct ScanCommandTests {
+    let dir: URL
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("vyre-scan-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String, _ text: String) throws -> String {
+        let path = dir.appendingPathComponent(name).path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func grep(_ arguments: [String]) throws -> (status: Int32, stdout: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["grep", "-F", "-c"] + arguments
+        process.environment = ["LC_ALL": "C", "PATH": "/usr/bin:/bin"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Runs both with `-f patterns` and `files`, and checks they print and exit alike.
+    func agree(_ patterns: String, _ files: [String], _ comment: Comment) throws {
+        let ours = try CLIRunner.run(["scan", "-f", patterns] + files)
+        let theirs = try grep(["-f", patterns] + files)
+        #expect(ours.stdout == theirs.stdout && ours.status == theirs.status, "\(comment): ours \(ours.status) [\(ours.stdout)] \(ours.stderr), grep \(theirs.status) [\(theirs.stdout)]")
+    }
+
+    @Test("one file, several files, no match, a missing file and a directory: grep's output and exit status")
+    func likeGrep() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let patterns = try file("patterns", "needle\nab\r\n")
+        let a = try file("a", "a needle\nnone\nab\r\nab\n")
+        let b = try file("b", "nothing here")
+        let c = try file("c", "needle\0needle\nneedle")
+        try agree(patterns, [a], "one file")
+        try agree(patterns, [a, b, c], "several files")
+        try agree(patterns, [b], "no match")
+        try agree(patterns, [a, dir.appendingPathComponent("missing").path, b], "a missing file")
+        try agree(patterns, [a, dir.path], "a directory")
+        try agree(try file("none", ""), [a], "no patterns at all")
+        try agree(try file("empty-pattern", "\n"), [a, b, c], "an empty pattern")
+        let missing = try CLIRunner.run(["scan", "-f", patterns, a, dir.appendingPathComponent("missing").path])
+        #expect(missing.stderr.contains("missing: No such file or directory (ENOENT). Fix: check the path."))
+    }
+
+    @Test("--json and --count-patterns")
+    func json() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let patterns = try file("patterns", "aa\na\n")
+        let a = try file("a", "aaa\nb\na")
+        let result = try CLIRunner.run(["scan", "-f", patterns, a, "--json", "--count-patterns"])
+        #expect(result.status == 0)
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let files = object?["files"] as? [[String: Any]]
+        #expect(files?.first?["count"] as? Int == 2 && object?["bytes"] as? Int == 7)
+        let counts = (object?["patterns"] as? [[String: Any]])?.map { $0["count"] as? Int }
+        #expect(counts == [2, 4])
+        let text = try CLIRunner.run(["scan", "-f", patterns, a, "--count-patterns"])
+        #expect(text.stdout == "2\n2\taa\n4\ta\n")
+    }
+
+    @Test("bad input: a missing pattern file, no files, a bad chunk size")
+    func badInput() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let a = try file("a", "x\n")
+        let noPatterns = try CLIRunner.run(["scan", "-f", dir.appendingPathComponent("nope").path, a])
+        #expect(noPatterns.status == 2 && noPatterns.stderr.contains("Fix:"))
+        let noFiles = try CLIRunner.run(["scan", "-f", a])
+        #expect(noFiles.status == 2 && noFiles.stderr.contains("FILE"))
+        let chunk = try CLIRunner.run(["scan", "-f", a, a, "--chunk-bytes", "1000"])
+        #expect(chunk.status == 2 && chunk.stderr.contains("multiple of 4096"))
+    }
+}
