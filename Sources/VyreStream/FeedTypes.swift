@@ -195,4 +195,6 @@ public struct FeedReport: Sendable, Hashable {
     public var holeChunks = 0
     public var files = 0
     public var failedFiles = 0
+
+    public init() {}
 }

@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure vyre-gl on this device.",
-        subcommands: [OneShotBench.self, GuardsBench.self, PersistentBench.self, MappedBench.self, CompileBench.self, TenantsBench.self])
+        subcommands: [OneShotBench.self, GuardsBench.self, PersistentBench.self, MappedBench.self, CompileBench.self, TenantsBench.self, ScanBench.self, FeedBench.self])
 }
 
 struct OneShotBench: ParsableCommand {
