@@ -219,9 +219,13 @@ extension GLContext {
 
     /// A device-local buffer holding `words`.
     public func makeDeviceBuffer(words: [UInt32]) throws(VyreGLError) -> DeviceBuffer {
-        let buffer = try makeDeviceBuffer(bytes: words.count * 4)
-        try buffer.upload(words)
-        return buffer
+        guard !words.isEmpty else { return try makeDeviceBuffer(bytes: 4) }
+        // With the storage, not as a clear then an upload: NVIDIA 580 let the upload land before
+        // the clear (see `createBuffer`), and a 73 KB automaton table read as zeros on the H200.
+        let name = try onThread { gl throws(VyreGLError) in
+            try gl.createBuffer(bytes: words.count * 4, flags: GL_DYNAMIC_STORAGE_BIT, map: false, initial: words).name
+        }
+        return DeviceBuffer(handle: BufferHandle(name: name, byteCount: words.count * 4, contextSerial: serial), context: self)
     }
 
     /// A zero-filled, persistently mapped, coherent buffer of `bytes` bytes (at least 4), placed

@@ -285,7 +285,7 @@ final class ResidentCores: Sendable {
         let program: ResidentProgram
         do throws(MegakernelError) {
             program = try ResidentProgram(configuration: configuration(with: registered), context: core.context, protocolHandles: core.protocolHandles,
-                                          startingWords: startingWords(with: registered), previous: core.current)
+                                          startingWords: startingWords(with: registered), previous: core.current, placement: options.placement)
         } catch {
             throw .program(error)
         }

@@ -406,7 +406,7 @@ final class ResidentCore: @unchecked Sendable {
         ]
         protocolHandles = handles
         installed = Mutex(try ResidentProgram(configuration: configuration, context: context, protocolHandles: handles,
-                                              startingWords: startingWords, previous: nil))
+                                              startingWords: startingWords, previous: nil, placement: options.placement))
         let n = options.slots
         slotState = .allocate(capacity: n)
         slotGeneration = .allocate(capacity: n)

@@ -18,9 +18,9 @@ final class ResidentProgram: Sendable {
     /// Validates and compiles `configuration`'s resident program on `context` and binds it to the
     /// protocol buffers `protocolHandles`. An extra buffer `previous` had under the same
     /// declaration is kept, words and all; a new one starts from `startingWords` (zeros where not
-    /// given; every name there must be declared).
+    /// given; every name there must be declared); a host-mapped one is placed as `placement` asks.
     init(configuration: MegakernelConfiguration, context: GLContext, protocolHandles: [UInt32: BufferHandle],
-         startingWords: [String: [UInt32]], previous: ResidentProgram?) throws(MegakernelError) {
+         startingWords: [String: [UInt32]], previous: ResidentProgram?, placement: MappedPlacement) throws(MegakernelError) {
         let validated = try configuration.residentProgram(limits: context.limits)
         self.configuration = configuration
         program = validated.program
@@ -36,7 +36,7 @@ final class ResidentProgram: Sendable {
             if let old = kept[decl.name], old.decl == decl {
                 buffer = old.buffer
             } else if decl.placement == .hostMapped {
-                buffer = .mapped(try onDevice { () throws(VyreGLError) in Owned(try context.makeMappedBuffer(decl.name, contents)) })
+                buffer = .mapped(try onDevice { () throws(VyreGLError) in Owned(try context.makeMappedBuffer(decl.name, contents, placement: placement)) })
             } else {
                 buffer = .device(try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(decl.name, contents)) })
             }

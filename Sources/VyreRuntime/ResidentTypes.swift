@@ -36,7 +36,8 @@ public struct ResidentOptions: Sendable, Hashable {
     /// declared count; a runtime-sized one left out gets one element).
     public var buffers: [String: [UInt32]]
     /// Where the ring, queues, control words, debug log and IO queue live (the host writes and
-    /// polls them, the kernel reads and writes them).
+    /// polls them, the kernel reads and writes them), and the extra buffers declared
+    /// ``BufferPlacement/hostMapped``.
     public var placement: MappedPlacement
     /// How long a thread that waits for an op (``ResidentTicket/wait()``,
     /// ``ResidentBatchTicket/wait()``) spins before it sleeps, and whether the completion thread

@@ -22,9 +22,16 @@ public struct ScanOptions: Sendable, Hashable {
     /// workgroup (software: 64; GPU: 128).
     public var workgroups: UInt32?
     public var lanes: UInt32?
+    /// Registers the data buffer with io_uring as fixed buffers where the kernel accepts it.
+    public var fixedBuffers: Bool
+    /// Where the data and results buffers live.
+    public var placement: MappedPlacement
 
     public init(chunkBytes: Int? = nil, segmentBytes: Int? = nil, chunkSlots: Int? = nil, queueDepth: Int = 16, direct: Bool = false,
-                ioUring: Bool = true, countPatterns: Bool = false, workgroups: UInt32? = nil, lanes: UInt32? = nil) {
+                ioUring: Bool = true, countPatterns: Bool = false, workgroups: UInt32? = nil, lanes: UInt32? = nil,
+                fixedBuffers: Bool = true, placement: MappedPlacement = .driverChoice) {
+        self.fixedBuffers = fixedBuffers
+        self.placement = placement
         self.chunkBytes = chunkBytes
         self.segmentBytes = segmentBytes
         self.chunkSlots = chunkSlots
@@ -88,8 +95,9 @@ public final class LiteralScanner: Sendable {
     public let geometry: ScanGeometry
     public let options: ScanOptions
     public let kernel: ResidentMegakernel
-    let data: MappedView
-    let results: MappedView
+    /// The kernel's `scan_io` buffer: chunk data, results, counters (``ScanKernel``).
+    let io: MappedView
+    let layout: ScanKernel
 
     /// Builds the automaton and the resident kernel that runs it on `context`.
     public init(context: GLContext, patterns: LiteralPatterns, options: ScanOptions = ScanOptions()) throws(ScanError) {
@@ -109,7 +117,8 @@ public final class LiteralScanner: Sendable {
         let workgroups = options.workgroups ?? (software ? UInt32(max(1, ProcessInfo.processInfo.activeProcessorCount)) : 264)
         let segmentsPerChunk = (chunkBytes + segmentBytes - 1) / segmentBytes
         let wanted = options.chunkSlots ?? max(8, (Int(workgroups * lanes) + segmentsPerChunk - 1) / segmentsPerChunk + options.queueDepth)
-        let chunkSlots = min(wanted, maxBlock / feed.slotBytes, RingProtocol.maxSlots / segmentsPerChunk)
+        // The data, with room in the same block for the results and the counters.
+        let chunkSlots = min(wanted, (maxBlock - dfa.states * 8 - (1 << 20)) / (feed.slotBytes + 16 * segmentsPerChunk), RingProtocol.maxSlots / segmentsPerChunk)
         guard chunkSlots >= 1 else {
             throw .options("one chunk of \(feed.slotBytes) bytes is larger than the device's storage block (\(maxBlock) bytes)", fix: "give a smaller chunk size")
         }
@@ -125,19 +134,49 @@ public final class LiteralScanner: Sendable {
         }
         let ringSlots = chunkSlots * segmentsPerChunk
         let kernelSpec = ScanKernel(dfa: dfa, dataWords: chunkSlots * feed.slotBytes / 4, resultSlots: ringSlots)
-        var resident = ResidentOptions(slots: ringSlots, workgroups: workgroups, rounds: rounds)
+        var resident = ResidentOptions(slots: ringSlots, workgroups: workgroups, rounds: rounds, placement: options.placement)
         resident.buffers = ["scan_table": dfa.tableWords]
         do {
             kernel = try ResidentMegakernel(context: context, configuration: kernelSpec.configuration(lanes: lanes), options: resident)
         } catch {
             throw .kernel("the scan kernel could not be built: \(error.diagnostics.map(\.problem).joined(separator: "; "))", fix: error.diagnostics.first?.fix ?? "check the device")
         }
-        data = kernel.mappedBuffer("scan_data")!
-        results = kernel.mappedBuffer("scan_results")!
+        io = kernel.mappedBuffer("scan_io")!
+        layout = kernelSpec
         self.patterns = patterns
         self.options = options
         geometry = ScanGeometry(chunkBytes: chunkBytes, segmentBytes: segmentBytes, chunkSlots: chunkSlots, lookbehindBytes: feed.lookbehindBytes,
                                 workgroups: workgroups, lanes: lanes, rounds: kernel.geometry.rounds, ringSlots: ringSlots)
+        try selfCheck()
+    }
+
+    /// Scans a known text (every pattern on a line of its own, then a line of none) on the device
+    /// and compares its summaries with the CPU reference: a driver that reads the table or the
+    /// data wrongly stops the scan here with an error instead of giving wrong counts.
+    private func selfCheck() throws(ScanError) {
+        var text: [UInt8] = []
+        for p in patterns.patterns where !p.isEmpty && LiteralPatterns.canMatch(p) && text.count + p.count + 2 <= geometry.chunkBytes - 16 {
+            text += p + [10]
+        }
+        text += Array("\u{1}no\n".utf8)
+        let bytes = io.exclusiveBytes(geometry.lookbehindBytes..<(geometry.lookbehindBytes + text.count))
+        bytes.copyBytes(from: text)
+        let chunk = FeedChunk(file: 0, index: 0, slot: 0, offset: 0, lookbehind: geometry.lookbehindBytes, length: text.count)
+        let device: [SegmentSummary]
+        device = try scanChunkBlocking(chunk)
+        var expected: [SegmentSummary] = []
+        text.withUnsafeBytes { raw in
+            var start = 0
+            while start < text.count {
+                let end = min(text.count, start + geometry.segmentBytes)
+                expected.append(dfa.scan(raw, warmStart: max(0, start - geometry.lookbehindBytes), start: start, end: end))
+                start = end
+            }
+        }
+        guard device == expected else {
+            throw .kernel("the device's scan of a known text disagrees with the CPU reference (\(device.prefix(2)) against \(expected.prefix(2)))",
+                          fix: "report this with 'vyre-gl info'; the device's counts cannot be trusted")
+        }
     }
 
     /// Ends the resident kernel.
@@ -145,6 +184,6 @@ public final class LiteralScanner: Sendable {
 
     var feedOptions: FeedOptions {
         FeedOptions(chunkBytes: geometry.chunkBytes, queueDepth: options.queueDepth, lookbehind: geometry.lookbehindBytes,
-                    direct: options.direct, ioUring: options.ioUring)
+                    direct: options.direct, fixedBuffers: options.fixedBuffers, ioUring: options.ioUring)
     }
 }

@@ -8,9 +8,13 @@ public import VyreProtocol
 /// automaton over the warm-up bytes (the lookbehind before the segment, so a match that crosses
 /// into the segment is found) without counting, then over the segment, reading a word at a time
 /// and `bytesPerTrip` bytes per loop trip. Results: `[terminators, complete matched lines,
-/// head | tail << 1, bytes scanned]` at `4 * result index`. With flag 1, each byte that ends a
-/// match adds 1 to its state's 64-bit counter in `scan_counts` (the host turns states into
-/// patterns), so no lane walks output chains.
+/// head | tail << 1, bytes scanned]` at `resultsBase + 4 * result index`. With flag 1, each byte
+/// that ends a match adds 1 to its state's 64-bit counter at `countsBase` (the host turns states
+/// into patterns), so no lane walks output chains.
+///
+/// Two buffers beside the protocol's six, so the kernel fits the 8 storage blocks GL 4.3
+/// guarantees: the automaton (`scan_table`, device-local, read-only) and `scan_io`, host-mapped:
+/// the chunk data the feeder reads into, then the results, then the counters.
 public struct ScanKernel: Sendable {
     public static let opcode: UInt32 = 0x5C4E
     public static let bytesPerTrip = 32
@@ -18,9 +22,7 @@ public struct ScanKernel: Sendable {
     public static let faultArgs: UInt32 = 256
 
     public static let tableBinding = MegakernelBindings.firstExtra
-    public static let dataBinding = MegakernelBindings.firstExtra + 1
-    public static let resultsBinding = MegakernelBindings.firstExtra + 2
-    public static let countsBinding = MegakernelBindings.firstExtra + 3
+    public static let ioBinding = MegakernelBindings.firstExtra + 1
 
     public let dfa: LiteralDFA
     public let dataWords: Int
@@ -32,6 +34,11 @@ public struct ScanKernel: Sendable {
         self.resultSlots = resultSlots
     }
 
+    /// Where the results and the counters start in `scan_io`, and its size, in words.
+    public var resultsBase: Int { dataWords }
+    public var countsBase: Int { dataWords + resultSlots * 4 }
+    public var ioWords: Int { countsBase + dfa.states * 2 }
+
     /// The configuration to build the resident kernel from, with `lanes` lanes per workgroup.
     public func configuration(lanes: UInt32) -> MegakernelConfiguration {
         MegakernelConfiguration(workgroupSize: lanes, opcodes: [OpcodeHandler(opcode: Self.opcode, name: "SCAN", body: body())], extraBuffers: buffers)
@@ -39,9 +46,7 @@ public struct ScanKernel: Sendable {
 
     public var buffers: [BufferDecl] {
         [BufferDecl("scan_table", binding: Self.tableBinding, access: .readOnly, type: .u32, count: UInt32(dfa.tableWords.count)),
-         BufferDecl("scan_data", binding: Self.dataBinding, access: .readOnly, type: .u32, count: UInt32(dataWords), placement: .hostMapped),
-         BufferDecl("scan_results", binding: Self.resultsBinding, access: .readWrite, type: .u32, count: UInt32(resultSlots * 4), placement: .hostMapped),
-         BufferDecl("scan_counts", binding: Self.countsBinding, access: .readWrite, type: .u32, count: UInt32(dfa.states * 2))]
+         BufferDecl("scan_io", binding: Self.ioBinding, access: .readWrite, type: .u32, count: UInt32(ioWords), placement: .hostMapped)]
     }
 
     private static func u(_ v: Int) -> Expr { .u32(UInt32(v)) }
@@ -65,9 +70,9 @@ public struct ScanKernel: Sendable {
             .assign("s_t", Expr.variable("s_t") + term),
             .assign("s_m", Expr.variable("s_m") & (term ^ 1)),
             .if(Expr.variable("s_count").notEquals(0) && out.notEquals(0), then: [
-                .let("s_at\(j)", ("s_state" / Self.u(dfa.classes)) * 2),
-                .let("s_old\(j)", .atomic(.add, "scan_counts", at: .variable("s_at\(j)"), 1)),
-                .if(Expr.variable("s_old\(j)").equals(0xFFFF_FFFF), then: [.let("s_carry\(j)", .atomic(.add, "scan_counts", at: .variable("s_at\(j)") + 1, 1))], else: []),
+                .let("s_at\(j)", Self.u(countsBase) + ("s_state" / Self.u(dfa.classes)) * 2),
+                .let("s_old\(j)", .atomic(.add, "scan_io", at: .variable("s_at\(j)"), 1)),
+                .if(Expr.variable("s_old\(j)").equals(0xFFFF_FFFF), then: [.let("s_carry\(j)", .atomic(.add, "scan_io", at: .variable("s_at\(j)") + 1, 1))], else: []),
             ], else: []),
         ]
         return nodes
@@ -90,12 +95,12 @@ public struct ScanKernel: Sendable {
             for j in 0..<4 {
                 steps.append(.if(at + Self.u(j) < bytes, then: step(.variable(word), byte: j, record: true), else: []))
             }
-            main.append(.if(at < bytes, then: [.let(word, .load("scan_data", at: "s_base" + Self.u(w)))] + steps, else: []))
+            main.append(.if(at < bytes, then: [.let(word, .load("scan_io", at: "s_base" + Self.u(w)))] + steps, else: []))
         }
         let trips: Expr = (bytes + Self.u(Self.bytesPerTrip - 1)) / Self.u(Self.bytesPerTrip)
         let none: Expr = Expr.variable("s_t").equals(0)
         let flagsWord: Expr = .select(none, "s_m", "s_head") | (.select(none, 0, "s_m") << Expr.u32(1))
-        let warmBody: [Node] = [.let("s_ww", .load("scan_data", at: first + "s_warm"))] + (0..<4).flatMap { step("s_ww", byte: $0, record: false) }
+        let warmBody: [Node] = [.let("s_ww", .load("scan_io", at: first + "s_warm"))] + (0..<4).flatMap { step("s_ww", byte: $0, record: false) }
         return [
             .if(!ok, then: [.assign("fault", .u32(Self.faultArgs))], else: [
                 .let("s_state", .u32(0)),
@@ -103,11 +108,11 @@ public struct ScanKernel: Sendable {
                 .let("s_count", flags & 1),
                 .for("s_warm", from: 0, to: warm / Expr.u32(4), body: warmBody),
                 .for("s_trip", from: 0, to: trips, body: main),
-                .let("s_at", result * 4),
-                .store("scan_results", at: "s_at", "s_t"),
-                .store("scan_results", at: "s_at" + 1, "s_complete"),
-                .store("scan_results", at: "s_at" + 2, flagsWord),
-                .store("scan_results", at: "s_at" + 3, bytes),
+                .let("s_at", Self.u(resultsBase) + result * 4),
+                .store("scan_io", at: "s_at", "s_t"),
+                .store("scan_io", at: "s_at" + 1, "s_complete"),
+                .store("scan_io", at: "s_at" + 2, flagsWord),
+                .store("scan_io", at: "s_at" + 3, bytes),
             ]),
         ]
     }

@@ -61,8 +61,8 @@ extension LiteralScanner {
     /// others are counted. Throws only when the kernel fails (then no count is given).
     public func scan(_ paths: [String], progress: (@Sendable (ScanProgress) -> Void)? = nil) async throws(ScanError) -> ScanReport {
         let started = ContinuousClock.now
-        let countsBefore = options.countPatterns ? try stateCounts() : []
-        let memory = ChunkMemory(base: data.exclusiveBytes(0..<(geometry.chunkSlots * feedOptions.slotBytes)).baseAddress!,
+        let countsBefore = options.countPatterns ? stateCounts() : []
+        let memory = ChunkMemory(base: io.exclusiveBytes(0..<(geometry.chunkSlots * feedOptions.slotBytes)).baseAddress!,
                                  slotBytes: feedOptions.slotBytes, slots: geometry.chunkSlots)
         let feeder: FileFeeder
         do throws(FeedError) { feeder = try FileFeeder(paths: paths, memory: memory, options: feedOptions) } catch {
@@ -98,13 +98,35 @@ extension LiteralScanner {
         let (files, bytes, segments) = store.results(paths)
         var counts: [UInt64]?
         if options.countPatterns {
-            counts = patternCounts(states: zip(try stateCounts(), countsBefore).map { $0 &- $1 }, files: files)
+            counts = patternCounts(states: zip(stateCounts(), countsBefore).map { $0 &- $1 }, files: files)
         }
         return ScanReport(files: files, patternCounts: counts, bytes: bytes, elapsed: ContinuousClock.now - started, feed: feeder.report, segments: segments)
     }
 
     /// Publishes a chunk's segments as SCAN ops and reads their summaries once they are done.
     private func scanChunk(_ c: FeedChunk) async throws(ScanError) -> [SegmentSummary] {
+        let items = segmentItems(c)
+        let completions: [Completion]
+        do throws(ResidentError) { completions = try await kernel.submit(items) } catch { throw Self.kernelError(error) }
+        return try summaries(items, completions)
+    }
+
+    /// The same, waiting on this thread (for the self-check, which runs before any task does).
+    func scanChunkBlocking(_ c: FeedChunk) throws(ScanError) -> [SegmentSummary] {
+        let items = segmentItems(c)
+        let (batch, stopped) = kernel.trySubmitBatch(items)
+        if let stopped { throw Self.kernelError(stopped) }
+        let completions: [Completion]
+        do throws(ResidentError) { completions = try batch.waitForCompletions() } catch { throw Self.kernelError(error) }
+        return try summaries(items, completions)
+    }
+
+    private static func kernelError(_ error: ResidentError) -> ScanError {
+        .kernel("the scan kernel failed: \(error.diagnostics.map(\.problem).joined(separator: "; "))", fix: error.diagnostics.first?.fix ?? "scan again")
+    }
+
+    /// One SCAN op per segment of the chunk, each warmed by the bytes before it that the slot holds.
+    private func segmentItems(_ c: FeedChunk) -> [WorkItem] {
         let slotBytes = feedOptions.slotBytes
         var items: [WorkItem] = []
         var start = 0
@@ -119,32 +141,28 @@ extension LiteralScanner {
             start += length
             k += 1
         }
-        let completions: [Completion]
-        do { completions = try await kernel.submit(items) } catch {
-            throw .kernel("the scan kernel failed: \(error.diagnostics.map(\.problem).joined(separator: "; "))", fix: error.diagnostics.first?.fix ?? "scan again")
-        }
+        return items
+    }
+
+    /// The segments' summaries from the results buffer, after their completions.
+    private func summaries(_ items: [WorkItem], _ completions: [Completion]) throws(ScanError) -> [SegmentSummary] {
         var summaries: [SegmentSummary] = []
         for (item, completion) in zip(items, completions) {
-            let at = Int(item.args[3]) * 4
-            guard completion.status == .done, results.loadRelaxed(at + 3) == item.args[2] else {
-                throw .kernel("a SCAN op ended \(completion.status) (reason \(completion.faultReason ?? 0)) or reported \(results.loadRelaxed(at + 3)) bytes scanned of \(item.args[2])",
+            let at = layout.resultsBase + Int(item.args[3]) * 4
+            guard completion.status == .done, io.loadRelaxed(at + 3) == item.args[2] else {
+                throw .kernel("a SCAN op ended \(completion.status) (reason \(completion.faultReason ?? 0)) or reported \(io.loadRelaxed(at + 3)) bytes scanned of \(item.args[2])",
                               fix: "report this with the device (vyre-gl info); the scan's counts would not be trustworthy")
             }
-            let flags = results.loadRelaxed(at + 2)
-            summaries.append(SegmentSummary(terminators: results.loadRelaxed(at), completeMatched: results.loadRelaxed(at + 1),
+            let flags = io.loadRelaxed(at + 2)
+            summaries.append(SegmentSummary(terminators: io.loadRelaxed(at), completeMatched: io.loadRelaxed(at + 1),
                                             headMatched: flags & 1 != 0, tailMatched: flags & 2 != 0))
         }
         return summaries
     }
 
-    /// Each state's 64-bit count of bytes that ended a match there.
-    private func stateCounts() throws(ScanError) -> [UInt64] {
-        let words: [UInt32]?
-        do { words = try kernel.bufferWords("scan_counts") } catch {
-            throw .kernel("the pattern counts could not be read: \(error.diagnostics.map(\.problem).joined(separator: "; "))", fix: "scan again")
-        }
-        let w = words ?? []
-        return (0..<dfa.states).map { UInt64(w[2 * $0]) | UInt64(w[2 * $0 + 1]) << 32 }
+    /// Each state's 64-bit count of bytes that ended a match there (read when no op is in flight).
+    private func stateCounts() -> [UInt64] {
+        (0..<dfa.states).map { UInt64(io.loadRelaxed(layout.countsBase + 2 * $0)) | UInt64(io.loadRelaxed(layout.countsBase + 2 * $0 + 1)) << 32 }
     }
 
     /// Per given pattern: the counts of every state whose output chain holds it.

@@ -42,7 +42,15 @@ enum CLI {
         var lines = diagnostics.prefix(diagnosticLimit).map(line)
         if diagnostics.count > diagnosticLimit { lines.append("... and \(diagnostics.count - diagnosticLimit) more problems") }
         FileHandle.standardError.write(Data(lines.map { "vyre-gl: \($0)\n" }.joined().utf8))
-        exit(status.rawValue)
+        end(status.rawValue)
+    }
+
+    /// Ends the process with `status` once its output is written, without the C library's exit
+    /// handlers: libglvnd's teardown among them raced a GL context thread still releasing objects
+    /// and aborted about one exit in 25 on a loaded machine (a crash after a correct answer).
+    static func end(_ status: Int32) -> Never {
+        fflush(nil)
+        _exit(status)
     }
 
     /// One diagnostic as one line of stderr: cut at ``messageLimit`` and with every control
@@ -60,7 +68,7 @@ enum CLI {
             do {
                 try Output.line(VyreGLCommand.fullMessage(for: error))
                 try Output.flush()
-                exit(0)
+                end(0)
             } catch { fail(error) }
         }
         // The parser's own message, on one line: its usage block would split the diagnostic, and

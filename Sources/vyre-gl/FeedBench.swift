@@ -130,7 +130,7 @@ struct FeedBench: ParsableCommand {
     static func feedOnce(_ path: String, scanner: LiteralScanner) throws -> Double {
         let g = scanner.geometry
         let options = FeedOptions(chunkBytes: g.chunkBytes, queueDepth: scanner.options.queueDepth, lookbehind: g.lookbehindBytes, ioUring: scanner.options.ioUring)
-        let view = scanner.kernel.mappedBuffer("scan_data")!
+        let view = scanner.kernel.mappedBuffer("scan_io")!
         let memory = ChunkMemory(base: view.exclusiveBytes(0..<(g.chunkSlots * options.slotBytes)).baseAddress!, slotBytes: options.slotBytes, slots: g.chunkSlots)
         let (seconds, report) = try feed(path, memory: memory, options: options)
         return Double(report.bytes) / seconds / 1e6

@@ -170,6 +170,7 @@ struct ScanBench: ParsableCommand {
             let start = ContinuousClock.now
             let report = try CLI.blocking { () async throws(ScanError) -> ScanReport in try await scanner.scan([corpus]) }
             times["vyre-gl", default: []].append((ContinuousClock.now - start).ms / 1000)
+            if let error = report.files[0].error { throw error }
             answers["vyre-gl"] = report.files[0].lines
             feedReport = report.feed
         }

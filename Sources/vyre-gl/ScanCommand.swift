@@ -21,10 +21,19 @@ struct ScanTuning: ParsableArguments {
     var noIOUring = false
     @Option(help: "Workgroups of the resident kernel (default: the host's cores on a software renderer, 264 on a GPU).")
     var workgroups: UInt32?
+    @Flag(name: .customLong("no-fixed-buffers"), help: "Read into the mapped buffer without registering it with io_uring.")
+    var noFixedBuffers = false
+    @Option(help: "Where the mapped data buffer lives: driver (the driver picks) or host (host memory, GL_CLIENT_STORAGE_BIT).")
+    var placement: String = "driver"
+
+    func validate() throws {
+        guard MappedPlacement(rawValue: placement) != nil else { throw ValidationError("--placement must be driver or host.") }
+    }
 
     func options(countPatterns: Bool) -> ScanOptions {
         ScanOptions(chunkBytes: chunkBytes, segmentBytes: segmentBytes, chunkSlots: chunks, queueDepth: queueDepth, direct: direct,
-                    ioUring: !noIOUring, countPatterns: countPatterns, workgroups: workgroups)
+                    ioUring: !noIOUring, countPatterns: countPatterns, workgroups: workgroups, fixedBuffers: !noFixedBuffers,
+                    placement: MappedPlacement(rawValue: placement) ?? .driverChoice)
     }
 }
 

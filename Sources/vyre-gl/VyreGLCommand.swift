@@ -28,6 +28,7 @@ struct VyreGLCommand: ParsableCommand {
         } catch {
             CLI.usage(error, arguments: arguments)
         }
+        CLI.end(0)
     }
 
     static let configuration = CommandConfiguration(

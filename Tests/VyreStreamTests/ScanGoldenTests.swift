@@ -1,0 +1,24 @@
+import Foundation
+import Testing
+import VyreGLSL
+import VyreIR
+import VyreProtocol
+import VyreStream
+
+/// The resident megakernel with the SCAN opcode, for a small pattern set, is checked in as
+/// glsl/golden/megakernel_scan.comp: regenerated and diffed here (VYRE_UPDATE_GOLDEN=1 rewrites
+/// it), validated with glslangValidator by the GLSL tests' golden check.
+struct ScanGoldenTests {
+    @Test func scanMegakernelMatchesGoldenGLSL() throws {
+        let dfa = try LiteralDFA(LiteralPatterns([Array("ab".utf8), Array("aba".utf8), Array("needle".utf8)]), maxTableWords: 1 << 20)
+        let configuration = ScanKernel(dfa: dfa, dataWords: 4096, resultSlots: 64).configuration(lanes: 64)
+        let program = try configuration.residentProgram(limits: .gl43).program
+        let source = try program.lowerToGLSL(target: .gl43).source
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("glsl/golden/megakernel_scan.comp")
+        if ProcessInfo.processInfo.environment["VYRE_UPDATE_GOLDEN"] == "1" {
+            try source.write(to: file, atomically: true, encoding: .utf8)
+        }
+        #expect(source == (try String(contentsOf: file, encoding: .utf8)), "rerun with VYRE_UPDATE_GOLDEN=1 if the change is intended")
+    }
+}
