@@ -107,12 +107,18 @@ public struct LiteralDFA: Sendable {
         self.states = states
         ownPattern = own
 
-        // Breadth first: failure links, the full transition function, outputs.
+        (next, suffixOutput) = Self.complete(child: child, own: own, classes: classes, matchesEveryLine: patterns.matchesEveryLine)
+    }
+
+    /// Breadth first over the trie: failure links, the full transition function as table entries
+    /// (premultiplied, with the output and terminator flags), and each state's nearest shorter output.
+    private static func complete(child: [Int32], own: [UInt32], classes: Int, matchesEveryLine: Bool) -> (next: [UInt32], suffix: [UInt32]) {
+        let states = own.count
         var delta = [Int32](repeating: 0, count: states * classes)
         var fail = [Int](repeating: 0, count: states)
         var output = [Bool](repeating: false, count: states)
-        var suffix = [UInt32](repeating: Self.none, count: states)
-        output[0] = patterns.matchesEveryLine
+        var suffix = [UInt32](repeating: none, count: states)
+        output[0] = matchesEveryLine
         var queue: [Int] = []
         for c in 2..<classes {
             let t = child[c]
@@ -122,8 +128,8 @@ public struct LiteralDFA: Sendable {
         while head < queue.count {
             let s = queue[head]
             head += 1
-            output[s] = own[s] != Self.none || output[fail[s]]
-            suffix[s] = own[fail[s]] != Self.none ? UInt32(fail[s]) : suffix[fail[s]]
+            output[s] = own[s] != none || output[fail[s]]
+            suffix[s] = own[fail[s]] != none ? UInt32(fail[s]) : suffix[fail[s]]
             for c in 2..<classes {
                 let t = child[s * classes + c]
                 if t >= 0 {
@@ -135,13 +141,12 @@ public struct LiteralDFA: Sendable {
                 }
             }
         }
-        suffixOutput = suffix
         var next = [UInt32](repeating: 0, count: states * classes)
         for i in 0..<(states * classes) {
             let t = Int(delta[i])
-            next[i] = UInt32(t * classes) | (output[t] ? Self.outputFlag : 0) | (i % classes == 1 ? Self.terminatorFlag : 0)
+            next[i] = UInt32(t * classes) | (output[t] ? outputFlag : 0) | (i % classes == 1 ? terminatorFlag : 0)
         }
-        self.next = next
+        return (next, suffix)
     }
 
     /// The table the scan kernel reads: the byte classes, then the transitions, then per state its
