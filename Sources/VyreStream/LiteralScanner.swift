@@ -115,6 +115,9 @@ public final class LiteralScanner: Sendable {
         feed.fixedBuffers = true
         let lanes = options.lanes ?? (software ? 64 : 128)
         let workgroups = options.workgroups ?? (software ? UInt32(max(1, ProcessInfo.processInfo.activeProcessorCount)) : 264)
+        if let wanted = options.chunkSlots, wanted < 1 || wanted > 65536 {
+            throw .options("\(wanted) chunks in memory is outside 1...65536", fix: "give at least 1 chunk (the default keeps every lane busy)")
+        }
         let segmentsPerChunk = (chunkBytes + segmentBytes - 1) / segmentBytes
         let wanted = options.chunkSlots ?? max(8, (Int(workgroups * lanes) + segmentsPerChunk - 1) / segmentsPerChunk + options.queueDepth)
         // The data, with room in the same block for the results and the counters.

@@ -72,7 +72,7 @@ struct ScanCommandTests {
         #expect(text.stdout == "2\n2\taa\n4\ta\n")
     }
 
-    @Test("bad input: a missing pattern file, no files, a bad chunk size")
+    @Test("bad input: a missing pattern file, no files, a bad chunk size or count")
     func badInput() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
         let a = try file("a", "x\n")
@@ -82,5 +82,7 @@ struct ScanCommandTests {
         #expect(noFiles.status == 2 && noFiles.stderr.contains("FILE"))
         let chunk = try CLIRunner.run(["scan", "-f", a, a, "--chunk-bytes", "1000"])
         #expect(chunk.status == 2 && chunk.stderr.contains("multiple of 4096"))
+        let chunks = try CLIRunner.run(["scan", "-f", a, a, "--chunks", "0"])
+        #expect(chunks.status == 2 && chunks.stderr.contains("outside 1...65536"))
     }
 }
