@@ -162,6 +162,17 @@ final class FeedReader: @unchecked Sendable {
             emit(.failed(file: index, FeedFileError(path: paths[index], kind: info.kind == 2 ? .isDirectory : .notRegular)))
             return
         }
+        if info.size == 0 {
+            // /proc and /sys files say 0 and have bytes: one byte read tells them from empty files,
+            // which would otherwise be counted as empty (a wrong answer, not an error).
+            var byte: UInt8 = 0
+            if vyre_file_pread(fd, &byte, 1, 0) > 0 {
+                vyre_file_close(fd)
+                report.failedFiles += 1
+                emit(.failed(file: index, FeedFileError(path: paths[index], kind: .sizeUnknown)))
+                return
+            }
+        }
         let chunks = Int((info.size + UInt64(options.chunkBytes) - 1) / UInt64(options.chunkBytes))
         emit(.opened(FeedFile(file: index, size: info.size, chunks: chunks)))
         if chunks == 0 {

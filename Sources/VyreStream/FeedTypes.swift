@@ -119,6 +119,9 @@ public struct FeedFileError: DiagnosticError, Sendable, Hashable {
         case isDirectory
         /// Not a regular file (a FIFO, a device): its size is not known in advance.
         case notRegular
+        /// A regular file whose size says 0 but which has bytes (/proc and /sys files): its length is
+        /// known only by reading it to its end.
+        case sizeUnknown
         /// The file was `size` bytes when opened and ended at `read` bytes while it was read.
         case shrank(size: UInt64, read: UInt64)
     }
@@ -140,6 +143,8 @@ public struct FeedFileError: DiagnosticError, Sendable, Hashable {
             return [Diagnostic("Is a directory", at: path, fix: "name the files inside it")]
         case .notRegular:
             return [Diagnostic("not a regular file (a FIFO, socket or device), whose size is not known before it is read", at: path, fix: "copy it to a regular file first")]
+        case .sizeUnknown:
+            return [Diagnostic("the file reports a size of 0 but has bytes (a /proc or /sys file), so its length is not known before it is read", at: path, fix: "copy it to a regular file first")]
         case .shrank(let size, let read):
             return [Diagnostic("the file shrank while it was read: \(size) bytes when opened, \(read) read before its end", at: path, fix: "scan it again once nothing writes it")]
         }
@@ -151,6 +156,7 @@ public struct FeedFileError: DiagnosticError, Sendable, Hashable {
         case .system(_, _, let text): text
         case .isDirectory: "Is a directory"
         case .notRegular: "not a regular file"
+        case .sizeUnknown: "size not known before reading"
         case .shrank: "file shrank while read"
         }
     }

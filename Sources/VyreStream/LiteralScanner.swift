@@ -111,6 +111,10 @@ public final class LiteralScanner: Sendable {
         }
         var feed = FeedOptions(chunkBytes: chunkBytes, queueDepth: options.queueDepth, lookbehind: max(0, dfa.maxLength - 1),
                                direct: options.direct, ioUring: options.ioUring)
+        if dfa.maxLength - 1 > chunkBytes {
+            throw .options("the longest pattern (\(dfa.maxLength) bytes) is longer than a chunk (\(chunkBytes) bytes), so a match could span more than two chunks",
+                           fix: "give --chunk-bytes of at least \((dfa.maxLength + 4095) / 4096 * 4096)")
+        }
         do { try feed.check() } catch { throw .options(error.diagnostics[0].problem, fix: error.diagnostics[0].fix) }
         feed.fixedBuffers = true
         let lanes = options.lanes ?? (software ? 64 : 128)
@@ -123,7 +127,7 @@ public final class LiteralScanner: Sendable {
         // The data, with room in the same block for the results and the counters.
         let chunkSlots = min(wanted, (maxBlock - dfa.states * 8 - (1 << 20)) / (feed.slotBytes + 16 * segmentsPerChunk), RingProtocol.maxSlots / segmentsPerChunk)
         guard chunkSlots >= 1 else {
-            throw .options("one chunk of \(feed.slotBytes) bytes is larger than the device's storage block (\(maxBlock) bytes)", fix: "give a smaller chunk size")
+            throw .options("one chunk of \(feed.slotBytes) bytes, with the results and the pattern counters beside it, does not fit the device's storage block (\(maxBlock) bytes)", fix: "give a smaller chunk size")
         }
         // A driver with a per-invocation loop budget (llvmpipe) shares it between the kernel's
         // rounds and every segment a lane scans in one dispatch: keep both inside it.
@@ -131,7 +135,14 @@ public final class LiteralScanner: Sendable {
         var rounds: UInt32?
         if let budget = context.info.limits.maxLoopIterations {
             guard trips * 2 <= Int(budget) else {
-                throw .options("a segment of \(segmentBytes) bytes takes \(trips) loop trips, more than half of this driver's \(budget)-iteration budget per invocation", fix: "give a segment size of at most \(Int(budget) / 2 / 2 * ScanKernel.bytesPerTrip / 2) bytes")
+                // The warm-up (the longest pattern less a byte) is read a word per trip.
+                let warmTrips = feed.lookbehindBytes / 4
+                if warmTrips * 2 >= Int(budget) / 2 {
+                    throw .options("the longest pattern (\(dfa.maxLength) bytes) needs a warm-up of \(feed.lookbehindBytes) bytes before every segment, more loop trips than this driver allows an invocation (\(budget))",
+                                   fix: "leave out patterns longer than \(Int(budget) / 2 * 4 / 2) bytes, or scan on a device without a loop budget")
+                }
+                throw .options("a segment of \(segmentBytes) bytes takes \(trips) loop trips with its warm-up, more than half of this driver's \(budget)-iteration budget per invocation",
+                               fix: "give a segment size of at most \((Int(budget) / 2 - warmTrips - 2) * ScanKernel.bytesPerTrip / 32 * 32) bytes")
             }
             rounds = UInt32(max(1, min(64, Int(budget) / 2 / trips)))
         }

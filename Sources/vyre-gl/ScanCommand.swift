@@ -136,7 +136,10 @@ struct ScanCommand: ParsableCommand {
             try Output.line(files.count == 1 ? "\(file.lines)" : "\(file.path):\(file.lines)")
         }
         if let counts = report.patternCounts {
-            for (p, c) in zip(patterns.patterns, counts) { try Output.line("\(c)\t\(escapingControlCharacters(String(decoding: p, as: UTF8.self)))") }
+            // Backslashes doubled first, so an escaped control character cannot be mistaken for pattern text.
+            for (p, c) in zip(patterns.patterns, counts) {
+                try Output.line("\(c)\t\(escapingControlCharacters(String(decoding: p, as: UTF8.self).replacingOccurrences(of: "\\", with: "\\\\")))")
+            }
         }
     }
 }

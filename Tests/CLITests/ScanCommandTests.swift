@@ -70,6 +70,9 @@ struct ScanCommandTests {
         #expect(counts == [2, 4])
         let text = try CLIRunner.run(["scan", "-f", patterns, a, "--count-patterns"])
         #expect(text.stdout == "2\n2\taa\n4\ta\n")
+        // A pattern holding a backslash and one holding a tab stay apart in the text form.
+        let tricky = try CLIRunner.run(["scan", "-f", try file("tricky", "a\\u{9}b\na\tb\n"), a, "--count-patterns"])
+        #expect(tricky.stdout.contains("\ta\\\\u{9}b\n") && tricky.stdout.contains("\ta\\u{9}b\n"))
     }
 
     @Test("bad input: a missing pattern file, no files, a bad chunk size or count")
@@ -82,6 +85,12 @@ struct ScanCommandTests {
         #expect(noFiles.status == 2 && noFiles.stderr.contains("FILE"))
         let chunk = try CLIRunner.run(["scan", "-f", a, a, "--chunk-bytes", "1000"])
         #expect(chunk.status == 2 && chunk.stderr.contains("multiple of 4096"))
+        // A file that says it is empty but has bytes is an error, never a count of 0.
+        let proc = try CLIRunner.run(["scan", "-f", a, "/proc/version"])
+        #expect(proc.status == 2 && proc.stderr.contains("reports a size of 0 but has bytes"))
+        let long = try file("long", String(repeating: "x", count: 5000) + "\n")
+        let tooLong = try CLIRunner.run(["scan", "-f", long, a, "--chunk-bytes", "4096"])
+        #expect(tooLong.status == 2 && tooLong.stderr.contains("give --chunk-bytes of at least 8192"))
         let chunks = try CLIRunner.run(["scan", "-f", a, a, "--chunks", "0"])
         #expect(chunks.status == 2 && chunks.stderr.contains("outside 1...65536"))
     }
