@@ -6,21 +6,15 @@ import VyreIR
 import VyreProtocol
 import VyreRuntime
 import VyreStream
+import VyreTesting
 
 /// Generated text for the scan and feed benchmarks: lines of words from a fixed list, and pattern
 /// files drawn from the same list, so patterns match at a realistic rate.
 enum BenchCorpus {
     static func words(seed: UInt64) -> [String] {
-        var g = seed
-        func next() -> UInt64 {
-            g &+= 0x9E37_79B9_7F4A_7C15
-            var z = g
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var g = SeededRandom(seed: seed)
         let letters = Array("abcdefghijklmnopqrstuvwxyz")
-        return (0..<5000).map { _ in String((0..<(3 + Int(next() % 7))).map { _ in letters[Int(next() % 26)] }) }
+        return (0..<5000).map { _ in String((0..<(3 + Int(g.next() % 7))).map { _ in letters[Int(g.next() % 26)] }) }
     }
 
     /// Writes `bytes` bytes of lines of words to `path` (reusing a file of that size already there).

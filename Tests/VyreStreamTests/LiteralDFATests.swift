@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import VyreStream
+import VyreTesting
 
 /// grep -F -c's answer, written the plain way: split into lines (at `\n`, and at NUL in a file
 /// that has one), count lines holding some pattern.
@@ -22,7 +23,7 @@ func occurrences(_ hay: [UInt8], _ needle: [UInt8]) -> Int {
 /// Random text over a small alphabet that has terminators, CR, NUL and high bytes, and patterns drawn
 /// from it (some of them pieces of the text, so they match).
 func corpus(_ rng: inout SystemRandomNumberGenerator, seed: UInt64, bytes: Int, patterns: Int, nul: Bool) -> ([UInt8], LiteralPatterns) {
-    var g = SplitMix(seed)
+    var g = SeededRandom(seed: seed)
     let alphabet: [UInt8] = [97, 98, 99, 98, 97, 10, 13, 0x80, 0xff] + (nul ? [0] : [])
     let text = (0..<bytes).map { _ in alphabet[Int(g.next() % UInt64(alphabet.count))] }
     var pats: [[UInt8]] = []
@@ -36,18 +37,6 @@ func corpus(_ rng: inout SystemRandomNumberGenerator, seed: UInt64, bytes: Int, 
         }
     }
     return (text, LiteralPatterns(pats.filter { !$0.isEmpty }))
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 /// Counts lines by scanning `text` in segments of `segment` bytes, each warmed by the bytes

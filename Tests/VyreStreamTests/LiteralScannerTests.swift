@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VyreConformance
 import VyreStream
+import VyreTesting
 
 /// GNU grep's answer, from the grep on this machine: `LC_ALL=C grep -F -c -f PATTERNS FILE` per file.
 func grepCounts(patterns: String, files: [String]) throws -> [UInt64?] {
@@ -85,7 +86,7 @@ struct LiteralScannerTests {
     func patternCounts() async throws {
         let dir = try TemporaryDirectory()
         let files = try shapedFiles(in: dir)
-        var g = SplitMix(9)
+        var g = SeededRandom(seed: 9)
         let thousand = (0..<1000).map { _ in String((0..<(2 + Int(g.next() % 5))).map { _ in "abcxy\r".randomElement(using: &g)! }) }
         try await check(["aba"], options: ScanOptions(), files: files, dir: dir)
         try await check(thousand, options: ScanOptions(chunkBytes: 8192, segmentBytes: 1024), files: files, dir: dir)
