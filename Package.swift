@@ -92,7 +92,7 @@ let package = Package(
         .testTarget(name: "VyreRuntimeTests", dependencies: ["VyreIR", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting", "VyreConformance",
                                                              .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "Metrics", package: "swift-metrics")], swiftSettings: strict),
-        .testTarget(name: "VyreStreamTests", dependencies: ["VyreStream", "VyreConformance", "VyreIR", "VyreGLSL", "VyreProtocol", "VyreTesting"], swiftSettings: strict),
+        .testTarget(name: "VyreStreamTests", dependencies: ["VyreStream", "VyreConformance", "VyreIR", "VyreGLSL", "VyreGL", "VyreProtocol", "VyreRuntime", "VyreTesting"], swiftSettings: strict),
         .testTarget(name: "CLITests", dependencies: ["vyre-gl", "VyreTesting", "VyreProtocol"], swiftSettings: strict),
     ],
     swiftLanguageModes: [.v6]

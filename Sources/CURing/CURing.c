@@ -45,14 +45,31 @@ int vyre_uring_register_buffers(vyre_uring *ring, void *const *bases, const size
     return result;
 }
 
-int vyre_uring_prep_read(vyre_uring *ring, int fd, void *buffer, unsigned length, uint64_t offset,
-                         int fixed_index, uint64_t user_data) {
+int vyre_uring_prep(vyre_uring *ring, vyre_io_op op, int fd, void *buffer, unsigned length, uint64_t offset,
+                    int fixed_index, int drain, uint64_t user_data) {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&ring->ring);
     if (!sqe) return -EBUSY;
-    if (fixed_index >= 0)
-        io_uring_prep_read_fixed(sqe, fd, buffer, length, offset, fixed_index);
-    else
-        io_uring_prep_read(sqe, fd, buffer, length, offset);
+    switch (op) {
+    case VYRE_IO_READ:
+        if (fixed_index >= 0)
+            io_uring_prep_read_fixed(sqe, fd, buffer, length, offset, fixed_index);
+        else
+            io_uring_prep_read(sqe, fd, buffer, length, offset);
+        break;
+    case VYRE_IO_WRITE:
+        if (fixed_index >= 0)
+            io_uring_prep_write_fixed(sqe, fd, buffer, length, offset, fixed_index);
+        else
+            io_uring_prep_write(sqe, fd, buffer, length, offset);
+        break;
+    case VYRE_IO_DATASYNC:
+        io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+        break;
+    case VYRE_IO_NOP:
+        io_uring_prep_nop(sqe);
+        break;
+    }
+    if (drain) io_uring_sqe_set_flags(sqe, IOSQE_IO_DRAIN);
     io_uring_sqe_set_data64(sqe, user_data);
     return 0;
 }
@@ -79,10 +96,11 @@ int vyre_uring_submit_and_reap(vyre_uring *ring, unsigned wait_for, vyre_complet
     return (int)moved;
 }
 
-int vyre_file_open(const char *path, int direct, vyre_file_info *info) {
+int vyre_file_open(const char *path, int flags, vyre_file_info *info) {
+    int mode = (flags & VYRE_OPEN_WRITE) ? O_RDWR | ((flags & VYRE_OPEN_CREATE) ? O_CREAT : 0) : O_RDONLY;
     int fd;
     do {
-        fd = open(path, O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0));
+        fd = open(path, mode | O_CLOEXEC | ((flags & VYRE_OPEN_DIRECT) ? O_DIRECT : 0), 0644);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) return -errno;
     struct stat st;
@@ -104,6 +122,22 @@ long vyre_file_pread(int fd, void *buffer, size_t length, uint64_t offset) {
         got = pread(fd, buffer, length, (off_t)offset);
     } while (got < 0 && errno == EINTR);
     return got < 0 ? -errno : (long)got;
+}
+
+long vyre_file_pwrite(int fd, const void *buffer, size_t length, uint64_t offset) {
+    ssize_t put;
+    do {
+        put = pwrite(fd, buffer, length, (off_t)offset);
+    } while (put < 0 && errno == EINTR);
+    return put < 0 ? -errno : (long)put;
+}
+
+int vyre_file_datasync(int fd) {
+    int result;
+    do {
+        result = fdatasync(fd);
+    } while (result < 0 && errno == EINTR);
+    return result < 0 ? -errno : 0;
 }
 
 void vyre_file_close(int fd) { close(fd); }

@@ -21,6 +21,9 @@ struct MegakernelBuilder {
     /// Order a slot's field writes before its status store with a buffer memory barrier. The
     /// one-pass variant leaves it out: nobody observes a slot until the whole batch has ended.
     var releaseBarriers = true
+    /// LOAD_MISS posts its request to the IO queue and the slot waits (WAIT_IO) for the host, as
+    /// the resident kernel does; otherwise it faults (the one-pass kernel has no host serving it).
+    var servesIO = false
 
     init(opcodes: [OpcodeHandler], extraBuffers: [BufferDecl]) {
         self.opcodes = opcodes
@@ -209,7 +212,7 @@ struct MegakernelBuilder {
             ], else: []),
         ]))
         nodes.append(handler(Opcode.shutdown.rawValue, [exchange(Self.u(C.shutdown), 1)]))
-        nodes.append(handler(Opcode.loadMiss.rawValue, [.assign("fault", Self.u(FaultReason.ioUnavailable.rawValue))]))
+        nodes.append(handler(Opcode.loadMiss.rawValue, servesIO ? loadMiss() : [.assign("fault", Self.u(FaultReason.ioUnavailable.rawValue))]))
         nodes.append(handler(Opcode.packedSlot.rawValue, packed()))
         for h in opcodes { nodes.append(handler(h.opcode, [.region(OpcodeHandler.regionName(opcode: h.opcode, name: h.name), h.body)])) }
         nodes.append(.if(!Expr.variable("handled"), then: [.assign("fault", Self.u(FaultReason.unknownOpcode.rawValue))], else: []))
@@ -233,27 +236,45 @@ struct MegakernelBuilder {
             .if(state.shutdown.equals(0) && "k_allowed", then: [
                 .let("k_claim", .compareExchange("ring", at: "base", expected: Self.u(SlotStatus.published.rawValue), desired: Self.u(SlotStatus.claimed.rawValue))),
             ] + ownership(state) + [
-                .if(Expr.variable("k_claim").equals(Self.u(SlotStatus.published.rawValue)), then: state.slotLoads + [.let("fault", 0)] + [
+                .if(Expr.variable("k_claim").equals(Self.u(SlotStatus.published.rawValue)), then: state.slotLoads + [.let("fault", 0)] + (servesIO ? [.let("k_park", 0)] : []) + [
                     .if("k_in_table", then: dispatch(), else: [.assign("fault", Self.u(FaultReason.tenantOutOfRange.rawValue))]),
                     // A loop the driver cut short left the op's work undone: the slot faults.
                     .if(Expr.builtin(.loopCuts).notEquals(cutsBefore), then: [.assign("fault", Self.u(FaultReason.driverLoopLimit.rawValue))], else: []),
-                ] + [
-                    .if(Expr.variable("fault").equals(0), then: [
-                        .if("opcode" < Self.u(C.metricSlots), then: [count(metric: "opcode")], else: []),
-                        count(metric: nil),
-                    ] + (releaseBarriers ? [.barrier(.bufferMemory)] : []) + [
-                        .let("k_retire", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.done.rawValue))),
-                        .assign("k_final", Self.u(SlotStatus.done.rawValue)),
-                    ], else: [
-                        .store("ring", at: "base" + Self.u(RingProtocol.faultReasonWord), "fault"),
-                        .let("k_faults", .atomic(.add, "control", at: Self.u(C.faultCount), 1)),
-                    ] + (releaseBarriers ? [.barrier(.bufferMemory)] : []) + [
-                        .let("k_retire", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.fault.rawValue))),
-                        .assign("k_final", Self.u(SlotStatus.fault.rawValue)),
-                        .assign("k_reason", "fault"),
-                    ]),
-                ], else: [.assign("k_final", "k_claim")]),
+                ] + parkOrRetire(), else: [.assign("k_final", "k_claim")]),
             ], else: []),
+        ]
+    }
+
+    /// After the op ran: a slot its handler parked (``servesIO`` only) takes the status it asked
+    /// for; otherwise DONE with its counters, or FAULT with its reason.
+    private mutating func parkOrRetire() -> [Node] {
+        let retire = retireNodes()
+        guard servesIO else { return retire }
+        return [
+            .if(Expr.variable("fault").equals(0) && Expr.variable("k_park").notEquals(0), then: [.barrier(.bufferMemory),
+                .let("k_parked", .atomic(.exchange, "ring", at: "base", "k_park")),
+                .assign("k_final", "k_park"),
+            ], else: retire),
+        ]
+    }
+
+    /// DONE with its counters, or FAULT with its reason (each after a release barrier where asked).
+    private mutating func retireNodes() -> [Node] {
+        [
+            .if(Expr.variable("fault").equals(0), then: [
+                .if("opcode" < Self.u(C.metricSlots), then: [count(metric: "opcode")], else: []),
+                count(metric: nil),
+            ] + (releaseBarriers ? [.barrier(.bufferMemory)] : []) + [
+                .let("k_retire", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.done.rawValue))),
+                .assign("k_final", Self.u(SlotStatus.done.rawValue)),
+            ], else: [
+                .store("ring", at: "base" + Self.u(RingProtocol.faultReasonWord), "fault"),
+                .let("k_faults", .atomic(.add, "control", at: Self.u(C.faultCount), 1)),
+            ] + (releaseBarriers ? [.barrier(.bufferMemory)] : []) + [
+                .let("k_retire", .atomic(.exchange, "ring", at: "base", Self.u(SlotStatus.fault.rawValue))),
+                .assign("k_final", Self.u(SlotStatus.fault.rawValue)),
+                .assign("k_reason", "fault"),
+            ]),
         ]
     }
 

@@ -13,6 +13,8 @@ public enum ProtocolError: DiagnosticError, Sendable, Hashable {
     case ringFull(items: Int, slots: Int)
     /// A packed slot's inner ops cannot be encoded: their count, an opcode, or their args.
     case invalidPacked(item: Int, detail: String)
+    /// A work item sets an arg the kernel keeps for itself (LOAD_MISS's resume word).
+    case reservedArg(item: Int, opcode: UInt32, arg: Int)
     /// A ring or debug log size outside the protocol's range.
     case invalidGeometry(problem: String, fix: String)
     /// A control buffer that cannot be built: its size, tenants, quotas or initial words out of range.
@@ -38,6 +40,8 @@ public enum ProtocolError: DiagnosticError, Sendable, Hashable {
             return Diagnostic("\(counted(items, "work item")) do not fit a ring of \(counted(slots, "slot"))", fix: "use a larger ring (at most \(RingProtocol.maxSlots) slots) or split the batch")
         case .invalidPacked(let i, let d):
             return Diagnostic("work item \(i) is not a valid packed slot: \(d)", fix: "pack 1 to \(RingProtocol.maxPackedOps) ops of \(Opcode.packable.map(\.name).joined(separator: ", ")) whose args fit the slot")
+        case .reservedArg(let i, let op, let arg):
+            return Diagnostic("work item \(i) (\(Opcode.name(of: op))) sets arg \(arg), which the kernel keeps for itself", fix: "leave arg \(arg) 0 (give at most \(arg) args)")
         case .invalidGeometry(let problem, let fix):
             return Diagnostic("invalid ring geometry: \(problem)", fix: fix)
         case .invalidControl(let problem, let fix):

@@ -25,6 +25,7 @@ extension MegakernelBuilder {
     mutating func resident(workgroupSize: UInt32) -> Program {
         aggregateCounters = true
         releaseBarriers = true
+        servesIO = true
         let entryNodes: [Node] = [
             .let("k_lane", .localIndex),
             .let("k_len", .length("control")),

@@ -58,6 +58,10 @@ public enum RingEncoding {
     /// decode is the kernel's to fault, with its own reason, as the protocol says.)
     public static func check(_ item: WorkItem, index: Int) throws(ProtocolError) {
         guard item.args.count <= RingProtocol.argsPerSlot else { throw .tooManyArgs(item: index, count: item.args.count) }
+        let resume = RingProtocol.IO.resumeArg
+        if item.opcode == Opcode.loadMiss.rawValue, item.args.count > resume, item.args[resume] != 0 {
+            throw .reservedArg(item: index, opcode: item.opcode, arg: resume)
+        }
     }
 }
 

@@ -59,6 +59,10 @@ public enum RingProtocol {
         public static let priorityFairnessBase = 136
         /// Slots that ended as FAULT (a vyre-gl word, in the range vyre leaves unused).
         public static let faultCount = 141
+        /// Non-zero while a host serves the IO queue (a vyre-gl word, set by the resident runtime
+        /// when it has an IO service): LOAD_MISS posts its request only then, and faults
+        /// (``FaultReason/ioUnavailable``) otherwise, so no slot waits for a host that is not there.
+        public static let ioServed = 143
         /// Entries in the tenant table at `control[TENANT_BASE]` (a vyre-gl word, 29 by default:
         /// the default table's room before the quota region). A slot whose tenant id is not below
         /// it never runs: it ends as FAULT (``FaultReason/tenantOutOfRange``), whatever word lies
@@ -93,8 +97,13 @@ public enum RingProtocol {
 
     // MARK: IO queue
 
-    /// Layout of vyre 0.6's IO queue, which LOAD_MISS would use. The one-shot megakernel binds a
-    /// queue of ``words`` words but faults LOAD_MISS (``FaultReason/ioUnavailable``).
+    /// Layout of vyre 0.6's IO queue, which LOAD_MISS uses in the resident kernel. The one-shot
+    /// megakernel binds a queue of ``words`` words but faults LOAD_MISS (``FaultReason/ioUnavailable``).
+    ///
+    /// An entry's life (its ``statusWord``): ``free`` -> the kernel reserves it (``reserved``, one
+    /// compare-and-swap), writes the request and posts it (``posted``) -> the host takes it
+    /// (``serving``), does the I/O and stores ``statusOK`` or ``statusError`` -> the kernel, running
+    /// the waiting slot again, reads the outcome and frees the entry.
     public enum IO {
         /// Entries in the queue.
         public static let entries = 64
@@ -102,16 +111,42 @@ public enum RingProtocol {
         public static let entryWords = 8
         /// Words of the whole queue.
         public static let words = entries * entryWords
+        /// Entry word: the request kind (``read``, ``write``, ``fence``).
+        public static let opWord = 0
+        /// Entry word: the source handle (a file for READ, a memory region for WRITE).
+        public static let sourceWord = 1
+        /// Entry word: the destination handle (a memory region for READ, a file for WRITE and FENCE).
+        public static let destinationWord = 2
+        /// Entry words: the file offset, low and high 32 bits.
+        public static let offsetLowWord = 3
+        public static let offsetHighWord = 4
+        /// Entry word: the bytes asked for; once served, the bytes moved (OK) or the errno (ERROR).
+        public static let bytesWord = 5
+        /// Entry word: the entry's status.
+        public static let statusWord = 6
+        /// Entry word: the tag, the index of the slot waiting for the request.
+        public static let tagWord = 7
         /// Request kind: read.
         public static let read: UInt32 = 1
         /// Request kind: write.
         public static let write: UInt32 = 2
         /// Request kind: fence.
         public static let fence: UInt32 = 3
+        /// Entry status: free for a request.
+        public static let free: UInt32 = 0
+        /// Entry status: the kernel posted a request; the host may take it.
+        public static let posted: UInt32 = 1
+        /// Entry status: reserved by a lane that is writing its request.
+        public static let reserved: UInt32 = 2
+        /// Entry status: the host is doing the request.
+        public static let serving: UInt32 = 3
         /// Entry status: the request completed.
         public static let statusOK: UInt32 = 0x10
         /// Entry status: the request failed.
         public static let statusError: UInt32 = 0x11
+        /// The LOAD_MISS arg that holds the entry (plus one) while its slot waits: the kernel writes
+        /// it, so a submitted LOAD_MISS leaves it 0.
+        public static let resumeArg = 11
     }
 
     // MARK: opcodes
@@ -225,6 +260,11 @@ public enum FaultReason: UInt32, Error, Sendable, CaseIterable, Codable {
     /// The driver ended a loop of the slot's handler before its own exit (llvmpipe stops an
     /// invocation's loops after 65,535 iterations in all): the op's work is incomplete.
     case driverLoopLimit = 8
+    /// The host did the slot's LOAD_MISS request and it failed (the op's completion says why).
+    case ioFailed = 9
+    /// A LOAD_MISS whose request kind is not READ, WRITE or FENCE, or whose resume word names no
+    /// entry holding an outcome.
+    case ioBadRequest = 10
 
     /// The reason in words, as reports print it.
     public var name: String {
@@ -237,6 +277,8 @@ public enum FaultReason: UInt32, Error, Sendable, CaseIterable, Codable {
         case .handlerFault: "custom handler fault"
         case .tenantOutOfRange: "tenant id outside the tenant table"
         case .driverLoopLimit: "the driver cut a loop of the op short (loop limit); its work is incomplete"
+        case .ioFailed: "the LOAD_MISS request failed on the host"
+        case .ioBadRequest: "a LOAD_MISS request of an unknown kind (READ 1, WRITE 2, FENCE 3)"
         }
     }
 

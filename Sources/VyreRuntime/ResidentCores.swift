@@ -19,6 +19,8 @@ final class ResidentCores: Sendable {
     private let logger: Logger
     private let metrics: ResidentMetrics
     private let replacementContext: @Sendable (GLContext) throws(VyreGLError) -> GLContext
+    /// Who does the IO queue's requests (LOAD_MISS), for every core.
+    private let io: (any ResidentIOService)?
     let debugRecords: AsyncStream<DebugRecord>
     private let debugSink: DebugOutput
     /// How long waiting threads spin before they sleep (the same for every core).
@@ -48,8 +50,10 @@ final class ResidentCores: Sendable {
     private let opcodeSetGate = DispatchSemaphore(value: 1)
 
     init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics,
-         replacementContext: @escaping @Sendable (GLContext) throws(VyreGLError) -> GLContext, printfLogger: Logger?) throws(MegakernelError) {
+         replacementContext: @escaping @Sendable (GLContext) throws(VyreGLError) -> GLContext, printfLogger: Logger?,
+         io: (any ResidentIOService)?) throws(MegakernelError) {
         self.base = configuration
+        self.io = io
         self.options = options
         self.logger = logger
         self.metrics = metrics
@@ -63,7 +67,7 @@ final class ResidentCores: Sendable {
         // is whole: it gets its callback through a box filled in below.
         let owner = WeakOwner()
         let first = try ResidentCore(context: context, configuration: configuration, options: options, logger: logger, metrics: metrics,
-                                     debugSink: debugSink, lossNumber: 1, reservation: reservation, startingWords: options.buffers,
+                                     debugSink: debugSink, lossNumber: 1, reservation: reservation, startingWords: options.buffers, io: io,
                                      onLost: { owner.value?.lost($0) })
         spin = first.spin
         currentCore = Atomic(Unmanaged.passUnretained(first))
@@ -173,7 +177,7 @@ final class ResidentCores: Sendable {
         let registered = state.withLock { $0.registered }
         return try ResidentCore(context: context, configuration: configuration(with: registered), options: options, logger: logger,
                                 metrics: metrics, debugSink: debugSink, lossNumber: lost.lossNumber + 1, reservation: reservation,
-                                startingWords: startingWords(with: registered), onLost: { [weak self] in self?.lost($0) })
+                                startingWords: startingWords(with: registered), io: io, onLost: { [weak self] in self?.lost($0) })
     }
 
     /// Makes `core` the current one, with the tenants switched live, and wakes who waited for it;

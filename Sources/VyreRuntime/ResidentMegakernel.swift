@@ -32,17 +32,20 @@ public final class ResidentMegakernel: Sendable {
     /// makes from the lost one (by default ``GLContext/reopened()``: the same device and settings).
     /// With `printfLogger`, PRINTF records are logged there (at info, with the format id, both
     /// args and the slot as metadata) instead of kept for ``debugRecords``.
+    /// With `io`, LOAD_MISS ops post their requests to the IO queue and `io` does them (see
+    /// ``ResidentIOService``; the memory they name is ``ResidentOptions/ioRegions``); without it,
+    /// LOAD_MISS faults with ``FaultReason/ioUnavailable``.
     public init(context: GLContext, configuration: MegakernelConfiguration = MegakernelConfiguration(),
                 options: ResidentOptions = ResidentOptions(), logger: Logger? = nil,
                 metricsFactory: (any MetricsFactory)? = nil, metricsDimensions: [(String, String)] = [],
                 replacementContext: (@Sendable (GLContext) throws(VyreGLError) -> GLContext)? = nil,
-                printfLogger: Logger? = nil) throws(MegakernelError) {
+                printfLogger: Logger? = nil, io: (any ResidentIOService)? = nil) throws(MegakernelError) {
         let metrics = ResidentMetrics(factory: metricsFactory ?? MetricsSystem.factory, dimensions: metricsDimensions)
         // Not `??`: an autoclosure of a typed-throws function type crashes Swift 6.3's SIL generation.
         var replacement: @Sendable (GLContext) throws(VyreGLError) -> GLContext = Self.reopen
         if let replacementContext { replacement = replacementContext }
         cores = try ResidentCores(context: context, configuration: configuration, options: options, logger: logger ?? context.logger,
-                                  metrics: metrics, replacementContext: replacement, printfLogger: printfLogger)
+                                  metrics: metrics, replacementContext: replacement, printfLogger: printfLogger, io: io)
     }
 
     @Sendable private static func reopen(_ lost: GLContext) throws(VyreGLError) -> GLContext {
@@ -288,9 +291,9 @@ final class ResidentCore: @unchecked Sendable {
 
     // Host-side slot state (`slotFree`, `slotWriting`, `slotInFlight`), one atomic per slot;
     // the generation and queue sequence each slot was last published with; the ticket waiting on it.
-    private static let slotFree: UInt32 = 0, slotWriting: UInt32 = 1, slotInFlight: UInt32 = 2
-    private let slotState: UnsafeMutablePointer<Atomic<UInt32>>
-    private let slotGeneration: UnsafeMutablePointer<Atomic<UInt32>>
+    static let slotFree: UInt32 = 0, slotWriting: UInt32 = 1, slotInFlight: UInt32 = 2
+    let slotState: UnsafeMutablePointer<Atomic<UInt32>>
+    let slotGeneration: UnsafeMutablePointer<Atomic<UInt32>>
     private let slotSequence: UnsafeMutablePointer<Atomic<UInt32>>
     /// Who waits for each slot's op. A slot's entry is touched only by whoever holds the slot
     /// in `slotState` (the producer while `writing`, then whoever moves it out of `inFlight`), so
@@ -310,8 +313,8 @@ final class ResidentCore: @unchecked Sendable {
     private let dispatchNanoseconds = Atomic<Int>(0)
     private let accepting = Atomic<Bool>(true)
     /// 0 running, 1 drain requested, 2 cancel requested, 3 driver ended.
-    private let stopState = Atomic<Int>(0)
-    private static let running = 0, draining = 1, cancelling = 2, ended = 3
+    let stopState = Atomic<Int>(0)
+    static let running = 0, draining = 1, cancelling = 2, ended = 3
     private let shutdownByOp = Atomic<Bool>(false)
 
     // Loss: set once, by the driver, when it finds the kernel lost; then it ends, the completion
@@ -356,8 +359,8 @@ final class ResidentCore: @unchecked Sendable {
 
     // Parking: a thread sets its flag, re-checks for work, then waits; a waker that clears the
     // flag signals. So a wake-up is never lost and nobody signals a thread that is not waiting.
-    private let driverIdle = Atomic<Bool>(false)
-    private let driverWake = DispatchSemaphore(value: 0)
+    let driverIdle = Atomic<Bool>(false)
+    let driverWake = DispatchSemaphore(value: 0)
     private let completerIdle = Atomic<Bool>(false)
     private let completerWake = DispatchSemaphore(value: 0)
     private let driverDone = DispatchSemaphore(value: 0)
@@ -367,9 +370,19 @@ final class ResidentCore: @unchecked Sendable {
 
     let metrics: ResidentMetrics
 
+    // The IO queue (see ResidentIO.swift): who does the requests, the requests under way, and the
+    // outcome of each served op until its completion takes it.
+    let ioService: (any ResidentIOService)?
+    let ioOutstanding = Atomic<Int>(0)
+    let ioOutcomes = Mutex<[Int: IOOutcome]>([:])
+    let ioOutcomeCount = Atomic<Int>(0)
+    /// Set when a request's slot is published again: the driver looks at every in-flight slot.
+    let ioResumed = Atomic<Bool>(false)
+
     init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics,
          debugSink: DebugOutput, lossNumber: Int, reservation: RingReservation, startingWords: [String: [UInt32]],
-         onLost: @escaping @Sendable (ResidentCore) -> Void) throws(MegakernelError) {
+         io ioService: (any ResidentIOService)?, onLost: @escaping @Sendable (ResidentCore) -> Void) throws(MegakernelError) {
+        self.ioService = ioService
         self.metrics = metrics
         self.debugSink = debugSink
         self.lossNumber = lossNumber
@@ -378,7 +391,10 @@ final class ResidentCore: @unchecked Sendable {
         let controlWords: [UInt32]
         let debugWords: [UInt32]
         do throws(ProtocolError) {
-            controlWords = try RingEncoding.control(words: options.controlWords, tenants: options.tenants, initial: options.control)
+            // The kernel posts IO requests only where a host does them, whatever the options say.
+            var initial = options.control
+            initial[RingProtocol.Control.ioServed] = ioService == nil ? 0 : 1
+            controlWords = try RingEncoding.control(words: options.controlWords, tenants: options.tenants, initial: initial)
             debugWords = try RingEncoding.emptyDebugLog(records: options.debugRecords)
         } catch { throw .invalidBatch(error) }
         (workgroups, rounds) = try Self.geometry(options, on: context)
@@ -429,6 +445,7 @@ final class ResidentCore: @unchecked Sendable {
         }
         queueReady = .allocate(capacity: p * n)
         for i in 0..<(p * n) { (queueReady + i).initialize(to: Atomic(UInt32.max)) }
+        try checkIORegions()
     }
 
     /// Checks the sizes in `options` and picks workgroups and rounds for `context`'s device.
@@ -688,19 +705,19 @@ final class ResidentCore: @unchecked Sendable {
     }
 
     /// Appends `slot` to its priority's queue and advances the published tail (lock-free).
-    private func enqueue(slot: Int, generation: UInt32, priority p: Int) {
+    func enqueue(slot: Int, generation: UInt32, priority p: Int) {
         writeEntry(slot: slot, generation: generation, priority: p, sequence: reserveEntry(slot: slot, priority: p))
         advanceTail(p)
     }
 
-    private func reserveEntry(slot: Int, priority p: Int) -> UInt32 {
+    func reserveEntry(slot: Int, priority p: Int) -> UInt32 {
         let sequence = queueNext[p].add(1, ordering: .acquiringAndReleasing).oldValue
         slotSequence[slot].store(sequence, ordering: .relaxed)
         return sequence
     }
 
     /// Writes the entry and marks it ready; the kernel sees it once the tail passes it.
-    private func writeEntry(slot: Int, generation: UInt32, priority p: Int, sequence: UInt32) {
+    func writeEntry(slot: Int, generation: UInt32, priority p: Int, sequence: UInt32) {
         let n = layout.slots
         let entry = layout.entryWord(priority: p, sequence: sequence)
         queues.value.storeRelaxed(UInt32(slot), at: entry)
@@ -709,7 +726,7 @@ final class ResidentCore: @unchecked Sendable {
     }
 
     /// Moves priority `p`'s published tail over every ready entry, whoever wrote it.
-    private func advanceTail(_ p: Int) {
+    func advanceTail(_ p: Int) {
         let n = layout.slots
         var moved: UInt32 = 0
         // The doorbell goes up by the entries this call moved the tail over, after the tail:
@@ -734,7 +751,7 @@ final class ResidentCore: @unchecked Sendable {
         }
     }
 
-    private func wake(_ idle: borrowing Atomic<Bool>, _ semaphore: DispatchSemaphore) {
+    func wake(_ idle: borrowing Atomic<Bool>, _ semaphore: DispatchSemaphore) {
         if idle.load(ordering: .acquiring), idle.exchange(false, ordering: .acquiringAndReleasing) { semaphore.signal() }
     }
 
@@ -853,6 +870,8 @@ final class ResidentCore: @unchecked Sendable {
 
     /// Set by ``setTenant(_:enabled:)``: the driver looks at every in-flight slot again.
     private let tenantsChanged = Atomic<Bool>(false)
+    /// Slots WAIT_IO as of the driver's last full look (driver thread only).
+    private var waitingIO = 0
 
     // MARK: the driver thread
 
@@ -884,7 +903,8 @@ final class ResidentCore: @unchecked Sendable {
             // more than a dispatch: only when something may have changed, or every 16 dispatches.
             let runnable: Int
             let settling = !settleWaiters.withLock { $0.isEmpty }
-            if look || settling || tenantsChanged.exchange(false, ordering: .acquiringAndReleasing) || stopState.load(ordering: .acquiring) != Self.running {
+            if look || settling || tenantsChanged.exchange(false, ordering: .acquiringAndReleasing) || ioResumed.exchange(false, ordering: .acquiringAndReleasing)
+                || stopState.load(ordering: .acquiring) != Self.running {
                 runnable = reconcile(lookForLostClaims: look)
                 held = max(0, inFlight.load(ordering: .acquiring) - runnable)
             } else {
@@ -892,8 +912,9 @@ final class ResidentCore: @unchecked Sendable {
             }
             runnableOps.store(runnable, ordering: .releasing)
             let stop = stopState.load(ordering: .acquiring)
-            if stop == Self.cancelling || (stop == Self.draining && runnable == 0) { break }
-            if settling && runnable == 0 {
+            // Ops waiting for I/O run again once it is done: a drain and a settle wait for them.
+            if stop == Self.cancelling || (stop == Self.draining && runnable == 0 && waitingIO == 0) { break }
+            if settling && runnable == 0 && waitingIO == 0 {
                 withdrawHeld()
                 continue
             }
@@ -1061,9 +1082,13 @@ final class ResidentCore: @unchecked Sendable {
         var heads: [UInt32]? = nil
         var runnable = 0
         let shutdownSet = control.value.load(RingProtocol.Control.shutdown) != 0
+        waitingIO = 0
         forEachInFlightSlot { slot in
             let base = slot * RingProtocol.slotWords
-            guard ring.value.load(base) == SlotStatus.published.rawValue else { runnable += 1; return }
+            let status = ring.value.load(base)
+            // Waiting for the host's I/O: it runs again once published, not before.
+            if status == SlotStatus.waitIO.rawValue { waitingIO += 1; return }
+            guard status == SlotStatus.published.rawValue else { runnable += 1; return }
             let state = layout.generationWord(slot: slot)
             let parked = queues.value.load(state + 1) != 0
             let priority = Int(ring.value.load(base + RingProtocol.priorityWord))
@@ -1131,7 +1156,9 @@ final class ResidentCore: @unchecked Sendable {
         var runnable = 0
         forEachInFlightSlot { slot in
             let base = slot * RingProtocol.slotWords
-            if ring.value.load(base) != SlotStatus.published.rawValue { runnable += 1; return }
+            let status = ring.value.load(base)
+            if status == SlotStatus.waitIO.rawValue { return }
+            if status != SlotStatus.published.rawValue { runnable += 1; return }
             if shutdownSet { return }
             let parked = queues.value.load(layout.generationWord(slot: slot) + 1) != 0
             if !parked || tenantEnabled(ring.value.load(base + RingProtocol.tenantWord)) { runnable += 1 }
@@ -1169,14 +1196,18 @@ final class ResidentCore: @unchecked Sendable {
                     let status = ring.value.load(slot * RingProtocol.slotWords)
                     if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue {
                         retire(slot, status: status, in: &pass)
+                    } else if status == SlotStatus.waitIO.rawValue {
+                        serveIO(slot: slot)
                     }
                 }
                 progressed = end(pass)
                 advanceOldest()
             }
             if stopState.load(ordering: .acquiring) == Self.ended {
-                // The driver has ended, so no dispatch runs: one last look, then fail the rest.
+                // The driver has ended, so no dispatch runs: the I/O under way ends first (its
+                // memory must outlive it), then one last look, then fail the rest.
                 var pass = RetirePass()
+                finishServedIO(in: &pass)
                 for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
                     let status = ring.value.load(slot * RingProtocol.slotWords)
                     if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue { retire(slot, status: status, in: &pass) }
@@ -1191,7 +1222,8 @@ final class ResidentCore: @unchecked Sendable {
                 sampleOccupancy()
             }
             // Not stuck: an op ended, or none can run.
-            if progressed || runnableOps.load(ordering: .acquiring) == 0 {
+            // Requests under way on the host count as progress: ops may wait for an IO entry.
+            if progressed || runnableOps.load(ordering: .acquiring) == 0 || ioOutstanding.load(ordering: .acquiring) > 0 {
                 progressSince = now
                 dispatchesSinceProgress.store(0, ordering: .relaxed)
             }
@@ -1284,7 +1316,7 @@ final class ResidentCore: @unchecked Sendable {
     /// Ends a pass of the completion thread: counts its batch tickets down and hands back the
     /// room it freed. Returns whether it retired anything.
     /// The counters move first, so a waiter that resumes finds its op counted in the telemetry.
-    private func end(_ pass: consuming RetirePass) -> Bool {
+    func end(_ pass: consuming RetirePass) -> Bool {
         guard pass.freed > 0 else { return false }
         let left = inFlight.subtract(pass.freed, ordering: .acquiringAndReleasing).newValue
         completed.add(pass.freed, ordering: .relaxed)
@@ -1298,14 +1330,14 @@ final class ResidentCore: @unchecked Sendable {
         return true
     }
 
-    private func retire(_ slot: Int, status: UInt32, in pass: inout RetirePass) {
+    func retire(_ slot: Int, status: UInt32, in pass: inout RetirePass) {
         // Taken out of flight first: a producer's `failRemaining` after the kernel ended may be
         // failing the same slot, and only one of them may hand its waiter a result.
         guard slotState[slot].compareExchange(expected: Self.slotInFlight, desired: Self.slotWriting, ordering: .acquiringAndReleasing).exchanged else { return }
         let base = slot * RingProtocol.slotWords
         let reason = status == SlotStatus.fault.rawValue ? ring.value.load(base + RingProtocol.faultReasonWord) : nil
         let completion = Completion(status: SlotStatus(rawValue: status)!, faultReason: reason,
-                                    observed: status == SlotStatus.done.rawValue ? observed(base) : [:])
+                                    observed: status == SlotStatus.done.rawValue ? observed(base) : [:], io: takeIOOutcome(slot))
         ring.value.store(SlotStatus.empty.rawValue, at: base)
         let holder = takeHolder(slot)
         if let index = takeRecord(slot) { pass.recorded.append((index, reason.map { .fault($0) } ?? .done)) }
@@ -1364,6 +1396,7 @@ final class ResidentCore: @unchecked Sendable {
     private func fail(_ slot: Int, with error: ResidentError) {
         guard slotState[slot].compareExchange(expected: Self.slotInFlight, desired: Self.slotWriting, ordering: .acquiringAndReleasing).exchanged else { return }
         ring.value.store(SlotStatus.empty.rawValue, at: slot * RingProtocol.slotWords)
+        _ = takeIOOutcome(slot)
         let holder = takeHolder(slot)
         let index = takeRecord(slot)
         slotState[slot].store(Self.slotFree, ordering: .releasing)

@@ -56,15 +56,19 @@ public struct ResidentOptions: Sendable, Hashable {
     /// new context before the kernel gives up and refuses ops with
     /// ``ResidentError/unrecoverable(_:)``; 0 never rebuilds.
     public var recoveryAttempts: Int
+    /// The memory LOAD_MISS requests read into and write from, by handle: the region at index `i`
+    /// has handle `i + 1` (0 names none). Each lies in the control buffer or in a host-mapped
+    /// extra buffer (see ``IORegion``).
+    public var ioRegions: [IORegion]
 
     /// The defaults: 1024 slots, 224 control words (64 observables), tenant 0 enabled, 64 debug
     /// records, device-picked geometry, a starvation guard of 16 rounds, a 2 ms linger, a 10 s
     /// dispatch timeout, no initial control words beyond the tenant table, zeroed extra buffers,
-    /// a 20 s progress deadline and 3 rebuilds after a loss.
+    /// a 20 s progress deadline, 3 rebuilds after a loss and no IO regions.
     public init(slots: Int = 1024, controlWords: Int = 224, tenants: Int = 1, debugRecords: Int = 64, workgroups: UInt32? = nil,
                 rounds: UInt32? = nil, starvationGuard: UInt32 = 16, linger: Duration = .milliseconds(2), dispatchTimeout: Duration = .seconds(10),
                 control: [Int: UInt32] = [:], buffers: [String: [UInt32]] = [:], placement: MappedPlacement = .driverChoice, spin: Duration? = nil,
-                progressDeadline: Duration? = .seconds(20), recoveryAttempts: Int = 3) {
+                progressDeadline: Duration? = .seconds(20), recoveryAttempts: Int = 3, ioRegions: [IORegion] = []) {
         self.slots = slots
         self.controlWords = controlWords
         self.tenants = tenants
@@ -80,6 +84,7 @@ public struct ResidentOptions: Sendable, Hashable {
         self.spin = spin
         self.progressDeadline = progressDeadline
         self.recoveryAttempts = recoveryAttempts
+        self.ioRegions = ioRegions
     }
 }
 
@@ -93,6 +98,8 @@ public struct Completion: Sendable, Hashable {
     /// index from the observable base, as the completion thread read them when it saw the slot
     /// end. Ops that share an observable index may overwrite each other's words.
     public var observed: [Int: UInt32]
+    /// For a LOAD_MISS the host served: what its request did (bytes moved, or why it failed).
+    public var io: IOOutcome? = nil
 }
 
 /// How ``ResidentMegakernel/shutdown(_:)`` ends the kernel.

@@ -7,7 +7,7 @@ final class FeedReader: @unchecked Sendable {
     private let memory: ChunkMemory
     private let options: FeedOptions
     private var report = FeedReport()
-    private var backend: any ReadBackend = PreadBackend()
+    private var backend: any IOBackend = PreadBackend()
     private var fixed = false
     /// `queueDepth` bounce slots once a read into the chunk memory failed with EFAULT.
     private var bounce: UnsafeMutableRawPointer?
@@ -144,7 +144,7 @@ final class FeedReader: @unchecked Sendable {
         report.files += 1
         var info = vyre_file_info()
         var direct = options.direct
-        var fd = vyre_file_open(paths[index], direct ? 1 : 0, &info)
+        var fd = vyre_file_open(paths[index], direct ? Int32(VYRE_OPEN_DIRECT) : 0, &info)
         if fd == -22 && direct {
             // tmpfs and some others refuse O_DIRECT outright.
             report.notes.append("\(paths[index]): the file system refused O_DIRECT; read through the page cache")
@@ -153,7 +153,7 @@ final class FeedReader: @unchecked Sendable {
         }
         if fd < 0 {
             report.failedFiles += 1
-            emit(.failed(file: index, FeedFileError(path: paths[index], kind: fd == -21 ? .isDirectory : Self.system(-fd))))
+            emit(.failed(file: index, FeedFileError(path: paths[index], kind: fd == -21 ? .isDirectory : FeedFileError.Kind.system(-fd))))
             return
         }
         guard info.kind == 1 else {
@@ -231,7 +231,7 @@ final class FeedReader: @unchecked Sendable {
         nextID += 1
         read.fd = files[read.chunk.file]!.fd
         inflight[id] = read
-        backend.queue(ReadRequest(id: id, fd: read.fd, target: target + read.done, length: read.request - read.done,
+        backend.queue(IOSubmission(id: id, fd: read.fd, target: target + read.done, length: read.request - read.done,
                                   offset: read.start + UInt64(read.done), fixedIndex: fixed && bounce == nil ? Int32(read.chunk.slot) : -1))
     }
 
@@ -260,7 +260,7 @@ final class FeedReader: @unchecked Sendable {
             case 9 where read.fd != files[file]!.fd:  // EBADF: queued on the descriptor a reopen replaced.
                 issue(read)
             case let errno:
-                fail(file, Self.system(errno))
+                fail(file, FeedFileError.Kind.system(errno))
                 finish(read, deliver: false)
             }
             return
@@ -315,13 +315,9 @@ final class FeedReader: @unchecked Sendable {
     private func reopenBuffered(_ file: Int) {
         var info = vyre_file_info()
         let fd = vyre_file_open(paths[file], 0, &info)
-        guard fd >= 0 else { return fail(file, Self.system(-fd)) }
+        guard fd >= 0 else { return fail(file, FeedFileError.Kind.system(-fd)) }
         vyre_file_close(files[file]!.fd)
         files[file]!.fd = fd
         files[file]!.direct = false
-    }
-
-    static func system(_ errno: Int32) -> FeedFileError.Kind {
-        .system(errno: errno, name: String(cString: vyre_errno_name(errno)), text: String(cString: vyre_errno_text(errno)))
     }
 }

@@ -1,4 +1,5 @@
 public import VyreIR
+import CURing
 
 /// How a ``FileFeeder`` reads.
 public struct FeedOptions: Sendable, Hashable {
@@ -203,4 +204,11 @@ public struct FeedReport: Sendable, Hashable {
     public var failedFiles = 0
 
     public init() {}
+}
+
+extension FeedFileError.Kind {
+    /// A failed system call's errno, with the system's name and text for it.
+    static func system(_ errno: Int32) -> Self {
+        .system(errno: errno, name: String(cString: vyre_errno_name(errno)), text: String(cString: vyre_errno_text(errno)))
+    }
 }

@@ -23,10 +23,23 @@ void vyre_uring_close(vyre_uring *ring);
 unsigned vyre_uring_entries(const vyre_uring *ring);
 /// Registers `count` fixed buffers; 0 or a negative errno.
 int vyre_uring_register_buffers(vyre_uring *ring, void *const *bases, const size_t *lengths, unsigned count);
-/// Queues a read of `length` bytes at `offset` of `fd` into `buffer`, through fixed buffer
-/// `fixed_index` when it is not negative; 0, or -EBUSY when the submission queue is full.
-int vyre_uring_prep_read(vyre_uring *ring, int fd, void *buffer, unsigned length, uint64_t offset,
-                         int fixed_index, uint64_t user_data);
+/// What a queued submission does.
+typedef enum vyre_io_op {
+    /// `length` bytes at `offset` of `fd` into `buffer`.
+    VYRE_IO_READ = 0,
+    /// `length` bytes of `buffer` to `fd` at `offset`.
+    VYRE_IO_WRITE = 1,
+    /// `fdatasync(fd)`.
+    VYRE_IO_DATASYNC = 2,
+    /// Nothing (with `drain`, a barrier behind every earlier submission).
+    VYRE_IO_NOP = 3,
+} vyre_io_op;
+
+/// Queues `op`, through fixed buffer `fixed_index` when it is not negative (reads and writes);
+/// with `drain`, it starts only after every earlier submission has completed (IOSQE_IO_DRAIN).
+/// 0, or -EBUSY when the submission queue is full.
+int vyre_uring_prep(vyre_uring *ring, vyre_io_op op, int fd, void *buffer, unsigned length, uint64_t offset,
+                    int fixed_index, int drain, uint64_t user_data);
 /// Submits what is queued, waits for at least `wait_for` completions, and moves up to `capacity`
 /// of those ready into `out`; the number moved, or a negative errno.
 int vyre_uring_submit_and_reap(vyre_uring *ring, unsigned wait_for, vyre_completion *out, unsigned capacity);
@@ -41,11 +54,23 @@ typedef struct vyre_file_info {
     uint32_t kind;
 } vyre_file_info;
 
-/// Opens `path` read-only (with O_DIRECT when `direct`) and stats it; the descriptor, or a
-/// negative errno.
-int vyre_file_open(const char *path, int direct, vyre_file_info *info);
+/// `vyre_file_open` flags.
+enum {
+    VYRE_OPEN_DIRECT = 1,
+    /// Read and write, not only read.
+    VYRE_OPEN_WRITE = 2,
+    /// Create the file (mode 0644) when it does not exist; with VYRE_OPEN_WRITE.
+    VYRE_OPEN_CREATE = 4,
+};
+
+/// Opens `path` as `flags` say (read-only when 0) and stats it; the descriptor, or a negative errno.
+int vyre_file_open(const char *path, int flags, vyre_file_info *info);
 /// Reads up to `length` bytes at `offset`; the bytes read, or a negative errno.
 long vyre_file_pread(int fd, void *buffer, size_t length, uint64_t offset);
+/// Writes up to `length` bytes at `offset`; the bytes written, or a negative errno.
+long vyre_file_pwrite(int fd, const void *buffer, size_t length, uint64_t offset);
+/// `fdatasync`; 0 or a negative errno.
+int vyre_file_datasync(int fd);
 void vyre_file_close(int fd);
 /// The first offset at or after `offset` that holds data (SEEK_DATA): `size` when only a hole
 /// follows, or a negative errno.
