@@ -10,8 +10,14 @@ public struct ScanOptions: Sendable, Hashable {
     public var chunkBytes: Int?
     /// Bytes one slot scans (a multiple of 32): 64 KiB on a software renderer, 16 KiB on a GPU.
     public var segmentBytes: Int?
-    /// Chunks in memory at once (read, being scanned, or waiting): enough to fill every lane.
+    /// Chunks in memory at once (read, being scanned, or waiting): enough to fill every lane, but
+    /// at most twice the queue depth (mapping more cost the H200 more at start than it gained:
+    /// 148 chunks of 4 MiB took a 1 GiB scan 1.26 s end to end, 32 took 0.80 s), and no more than
+    /// ``expectedBytes`` fill.
     public var chunkSlots: Int?
+    /// The bytes the scans will read, when known (the files' sizes): the default chunk count
+    /// maps no more memory than they fill.
+    public var expectedBytes: UInt64?
     /// Reads in flight.
     public var queueDepth: Int
     public var direct: Bool
@@ -123,7 +129,9 @@ public final class LiteralScanner: Sendable {
             throw .options("\(wanted) chunks in memory is outside 1...65536", fix: "give at least 1 chunk (the default keeps every lane busy)")
         }
         let segmentsPerChunk = (chunkBytes + segmentBytes - 1) / segmentBytes
-        let wanted = options.chunkSlots ?? max(8, (Int(workgroups * lanes) + segmentsPerChunk - 1) / segmentsPerChunk + options.queueDepth)
+        let busy = (Int(workgroups * lanes) + segmentsPerChunk - 1) / segmentsPerChunk + options.queueDepth
+        let filled = options.expectedBytes.map { Int(min($0 / UInt64(chunkBytes), 1 << 20)) + 2 } ?? Int.max
+        let wanted = options.chunkSlots ?? min(max(8, min(busy, 2 * options.queueDepth)), max(2, filled))
         // The data, with room in the same block for the results and the counters.
         let chunkSlots = min(wanted, (maxBlock - dfa.states * 8 - (1 << 20)) / (feed.slotBytes + 16 * segmentsPerChunk), RingProtocol.maxSlots / segmentsPerChunk)
         guard chunkSlots >= 1 else {
@@ -149,7 +157,7 @@ public final class LiteralScanner: Sendable {
         let ringSlots = chunkSlots * segmentsPerChunk
         let kernelSpec = ScanKernel(dfa: dfa, dataWords: chunkSlots * feed.slotBytes / 4, resultSlots: ringSlots)
         var resident = ResidentOptions(slots: ringSlots, workgroups: workgroups, rounds: rounds, placement: options.placement)
-        resident.buffers = ["scan_table": dfa.tableWords]
+        resident.buffers = ["scan_table": kernelSpec.tableWords, "scan_io": [UInt32](repeating: 0, count: kernelSpec.ioWords)]
         do {
             kernel = try ResidentMegakernel(context: context, configuration: kernelSpec.configuration(lanes: lanes), options: resident)
         } catch {

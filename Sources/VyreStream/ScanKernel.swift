@@ -15,6 +15,11 @@ public import VyreProtocol
 /// Two buffers beside the protocol's six, so the kernel fits the 8 storage blocks GL 4.3
 /// guarantees: the automaton (`scan_table`, device-local, read-only) and `scan_io`, host-mapped:
 /// the chunk data the feeder reads into, then the results, then the counters.
+///
+/// Both are runtime-sized, and every size and offset comes from the table's header
+/// (``tableWords``), not from the program: one program serves every pattern set and geometry,
+/// so the driver compiles it once and the program binary cache has it after (a cold compile
+/// took 17 s on the H200's driver).
 public struct ScanKernel: Sendable {
     public static let opcode: UInt32 = 0x5C4E
     public static let bytesPerTrip = 32
@@ -34,6 +39,17 @@ public struct ScanKernel: Sendable {
         self.resultSlots = resultSlots
     }
 
+    /// Words of `scan_table`'s header: the next-state table's start (in `scan_table`), the byte
+    /// classes, the data words, the result slots, where the results and where the counters start
+    /// (in `scan_io`); then two spare words.
+    public static let headerWords = 8
+
+    /// `scan_table`'s words: the header, then the automaton's table.
+    public var tableWords: [UInt32] {
+        let header = [Self.headerWords + dfa.nextBase, dfa.classes, dataWords, resultSlots, resultsBase, countsBase, 0, 0].map { UInt32($0) }
+        return header + dfa.tableWords
+    }
+
     /// Where the results and the counters start in `scan_io`, and its size, in words.
     public var resultsBase: Int { dataWords }
     public var countsBase: Int { dataWords + resultSlots * 4 }
@@ -45,8 +61,8 @@ public struct ScanKernel: Sendable {
     }
 
     public var buffers: [BufferDecl] {
-        [BufferDecl("scan_table", binding: Self.tableBinding, access: .readOnly, type: .u32, count: UInt32(dfa.tableWords.count)),
-         BufferDecl("scan_io", binding: Self.ioBinding, access: .readWrite, type: .u32, count: UInt32(ioWords), placement: .hostMapped)]
+        [BufferDecl("scan_table", binding: Self.tableBinding, access: .readOnly, type: .u32),
+         BufferDecl("scan_io", binding: Self.ioBinding, access: .readWrite, type: .u32, placement: .hostMapped)]
     }
 
     private static func u(_ v: Int) -> Expr { .u32(UInt32(v)) }
@@ -55,8 +71,8 @@ public struct ScanKernel: Sendable {
     private func step(_ word: Expr, byte j: Int, record: Bool) -> [Node] {
         let b = "s_b\(j)", e = "s_e\(j)"
         var nodes: [Node] = [
-            .let(b, .load("scan_table", at: (word >> Self.u(8 * j)) & 255)),
-            .let(e, .load("scan_table", at: Self.u(dfa.nextBase) + "s_state" + .variable(b))),
+            .let(b, .load("scan_table", at: Self.u(Self.headerWords) + ((word >> Self.u(8 * j)) & 255))),
+            .let(e, .load("scan_table", at: "s_next" + "s_state" + .variable(b))),
             .assign("s_state", .variable(e) & Self.u(Int(LiteralDFA.stateMask))),
         ]
         guard record else { return nodes }
@@ -70,7 +86,7 @@ public struct ScanKernel: Sendable {
             .assign("s_t", Expr.variable("s_t") + term),
             .assign("s_m", Expr.variable("s_m") & (term ^ 1)),
             .if(Expr.variable("s_count").notEquals(0) && out.notEquals(0), then: [
-                .let("s_at\(j)", Self.u(countsBase) + ("s_state" / Self.u(dfa.classes)) * 2),
+                .let("s_at\(j)", "s_counts" + ("s_state" / "s_classes") * 2),
                 .let("s_old\(j)", .atomic(.add, "scan_io", at: .variable("s_at\(j)"), 1)),
                 .if(Expr.variable("s_old\(j)").equals(0xFFFF_FFFF), then: [.let("s_carry\(j)", .atomic(.add, "scan_io", at: .variable("s_at\(j)") + 1, 1))], else: []),
             ], else: []),
@@ -85,8 +101,8 @@ public struct ScanKernel: Sendable {
         let aligned: Expr = (warm % Expr.u32(4)).equals(0)
         let small: Expr = warm <= Self.u(1 << 20) && bytes <= Self.u(1 << 28)
         let wordsRead: Expr = (warm + bytes + Expr.u32(3)) / Expr.u32(4)
-        let inData: Expr = first <= Self.u(dataWords) && wordsRead <= Self.u(dataWords) - first
-        let ok: Expr = aligned && small && inData && result < Self.u(resultSlots)
+        let inData: Expr = first <= "s_data" && wordsRead <= "s_data" - first
+        let ok: Expr = aligned && small && inData && result < "s_results"
         var main: [Node] = [.let("s_base", "arg0" + warm / 4 + "s_trip" * Self.u(wordsPerTrip))]
         for w in 0..<wordsPerTrip {
             let word = "s_w\(w)"
@@ -101,14 +117,17 @@ public struct ScanKernel: Sendable {
         let none: Expr = Expr.variable("s_t").equals(0)
         let flagsWord: Expr = .select(none, "s_m", "s_head") | (.select(none, 0, "s_m") << Expr.u32(1))
         let warmBody: [Node] = [.let("s_ww", .load("scan_io", at: first + "s_warm"))] + (0..<4).flatMap { step("s_ww", byte: $0, record: false) }
-        return [
+        let header: [Node] = ["s_next", "s_classes", "s_data", "s_results", "s_results_at", "s_counts"].enumerated().map { k, name in
+            .let(name, .load("scan_table", at: Self.u(k)))
+        }
+        return header + [
             .if(!ok, then: [.assign("fault", .u32(Self.faultArgs))], else: [
                 .let("s_state", .u32(0)),
                 .let("s_m", .u32(0)), .let("s_t", .u32(0)), .let("s_head", .u32(0)), .let("s_complete", .u32(0)),
                 .let("s_count", flags & 1),
                 .for("s_warm", from: 0, to: warm / Expr.u32(4), body: warmBody),
                 .for("s_trip", from: 0, to: trips, body: main),
-                .let("s_at", Self.u(resultsBase) + result * 4),
+                .let("s_at", "s_results_at" + result * 4),
                 .store("scan_io", at: "s_at", "s_t"),
                 .store("scan_io", at: "s_at" + 1, "s_complete"),
                 .store("scan_io", at: "s_at" + 2, flagsWord),

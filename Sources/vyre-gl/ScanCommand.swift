@@ -91,9 +91,11 @@ struct ScanCommand: ParsableCommand {
             // grep with no patterns selects nothing and reads no file.
             guard !patterns.isEmpty else { throw CLIFailure(status: .ranWithFailures, diagnostics: []) }
             let context = try CLI.openContext(deviceOptions)
-            let scanner = try LiteralScanner(context: context, patterns: patterns, options: tuning.options(countPatterns: countPatterns))
-            let progress = Mutex(Progress())
             let total = files.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
+            var options = tuning.options(countPatterns: countPatterns)
+            options.expectedBytes = total
+            let scanner = try LiteralScanner(context: context, patterns: patterns, options: options)
+            let progress = Mutex(Progress())
             let started = ContinuousClock.now
             let report = try CLI.blocking { () async throws(ScanError) -> ScanReport in
                 let report = try await scanner.scan(files) { p in

@@ -21,4 +21,18 @@ struct ScanGoldenTests {
         }
         #expect(source == (try String(contentsOf: file, encoding: .utf8)), "rerun with VYRE_UPDATE_GOLDEN=1 if the change is intended")
     }
+
+    /// Sizes and offsets come from the table's header, so every pattern set and geometry gets
+    /// the same program, which the driver compiles once (17 s on the H200's) and the binary
+    /// cache keeps.
+    @Test func everyPatternSetAndGeometryBuildsTheSameProgram() throws {
+        let small = try LiteralDFA(LiteralPatterns([Array("ab".utf8)]), maxTableWords: 1 << 20)
+        let large = try LiteralDFA(LiteralPatterns((0..<500).map { Array("pattern \($0) with bytes \u{7f}".utf8) }), maxTableWords: 1 << 24)
+        let sources = try [(small, 4096, 64), (large, 1 << 22, 4096), (small, 1 << 20, 1)].map { dfa, words, slots in
+            try ScanKernel(dfa: dfa, dataWords: words, resultSlots: slots).configuration(lanes: 128).residentProgram(limits: .gl43).program
+                .lowerToGLSL(target: .gl43).source
+        }
+        #expect(Set(sources).count == 1)
+        #expect(ScanKernel(dfa: large, dataWords: 8, resultSlots: 2).tableWords.count == ScanKernel.headerWords + large.tableWords.count)
+    }
 }
