@@ -1204,16 +1204,7 @@ final class ResidentCore: @unchecked Sendable {
                 advanceOldest()
             }
             if stopState.load(ordering: .acquiring) == Self.ended {
-                // The driver has ended, so no dispatch runs: the I/O under way ends first (its
-                // memory must outlive it), then one last look, then fail the rest.
-                var pass = RetirePass()
-                finishServedIO(in: &pass)
-                for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
-                    let status = ring.value.load(slot * RingProtocol.slotWords)
-                    if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue { retire(slot, status: status, in: &pass) }
-                }
-                _ = end(pass)
-                failRemaining(shutdownByOp.load(ordering: .acquiring) ? .shutdownOp : stopRequested == Self.cancelling ? .cancelled : .tenantDisabled)
+                finalPass()
                 break
             }
             let now = ContinuousClock.now
@@ -1257,6 +1248,19 @@ final class ResidentCore: @unchecked Sendable {
         }
         roomMade()
         completerDone.signal()
+    }
+
+    /// The completion thread's last pass, once the driver has ended (so no dispatch runs): the I/O
+    /// under way ends first (its memory must outlive it), then one last look, then the rest fails.
+    private func finalPass() {
+        var pass = RetirePass()
+        finishServedIO(in: &pass)
+        for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
+            let status = ring.value.load(slot * RingProtocol.slotWords)
+            if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue { retire(slot, status: status, in: &pass) }
+        }
+        _ = end(pass)
+        failRemaining(shutdownByOp.load(ordering: .acquiring) ? .shutdownOp : stopRequested == Self.cancelling ? .cancelled : .tenantDisabled)
     }
 
     /// How often the completion thread counts the ring's slots by status for the occupancy gauges
