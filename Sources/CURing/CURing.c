@@ -119,7 +119,7 @@ int vyre_file_open(const char *path, int flags, vyre_file_info *info) {
 long vyre_file_pread(int fd, void *buffer, size_t length, uint64_t offset) {
     ssize_t got;
     do {
-        got = pread(fd, buffer, length, (off_t)offset);
+        got = offset == UINT64_MAX ? read(fd, buffer, length) : pread(fd, buffer, length, (off_t)offset);
     } while (got < 0 && errno == EINTR);
     return got < 0 ? -errno : (long)got;
 }

@@ -25,6 +25,14 @@ final class FeedReader: @unchecked Sendable {
         var sparse: Bool
         /// The first offset known to hold data (a hole ends there).
         var dataFrom: UInt64 = 0
+        /// Its size is not known before its end (a pipe, FIFO, character device, or a /proc file
+        /// that says 0 bytes): read front to back, one read at a time, each chunk filled before the
+        /// next, its lookbehind copied from the chunk before.
+        var stream = false
+        /// A stream's end was reached.
+        var ended = false
+        /// A stream's last `lookbehindBytes` bytes so far.
+        var tail: [UInt8] = []
     }
     private var files: [Int: OpenFile] = [:]
     /// The next path to open, and the open file chunks are being taken from.
@@ -124,11 +132,13 @@ final class FeedReader: @unchecked Sendable {
     private func nextChunk() -> (file: Int, chunk: Int)? {
         while true {
             if let f = current, var open = files[f] {
-                if open.failed || open.nextChunk >= open.chunks {
+                if open.failed || open.ended || open.nextChunk >= open.chunks {
                     current = nil
                     closeIfDone(f)
                     continue
                 }
+                // A stream's next chunk starts where the last read ended: one in flight.
+                if open.stream && open.outstanding > 0 { return nil }
                 open.nextChunk += 1
                 open.outstanding += 1
                 files[f] = open
@@ -156,22 +166,21 @@ final class FeedReader: @unchecked Sendable {
             emit(.failed(file: index, FeedFileError(path: paths[index], kind: fd == -21 ? .isDirectory : FeedFileError.Kind.system(-fd))))
             return
         }
-        guard info.kind == 1 else {
+        if info.kind == 2 {
             vyre_file_close(fd)
             report.failedFiles += 1
-            emit(.failed(file: index, FeedFileError(path: paths[index], kind: info.kind == 2 ? .isDirectory : .notRegular)))
+            emit(.failed(file: index, FeedFileError(path: paths[index], kind: .isDirectory)))
             return
         }
-        if info.size == 0 {
-            // /proc and /sys files say 0 and have bytes: one byte read tells them from empty files,
-            // which would otherwise be counted as empty (a wrong answer, not an error).
-            var byte: UInt8 = 0
-            if vyre_file_pread(fd, &byte, 1, 0) > 0 {
-                vyre_file_close(fd)
-                report.failedFiles += 1
-                emit(.failed(file: index, FeedFileError(path: paths[index], kind: .sizeUnknown)))
-                return
-            }
+        // /proc and /sys files say 0 and have bytes: one byte read tells them from empty files,
+        // which would otherwise be counted as empty. Both they and files that are not regular
+        // (pipes, FIFOs, devices) are read as streams, to their end.
+        var byte: UInt8 = 0
+        if info.kind != 1 || (info.size == 0 && vyre_file_pread(fd, &byte, 1, 0) > 0) {
+            report.streams += 1
+            files[index] = OpenFile(fd: fd, size: 0, chunks: Int.max, direct: false, sparse: false, stream: true)
+            current = index
+            return
         }
         let chunks = Int((info.size + UInt64(options.chunkBytes) - 1) / UInt64(options.chunkBytes))
         emit(.opened(FeedFile(file: index, size: info.size, chunks: chunks)))
@@ -186,11 +195,17 @@ final class FeedReader: @unchecked Sendable {
     private func chunk(file: Int, index: Int, slot: Int) -> FeedChunk {
         let offset = UInt64(index) * UInt64(options.chunkBytes)
         let lookbehind = index == 0 ? 0 : Int(Swift.min(UInt64(options.lookbehindBytes), offset))
-        let length = Int(Swift.min(UInt64(options.chunkBytes), files[file]!.size - offset))
+        let length = Int(Swift.min(UInt64(options.chunkBytes), files[file]!.size &- offset))
         return FeedChunk(file: file, index: index, slot: slot, offset: offset, lookbehind: lookbehind, length: length)
     }
 
     private func submit(file: Int, chunk index: Int, slot: Int) {
+        if files[file]!.stream {
+            var chunk = chunk(file: file, index: index, slot: slot)
+            chunk.lookbehind = files[file]!.tail.count
+            chunk.length = options.chunkBytes
+            return issue(Read(chunk: chunk, start: .max, need: chunk.lookbehind + chunk.length, request: chunk.lookbehind + chunk.length))
+        }
         let chunk = chunk(file: file, index: index, slot: slot)
         let need = chunk.lookbehind + chunk.length
         issue(Read(chunk: chunk, start: chunk.offset - UInt64(chunk.lookbehind), need: need,
@@ -227,12 +242,18 @@ final class FeedReader: @unchecked Sendable {
         } else {
             target = memory.slot(read.chunk.slot)
         }
+        if read.start == .max && read.done < read.chunk.lookbehind {
+            // A stream's lookbehind cannot be read again: the bytes before come from the last chunk.
+            files[read.chunk.file]!.tail.withUnsafeBytes { target.copyMemory(from: $0.baseAddress!, byteCount: read.chunk.lookbehind) }
+            read.done = read.chunk.lookbehind
+        }
         let id = nextID
         nextID += 1
         read.fd = files[read.chunk.file]!.fd
         inflight[id] = read
+        // A stream reads at its current position (offset -1 to io_uring, read() to the fallback).
         backend.queue(IOSubmission(id: id, fd: read.fd, target: target + read.done, length: read.request - read.done,
-                                  offset: read.start + UInt64(read.done), fixedIndex: fixed && bounce == nil ? Int32(read.chunk.slot) : -1))
+                                  offset: read.start == .max ? .max : read.start + UInt64(read.done), fixedIndex: fixed && bounce == nil ? Int32(read.chunk.slot) : -1))
     }
 
     // MARK: completing
@@ -267,6 +288,9 @@ final class FeedReader: @unchecked Sendable {
         }
         read.done += result
         report.bytesRead += UInt64(result)
+        if read.start == .max {
+            return completeStream(read, ended: result == 0, stopping: stopping)
+        }
         if read.done >= read.need {
             finish(read, deliver: !stopping)
         } else if result == 0 || (files[file]!.direct && read.done % 4096 != 0) {
@@ -299,6 +323,40 @@ final class FeedReader: @unchecked Sendable {
         closeIfDone(file)
     }
 
+    /// A stream's read returned: the chunk is full, or the stream ended (`ended`), or it goes on
+    /// reading into the same chunk (a pipe returns what its writer has written so far).
+    private func completeStream(_ read: Read, ended: Bool, stopping: Bool) {
+        var read = read
+        let file = read.chunk.file
+        guard ended || read.done >= read.need else {
+            report.shortReads += 1
+            return issue(read)
+        }
+        read.chunk.length = read.done - read.chunk.lookbehind
+        if ended { files[file]!.ended = true }
+        let data = (read.bounceIndex.map { bounce! + $0 * memory.slotBytes } ?? memory.slot(read.chunk.slot)) + read.chunk.lookbehind
+        let keep = Swift.min(options.lookbehindBytes, Int(read.chunk.offset) + read.chunk.length)
+        if read.chunk.length >= keep {
+            files[file]!.tail = Array(UnsafeRawBufferPointer(start: data + read.chunk.length - keep, count: keep))
+        }
+        files[file]!.size = read.chunk.offset + UInt64(read.chunk.length)
+        if read.chunk.length == 0 {
+            // The end, at a chunk boundary: nothing to hand on.
+            if let b = read.bounceIndex { bounceFree.append(b) }
+            freeSlots.append(read.chunk.slot)
+            files[file]!.outstanding -= 1
+        } else {
+            read.need = read.done
+            finish(read, deliver: !stopping)
+            if files[file] == nil { return }
+        }
+        if ended, !files[file]!.failed {
+            let chunks = Int((files[file]!.size + UInt64(options.chunkBytes) - 1) / UInt64(options.chunkBytes))
+            emit(.opened(FeedFile(file: file, size: files[file]!.size, chunks: chunks)))
+        }
+        closeIfDone(file)
+    }
+
     private func fail(_ file: Int, _ kind: FeedFileError.Kind) {
         guard let open = files[file], !open.failed else { return }
         files[file]!.failed = true
@@ -307,7 +365,7 @@ final class FeedReader: @unchecked Sendable {
     }
 
     private func closeIfDone(_ file: Int) {
-        guard let open = files[file], open.outstanding == 0, current != file, open.failed || open.nextChunk >= open.chunks else { return }
+        guard let open = files[file], open.outstanding == 0, current != file, open.failed || open.ended || open.nextChunk >= open.chunks else { return }
         vyre_file_close(open.fd)
         files[file] = nil
     }

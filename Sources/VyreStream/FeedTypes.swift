@@ -103,8 +103,9 @@ public struct FeedChunk: Sendable, Hashable {
     public var isHole: Bool { slot < 0 }
 }
 
-/// What a feeder reports, in the order it happened for each file: `opened` before its chunks,
-/// `failed` after which no more of its chunks come.
+/// What a feeder reports, in the order it happened for each file: `opened` before its chunks
+/// (for a stream, whose size is known only at its end, after them), `failed` after which no more
+/// of its chunks come.
 public enum FeedEvent: Sendable, Hashable {
     case opened(FeedFile)
     case chunk(FeedChunk)
@@ -120,9 +121,6 @@ public struct FeedFileError: DiagnosticError, Sendable, Hashable {
         case isDirectory
         /// Not a regular file (a FIFO, a device): its size is not known in advance.
         case notRegular
-        /// A regular file whose size says 0 but which has bytes (/proc and /sys files): its length is
-        /// known only by reading it to its end.
-        case sizeUnknown
         /// The file was `size` bytes when opened and ended at `read` bytes while it was read.
         case shrank(size: UInt64, read: UInt64)
     }
@@ -144,8 +142,6 @@ public struct FeedFileError: DiagnosticError, Sendable, Hashable {
             return [Diagnostic("Is a directory", at: path, fix: "name the files inside it")]
         case .notRegular:
             return [Diagnostic("not a regular file (a FIFO, socket or device), whose size is not known before it is read", at: path, fix: "copy it to a regular file first")]
-        case .sizeUnknown:
-            return [Diagnostic("the file reports a size of 0 but has bytes (a /proc or /sys file), so its length is not known before it is read", at: path, fix: "copy it to a regular file first")]
         case .shrank(let size, let read):
             return [Diagnostic("the file shrank while it was read: \(size) bytes when opened, \(read) read before its end", at: path, fix: "scan it again once nothing writes it")]
         }
@@ -157,7 +153,6 @@ public struct FeedFileError: DiagnosticError, Sendable, Hashable {
         case .system(_, _, let text): text
         case .isDirectory: "Is a directory"
         case .notRegular: "not a regular file"
-        case .sizeUnknown: "size not known before reading"
         case .shrank: "file shrank while read"
         }
     }
@@ -201,6 +196,9 @@ public struct FeedReport: Sendable, Hashable {
     /// Chunks in holes of sparse files, not read (their bytes are zero).
     public var holeChunks = 0
     public var files = 0
+    /// Files read as streams: their size was not known before their end (a pipe, a FIFO, a
+    /// character device, a /proc file that says 0 bytes).
+    public var streams = 0
     public var failedFiles = 0
 
     public init() {}

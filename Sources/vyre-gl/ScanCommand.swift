@@ -45,13 +45,14 @@ struct ScanCommand: ParsableCommand {
         Prints what 'LC_ALL=C grep -F -c -f PATTERNS FILE...' prints: per file, the number of lines that hold at least \
         one pattern (FILE:COUNT with several files, a bare count for one), with grep's rules for CRLF, NUL bytes (a file \
         with NUL in it is searched as grep searches a binary file: NUL ends lines too), a missing final newline, empty \
-        files and empty patterns. Exit status: 0 when a line matched, 1 when none did, 2 when a file could not be read \
-        (the others are still counted).
+        files and empty patterns. No FILE, or -, searches standard input; files whose size is not known before their end \
+        (pipes, FIFOs, devices, /proc files) are read to their end. Exit status: 0 when a line matched, 1 when none did, \
+        2 when a file could not be read (the others are still counted).
         """)
 
-    @Option(name: [.customShort("f"), .customLong("file")], help: "The patterns, one per line (as grep -f reads them).")
+    @Option(name: [.customShort("f"), .customLong("file")], help: "The patterns, one per line (as grep -f reads them; - reads standard input).")
     var patternFile: String
-    @Argument(help: "Files to search.")
+    @Argument(help: "Files to search (- or none: standard input).")
     var files: [String] = []
     @Flag(name: .customLong("count-patterns"), help: "Also print each pattern's occurrences (every start offset, overlaps included) as COUNT<TAB>PATTERN lines.")
     var countPatterns = false
@@ -60,9 +61,12 @@ struct ScanCommand: ParsableCommand {
     @OptionGroup var tuning: ScanTuning
     @OptionGroup var deviceOptions: DeviceOptions
 
-    func validate() throws {
-        guard !files.isEmpty else { throw ValidationError("give at least one FILE to search (standard input is not read)") }
-    }
+    /// What is searched, as grep names it: no FILE is standard input, `-` too.
+    private var searched: [String] { files.isEmpty ? ["-"] : files }
+    /// Where each searched file is read from.
+    private static func path(_ name: String) -> String { name == "-" ? "/dev/stdin" : name }
+    /// How output names each searched file.
+    private static func shown(_ name: String) -> String { name == "-" ? "(standard input)" : name }
 
     struct Report: Encodable {
         struct File: Encodable {
@@ -87,18 +91,19 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         runReporting {
-            let patterns = LiteralPatterns(grepFile: try InputFile.read(patternFile, what: "--file"))
+            let patterns = LiteralPatterns(grepFile: try InputFile.read(Self.path(patternFile), what: "--file"))
             // grep with no patterns selects nothing and reads no file.
             guard !patterns.isEmpty else { throw CLIFailure(status: .ranWithFailures, diagnostics: []) }
             let context = try CLI.openContext(deviceOptions)
-            let total = files.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
+            let paths = searched.map(Self.path)
+            let total = paths.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
             var options = tuning.options(countPatterns: countPatterns)
             options.expectedBytes = total
             let scanner = try LiteralScanner(context: context, patterns: patterns, options: options)
             let progress = Mutex(Progress())
             let started = ContinuousClock.now
             let report = try CLI.blocking { () async throws(ScanError) -> ScanReport in
-                let report = try await scanner.scan(files) { p in
+                let report = try await scanner.scan(paths) { p in
                     progress.withLock { $0.update(Self.progressLine(p.bytes, of: total, since: started)) }
                 }
                 await scanner.shutdown()
@@ -124,18 +129,20 @@ struct ScanCommand: ParsableCommand {
         if json {
             let feed = report.feed
             try Output.json(Report(
-                files: report.files.map { Report.File(path: $0.path, count: $0.error == nil || $0.error?.kind == .isDirectory ? $0.lines : nil, bytes: $0.bytes, error: $0.error?.description) },
+                files: zip(searched, report.files).map { name, f in
+                    Report.File(path: Self.shown(name), count: f.error == nil || f.error?.kind == .isDirectory ? f.lines : nil, bytes: f.bytes, error: f.error?.description)
+                },
                 patterns: report.patternCounts.map { counts in zip(patterns.patterns, counts).map { Report.Pattern(pattern: String(decoding: $0, as: UTF8.self), count: $1) } },
                 bytes: report.bytes, seconds: seconds, bytesPerSecond: Double(report.bytes) / max(seconds, 1e-9), device: device,
                 feed: ["backend": feed.backend, "fixedBuffers": "\(feed.fixedBuffers)", "bounced": "\(feed.bounced)", "direct": "\(feed.direct)",
-                       "holeChunks": "\(feed.holeChunks)", "notes": feed.notes.joined(separator: "; ")],
+                       "holeChunks": "\(feed.holeChunks)", "streams": "\(feed.streams)", "notes": feed.notes.joined(separator: "; ")],
                 geometry: geometry))
             return
         }
-        for file in report.files {
+        for (name, file) in zip(searched, report.files) {
             // grep prints a count for a directory (0) beside its error, and none for a file it could not open.
             guard file.error == nil || file.error?.kind == .isDirectory else { continue }
-            try Output.line(files.count == 1 ? "\(file.lines)" : "\(file.path):\(file.lines)")
+            try Output.line(searched.count == 1 ? "\(file.lines)" : "\(Self.shown(name)):\(file.lines)")
         }
         if let counts = report.patternCounts {
             // Backslashes doubled first, so an escaped control character cannot be mistaken for pattern text.

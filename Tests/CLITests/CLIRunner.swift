@@ -21,8 +21,9 @@ struct CLIRunner {
 
     /// Runs the binary with `arguments`; `stdout` replaces the captured pipe (a file such as
     /// /dev/full, or a pipe the test closes), and then `Result.stdout` is empty.
+    /// Standard input is empty unless `input` is given, which a thread writes into a pipe.
     static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300,
-                    stdout: FileHandle? = nil, afterLaunch: () -> Void = {}) throws -> Result {
+                    stdout: FileHandle? = nil, input: Data? = nil, afterLaunch: () -> Void = {}) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -35,7 +36,16 @@ struct CLIRunner {
         let err = Pipe()
         process.standardOutput = stdout ?? out
         process.standardError = err
+        let stdin = input.map { _ in Pipe() }
+        process.standardInput = stdin ?? FileHandle.nullDevice
         try process.run()
+        if let stdin, let input {
+            let writer = Thread {
+                try? stdin.fileHandleForWriting.write(contentsOf: input)
+                try? stdin.fileHandleForWriting.close()
+            }
+            writer.start()
+        }
         afterLaunch()
         if stdout != nil { try out.fileHandleForWriting.close() }
         // Read stderr on another thread while this one reads stdout, so a full pipe cannot block

@@ -17,7 +17,7 @@ struct ScanCommandTests {
         return path
     }
 
-    func grep(_ arguments: [String]) throws -> (status: Int32, stdout: String) {
+    func grep(_ arguments: [String], input: Data? = nil) throws -> (status: Int32, stdout: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["grep", "-F", "-c"] + arguments
@@ -25,16 +25,23 @@ struct ScanCommandTests {
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
+        let stdin = input.map { _ in Pipe() }
+        process.standardInput = stdin ?? FileHandle.nullDevice
         try process.run()
+        if let stdin, let input {
+            try stdin.fileHandleForWriting.write(contentsOf: input)
+            try stdin.fileHandleForWriting.close()
+        }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    /// Runs both with `-f patterns` and `files`, and checks they print and exit alike.
-    func agree(_ patterns: String, _ files: [String], _ comment: Comment) throws {
-        let ours = try CLIRunner.run(["scan", "-f", patterns] + files)
-        let theirs = try grep(["-f", patterns] + files)
+    /// Runs both with `-f patterns` and `files` (and `input` on standard input), and checks they
+    /// print and exit alike.
+    func agree(_ patterns: String, _ files: [String], _ comment: Comment, input: Data? = nil, tuning: [String] = []) throws {
+        let ours = try CLIRunner.run(["scan", "-f", patterns] + files + tuning, input: input)
+        let theirs = try grep(["-f", patterns] + files, input: input)
         #expect(ours.stdout == theirs.stdout && ours.status == theirs.status, "\(comment): ours \(ours.status) [\(ours.stdout)] \(ours.stderr), grep \(theirs.status) [\(theirs.stdout)]")
     }
 
@@ -81,17 +88,32 @@ struct ScanCommandTests {
         let a = try file("a", "x\n")
         let noPatterns = try CLIRunner.run(["scan", "-f", dir.appendingPathComponent("nope").path, a])
         #expect(noPatterns.status == 2 && noPatterns.stderr.contains("Fix:"))
-        let noFiles = try CLIRunner.run(["scan", "-f", a])
-        #expect(noFiles.status == 2 && noFiles.stderr.contains("FILE"))
         let chunk = try CLIRunner.run(["scan", "-f", a, a, "--chunk-bytes", "1000"])
         #expect(chunk.status == 2 && chunk.stderr.contains("multiple of 4096"))
-        // A file that says it is empty but has bytes is an error, never a count of 0.
-        let proc = try CLIRunner.run(["scan", "-f", a, "/proc/version"])
-        #expect(proc.status == 2 && proc.stderr.contains("reports a size of 0 but has bytes"))
         let long = try file("long", String(repeating: "x", count: 5000) + "\n")
         let tooLong = try CLIRunner.run(["scan", "-f", long, a, "--chunk-bytes", "4096"])
         #expect(tooLong.status == 2 && tooLong.stderr.contains("give --chunk-bytes of at least 8192"))
         let chunks = try CLIRunner.run(["scan", "-f", a, a, "--chunks", "0"])
         #expect(chunks.status == 2 && chunks.stderr.contains("outside 1...65536"))
+    }
+
+    /// Standard input (no FILE, `-`, `-f -`), a pipe longer than many chunks with matches across
+    /// their boundaries, and files whose size is not known before their end (/proc, /dev/null):
+    /// read to their end, as grep reads them.
+    @Test("standard input, pipes and files of unknown size: read to their end, like grep")
+    func streams() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let patterns = try file("patterns", "needle\nab\r\nLinux\n")
+        let a = try file("a", "a needle\nab\r\n")
+        var text = ""
+        for i in 0..<3000 { text += i % 7 == 0 ? "xx nee" : "line \(i) "; text += i % 5 == 0 ? "dle\n" : "ab\r\n" }
+        let input = Data(text.utf8)
+        try agree(patterns, [], "no FILE", input: input)
+        try agree(patterns, ["-"], "-", input: input)
+        try agree(patterns, [a, "-", a], "- among files", input: input)
+        try agree(patterns, ["-"], "a pipe over many 4 KiB chunks", input: input, tuning: ["--chunk-bytes", "4096", "--segment-bytes", "256"])
+        try agree("-", [a], "-f -", input: Data("needle\n".utf8))
+        try agree(patterns, ["/proc/version", "/dev/null", a], "/proc and /dev/null")
+        try agree(patterns, [], "empty standard input")
     }
 }

@@ -129,6 +129,51 @@ struct FileFeederTests {
         #expect(report.failedFiles == 3)
     }
 
+    /// FIFOs written in uneven pieces (short reads), /proc and /dev/null, among regular files:
+    /// each read front to back into full chunks, the lookbehind carried from the chunk before,
+    /// `opened` with the size and chunk count once the end is reached.
+    @Test("streams: FIFOs, /proc and /dev/null read to their end", arguments: [true, false])
+    func streams(ioUring: Bool) async throws {
+        let dir = try TemporaryDirectory()
+        let sizes = [0, 5, 4096, 4096 * 3 + 17, 40_000]
+        let contents = sizes.enumerated().map { patterned($1, seed: UInt32(40 + $0)) }
+        var paths: [String] = []
+        for (i, bytes) in contents.enumerated() {
+            let path = dir.url.appendingPathComponent("fifo\(i)").path
+            #expect(mkfifo(path, 0o600) == 0)
+            paths.append(path)
+            // The writer blocks in open until the feeder opens the FIFO, then writes in pieces of
+            // 1 to 3,000 bytes, so reads come back short.
+            let writer = Thread {
+                let fd = open(path, O_WRONLY)
+                var at = 0, piece = 1
+                while at < bytes.count {
+                    let n = min(piece, bytes.count - at)
+                    _ = bytes[at..<(at + n)].withUnsafeBytes { write(fd, $0.baseAddress, n) }
+                    at += n
+                    piece = piece * 7 % 3001 + 1
+                }
+                close(fd)
+            }
+            writer.start()
+        }
+        let regular = patterned(9000, seed: 9)
+        paths.insert(try dir.file("regular", regular), at: 2)
+        var all: [[UInt8]?] = contents
+        all.insert(regular, at: 2)
+        let proc = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "/proc/version")))
+        paths += ["/proc/version", "/dev/null"]
+        all += [proc, []]
+        let (chunks, events, report) = try await feedAll(paths, contents: all, options: FeedOptions(chunkBytes: 4096, queueDepth: 3, lookbehind: 11, ioUring: ioUring), slots: 2)
+        for (i, bytes) in all.enumerated() {
+            let expected = (bytes!.count + 4095) / 4096
+            let mine = chunks.filter { $0.file == i }
+            #expect(Set(mine.map(\.index)) == Set(0..<expected) && mine.count == expected, "file \(i)")
+            #expect(events.contains(.opened(FeedFile(file: i, size: UInt64(bytes!.count), chunks: expected))), "file \(i)")
+        }
+        #expect(report.streams == sizes.count + 2 && report.failedFiles == 0)
+    }
+
     @Test("offsets past 4 GiB in a sparse file, its holes not read")
     func sparse() async throws {
         let dir = try TemporaryDirectory()

@@ -35,7 +35,8 @@ typedef enum vyre_io_op {
     VYRE_IO_NOP = 3,
 } vyre_io_op;
 
-/// Queues `op`, through fixed buffer `fixed_index` when it is not negative (reads and writes);
+/// Queues `op` (a read or write at the file's current position when `offset` is UINT64_MAX),
+/// through fixed buffer `fixed_index` when it is not negative (reads and writes);
 /// with `drain`, it starts only after every earlier submission has completed (IOSQE_IO_DRAIN).
 /// 0, or -EBUSY when the submission queue is full.
 int vyre_uring_prep(vyre_uring *ring, vyre_io_op op, int fd, void *buffer, unsigned length, uint64_t offset,
@@ -65,7 +66,8 @@ enum {
 
 /// Opens `path` as `flags` say (read-only when 0) and stats it; the descriptor, or a negative errno.
 int vyre_file_open(const char *path, int flags, vyre_file_info *info);
-/// Reads up to `length` bytes at `offset`; the bytes read, or a negative errno.
+/// Reads up to `length` bytes at `offset` (at the file's current position when `offset` is
+/// UINT64_MAX, as for a pipe); the bytes read, or a negative errno.
 long vyre_file_pread(int fd, void *buffer, size_t length, uint64_t offset);
 /// Writes up to `length` bytes at `offset`; the bytes written, or a negative errno.
 long vyre_file_pwrite(int fd, const void *buffer, size_t length, uint64_t offset);
