@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -113,6 +114,20 @@ int vyre_file_open(const char *path, int flags, vyre_file_info *info) {
     info->allocated = (uint64_t)st.st_blocks * 512;
     info->block_size = (uint32_t)st.st_blksize;
     info->kind = S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
+    struct statfs fs;
+    info->pseudo = 0;
+    if (fstatfs(fd, &fs) == 0) {
+        switch ((unsigned long)fs.f_type) {
+        case 0x9fa0:     /* proc */
+        case 0x62656572: /* sysfs */
+        case 0x64626720: /* debugfs */
+        case 0x74726163: /* tracefs */
+        case 0x62656570: /* configfs */
+        case 0x73636673: /* securityfs */
+            info->pseudo = 1;
+            break;
+        }
+    }
     return fd;
 }
 

@@ -172,11 +172,12 @@ final class FeedReader: @unchecked Sendable {
             emit(.failed(file: index, FeedFileError(path: paths[index], kind: .isDirectory)))
             return
         }
-        // /proc and /sys files say 0 and have bytes: one byte read tells them from empty files,
-        // which would otherwise be counted as empty. Both they and files that are not regular
-        // (pipes, FIFOs, devices) are read as streams, to their end.
+        // Files of /proc and /sys say 0 or 4096 bytes and hold others; elsewhere, a file that says
+        // 0 and has a byte is one too (one read tells it from an empty file, which would otherwise
+        // be counted as empty). They and files that are not regular (pipes, FIFOs, devices) are
+        // read as streams, to their end.
         var byte: UInt8 = 0
-        if info.kind != 1 || (info.size == 0 && vyre_file_pread(fd, &byte, 1, 0) > 0) {
+        if info.kind != 1 || info.pseudo != 0 || (info.size == 0 && vyre_file_pread(fd, &byte, 1, 0) > 0) {
             report.streams += 1
             files[index] = OpenFile(fd: fd, size: 0, chunks: Int.max, direct: false, sparse: false, stream: true)
             current = index

@@ -126,10 +126,14 @@ public final class LiteralScanner: Sendable {
         let lanes = options.lanes ?? (software ? 64 : 128)
         let workgroups = options.workgroups ?? (software ? UInt32(max(1, ProcessInfo.processInfo.activeProcessorCount)) : 264)
         if let wanted = options.chunkSlots, wanted < 1 || wanted > 65536 {
-            throw .options("\(wanted) chunks in memory is outside 1...65536", fix: "give at least 1 chunk (the default keeps every lane busy)")
+            throw .options("\(wanted) chunks in memory is outside 1...65536", fix: "give from 1 to 65536 chunks, or leave the count to the scanner")
         }
         let segmentsPerChunk = (chunkBytes + segmentBytes - 1) / segmentBytes
-        let busy = (Int(workgroups * lanes) + segmentsPerChunk - 1) / segmentsPerChunk + options.queueDepth
+        let maxGroups = context.info.limits.maxWorkgroupCount[0]
+        guard (1...maxGroups).contains(workgroups) else {
+            throw .options("\(workgroups) workgroups is outside 1...\(maxGroups), what this device dispatches", fix: "give from 1 to \(maxGroups) workgroups")
+        }
+        let busy = (Int(workgroups) * Int(lanes) + segmentsPerChunk - 1) / segmentsPerChunk + options.queueDepth
         let filled = options.expectedBytes.map { Int(min($0 / UInt64(chunkBytes), 1 << 20)) + 2 } ?? Int.max
         let wanted = options.chunkSlots ?? min(max(8, min(busy, 2 * options.queueDepth)), max(2, filled))
         // The data, with room in the same block for the results and the counters.

@@ -11,7 +11,7 @@ struct ScanTuning: ParsableArguments {
     var chunkBytes: Int?
     @Option(name: .customLong("segment-bytes"), help: "Bytes one lane scans, a multiple of 32 (default: 64 KiB on a software renderer, 16 KiB on a GPU).")
     var segmentBytes: Int?
-    @Option(name: .customLong("chunks"), help: "Chunks held in memory at once (default: enough to keep every lane busy).")
+    @Option(name: .customLong("chunks"), help: "Chunks held in memory at once (default: enough to keep every lane busy, at most twice the queue depth, and no more than the files fill).")
     var chunks: Int?
     @Option(name: .customLong("queue-depth"), help: "Reads in flight (1 to 4096).")
     var queueDepth: Int = 16

@@ -95,6 +95,10 @@ struct ScanCommandTests {
         #expect(tooLong.status == 2 && tooLong.stderr.contains("give --chunk-bytes of at least 8192"))
         let chunks = try CLIRunner.run(["scan", "-f", a, a, "--chunks", "0"])
         #expect(chunks.status == 2 && chunks.stderr.contains("outside 1...65536"))
+        for groups in ["0", "3000000000"] {
+            let r = try CLIRunner.run(["scan", "-f", a, a, "--workgroups", groups])
+            #expect(r.status == 2 && !r.signaled && r.stderr.contains("workgroups is outside 1...") && r.stderr.contains("Fix:"), "\(groups): \(r.stderr)")
+        }
     }
 
     /// Standard input (no FILE, `-`, `-f -`), a pipe longer than many chunks with matches across
@@ -114,6 +118,9 @@ struct ScanCommandTests {
         try agree(patterns, ["-"], "a pipe over many 4 KiB chunks", input: input, tuning: ["--chunk-bytes", "4096", "--segment-bytes", "256"])
         try agree("-", [a], "-f -", input: Data("needle\n".utf8))
         try agree(patterns, ["/proc/version", "/dev/null", a], "/proc and /dev/null")
+        // sysfs says 4096 bytes for a file of a few.
+        let sys = ["/sys/kernel/mm/transparent_hugepage/enabled", "/sys/devices/system/cpu/online"].filter { FileManager.default.isReadableFile(atPath: $0) }
+        if !sys.isEmpty { try agree(try file("digits", "0\n1\nnever\n"), sys + [a], "/sys files") }
         try agree(patterns, [], "empty standard input")
     }
 }

@@ -53,6 +53,9 @@ typedef struct vyre_file_info {
     uint32_t block_size;
     /// 1 for a regular file, 2 for a directory, 0 for anything else (a FIFO, a device).
     uint32_t kind;
+    /// 1 on a file system whose sizes are not the files' bytes (proc, sysfs, debugfs, tracefs,
+    /// configfs, securityfs: a sysfs file says 4096 and holds a few bytes).
+    uint32_t pseudo;
 } vyre_file_info;
 
 /// `vyre_file_open` flags.
