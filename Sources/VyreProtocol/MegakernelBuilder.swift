@@ -12,6 +12,9 @@ import VyreIR
 struct MegakernelBuilder {
     let opcodes: [OpcodeHandler]
     let extraBuffers: [BufferDecl]
+    /// The configuration's shared arrays and the prologue that fills them.
+    let extraShared: [SharedDecl]
+    let prologue: [Node]
     private var counter = 0
     /// Count DONE slots and per-opcode metrics in shared memory and add them to the control
     /// buffer once per workgroup: one global atomic per counter per workgroup instead of two per
@@ -25,9 +28,16 @@ struct MegakernelBuilder {
     /// the resident kernel does; otherwise it faults (the one-pass kernel has no host serving it).
     var servesIO = false
 
-    init(opcodes: [OpcodeHandler], extraBuffers: [BufferDecl]) {
-        self.opcodes = opcodes
-        self.extraBuffers = extraBuffers
+    init(_ configuration: MegakernelConfiguration) {
+        opcodes = configuration.opcodes
+        extraBuffers = configuration.extraBuffers
+        extraShared = configuration.shared
+        prologue = configuration.prologue
+    }
+
+    /// The configuration's prologue and the barrier after it (nothing without one).
+    var prologueNodes: [Node] {
+        prologue.isEmpty ? [] : [.region("the configuration's prologue", prologue), .barrier(.workgroup)]
     }
 
     typealias C = RingProtocol.Control
@@ -403,7 +413,7 @@ struct MegakernelBuilder {
                 ], else: []),
             ], else: []),
         ]))
-        let entry: [Node] = [
+        let entry: [Node] = prologueNodes + [
             .let("k_lane", .globalID(.x)),
             .let("slot", .parameter("first") + "k_lane"),
             .let("base", "slot" * Self.u(RingProtocol.slotWords)),
@@ -413,7 +423,7 @@ struct MegakernelBuilder {
             .if("k_lane" < .parameter("count") && "slot" < .length("ring") / Self.u(RingProtocol.slotWords), then: slotWork, else: []),
             .region("add this workgroup's counters to the control buffer", [.barrier(.workgroup)] + flushCounters(workgroupSize: workgroupSize)),
         ]
-        return Program(buffers: Self.buffers(extra: extraBuffers), shared: [SharedDecl("k_counts", type: .u32, count: UInt32(1 + C.metricSlots))],
+        return Program(buffers: Self.buffers(extra: extraBuffers), shared: [SharedDecl("k_counts", type: .u32, count: UInt32(1 + C.metricSlots))] + extraShared,
                        workgroupSize: WorkgroupSize(workgroupSize), entry: entry)
     }
 }

@@ -16,14 +16,23 @@ public struct MegakernelConfiguration: Sendable, Hashable {
     /// by device (measured: 1024 on NVIDIA H200, where it saves about 8 us per batch; off on
     /// software renderers, where it costs).
     public var mappedStateLimit: Int?
+    /// Shared arrays custom opcodes use (beside the megakernel's own), filled by ``prologue``.
+    public var shared: [SharedDecl]
+    /// Statements every lane runs once per dispatch, before the first slot, followed by a
+    /// workgroup barrier: where a handler's shared arrays are filled (each lane a share of the
+    /// words, as `localIndex` says). The same rules as a handler's body: no `return` or `trap`.
+    public var prologue: [Node]
 
     /// A configuration; the default is the built-in opcodes alone, 128 lanes per workgroup, and the
     /// mapped-state limit picked by device.
-    public init(workgroupSize: UInt32 = 128, opcodes: [OpcodeHandler] = [], extraBuffers: [BufferDecl] = [], mappedStateLimit: Int? = nil) {
+    public init(workgroupSize: UInt32 = 128, opcodes: [OpcodeHandler] = [], extraBuffers: [BufferDecl] = [], mappedStateLimit: Int? = nil,
+                shared: [SharedDecl] = [], prologue: [Node] = []) {
         self.workgroupSize = workgroupSize
         self.opcodes = opcodes
         self.extraBuffers = extraBuffers
         self.mappedStateLimit = mappedStateLimit
+        self.shared = shared
+        self.prologue = prologue
     }
 }
 
@@ -47,6 +56,7 @@ extension MegakernelConfiguration {
             }
             if !seen.insert(h.opcode).inserted { throw .invalidOpcode(h.opcode, problem: "has two handlers", fix: "give each opcode one handler") }
         }
+        if exits(prologue) { throw .prologueExits }
         for b in extraBuffers {
             if b.binding < MegakernelBindings.firstExtra { throw .invalidExtraBuffer(problem: "'\(b.name)' uses binding \(b.binding), which the protocol buffers take", fix: "use bindings from \(MegakernelBindings.firstExtra)") }
             if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer(problem: "'\(b.name)' has the name of a protocol buffer", fix: "rename it") }
@@ -77,19 +87,6 @@ extension MegakernelConfiguration {
     /// Turns a validation failure of the megakernel into the problems of the handlers that cause
     /// it, each named by opcode and name, or into a problem of the configuration as a whole.
     static func blame(_ failure: ValidationFailure, handlers: [OpcodeHandler], program: Program) -> MegakernelError {
-        /// Finds a `return` or `trap` anywhere in a handler.
-        struct Exits: ProgramVisitor {
-            var found = false
-            mutating func visit(_ node: Node, at path: String, depth: Int) {
-                if case .return = node { found = true }
-                if case .trap = node { found = true }
-            }
-        }
-        func exits(_ body: [Node]) -> Bool {
-            var finder = Exits()
-            Program(buffers: [], workgroupSize: WorkgroupSize(1), entry: body).walk(&finder)
-            return finder.found
-        }
         if let h = handlers.first(where: { exits($0.body) }) { return .handlerExits(opcode: h.opcode, name: h.name) }
         // Each handler alone, with the variables the megakernel gives it: its own problems, with
         // paths into the opcode program (`opcodes[i].body[j]`) rather than the generated kernel.
@@ -111,6 +108,20 @@ extension MegakernelConfiguration {
 
 }
 
+/// Whether `body` holds a `return` or `trap` anywhere.
+private func exits(_ body: [Node]) -> Bool {
+    struct Exits: ProgramVisitor {
+        var found = false
+        mutating func visit(_ node: Node, at path: String, depth: Int) {
+            if case .return = node { found = true }
+            if case .trap = node { found = true }
+        }
+    }
+    var finder = Exits()
+    Program(buffers: [], workgroupSize: WorkgroupSize(1), entry: body).walk(&finder)
+    return finder.found
+}
+
 /// Why a megakernel could not be built or a batch not run.
 public enum MegakernelError: DiagnosticError, Sendable {
     /// A custom opcode is reserved by the protocol or has two handlers.
@@ -124,6 +135,8 @@ public enum MegakernelError: DiagnosticError, Sendable {
     case invalidConfiguration(ValidationFailure)
     /// A handler body that returns or traps (lanes must reach the workgroup barrier after their slot).
     case handlerExits(opcode: UInt32, name: String)
+    /// The configuration's prologue returns or traps (every lane must reach the barrier after it).
+    case prologueExits
     /// An extra buffer takes a protocol binding or name, a batch's contents for the extra buffers do
     /// not fit them, or a plan was made for other extra buffers.
     case invalidExtraBuffer(problem: String, fix: String)
@@ -150,6 +163,9 @@ public enum MegakernelError: DiagnosticError, Sendable {
         case .handlerExits(let op, let name):
             return [Diagnostic("the handler of opcode \(op) (\(name)) returns or traps; handler bodies must run to their end, because every lane meets its workgroup at a barrier after its slot",
                                fix: "set fault to a reason (256 or more) to end the slot as FAULT instead")]
+        case .prologueExits:
+            return [Diagnostic("the megakernel configuration's prologue returns or traps; every lane must run it to its end and meet the barrier after it",
+                               fix: "let the prologue run to its end (skip work with an if instead)")]
         case .invalidExtraBuffer(let problem, let fix): return [Diagnostic("extra buffer \(problem)", fix: fix)]
         case .invalidOptions(let problem, let fix): return [Diagnostic(problem, fix: fix)]
         case .blockedOnContextThread:
@@ -165,13 +181,13 @@ public enum MegakernelError: DiagnosticError, Sendable {
 public enum MegakernelPrograms {
     /// The one-pass megakernel for `configuration` (what `Megakernel` compiles).
     public static func oneShot(configuration: MegakernelConfiguration) -> Program {
-        var builder = MegakernelBuilder(opcodes: configuration.opcodes, extraBuffers: configuration.extraBuffers)
+        var builder = MegakernelBuilder(configuration)
         return builder.oneShot(workgroupSize: configuration.workgroupSize)
     }
 
     /// The resident megakernel for `configuration` (what `ResidentMegakernel` compiles).
     public static func resident(configuration: MegakernelConfiguration) -> Program {
-        var builder = MegakernelBuilder(opcodes: configuration.opcodes, extraBuffers: configuration.extraBuffers)
+        var builder = MegakernelBuilder(configuration)
         return builder.resident(workgroupSize: configuration.workgroupSize)
     }
 }

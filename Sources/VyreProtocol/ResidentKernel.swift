@@ -26,7 +26,7 @@ extension MegakernelBuilder {
         aggregateCounters = true
         releaseBarriers = true
         servesIO = true
-        let entryNodes: [Node] = [
+        let entryNodes: [Node] = prologueNodes + [
             .let("k_lane", .localIndex),
             .let("k_len", .length("control")),
             .let("k_obs_room", .select(Self.len > Self.u(RingProtocol.Control.observableBase), Self.len - Self.u(RingProtocol.Control.observableBase), 0)),
@@ -42,7 +42,7 @@ extension MegakernelBuilder {
         ] + extraBuffers
         return Program(buffers: buffers,
                        shared: [SharedDecl("k_counts", type: .u32, count: UInt32(1 + RingProtocol.Control.metricSlots)), SharedDecl("k_share", type: .u32, count: 6),
-                                SharedDecl("k_tenants", type: .u32, count: UInt32(Self.sharedTenants))],
+                                SharedDecl("k_tenants", type: .u32, count: UInt32(Self.sharedTenants))] + extraShared,
                        workgroupSize: WorkgroupSize(workgroupSize), entry: entryNodes)
     }
 

@@ -32,6 +32,9 @@ public struct ScanOptions: Sendable, Hashable {
     public var fixedBuffers: Bool
     /// Where the data and results buffers live.
     public var placement: MappedPlacement
+    /// Where lanes read the automaton: nil picks shared memory on a GPU when the table fits, and
+    /// the table's buffer on a software renderer (whose shared memory is the same memory).
+    public var tableMemory: TableMemory?
 
     public init(chunkBytes: Int? = nil, segmentBytes: Int? = nil, chunkSlots: Int? = nil, queueDepth: Int = 16, direct: Bool = false,
                 ioUring: Bool = true, countPatterns: Bool = false, workgroups: UInt32? = nil, lanes: UInt32? = nil,
@@ -60,7 +63,17 @@ public struct ScanGeometry: Sendable, Hashable, Codable {
     public var lanes: UInt32
     public var rounds: UInt32
     public var ringSlots: Int
+    /// Where lanes read the automaton.
+    public var tableMemory: TableMemory
     public var segmentsPerChunk: Int { (chunkBytes + segmentBytes - 1) / segmentBytes }
+}
+
+/// Where the scan's lanes read the automaton.
+public enum TableMemory: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Each workgroup copies the table into shared memory at the start of each dispatch.
+    case shared
+    /// From the table's storage buffer (cached by the device).
+    case global
 }
 
 /// One file's outcome: its matching lines, or why it could not be read.
@@ -159,7 +172,9 @@ public final class LiteralScanner: Sendable {
             rounds = UInt32(max(1, min(64, Int(budget) / 2 / trips)))
         }
         let ringSlots = chunkSlots * segmentsPerChunk
-        let kernelSpec = ScanKernel(dfa: dfa, dataWords: chunkSlots * feed.slotBytes / 4, resultSlots: ringSlots)
+        let tableMemory = try Self.tableMemory(options.tableMemory, dfa: dfa, software: software, context: context)
+        let sharedWords = tableMemory == .shared ? ScanKernel.sharedWords(maxSharedBytes: context.info.limits.maxSharedMemoryBytes) : 0
+        let kernelSpec = ScanKernel(dfa: dfa, dataWords: chunkSlots * feed.slotBytes / 4, resultSlots: ringSlots, sharedWords: sharedWords)
         var resident = ResidentOptions(slots: ringSlots, workgroups: workgroups, rounds: rounds, placement: options.placement)
         resident.buffers = ["scan_table": kernelSpec.tableWords, "scan_io": [UInt32](repeating: 0, count: kernelSpec.ioWords)]
         do {
@@ -172,8 +187,24 @@ public final class LiteralScanner: Sendable {
         self.patterns = patterns
         self.options = options
         geometry = ScanGeometry(chunkBytes: chunkBytes, segmentBytes: segmentBytes, chunkSlots: chunkSlots, lookbehindBytes: feed.lookbehindBytes,
-                                workgroups: workgroups, lanes: lanes, rounds: kernel.geometry.rounds, ringSlots: ringSlots)
+                                workgroups: workgroups, lanes: lanes, rounds: kernel.geometry.rounds, ringSlots: ringSlots, tableMemory: tableMemory)
         try selfCheck()
+    }
+
+    /// Where the table goes: as asked, or shared memory on a GPU where it fits.
+    private static func tableMemory(_ asked: TableMemory?, dfa: LiteralDFA, software: Bool, context: GLContext) throws(ScanError) -> TableMemory {
+        let words = ScanKernel.sharedWords(maxSharedBytes: context.info.limits.maxSharedMemoryBytes)
+        let fits = ScanKernel.fitsShared(dfa, sharedWords: words)
+        switch asked {
+        case .shared?:
+            guard fits else {
+                throw .options("the automaton's scan table takes \(ScanKernel.scanWords(dfa) * 4) bytes, more than the \(words * 4) bytes of shared memory a workgroup gets here",
+                               fix: "use --table-memory global (or auto), or fewer patterns")
+            }
+            return .shared
+        case .global?: return .global
+        case nil: return fits && !software ? .shared : .global
+        }
     }
 
     /// Scans a known text (every pattern on a line of its own, then a line of none) on the device

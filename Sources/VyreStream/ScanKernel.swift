@@ -32,12 +32,31 @@ public struct ScanKernel: Sendable {
     public let dfa: LiteralDFA
     public let dataWords: Int
     public let resultSlots: Int
+    /// Words of shared memory the table is copied into at the start of each dispatch, each
+    /// workgroup its own copy (0: the lanes read it from `scan_table`). A size per device, not per
+    /// table, so one program still serves every table that fits (``fitsShared(_:)``).
+    public let sharedWords: Int
 
-    public init(dfa: LiteralDFA, dataWords: Int, resultSlots: Int) {
+    public init(dfa: LiteralDFA, dataWords: Int, resultSlots: Int, sharedWords: Int = 0) {
         self.dfa = dfa
         self.dataWords = dataWords
         self.resultSlots = resultSlots
+        self.sharedWords = sharedWords
     }
+
+    /// The words a scan reads from the table: the header, the byte classes and the transitions
+    /// (the outputs after them are for the host).
+    public static func scanWords(_ dfa: LiteralDFA) -> Int { headerWords + dfa.outputBase }
+
+    /// Shared-memory words for the table on a device with `maxSharedBytes` per workgroup: what is
+    /// left after the megakernel's own arrays (1 KiB kept for them), at most 12,288 (48 KiB).
+    public static func sharedWords(maxSharedBytes: UInt32) -> Int { min(12_288, max(0, (Int(maxSharedBytes) - 1024) / 4)) }
+
+    /// Whether `dfa`'s scan words fit `sharedWords` words.
+    public static func fitsShared(_ dfa: LiteralDFA, sharedWords: Int) -> Bool { sharedWords > 0 && scanWords(dfa) <= sharedWords }
+
+    /// Where lanes read the table.
+    private var table: String { sharedWords > 0 ? "s_tab" : "scan_table" }
 
     /// Words of `scan_table`'s header: the next-state table's start (in `scan_table`), the byte
     /// classes, the data words, the result slots, where the results and where the counters start
@@ -57,7 +76,19 @@ public struct ScanKernel: Sendable {
 
     /// The configuration to build the resident kernel from, with `lanes` lanes per workgroup.
     public func configuration(lanes: UInt32) -> MegakernelConfiguration {
-        MegakernelConfiguration(workgroupSize: lanes, opcodes: [OpcodeHandler(opcode: Self.opcode, name: "SCAN", body: body())], extraBuffers: buffers)
+        var c = MegakernelConfiguration(workgroupSize: lanes, opcodes: [OpcodeHandler(opcode: Self.opcode, name: "SCAN", body: body())], extraBuffers: buffers)
+        if sharedWords > 0 {
+            // Lane i copies words i, i + lanes, ...: the table's scan words, once per dispatch.
+            let copied: Expr = .binary(.min, .length("scan_table"), Self.u(sharedWords))
+            c.shared = [SharedDecl("s_tab", type: .u32, count: UInt32(sharedWords))]
+            c.prologue = [
+                .for("s_copy", from: 0, to: Self.u((sharedWords + Int(lanes) - 1) / Int(lanes)), body: [
+                    .let("s_word", "s_copy" * Self.u(Int(lanes)) + .localIndex),
+                    .if("s_word" < copied, then: [.store("s_tab", at: "s_word", .load("scan_table", at: "s_word"))], else: []),
+                ]),
+            ]
+        }
+        return c
     }
 
     public var buffers: [BufferDecl] {
@@ -71,8 +102,8 @@ public struct ScanKernel: Sendable {
     private func step(_ word: Expr, byte j: Int, record: Bool) -> [Node] {
         let b = "s_b\(j)", e = "s_e\(j)"
         var nodes: [Node] = [
-            .let(b, .load("scan_table", at: Self.u(Self.headerWords) + ((word >> Self.u(8 * j)) & 255))),
-            .let(e, .load("scan_table", at: "s_next" + "s_state" + .variable(b))),
+            .let(b, .load(table, at: Self.u(Self.headerWords) + ((word >> Self.u(8 * j)) & 255))),
+            .let(e, .load(table, at: "s_next" + "s_state" + .variable(b))),
             .assign("s_state", .variable(e) & Self.u(Int(LiteralDFA.stateMask))),
         ]
         guard record else { return nodes }
@@ -118,7 +149,7 @@ public struct ScanKernel: Sendable {
         let flagsWord: Expr = .select(none, "s_m", "s_head") | (.select(none, 0, "s_m") << Expr.u32(1))
         let warmBody: [Node] = [.let("s_ww", .load("scan_io", at: first + "s_warm"))] + (0..<4).flatMap { step("s_ww", byte: $0, record: false) }
         let header: [Node] = ["s_next", "s_classes", "s_data", "s_results", "s_results_at", "s_counts"].enumerated().map { k, name in
-            .let(name, .load("scan_table", at: Self.u(k)))
+            .let(name, .load(table, at: Self.u(k)))
         }
         return header + [
             .if(!ok, then: [.assign("fault", .u32(Self.faultArgs))], else: [

@@ -23,17 +23,22 @@ struct ScanTuning: ParsableArguments {
     var workgroups: UInt32?
     @Flag(name: .customLong("no-fixed-buffers"), help: "Read into the mapped buffer without registering it with io_uring.")
     var noFixedBuffers = false
+    @Option(name: .customLong("table-memory"), help: "Where lanes read the automaton: shared (copied into each workgroup's shared memory), global (its storage buffer) or auto (shared on a GPU when it fits).")
+    var tableMemory: String = "auto"
     @Option(help: "Where the mapped data buffer lives: driver (the driver picks) or host (host memory, GL_CLIENT_STORAGE_BIT).")
     var placement: String = "driver"
 
     func validate() throws {
         guard MappedPlacement(rawValue: placement) != nil else { throw ValidationError("--placement must be driver or host.") }
+        guard tableMemory == "auto" || TableMemory(rawValue: tableMemory) != nil else { throw ValidationError("--table-memory must be shared, global or auto.") }
     }
 
     func options(countPatterns: Bool) -> ScanOptions {
-        ScanOptions(chunkBytes: chunkBytes, segmentBytes: segmentBytes, chunkSlots: chunks, queueDepth: queueDepth, direct: direct,
-                    ioUring: !noIOUring, countPatterns: countPatterns, workgroups: workgroups, fixedBuffers: !noFixedBuffers,
-                    placement: MappedPlacement(rawValue: placement) ?? .driverChoice)
+        var options = ScanOptions(chunkBytes: chunkBytes, segmentBytes: segmentBytes, chunkSlots: chunks, queueDepth: queueDepth, direct: direct,
+                                  ioUring: !noIOUring, countPatterns: countPatterns, workgroups: workgroups, fixedBuffers: !noFixedBuffers,
+                                  placement: MappedPlacement(rawValue: placement) ?? .driverChoice)
+        options.tableMemory = TableMemory(rawValue: tableMemory)
+        return options
     }
 }
 

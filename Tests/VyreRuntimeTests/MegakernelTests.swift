@@ -231,6 +231,34 @@ struct HandlerValidationTests {
         }
     }
 
+    /// A prologue that returns would leave lanes short of the barrier after it: refused; one
+    /// that fills a shared array runs before every slot, in both kernels.
+    @Test func prologuesRunBeforeTheSlotsAndMayNotReturn() async throws {
+        let early = MegakernelConfiguration(prologue: [Node.if(Expr.localIndex.equals(0), then: [.return], else: [])])
+        #expect { _ = try Megakernel(context: Shared.context, configuration: early) } throws: { error in
+            guard case .prologueExits = error as? MegakernelError else { return false }
+            return "\(error)".contains("Fix: ")
+        }
+        // Lane i writes 7 * i into shared word i; the handler stores the shared word of its slot's arg0.
+        let read = OpcodeHandler(opcode: 0x4000_000B, name: "READ SHARED") {
+            Node.store("control", at: "arg1", .load("p_words", at: "arg0"))
+        }
+        let configuration = MegakernelConfiguration(workgroupSize: 16, opcodes: [read], shared: [SharedDecl("p_words", type: .u32, count: 16)],
+                                                    prologue: [.store("p_words", at: .localIndex, .localIndex * 7)])
+        let oneShot = try Megakernel(context: Shared.context, configuration: configuration)
+        let items = (0..<16).map { WorkItem(opcode: 0x4000_000B, args: [UInt32($0), UInt32(300 + $0)]) }
+        let result: BatchResult = try await oneShot.run(Batch(items: items, controlWords: 400))
+        let expected: [UInt32] = (0..<16).map { UInt32(7 * $0) }
+        let got: [UInt32] = (0..<16).map { result.control[300 + $0] }
+        #expect(got == expected)
+        let resident = try ResidentMegakernel(context: Shared.context, configuration: configuration, options: ResidentOptions(controlWords: 400))
+        let done = try await resident.submit(items)
+        #expect(done.allSatisfy { $0.status == .done })
+        await resident.shutdown(.drain)
+        let after: [UInt32] = (0..<16).map { resident.controlWord(300 + $0) }
+        #expect(after == expected)
+    }
+
     @Test func illTypedHandlersAreRefused() {
         let bad = OpcodeHandler(opcode: 0x4000_000A, name: "BAD") { Node.assign("fault", .f32(1)) }
         #expect(throws: MegakernelError.self) { try Megakernel(context: Shared.context, configuration: MegakernelConfiguration(opcodes: [bad])) }

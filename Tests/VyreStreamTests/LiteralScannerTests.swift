@@ -66,10 +66,12 @@ struct LiteralScannerTests {
         }
     }
 
-    @Test("every shape agrees with grep when chunks are 4 KiB and segments 64 bytes")
-    func smallGeometry() async throws {
+    @Test("every shape agrees with grep when chunks are 4 KiB and segments 64 bytes, the table in shared memory or not",
+          arguments: TableMemory.allCases)
+    func smallGeometry(table: TableMemory) async throws {
         let dir = try TemporaryDirectory()
-        let options = ScanOptions(chunkBytes: 4096, segmentBytes: 64, chunkSlots: 3, queueDepth: 2)
+        var options = ScanOptions(chunkBytes: 4096, segmentBytes: 64, chunkSlots: 3, queueDepth: 2)
+        options.tableMemory = table
         try await check(Self.shapes, options: options, files: try shapedFiles(in: dir), dir: dir)
         // A match across every segment boundary, split there at each of its inner positions, one per line:
         // found only if each segment starts from the bytes before it.
@@ -90,6 +92,10 @@ struct LiteralScannerTests {
         let thousand = (0..<1000).map { _ in String((0..<(2 + Int(g.next() % 5))).map { _ in "abcxy\r".randomElement(using: &g)! }) }
         try await check(["aba"], options: ScanOptions(), files: files, dir: dir)
         try await check(thousand, options: ScanOptions(chunkBytes: 8192, segmentBytes: 1024), files: files, dir: dir)
+        var shared = ScanOptions(chunkBytes: 8192, segmentBytes: 1024)
+        shared.tableMemory = .shared
+        // As many as fit GL 4.3's minimum of shared memory.
+        try await check(Array(thousand.prefix(200)), options: shared, files: files, dir: dir)
         try await check(["", "zz"], options: ScanOptions(chunkBytes: 4096, segmentBytes: 256), files: files, dir: dir)
     }
 

@@ -9,13 +9,16 @@ import VyreStream
 /// glsl/golden/megakernel_scan.comp: regenerated and diffed here (VYRE_UPDATE_GOLDEN=1 rewrites
 /// it), validated with glslangValidator by the GLSL tests' golden check.
 struct ScanGoldenTests {
-    @Test func scanMegakernelMatchesGoldenGLSL() throws {
+    /// The table read from its buffer, and copied into shared memory (as much as GL 4.3's
+    /// minimum of 32 KiB per workgroup leaves).
+    @Test(arguments: [("megakernel_scan", 0), ("megakernel_scan_shared", ScanKernel.sharedWords(maxSharedBytes: 32768))])
+    func scanMegakernelMatchesGoldenGLSL(name: String, sharedWords: Int) throws {
         let dfa = try LiteralDFA(LiteralPatterns([Array("ab".utf8), Array("aba".utf8), Array("needle".utf8)]), maxTableWords: 1 << 20)
-        let configuration = ScanKernel(dfa: dfa, dataWords: 4096, resultSlots: 64).configuration(lanes: 64)
+        let configuration = ScanKernel(dfa: dfa, dataWords: 4096, resultSlots: 64, sharedWords: sharedWords).configuration(lanes: 64)
         let program = try configuration.residentProgram(limits: .gl43).program
         let source = try program.lowerToGLSL(target: .gl43).source
         let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("glsl/golden/megakernel_scan.comp")
+            .appendingPathComponent("glsl/golden/\(name).comp")
         if ProcessInfo.processInfo.environment["VYRE_UPDATE_GOLDEN"] == "1" {
             try source.write(to: file, atomically: true, encoding: .utf8)
         }
