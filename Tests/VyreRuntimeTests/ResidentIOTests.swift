@@ -46,6 +46,11 @@ final class HeldIOService: ResidentIOService, @unchecked Sendable {
     }
 }
 
+/// Ops that ended, counted from their tasks.
+final class EndedCount: Sendable {
+    let value = Atomic<Int>(0)
+}
+
 /// LOAD_MISS on the resident kernel: requests posted to the IO queue, done by the host in any
 /// order, the slots resumed; errors, bad requests, a full queue, drain and cancel with requests
 /// under way. No assertion depends on timing.
@@ -131,22 +136,35 @@ struct ResidentIOTests {
         let service = HeldIOService()
         let k = try Self.kernel(service, slots: 256, lanes: 32)
         let total = 150
+        let ended = EndedCount()
         var tasks: [Task<Completion, any Error>] = []
         for i in 0..<total {
             let item = Self.read(file: 1, region: UInt32(1 + i % 8), offset: UInt64(i), bytes: 4)
-            tasks.append(Task { try await k.submit(item) })
+            tasks.append(Task {
+                defer { ended.value.add(1, ordering: .relaxed) }
+                return try await k.submit(item)
+            })
         }
-        // The queue fills before any request is done.
+        // The queue fills before any request is done; then a server does each as it comes.
         for h in await service.take(IO.entries) { h.done(.completed(bytes: 4)) }
-        while service.served.load(ordering: .relaxed) < total {
-            await ResidentTests.eventually("more IO requests") { service.count > 0 || service.served.load(ordering: .relaxed) >= total }
-            for h in service.takeAll() { h.done(.completed(bytes: 4)) }
+        let serving = Task {
+            while !Task.isCancelled {
+                for h in service.takeAll() { h.done(.completed(bytes: 4)) }
+                try? await Task.sleep(for: .milliseconds(1))
+            }
         }
-        for h in service.takeAll() { h.done(.completed(bytes: 4)) }
+        await ResidentTests.eventually("every op ended: \(service.served.load(ordering: .relaxed)) requests served, \(k.telemetry)") {
+            ended.value.load(ordering: .relaxed) == total
+        }
+        if ended.value.load(ordering: .relaxed) < total {
+            // Ends what is stuck (the server keeps doing requests), so the test fails rather than hangs.
+            await k.shutdown(.cancel)
+        }
         for t in tasks {
             let c = try await t.value
             #expect(c.status == .done && c.io == .completed(bytes: 4))
         }
+        serving.cancel()
         #expect(service.peak.load(ordering: .relaxed) == IO.entries)
         #expect(service.served.load(ordering: .relaxed) == total)
         await k.shutdown(.drain)

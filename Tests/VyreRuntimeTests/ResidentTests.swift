@@ -24,9 +24,9 @@ struct ResidentTests {
     }
 
     /// Waits until `condition` holds; a generous bound only keeps a broken build from hanging.
-    static func eventually(_ what: String, _ condition: () -> Bool) async {
+    static func eventually(_ what: @autoclosure () -> String, _ condition: () -> Bool) async {
         for _ in 0..<20_000 where !condition() { try? await Task.sleep(for: .milliseconds(1)) }
-        #expect(condition(), "never: \(what)")
+        #expect(condition(), "never: \(what())")
     }
 
     /// The README's example, as written there (with the shared context).
