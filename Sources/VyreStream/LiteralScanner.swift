@@ -150,7 +150,7 @@ public final class LiteralScanner: Sendable {
         let filled = options.expectedBytes.map { Int(min($0 / UInt64(chunkBytes), 1 << 20)) + 2 } ?? Int.max
         let wanted = options.chunkSlots ?? min(max(8, min(busy, 2 * options.queueDepth)), max(2, filled))
         // The data, with room in the same block for the results and the counters.
-        let chunkSlots = min(wanted, (maxBlock - dfa.states * 8 - (1 << 20)) / (feed.slotBytes + 16 * segmentsPerChunk), RingProtocol.maxSlots / segmentsPerChunk)
+        let chunkSlots = min(wanted, (maxBlock - dfa.states * dfa.classes * 8 - (1 << 20)) / (feed.slotBytes + 16 * segmentsPerChunk), RingProtocol.maxSlots / segmentsPerChunk)
         guard chunkSlots >= 1 else {
             throw .options("one chunk of \(feed.slotBytes) bytes, with the results and the pattern counters beside it, does not fit the device's storage block (\(maxBlock) bytes)", fix: "give a smaller chunk size")
         }

@@ -9,7 +9,7 @@ public import VyreProtocol
 /// into the segment is found) without counting, then over the segment, reading a word at a time
 /// and `bytesPerTrip` bytes per loop trip. Results: `[terminators, complete matched lines,
 /// head | tail << 1, bytes scanned]` at `resultsBase + 4 * result index`. With flag 1, each byte
-/// that ends a match adds 1 to its state's 64-bit counter at `countsBase` (the host turns states
+/// that ends a match adds 1 to its state's 64-bit counter at ``counterWord(state:)`` (the host turns states
 /// into patterns), so no lane walks output chains.
 ///
 /// Two buffers beside the protocol's six, so the kernel fits the 8 storage blocks GL 4.3
@@ -72,7 +72,10 @@ public struct ScanKernel: Sendable {
     /// Where the results and the counters start in `scan_io`, and its size, in words.
     public var resultsBase: Int { dataWords }
     public var countsBase: Int { dataWords + resultSlots * 4 }
-    public var ioWords: Int { countsBase + dfa.states * 2 }
+    public var ioWords: Int { countsBase + dfa.states * dfa.classes * 2 }
+
+    /// Where state `s`'s counter lies in `scan_io` (two words, low first).
+    public func counterWord(state s: Int) -> Int { countsBase + 2 * s * dfa.classes }
 
     /// The configuration to build the resident kernel from, with `lanes` lanes per workgroup.
     public func configuration(lanes: UInt32) -> MegakernelConfiguration {
@@ -117,7 +120,9 @@ public struct ScanKernel: Sendable {
             .assign("s_t", Expr.variable("s_t") + term),
             .assign("s_m", Expr.variable("s_m") & (term ^ 1)),
             .if(Expr.variable("s_count").notEquals(0) && out.notEquals(0), then: [
-                .let("s_at\(j)", "s_counts" + ("s_state" / "s_classes") * 2),
+                // Indexed by the premultiplied state (the host reads every classes-th pair): a
+                // division by the class count here made llvmpipe's scan 18 % slower, counting or not.
+                .let("s_at\(j)", "s_counts" + "s_state" * 2),
                 .let("s_old\(j)", .atomic(.add, "scan_io", at: .variable("s_at\(j)"), 1)),
                 .if(Expr.variable("s_old\(j)").equals(0xFFFF_FFFF), then: [.let("s_carry\(j)", .atomic(.add, "scan_io", at: .variable("s_at\(j)") + 1, 1))], else: []),
             ], else: []),
@@ -148,8 +153,8 @@ public struct ScanKernel: Sendable {
         let none: Expr = Expr.variable("s_t").equals(0)
         let flagsWord: Expr = .select(none, "s_m", "s_head") | (.select(none, 0, "s_m") << Expr.u32(1))
         let warmBody: [Node] = [.let("s_ww", .load("scan_io", at: first + "s_warm"))] + (0..<4).flatMap { step("s_ww", byte: $0, record: false) }
-        let header: [Node] = ["s_next", "s_classes", "s_data", "s_results", "s_results_at", "s_counts"].enumerated().map { k, name in
-            .let(name, .load(table, at: Self.u(k)))
+        let header: [Node] = ["s_next", "", "s_data", "s_results", "s_results_at", "s_counts"].enumerated().compactMap { k, name in
+            name.isEmpty ? nil : .let(name, .load(table, at: Self.u(k)))
         }
         return header + [
             .if(!ok, then: [.assign("fault", .u32(Self.faultArgs))], else: [

@@ -162,7 +162,7 @@ extension LiteralScanner {
 
     /// Each state's 64-bit count of bytes that ended a match there (read when no op is in flight).
     private func stateCounts() -> [UInt64] {
-        (0..<dfa.states).map { UInt64(io.loadRelaxed(layout.countsBase + 2 * $0)) | UInt64(io.loadRelaxed(layout.countsBase + 2 * $0 + 1)) << 32 }
+        (0..<dfa.states).map { UInt64(io.loadRelaxed(layout.counterWord(state: $0))) | UInt64(io.loadRelaxed(layout.counterWord(state: $0) + 1)) << 32 }
     }
 
     /// Per given pattern: the counts of every state whose output chain holds it.
