@@ -116,9 +116,10 @@ struct ScanCommand: ParsableCommand {
             }
             progress.withLock { $0.finish() }
             try printReport(report, patterns: patterns, device: context.info.renderer, geometry: scanner.geometry)
-            let failed = report.files.filter { $0.error != nil }
+            // Errors name standard input as grep does, not by the path it was read through.
+            let failed = zip(searched, report.files).compactMap { name, f in f.error.map { e in var e = e; e.path = Self.shown(name); return e } }
             if !failed.isEmpty {
-                throw CLIFailure(status: .badInput, diagnostics: failed.flatMap { $0.error!.diagnostics })
+                throw CLIFailure(status: .badInput, diagnostics: failed.flatMap(\.diagnostics))
             }
             if !report.files.contains(where: { $0.lines > 0 }) { throw CLIFailure(status: .ranWithFailures, diagnostics: []) }
         }
@@ -135,7 +136,7 @@ struct ScanCommand: ParsableCommand {
             let feed = report.feed
             try Output.json(Report(
                 files: zip(searched, report.files).map { name, f in
-                    Report.File(path: Self.shown(name), count: f.error == nil || f.error?.kind == .isDirectory ? f.lines : nil, bytes: f.bytes, error: f.error?.description)
+                    Report.File(path: Self.shown(name), count: f.error == nil || f.error?.kind == .isDirectory ? f.lines : nil, bytes: f.bytes, error: f.error.map { e in var e = e; e.path = Self.shown(name); return e.description })
                 },
                 patterns: report.patternCounts.map { counts in zip(patterns.patterns, counts).map { Report.Pattern(pattern: String(decoding: $0, as: UTF8.self), count: $1) } },
                 bytes: report.bytes, seconds: seconds, bytesPerSecond: Double(report.bytes) / max(seconds, 1e-9), device: device,

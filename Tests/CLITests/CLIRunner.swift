@@ -21,9 +21,10 @@ struct CLIRunner {
 
     /// Runs the binary with `arguments`; `stdout` replaces the captured pipe (a file such as
     /// /dev/full, or a pipe the test closes), and then `Result.stdout` is empty.
-    /// Standard input is empty unless `input` is given, which a thread writes into a pipe.
+    /// Standard input is empty unless `input` is given, which a thread writes into a pipe, or
+    /// `stdin` (a file or directory opened for reading).
     static func run(_ arguments: [String], environment: [String: String] = [:], timeout: TimeInterval = 300,
-                    stdout: FileHandle? = nil, input: Data? = nil, afterLaunch: () -> Void = {}) throws -> Result {
+                    stdout: FileHandle? = nil, input: Data? = nil, stdin: FileHandle? = nil, afterLaunch: () -> Void = {}) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -36,13 +37,13 @@ struct CLIRunner {
         let err = Pipe()
         process.standardOutput = stdout ?? out
         process.standardError = err
-        let stdin = input.map { _ in Pipe() }
-        process.standardInput = stdin ?? FileHandle.nullDevice
+        let pipe = input.map { _ in Pipe() }
+        process.standardInput = pipe ?? stdin ?? FileHandle.nullDevice
         try process.run()
-        if let stdin, let input {
+        if let pipe, let input {
             let writer = Thread {
-                try? stdin.fileHandleForWriting.write(contentsOf: input)
-                try? stdin.fileHandleForWriting.close()
+                try? pipe.fileHandleForWriting.write(contentsOf: input)
+                try? pipe.fileHandleForWriting.close()
             }
             writer.start()
         }
