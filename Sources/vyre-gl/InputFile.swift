@@ -11,7 +11,9 @@ enum InputFile {
     /// Files larger than this are refused rather than read into memory.
     static let byteLimit: Int = 1 << 30
 
-    static func read(_ path: String, what: String) throws -> [UInt8] {
+    /// With `devices`, a character device is read too, to its end or the size limit (`scan -f
+    /// /dev/null` is grep's way to give no patterns).
+    static func read(_ path: String, what: String, devices: Bool = false) throws -> [UInt8] {
         let shown = "\(what) '\(quoteForMessage(path, limit: 160))'"
         var info = stat()
         guard stat(path, &info) == 0 else { throw failure(errno, shown) }
@@ -24,6 +26,8 @@ enum InputFile {
             break
         case S_IFDIR:
             throw CLI.badInput("\(shown) is a directory, not a file", fix: "name a file inside it")
+        case S_IFCHR where devices:
+            break
         case S_IFCHR, S_IFBLK:
             throw CLI.badInput("\(shown) is a device file, not a regular file", fix: "name a regular file (or a pipe)")
         case S_IFSOCK:

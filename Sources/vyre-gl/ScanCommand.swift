@@ -96,7 +96,7 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         runReporting {
-            let patterns = LiteralPatterns(grepFile: try InputFile.read(Self.path(patternFile), what: "--file"))
+            let patterns = LiteralPatterns(grepFile: try InputFile.read(Self.path(patternFile), what: "--file", devices: true))
             // grep with no patterns selects nothing and reads no file.
             guard !patterns.isEmpty else { throw CLIFailure(status: .ranWithFailures, diagnostics: []) }
             let context = try CLI.openContext(deviceOptions)

@@ -122,6 +122,7 @@ struct ScanCommandTests {
         let sys = ["/sys/kernel/mm/transparent_hugepage/enabled", "/sys/devices/system/cpu/online"].filter { FileManager.default.isReadableFile(atPath: $0) }
         if !sys.isEmpty { try agree(try file("digits", "0\n1\nnever\n"), sys + [a], "/sys files") }
         try agree(patterns, [], "empty standard input")
+        try agree("/dev/null", [a], "-f /dev/null: no patterns")
         // Standard input that is a directory: grep's words for it, the same exit status.
         let dirIn = try CLIRunner.run(["scan", "-f", patterns, "-"], stdin: FileHandle(forReadingAtPath: dir.path))
         #expect(dirIn.status == 2 && dirIn.stderr.contains("(standard input): Is a directory") && dirIn.stdout == "0\n", "\(dirIn)")
