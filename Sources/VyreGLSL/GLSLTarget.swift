@@ -1,10 +1,37 @@
 public import VyreIR
 
+/// The shading language a target compiles: desktop GLSL 4.30 or GLSL ES for OpenGL ES 3.1 and 3.2.
+public enum ShadingLanguage: String, Sendable, Hashable, Codable, CaseIterable {
+    /// GLSL 4.30 (OpenGL 4.3 core).
+    case glsl430 = "GLSL 4.30"
+    /// GLSL ES 3.10 (OpenGL ES 3.1): no `precise` without `GL_EXT_gpu_shader5`, no doubles.
+    case essl310 = "GLSL ES 3.10"
+    /// GLSL ES 3.20 (OpenGL ES 3.2): `precise` and `fma` are core, still no doubles.
+    case essl320 = "GLSL ES 3.20"
+
+    /// Whether this is a GLSL ES dialect.
+    public var isES: Bool { self != .glsl430 }
+
+    /// The first line of a shader in this language.
+    public var versionLine: String {
+        switch self {
+        case .glsl430: "#version 430"
+        case .essl310: "#version 310 es"
+        case .essl320: "#version 320 es"
+        }
+    }
+}
+
 /// What the generated GLSL may assume about the device that compiles it.
 ///
-/// Every "can the target do X" question goes through ``supports(_:)``, so a later target (GLSL ES
-/// 3.10, say) changes one predicate instead of version checks spread over the writer.
+/// Every "can the target do X" question goes through ``supports(_:)``: the writer never compares
+/// versions itself, so a new dialect changes one predicate (as naga's `Version::supports_*` do).
 public struct GLSLTarget: Sendable, Hashable {
+    /// The language the source is written in.
+    public var language: ShadingLanguage
+    /// GLSL extensions the device's compiler offers that the writer may enable
+    /// (`GL_EXT_gpu_shader5` or `GL_OES_gpu_shader5` give `precise` to GLSL ES 3.10).
+    public var extensions: Set<String>
     /// Optional types the device offers; lowering a program that uses another fails with
     /// ``GLSLError/missingFeature(_:path:)``.
     public var capabilities: Set<Capability>
@@ -17,8 +44,11 @@ public struct GLSLTarget: Sendable, Hashable {
 
     /// A target with `capabilities`; by default every loop guard and no loop limit (so no cut
     /// detection).
-    public init(capabilities: Set<Capability>, guards: LoopGuards = .all, loopLimit: LoopLimit? = nil) {
-        self.capabilities = capabilities
+    public init(capabilities: Set<Capability>, guards: LoopGuards = .all, loopLimit: LoopLimit? = nil,
+                language: ShadingLanguage = .glsl430, extensions: Set<String> = []) {
+        self.language = language
+        self.extensions = extensions
+        self.capabilities = language.isES ? [] : capabilities
         self.guards = guards
         self.loopLimit = loopLimit
     }
@@ -27,14 +57,37 @@ public struct GLSLTarget: Sendable, Hashable {
     public static let gl43 = GLSLTarget(capabilities: [])
     /// GLSL 4.30 with every optional capability (for offline tools such as glslangValidator).
     public static let gl43Full = GLSLTarget(capabilities: Set(Capability.allCases))
+    /// GLSL ES 3.10 with no extension: what every OpenGL ES 3.1 driver compiles (no `precise`, so
+    /// float arithmetic is kept exact by the written-out form; no 64-bit types).
+    public static let es31 = GLSLTarget(capabilities: [], language: .essl310)
+    /// GLSL ES 3.20, with `precise`.
+    public static let es32 = GLSLTarget(capabilities: [], language: .essl320)
 
     /// Whether the target has `feature`: the one question the writer asks about the device.
     public func supports(_ feature: Feature) -> Bool {
         switch feature {
+        // GLSL ES has no 64-bit types that a driver would offer through an extension vyre-gl
+        // knows, so the capabilities are empty there (see `init`).
         case .int64: capabilities.contains(.int64)
         case .float64: capabilities.contains(.float64)
+        case .precise: language != .essl310 || !extensions.isDisjoint(with: Self.preciseExtensions)
+        case .doubleType: !language.isES
         }
     }
+
+    /// The `#extension` line that enables `feature` on this target, when it needs one.
+    func extensionLine(for feature: Feature) -> String? {
+        switch feature {
+        case .int64 where !language.isES:
+            "#extension GL_ARB_gpu_shader_int64 : require // u64 and i64 (and double bit casts)"
+        case .precise where language == .essl310:
+            Self.preciseExtensions.sorted().first(where: extensions.contains).map { "#extension \($0) : require // precise" }
+        default: nil
+        }
+    }
+
+    /// The GLSL ES 3.10 extensions that add `precise`.
+    static let preciseExtensions: Set<String> = ["GL_EXT_gpu_shader5", "GL_OES_gpu_shader5"]
 }
 
 /// A device's limit on loop iterations: the driver ends loops past it and carries on after them
@@ -89,19 +142,18 @@ public struct LoopGuards: OptionSet, Sendable, Hashable {
     public static let none: LoopGuards = []
 }
 
-/// A language feature beyond core GLSL 4.30 compute that a program may need.
+/// A language feature a program may need, or the writer may use, beyond what every target has.
 public enum Feature: String, Sendable, Hashable, CaseIterable {
     /// 64-bit integer types and double bit casts (`GL_ARB_gpu_shader_int64`).
     case int64
     /// Double-precision arithmetic (core since GLSL 4.00, but optional on some drivers).
     case float64
-
-    var extensionLine: String? {
-        switch self {
-        case .int64: "#extension GL_ARB_gpu_shader_int64 : require // u64 and i64 (and double bit casts)"
-        case .float64: nil
-        }
-    }
+    /// The `precise` qualifier (GLSL 4.00, GLSL ES 3.20, or `GL_EXT_gpu_shader5`); without it the
+    /// writer keeps float arithmetic exact by hiding each result from the compiler's folds.
+    case precise
+    /// `double` as a type, which makes the exact product of two floats for `fma` (desktop GLSL);
+    /// without it `fma` is computed in integer arithmetic.
+    case doubleType
 }
 
 /// Why a program cannot be lowered for a target.
@@ -118,7 +170,7 @@ public enum GLSLError: DiagnosticError, Sendable, Hashable {
         case .invalidProgram(let f):
             return f.diagnostics.map { $0.within("cannot lower an invalid program") }
         case .missingFeature(let f, let path):
-            let fix = f == .int64 ? "use 32-bit types, or run on a device that offers GL_ARB_gpu_shader_int64" : "use f32, or run on a device with double-precision support"
+            let fix = f == .int64 ? "use 32-bit types, or run on a desktop GL device that offers GL_ARB_gpu_shader_int64 (GLSL ES has no 64-bit types)" : "use f32, or run on a desktop GL device with double-precision support (GLSL ES has no doubles)"
             return [Diagnostic("needs the \(f.rawValue) feature, which this target lacks", at: path, fix: fix)]
         }
     }
@@ -132,9 +184,9 @@ public struct SourceLocation: Sendable, Hashable {
     public var region: String?
 }
 
-/// A program lowered to GLSL 4.30 compute source, with what the runtime needs to run it.
+/// A program lowered to compute source for a target, with what the runtime needs to run it.
 public struct LoweredProgram: Sendable, Hashable {
-    /// The whole compute shader, from `#version 430` to the end of `main`.
+    /// The whole compute shader, from the `#version` line to the end of `main`.
     public var source: String
     /// Binding of the status block (see ``StatusWord``): the host's abort word, the trap record and
     /// the driver-cut record. Present when the program can trap or loops with guards.

@@ -40,13 +40,126 @@ struct Helper: Hashable, Comparable {
 
     /// GLSL defines min(x, y) as `y < x ? y : x`; hardware min instructions disagree on NaN and
     /// signed zero, so the definition is written out.
-    static func minMax(_ t: DataType, max: Bool) -> Helper {
+    static func minMax(_ t: DataType, max: Bool, precise: Bool) -> Helper {
         let s = Conv.scalar(t)
         let name = "vy_\(max ? "max" : "min")_\(t.rawValue)"
+        let test = max ? "a < b" : "b < a"
+        guard precise else {
+            // Without precise, the select is made on the bits, which no compiler turns into a
+            // float min/max instruction (f32 only: no target without precise has doubles).
+            return Helper(name: name, source: "\(s) \(name)(\(s) a, \(s) b) {\n    return uintBitsToFloat(\(test) ? floatBitsToUint(b) : floatBitsToUint(a));\n}")
+        }
         // The precise result stops compilers from turning the select into a min/max instruction,
         // which would disagree on signed zero and NaN.
-        return Helper(name: name, source: "\(s) \(name)(\(s) a, \(s) b) {\n    precise \(s) r = \(max ? "a < b" : "b < a") ? b : a;\n    return r;\n}")
+        return Helper(name: name, source: "\(s) \(name)(\(s) a, \(s) b) {\n    precise \(s) r = \(test) ? b : a;\n    return r;\n}")
     }
+
+    /// The IR's f32 `fma` without doubles (GLSL ES): the exact product plus `c`, rounded to 53
+    /// bits and then to a float, in integer arithmetic on 64-bit pairs (`uvec2`, low word first).
+    /// The larger of product and addend is placed with its top bit at bit 61, the smaller beside
+    /// it; bits that fall below bit 0 only matter as "something was there" (they can only do so
+    /// when the two are 15 or more bits apart, so the sum keeps 60 bits), and are kept as a
+    /// sticky bit that rounds like them. No loops, so no loop budget is spent.
+    static let fmaF32 = Helper(name: "vy_fma_f32", source: """
+        uvec2 vy_shl64(uvec2 v, int k) {
+            if (k == 0) return v;
+            if (k >= 64) return uvec2(0u);
+            if (k >= 32) return uvec2(0u, v.x << uint(k - 32));
+            return uvec2(v.x << uint(k), (v.y << uint(k)) | (v.x >> uint(32 - k)));
+        }
+        uvec2 vy_shr64(uvec2 v, int k) {
+            if (k == 0) return v;
+            if (k >= 64) return uvec2(0u);
+            if (k >= 32) return uvec2(v.y >> uint(k - 32), 0u);
+            return uvec2((v.x >> uint(k)) | (v.y << uint(32 - k)), v.y >> uint(k));
+        }
+        int vy_msb64(uvec2 v) { return v.y != 0u ? 32 + findMSB(v.y) : findMSB(v.x); }
+        bool vy_lt64(uvec2 a, uvec2 b) { return a.y < b.y || (a.y == b.y && a.x < b.x); }
+        uvec2 vy_add64(uvec2 a, uvec2 b) { uint c; uint lo = uaddCarry(a.x, b.x, c); return uvec2(lo, a.y + b.y + c); }
+        uvec2 vy_sub64(uvec2 a, uvec2 b) { uint c; uint lo = usubBorrow(a.x, b.x, c); return uvec2(lo, a.y - b.y - c); }
+        // v / 2^k rounded to nearest even (k >= 1, v < 2^63).
+        uvec2 vy_round64(uvec2 v, int k) {
+            if (k >= 64) return uvec2(0u);
+            uvec2 q = vy_shr64(v, k);
+            uvec2 rest = vy_sub64(v, vy_shl64(q, k));
+            uvec2 mid = vy_shl64(uvec2(1u, 0u), k - 1);
+            if (vy_lt64(mid, rest) || (rest == mid && (q.x & 1u) != 0u)) q = vy_add64(q, uvec2(1u, 0u));
+            return q;
+        }
+        float vy_fma_f32(float a, float b, float c) {
+            uint ua = floatBitsToUint(a);
+            uint ub = floatBitsToUint(b);
+            uint uc = floatBitsToUint(c);
+            uint ea = (ua >> 23u) & 0xFFu;
+            uint eb = (ub >> 23u) & 0xFFu;
+            uint ec = (uc >> 23u) & 0xFFu;
+            // An infinite or NaN factor gives the same in any precision; so does a zero product
+            // (its sign is that of the factors); an infinite or NaN addend with finite factors is
+            // the result.
+            if (ea == 255u || eb == 255u) return uintBitsToFloat(floatBitsToUint(a * b) ^ vy_zero) + c;
+            if (ec == 255u) return c;
+            bool negP = ((ua ^ ub) >> 31u) != 0u;
+            if ((ua & 0x7FFFFFFFu) == 0u || (ub & 0x7FFFFFFFu) == 0u) return uintBitsToFloat((negP ? 0x80000000u : 0u) ^ vy_zero) + c;
+            uint ma = (ua & 0x7FFFFFu) | (ea != 0u ? 0x800000u : 0u);
+            uint mb = (ub & 0x7FFFFFu) | (eb != 0u ? 0x800000u : 0u);
+            uint mc = (uc & 0x7FFFFFu) | (ec != 0u ? 0x800000u : 0u);
+            uvec2 p;
+            umulExtended(ma, mb, p.y, p.x);
+            int xp = int(max(ea, 1u)) + int(max(eb, 1u)) - 300;
+            int xc = int(max(ec, 1u)) - 150;
+            int topP = xp + vy_msb64(p);
+            // Larger (L) and smaller (S) magnitude by their top bits; values are m * 2^x.
+            uvec2 l = p;
+            int xl = xp;
+            bool negL = negP;
+            uvec2 sm = uvec2(mc, 0u);
+            int xs = xc;
+            bool negS = (uc >> 31u) != 0u;
+            if (mc != 0u && xc + findMSB(mc) > topP) {
+                l = uvec2(mc, 0u); xl = xc; negL = negS;
+                sm = p; xs = xp; negS = negP;
+            }
+            int shiftL = 61 - vy_msb64(l);
+            l = vy_shl64(l, shiftL);
+            int scale = xl - shiftL; // the window's bit 0 weighs 2^scale
+            uint sticky = 0u;
+            if (sm != uvec2(0u)) {
+                int shiftS = xs - scale;
+                if (shiftS >= 0) {
+                    sm = vy_shl64(sm, shiftS);
+                } else {
+                    uvec2 kept = vy_shr64(sm, -shiftS);
+                    sticky = vy_shl64(kept, -shiftS) != sm ? 1u : 0u;
+                    sm = kept;
+                }
+            }
+            uvec2 r;
+            bool negR = negL;
+            if (negL == negS) {
+                r = vy_add64(l, sm);
+            } else {
+                // Only exact operands (no sticky bit) can be in the wrong order.
+                if (vy_lt64(l, sm)) { uvec2 t = l; l = sm; sm = t; negR = negS; }
+                r = vy_sub64(vy_sub64(l, sm), uvec2(sticky, 0u));
+            }
+            r.x |= sticky;
+            if (r == uvec2(0u)) return uintBitsToFloat(vy_zero); // x - x is +0 when rounding to nearest
+            // Round to 53 significant bits (a double: no f32 product is outside its normal range).
+            int drop = vy_msb64(r) - 52;
+            if (drop > 0) { r = vy_round64(r, drop); scale += drop; }
+            // Then to a float: 24 significant bits, or down to 2^-149 below the normal range.
+            int top = scale + vy_msb64(r);
+            drop = top >= -126 ? vy_msb64(r) - 23 : -149 - scale;
+            if (drop > 0) { r = vy_round64(r, drop); scale += drop; }
+            else if (drop < 0) { r = vy_shl64(r, -drop); scale += drop; }
+            uint sign = negR ? 0x80000000u : 0u;
+            // r.x < 2^23 is a subnormal (scale is -149), 2^23..2^24 a normal whose exponent field
+            // the addition carries into.
+            int field = scale + 149 + int(r.x >> 23u);
+            if (r.y != 0u || field >= 255) return uintBitsToFloat(sign | 0x7F800000u);
+            return uintBitsToFloat(sign | ((uint(scale + 149) << 23u) + r.x));
+        }
+        """)
 
     /// Double bit casts through the core pack functions: glslang and some drivers lack the
     /// ARB_gpu_shader_int64 built-ins (doubleBitsToUint64 and friends).

@@ -13,9 +13,9 @@ struct MegakernelGoldenTests {
             .appendingPathComponent("glsl/golden/\(name).comp")
     }
 
-    static func expectGolden(_ program: Program, _ name: String) throws {
+    static func expectGolden(_ program: Program, _ name: String, target: GLSLTarget = .gl43) throws {
         try program.validate(limits: .gl43)
-        let source = try program.lowerToGLSL(target: .gl43).source
+        let source = try program.lowerToGLSL(target: target).source
         if ProcessInfo.processInfo.environment["VYRE_UPDATE_GOLDEN"] == "1" {
             try source.write(to: file(name), atomically: true, encoding: .utf8)
         }
@@ -28,5 +28,11 @@ struct MegakernelGoldenTests {
 
     @Test func residentMegakernelMatchesGoldenGLSL() throws {
         try Self.expectGolden(MegakernelPrograms.resident(configuration: MegakernelConfiguration()), "megakernel_resident")
+    }
+
+    /// The same megakernels in GLSL ES 3.10 with no extension, as an OpenGL ES 3.1 driver gets them.
+    @Test func megakernelsMatchGoldenGLSLES() throws {
+        try Self.expectGolden(MegakernelPrograms.oneShot(configuration: MegakernelConfiguration()), "megakernel_oneshot.es31", target: .es31)
+        try Self.expectGolden(MegakernelPrograms.resident(configuration: MegakernelConfiguration()), "megakernel_resident.es31", target: .es31)
     }
 }
