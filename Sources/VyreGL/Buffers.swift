@@ -254,11 +254,39 @@ extension GLState {
 
     /// Reads words `range` of buffer `name` (waits for GPU work that writes it).
     func read(words range: Range<Int>, from name: UInt32) throws(VyreGLError) -> [UInt32] {
+        if api == .gles { return try readThroughStaging(words: range, from: name) }
         var out = [UInt32](repeating: 0, count: range.count)
         glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
         out.withUnsafeMutableBytes { glGetBufferSubData(GLenum(GL_COPY_READ_BUFFER), range.lowerBound * 4, $0.count, $0.baseAddress) }
         glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
         try check("glGetBufferSubData(\(range.count * 4) bytes)")
+        return out
+    }
+
+    /// OpenGL ES has no `glGetBufferSubData`, and buffers made without a read bit cannot be
+    /// mapped: the range is copied into a staging buffer that can, which is mapped for reading
+    /// (the map waits for the copy).
+    private func readThroughStaging(words range: Range<Int>, from name: UInt32) throws(VyreGLError) -> [UInt32] {
+        var out = [UInt32](repeating: 0, count: range.count)
+        guard !range.isEmpty else { return out }
+        let bytes = range.count * 4
+        let (staging, _) = try createBuffer(bytes: bytes, flags: GL_MAP_READ_BIT, map: false, zeroed: false)
+        defer { delete(.buffer(staging)) }
+        glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
+        glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), staging)
+        glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), GLenum(GL_COPY_WRITE_BUFFER), range.lowerBound * 4, 0, bytes)
+        defer {
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
+            glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
+        }
+        try check("glCopyBufferSubData(\(bytes) bytes into a staging buffer)")
+        guard let mapped = glMapBufferRange(GLenum(GL_COPY_WRITE_BUFFER), 0, bytes, GLbitfield(GL_MAP_READ_BIT)) else {
+            try check("glMapBufferRange(read, \(bytes) bytes)")
+            throw .outOfDeviceMemory(bytes: bytes, detail: "glMapBufferRange returned no pointer for a read")
+        }
+        out.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: mapped, count: bytes)) }
+        glUnmapBuffer(GLenum(GL_COPY_WRITE_BUFFER))
+        try check("glUnmapBuffer")
         return out
     }
 
@@ -271,7 +299,13 @@ extension GLState {
     /// Initial contents go in with the storage itself, never as a clear followed by an upload:
     /// NVIDIA 580 let a 4 MB `glBufferSubData` land before the preceding `glClearBufferData`
     /// finished, leaving the buffer zero.
-    func createBuffer(bytes: Int, flags: Int32, map: Bool, initial: [UInt32]? = nil) throws(VyreGLError) -> (name: UInt32, base: UnsafeMutableRawPointer?) {
+    func createBuffer(bytes: Int, flags: Int32, map: Bool, initial: [UInt32]? = nil,
+                      zeroed: Bool = true) throws(VyreGLError) -> (name: UInt32, base: UnsafeMutableRawPointer?) {
+        guard let glBufferStorage = entryPoints.bufferStorage else {
+            throw .glTooOld(found: "\(api) without buffer storage", missing: api == .gl ? "GL 4.4 or GL_ARB_buffer_storage" : "GL_EXT_buffer_storage")
+        }
+        // Made first: making it binds and unbinds the copy target.
+        let zeros: UInt32? = api == .gles && zeroed && initial?.count != bytes / 4 ? try zeroPiece() : nil
         var name: GLuint = 0
         glGenBuffers(1, &name)
         let target = GLenum(GL_COPY_WRITE_BUFFER)
@@ -294,11 +328,22 @@ extension GLState {
             if GLErrorCode(e).isOutOfMemory { throw .outOfDeviceMemory(bytes: bytes, detail: "glBufferStorage") }
             throw .glFailure(call: "glBufferStorage(\(bytes) bytes)", code: GLErrorCode(e))
         }
+        guard zeroed else { return (name, nil) }
         // Zero it on the device: GL leaves new storage undefined. In pieces: NVIDIA 580 stages a
         // clear through host memory the size of the range (a 1 GiB clear peaked at 3.2 GB RSS).
-        var zero: GLuint = 0
-        for offset in stride(from: 0, to: bytes, by: Self.clearPieceBytes) {
-            glClearBufferSubData(target, GLenum(GL_R32UI), offset, min(Self.clearPieceBytes, bytes - offset), GLenum(GL_RED_INTEGER), GLenum(GL_UNSIGNED_INT), &zero)
+        if let zeros {
+            // OpenGL ES has no buffer clears: copies from a buffer of zeros, which works whatever
+            // the new storage's flags.
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), zeros)
+            for offset in stride(from: 0, to: bytes, by: Self.clearPieceBytes) {
+                glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), target, 0, offset, min(Self.clearPieceBytes, bytes - offset))
+            }
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
+        } else {
+            var zero: GLuint = 0
+            for offset in stride(from: 0, to: bytes, by: Self.clearPieceBytes) {
+                glClearBufferSubData(target, GLenum(GL_R32UI), offset, min(Self.clearPieceBytes, bytes - offset), GLenum(GL_RED_INTEGER), GLenum(GL_UNSIGNED_INT), &zero)
+            }
         }
         var base: UnsafeMutableRawPointer? = nil
         if map {
@@ -311,11 +356,23 @@ extension GLState {
                 throw .glFailure(call: "glMapBufferRange(persistent, coherent, \(bytes) bytes)", code: GLErrorCode(e))
             }
             // The clear must land before the host reads or writes through the mapping.
-            try check("glClearBufferData")
+            try check(api == .gl ? "glClearBufferData" : "glCopyBufferSubData (zeroing)")
             // Generous: a busy machine must not turn a microsecond clear into a failure.
             try waitForGPU(timeout: .seconds(120), what: "clearing a new mapped buffer")
         }
-        try check("glClearBufferData")
+        try check(api == .gl ? "glClearBufferData" : "glCopyBufferSubData (zeroing)")
         return (name, base)
+    }
+}
+
+extension GLState {
+    /// A device buffer of ``clearPieceBytes`` zero bytes that OpenGL ES clears copy from, made on
+    /// first use.
+    func zeroPiece() throws(VyreGLError) -> UInt32 {
+        if let zeros { return zeros }
+        let (name, _) = try createBuffer(bytes: Self.clearPieceBytes, flags: 0, map: false,
+                                         initial: [UInt32](repeating: 0, count: Self.clearPieceBytes / 4))
+        zeros = name
+        return name
     }
 }

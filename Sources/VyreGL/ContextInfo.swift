@@ -1,4 +1,5 @@
 public import VyreIR
+public import VyreGLSL
 
 /// Numeric limits of a device, as queried from GL.
 public struct DeviceLimits: Sendable, Hashable, Codable {
@@ -59,6 +60,14 @@ public struct GLContextInfo: Sendable, Hashable, Codable {
     /// The EGL device the context runs on; nil on the surfaceless and default-display platforms,
     /// which list no devices.
     public var device: GLDeviceInfo?
+    /// The client API the context speaks.
+    public var api: GraphicsAPI
+    /// Why it speaks that API (asked for, or what the automatic choice found).
+    public var apiChoice: APIChoice
+    /// The language compute shaders are written in for this context.
+    public var shadingLanguage: ShadingLanguage
+    /// GLSL extensions the lowering may use that the context offers (``GLSLTarget/knownExtensions``).
+    public var glslExtensions: Set<String>
     /// The display's `EGL_VERSION` string.
     public var eglVersion: String
     /// The display's `EGL_VENDOR` string.

@@ -5,7 +5,7 @@ import Synchronization
 public import VyreIR
 public import VyreGLSL
 
-/// A headless GL 4.3 core context on one device, living on its own thread.
+/// A headless OpenGL 4.3 core or OpenGL ES 3.1 context on one device, living on its own thread.
 ///
 /// Creating one costs an EGL display initialization and a context (milliseconds on Mesa, tens of
 /// milliseconds on NVIDIA). Every GL call runs on the context's thread; the methods here and on
@@ -19,7 +19,8 @@ public final class GLContext: Sendable {
     /// What the GLSL lowering may assume on this device.
     public var target: GLSLTarget {
         GLSLTarget(capabilities: limits.capabilities,
-                   loopLimit: info.limits.maxLoopIterations.map { LoopLimit(iterations: $0, perInvocation: info.limits.loopLimitIsPerInvocation) })
+                   loopLimit: info.limits.maxLoopIterations.map { LoopLimit(iterations: $0, perInvocation: info.limits.loopLimitIsPerInvocation) },
+                   language: info.shadingLanguage, extensions: info.glslExtensions)
     }
     /// Where the context logs: compiles at debug level, KHR_debug messages at debug or trace.
     public let logger: Logger
@@ -37,17 +38,19 @@ public final class GLContext: Sendable {
     /// What the context was opened with, for ``reopened()``.
     private let selection: DeviceSelection
     private let debugRequested: Bool
+    private let apiRequested: APISelection
 
-    /// Opens a context on the selected device. `debug` asks for a debug context whose KHR_debug
+    /// Opens a context on the selected device, for `api` (automatic: `VYRE_GL_API` if set, else
+    /// OpenGL 4.3 core, else OpenGL ES 3.1). `debug` asks for a debug context whose KHR_debug
     /// messages go to `logger` at debug level (also enabled by `VYRE_GL_DEBUG=1`). Pipelines
     /// load and keep linked binaries in `programCache` (by default the shared one, on disk).
-    public init(device: DeviceSelection = .automatic, debug: Bool = false, programCache: ProgramBinaryCache? = .shared,
-                logger: Logger = Logger(label: "vyre-gl")) throws(VyreGLError) {
+    public init(device: DeviceSelection = .automatic, api: APISelection = .automatic, debug: Bool = false,
+                programCache: ProgramBinaryCache? = .shared, logger: Logger = Logger(label: "vyre-gl")) throws(VyreGLError) {
         let wantDebug = debug || ProcessInfo.processInfo.environment["VYRE_GL_DEBUG"] == "1"
         let thread = ContextThread(name: "vyre-gl context")
         var created: Result<(GLState, GLContextInfo), VyreGLError> = .failure(.contextClosed)
         _ = thread.sync {
-            do throws(VyreGLError) { created = .success(try GLState.create(selection: device, debug: wantDebug, logger: logger)) }
+            do throws(VyreGLError) { created = .success(try GLState.create(selection: device, api: api, debug: wantDebug, logger: logger)) }
             catch { created = .failure(error) }
         }
         switch created {
@@ -63,8 +66,9 @@ public final class GLContext: Sendable {
         self.programCache = programCache
         self.selection = device
         self.debugRequested = debug
+        self.apiRequested = api
         self.serial = Self.serials.next()
-        logger.debug("GL context ready", metadata: ["renderer": "\(info.renderer)", "version": "\(info.glVersion)"])
+        logger.debug("GL context ready", metadata: ["renderer": "\(info.renderer)", "version": "\(info.glVersion)", "api": "\(info.api)"])
     }
 
     deinit {
@@ -125,7 +129,7 @@ public final class GLContext: Sendable {
     /// A new context opened as this one was (device selection, debug, program cache, logger):
     /// what takes over from a context that was lost.
     public func reopened() throws(VyreGLError) -> GLContext {
-        try GLContext(device: selection, debug: debugRequested, programCache: programCache, logger: logger)
+        try GLContext(device: selection, api: apiRequested, debug: debugRequested, programCache: programCache, logger: logger)
     }
 
     /// A test seam: from now on the context behaves as one the driver reset (every GL call's check

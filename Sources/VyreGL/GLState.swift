@@ -17,10 +17,18 @@ final class GLState: @unchecked Sendable {
     let robust: Bool
     /// Made on first use by a program that loops or traps (see ``StatusBlock``).
     private var status: StatusBlock?
+    /// OpenGL ES clears copy from this buffer of zeros (see `zeroPiece`).
+    var zeros: UInt32?
     /// Set by ``GLContext/simulateReset()``: the context acts as lost.
     let simulatedReset = Atomic<Bool>(false)
 
-    private init(display: EGLDisplay, context: EGLContext, surface: EGLSurface?, debug: DebugSink, robust: Bool) {
+    /// The client API of the context.
+    let api: GraphicsAPI
+    /// Entry points whose name or presence depends on the API (set once, right after creation).
+    var entryPoints = GLEntryPoints.none
+
+    private init(display: EGLDisplay, context: EGLContext, surface: EGLSurface?, debug: DebugSink, robust: Bool, api: GraphicsAPI) {
+        self.api = api
         self.display = display
         self.context = context
         self.surface = surface
@@ -30,97 +38,178 @@ final class GLState: @unchecked Sendable {
 
     // MARK: bring-up
 
-    static func create(selection: DeviceSelection, debug wantDebug: Bool, logger: Logger) throws(VyreGLError) -> (GLState, GLContextInfo) {
+    static func create(selection: DeviceSelection, api requested: APISelection, debug wantDebug: Bool,
+                       logger: Logger) throws(VyreGLError) -> (GLState, GLContextInfo) {
         let (display, origin, device) = try Devices.open(selection)
+        var choice = APIChoice.requested
+        var api = requested
+        if requested == .automatic, let fromEnvironment = try APISelection.environment() {
+            api = fromEnvironment
+            choice = .environment
+        }
+        let made: MadeContext
+        switch api {
+        case .gl: made = try makeContext(display: display, api: .gl, debug: wantDebug, logger: logger)
+        case .gles: made = try makeContext(display: display, api: .gles, debug: wantDebug, logger: logger)
+        case .automatic:
+            do throws(VyreGLError) {
+                made = try makeContext(display: display, api: .gl, debug: wantDebug, logger: logger)
+                choice = .preferred
+            } catch {
+                guard case .glTooOld(let found, _) = error else { throw error }
+                logger.debug("no OpenGL 4.3 core context; trying OpenGL ES 3.1", metadata: ["found": "\(found)"])
+                made = try makeContext(display: display, api: .gles, debug: wantDebug, logger: logger)
+                choice = .fallback(reason: found)
+            }
+        }
+        let state = made.state
+        do throws(VyreGLError) {
+            let info = try state.describe(made, origin: origin, device: device, choice: choice)
+            return (state, info)
+        } catch {
+            state.destroy()
+            throw error
+        }
+    }
+
+    /// A context just made current, with what its creation found out.
+    struct MadeContext {
+        let state: GLState
+        let extensions: Set<String>
+        let displayExtensions: Set<String>
+        let configless: Bool
+        let robustOffered: Bool
+        let version: Int
+        let versionString: String
+    }
+
+    /// Creates a context for `api` on `display` and makes it current on this thread: robust
+    /// (lose context on reset) where offered, surfaceless where offered. Throws `glTooOld` when
+    /// the device has no such context, or one too old.
+    private static func makeContext(display: EGLDisplay, api: GraphicsAPI, debug wantDebug: Bool,
+                                    logger: Logger) throws(VyreGLError) -> MadeContext {
         let displayExtensions = EGL.words(eglQueryString(display, EGL_EXTENSIONS))
-        guard eglBindAPI(EGLenum(EGL_OPENGL_API)) == EGL_TRUE else {
-            throw .eglFailure(call: "eglBindAPI(EGL_OPENGL_API)", code: EGL.lastError)
+        let bindName = api == .gl ? "eglBindAPI(EGL_OPENGL_API)" : "eglBindAPI(EGL_OPENGL_ES_API)"
+        guard eglBindAPI(EGLenum(api == .gl ? EGL_OPENGL_API : EGL_OPENGL_ES_API)) == EGL_TRUE else {
+            throw .glTooOld(found: "no \(api) client API (\(bindName): \(EGL.lastError))", missing: "an \(api) context")
         }
         let configless = displayExtensions.contains("EGL_KHR_no_config_context") || displayExtensions.contains("EGL_MESA_configless_context")
         var config: EGLConfig? = vyre_egl_no_config()
         if !configless {
-            let wanted: [EGLint] = [EGL_RENDERABLE_TYPE, EGL_OPENGL_BIT, EGL_SURFACE_TYPE, EGL_PBUFFER_BIT, EGL_NONE]
+            let renderable = api == .gl ? EGL_OPENGL_BIT : EGL_OPENGL_ES3_BIT
+            let wanted: [EGLint] = [EGL_RENDERABLE_TYPE, renderable, EGL_SURFACE_TYPE, EGL_PBUFFER_BIT, EGL_NONE]
             var count: EGLint = 0
             guard eglChooseConfig(display, wanted, &config, 1, &count) == EGL_TRUE, count > 0 else {
-                throw .eglFailure(call: "eglChooseConfig (desktop GL, pbuffer)", code: EGL.lastError)
+                throw .glTooOld(found: "no EGL config for \(api) with a pbuffer (eglChooseConfig: \(EGL.lastError))", missing: "an \(api) context")
             }
         }
         let robustOffered = displayExtensions.contains("EGL_EXT_create_context_robustness") || eglVersionAtLeast15(display)
-        var attempts: [(robust: Bool, attrs: [EGLint])] = []
-        let base: [EGLint] = [EGL_CONTEXT_MAJOR_VERSION, 4, EGL_CONTEXT_MINOR_VERSION, 3,
-                              EGL_CONTEXT_OPENGL_PROFILE_MASK, EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT]
-        let debugAttrs: [EGLint] = wantDebug ? [EGL_CONTEXT_OPENGL_DEBUG, EGL_TRUE] : []
-        if robustOffered {
-            attempts.append((true, base + debugAttrs + [EGL_CONTEXT_OPENGL_ROBUST_ACCESS, EGL_TRUE,
-                                                         EGL_CONTEXT_OPENGL_RESET_NOTIFICATION_STRATEGY, EGL_LOSE_CONTEXT_ON_RESET, EGL_NONE]))
-        }
-        attempts.append((false, base + debugAttrs + [EGL_NONE]))
         var created: (EGLContext, Bool)? = nil
         var lastCode = EGLErrorCode(EGL_SUCCESS)
-        for attempt in attempts {
+        for attempt in contextAttempts(api: api, robustOffered: robustOffered, debug: wantDebug) {
             if let c = eglCreateContext(display, config, vyre_egl_no_context(), attempt.attrs) {
                 created = (c, attempt.robust)
                 break
             }
             lastCode = EGL.lastError
-            logger.debug("eglCreateContext declined", metadata: ["robust": "\(attempt.robust)", "error": "\(lastCode)"])
+            logger.debug("eglCreateContext declined", metadata: ["api": "\(api)", "robust": "\(attempt.robust)", "error": "\(lastCode)"])
         }
         guard let (context, robust) = created else {
-            throw .glTooOld(found: "no GL 4.3 core context (eglCreateContext: \(lastCode))", missing: "an OpenGL 4.3 core profile context")
+            throw .glTooOld(found: "no \(api) context (eglCreateContext: \(lastCode))", missing: "an \(api) context")
         }
         var surface: EGLSurface? = vyre_egl_no_surface()
         if !displayExtensions.contains("EGL_KHR_surfaceless_context") {
             let attrs: [EGLint] = [EGL_WIDTH, 1, EGL_HEIGHT, 1, EGL_NONE]
             surface = eglCreatePbufferSurface(display, config, attrs)
-            if surface == nil { throw .eglFailure(call: "eglCreatePbufferSurface (no surfaceless contexts)", code: EGL.lastError) }
+            if surface == nil {
+                eglDestroyContext(display, context)
+                throw .eglFailure(call: "eglCreatePbufferSurface (no surfaceless contexts)", code: EGL.lastError)
+            }
         }
         guard eglMakeCurrent(display, surface, surface, context) == EGL_TRUE else {
+            eglDestroyContext(display, context)
             throw .eglFailure(call: "eglMakeCurrent", code: EGL.lastError)
         }
-
         let sink = DebugSink(logger: logger)
-        let state = GLState(display: display, context: context, surface: surface, debug: sink, robust: robust)
+        let state = GLState(display: display, context: context, surface: surface, debug: sink, robust: robust, api: api)
         let extensions = state.glExtensions()
         let version = state.integer(GL_MAJOR_VERSION) * 10 + state.integer(GL_MINOR_VERSION)
         let versionString = state.string(GL_VERSION)
-        guard version >= 43 else {
+        guard version >= (api == .gl ? 43 : 31) else {
             state.destroy()
-            throw .glTooOld(found: "OpenGL \(versionString)", missing: "OpenGL 4.3 core (compute shaders)")
+            throw .glTooOld(found: "\(api == .gl ? "OpenGL " : "")\(versionString)", missing: "\(api) (compute shaders)")
         }
-        guard version >= 44 || extensions.contains("GL_ARB_buffer_storage") else {
+        if api == .gl, version < 44, !extensions.contains("GL_ARB_buffer_storage") {
             state.destroy()
             throw .glTooOld(found: "OpenGL \(versionString) without GL_ARB_buffer_storage", missing: "persistent buffer mapping (GL 4.4 or GL_ARB_buffer_storage)")
         }
-        if extensions.contains("GL_KHR_debug") || version >= 43 {
-            state.installDebugCallback(synchronous: wantDebug)
-        }
-        let eglVersion = "\(EGL.displayString(display, EGL_VERSION) ?? "?")"
-        var limits = state.queryLimits(extensions: extensions)
-        do { (limits.maxLoopIterations, limits.loopLimitIsPerInvocation) = try state.probeLoopLimit() } catch {
+        if api == .gles, !extensions.contains("GL_EXT_buffer_storage") {
             state.destroy()
-            throw error
+            throw .glTooOld(found: "\(versionString) without GL_EXT_buffer_storage", missing: "persistent buffer mapping (GL_EXT_buffer_storage)")
         }
+        state.entryPoints = GLEntryPoints(api: api, version: version, extensions: extensions)
+        if state.entryPoints.debugMessageCallback != nil { state.installDebugCallback(synchronous: wantDebug) }
+        return MadeContext(state: state, extensions: extensions, displayExtensions: displayExtensions, configless: configless,
+                           robustOffered: robustOffered, version: version, versionString: versionString)
+    }
+
+    /// The `eglCreateContext` attribute lists to try in order: robust first where EGL offers it
+    /// (EGL 1.5's attributes for desktop GL; EXT_create_context_robustness's, which also cover
+    /// OpenGL ES, then EGL 1.5's robust access alone), then plain.
+    private static func contextAttempts(api: GraphicsAPI, robustOffered: Bool, debug: Bool) -> [(robust: Bool, attrs: [EGLint])] {
+        let base: [EGLint] = api == .gl
+            ? [EGL_CONTEXT_MAJOR_VERSION, 4, EGL_CONTEXT_MINOR_VERSION, 3, EGL_CONTEXT_OPENGL_PROFILE_MASK, EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT]
+            : [EGL_CONTEXT_MAJOR_VERSION, 3, EGL_CONTEXT_MINOR_VERSION, 1]
+        let debugAttrs: [EGLint] = debug ? [EGL_CONTEXT_OPENGL_DEBUG, EGL_TRUE] : []
+        var attempts: [(Bool, [EGLint])] = []
+        if robustOffered {
+            if api == .gl {
+                attempts.append((true, base + debugAttrs + [EGL_CONTEXT_OPENGL_ROBUST_ACCESS, EGL_TRUE,
+                                                             EGL_CONTEXT_OPENGL_RESET_NOTIFICATION_STRATEGY, EGL_LOSE_CONTEXT_ON_RESET, EGL_NONE]))
+            } else {
+                attempts.append((true, base + debugAttrs + [EGL_CONTEXT_OPENGL_ROBUST_ACCESS_EXT, EGL_TRUE,
+                                                             EGL_CONTEXT_OPENGL_RESET_NOTIFICATION_STRATEGY_EXT, EGL_LOSE_CONTEXT_ON_RESET_EXT, EGL_NONE]))
+            }
+        }
+        attempts.append((false, base + debugAttrs + [EGL_NONE]))
+        return attempts
+    }
+
+    /// What a made context runs on and can do, with its limits and the loop-limit probe's finding.
+    private func describe(_ made: MadeContext, origin: DisplayOrigin, device: GLDeviceInfo?, choice: APIChoice) throws(VyreGLError) -> GLContextInfo {
+        let extensions = made.extensions
+        let version = made.version
+        let gl = api == .gl
+        var limits = queryLimits(extensions: extensions)
+        (limits.maxLoopIterations, limits.loopLimitIsPerInvocation) = try probeLoopLimit(version: version, extensions: extensions)
         var contextFlags: GLint = 0
         glGetIntegerv(GLenum(GL_CONTEXT_FLAGS), &contextFlags)
         var binaryFormats: GLint = 0
         glGetIntegerv(GLenum(GL_NUM_PROGRAM_BINARY_FORMATS), &binaryFormats)
-        let info = GLContextInfo(
-            origin: origin, device: device, eglVersion: eglVersion, eglVendor: EGL.displayString(display, EGL_VENDOR) ?? "unknown",
-            glVersion: versionString, glslVersion: state.string(GL_SHADING_LANGUAGE_VERSION), renderer: state.string(GL_RENDERER),
-            vendor: state.string(GL_VENDOR), robustAccess: robust, resetNotification: robust,
+        _ = glGetError()
+        var features: [String: Bool] = [
+            "GL_KHR_debug": entryPoints.debugMessageCallback != nil,
+            "GL_KHR_robustness": entryPoints.graphicsResetStatus != nil,
+            "EGL_KHR_no_config_context": made.configless,
+            "EGL_KHR_surfaceless_context": made.displayExtensions.contains("EGL_KHR_surfaceless_context"),
+            "EGL_EXT_create_context_robustness": made.robustOffered,
+        ]
+        if gl {
+            features["GL_ARB_buffer_storage"] = version >= 44 || extensions.contains("GL_ARB_buffer_storage")
+            features["GL_ARB_gpu_shader_int64"] = extensions.contains("GL_ARB_gpu_shader_int64")
+            features["GL_ARB_get_program_binary"] = extensions.contains("GL_ARB_get_program_binary") || version >= 41
+        } else {
+            features["GL_EXT_buffer_storage"] = extensions.contains("GL_EXT_buffer_storage")
+            features["GL_EXT_gpu_shader5"] = version >= 32 || !extensions.isDisjoint(with: ["GL_EXT_gpu_shader5", "GL_OES_gpu_shader5"])
+        }
+        return GLContextInfo(
+            origin: origin, device: device, api: api, apiChoice: choice, shadingLanguage: .of(api, version: version),
+            glslExtensions: extensions.intersection(GLSLTarget.knownExtensions),
+            eglVersion: EGL.displayString(display, EGL_VERSION) ?? "?", eglVendor: EGL.displayString(display, EGL_VENDOR) ?? "unknown",
+            glVersion: made.versionString, glslVersion: string(GL_SHADING_LANGUAGE_VERSION), renderer: string(GL_RENDERER),
+            vendor: string(GL_VENDOR), robustAccess: robust, resetNotification: robust,
             debugContext: contextFlags & GL_CONTEXT_FLAG_DEBUG_BIT != 0, limits: limits,
-            features: [
-                "GL_ARB_buffer_storage": version >= 44 || extensions.contains("GL_ARB_buffer_storage"),
-                "GL_KHR_debug": extensions.contains("GL_KHR_debug") || version >= 43,
-                "GL_ARB_gpu_shader_int64": extensions.contains("GL_ARB_gpu_shader_int64"),
-                "GL_KHR_robustness": extensions.contains("GL_KHR_robustness") || version >= 45,
-                "GL_ARB_get_program_binary": extensions.contains("GL_ARB_get_program_binary") || version >= 41,
-                "EGL_KHR_no_config_context": configless,
-                "EGL_KHR_surfaceless_context": displayExtensions.contains("EGL_KHR_surfaceless_context"),
-                "EGL_EXT_create_context_robustness": robustOffered,
-            ],
-            programBinaryFormats: Int(max(0, binaryFormats)))
-        return (state, info)
+            features: features, programBinaryFormats: Int(max(0, binaryFormats)))
     }
 
     private static func eglVersionAtLeast15(_ display: EGLDisplay) -> Bool {
@@ -155,7 +244,7 @@ final class GLState: @unchecked Sendable {
     /// budget is shared by the invocation's later loops too (a nest of 16 loops that would run
     /// the same count again then gets no full inner loop done). The trip count is a uniform, so
     /// no compiler can unroll or fold the loops away.
-    func probeLoopLimit() throws(VyreGLError) -> (UInt32?, Bool) {
+    func probeLoopLimit(version: Int, extensions: Set<String>) throws(VyreGLError) -> (UInt32?, Bool) {
         let probe = Program(buffers: [BufferDecl("out", binding: 0, access: .readWrite, type: .u32, count: 4)], workgroupSize: WorkgroupSize(1)) {
             Node.let("n", 0)
             Node.for("i", from: 0, to: .parameter("trips")) { Node.assign("n", "n" + 1) }
@@ -169,7 +258,9 @@ final class GLState: @unchecked Sendable {
         }
         let lowered: LoweredProgram
         // Lowered as for a device with a limit, so that its loops report cuts.
-        do { lowered = try probe.lowerToGLSL(target: GLSLTarget(capabilities: [], loopLimit: LoopLimit(iterations: .max, perInvocation: false))) } catch { throw .lowering(error) }
+        let target = GLSLTarget(capabilities: [], loopLimit: LoopLimit(iterations: .max, perInvocation: false),
+                                language: .of(api, version: version), extensions: extensions.intersection(GLSLTarget.knownExtensions))
+        do { lowered = try probe.lowerToGLSL(target: target) } catch { throw .lowering(error) }
         let program = try compileCompute(lowered)
         defer { glDeleteProgram(program) }
         let (buffer, _) = try createBuffer(bytes: 16, flags: GL_DYNAMIC_STORAGE_BIT, map: false)
@@ -229,9 +320,9 @@ final class GLState: @unchecked Sendable {
             maxStorageBufferBindings: UInt32(clamping: integer(GL_MAX_SHADER_STORAGE_BUFFER_BINDINGS)),
             maxStorageBlockBytes: UInt64(clamping: blockSize),
             storageBufferOffsetAlignment: UInt32(clamping: integer(GL_SHADER_STORAGE_BUFFER_OFFSET_ALIGNMENT)),
-            int64: extensions.contains("GL_ARB_gpu_shader_int64"),
-            // Doubles are core since GL 4.0; every 4.3 context has them.
-            float64: true)
+            int64: api == .gl && extensions.contains("GL_ARB_gpu_shader_int64"),
+            // Doubles are core since GL 4.0, so every 4.3 context has them; GLSL ES has none.
+            float64: api == .gl)
     }
 
     /// Throws the first pending GL error, naming the call that preceded it.
@@ -254,8 +345,8 @@ final class GLState: @unchecked Sendable {
     /// The driver's graphics reset status (robust contexts only); nil while healthy.
     func resetStatus() -> String? {
         if simulatedReset.load(ordering: .acquiring) { return Self.simulatedStatus }
-        guard robust else { return nil }
-        switch Int32(bitPattern: glGetGraphicsResetStatus()) {
+        guard robust, let status = entryPoints.graphicsResetStatus else { return nil }
+        switch Int32(bitPattern: status()) {
         case GL_NO_ERROR: return nil
         case GL_GUILTY_CONTEXT_RESET: return "reset caused by this context"
         case GL_INNOCENT_CONTEXT_RESET: return "reset caused by another context"
@@ -264,9 +355,10 @@ final class GLState: @unchecked Sendable {
     }
 
     private func installDebugCallback(synchronous: Bool) {
+        guard let callback = entryPoints.debugMessageCallback else { return }
         glEnable(GLenum(GL_DEBUG_OUTPUT))
         if synchronous { glEnable(GLenum(GL_DEBUG_OUTPUT_SYNCHRONOUS)) }
-        glDebugMessageCallback({ _, type, id, severity, _, message, user in
+        callback({ _, type, id, severity, _, message, user in
             guard let user, let message else { return }
             Unmanaged<DebugSink>.fromOpaque(user).takeUnretainedValue().record(type: type, id: id, severity: severity, message: String(cString: message))
         }, Unmanaged.passUnretained(debug).toOpaque())

@@ -13,6 +13,8 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
     case eglFailure(call: String, code: EGLErrorCode)
     /// A context was created but it is not GL 4.3 core, or lacks an extension vyre-gl needs.
     case glTooOld(found: String, missing: String)
+    /// `VYRE_GL_API` holds something other than `gl`, `gles` or `auto`.
+    case badAPISelection(value: String)
     /// A GL call reported an error.
     case glFailure(call: String, code: GLErrorCode)
     /// The program does not validate against this device's limits.
@@ -68,7 +70,9 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
         case .eglFailure(let call, let code):
             return [Diagnostic("\(call) failed with \(code)", fix: code.fix)]
         case .glTooOld(let found, let missing):
-            return [Diagnostic("the device offers \(found) but vyre-gl needs \(missing)", fix: "update Mesa (22 or newer gives llvmpipe GL 4.5) or the GPU driver, or choose another device with VYRE_GL_DEVICE")]
+            return [Diagnostic("the device offers \(found) but vyre-gl needs \(missing)", fix: "try the other API (--api gl, --api gles or --api auto; VYRE_GL_API for the library), update Mesa (22 or newer gives llvmpipe GL 4.5 and ES 3.2) or the GPU driver, or choose another device with VYRE_GL_DEVICE")]
+        case .badAPISelection(let value):
+            return [Diagnostic("VYRE_GL_API is '\(value)', which names no client API", fix: "set VYRE_GL_API to gl, gles or auto, or unset it")]
         case .glFailure(let call, let code):
             return [Diagnostic("\(call) failed with \(code)", fix: code.fix)]
         case .invalidForDevice(let f):

@@ -86,6 +86,10 @@ public struct GLSLTarget: Sendable, Hashable {
         }
     }
 
+    /// The GLSL extensions the writer may use where a device offers them (the context reports
+    /// which of these it has).
+    public static var knownExtensions: Set<String> { preciseExtensions }
+
     /// The GLSL ES 3.10 extensions that add `precise`.
     static let preciseExtensions: Set<String> = ["GL_EXT_gpu_shader5", "GL_OES_gpu_shader5"]
 }

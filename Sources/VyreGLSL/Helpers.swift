@@ -200,6 +200,12 @@ struct Helper: Hashable, Comparable {
         return Helper(name: "vy_opaque_f64", source: "double vy_opaque_f64(double x) { return packDouble2x32(unpackDouble2x32(x) ^ uvec2(vy_zero)); }")
     }
 
+    /// bitCount with a highp result (GLSL ES makes bitCount's lowp; see `Writer`).
+    static let popcount = Helper(name: "vy_popcount", source: """
+        uint vy_popcount(uint x) { return uint(bitCount(x)); }
+        uint vy_popcount(int x) { return uint(bitCount(x)); }
+        """)
+    /// findMSB and findLSB give lowp results in GLSL ES; these return highp `uint`s.
     static let clz = Helper(name: "vy_clz", source: "uint vy_clz(uint x) { return x == 0u ? 32u : uint(31 - findMSB(x)); }")
     static let ctz = Helper(name: "vy_ctz", source: "uint vy_ctz(uint x) { return x == 0u ? 32u : uint(findLSB(x)); }")
 

@@ -783,6 +783,13 @@ struct Writer {
             case .negate: return "(-\(x))"
             case .not: return "(!\(x))"
             case .bitNot: return "(~\(x))"
+            case .popcount where target.language.isES:
+                // GLSL ES gives bitCount a lowp result, and an operation whose other operands are
+                // constants (which have no precision) is then lowp too: llvmpipe compared
+                // `floatBitsToUint(-4.25) > uint(bitCount(x))` in 16 bits. A function's result
+                // has the default (highp) precision.
+                helpers.insert(.popcount)
+                return "vy_popcount(\(x))"
             case .popcount: return "uint(bitCount(\(x)))"
             case .countLeadingZeros:
                 helpers.insert(.clz)

@@ -210,7 +210,7 @@ enum CLI {
     }
 
     static func openContext(_ options: DeviceOptions) throws -> GLContext {
-        try GLContext(device: options.selection, logger: .init(label: "vyre-gl"))
+        try GLContext(device: options.selection, api: options.api, logger: .init(label: "vyre-gl"))
     }
 }
 

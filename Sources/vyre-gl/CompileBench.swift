@@ -96,7 +96,7 @@ struct CompileBench: ParsableCommand {
         for warm in [false, true] {
             let cache = ProgramBinaryCache(path: path)
             let opened = clock.now
-            let context = try GLContext(device: deviceOptions.selection, programCache: cache)
+            let context = try GLContext(device: deviceOptions.selection, api: deviceOptions.api, programCache: cache)
             let contextTime = (clock.now - opened) / .milliseconds(1)
             let started = clock.now
             let megakernel = try Megakernel(context: context)

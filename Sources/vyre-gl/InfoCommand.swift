@@ -51,9 +51,10 @@ struct InfoCommand: ParsableCommand {
         let l = c.limits
         try Output.line("""
             Display:        \(c.origin.rawValue), EGL \(c.eglVersion) (\(c.eglVendor))
+            API:            \(c.api.rawValue) (\(c.api)): \(c.apiChoice)
             GL:             \(c.glVersion)
             Renderer:       \(c.renderer) (\(c.vendor))\(c.isSoftware ? " [software]" : "")
-            GLSL:           \(c.glslVersion)
+            GLSL:           \(c.glslVersion); vyre-gl writes \(c.shadingLanguage.rawValue)\(c.glslExtensions.isEmpty ? "" : " with \(c.glslExtensions.sorted().joined(separator: ", "))")
             Robustness:     robust buffer access \(yes(c.robustAccess)), lose context on reset \(yes(c.resetNotification)), debug context \(yes(c.debugContext))
             Workgroup size: \(l.maxWorkgroupSize.map(String.init).joined(separator: " x ")), \(l.maxWorkgroupInvocations) invocations
             Workgroups:     \(l.maxWorkgroupCount.map(String.init).joined(separator: " x "))

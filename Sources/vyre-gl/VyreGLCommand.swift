@@ -60,6 +60,11 @@ struct DeviceOptions: ParsableArguments {
     @Option(name: .customLong("device"), help: "EGL device: an index from 'vyre-gl info' or a render node path (default: VYRE_GL_DEVICE, else the first hardware device).")
     var device: String?
 
+    @Option(name: .customLong("api"), help: "Client API: gl (OpenGL 4.3 core), gles (OpenGL ES 3.1) or auto (default: VYRE_GL_API, else OpenGL 4.3 core where the device offers it, else OpenGL ES 3.1).")
+    var apiArgument = APIArgument(.automatic)
+
+    var api: APISelection { apiArgument.selection }
+
     var selection: DeviceSelection { device.map(DeviceSelection.init(parsing:)) ?? .automatic }
 
     /// A value that is neither an index nor a path is a usage error (exit 2); one that names no
@@ -71,4 +76,16 @@ struct DeviceOptions: ParsableArguments {
             throw ValidationError("--device '\(quoteForMessage(device))' is neither a device index such as 0 nor a render node path such as /dev/dri/renderD128")
         }
     }
+}
+
+/// `--api` as the command line spells it.
+struct APIArgument: ExpressibleByArgument {
+    let selection: APISelection
+    init(_ selection: APISelection) { self.selection = selection }
+    init?(argument: String) {
+        guard let s = APISelection(parsing: argument) else { return nil }
+        selection = s
+    }
+    var defaultValueDescription: String { selection.rawValue }
+    static var allValueStrings: [String] { APISelection.allCases.map(\.rawValue) }
 }
