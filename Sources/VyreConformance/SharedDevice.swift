@@ -7,4 +7,9 @@ public enum SharedDevice {
     public static let context: GLContext = {
         do { return try GLContext() } catch { fatalError("no GL context for tests: \(error)") }
     }()
+
+    /// An OpenGL ES 3.1 context on the same device, for the suites that run on both APIs.
+    public static let esContext: GLContext = {
+        do { return try GLContext(api: .gles) } catch { fatalError("no OpenGL ES context for tests: \(error)") }
+    }()
 }

@@ -1,5 +1,6 @@
 public import VyreIR
 public import VyreGLSL
+import Foundation
 
 /// Numeric limits of a device, as queried from GL.
 public struct DeviceLimits: Sendable, Hashable, Codable {
@@ -88,8 +89,11 @@ public struct GLContextInfo: Sendable, Hashable, Codable {
     /// The context is a debug context (`GL_CONTEXT_FLAG_DEBUG_BIT`), as `debug: true` or
     /// `VYRE_GL_DEBUG=1` asks.
     public var debugContext: Bool
-    /// The device's limits, with the loop limit the probe at creation found.
+    /// The device's limits, with the loop limit the probe at creation found (clamped when
+    /// ``limitsProfile`` says so).
     public var limits: DeviceLimits
+    /// Whether ``limits`` are the device's own or clamped to OpenGL ES 3.1's minimums.
+    public var limitsProfile: LimitsProfile
     /// The GL and EGL extensions vyre-gl looks for, and whether this context has each.
     public var features: [String: Bool]
     /// `GL_NUM_PROGRAM_BINARY_FORMATS`: 0 means linked programs cannot be saved, so the program
@@ -99,4 +103,44 @@ public struct GLContextInfo: Sendable, Hashable, Codable {
     /// Whether a software renderer runs the context: the device's EGL flag where there is a device,
     /// else whether the renderer is llvmpipe.
     public var isSoftware: Bool { device?.isSoftware ?? renderer.lowercased().contains("llvmpipe") }
+}
+
+/// Which limits a context reports: the device's own, or only what OpenGL ES 3.1 guarantees every
+/// device, so that code meant for the smallest boards can be proved on a large one (CI proves the
+/// megakernel within them on llvmpipe).
+public enum LimitsProfile: String, Sendable, Hashable, Codable, CaseIterable {
+    /// What the driver reports.
+    case device
+    /// Clamped to OpenGL ES 3.1's minimum maximums: 4 storage blocks and bindings, 128
+    /// invocations per workgroup (128 x 128 x 64), 16 KiB of shared memory, 65,535 workgroups
+    /// per dimension, 128 MiB per storage block, 256-byte binding alignment, no 64-bit types;
+    /// on an OpenGL ES context also GLSL ES 3.10 with no extension (no `precise`).
+    case es31Minimum = "es31-minimum"
+
+    /// `VYRE_GL_LIMITS` (`device` or `es31-minimum`), when set.
+    static func environment() throws(VyreGLError) -> LimitsProfile? {
+        guard let v = ProcessInfo.processInfo.environment["VYRE_GL_LIMITS"], !v.isEmpty else { return nil }
+        guard let profile = LimitsProfile(rawValue: v.trimmingCharacters(in: .whitespaces).lowercased()) else {
+            throw .badLimitsProfile(value: v)
+        }
+        return profile
+    }
+}
+
+extension DeviceLimits {
+    /// These limits, no larger than what OpenGL ES 3.1 guarantees.
+    func clampedToES31Minimum() -> DeviceLimits {
+        var l = self
+        l.maxWorkgroupCount = l.maxWorkgroupCount.map { min($0, 65_535) }
+        l.maxWorkgroupSize = zip(l.maxWorkgroupSize, [128, 128, 64]).map { min($0, $1) }
+        l.maxWorkgroupInvocations = min(l.maxWorkgroupInvocations, 128)
+        l.maxSharedMemoryBytes = min(l.maxSharedMemoryBytes, 16_384)
+        l.maxComputeStorageBlocks = min(l.maxComputeStorageBlocks, 4)
+        l.maxStorageBufferBindings = min(l.maxStorageBufferBindings, 4)
+        l.maxStorageBlockBytes = min(l.maxStorageBlockBytes, 1 << 27)
+        l.storageBufferOffsetAlignment = max(l.storageBufferOffsetAlignment, 256)
+        l.int64 = false
+        l.float64 = false
+        return l
+    }
 }

@@ -39,18 +39,20 @@ public final class GLContext: Sendable {
     private let selection: DeviceSelection
     private let debugRequested: Bool
     private let apiRequested: APISelection
+    private let limitsRequested: LimitsProfile?
 
     /// Opens a context on the selected device, for `api` (automatic: `VYRE_GL_API` if set, else
-    /// OpenGL 4.3 core, else OpenGL ES 3.1). `debug` asks for a debug context whose KHR_debug
+    /// OpenGL 4.3 core, else OpenGL ES 3.1), reporting `limits` (nil: `VYRE_GL_LIMITS` if set,
+    /// else the device's own). `debug` asks for a debug context whose KHR_debug
     /// messages go to `logger` at debug level (also enabled by `VYRE_GL_DEBUG=1`). Pipelines
     /// load and keep linked binaries in `programCache` (by default the shared one, on disk).
-    public init(device: DeviceSelection = .automatic, api: APISelection = .automatic, debug: Bool = false,
+    public init(device: DeviceSelection = .automatic, api: APISelection = .automatic, limits: LimitsProfile? = nil, debug: Bool = false,
                 programCache: ProgramBinaryCache? = .shared, logger: Logger = Logger(label: "vyre-gl")) throws(VyreGLError) {
         let wantDebug = debug || ProcessInfo.processInfo.environment["VYRE_GL_DEBUG"] == "1"
         let thread = ContextThread(name: "vyre-gl context")
         var created: Result<(GLState, GLContextInfo), VyreGLError> = .failure(.contextClosed)
         _ = thread.sync {
-            do throws(VyreGLError) { created = .success(try GLState.create(selection: device, api: api, debug: wantDebug, logger: logger)) }
+            do throws(VyreGLError) { created = .success(try GLState.create(selection: device, api: api, limits: limits, debug: wantDebug, logger: logger)) }
             catch { created = .failure(error) }
         }
         switch created {
@@ -67,6 +69,7 @@ public final class GLContext: Sendable {
         self.selection = device
         self.debugRequested = debug
         self.apiRequested = api
+        self.limitsRequested = limits
         self.serial = Self.serials.next()
         logger.debug("GL context ready", metadata: ["renderer": "\(info.renderer)", "version": "\(info.glVersion)", "api": "\(info.api)"])
     }
@@ -129,7 +132,7 @@ public final class GLContext: Sendable {
     /// A new context opened as this one was (device selection, debug, program cache, logger):
     /// what takes over from a context that was lost.
     public func reopened() throws(VyreGLError) -> GLContext {
-        try GLContext(device: selection, api: apiRequested, debug: debugRequested, programCache: programCache, logger: logger)
+        try GLContext(device: selection, api: apiRequested, limits: limitsRequested, debug: debugRequested, programCache: programCache, logger: logger)
     }
 
     /// A test seam: from now on the context behaves as one the driver reset (every GL call's check

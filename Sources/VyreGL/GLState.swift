@@ -38,8 +38,10 @@ final class GLState: @unchecked Sendable {
 
     // MARK: bring-up
 
-    static func create(selection: DeviceSelection, api requested: APISelection, debug wantDebug: Bool,
+    static func create(selection: DeviceSelection, api requested: APISelection, limits: LimitsProfile?, debug wantDebug: Bool,
                        logger: Logger) throws(VyreGLError) -> (GLState, GLContextInfo) {
+        var profile = LimitsProfile.device
+        if let limits { profile = limits } else if let fromEnvironment = try LimitsProfile.environment() { profile = fromEnvironment }
         let (display, origin, device) = try Devices.open(selection)
         var choice = APIChoice.requested
         var api = requested
@@ -64,7 +66,7 @@ final class GLState: @unchecked Sendable {
         }
         let state = made.state
         do throws(VyreGLError) {
-            let info = try state.describe(made, origin: origin, device: device, choice: choice)
+            let info = try state.describe(made, origin: origin, device: device, choice: choice, profile: profile)
             return (state, info)
         } catch {
             state.destroy()
@@ -176,12 +178,18 @@ final class GLState: @unchecked Sendable {
     }
 
     /// What a made context runs on and can do, with its limits and the loop-limit probe's finding.
-    private func describe(_ made: MadeContext, origin: DisplayOrigin, device: GLDeviceInfo?, choice: APIChoice) throws(VyreGLError) -> GLContextInfo {
+    private func describe(_ made: MadeContext, origin: DisplayOrigin, device: GLDeviceInfo?, choice: APIChoice,
+                          profile: LimitsProfile) throws(VyreGLError) -> GLContextInfo {
         let extensions = made.extensions
         let version = made.version
         let gl = api == .gl
         var limits = queryLimits(extensions: extensions)
         (limits.maxLoopIterations, limits.loopLimitIsPerInvocation) = try probeLoopLimit(version: version, extensions: extensions)
+        let minimum = profile == .es31Minimum
+        if minimum { limits = limits.clampedToES31Minimum() }
+        // The minimum profile writes what every ES 3.1 driver compiles: GLSL ES 3.10, no extension.
+        let language: ShadingLanguage = minimum && !gl ? .essl310 : .of(api, version: version)
+        let glslExtensions = minimum ? [] : extensions.intersection(GLSLTarget.knownExtensions)
         var contextFlags: GLint = 0
         glGetIntegerv(GLenum(GL_CONTEXT_FLAGS), &contextFlags)
         var binaryFormats: GLint = 0
@@ -203,12 +211,12 @@ final class GLState: @unchecked Sendable {
             features["GL_EXT_gpu_shader5"] = version >= 32 || !extensions.isDisjoint(with: ["GL_EXT_gpu_shader5", "GL_OES_gpu_shader5"])
         }
         return GLContextInfo(
-            origin: origin, device: device, api: api, apiChoice: choice, shadingLanguage: .of(api, version: version),
-            glslExtensions: extensions.intersection(GLSLTarget.knownExtensions),
+            origin: origin, device: device, api: api, apiChoice: choice, shadingLanguage: language,
+            glslExtensions: glslExtensions,
             eglVersion: EGL.displayString(display, EGL_VERSION) ?? "?", eglVendor: EGL.displayString(display, EGL_VENDOR) ?? "unknown",
             glVersion: made.versionString, glslVersion: string(GL_SHADING_LANGUAGE_VERSION), renderer: string(GL_RENDERER),
             vendor: string(GL_VENDOR), robustAccess: robust, resetNotification: robust,
-            debugContext: contextFlags & GL_CONTEXT_FLAG_DEBUG_BIT != 0, limits: limits,
+            debugContext: contextFlags & GL_CONTEXT_FLAG_DEBUG_BIT != 0, limits: limits, limitsProfile: profile,
             features: features, programBinaryFormats: Int(max(0, binaryFormats)))
     }
 

@@ -15,6 +15,8 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
     case glTooOld(found: String, missing: String)
     /// `VYRE_GL_API` holds something other than `gl`, `gles` or `auto`.
     case badAPISelection(value: String)
+    /// `VYRE_GL_LIMITS` holds something other than `device` or `es31-minimum`.
+    case badLimitsProfile(value: String)
     /// A GL call reported an error.
     case glFailure(call: String, code: GLErrorCode)
     /// The program does not validate against this device's limits.
@@ -73,6 +75,8 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
             return [Diagnostic("the device offers \(found) but vyre-gl needs \(missing)", fix: "try the other API (--api gl, --api gles or --api auto; VYRE_GL_API for the library), update Mesa (22 or newer gives llvmpipe GL 4.5 and ES 3.2) or the GPU driver, or choose another device with VYRE_GL_DEVICE")]
         case .badAPISelection(let value):
             return [Diagnostic("VYRE_GL_API is '\(value)', which names no client API", fix: "set VYRE_GL_API to gl, gles or auto, or unset it")]
+        case .badLimitsProfile(let value):
+            return [Diagnostic("VYRE_GL_LIMITS is '\(value)', which names no limits profile", fix: "set VYRE_GL_LIMITS to device or es31-minimum, or unset it")]
         case .glFailure(let call, let code):
             return [Diagnostic("\(call) failed with \(code)", fix: code.fix)]
         case .invalidForDevice(let f):

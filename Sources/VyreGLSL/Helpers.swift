@@ -45,9 +45,16 @@ struct Helper: Hashable, Comparable {
         let name = "vy_\(max ? "max" : "min")_\(t.rawValue)"
         let test = max ? "a < b" : "b < a"
         guard precise else {
-            // Without precise, the select is made on the bits, which no compiler turns into a
-            // float min/max instruction (f32 only: no target without precise has doubles).
-            return Helper(name: name, source: "\(s) \(name)(\(s) a, \(s) b) {\n    return uintBitsToFloat(\(test) ? floatBitsToUint(b) : floatBitsToUint(a));\n}")
+            // Without precise, compilers turn a select of the operands by their comparison into a
+            // min/max instruction (min(+0, -0) was -0 on llvmpipe), and see through bit casts and
+            // through a select of operands XORed alike. So the bits are picked with a mask that
+            // passes through vy_zero. f32 only: no target without precise has doubles.
+            return Helper(name: name, source: """
+                \(s) \(name)(\(s) a, \(s) b) {
+                    uint pick = (\(test) ? 0xFFFFFFFFu : 0u) ^ vy_zero;
+                    return uintBitsToFloat((floatBitsToUint(b) & pick) | (floatBitsToUint(a) & ~pick));
+                }
+                """)
         }
         // The precise result stops compilers from turning the select into a min/max instruction,
         // which would disagree on signed zero and NaN.

@@ -830,6 +830,7 @@ struct Writer {
                 // int64 extension's min/max overloads are missing from some compilers.
                 if operandType.isFloat || operandType.is64Bit {
                     let h = Helper.minMax(operandType, max: op == .max, precise: hasPrecise)
+                    if !hasPrecise { usesOpaque = true }
                     helpers.insert(h)
                     return "\(h.name)(\(x), \(y))"
                 }

@@ -106,6 +106,7 @@ public enum ConstructCases {
         for op in [BinaryOp.logicalAnd, .logicalOr, .eq, .ne] { cases.append(binaryTable(op, .bool)) }
         cases.append(unaryTable(.not, .bool))
         cases.append(fmaCase())
+        cases.append(fmaHardCase())
         _ = caps
         return cases
     }
@@ -132,6 +133,53 @@ public enum ConstructCases {
             Node.if("i" < .length("a")) { Node.store("out", at: "i", .fma(.load("a", at: "i"), .load("b", at: "i"), .load("c", at: "i"))) }
         }
         return ConformanceCase(name: "fma f32 (single rounding)", program: program,
+                               inputs: ["a": triples.map { $0.0.bitPattern }, "b": triples.map { $0.1.bitPattern }, "c": triples.map { $0.2.bitPattern }])
+    }
+
+    /// fma on values chosen to break an emulation (GLSL ES has no doubles, so there it is done in
+    /// integer arithmetic): random magnitudes, sums that cancel to a few bits, addends far below
+    /// and far above the product, products past the float range that the addend brings back or
+    /// not, and infinities, NaN and zeros in every place. No subnormal operand or result: GPUs
+    /// may flush them.
+    static func fmaHardCase() -> ConformanceCase {
+        var random = SeededRandom(seed: 0xF3A)
+        func float(exponent: ClosedRange<Int>) -> Float {
+            let f = Float(sign: random.chance(0.5) ? .minus : .plus, exponent: random.int(exponent),
+                          significand: 1 + Float(random.u32() >> 9) / Float(1 << 23))
+            return f
+        }
+        var triples: [(Float, Float, Float)] = []
+        for _ in 0..<300 { triples.append((float(exponent: -40...40), float(exponent: -40...40), float(exponent: -80...80))) }
+        for _ in 0..<150 {
+            // c cancels the rounded product: the result is the product's rounding error.
+            let a = float(exponent: -20...20), b = float(exponent: -20...20)
+            let c = random.chance(0.5) ? -(a * b) : -(a * b).nextUp
+            triples.append((a, b, c))
+        }
+        for _ in 0..<100 {
+            let a = float(exponent: -10...10), b = float(exponent: -10...10)
+            let shift = random.int(20...90) * (random.chance(0.5) ? 1 : -1)
+            triples.append((a, b, float(exponent: (shift - 1)...(shift + 1))))
+        }
+        for _ in 0..<50 { triples.append((float(exponent: 60...70), float(exponent: 60...66), float(exponent: 126...127))) }
+        let specials: [Float] = [0, -0.0, .infinity, -.infinity, .nan, 1, -1, .greatestFiniteMagnitude, -.greatestFiniteMagnitude]
+        for a in specials { for b in specials { triples.append((a, b, 1.5)); triples.append((2, a, b)) } }
+        triples.append((.greatestFiniteMagnitude, 2, -.greatestFiniteMagnitude))
+        triples.append((.greatestFiniteMagnitude, 2, -.infinity))
+        triples.append((1.5, 1.5, -2.25))
+        triples.append((1 + 1.0 / 4096, 1 + 1.0 / 4096, -(1 + 2.0 / 4096)))
+        let normal: (Float) -> Bool = { $0 == 0 || !$0.isFinite || $0.isNormal }
+        triples = triples.filter { t in
+            guard normal(t.0) && normal(t.1) && normal(t.2) else { return false }
+            if case .f32(let r) = Semantics.fma(.f32(t.0), .f32(t.1), .f32(t.2)) { return normal(r) }
+            return false
+        }
+        let program = Program(buffers: [buffer("a", 0, .readOnly, .f32), buffer("b", 1, .readOnly, .f32), buffer("c", 2, .readOnly, .f32),
+                                        buffer("out", 3, .writeOnly, .f32, count: triples.count)], workgroupSize: WorkgroupSize(64)) {
+            Node.let("i", .globalID(.x))
+            Node.if("i" < .length("a")) { Node.store("out", at: "i", .fma(.load("a", at: "i"), .load("b", at: "i"), .load("c", at: "i"))) }
+        }
+        return ConformanceCase(name: "fma f32 (hard cases)", program: program, grid: groups(triples.count),
                                inputs: ["a": triples.map { $0.0.bitPattern }, "b": triples.map { $0.1.bitPattern }, "c": triples.map { $0.2.bitPattern }])
     }
 

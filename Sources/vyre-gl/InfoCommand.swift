@@ -56,6 +56,7 @@ struct InfoCommand: ParsableCommand {
             Renderer:       \(c.renderer) (\(c.vendor))\(c.isSoftware ? " [software]" : "")
             GLSL:           \(c.glslVersion); vyre-gl writes \(c.shadingLanguage.rawValue)\(c.glslExtensions.isEmpty ? "" : " with \(c.glslExtensions.sorted().joined(separator: ", "))")
             Robustness:     robust buffer access \(yes(c.robustAccess)), lose context on reset \(yes(c.resetNotification)), debug context \(yes(c.debugContext))
+            Limits:         \(c.limitsProfile == .device ? "the device's own" : "clamped to what OpenGL ES 3.1 guarantees (VYRE_GL_LIMITS=es31-minimum)")
             Workgroup size: \(l.maxWorkgroupSize.map(String.init).joined(separator: " x ")), \(l.maxWorkgroupInvocations) invocations
             Workgroups:     \(l.maxWorkgroupCount.map(String.init).joined(separator: " x "))
             Shared memory:  \(l.maxSharedMemoryBytes) bytes

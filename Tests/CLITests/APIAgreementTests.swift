@@ -1,0 +1,62 @@
+import Foundation
+import Testing
+
+/// Every example batch gives the same results under OpenGL 4.3 core and OpenGL ES 3.1, one-shot
+/// and resident, as a user would see them: the JSON report with its timings (and the device
+/// line, which names the API's version) left out.
+@Suite(.serialized)
+struct APIAgreementTests {
+    static let examples: [[String]] = [
+        ["examples/hello.json"], ["examples/faults.json"], ["examples/packed.json"], ["examples/tenants.json"],
+        ["examples/custom/histogram.json", "--program", "examples/custom/histogram_opcodes.json"],
+    ]
+
+    static func report(_ arguments: [String], api: String) throws -> (status: Int32, report: [String: Any]) {
+        let r = try CLIRunner.run(["run"] + arguments + ["--json", "--api", api])
+        var o = try #require(CLIRunner.json(r.stdout), "\(arguments) --api \(api): \(r.stderr)")
+        o["timing"] = nil
+        return (r.status, o)
+    }
+
+    @Test(arguments: [false, true])
+    func exampleBatchesAgreeUnderGLAndGLES(resident: Bool) throws {
+        for example in Self.examples {
+            let arguments = example + (resident ? ["--resident"] : [])
+            let gl = try Self.report(arguments, api: "gl")
+            let gles = try Self.report(arguments, api: "gles")
+            #expect(gl.status == gles.status, "\(arguments): exit \(gl.status) under gl, \(gles.status) under gles")
+            let a = try JSONSerialization.data(withJSONObject: gl.report, options: [.sortedKeys])
+            let b = try JSONSerialization.data(withJSONObject: gles.report, options: [.sortedKeys])
+            #expect(a == b, "\(arguments): gl \(String(decoding: a, as: UTF8.self))\ngles \(String(decoding: b, as: UTF8.self))")
+        }
+    }
+
+    @Test func infoNamesTheAPIAndWhy() throws {
+        let gles = try CLIRunner.run(["info", "--api", "gles"])
+        #expect(gles.status == 0, "\(gles.stderr)")
+        #expect(gles.stdout.contains("API:            gles (OpenGL ES 3.1): asked for (--api)"))
+        #expect(gles.stdout.contains("vyre-gl writes GLSL ES"))
+        let auto = try CLIRunner.run(["info", "--json"], environment: ["VYRE_GL_API": "gles"])
+        let context = try #require(CLIRunner.json(auto.stdout)?["context"] as? [String: Any])
+        #expect(context["api"] as? String == "gles")
+        #expect((context["apiChoice"] as? [String: Any])?["environment"] != nil)
+        let preferred = try CLIRunner.run(["info"])
+        #expect(preferred.stdout.contains("auto: OpenGL 4.3 core is preferred"))
+    }
+
+    @Test func badAPIChoicesAreUsageErrorsWithAFix() throws {
+        let flag = try CLIRunner.run(["info", "--api", "vulkan"])
+        #expect(flag.status == 2)
+        #expect(flag.stderr.contains("'vulkan' is invalid for '--api <api>'") && flag.stderr.contains("Fix:"))
+        let env = try CLIRunner.run(["selftest", "--random", "1", "--batches", "0"], environment: ["VYRE_GL_API": "vulkan"])
+        #expect(env.status != 0)
+        #expect(env.stderr.contains("VYRE_GL_API is 'vulkan'") && env.stderr.contains("Fix: set VYRE_GL_API to gl, gles or auto"))
+    }
+
+    @Test func selftestPassesOnGLES() throws {
+        let r = try CLIRunner.run(["selftest", "--api", "gles", "--random", "40", "--batches", "20", "--json"])
+        #expect(r.status == 0, "\(r.stdout.suffix(2000))\n\(r.stderr)")
+        let o = try #require(CLIRunner.json(r.stdout))
+        #expect((o["failed"] as? Int) == 0)
+    }
+}
