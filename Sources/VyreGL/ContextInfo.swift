@@ -61,6 +61,8 @@ public struct GLContextInfo: Sendable, Hashable, Codable {
     /// The EGL device the context runs on; nil on the surfaceless and default-display platforms,
     /// which list no devices.
     public var device: GLDeviceInfo?
+    /// The DRM render node of the display: the one opened through GBM, or the device's.
+    public var renderNode: String?
     /// The client API the context speaks.
     public var api: GraphicsAPI
     /// Why it speaks that API (asked for, or what the automatic choice found).

@@ -22,12 +22,14 @@ public struct GLDeviceInfo: Sendable, Hashable, Codable {
 
 /// How to choose the device a context runs on.
 public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
-    /// `VYRE_GL_DEVICE` if set (an index or a render node path), else the first hardware device,
-    /// else the first software device, else Mesa's surfaceless platform.
+    /// `VYRE_GL_DEVICE` if set (an index or a render node path), else the first hardware EGL
+    /// device, else the first software one; without EGL device enumeration, each render node
+    /// through GBM, then Mesa's surfaceless platform, then the default display.
     case automatic
     /// The device at this index of EGL's device list.
     case index(Int)
-    /// The device whose DRM render node is this path (such as `/dev/dri/renderD128`).
+    /// The DRM render node at this path (such as `/dev/dri/renderD128`): the EGL device that
+    /// reports it, else the node opened through GBM.
     case renderNode(String)
 
     /// Parses a `VYRE_GL_DEVICE`-style value: a number or a path.
@@ -53,6 +55,7 @@ public enum DeviceSelection: Sendable, Hashable, CustomStringConvertible {
 /// What EGL platform a display came from.
 public enum DisplayOrigin: String, Sendable, Hashable, Codable {
     case device = "EGL device"
+    case gbm = "GBM on a DRM render node"
     case surfaceless = "Mesa surfaceless platform"
     case defaultDisplay = "EGL default display"
 }
@@ -77,43 +80,50 @@ enum Devices {
         }
     }
 
-    /// The display for `selection`, initialized, and what it is.
-    static func open(_ selection: DeviceSelection) throws(VyreGLError) -> (EGLDisplay, DisplayOrigin, GLDeviceInfo?) {
+    /// The display for `selection`, initialized, and what it is: the first candidate
+    /// (`RenderNodes.candidates`) that opens. An explicit choice that fails throws its own error;
+    /// among automatic candidates a failure moves on to the next, and the first error is thrown
+    /// when none opens.
+    static func open(_ selection: DeviceSelection) throws(VyreGLError) -> (EGLDisplay, DisplayOrigin, GLDeviceInfo?, String?) {
         let effective = selection == .automatic ? (DeviceSelection.environment ?? .automatic) : selection
-        let devices = EGL.devices()
-        if !devices.isEmpty {
-            let infos = enumerate()
-            let chosen: Int
-            switch effective {
-            case .automatic:
-                chosen = infos.first(where: { !$0.isSoftware })?.index ?? 0
-            case .index(let i):
-                guard infos.indices.contains(i) else { throw .deviceNotFound(selection: "\(effective)", available: infos.map(\.summary)) }
-                chosen = i
-            case .renderNode(let path):
-                guard let match = infos.first(where: { $0.renderNode == path }) else {
-                    throw .deviceNotFound(selection: path, available: infos.map(\.summary))
+        let infos = EGL.devices().isEmpty ? [] : enumerate()
+        let surfaceless = EGL.clientExtensions.contains("EGL_MESA_platform_surfaceless")
+        let candidates = try RenderNodes.candidates(for: effective, devices: infos, nodes: RenderNodes.paths(), surfaceless: surfaceless)
+        var firstError: VyreGLError? = nil
+        for candidate in candidates {
+            do throws(VyreGLError) {
+                return try open(candidate, infos: infos)
+            } catch {
+                if case .automatic = effective {
+                    if firstError == nil, case .gbm = candidate { firstError = error }
+                    continue
                 }
-                chosen = match.index
+                throw error
             }
-            guard let display = eglGetPlatformDisplay(EGLenum(EGL_PLATFORM_DEVICE_EXT), devices[chosen], nil) else {
+        }
+        throw firstError ?? .noEGL(detail: "no EGL devices, no render node that opened, no surfaceless platform, and the default display did not initialize (\(EGL.lastError))")
+    }
+
+    private static func open(_ candidate: RenderNodes.Candidate, infos: [GLDeviceInfo]) throws(VyreGLError) -> (EGLDisplay, DisplayOrigin, GLDeviceInfo?, String?) {
+        switch candidate {
+        case .device(let i):
+            guard let display = eglGetPlatformDisplay(EGLenum(EGL_PLATFORM_DEVICE_EXT), EGL.devices()[i], nil) else {
                 throw .eglFailure(call: "eglGetPlatformDisplay(EGL_PLATFORM_DEVICE_EXT)", code: EGL.lastError)
             }
             _ = try EGL.initialize(display)
-            return (display, .device, infos[chosen])
+            return (display, .device, infos[i], infos[i].renderNode)
+        case .gbm(let path):
+            return (try RenderNodes.display(path), .gbm, nil, path)
+        case .surfaceless:
+            guard let display = eglGetPlatformDisplay(EGLenum(EGL_PLATFORM_SURFACELESS_MESA), nil, nil) else {
+                throw .eglFailure(call: "eglGetPlatformDisplay(EGL_PLATFORM_SURFACELESS_MESA)", code: EGL.lastError)
+            }
+            _ = try EGL.initialize(display)
+            return (display, .surfaceless, nil, nil)
+        case .defaultDisplay:
+            guard let display = eglGetDisplay(nil) else { throw .eglFailure(call: "eglGetDisplay(EGL_DEFAULT_DISPLAY)", code: EGL.lastError) }
+            _ = try EGL.initialize(display)
+            return (display, .defaultDisplay, nil, nil)
         }
-        if case .automatic = effective {} else {
-            throw .deviceNotFound(selection: "\(effective)", available: [])
-        }
-        // No device enumeration: Mesa's surfaceless platform, then the default display.
-        if EGL.clientExtensions.contains("EGL_MESA_platform_surfaceless"),
-           let display = eglGetPlatformDisplay(EGLenum(EGL_PLATFORM_SURFACELESS_MESA), nil, nil),
-           (try? EGL.initialize(display)) != nil {
-            return (display, .surfaceless, nil)
-        }
-        if let display = eglGetDisplay(nil), (try? EGL.initialize(display)) != nil {
-            return (display, .defaultDisplay, nil)
-        }
-        throw .noEGL(detail: "no EGL devices, no surfaceless platform, and the default display did not initialize (\(EGL.lastError))")
     }
 }

@@ -124,6 +124,10 @@ public final class GLContext: Sendable {
     /// Every EGL device this process can see (initializing each device's display to name its driver).
     public static func availableDevices() -> [GLDeviceInfo] { Devices.enumerate() }
 
+    /// Every DRM render node under `/dev/dri`, with its driver, whether this process may open it,
+    /// and the EGL device that reports it (`devices`, as ``availableDevices()`` gives them).
+    public static func renderNodes(devices: [GLDeviceInfo]) -> [RenderNodeInfo] { RenderNodes.list(eglDevices: devices) }
+
     /// The driver's reset status, polled now. Nil when the context is healthy.
     public func resetStatus() -> String? {
         (try? onThread { gl in gl.resetStatus() }) ?? "context closed"

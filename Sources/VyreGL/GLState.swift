@@ -42,13 +42,33 @@ final class GLState: @unchecked Sendable {
                        logger: Logger) throws(VyreGLError) -> (GLState, GLContextInfo) {
         var profile = LimitsProfile.device
         if let limits { profile = limits } else if let fromEnvironment = try LimitsProfile.environment() { profile = fromEnvironment }
-        let (display, origin, device) = try Devices.open(selection)
+        let (display, origin, device, node) = try Devices.open(selection)
         var choice = APIChoice.requested
         var api = requested
         if requested == .automatic, let fromEnvironment = try APISelection.environment() {
             api = fromEnvironment
             choice = .environment
         }
+        let made: MadeContext
+        do throws(VyreGLError) { made = try makeContext(display: display, api: api, debug: wantDebug, logger: logger, choice: &choice) } catch {
+            // A node's driver that offers neither API: say which node.
+            if origin == .gbm, let node, case .glTooOld(let found, let missing) = error { throw .glTooOld(found: "\(found) on \(node)", missing: missing) }
+            throw error
+        }
+        let state = made.state
+        do throws(VyreGLError) {
+            let info = try state.describe(made, origin: origin, device: device, renderNode: node, choice: choice, profile: profile)
+            return (state, info)
+        } catch {
+            state.destroy()
+            throw error
+        }
+    }
+
+    /// A context for the API selection (resolved from the environment already): GL, ES, or GL
+    /// with ES as the fallback; `choice` becomes what the automatic choice found.
+    private static func makeContext(display: EGLDisplay, api: APISelection, debug wantDebug: Bool, logger: Logger,
+                                    choice: inout APIChoice) throws(VyreGLError) -> MadeContext {
         let made: MadeContext
         switch api {
         case .gl: made = try makeContext(display: display, api: .gl, debug: wantDebug, logger: logger)
@@ -64,14 +84,7 @@ final class GLState: @unchecked Sendable {
                 choice = .fallback(reason: found)
             }
         }
-        let state = made.state
-        do throws(VyreGLError) {
-            let info = try state.describe(made, origin: origin, device: device, choice: choice, profile: profile)
-            return (state, info)
-        } catch {
-            state.destroy()
-            throw error
-        }
+        return made
     }
 
     /// A context just made current, with what its creation found out.
@@ -178,7 +191,7 @@ final class GLState: @unchecked Sendable {
     }
 
     /// What a made context runs on and can do, with its limits and the loop-limit probe's finding.
-    private func describe(_ made: MadeContext, origin: DisplayOrigin, device: GLDeviceInfo?, choice: APIChoice,
+    private func describe(_ made: MadeContext, origin: DisplayOrigin, device: GLDeviceInfo?, renderNode: String?, choice: APIChoice,
                           profile: LimitsProfile) throws(VyreGLError) -> GLContextInfo {
         let extensions = made.extensions
         let version = made.version
@@ -211,7 +224,7 @@ final class GLState: @unchecked Sendable {
             features["GL_EXT_gpu_shader5"] = version >= 32 || !extensions.isDisjoint(with: ["GL_EXT_gpu_shader5", "GL_OES_gpu_shader5"])
         }
         return GLContextInfo(
-            origin: origin, device: device, api: api, apiChoice: choice, shadingLanguage: language,
+            origin: origin, device: device, renderNode: renderNode, api: api, apiChoice: choice, shadingLanguage: language,
             glslExtensions: glslExtensions,
             eglVersion: EGL.displayString(display, EGL_VERSION) ?? "?", eglVendor: EGL.displayString(display, EGL_VENDOR) ?? "unknown",
             glVersion: made.versionString, glslVersion: string(GL_SHADING_LANGUAGE_VERSION), renderer: string(GL_RENDERER),

@@ -17,6 +17,14 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
     case badAPISelection(value: String)
     /// `VYRE_GL_LIMITS` holds something other than `device` or `es31-minimum`.
     case badLimitsProfile(value: String)
+    /// No DRM render node exists at `path`; `available` lists the nodes there are.
+    case renderNodeMissing(path: String, available: [String])
+    /// The render node exists but this process may not open it.
+    case renderNodeDenied(path: String)
+    /// The path is not a render node GBM can drive (`problem` says why).
+    case renderNodeInvalid(path: String, problem: String)
+    /// GBM cannot be used here: libgbm is missing, or EGL has no GBM platform.
+    case gbmUnavailable(detail: String)
     /// A GL call reported an error.
     case glFailure(call: String, code: GLErrorCode)
     /// The program does not validate against this device's limits.
@@ -75,6 +83,17 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
             return [Diagnostic("the device offers \(found) but vyre-gl needs \(missing)", fix: "try the other API (--api gl, --api gles or --api auto; VYRE_GL_API for the library), update Mesa (22 or newer gives llvmpipe GL 4.5 and ES 3.2) or the GPU driver, or choose another device with VYRE_GL_DEVICE")]
         case .badAPISelection(let value):
             return [Diagnostic("VYRE_GL_API is '\(value)', which names no client API", fix: "set VYRE_GL_API to gl, gles or auto, or unset it")]
+        case .renderNodeMissing(let path, let available):
+            let fix = available.isEmpty
+                ? "this machine has no render nodes (no \(RenderNodes.directory)); leave the device out or pick an EGL device index from 'vyre-gl info'"
+                : "use one of \(available.joined(separator: ", ")) ('vyre-gl info' lists them)"
+            return [Diagnostic("no DRM render node at \(path)", fix: fix)]
+        case .renderNodeDenied(let path):
+            return [Diagnostic("may not open the render node \(path) for reading and writing", fix: "add the user to the group that owns it (usually 'render', on older systems 'video'), then log in again; 'ls -l \(path)' shows the group")]
+        case .renderNodeInvalid(let path, let problem):
+            return [Diagnostic("\(path) \(problem)", fix: "give a DRM render node such as \(RenderNodes.directory)/renderD128 ('vyre-gl info' lists them)")]
+        case .gbmUnavailable(let detail):
+            return [Diagnostic("cannot open a render node through GBM: \(detail)", fix: "install Mesa's libgbm1 and libegl-mesa0, or pick an EGL device index from 'vyre-gl info'")]
         case .badLimitsProfile(let value):
             return [Diagnostic("VYRE_GL_LIMITS is '\(value)', which names no limits profile", fix: "set VYRE_GL_LIMITS to device or es31-minimum, or unset it")]
         case .glFailure(let call, let code):

@@ -102,7 +102,9 @@ enum CLI {
 
     static func status(of error: VyreGLError) -> CLIFailure.Status {
         switch error {
-        case .noEGL, .deviceNotFound, .eglFailure, .glTooOld, .contextLost, .contextClosed: .noDevice
+        case .noEGL, .deviceNotFound, .eglFailure, .glTooOld, .contextLost, .contextClosed,
+             .renderNodeMissing, .renderNodeDenied, .renderNodeInvalid, .gbmUnavailable: .noDevice
+        case .badAPISelection, .badLimitsProfile: .badInput
         case .invalidForDevice, .lowering, .bufferTooSmall, .bufferTooLarge, .missingBuffer, .missingParameter, .unknownBuffer, .badBufferSize, .gridTooLarge, .gridTooLargeInAll: .badInput
         default: .ranWithFailures
         }

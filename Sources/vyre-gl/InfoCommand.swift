@@ -7,7 +7,7 @@ import VyreStream
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "List EGL devices and describe the chosen one: GL version, renderer, limits, and the extensions vyre-gl uses.")
+        abstract: "List EGL devices and DRM render nodes and describe the chosen one: API, GL version, renderer, limits, and the extensions vyre-gl uses.")
 
     @OptionGroup var deviceOptions: DeviceOptions
     @Flag(help: "Print one JSON object.") var json = false
@@ -15,6 +15,7 @@ struct InfoCommand: ParsableCommand {
     struct Report: Encodable {
         var version: String
         var devices: [GLDeviceInfo]
+        var renderNodes: [RenderNodeInfo]
         var context: GLContextInfo?
         var contextError: String?
         var ioUring: String
@@ -31,7 +32,7 @@ struct InfoCommand: ParsableCommand {
             case .success(let n): uring = "available (\(n)-entry ring set up and torn down)"
             case .failure(let e): uring = "unavailable: \(e)"
             }
-            let report = Report(version: VyreGLCommand.version, devices: devices, context: context, contextError: contextError?.map(\.description).joined(separator: "\n"), ioUring: uring)
+            let report = Report(version: VyreGLCommand.version, devices: devices, renderNodes: GLContext.renderNodes(devices: devices), context: context, contextError: contextError?.map(\.description).joined(separator: "\n"), ioUring: uring)
             if json { try Output.json(report) } else { try printText(report) }
             if let contextError { throw CLIFailure(status: .noDevice, diagnostics: contextError) }
         }
@@ -44,13 +45,18 @@ struct InfoCommand: ParsableCommand {
             let chosen = r.context?.device?.index == d.index ? "  <- selected" : ""
             try Output.line("  \(d.summary)\(chosen)")
         }
+        try Output.line("DRM render nodes:\(r.renderNodes.isEmpty ? " none (no /dev/dri/renderD*)" : "")")
+        for n in r.renderNodes {
+            let chosen = r.context?.renderNode == n.path ? "  <- selected" : ""
+            try Output.line("  \(n.summary)\(chosen)")
+        }
         guard let c = r.context else {
             try Output.line("No usable context: \(r.contextError ?? "unknown error")")
             return
         }
         let l = c.limits
         try Output.line("""
-            Display:        \(c.origin.rawValue), EGL \(c.eglVersion) (\(c.eglVendor))
+            Display:        \(c.origin.rawValue)\(c.origin == .gbm ? " \(c.renderNode ?? "")" : ""), EGL \(c.eglVersion) (\(c.eglVendor))
             API:            \(c.api.rawValue) (\(c.api)): \(c.apiChoice)
             GL:             \(c.glVersion)
             Renderer:       \(c.renderer) (\(c.vendor))\(c.isSoftware ? " [software]" : "")
