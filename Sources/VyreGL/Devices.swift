@@ -80,11 +80,13 @@ enum Devices {
         }
     }
 
-    /// The display for `selection`, initialized, and what it is: the first candidate
-    /// (`RenderNodes.candidates`) that opens. An explicit choice that fails throws its own error;
-    /// among automatic candidates a failure moves on to the next, and the first error is thrown
-    /// when none opens.
-    static func open(_ selection: DeviceSelection) throws(VyreGLError) -> (EGLDisplay, DisplayOrigin, GLDeviceInfo?, String?) {
+    /// `attempt` (which makes a context) on the display for `selection`: the first candidate
+    /// (`RenderNodes.candidates`) that opens and on which `attempt` succeeds. An explicit choice
+    /// that fails throws its own error; among automatic candidates a failure (a node that will not
+    /// open, or whose driver has no usable API) moves on to the next, and the first error is thrown
+    /// when none works.
+    static func open<T>(_ selection: DeviceSelection,
+                        attempt: (EGLDisplay, DisplayOrigin, GLDeviceInfo?, String?) throws(VyreGLError) -> T) throws(VyreGLError) -> T {
         let effective = selection == .automatic ? (DeviceSelection.environment ?? .automatic) : selection
         let infos = EGL.devices().isEmpty ? [] : enumerate()
         let surfaceless = EGL.clientExtensions.contains("EGL_MESA_platform_surfaceless")
@@ -92,16 +94,14 @@ enum Devices {
         var firstError: VyreGLError? = nil
         for candidate in candidates {
             do throws(VyreGLError) {
-                return try open(candidate, infos: infos)
+                let (display, origin, device, node) = try open(candidate, infos: infos)
+                return try attempt(display, origin, device, node)
             } catch {
-                if case .automatic = effective {
-                    if firstError == nil, case .gbm = candidate { firstError = error }
-                    continue
-                }
-                throw error
+                guard case .automatic = effective else { throw error }
+                if firstError == nil { firstError = error }
             }
         }
-        throw firstError ?? .noEGL(detail: "no EGL devices, no render node that opened, no surfaceless platform, and the default display did not initialize (\(EGL.lastError))")
+        throw firstError ?? .noEGL(detail: "no EGL devices, no render node, no surfaceless platform, and the default display did not initialize (\(EGL.lastError))")
     }
 
     private static func open(_ candidate: RenderNodes.Candidate, infos: [GLDeviceInfo]) throws(VyreGLError) -> (EGLDisplay, DisplayOrigin, GLDeviceInfo?, String?) {

@@ -42,26 +42,28 @@ final class GLState: @unchecked Sendable {
                        logger: Logger) throws(VyreGLError) -> (GLState, GLContextInfo) {
         var profile = LimitsProfile.device
         if let limits { profile = limits } else if let fromEnvironment = try LimitsProfile.environment() { profile = fromEnvironment }
-        let (display, origin, device, node) = try Devices.open(selection)
         var choice = APIChoice.requested
         var api = requested
         if requested == .automatic, let fromEnvironment = try APISelection.environment() {
             api = fromEnvironment
             choice = .environment
         }
-        let made: MadeContext
-        do throws(VyreGLError) { made = try makeContext(display: display, api: api, debug: wantDebug, logger: logger, choice: &choice) } catch {
-            // A node's driver that offers neither API: say which node.
-            if origin == .gbm, let node, case .glTooOld(let found, let missing) = error { throw .glTooOld(found: "\(found) on \(node)", missing: missing) }
-            throw error
-        }
-        let state = made.state
-        do throws(VyreGLError) {
-            let info = try state.describe(made, origin: origin, device: device, renderNode: node, choice: choice, profile: profile)
-            return (state, info)
-        } catch {
-            state.destroy()
-            throw error
+        return try Devices.open(selection) { [choice, api] display, origin, device, node throws(VyreGLError) in
+            var choice = choice
+            let made: MadeContext
+            do throws(VyreGLError) { made = try makeContext(display: display, api: api, debug: wantDebug, logger: logger, choice: &choice) } catch {
+                // A node's driver that offers neither API: say which node.
+                if origin == .gbm, let node, case .glTooOld(let found, let missing) = error { throw .glTooOld(found: "\(found) on \(node)", missing: missing) }
+                throw error
+            }
+            let state = made.state
+            do throws(VyreGLError) {
+                let info = try state.describe(made, origin: origin, device: device, renderNode: node, choice: choice, profile: profile)
+                return (state, info)
+            } catch {
+                state.destroy()
+                throw error
+            }
         }
     }
 
@@ -142,8 +144,10 @@ final class GLState: @unchecked Sendable {
             }
         }
         guard eglMakeCurrent(display, surface, surface, context) == EGL_TRUE else {
+            let code = EGL.lastError
+            if let surface, surface != vyre_egl_no_surface() { eglDestroySurface(display, surface) }
             eglDestroyContext(display, context)
-            throw .eglFailure(call: "eglMakeCurrent", code: EGL.lastError)
+            throw .eglFailure(call: "eglMakeCurrent", code: code)
         }
         let sink = DebugSink(logger: logger)
         let state = GLState(display: display, context: context, surface: surface, debug: sink, robust: robust, api: api)
@@ -170,7 +174,7 @@ final class GLState: @unchecked Sendable {
 
     /// The `eglCreateContext` attribute lists to try in order: robust first where EGL offers it
     /// (EGL 1.5's attributes for desktop GL; EXT_create_context_robustness's, which also cover
-    /// OpenGL ES, then EGL 1.5's robust access alone), then plain.
+    /// OpenGL ES), then plain.
     private static func contextAttempts(api: GraphicsAPI, robustOffered: Bool, debug: Bool) -> [(robust: Bool, attrs: [EGLint])] {
         let base: [EGLint] = api == .gl
             ? [EGL_CONTEXT_MAJOR_VERSION, 4, EGL_CONTEXT_MINOR_VERSION, 3, EGL_CONTEXT_OPENGL_PROFILE_MASK, EGL_CONTEXT_OPENGL_CORE_PROFILE_BIT]
@@ -204,7 +208,8 @@ final class GLState: @unchecked Sendable {
         let language: ShadingLanguage = minimum && !gl ? .essl310 : .of(api, version: version)
         let glslExtensions = minimum ? [] : extensions.intersection(GLSLTarget.knownExtensions)
         var contextFlags: GLint = 0
-        glGetIntegerv(GLenum(GL_CONTEXT_FLAGS), &contextFlags)
+        // GL_CONTEXT_FLAGS is GL 3.0 and ES 3.2; ES 3.1 would log the query as an error.
+        if gl || version >= 32 { glGetIntegerv(GLenum(GL_CONTEXT_FLAGS), &contextFlags) }
         var binaryFormats: GLint = 0
         glGetIntegerv(GLenum(GL_NUM_PROGRAM_BINARY_FORMATS), &binaryFormats)
         _ = glGetError()

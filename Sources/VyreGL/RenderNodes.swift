@@ -90,12 +90,25 @@ enum RenderNodes {
         let destroy: vyre_gbm_device_destroy_fn
     }
 
-    static let library: Library? = {
-        guard let handle = dlopen("libgbm.so.1", RTLD_NOW | RTLD_LOCAL) ?? dlopen("libgbm.so", RTLD_NOW | RTLD_LOCAL),
-              let create = dlsym(handle, "gbm_create_device"), let destroy = dlsym(handle, "gbm_device_destroy") else { return nil }
-        return Library(create: unsafeBitCast(create, to: vyre_gbm_create_device_fn.self),
-                       destroy: unsafeBitCast(destroy, to: vyre_gbm_device_destroy_fn.self))
+    /// libgbm, or why it could not be loaded (dlerror's message is read once, here: it is gone
+    /// after the first read).
+    static let loaded: Result<Library, GBMLoadFailure> = {
+        func failure(_ what: String) -> Result<Library, GBMLoadFailure> {
+            .failure(GBMLoadFailure(message: "\(what) (\(dlerror().map { String(cString: $0) } ?? "no detail"))"))
+        }
+        guard let handle = dlopen("libgbm.so.1", RTLD_NOW | RTLD_LOCAL) ?? dlopen("libgbm.so", RTLD_NOW | RTLD_LOCAL) else {
+            return failure("libgbm.so.1 could not be loaded")
+        }
+        guard let create = dlsym(handle, "gbm_create_device"), let destroy = dlsym(handle, "gbm_device_destroy") else {
+            return failure("libgbm lacks gbm_create_device or gbm_device_destroy")
+        }
+        return .success(Library(create: unsafeBitCast(create, to: vyre_gbm_create_device_fn.self),
+                                destroy: unsafeBitCast(destroy, to: vyre_gbm_device_destroy_fn.self)))
     }()
+
+    struct GBMLoadFailure: Error { let message: String }
+
+    static var library: Library? { try? loaded.get() }
 
     /// Displays opened on nodes, kept for the process's life: a display stays initialized for
     /// other contexts (see `GLState.destroy`), and its GBM device and file must outlive it.
@@ -139,9 +152,12 @@ enum RenderNodes {
         }
         let fd = Glibc.open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else { throw openError(path: path, errno: errno) }
-        guard let library else {
+        let library: Library
+        switch loaded {
+        case .success(let l): library = l
+        case .failure(let f):
             Glibc.close(fd)
-            throw .gbmUnavailable(detail: "libgbm.so.1 could not be loaded (\(String(cString: dlerror())))")
+            throw .gbmUnavailable(detail: f.message)
         }
         guard let device = library.create(fd) else {
             Glibc.close(fd)

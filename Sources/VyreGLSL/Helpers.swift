@@ -100,13 +100,22 @@ struct Helper: Hashable, Comparable {
             uint ea = (ua >> 23u) & 0xFFu;
             uint eb = (ub >> 23u) & 0xFFu;
             uint ec = (uc >> 23u) & 0xFFu;
-            // An infinite or NaN factor gives the same in any precision; so does a zero product
-            // (its sign is that of the factors); an infinite or NaN addend with finite factors is
-            // the result.
-            if (ea == 255u || eb == 255u) return uintBitsToFloat(floatBitsToUint(a * b) ^ vy_zero) + c;
-            if (ec == 255u) return c;
+            // Special cases, decided on the bits (no float operation, which a GPU that flushes
+            // subnormals would get wrong): an infinite or NaN factor, an infinite or NaN addend
+            // with finite factors, a zero product (exact zero plus c is c; two zeros add to -0
+            // only when both are negative).
             bool negP = ((ua ^ ub) >> 31u) != 0u;
-            if ((ua & 0x7FFFFFFFu) == 0u || (ub & 0x7FFFFFFFu) == 0u) return uintBitsToFloat((negP ? 0x80000000u : 0u) ^ vy_zero) + c;
+            bool negC = (uc >> 31u) != 0u;
+            uint ma0 = ua & 0x7FFFFFFFu;
+            uint mb0 = ub & 0x7FFFFFFFu;
+            uint mc0 = uc & 0x7FFFFFFFu;
+            if (ea == 255u || eb == 255u) {
+                bool nan = ma0 > 0x7F800000u || mb0 > 0x7F800000u || mc0 > 0x7F800000u || ma0 == 0u || mb0 == 0u
+                    || (mc0 == 0x7F800000u && negC != negP);
+                return uintBitsToFloat(nan ? 0x7FC00000u : ((negP ? 0x80000000u : 0u) | 0x7F800000u));
+            }
+            if (ec == 255u) return c;
+            if (ma0 == 0u || mb0 == 0u) return mc0 != 0u ? c : uintBitsToFloat(negP && negC ? 0x80000000u : 0u);
             uint ma = (ua & 0x7FFFFFu) | (ea != 0u ? 0x800000u : 0u);
             uint mb = (ub & 0x7FFFFFu) | (eb != 0u ? 0x800000u : 0u);
             uint mc = (uc & 0x7FFFFFu) | (ec != 0u ? 0x800000u : 0u);
@@ -121,7 +130,7 @@ struct Helper: Hashable, Comparable {
             bool negL = negP;
             uvec2 sm = uvec2(mc, 0u);
             int xs = xc;
-            bool negS = (uc >> 31u) != 0u;
+            bool negS = negC;
             if (mc != 0u && xc + findMSB(mc) > topP) {
                 l = uvec2(mc, 0u); xl = xc; negL = negS;
                 sm = p; xs = xp; negS = negP;
@@ -159,12 +168,12 @@ struct Helper: Hashable, Comparable {
             drop = top >= -126 ? vy_msb64(r) - 23 : -149 - scale;
             if (drop > 0) { r = vy_round64(r, drop); scale += drop; }
             else if (drop < 0) { r = vy_shl64(r, -drop); scale += drop; }
-            uint sign = negR ? 0x80000000u : 0u;
+            uint signBit = negR ? 0x80000000u : 0u;
             // r.x < 2^23 is a subnormal (scale is -149), 2^23..2^24 a normal whose exponent field
             // the addition carries into.
             int field = scale + 149 + int(r.x >> 23u);
-            if (r.y != 0u || field >= 255) return uintBitsToFloat(sign | 0x7F800000u);
-            return uintBitsToFloat(sign | ((uint(scale + 149) << 23u) + r.x));
+            if (r.y != 0u || field >= 255) return uintBitsToFloat(signBit | 0x7F800000u);
+            return uintBitsToFloat(signBit | ((uint(scale + 149) << 23u) + r.x));
         }
         """)
 
@@ -213,6 +222,11 @@ struct Helper: Hashable, Comparable {
         uint vy_popcount(int x) { return uint(bitCount(x)); }
         """)
     /// findMSB and findLSB give lowp results in GLSL ES; these return highp `uint`s.
+    /// A float kept apart from the compiler's view of its other uses (the right operand of an add
+    /// or subtract, without precise): through an integer add of `vy_zero`, since a value already
+    /// hidden by `opaque` would come back out of a second XOR.
+    static let apart = Helper(name: "vy_apart_f32", source: "float vy_apart_f32(float x) { return uintBitsToFloat(floatBitsToUint(x) + vy_zero); }")
+
     static let clz = Helper(name: "vy_clz", source: "uint vy_clz(uint x) { return x == 0u ? 32u : uint(31 - findMSB(x)); }")
     static let ctz = Helper(name: "vy_ctz", source: "uint vy_ctz(uint x) { return x == 0u ? 32u : uint(findLSB(x)); }")
 

@@ -830,11 +830,18 @@ struct Writer {
                 // int64 extension's min/max overloads are missing from some compilers.
                 if operandType.isFloat || operandType.is64Bit {
                     let h = Helper.minMax(operandType, max: op == .max, precise: hasPrecise)
-                    if !hasPrecise { usesOpaque = true }
+                    if hasPrecise { usesPrecise = true } else { usesOpaque = true }
                     helpers.insert(h)
                     return "\(h.name)(\(x), \(y))"
                 }
                 return "\(op.rawValue)(\(x), \(y))"
+            case .add where operandType.isFloat && !hasPrecise, .sub where operandType.isFloat && !hasPrecise:
+                // Without precise, compilers fold x - x and x + (-x) to 0 (wrong for infinities
+                // and NaN), seeing that both sides are one value: the right one is hidden.
+                // Through an add, not the XOR that made it exact: two XORs with vy_zero cancel.
+                helpers.insert(.apart)
+                usesOpaque = true
+                return "(\(x) \(Conv.infix(op)!) vy_apart_f32(\(y)))"
             default:
                 return "(\(x) \(Conv.infix(op)!) \(y))"
             }

@@ -107,6 +107,7 @@ public enum ConstructCases {
         cases.append(unaryTable(.not, .bool))
         cases.append(fmaCase())
         cases.append(fmaHardCase())
+        cases.append(selfCancelCase())
         _ = caps
         return cases
     }
@@ -168,6 +169,10 @@ public enum ConstructCases {
         triples.append((.greatestFiniteMagnitude, 2, -.infinity))
         triples.append((1.5, 1.5, -2.25))
         triples.append((1 + 1.0 / 4096, 1 + 1.0 / 4096, -(1 + 2.0 / 4096)))
+        // Double rounding: the exact sum is just above a float tie, rounding to 53 bits lands on
+        // the tie, and ties go to even; a single rounding would round up.
+        triples.append((1 + 0x1p-12, 1 + 0x1p-12, 0x1p-80))
+        triples.append((-(1 + 0x1p-12), 1 + 0x1p-12, -0x1p-80))
         let normal: (Float) -> Bool = { $0 == 0 || !$0.isFinite || $0.isNormal }
         triples = triples.filter { t in
             guard normal(t.0) && normal(t.1) && normal(t.2) else { return false }
@@ -181,6 +186,23 @@ public enum ConstructCases {
         }
         return ConformanceCase(name: "fma f32 (hard cases)", program: program, grid: groups(triples.count),
                                inputs: ["a": triples.map { $0.0.bitPattern }, "b": triples.map { $0.1.bitPattern }, "c": triples.map { $0.2.bitPattern }])
+    }
+
+    /// `x - x`, `x + (-x)` and `(-x) + x` over every edge value: compilers fold them to 0 unless
+    /// told the arithmetic is exact, which is wrong for infinities and NaN.
+    static func selfCancelCase() -> ConformanceCase {
+        let values = edges(.f32)
+        let program = Program(buffers: [buffer("a", 0, .readOnly, .f32), buffer("out", 1, .writeOnly, .f32, count: values.count * 3)],
+                              workgroupSize: WorkgroupSize(64)) {
+            Node.let("i", .globalID(.x))
+            Node.if("i" < .length("a")) {
+                Node.let("x", .load("a", at: "i"))
+                Node.store("out", at: "i" * 3, .binary(.sub, "x", "x"))
+                Node.store("out", at: "i" * 3 + 1, .binary(.add, "x", .unary(.negate, "x")))
+                Node.store("out", at: "i" * 3 + 2, .binary(.add, .unary(.negate, "x"), "x"))
+            }
+        }
+        return ConformanceCase(name: "x - x and x + (-x) f32", program: program, grid: groups(values.count), inputs: ["a": values.flatMap(\.words)])
     }
 
     // MARK: conversions

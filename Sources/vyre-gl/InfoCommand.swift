@@ -26,7 +26,8 @@ struct InfoCommand: ParsableCommand {
             let devices = GLContext.availableDevices()
             var context: GLContextInfo? = nil
             var contextError: [Diagnostic]? = nil
-            do { context = try CLI.openContext(deviceOptions).info } catch { contextError = CLI.classify(error).1 }
+            var status = CLIFailure.Status.noDevice
+            do { context = try CLI.openContext(deviceOptions).info } catch { (status, contextError) = CLI.classify(error) }
             let uring: String
             switch ioUringProbe() {
             case .success(let n): uring = "available (\(n)-entry ring set up and torn down)"
@@ -34,7 +35,7 @@ struct InfoCommand: ParsableCommand {
             }
             let report = Report(version: VyreGLCommand.version, devices: devices, renderNodes: GLContext.renderNodes(devices: devices), context: context, contextError: contextError?.map(\.description).joined(separator: "\n"), ioUring: uring)
             if json { try Output.json(report) } else { try printText(report) }
-            if let contextError { throw CLIFailure(status: .noDevice, diagnostics: contextError) }
+            if let contextError { throw CLIFailure(status: status, diagnostics: contextError) }
         }
     }
 

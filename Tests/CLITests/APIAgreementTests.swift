@@ -15,6 +15,7 @@ struct APIAgreementTests {
         let r = try CLIRunner.run(["run"] + arguments + ["--json", "--api", api])
         var o = try #require(CLIRunner.json(r.stdout), "\(arguments) --api \(api): \(r.stderr)")
         o["timing"] = nil
+        o["device"] = nil
         return (r.status, o)
     }
 

@@ -40,12 +40,13 @@ struct GoldenTests {
         #expect(failures.isEmpty, "\(failures.count) failures; first: \(String(failures.first?.prefix(1500) ?? ""))")
     }
 
-    /// Generated programs, lowered for desktop GLSL (every capability) and for GLSL ES 3.10 and
-    /// 3.20 (32-bit types only), all accepted by glslangValidator.
-    @Test(arguments: [GLSLTarget.gl43Full, .es31, .es32])
+    /// Generated programs, lowered for desktop GLSL (every capability) and for GLSL ES 3.10 (with
+    /// and without `GL_EXT_gpu_shader5`'s `precise`) and 3.20 (32-bit types only), all accepted by
+    /// glslangValidator.
+    @Test(arguments: [GLSLTarget.gl43Full, .es31, .es32, GLSLTarget(capabilities: [], language: .essl310, extensions: ["GL_EXT_gpu_shader5"])])
     func generatedProgramsAreValidGLSL(target: GLSLTarget) throws {
         let count = Int(ProcessInfo.processInfo.environment["VYRE_GLSL_PROGRAMS"] ?? "") ?? 200
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vyre-glsl-\(ProcessInfo.processInfo.processIdentifier)-\(target.language.versionLine.split(separator: " ").dropFirst().joined())")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vyre-glsl-\(ProcessInfo.processInfo.processIdentifier)-\(target.language.versionLine.split(separator: " ").dropFirst().joined())\(target.extensions.sorted().joined())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         var files: [URL] = []

@@ -13,13 +13,15 @@ uniform uint vy_len_y;
 // Always 0 (GL initializes uniforms to zero); keeps float constants out of the compiler's folds.
 uniform uint vy_zero;
 
+float vy_apart_f32(float x) { return uintBitsToFloat(floatBitsToUint(x) + vy_zero); }
+
 float vy_opaque_f32(float x) { return uintBitsToFloat(floatBitsToUint(x) ^ vy_zero); }
 
 void main() {
     uint v_i = gl_GlobalInvocationID.x;
     if (v_i < vy_len_y) {
         float t0 = vy_opaque_f32((b_params.data[0u] * (v_i < vy_len_x ? b_x.data[v_i] : 0.0)));
-        float t1 = vy_opaque_f32((t0 + (v_i < vy_len_y ? b_y.data[v_i] : 0.0)));
+        float t1 = vy_opaque_f32((t0 + vy_apart_f32((v_i < vy_len_y ? b_y.data[v_i] : 0.0))));
         if (v_i < vy_len_y) b_y.data[v_i] = t1;
     }
 }
