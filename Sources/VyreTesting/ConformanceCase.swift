@@ -19,6 +19,13 @@ public struct ConformanceCase: Sendable {
     public var requires: Set<Capability>
     /// Values of the program's parameters.
     public var parameters: [String: UInt32]
+
+    /// ``parameters`` less those the program does not read (generated cases carry p0 and p1
+    /// whether or not their program reads them): what an inputs file for the program holds.
+    public var parametersTheProgramReads: [String: UInt32] {
+        let read = program.parameterNames
+        return parameters.filter { read.contains($0.key) }
+    }
     /// The program loops more than some drivers allow one invocation (llvmpipe: 65,535 iterations
     /// in all). On such a driver the case passes only with the runtime's typed loop-limit error;
     /// everywhere else it must match the interpreter.

@@ -44,7 +44,9 @@ struct SelftestCommand: ParsableCommand {
         try OutputFiles.write(c.program.jsonBytes(), to: base.appendingPathExtension("json").path)
         let inputs = JSONEncoder()
         inputs.outputFormatting = [.sortedKeys]
-        let encoded = try inputs.encode(InputsFile(grid: [c.grid.x, c.grid.y, c.grid.z], foreverBudget: c.foreverBudget, buffers: c.inputs, parameters: c.parameters))
+        // `exec --inputs` refuses a parameter the program does not read.
+        let encoded = try inputs.encode(InputsFile(grid: [c.grid.x, c.grid.y, c.grid.z], foreverBudget: c.foreverBudget, buffers: c.inputs,
+                                                   parameters: c.parametersTheProgramReads))
         try OutputFiles.write(Array(encoded), to: base.appendingPathExtension("inputs.json").path)
     }
 
