@@ -355,12 +355,17 @@ extension GLState {
                 glDeleteBuffers(1, &name)
                 throw .glFailure(call: "glMapBufferRange(persistent, coherent, \(bytes) bytes)", code: GLErrorCode(e))
             }
-            // The clear must land before the host reads or writes through the mapping.
-            try check(api == .gl ? "glClearBufferData" : "glCopyBufferSubData (zeroing)")
-            // Generous: a busy machine must not turn a microsecond clear into a failure.
-            try waitForGPU(timeout: .seconds(120), what: "clearing a new mapped buffer")
         }
-        try check(api == .gl ? "glClearBufferData" : "glCopyBufferSubData (zeroing)")
+        do throws(VyreGLError) {
+            try check(api == .gl ? "glClearBufferData" : "glCopyBufferSubData (zeroing)")
+            // The clear must land before the host reads or writes through the mapping. Generous:
+            // a busy machine must not turn a microsecond clear into a failure.
+            if map { try waitForGPU(timeout: .seconds(120), what: "clearing a new mapped buffer") }
+        } catch {
+            // Not handed to anyone yet: deleting it (which unmaps it) is this function's job.
+            glDeleteBuffers(1, &name)
+            throw error
+        }
         return (name, base)
     }
 }

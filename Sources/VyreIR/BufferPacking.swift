@@ -108,7 +108,7 @@ extension Program {
         let access: BufferAccess = accesses.count == 1 ? accesses.first! : .readWrite
         let block = BufferDecl(name, binding: binding, access: access, type: decls[0].elementType, placement: decls[0].placement)
         let packing = BufferPacking(block: block, regions: regions)
-        var rewriter = PackRewriter(block: name, regions: Dictionary(uniqueKeysWithValues: regions.map { ($0.name, $0) }),
+        let rewriter = PackRewriter(block: name, regions: Dictionary(uniqueKeysWithValues: regions.map { ($0.name, $0) }),
                                     type: decls[0].elementType)
         var packed = self
         packed.entry = try rewriter.nodes(entry, at: "entry")
@@ -155,15 +155,14 @@ private struct PackRewriter {
         if i.hasSideEffects { throw .indexHasSideEffects(member, path: path) }
     }
 
-    mutating func expr(_ e: Expr, at path: String) throws(PackingError) -> Expr {
+    func expr(_ e: Expr, at path: String) throws(PackingError) -> Expr {
         var position = 0
         var failure: PackingError? = nil
         let labels = e.labeledChildren.map(\.label)
-        var copy = self
         // Children first (in evaluation order), so the indices below are already rewritten.
         let inner = e.mapChildren { child in
             defer { position += 1 }
-            do throws(PackingError) { return try copy.expr(child, at: "\(path).\(labels[position])") } catch {
+            do throws(PackingError) { return try self.expr(child, at: "\(path).\(labels[position])") } catch {
                 failure = failure ?? error
                 return child
             }
@@ -190,13 +189,13 @@ private struct PackRewriter {
         }
     }
 
-    mutating func nodes(_ list: [Node], at path: String) throws(PackingError) -> [Node] {
+    func nodes(_ list: [Node], at path: String) throws(PackingError) -> [Node] {
         var out: [Node] = []
         for (k, n) in list.enumerated() { out.append(try node(n, at: "\(path)[\(k)]")) }
         return out
     }
 
-    mutating func node(_ n: Node, at path: String) throws(PackingError) -> Node {
+    func node(_ n: Node, at path: String) throws(PackingError) -> Node {
         if case .asyncLoad(let c) = n, regions[c.source] != nil || regions[c.destination] != nil { throw .asyncCopy(regions[c.source] != nil ? c.source : c.destination) }
         if case .asyncStore(let c) = n, regions[c.source] != nil || regions[c.destination] != nil { throw .asyncCopy(regions[c.source] != nil ? c.source : c.destination) }
         let expressionLabels = n.expressions.map(\.label)
@@ -204,16 +203,15 @@ private struct PackRewriter {
         var e = 0
         var b = 0
         var failure: PackingError? = nil
-        var copy = self
         let rewritten = n.mapChildren(expression: { x in
             defer { e += 1 }
-            do throws(PackingError) { return try copy.expr(x, at: "\(path).\(expressionLabels[e])") } catch {
+            do throws(PackingError) { return try self.expr(x, at: "\(path).\(expressionLabels[e])") } catch {
                 failure = failure ?? error
                 return x
             }
         }, body: { list in
             defer { b += 1 }
-            do throws(PackingError) { return try copy.nodes(list, at: "\(path).\(bodyLabels[b])") } catch {
+            do throws(PackingError) { return try self.nodes(list, at: "\(path).\(bodyLabels[b])") } catch {
                 failure = failure ?? error
                 return list
             }
