@@ -122,6 +122,13 @@ public struct MappedView: @unchecked Sendable {
         return index
     }
 
+    /// Words `range` of this view as a view of their own (index 0 is `range.lowerBound`): one
+    /// region of a buffer that holds several, valid as long as this view is.
+    public func slice(words range: Range<Int>) -> MappedView {
+        precondition(range.lowerBound >= 0 && range.upperBound <= wordCount, "mapped slice outside the buffer")
+        return MappedView(base: UnsafeMutableRawPointer(words + range.lowerBound), wordCount: range.count)
+    }
+
     /// Loads a word with acquiring ordering: data published before it by a releasing store is visible.
     public func load(_ index: Int) -> UInt32 {
         words[checked(index)].load(ordering: .acquiring)

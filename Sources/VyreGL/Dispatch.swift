@@ -86,8 +86,10 @@ public struct BufferUpload: Sendable, Hashable {
 /// A GPU-side copy after the dispatches of a submission (into mapped memory, typically, so the
 /// host reads results without a readback call).
 public struct BufferCopy: Sendable, Hashable {
-    /// The buffer copied from, starting at its word 0.
+    /// The buffer copied from.
     public var source: BufferHandle
+    /// The first word read in `source`.
+    public var sourceWordOffset: Int
     /// The buffer copied into.
     public var destination: BufferHandle
     /// The first word written in `destination`.
@@ -95,10 +97,11 @@ public struct BufferCopy: Sendable, Hashable {
     /// Words copied.
     public var words: Int
 
-    /// A copy of `words` words from the start of `source` into `destination` from word
-    /// `destinationWordOffset`; checked against both sizes when submitted.
-    public init(from source: BufferHandle, to destination: BufferHandle, atWord destinationWordOffset: Int = 0, words: Int) {
+    /// A copy of `words` words of `source` from word `sourceWordOffset` into `destination` from
+    /// word `destinationWordOffset`; checked against both sizes when submitted.
+    public init(from source: BufferHandle, word sourceWordOffset: Int = 0, to destination: BufferHandle, atWord destinationWordOffset: Int = 0, words: Int) {
         self.source = source
+        self.sourceWordOffset = sourceWordOffset
         self.destination = destination
         self.destinationWordOffset = destinationWordOffset
         self.words = words
@@ -180,9 +183,10 @@ extension GLContext {
         for u in uploads where u.wordOffset < 0 || (u.wordOffset + u.words.count) * 4 > u.buffer.byteCount {
             throw .bufferTooSmall(name: "upload target \(u.buffer.name)", bytes: u.buffer.byteCount, needed: (u.wordOffset + u.words.count) * 4)
         }
-        for c in copies where c.words < 0 || c.destinationWordOffset < 0
-            || c.words * 4 > c.source.byteCount || (c.destinationWordOffset + c.words) * 4 > c.destination.byteCount {
-            throw .bufferTooSmall(name: "copy between buffers \(c.source.name) and \(c.destination.name)", bytes: min(c.source.byteCount, c.destination.byteCount), needed: (c.destinationWordOffset + c.words) * 4)
+        for c in copies where c.words < 0 || c.sourceWordOffset < 0 || c.destinationWordOffset < 0
+            || (c.sourceWordOffset + c.words) * 4 > c.source.byteCount || (c.destinationWordOffset + c.words) * 4 > c.destination.byteCount {
+            throw .bufferTooSmall(name: "copy between buffers \(c.source.name) and \(c.destination.name)", bytes: min(c.source.byteCount, c.destination.byteCount),
+                                  needed: (max(c.sourceWordOffset, c.destinationWordOffset) + c.words) * 4)
         }
         var bindings: [(UInt32, UInt32, Int)] = []
         for decl in pipeline.program.buffers {
@@ -266,7 +270,7 @@ extension GLState {
         for c in copies {
             glBindBuffer(GLenum(GL_COPY_READ_BUFFER), c.source.name)
             glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), c.destination.name)
-            glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), GLenum(GL_COPY_WRITE_BUFFER), 0, c.destinationWordOffset * 4, c.words * 4)
+            glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), GLenum(GL_COPY_WRITE_BUFFER), c.sourceWordOffset * 4, c.destinationWordOffset * 4, c.words * 4)
         }
         if !copies.isEmpty {
             glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)

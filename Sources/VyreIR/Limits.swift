@@ -44,6 +44,13 @@ public struct Limits: Sendable, Hashable {
         maxSharedMemoryBytes: 32768, maxStorageBuffers: 8, maxBindings: 8,
         maxStorageBlockBytes: 1 << 24, capabilities: [])
 
+    /// The minimums of the OpenGL ES 3.1 specification: 4 storage blocks and bindings, 128
+    /// invocations per workgroup, 16 KiB of shared memory, 128 MiB per storage block, no 64-bit types.
+    public static let es31 = Limits(
+        maxWorkgroupSize: WorkgroupSize(128, 128, 64), maxWorkgroupInvocations: 128,
+        maxSharedMemoryBytes: 16384, maxStorageBuffers: 4, maxBindings: 4,
+        maxStorageBlockBytes: 1 << 27, capabilities: [])
+
     /// No device in mind: generous sizes and every optional type. For tooling and the interpreter.
     public static let unrestricted = Limits(
         maxWorkgroupSize: WorkgroupSize(1024, 1024, 64), maxWorkgroupInvocations: 1024,

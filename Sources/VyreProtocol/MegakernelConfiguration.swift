@@ -41,8 +41,14 @@ extension MegakernelConfiguration {
     /// extra buffers at free bindings and names) and builds the megakernel program for `limits`,
     /// with a validation failure inside a handler blamed on that handler. Needs no GPU.
     public func program(limits: Limits) throws(MegakernelError) -> ValidatedProgram {
+        try oneShotKernel(limits: limits).validated
+    }
+
+    /// As ``program(limits:)``, with the protocol buffers packed into fewer storage blocks where
+    /// `limits` has too few for them (see ``MegakernelBlocks``).
+    public func oneShotKernel(limits: Limits) throws(MegakernelError) -> FittedMegakernel {
         try check()
-        return try validated(MegakernelPrograms.oneShot(configuration: self), limits: limits)
+        return try fitted(MegakernelPrograms.oneShot(configuration: self), groups: MegakernelBlocks.oneShotGroups, limits: limits, like: nil)
     }
 
     /// The custom opcodes and extra buffers, checked before any program is built.
@@ -59,18 +65,26 @@ extension MegakernelConfiguration {
         if exits(prologue) { throw .prologueExits }
         for b in extraBuffers {
             if b.binding < MegakernelBindings.firstExtra { throw .invalidExtraBuffer(problem: "'\(b.name)' uses binding \(b.binding), which the protocol buffers take", fix: "use bindings from \(MegakernelBindings.firstExtra)") }
-            if MegakernelBindings.reservedNames.contains(b.name) { throw .invalidExtraBuffer(problem: "'\(b.name)' has the name of a protocol buffer", fix: "rename it") }
+            if MegakernelBindings.reservedNames.contains(b.name) || MegakernelBlocks.blockNames.contains(b.name) { throw .invalidExtraBuffer(problem: "'\(b.name)' has the name of a protocol buffer", fix: "rename it") }
         }
     }
 
     /// As ``program(limits:)``, for the resident megakernel.
     public func residentProgram(limits: Limits) throws(MegakernelError) -> ValidatedProgram {
-        try check()
-        return try validated(MegakernelPrograms.resident(configuration: self), limits: limits)
+        try residentKernel(limits: limits).validated
     }
 
-    private func validated(_ program: Program, limits: Limits) throws(MegakernelError) -> ValidatedProgram {
-        do { return try program.validated(limits: limits) } catch { throw Self.blame(error, handlers: opcodes, program: program) }
+    /// As ``residentProgram(limits:)``, packed where `limits` needs it (see ``MegakernelBlocks``),
+    /// or `like` a running kernel's blocks: it keeps the choice it made for its protocol buffers.
+    public func residentKernel(limits: Limits, like: MegakernelBlocks? = nil) throws(MegakernelError) -> FittedMegakernel {
+        try check()
+        return try fitted(MegakernelPrograms.resident(configuration: self), groups: MegakernelBlocks.residentGroups, limits: limits, like: like)
+    }
+
+    private func fitted(_ program: Program, groups: [MegakernelBlocks.Group], limits: Limits, like: MegakernelBlocks?) throws(MegakernelError) -> FittedMegakernel {
+        let (fitted, blocks) = try MegakernelBlocks.fit(program, groups: groups, extras: extraBuffers, limits: limits, like: like)
+        // A failure is blamed on the handlers of the program before packing, whose paths they wrote.
+        do { return FittedMegakernel(validated: try fitted.validated(limits: limits), blocks: blocks) } catch { throw Self.blame(error, handlers: opcodes, program: program) }
     }
 
     /// `entry[0].block[k]…` in a handler validated alone, as `opcodes[handler].body[k - skipping]…`.
@@ -148,6 +162,10 @@ public enum MegakernelError: DiagnosticError, Sendable {
     /// A blocking run was called from a job on the context thread while another batch held the
     /// megakernel: that batch needs the thread, so waiting would never end.
     case blockedOnContextThread
+    /// The device has too few storage blocks for the megakernel's buffers, and they cannot be
+    /// packed into fewer (a handler indexes a protocol buffer with an atomic, or uses a name the
+    /// packing needs). `blocks` is the device's count.
+    case unpackable(PackingError, blocks: UInt32)
     /// The device failed (VyreRuntime reports its GL errors here).
     case device(any DeviceFailure)
 
@@ -172,6 +190,8 @@ public enum MegakernelError: DiagnosticError, Sendable {
             return [Diagnostic("a blocking Megakernel.run was called from a job on the context thread while another batch held the megakernel, and waiting would never end",
                                fix: "call the async run(_:) from tasks, or the blocking run from a thread of your own")]
         case .invalidBatch(let e): return e.diagnostics
+        case .unpackable(let e, let blocks):
+            return e.diagnostics.map { $0.within("this device has \(blocks) storage blocks, too few for the megakernel's buffers unless they are packed into fewer") }
         case .device(let e): return e.diagnostics
         }
     }

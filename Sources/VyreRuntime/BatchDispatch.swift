@@ -22,7 +22,8 @@ enum StateResidency {
     static let largeControlWords = 16_384
 
     init(itemCount: Int, controlWords: Int, mappedStateLimit: Int) {
-        if itemCount <= mappedStateLimit {
+        // 0 disables mapped state, for an empty batch too (a packed megakernel has no mapped state).
+        if mappedStateLimit > 0 && itemCount <= mappedStateLimit {
             self = .mapped
         } else {
             self = controlWords > Self.largeControlWords ? .controlRead : .copied
@@ -37,16 +38,21 @@ struct BoundBatch {
 }
 
 extension Megakernel {
-    /// Writes the item records into the mapped items buffer (idle: the previous batch's fence has
+    /// Writes the item records into the mapped items (idle: the previous batch's fence has
     /// signalled, so plain stores from several threads), and clears the exception count and, for
     /// mapped state, the debug log while copying the control words in.
-    func encode(_ batch: Batch, _ plan: BatchPlan, into buffers: ResidentBuffers, residency: StateResidency) {
+    func encode(_ batch: Batch, _ plan: BatchPlan, into buffers: ResidentBuffers, _ places: BatchPlaces, residency: StateResidency) {
         batch.items.withUnsafeBufferPointer { source in
-            buffers.items!.value.withUnsafeWordsWhileIdle { words in
+            places.items.withUnsafeWordsWhileIdle { words in
                 ItemRecords.encode(source, into: words, stride: plan.recordWords, header: plan.layout.headerWords, maxArgs: plan.maxArgs)
             }
         }
-        buffers.exceptions!.value.store(0, at: 0)
+        places.exceptions.store(0, at: 0)
+        for (decl, contents) in plan.extra {
+            guard case .mapped(let view) = places.joined[decl.name] else { continue }
+            let words = contents.materialized
+            view.withUnsafeWordsWhileIdle { $0.baseAddress!.update(from: words, count: words.count) }
+        }
         guard residency == .mapped else { return }
         plan.control.withUnsafeBufferPointer { source in
             buffers.mappedControl!.value.withUnsafeWordsWhileIdle { $0.baseAddress!.update(from: source.baseAddress!, count: source.count) }
@@ -54,58 +60,54 @@ extension Megakernel {
         buffers.mappedDebug!.value.store(0, at: 0)
     }
 
-    /// The protocol buffers at their bindings (views of the resident buffers sized to this batch),
-    /// and the extra buffers uploaded into `arena`.
-    func bind(_ plan: BatchPlan, _ buffers: ResidentBuffers, residency: StateResidency, arena: inout BufferArena) throws(VyreGLError) -> BoundBatch {
-        let mapped = residency == .mapped
-        let control = mapped ? buffers.mappedControl!.value.handle : buffers.control!.value.handle
-        let debug = mapped ? buffers.mappedDebug!.value.handle : buffers.debug!.value.handle
-        var bound = BoundBatch(handles: [
-            MegakernelBindings.control: control.prefix(bytes: plan.controlWords * 4),
-            MegakernelBindings.ring: buffers.ring!.value.handle.prefix(bytes: plan.ringWords * 4),
-            MegakernelBindings.debug: debug.prefix(bytes: plan.debugWords * 4),
-            MegakernelBindings.io: buffers.io!.value.handle,
-            MegakernelBindings.items: buffers.items!.value.handle.prefix(bytes: plan.itemWords * 4),
-            MegakernelBindings.exceptions: buffers.exceptions!.value.handle.prefix(bytes: plan.exceptionWords * 4),
-        ], extraIndex: [:])
-        for (decl, contents) in plan.extra {
+    /// The protocol buffers at their bindings, and the extra buffers uploaded into `arena` at theirs.
+    func bind(_ plan: BatchPlan, _ places: BatchPlaces, arena: inout BufferArena) throws(VyreGLError) -> BoundBatch {
+        var bound = BoundBatch(handles: places.bindings, extraIndex: [:])
+        for (decl, contents) in plan.extra where places.joined[decl.name] == nil {
             try context.checkBindable(decl.name, words: contents.wordCount)
             let index = try arena.add(contents, mapped: false)
             bound.extraIndex[decl.name] = index
-            bound.handles[decl.binding] = arena.handle(index)
+            bound.handles[blocks.extraBindings[decl.name] ?? decl.binding] = arena.handle(index)
         }
         return bound
     }
 
     /// One dispatch per phase, then the copies `residency` asks for; waits for the fence.
     /// Returns the number of dispatches.
-    func submit(_ plan: BatchPlan, _ bound: BoundBatch, _ buffers: ResidentBuffers, residency: StateResidency) throws(VyreGLError) -> Int {
+    func submit(_ plan: BatchPlan, _ bound: BoundBatch, _ buffers: ResidentBuffers, _ places: BatchPlaces, residency: StateResidency) throws(VyreGLError) -> Int {
         let lanes = Int(configuration.workgroupSize)
         let steps = plan.phases.map { phase in
-            DispatchStep(groups: WorkgroupSize(UInt32((phase.count + lanes - 1) / lanes)),
-                         parameters: ["first": UInt32(phase.lowerBound), "count": UInt32(phase.count), "stride": UInt32(plan.recordWords),
-                                      "layout": plan.layout.rawValue, "opcode": plan.shared.opcode, "tenant": plan.shared.tenant,
-                                      "priority": plan.shared.priority])
+            var parameters: [String: UInt32] = ["first": UInt32(phase.lowerBound), "count": UInt32(phase.count), "stride": UInt32(plan.recordWords),
+                                                "layout": plan.layout.rawValue, "opcode": plan.shared.opcode, "tenant": plan.shared.tenant,
+                                                "priority": plan.shared.priority]
+            parameters.merge(places.parameters) { a, _ in a }
+            return DispatchStep(groups: WorkgroupSize(UInt32((phase.count + lanes - 1) / lanes)), parameters: parameters)
         }
         let handles = bound.handles
+        // Extra buffers packed into the device block start with the batch's words.
+        var uploads: [BufferUpload] = []
+        for (decl, contents) in plan.extra {
+            guard case .device(let words) = places.joined[decl.name] else { continue }
+            uploads.append(BufferUpload(places.controlBuffer.value.handle, atWord: words.lowerBound, contents.materialized))
+        }
         guard residency != .mapped else {
-            _ = try context.submit(pipeline, steps: steps, buffers: handles)
+            _ = try context.submit(pipeline, steps: steps, buffers: handles, uploads: uploads)
             return steps.count
         }
         let results = buffers.results!.value.handle
-        var copies = [BufferCopy(from: handles[MegakernelBindings.debug]!, to: results, atWord: plan.controlWords, words: plan.debugWords)]
+        var copies = [BufferCopy(from: places.debug.buffer, word: places.debug.word, to: results, atWord: plan.controlWords, words: plan.debugWords)]
         if residency == .copied {
-            copies.append(BufferCopy(from: handles[MegakernelBindings.control]!, to: results, words: plan.controlWords))
+            copies.append(BufferCopy(from: places.control.buffer, word: places.control.word, to: results, words: plan.controlWords))
         }
         _ = try context.submit(pipeline, steps: steps, buffers: handles,
-                               uploads: [BufferUpload(handles[MegakernelBindings.control]!, plan.control),
-                                         BufferUpload(handles[MegakernelBindings.debug]!, [0])],
+                               uploads: uploads + [BufferUpload(places.control.buffer, atWord: places.control.word, plan.control),
+                                                   BufferUpload(places.debug.buffer, atWord: places.debug.word, [0])],
                                copies: copies)
         return steps.count
     }
 
     /// The control words and the debug log's words after the batch's fence.
-    func readState(_ plan: BatchPlan, _ buffers: ResidentBuffers, residency: StateResidency) throws(VyreGLError) -> (control: [UInt32], debug: [UInt32]) {
+    func readState(_ plan: BatchPlan, _ buffers: ResidentBuffers, _ places: BatchPlaces, residency: StateResidency) throws(VyreGLError) -> (control: [UInt32], debug: [UInt32]) {
         let (c, d) = (plan.controlWords, plan.debugWords)
         switch residency {
         case .mapped:
@@ -114,24 +116,31 @@ extension Megakernel {
             let results = buffers.results!
             return (results.value.copyWhileIdle(words: 0..<c), results.value.copyWhileIdle(words: c..<(c + d)))
         case .controlRead:
-            return (try buffers.control!.value.read(words: 0..<c), buffers.results!.value.copyWhileIdle(words: c..<(c + d)))
+            let first = places.controlWord
+            return (try places.controlBuffer.value.read(words: first..<(first + c)), buffers.results!.value.copyWhileIdle(words: c..<(c + d)))
         }
     }
 
     /// Everything the batch left, decoded: control, debug log, exception records, completed ops
     /// and the extra buffers. `timing` is filled in by the caller.
-    func decode(_ batch: Batch, _ plan: BatchPlan, _ bound: BoundBatch, _ buffers: ResidentBuffers, arena: borrowing BufferArena,
-                residency: StateResidency, phases: Int) throws(MegakernelError) -> BatchResult {
-        let state = try onDevice { () throws(VyreGLError) in try readState(plan, buffers, residency: residency) }
+    func decode(_ batch: Batch, _ plan: BatchPlan, _ bound: BoundBatch, _ buffers: ResidentBuffers, _ places: BatchPlaces,
+                arena: borrowing BufferArena, residency: StateResidency, phases: Int) throws(MegakernelError) -> BatchResult {
+        let state = try onDevice { () throws(VyreGLError) in try readState(plan, buffers, places, residency: residency) }
         let debug: DebugLog
         do throws(ProtocolError) { debug = try RingReader.debugLog(state.debug) } catch { throw .invalidBatch(error) }
-        let exceptions = buffers.exceptions!
-        let kept = min(Int(exceptions.value.load(0)), ExceptionRecords.capacity(words: plan.exceptionWords))
+        let exceptions = places.exceptions
+        let kept = min(Int(exceptions.load(0)), ExceptionRecords.capacity(words: plan.exceptionWords))
         let first = ExceptionRecords.headerWords
-        let records = ExceptionRecords.decode(records: exceptions.value.read(words: first..<(first + kept * ExceptionRecords.recordWords)))
+        let records = ExceptionRecords.decode(records: exceptions.read(words: first..<(first + kept * ExceptionRecords.recordWords)))
         var extraOut: [String: [UInt32]] = [:]
         for (decl, contents) in plan.extra {
-            extraOut[decl.name] = try onDevice { () throws(VyreGLError) in try arena.read(bound.extraIndex[decl.name]!, words: contents.wordCount) }
+            extraOut[decl.name] = try onDevice { () throws(VyreGLError) in
+                switch places.joined[decl.name] {
+                case .device(let words)?: try places.controlBuffer.value.read(words: words)
+                case .mapped(let view)?: view.copyWhileIdle(words: 0..<view.wordCount)
+                case nil: try arena.read(bound.extraIndex[decl.name]!, words: contents.wordCount)
+                }
+            }
         }
         return BatchResult(itemCount: batch.items.count, slots: plan.slots, phases: phases, control: state.control, debug: debug,
                            faults: records.faults, pending: records.pending, unexpected: records.unexpected, buffers: extraOut,

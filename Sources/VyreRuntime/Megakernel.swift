@@ -15,8 +15,12 @@ public final class Megakernel: Sendable {
     public let context: GLContext
     /// What the megakernel was built from; a plan it runs must have its `extraBuffers`.
     public let configuration: MegakernelConfiguration
-    /// The one-pass megakernel program (its GLSL is `pipeline.lowered.source`).
+    /// The one-pass megakernel program (its GLSL is `pipeline.lowered.source`), packed where
+    /// ``blocks`` says so.
     public let program: Program
+    /// How its buffers are bound on this device: packed into fewer storage blocks where the device
+    /// has too few for them.
+    public let blocks: MegakernelBlocks
     let pipeline: ComputePipeline
     /// Only the batch holding `gate` takes this lock, so it never waits.
     private let resident: Mutex<ResidentBuffers>
@@ -32,8 +36,11 @@ public final class Megakernel: Sendable {
         self.context = context
         self.configuration = configuration
         self.logger = logger ?? context.logger
-        self.mappedStateLimit = configuration.mappedStateLimit ?? (context.info.isSoftware ? 0 : 1024)
-        let validated = try configuration.program(limits: context.limits)
+        let fitted = try configuration.oneShotKernel(limits: context.limits)
+        blocks = fitted.blocks
+        // Packed control words and debug log live in the device block, never in mapped memory.
+        self.mappedStateLimit = fitted.blocks.isPacked ? 0 : configuration.mappedStateLimit ?? (context.info.isSoftware ? 0 : 1024)
+        let validated = fitted.validated
         self.program = validated.program
         pipeline = try onDevice { () throws(VyreGLError) in try context.makePipeline(validated) }
         resident = Mutex(ResidentBuffers())
@@ -111,14 +118,16 @@ public final class Megakernel: Sendable {
         let batch = plan.batch
         let residency = StateResidency(itemCount: batch.items.count, controlWords: plan.controlWords, mappedStateLimit: mappedStateLimit)
         return try resident.withLock { (buffers: inout ResidentBuffers) throws(MegakernelError) -> BatchResult in
-            try onDevice { () throws(VyreGLError) in try buffers.ensure(for: plan, mappedState: residency == .mapped, on: context) }
-            encode(batch, plan, into: buffers, residency: residency)
+            let mappedState = residency == .mapped
+            try onDevice { () throws(VyreGLError) in try buffers.ensure(for: plan, mappedState: mappedState, blocks: blocks, on: context) }
+            let places = buffers.places(for: plan, blocks: blocks, mappedState: mappedState)
+            encode(batch, plan, into: buffers, places, residency: residency)
             let encoded = clock.now
             var arena = BufferArena(context: context)
-            let bound = try onDevice { () throws(VyreGLError) in try bind(plan, buffers, residency: residency, arena: &arena) }
-            let phases = try onDevice { () throws(VyreGLError) in try submit(plan, bound, buffers, residency: residency) }
+            let bound = try onDevice { () throws(VyreGLError) in try bind(plan, places, arena: &arena) }
+            let phases = try onDevice { () throws(VyreGLError) in try submit(plan, bound, buffers, places, residency: residency) }
             let submitted = clock.now
-            var result = try decode(batch, plan, bound, buffers, arena: arena, residency: residency, phases: phases)
+            var result = try decode(batch, plan, bound, buffers, places, arena: arena, residency: residency, phases: phases)
             result.timing = BatchTiming(encode: encoded - start, gpu: submitted - encoded, decode: clock.now - submitted)
             return result
         }

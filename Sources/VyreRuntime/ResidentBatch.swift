@@ -74,7 +74,7 @@ extension ResidentMegakernel {
         var timing = timing
         timing.decode = ContinuousClock.now - decodeStart
         return BatchResult(itemCount: plan.batch.items.count, slots: plan.slots, phases: plan.phases.count,
-                           control: core.control.value.read(words: 0..<plan.controlWords),
+                           control: core.control.view.read(words: 0..<plan.controlWords),
                            debug: DebugLog(records: Array(records.prefix(capacity)), lost: lost),
                            faults: faults.sorted { $0.slot < $1.slot }, pending: pending, unexpected: [], buffers: buffers,
                            completed: ItemRecords.countCompleted(plan.batch.items, excluding: notDone), timing: timing)

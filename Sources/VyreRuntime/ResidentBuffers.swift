@@ -8,7 +8,8 @@ final class Owned<Value: ~Copyable & Sendable>: Sendable {
 }
 
 /// Buffers kept between batches; each grows to the largest batch seen (dropping an owner frees
-/// its buffer on the context thread).
+/// its buffer on the context thread). A packed megakernel (``MegakernelBlocks``) keeps its
+/// protocol buffers as regions of two blocks instead of one buffer each.
 struct ResidentBuffers {
     var control: Owned<DeviceBuffer>?
     var ring: Owned<DeviceBuffer>?
@@ -19,15 +20,27 @@ struct ResidentBuffers {
     var results: Owned<MappedBuffer>?
     var mappedControl: Owned<MappedBuffer>?
     var mappedDebug: Owned<MappedBuffer>?
+    /// Packed: control, ring, debug log and IO queue.
+    var deviceBlock: Owned<DeviceBuffer>?
+    /// Packed: items and exceptions.
+    var hostBlock: Owned<MappedBuffer>?
 
     /// Grows each buffer `plan` needs that is too small (mapped control and debug only for
-    /// `mappedState`).
-    mutating func ensure(for plan: BatchPlan, mappedState: Bool, on context: GLContext) throws(VyreGLError) {
+    /// `mappedState`; the two blocks only when `blocks` is packed).
+    mutating func ensure(for plan: BatchPlan, mappedState: Bool, blocks: MegakernelBlocks, on context: GLContext) throws(VyreGLError) {
         func mapped(_ buffer: inout Owned<MappedBuffer>?, words: Int) throws(VyreGLError) {
             if (buffer?.value.byteCount ?? 0) < words * 4 { buffer = Owned(try context.makeMappedBuffer(bytes: words * 4)) }
         }
         func device(_ buffer: inout Owned<DeviceBuffer>?, words: Int) throws(VyreGLError) {
             if (buffer?.value.byteCount ?? 0) < words * 4 { buffer = Owned(try context.makeDeviceBuffer(bytes: words * 4)) }
+        }
+        try mapped(&results, words: plan.controlWords + plan.debugWords)
+        if blocks.isPacked {
+            let words = blocks.blockWords(lengths: Self.lengths(plan))
+            for (k, name) in ["k_device_block", "k_host_block"].enumerated() { try context.checkBindable(name, words: words[k]) }
+            try device(&deviceBlock, words: words[0])
+            try mapped(&hostBlock, words: words[1])
+            return
         }
         if mappedState {
             try mapped(&mappedControl, words: plan.controlWords)
@@ -39,6 +52,77 @@ struct ResidentBuffers {
         try device(&io, words: RingProtocol.IO.words)
         try mapped(&items, words: plan.itemWords)
         try mapped(&exceptions, words: plan.exceptionWords)
-        try mapped(&results, words: plan.controlWords + plan.debugWords)
     }
+
+    /// Words of each protocol buffer and extra buffer of `plan`, by name.
+    static func lengths(_ plan: BatchPlan) -> [String: UInt32] {
+        var lengths: [String: UInt32] = [
+            "control": UInt32(plan.controlWords), "ring": UInt32(plan.ringWords), "debug_log": UInt32(plan.debugWords),
+            "io_queue": UInt32(RingProtocol.IO.words), "items": UInt32(plan.itemWords), "exceptions": UInt32(plan.exceptionWords),
+        ]
+        for (decl, contents) in plan.extra { lengths[decl.name] = UInt32(contents.wordCount) }
+        return lengths
+    }
+
+    /// Where `plan`'s protocol buffers are, once ``ensure(for:mappedState:blocks:on:)`` has made them.
+    func places(for plan: BatchPlan, blocks: MegakernelBlocks, mappedState: Bool) -> BatchPlaces {
+        guard blocks.isPacked else {
+            let control = mappedState ? mappedControl!.value.handle : self.control!.value.handle
+            let debug = mappedState ? mappedDebug!.value.handle : self.debug!.value.handle
+            return BatchPlaces(
+                control: (control, 0), debug: (debug, 0), controlBuffer: self.control!, controlWord: 0, joined: [:],
+                items: items!.value.view.slice(words: 0..<plan.itemWords), exceptions: exceptions!.value.view.slice(words: 0..<plan.exceptionWords),
+                bindings: [
+                    MegakernelBindings.control: control.prefix(bytes: plan.controlWords * 4),
+                    MegakernelBindings.ring: ring!.value.handle.prefix(bytes: plan.ringWords * 4),
+                    MegakernelBindings.debug: debug.prefix(bytes: plan.debugWords * 4),
+                    MegakernelBindings.io: io!.value.handle,
+                    MegakernelBindings.items: items!.value.handle.prefix(bytes: plan.itemWords * 4),
+                    MegakernelBindings.exceptions: exceptions!.value.handle.prefix(bytes: plan.exceptionWords * 4),
+                ], parameters: [:])
+        }
+        let lengths = Self.lengths(plan)
+        func base(_ name: String) -> Int { blocks.place(of: name, lengths: lengths)!.base }
+        let device = deviceBlock!.value.handle
+        let host = hostBlock!.value.view
+        var joined: [String: JoinedExtra] = [:]
+        for decl in blocks.joined {
+            let (block, first) = blocks.place(of: decl.name, lengths: lengths)!
+            let words = first..<(first + Int(lengths[decl.name]!))
+            // The one-pass kernel's device block comes first, its mapped block second.
+            joined[decl.name] = block == 0 ? .device(words) : .mapped(host.slice(words: words))
+        }
+        return BatchPlaces(
+            control: (device, base("control")), debug: (device, base("debug_log")), controlBuffer: deviceBlock!, controlWord: base("control"), joined: joined,
+            items: host.slice(words: base("items")..<(base("items") + plan.itemWords)),
+            exceptions: host.slice(words: base("exceptions")..<(base("exceptions") + plan.exceptionWords)),
+            bindings: [0: device, 1: hostBlock!.value.handle], parameters: blocks.parameters(lengths: lengths))
+    }
+}
+
+/// Where one batch's protocol buffers are: buffers of their own, or regions of the packed blocks.
+struct BatchPlaces {
+    /// The buffer and first word of the control words and of the debug log the kernel uses.
+    var control: (buffer: BufferHandle, word: Int)
+    var debug: (buffer: BufferHandle, word: Int)
+    /// The device-local buffer the control words are read back from (the device block when
+    /// packed, which holds the joined device-local extra buffers too), and their first word there.
+    var controlBuffer: Owned<DeviceBuffer>
+    var controlWord: Int
+    /// The extra buffers packed into a protocol block (``MegakernelBlocks/joined``).
+    var joined: [String: JoinedExtra]
+    /// The mapped item records and exception list.
+    var items: MappedView
+    var exceptions: MappedView
+    /// The protocol buffers (or blocks) by binding.
+    var bindings: [UInt32: BufferHandle]
+    /// The packed regions' bases and lengths, which every dispatch sets.
+    var parameters: [String: UInt32]
+}
+
+/// Where an extra buffer packed into a protocol block lies: words of the device block, or a
+/// region of the mapped block.
+enum JoinedExtra {
+    case device(Range<Int>)
+    case mapped(MappedView)
 }

@@ -284,11 +284,11 @@ final class ResidentCores: Sendable {
     private func install(_ registered: [UInt32: (handle: TenantHandle, program: TenantProgram)]) throws(TenantError) {
         let core = current
         if core.isRecording { throw .kernel(.recordingInProgress) }
-        ResidentProgram.warm(configuration(with: registered), like: core.context, protocolHandles: core.protocolHandles,
+        ResidentProgram.warm(configuration(with: registered), like: core.context, protocol: core.protocolBinding,
                              startingWords: startingWords(with: registered), logger: logger)
         let program: ResidentProgram
         do throws(MegakernelError) {
-            program = try ResidentProgram(configuration: configuration(with: registered), context: core.context, protocolHandles: core.protocolHandles,
+            program = try ResidentProgram(configuration: configuration(with: registered), context: core.context, protocol: core.protocolBinding,
                                           startingWords: startingWords(with: registered), previous: core.current, placement: options.placement)
         } catch {
             throw .program(error)

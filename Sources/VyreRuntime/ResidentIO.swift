@@ -106,7 +106,7 @@ extension ResidentCore {
 
     /// The whole of `region` in the buffer it names now.
     private func ioMemory(_ region: IORegion) -> Result<UnsafeMutableRawBufferPointer, IOFailure> {
-        let view: MappedView? = region.buffer == "control" ? control.value.view : current.mappedView(region.buffer)
+        let view: MappedView? = region.buffer == "control" ? control.view : current.mappedView(region.buffer)
         guard let view else {
             return .failure(IOFailure(errno: 22, problem: "the kernel has no host-mapped buffer \"\(region.buffer)\"",
                                       fix: "declare it with placement hostMapped, or name \"control\""))
@@ -123,12 +123,12 @@ extension ResidentCore {
     func serveIO(slot: Int) {
         let base = slot * RingProtocol.slotWords
         // Ordered by the acquiring load of the slot's WAIT_IO: the kernel posted the entry before.
-        let resume = Int(ring.value.loadRelaxed(base + RingProtocol.firstArgWord + IO.resumeArg))
+        let resume = Int(ring.view.loadRelaxed(base + RingProtocol.firstArgWord + IO.resumeArg))
         guard (1...IO.entries).contains(resume) else { return }
         let entry = (resume - 1) * IO.entryWords
-        guard io.value.compareExchange(at: entry + IO.statusWord, expected: IO.posted, desired: IO.serving).exchanged else { return }
+        guard io.view.compareExchange(at: entry + IO.statusWord, expected: IO.posted, desired: IO.serving).exchanged else { return }
         ioOutstanding.add(1, ordering: .acquiringAndReleasing)
-        let word = { (w: Int) in self.io.value.loadRelaxed(entry + w) }
+        let word = { (w: Int) in self.io.view.loadRelaxed(entry + w) }
         let kind = IORequest.Kind(rawValue: word(IO.opWord)) ?? .fence
         let request = IORequest(kind: kind, file: word(kind == .read ? IO.sourceWord : IO.destinationWord),
                                 region: kind == .fence ? 0 : word(kind == .read ? IO.destinationWord : IO.sourceWord),
@@ -174,24 +174,24 @@ extension ResidentCore {
         ioOutcomeCount.add(1, ordering: .acquiringAndReleasing)
         switch outcome {
         case .completed(let bytes):
-            io.value.storeRelaxed(UInt32(clamping: bytes), at: entry + IO.bytesWord)
-            io.value.store(IO.statusOK, at: entry + IO.statusWord)
+            io.view.storeRelaxed(UInt32(clamping: bytes), at: entry + IO.bytesWord)
+            io.view.store(IO.statusOK, at: entry + IO.statusWord)
         case .failed(let failure):
-            io.value.storeRelaxed(UInt32(bitPattern: failure.errno), at: entry + IO.bytesWord)
-            io.value.store(IO.statusError, at: entry + IO.statusWord)
+            io.view.storeRelaxed(UInt32(bitPattern: failure.errno), at: entry + IO.bytesWord)
+            io.view.store(IO.statusError, at: entry + IO.statusWord)
         }
         // A new generation, as for a new op: an entry of the slot's earlier run cannot take it.
         let generation = slotGeneration[slot].load(ordering: .relaxed) &+ 1
         slotGeneration[slot].store(generation, ordering: .relaxed)
         let state = layout.generationWord(slot: slot)
-        queues.value.storeRelaxed(generation, at: state)
-        queues.value.storeRelaxed(0, at: state + 1)
+        queues.view.storeRelaxed(generation, at: state)
+        queues.view.storeRelaxed(0, at: state + 1)
         let base = slot * RingProtocol.slotWords
-        let priority = Int(ring.value.loadRelaxed(base + RingProtocol.priorityWord))
+        let priority = Int(ring.view.loadRelaxed(base + RingProtocol.priorityWord))
         // The sequence is the slot's before it is PUBLISHED, so the driver's look for lost
         // claims never takes the earlier run's sequence for this one.
         let sequence = reserveEntry(slot: slot, priority: priority)
-        ring.value.store(SlotStatus.published.rawValue, at: base)
+        ring.view.store(SlotStatus.published.rawValue, at: base)
         writeEntry(slot: slot, generation: generation, priority: priority, sequence: sequence)
         advanceTail(priority)
         ioResumed.store(true, ordering: .releasing)
@@ -206,9 +206,9 @@ extension ResidentCore {
         let served = ioOutcomes.withLock { $0 }
         for (slot, outcome) in served where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
             let base = slot * RingProtocol.slotWords
-            guard ring.value.load(base) == SlotStatus.published.rawValue else { continue }
+            guard ring.view.load(base) == SlotStatus.published.rawValue else { continue }
             if case .failed = outcome {
-                ring.value.store(FaultReason.ioFailed.rawValue, at: base + RingProtocol.faultReasonWord)
+                ring.view.store(FaultReason.ioFailed.rawValue, at: base + RingProtocol.faultReasonWord)
                 retire(slot, status: SlotStatus.fault.rawValue, in: &pass)
             } else {
                 retire(slot, status: SlotStatus.done.rawValue, in: &pass)

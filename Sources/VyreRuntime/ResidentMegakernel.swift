@@ -211,7 +211,7 @@ public final class ResidentMegakernel: Sendable {
     public var debugRecords: AsyncStream<DebugRecord> { cores.debugRecords }
 
     /// Control word `index` as the kernel left it (an acquiring load of mapped memory).
-    public func controlWord(_ index: Int) -> UInt32 { cores.current.control.value.load(index) }
+    public func controlWord(_ index: Int) -> UInt32 { cores.current.control.view.load(index) }
 
     /// The mapping of an extra buffer declared ``BufferPlacement/hostMapped``: the host writes
     /// what ops read there before it submits them, and reads what they wrote after their
@@ -224,7 +224,7 @@ public final class ResidentMegakernel: Sendable {
     /// The words of the extra buffer `name` as they are now (a device-local one read on the
     /// context thread, between two dispatches); nil for a name the program does not declare.
     public func bufferWords(_ name: String) throws(MegakernelError) -> [UInt32]? {
-        for (n, buffer) in cores.current.current.extras where n == name { return try buffer.read(words: 0..<(buffer.handle.byteCount / 4)) }
+        for (n, buffer) in cores.current.current.extras where n == name { return try buffer.read(words: 0..<buffer.wordCount) }
         return nil
     }
 
@@ -256,14 +256,14 @@ final class ResidentCore: @unchecked Sendable {
     /// How long waiting threads spin before they sleep (``ResidentOptions/spin``, resolved).
     let spin: Duration
     let logger: Logger
-    let control: Owned<MappedBuffer>
-    let ring: Owned<MappedBuffer>
-    let debug: Owned<MappedBuffer>
-    let io: Owned<MappedBuffer>
-    let queues: Owned<MappedBuffer>
+    let control: MappedRegion
+    let ring: MappedRegion
+    let debug: MappedRegion
+    let io: MappedRegion
+    let queues: MappedRegion
     let claims: Owned<DeviceBuffer>
     /// The protocol buffers' bindings, which every program of this core shares.
-    let protocolHandles: [UInt32: BufferHandle]
+    let protocolBinding: ProtocolBinding
     /// What the driver dispatches; replaced between two dispatches by ``swap(to:)``.
     private let installed: Mutex<ResidentProgram>
     /// What the driver does at its next dispatch boundary, where no lane runs: install a program
@@ -404,24 +404,11 @@ final class ResidentCore: @unchecked Sendable {
         self.logger = logger
         self.layout = ResidentLayout(slots: options.slots)
         self.lanes = configuration.workgroupSize
-        let layout = self.layout
-        func mapped(_ words: Int) throws(MegakernelError) -> Owned<MappedBuffer> {
-            try onDevice { () throws(VyreGLError) in Owned(try context.makeMappedBuffer(bytes: words * 4, placement: options.placement)) }
-        }
-        control = try mapped(controlWords.count)
-        control.value.write(controlWords, atWord: 0)
-        ring = try mapped(layout.ringWords)
-        debug = try mapped(debugWords.count)
-        io = try mapped(RingProtocol.IO.words)
-        queues = try mapped(layout.queueBufferWords)
-        claims = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(bytes: ResidentLayout.claimsWords * 4)) }
-        let handles: [UInt32: BufferHandle] = [
-            MegakernelBindings.control: control.value.handle, MegakernelBindings.ring: ring.value.handle,
-            MegakernelBindings.debug: debug.value.handle, MegakernelBindings.io: io.value.handle,
-            MegakernelBindings.queues: queues.value.handle, MegakernelBindings.claims: claims.value.handle,
-        ]
-        protocolHandles = handles
-        installed = Mutex(try ResidentProgram(configuration: configuration, context: context, protocolHandles: handles,
+        let regions = try Self.protocolBuffers(context: context, configuration: configuration, options: options, controlWords: controlWords,
+                                               debugWords: debugWords.count, startingWords: startingWords)
+        (control, ring, debug, io, queues, claims, protocolBinding) = regions
+        control.view.write(controlWords, atWord: 0)
+        installed = Mutex(try ResidentProgram(configuration: configuration, context: context, protocol: protocolBinding,
                                               startingWords: startingWords, previous: nil, placement: options.placement))
         let n = options.slots
         slotState = .allocate(capacity: n)
@@ -641,18 +628,18 @@ final class ResidentCore: @unchecked Sendable {
         let priority = Int(item.priority.rawValue)
         slotSequence[slot].store(sequence, ordering: .relaxed)
         let state = layout.generationWord(slot: slot)
-        queues.value.storeRelaxed(generation, at: state)
-        queues.value.storeRelaxed(0, at: state + 1)
+        queues.view.storeRelaxed(generation, at: state)
+        queues.view.storeRelaxed(0, at: state + 1)
         let base = slot * RingProtocol.slotWords
-        ring.value.storeRelaxed(item.opcode, at: base + RingProtocol.opcodeWord)
-        ring.value.storeRelaxed(item.tenant, at: base + RingProtocol.tenantWord)
-        ring.value.storeRelaxed(item.priority.rawValue, at: base + RingProtocol.priorityWord)
+        ring.view.storeRelaxed(item.opcode, at: base + RingProtocol.opcodeWord)
+        ring.view.storeRelaxed(item.tenant, at: base + RingProtocol.tenantWord)
+        ring.view.storeRelaxed(item.priority.rawValue, at: base + RingProtocol.priorityWord)
         item.args.withUnsafeBufferPointer { args in
             for k in 0..<RingProtocol.argsPerSlot {
-                ring.value.storeRelaxed(k < args.count ? args[k] : 0, at: base + RingProtocol.firstArgWord + k)
+                ring.view.storeRelaxed(k < args.count ? args[k] : 0, at: base + RingProtocol.firstArgWord + k)
             }
         }
-        ring.value.store(SlotStatus.published.rawValue, at: base + RingProtocol.statusWord)
+        ring.view.store(SlotStatus.published.rawValue, at: base + RingProtocol.statusWord)
         // Ordered before `published()`'s look at the stop state by the caller's fence.
         slotState[slot].store(Self.slotInFlight, ordering: .releasing)
         writeEntry(slot: slot, generation: generation, priority: priority, sequence: sequence)
@@ -720,8 +707,8 @@ final class ResidentCore: @unchecked Sendable {
     func writeEntry(slot: Int, generation: UInt32, priority p: Int, sequence: UInt32) {
         let n = layout.slots
         let entry = layout.entryWord(priority: p, sequence: sequence)
-        queues.value.storeRelaxed(UInt32(slot), at: entry)
-        queues.value.storeRelaxed(generation, at: entry + 1)
+        queues.view.storeRelaxed(UInt32(slot), at: entry)
+        queues.view.storeRelaxed(generation, at: entry + 1)
         queueReady[p * n + Int(sequence % UInt32(n))].store(sequence, ordering: .releasing)
     }
 
@@ -731,7 +718,7 @@ final class ResidentCore: @unchecked Sendable {
         var moved: UInt32 = 0
         // The doorbell goes up by the entries this call moved the tail over, after the tail:
         // a workgroup that sees the doorbell move finds the tail already there.
-        defer { if moved > 0 { _ = queues.value.add(moved, at: ResidentLayout.doorbellWord) } }
+        defer { if moved > 0 { _ = queues.view.add(moved, at: ResidentLayout.doorbellWord) } }
         while true {
             // Over the run of ready entries from the tail at once (at most a queue's worth).
             let tail = queueTail[p].load(ordering: .acquiring)
@@ -744,9 +731,9 @@ final class ResidentCore: @unchecked Sendable {
             // operation, which also drains the CPU's write-combining buffers, so the slot's and
             // the entry's words are out before the tail says they are there).
             while true {
-                let shown = queues.value.load(ResidentLayout.tailWord(p))
+                let shown = queues.view.load(ResidentLayout.tailWord(p))
                 if Int32(bitPattern: end &- shown) <= 0 { break }
-                if queues.value.compareExchange(at: ResidentLayout.tailWord(p), expected: shown, desired: end).exchanged { break }
+                if queues.view.compareExchange(at: ResidentLayout.tailWord(p), expected: shown, desired: end).exchanged { break }
             }
         }
     }
@@ -809,12 +796,12 @@ final class ResidentCore: @unchecked Sendable {
     }
 
     func setTenant(_ tenant: UInt32, enabled: Bool) throws(ResidentError) {
-        let table = Int(control.value.load(RingProtocol.Control.tenantBase))
-        let size = Int(control.value.load(RingProtocol.Control.tenantTableSize))
-        guard Int(tenant) < size, table + Int(tenant) < control.value.wordCount else {
-            throw .tenantOutsideTable(tenant, tableSize: min(size, max(0, control.value.wordCount - table)))
+        let table = Int(control.view.load(RingProtocol.Control.tenantBase))
+        let size = Int(control.view.load(RingProtocol.Control.tenantTableSize))
+        guard Int(tenant) < size, table + Int(tenant) < control.view.wordCount else {
+            throw .tenantOutsideTable(tenant, tableSize: min(size, max(0, control.view.wordCount - table)))
         }
-        control.value.store(enabled ? 1 : 0, at: table + Int(tenant))
+        control.view.store(enabled ? 1 : 0, at: table + Int(tenant))
         tenantsChanged.store(true, ordering: .releasing)
         wake(driverIdle, driverWake)
     }
@@ -862,7 +849,7 @@ final class ResidentCore: @unchecked Sendable {
         let tenants = Set(withdrawals.map(\.tenant))
         forEachInFlightSlot { slot in
             let base = slot * RingProtocol.slotWords
-            guard ring.value.load(base) == SlotStatus.published.rawValue, tenants.contains(ring.value.load(base + RingProtocol.tenantWord)) else { return }
+            guard ring.view.load(base) == SlotStatus.published.rawValue, tenants.contains(ring.view.load(base + RingProtocol.tenantWord)) else { return }
             fail(slot, with: .notRun(.tenantUnregistered))
         }
         for w in withdrawals { w.done() }
@@ -879,9 +866,10 @@ final class ResidentCore: @unchecked Sendable {
     /// slots a dispatch claimed but did not run, and ends when shut down or found lost.
     private func drive() {
         var lingerUntil = ContinuousClock.now
-        let step = DispatchStep(groups: WorkgroupSize(workgroups), parameters: ["iterations": rounds, "starvation": options.starvationGuard])
+        let step = DispatchStep(groups: WorkgroupSize(workgroups),
+                                parameters: ["iterations": rounds, "starvation": options.starvationGuard])
         var sinceLostCheck = 0
-        var lastRan = queues.value.load(ResidentLayout.completedWord)
+        var lastRan = queues.view.load(ResidentLayout.completedWord)
         // In-flight ops that cannot run (parked behind a disabled tenant or SHUTDOWN), as of the
         // last full look: between looks, the rest are taken to be runnable.
         var held = 0
@@ -894,7 +882,7 @@ final class ResidentCore: @unchecked Sendable {
             }
             // Lanes lose a claim only when the driver ends their loop early: look for such slots
             // every 16 dispatches, or at once when a dispatch ran nothing while ops wait.
-            let ran = queues.value.load(ResidentLayout.completedWord)
+            let ran = queues.view.load(ResidentLayout.completedWord)
             sinceLostCheck += 1
             let look = sinceLostCheck >= 16 || ran == lastRan
             if look { sinceLostCheck = 0 }
@@ -921,8 +909,10 @@ final class ResidentCore: @unchecked Sendable {
             if runnable > 0 {
                 lingerUntil = .now + options.linger
             } else if ContinuousClock.now >= lingerUntil {
+                // A drain that waits only for I/O parks too (the I/O's end wakes it): only a new
+                // stop request is news, not the drain it is already in.
                 park(driverIdle, driverWake) {
-                    reconcileCount() > 0 || stopState.load(ordering: .acquiring) != Self.running || !settleWaiters.withLock { $0.isEmpty }
+                    reconcileCount() > 0 || stopState.load(ordering: .acquiring) != stop || !settleWaiters.withLock { $0.isEmpty }
                         || mailboxFull.load(ordering: .acquiring)
                 }
                 continue
@@ -955,12 +945,74 @@ final class ResidentCore: @unchecked Sendable {
         driverDone.signal()
     }
 
+    /// The protocol buffers of a core: a mapped buffer for each of control, ring, debug log, IO
+    /// queue and queues and a device-local one for the claims, or, where the device has too few
+    /// storage blocks for them (``MegakernelBlocks``), those five as regions of one mapped block
+    /// and the claims in a device-local one, with the extra buffers that had to join them.
+    private static func protocolBuffers(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, controlWords: [UInt32],
+                                        debugWords: Int, startingWords: [String: [UInt32]]) throws(MegakernelError)
+        -> (MappedRegion, MappedRegion, MappedRegion, MappedRegion, MappedRegion, Owned<DeviceBuffer>, ProtocolBinding) {
+        let layout = ResidentLayout(slots: options.slots)
+        func mapped(_ words: Int) throws(MegakernelError) -> Owned<MappedBuffer> {
+            try onDevice { () throws(VyreGLError) in Owned(try context.makeMappedBuffer(bytes: words * 4, placement: options.placement)) }
+        }
+        var lengths: [String: UInt32] = ["control": UInt32(controlWords.count), "ring": UInt32(layout.ringWords), "debug_log": UInt32(debugWords),
+                                         "io_queue": UInt32(RingProtocol.IO.words), "queues": UInt32(layout.queueBufferWords),
+                                         "claims": UInt32(ResidentLayout.claimsWords)]
+        let names = ["control", "ring", "debug_log", "io_queue", "queues"]
+        let blocks = try configuration.residentKernel(limits: context.limits).blocks
+        guard blocks.isPacked else {
+            var r: [MappedRegion] = []
+            for name in names {
+                let buffer = try mapped(Int(lengths[name]!))
+                r.append(MappedRegion(buffer: buffer, view: buffer.value.view))
+            }
+            let claims = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(bytes: ResidentLayout.claimsWords * 4)) }
+            let handles: [UInt32: BufferHandle] = [
+                MegakernelBindings.control: r[0].buffer.value.handle, MegakernelBindings.ring: r[1].buffer.value.handle,
+                MegakernelBindings.debug: r[2].buffer.value.handle, MegakernelBindings.io: r[3].buffer.value.handle,
+                MegakernelBindings.queues: r[4].buffer.value.handle, MegakernelBindings.claims: claims.value.handle,
+            ]
+            return (r[0], r[1], r[2], r[3], r[4], claims, ProtocolBinding(handles: handles, blocks: blocks))
+        }
+        let joinedNames = Set(blocks.joined.map(\.name))
+        let joined = try Batch.extraStartingContents(blocks.joined, startingWords.filter { joinedNames.contains($0.key) })
+        for (decl, contents) in joined { lengths[decl.name] = UInt32(contents.wordCount) }
+        let words = blocks.blockWords(lengths: lengths)
+        for (k, packing) in blocks.packings.enumerated() {
+            try onDevice { () throws(VyreGLError) in try context.checkBindable(packing.block.name, words: words[k]) }
+        }
+        // The resident kernel's mapped block comes first, its device block second.
+        let block = try mapped(words[0])
+        let device = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(bytes: words[1] * 4)) }
+        var bases: [String: Int] = [:]
+        for name in lengths.keys { bases[name] = blocks.place(of: name, lengths: lengths)?.base }
+        func region(_ name: String) -> MappedRegion {
+            MappedRegion(buffer: block, view: block.value.view.slice(words: bases[name]!..<(bases[name]! + Int(lengths[name]!))))
+        }
+        var binding = ProtocolBinding(handles: [0: block.value.handle, 1: device.value.handle], blocks: blocks, lengths: lengths, bases: bases)
+        for (decl, contents) in joined {
+            let words = bases[decl.name]!..<(bases[decl.name]! + contents.wordCount)
+            if decl.placement == .hostMapped {
+                let r = region(decl.name)
+                r.view.write(contents.materialized, atWord: 0)
+                binding.joined[decl.name] = .mappedRegion(r)
+            } else {
+                try onDevice { () throws(VyreGLError) in try device.value.upload(contents.materialized, atWord: words.lowerBound) }
+                binding.joined[decl.name] = .deviceRegion(device, words)
+            }
+        }
+        return (region("control"), region("ring"), region("debug_log"), region("io_queue"), region("queues"), device, binding)
+    }
+
     /// Runs one dispatch of the kernel and what follows it (the debug log; a SHUTDOWN op's stop).
     /// Returns false when the dispatch failed, and the kernel is lost.
     private func dispatch(_ step: DispatchStep) -> Bool {
         do throws(VyreGLError) {
             let began = ContinuousClock.now
             let program = current
+            // The packed regions' bases and lengths are the program's: a swap may change the set.
+            let step = DispatchStep(groups: step.groups, parameters: step.parameters.merging(program.parameters) { a, _ in a })
             _ = try context.submit(program.pipeline, steps: [step], buffers: program.handles, options: DispatchOptions(timeout: options.dispatchTimeout), monitor: dispatchMonitor)
             let took = ContinuousClock.now - began
             let nanoseconds = Int(took.components.seconds) * 1_000_000_000 + Int(took.components.attoseconds / 1_000_000_000)
@@ -985,7 +1037,7 @@ final class ResidentCore: @unchecked Sendable {
         metrics.dispatches.increment()
         drainDebugLog()
         // SHUTDOWN set while no shutdown was asked for: an op set it (cancel sets it too).
-        if control.value.load(RingProtocol.Control.shutdown) != 0, stopRequested == 0, !shutdownByOp.exchange(true, ordering: .acquiringAndReleasing) {
+        if control.view.load(RingProtocol.Control.shutdown) != 0, stopRequested == 0, !shutdownByOp.exchange(true, ordering: .acquiringAndReleasing) {
             // A SHUTDOWN op ran: later ops stay PUBLISHED; stop taking new ones.
             accepting.store(false, ordering: .releasing)
             _ = stopState.compareExchange(expected: Self.running, desired: Self.draining, ordering: .acquiringAndReleasing)
@@ -1031,16 +1083,16 @@ final class ResidentCore: @unchecked Sendable {
     /// On the driver, between dispatches, once no in-flight op can run: fails the held ones and
     /// resumes the settling callers.
     private func withdrawHeld() {
-        let shutdownSet = control.value.load(RingProtocol.Control.shutdown) != 0
+        let shutdownSet = control.view.load(RingProtocol.Control.shutdown) != 0
         forEachInFlightSlot { slot in
             // Held: SHUTDOWN is set, or the kernel parked it and its tenant is still disabled. An
             // op published since the look is neither, and stays.
             let base = slot * RingProtocol.slotWords
-            guard ring.value.load(base) == SlotStatus.published.rawValue else { return }
-            let parked = queues.value.load(layout.generationWord(slot: slot) + 1) != 0
+            guard ring.view.load(base) == SlotStatus.published.rawValue else { return }
+            let parked = queues.view.load(layout.generationWord(slot: slot) + 1) != 0
             if shutdownSet {
                 fail(slot, with: .notRun(.shutdownOp))
-            } else if parked && !tenantEnabled(ring.value.load(base + RingProtocol.tenantWord)) {
+            } else if parked && !tenantEnabled(ring.view.load(base + RingProtocol.tenantWord)) {
                 fail(slot, with: .notRun(.tenantDisabled))
             }
         }
@@ -1052,12 +1104,12 @@ final class ResidentCore: @unchecked Sendable {
     /// empties it for the next dispatch.
     private func drainDebugLog() {
         let words = RingProtocol.Debug.recordWords
-        let cursor = Int(debug.value.load(RingProtocol.Debug.cursorWord))
+        let cursor = Int(debug.view.load(RingProtocol.Debug.cursorWord))
         guard cursor != 0 else { return }
-        let capacity = (debug.value.wordCount - 1) / words
+        let capacity = (debug.view.wordCount - 1) / words
         let written = cursor / words
         let kept = min(written, capacity)
-        let records = debug.value.read(words: 1..<(1 + kept * words))
+        let records = debug.view.read(words: 1..<(1 + kept * words))
         var dropped = 0
         for r in 0..<kept {
             let b = r * words
@@ -1071,30 +1123,32 @@ final class ResidentCore: @unchecked Sendable {
         debugLost.add(lost, ordering: .relaxed)
         if delivered > 0 { metrics.debugDelivered.increment(by: delivered) }
         if lost > 0 { metrics.debugLost.increment(by: lost) }
-        debug.value.store(0, at: RingProtocol.Debug.cursorWord)
+        debug.view.store(0, at: RingProtocol.Debug.cursorWord)
     }
 
     /// Between dispatches (nothing of the kernel runs): queues again every in-flight slot that is
     /// still PUBLISHED though its entry was claimed (its lane did not run it) and every parked
     /// slot whose tenant is enabled again. Returns how many in-flight ops can run.
     private func reconcile(lookForLostClaims: Bool) -> Int {
+        // Counted afresh at every look, with nothing in flight too: a count left from a look
+        // while ops waited for I/O would hold a drain forever once they had ended.
+        waitingIO = 0
         guard inFlight.load(ordering: .acquiring) > 0 else { return 0 }
         var heads: [UInt32]? = nil
         var runnable = 0
-        let shutdownSet = control.value.load(RingProtocol.Control.shutdown) != 0
-        waitingIO = 0
+        let shutdownSet = control.view.load(RingProtocol.Control.shutdown) != 0
         forEachInFlightSlot { slot in
             let base = slot * RingProtocol.slotWords
-            let status = ring.value.load(base)
+            let status = ring.view.load(base)
             // Waiting for the host's I/O: it runs again once published, not before.
             if status == SlotStatus.waitIO.rawValue { waitingIO += 1; return }
             guard status == SlotStatus.published.rawValue else { runnable += 1; return }
             let state = layout.generationWord(slot: slot)
-            let parked = queues.value.load(state + 1) != 0
-            let priority = Int(ring.value.load(base + RingProtocol.priorityWord))
+            let parked = queues.view.load(state + 1) != 0
+            let priority = Int(ring.view.load(base + RingProtocol.priorityWord))
             if parked {
-                guard !shutdownSet, tenantEnabled(ring.value.load(base + RingProtocol.tenantWord)) else { return }
-                queues.value.store(0, at: state + 1)
+                guard !shutdownSet, tenantEnabled(ring.view.load(base + RingProtocol.tenantWord)) else { return }
+                queues.view.store(0, at: state + 1)
                 enqueue(slot: slot, generation: slotGeneration[slot].load(ordering: .relaxed), priority: priority)
                 runnable += 1
                 return
@@ -1152,24 +1206,24 @@ final class ResidentCore: @unchecked Sendable {
     /// Whether any in-flight op could run now (for the idle check; reads no GPU buffer).
     private func reconcileCount() -> Int {
         guard inFlight.load(ordering: .acquiring) > 0 else { return 0 }
-        let shutdownSet = control.value.load(RingProtocol.Control.shutdown) != 0
+        let shutdownSet = control.view.load(RingProtocol.Control.shutdown) != 0
         var runnable = 0
         forEachInFlightSlot { slot in
             let base = slot * RingProtocol.slotWords
-            let status = ring.value.load(base)
+            let status = ring.view.load(base)
             if status == SlotStatus.waitIO.rawValue { return }
             if status != SlotStatus.published.rawValue { runnable += 1; return }
             if shutdownSet { return }
-            let parked = queues.value.load(layout.generationWord(slot: slot) + 1) != 0
-            if !parked || tenantEnabled(ring.value.load(base + RingProtocol.tenantWord)) { runnable += 1 }
+            let parked = queues.view.load(layout.generationWord(slot: slot) + 1) != 0
+            if !parked || tenantEnabled(ring.view.load(base + RingProtocol.tenantWord)) { runnable += 1 }
         }
         return runnable
     }
 
     private func tenantEnabled(_ tenant: UInt32) -> Bool {
-        let table = Int(control.value.load(RingProtocol.Control.tenantBase))
-        guard tenant < control.value.load(RingProtocol.Control.tenantTableSize), table + Int(tenant) < control.value.wordCount else { return false }
-        return control.value.load(table + Int(tenant)) != 0
+        let table = Int(control.view.load(RingProtocol.Control.tenantBase))
+        guard tenant < control.view.load(RingProtocol.Control.tenantTableSize), table + Int(tenant) < control.view.wordCount else { return false }
+        return control.view.load(table + Int(tenant)) != 0
     }
 
     // MARK: the completion thread
@@ -1188,12 +1242,12 @@ final class ResidentCore: @unchecked Sendable {
             var progressed = false
             // The kernel adds every entry it ran to `completed` after the round: while that word
             // stands still, no slot ended, and the slots need no look.
-            let ran = queues.value.load(ResidentLayout.completedWord)
+            let ran = queues.view.load(ResidentLayout.completedWord)
             if inFlight.load(ordering: .acquiring) > 0, ran != seen || quiet & 63 == 0 {
                 seen = ran
                 var pass = RetirePass()
                 forEachInFlightSlot { slot in
-                    let status = ring.value.load(slot * RingProtocol.slotWords)
+                    let status = ring.view.load(slot * RingProtocol.slotWords)
                     if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue {
                         retire(slot, status: status, in: &pass)
                     } else if status == SlotStatus.waitIO.rawValue {
@@ -1256,7 +1310,7 @@ final class ResidentCore: @unchecked Sendable {
         var pass = RetirePass()
         finishServedIO(in: &pass)
         for slot in 0..<layout.slots where slotState[slot].load(ordering: .acquiring) == Self.slotInFlight {
-            let status = ring.value.load(slot * RingProtocol.slotWords)
+            let status = ring.view.load(slot * RingProtocol.slotWords)
             if status == SlotStatus.done.rawValue || status == SlotStatus.fault.rawValue { retire(slot, status: status, in: &pass) }
         }
         _ = end(pass)
@@ -1280,14 +1334,14 @@ final class ResidentCore: @unchecked Sendable {
     private func sampleOccupancy() {
         var counts = [Int](repeating: 0, count: SlotStatus.allCases.count)
         for slot in 0..<layout.slots {
-            let status = Int(ring.value.load(slot * RingProtocol.slotWords))
+            let status = Int(ring.view.load(slot * RingProtocol.slotWords))
             if status < counts.count { counts[status] += 1 }
         }
         for (gauge, count) in zip(metrics.occupancy, counts) { gauge.record(count) }
         // The kernel counts each built-in opcode it ran in control words that only grow (and
         // wrap): the counters move by the difference since the last sample.
         for (index, (opcode, counter)) in metrics.opcodeOps.enumerated() {
-            let now = control.value.load(RingProtocol.Control.metricsBase + Int(opcode))
+            let now = control.view.load(RingProtocol.Control.metricsBase + Int(opcode))
             let delta = now &- opcodeSampled[index]
             opcodeSampled[index] = now
             if delta > 0 { counter.increment(by: Int(delta)) }
@@ -1339,10 +1393,10 @@ final class ResidentCore: @unchecked Sendable {
         // failing the same slot, and only one of them may hand its waiter a result.
         guard slotState[slot].compareExchange(expected: Self.slotInFlight, desired: Self.slotWriting, ordering: .acquiringAndReleasing).exchanged else { return }
         let base = slot * RingProtocol.slotWords
-        let reason = status == SlotStatus.fault.rawValue ? ring.value.load(base + RingProtocol.faultReasonWord) : nil
+        let reason = status == SlotStatus.fault.rawValue ? ring.view.load(base + RingProtocol.faultReasonWord) : nil
         let completion = Completion(status: SlotStatus(rawValue: status)!, faultReason: reason,
                                     observed: status == SlotStatus.done.rawValue ? observed(base) : [:], io: takeIOOutcome(slot))
-        ring.value.store(SlotStatus.empty.rawValue, at: base)
+        ring.view.store(SlotStatus.empty.rawValue, at: base)
         let holder = takeHolder(slot)
         if let index = takeRecord(slot) { pass.recorded.append((index, reason.map { .fault($0) } ?? .done)) }
         slotState[slot].store(Self.slotFree, ordering: .releasing)
@@ -1367,16 +1421,16 @@ final class ResidentCore: @unchecked Sendable {
 
     /// The observable words the op in the slot at `base` writes.
     private func observed(_ base: Int) -> [Int: UInt32] {
-        let arg = { (k: Int) in Int(self.ring.value.load(base + RingProtocol.firstArgWord + k)) }
-        let index: Int? = switch Opcode(rawValue: ring.value.load(base + RingProtocol.opcodeWord)) {
+        let arg = { (k: Int) in Int(self.ring.view.load(base + RingProtocol.firstArgWord + k)) }
+        let index: Int? = switch Opcode(rawValue: ring.view.load(base + RingProtocol.opcodeWord)) {
         case .loadU32: arg(1)
         case .compareSwap: arg(0)
         case .batchFence: 0
         case .dfaStep: arg(5)
         default: nil
         }
-        guard let index, RingProtocol.Control.observableBase + index < control.value.wordCount else { return [:] }
-        return [index: control.value.load(RingProtocol.Control.observableBase + index)]
+        guard let index, RingProtocol.Control.observableBase + index < control.view.wordCount else { return [:] }
+        return [index: control.view.load(RingProtocol.Control.observableBase + index)]
     }
 
     /// Fails every op still in flight (only once no dispatch runs): with the loss, if the kernel
@@ -1390,7 +1444,7 @@ final class ResidentCore: @unchecked Sendable {
         for slot in 0..<layout.slots {
             // Lanes move a slot from PUBLISHED before they run it: where the ring can be trusted,
             // an op still PUBLISHED never started.
-            let untouched = lost.ringReadable && ring.value.load(slot * RingProtocol.slotWords) == SlotStatus.published.rawValue
+            let untouched = lost.ringReadable && ring.view.load(slot * RingProtocol.slotWords) == SlotStatus.published.rawValue
             fail(slot, with: .deviceLost(loss, mayHaveRun: !untouched))
         }
     }
@@ -1399,7 +1453,7 @@ final class ResidentCore: @unchecked Sendable {
     /// while no dispatch can run it).
     private func fail(_ slot: Int, with error: ResidentError) {
         guard slotState[slot].compareExchange(expected: Self.slotInFlight, desired: Self.slotWriting, ordering: .acquiringAndReleasing).exchanged else { return }
-        ring.value.store(SlotStatus.empty.rawValue, at: slot * RingProtocol.slotWords)
+        ring.view.store(SlotStatus.empty.rawValue, at: slot * RingProtocol.slotWords)
         _ = takeIOOutcome(slot)
         let holder = takeHolder(slot)
         let index = takeRecord(slot)
@@ -1431,7 +1485,7 @@ final class ResidentCore: @unchecked Sendable {
             return
         }
         // Cancel: the dispatch in progress claims nothing more.
-        if mode == .cancel { control.value.store(1, at: RingProtocol.Control.shutdown) }
+        if mode == .cancel { control.view.store(1, at: RingProtocol.Control.shutdown) }
         var state = stopState.load(ordering: .acquiring)
         while state < wanted {
             let (won, seen) = stopState.compareExchange(expected: state, desired: wanted, ordering: .acquiringAndReleasing)
@@ -1457,7 +1511,7 @@ final class ResidentCore: @unchecked Sendable {
     func startRecording() throws(ResidentError) -> ResidentRecording {
         try recording.withLock { r throws(ResidentError) -> ResidentRecording in
             guard r == nil else { throw .recordingInProgress }
-            let now = control.value.read(words: 0..<options.controlWords)
+            let now = control.view.read(words: 0..<options.controlWords)
             // Only the words that differ from a fresh kernel's: the tenant table and the rest follow.
             let fresh = (try? RingEncoding.control(words: options.controlWords, tenants: options.tenants, initial: [:])) ?? []
             var initial: [Int: UInt32] = [:]
@@ -1494,18 +1548,18 @@ final class ResidentCore: @unchecked Sendable {
         var occupancy: [SlotStatus: Int] = [:]
         var parked = 0
         for slot in 0..<layout.slots {
-            let status = ring.value.load(slot * RingProtocol.slotWords)
+            let status = ring.view.load(slot * RingProtocol.slotWords)
             if let s = SlotStatus(rawValue: status) { occupancy[s, default: 0] += 1 }
-            if status == SlotStatus.published.rawValue && queues.value.load(layout.generationWord(slot: slot) + 1) != 0 { parked += 1 }
+            if status == SlotStatus.published.rawValue && queues.view.load(layout.generationWord(slot: slot) + 1) != 0 { parked += 1 }
         }
         var counts: [UInt32: UInt32] = [:]
         for op in 0..<RingProtocol.Control.metricSlots {
-            let v = control.value.load(RingProtocol.Control.metricsBase + op)
+            let v = control.view.load(RingProtocol.Control.metricsBase + op)
             if v != 0 { counts[UInt32(op)] = v }
         }
         let done = completed.load(ordering: .relaxed)
         let seconds = (ContinuousClock.now - started) / .seconds(1)
-        return ResidentTelemetry(occupancy: occupancy, parked: parked, opcodeCounts: counts, epoch: control.value.load(RingProtocol.Control.epoch),
+        return ResidentTelemetry(occupancy: occupancy, parked: parked, opcodeCounts: counts, epoch: control.view.load(RingProtocol.Control.epoch),
                                  dispatches: dispatches.load(ordering: .relaxed),
                                  dispatchTime: .nanoseconds(dispatchNanoseconds.load(ordering: .relaxed)), submitted: submitted.load(ordering: .relaxed), completed: done,
                                  inFlight: inFlight.load(ordering: .relaxed), opsPerSecond: seconds > 0 ? Double(done) / seconds : 0,

@@ -122,7 +122,7 @@ public final class ResidentRecording: Sendable {
                           slots: max(options.slots, min(entries.count, Self.capacity)), controlWords: options.controlWords, tenants: options.tenants,
                           debugRecords: options.debugRecords, initialControl: setup.initialControl, initialBuffers: setup.initialBuffers,
                           items: entries.map(\.item), phaseCuts: cuts, outcomes: entries.map { $0.outcome ?? .notRun },
-                          finalControl: core?.control.value.read(words: 0..<options.controlWords) ?? [], finalBuffers: core?.extraBufferWords() ?? [:])
+                          finalControl: core?.control.view.read(words: 0..<options.controlWords) ?? [], finalBuffers: core?.extraBufferWords() ?? [:])
         return RecordedLog(log: log, notRecorded: notRecorded)
     }
 }

@@ -93,7 +93,7 @@ struct RunCommand: ParsableCommand {
         case .invalidOpcode, .invalidHandlers, .handlerExits: (.badInput, error.diagnostics.map { $0.located(in: "--program") })
         // Extra buffers come from the opcode program or the batch, and the whole megakernel from both
         // and the command line: no one file to name.
-        case .invalidExtraBuffer, .invalidConfiguration, .invalidOptions, .prologueExits: (.badInput, error.diagnostics)
+        case .invalidExtraBuffer, .invalidConfiguration, .invalidOptions, .prologueExits, .unpackable: (.badInput, error.diagnostics)
         case .invalidBatch: (.badInput, error.diagnostics)
         case .blockedOnContextThread: (.ranWithFailures, error.diagnostics)
         }

@@ -11,9 +11,9 @@ struct APIAgreementTests {
         ["examples/custom/histogram.json", "--program", "examples/custom/histogram_opcodes.json"],
     ]
 
-    static func report(_ arguments: [String], api: String) throws -> (status: Int32, report: [String: Any]) {
-        let r = try CLIRunner.run(["run"] + arguments + ["--json", "--api", api])
-        var o = try #require(CLIRunner.json(r.stdout), "\(arguments) --api \(api): \(r.stderr)")
+    static func report(_ arguments: [String], api: String, environment: [String: String] = [:]) throws -> (status: Int32, report: [String: Any]) {
+        let r = try CLIRunner.run(["run"] + arguments + ["--json", "--api", api], environment: environment)
+        var o = try #require(CLIRunner.json(r.stdout), "\(arguments) --api \(api) \(environment): \(r.stderr)")
         o["timing"] = nil
         o["device"] = nil
         return (r.status, o)
@@ -29,6 +29,25 @@ struct APIAgreementTests {
             let a = try JSONSerialization.data(withJSONObject: gl.report, options: [.sortedKeys])
             let b = try JSONSerialization.data(withJSONObject: gles.report, options: [.sortedKeys])
             #expect(a == b, "\(arguments): gl \(String(decoding: a, as: UTF8.self))\ngles \(String(decoding: b, as: UTF8.self))")
+        }
+    }
+
+    /// Within what OpenGL ES 3.1 guarantees every device (4 storage blocks, so the megakernel's
+    /// protocol buffers are packed; GLSL ES 3.10 without `precise` on ES), the results are the
+    /// device's own, on both APIs.
+    @Test(arguments: [false, true])
+    func exampleBatchesAgreeWithinTheES31MinimumLimits(resident: Bool) throws {
+        let minimum = ["VYRE_GL_LIMITS": "es31-minimum"]
+        for example in Self.examples {
+            let arguments = example + (resident ? ["--resident"] : [])
+            let device = try Self.report(arguments, api: "gl")
+            let a = try JSONSerialization.data(withJSONObject: device.report, options: [.sortedKeys])
+            for api in ["gl", "gles"] {
+                let clamped = try Self.report(arguments, api: api, environment: minimum)
+                #expect(clamped.status == device.status, "\(arguments) --api \(api): exit \(clamped.status) within the minimum limits, \(device.status) without")
+                let b = try JSONSerialization.data(withJSONObject: clamped.report, options: [.sortedKeys])
+                #expect(a == b, "\(arguments) --api \(api): device limits \(String(decoding: a, as: UTF8.self))\nminimum \(String(decoding: b, as: UTF8.self))")
+            }
         }
     }
 

@@ -39,8 +39,9 @@ struct ScanCommandTests {
 
     /// Runs both with `-f patterns` and `files` (and `input` on standard input), and checks they
     /// print and exit alike.
-    func agree(_ patterns: String, _ files: [String], _ comment: Comment, input: Data? = nil, tuning: [String] = []) throws {
-        let ours = try CLIRunner.run(["scan", "-f", patterns] + files + tuning, input: input)
+    func agree(_ patterns: String, _ files: [String], _ comment: Comment, input: Data? = nil, tuning: [String] = [],
+               environment: [String: String] = [:]) throws {
+        let ours = try CLIRunner.run(["scan", "-f", patterns] + files + tuning, environment: environment, input: input)
         let theirs = try grep(["-f", patterns] + files, input: input)
         #expect(ours.stdout == theirs.stdout && ours.status == theirs.status, "\(comment): ours \(ours.status) [\(ours.stdout)] \(ours.stderr), grep \(theirs.status) [\(theirs.stdout)]")
     }
@@ -61,6 +62,24 @@ struct ScanCommandTests {
         try agree(try file("empty-pattern", "\n"), [a, b, c], "an empty pattern")
         let missing = try CLIRunner.run(["scan", "-f", patterns, a, dir.appendingPathComponent("missing").path])
         #expect(missing.stderr.contains("missing: No such file or directory (ENOENT). Fix: check the path."))
+    }
+
+    /// 4 storage blocks: the scan's IO buffer joins the megakernel's mapped protocol block, and the
+    /// table copy in shared memory gets what 16 KiB leaves.
+    @Test("within OpenGL ES 3.1's minimum limits, on both APIs: grep's output", arguments: ["gl", "gles"])
+    func withinTheES31MinimumLimits(api: String) throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let minimum = ["VYRE_GL_LIMITS": "es31-minimum"]
+        let patterns = try file("patterns", "needle\nab\r\nline 7\n")
+        var lines = ""
+        for i in 0..<3000 { lines += "line \(i)\(i % 13 == 0 ? " needle" : "")\n" }
+        let a = try file("a", lines)
+        let b = try file("b", "a needle\nnone\nab\r\nab\n")
+        try agree(patterns, [a, b], "several files", tuning: ["--api", api], environment: minimum)
+        try agree(patterns, [a], "many chunks", tuning: ["--api", api, "--chunk-bytes", "4096", "--segment-bytes", "256"], environment: minimum)
+        let counts = try CLIRunner.run(["scan", "-f", patterns, a, b, "--count-patterns", "--api", api], environment: minimum)
+        let device = try CLIRunner.run(["scan", "-f", patterns, a, b, "--count-patterns"])
+        #expect(counts.status == 0 && counts.stdout == device.stdout, "\(counts.stdout) \(counts.stderr) against \(device.stdout)")
     }
 
     @Test("--json and --count-patterns")
