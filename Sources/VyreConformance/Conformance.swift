@@ -4,6 +4,15 @@ public import VyreGLSL
 public import VyreTesting
 
 extension Conformance {
+    /// Why `c` does not apply on `context`: its program is valid, but needs more than the limits in
+    /// force (storage blocks, workgroup size, shared memory; an OpenGL ES 3.1 device, or
+    /// `VYRE_GL_LIMITS=es31-minimum`); nil when it fits.
+    public static func outsideLimits(_ c: ConformanceCase, on context: GLContext) -> String? {
+        let errors = c.program.validationErrors(limits: context.limits)
+        guard let first = errors.first, c.program.validationErrors(limits: .unrestricted).isEmpty else { return nil }
+        return first.problem
+    }
+
     /// Runs `c` on `context` and in the interpreter and compares every buffer and trap. `lowering`
     /// replaces the device's own target (to run here the code written for other devices).
     public static func check(_ c: ConformanceCase, on context: GLContext, lowering: GLSLTarget? = nil) -> ConformanceOutcome {

@@ -39,9 +39,12 @@ final class ContextThread: @unchecked Sendable {
         while true {
             while jobs.isEmpty && !stopping { condition.wait() }
             if jobs.isEmpty && stopping { break }
-            let job = jobs.removeFirst()
+            var job: (@Sendable () -> Void)? = jobs.removeFirst()
             condition.unlock()
-            job()
+            job?()
+            // What the job captured is released here, outside the lock: it may hold the last
+            // reference to an object whose deinit queues its GL cleanup on this very thread.
+            job = nil
             condition.lock()
         }
         finished = true

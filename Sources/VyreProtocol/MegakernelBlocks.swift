@@ -44,26 +44,40 @@ public struct MegakernelBlocks: Sendable, Hashable {
     /// The block `member` is packed into and its base word there, for members of `lengths`
     /// (element counts by buffer name); nil when `member` is not packed.
     public func place(of member: String, lengths: [String: UInt32]) -> (block: Int, base: Int)? {
-        for (k, packing) in packings.enumerated() {
-            if let base = packing.layout(lengths: lengths).bases[member] { return (k, Int(base)) }
+        guard let block = packings.firstIndex(where: { $0.regions.contains { $0.name == member } }) else { return nil }
+        return (block, layout(lengths: lengths).bases[member]!)
+    }
+
+    /// Every packed member's base word in its block and the words each block needs, for members
+    /// of `lengths`, in one pass (for a batch's hot path).
+    public func layout(lengths: [String: UInt32]) -> (bases: [String: Int], blockWords: [Int]) {
+        var bases: [String: Int] = [:]
+        var words: [Int] = []
+        for packing in packings {
+            var next = 0
+            for r in packing.regions {
+                bases[r.name] = next
+                next += Int(r.fixedCount ?? lengths[r.name] ?? 0) + 1
+            }
+            words.append(next)
         }
-        return nil
+        return (bases, words)
     }
 
     /// Words each block needs for members of `lengths`, in block order.
-    public func blockWords(lengths: [String: UInt32]) -> [Int] {
-        packings.map { $0.layout(lengths: lengths).words }
-    }
+    public func blockWords(lengths: [String: UInt32]) -> [Int] { layout(lengths: lengths).blockWords }
 
     /// The bases and lengths every dispatch of a packed megakernel sets, for members of `lengths`:
     /// each block's members one after another, or at `bases` where given (a running kernel keeps
     /// its regions where it first laid them out, whichever members a later program declares).
     public func parameters(lengths: [String: UInt32], bases: [String: Int]? = nil) -> [String: UInt32] {
+        let bases = bases ?? layout(lengths: lengths).bases
         var values: [String: UInt32] = [:]
         for packing in packings {
-            values.merge(packing.parameters(lengths: lengths)) { a, _ in a }
-            guard let bases else { continue }
-            for r in packing.regions { values[r.baseParameter] = bases[r.name].map { UInt32($0) } }
+            for r in packing.regions {
+                values[r.baseParameter] = bases[r.name].map { UInt32($0) }
+                if let p = r.lengthParameter { values[p] = lengths[r.name] ?? 0 }
+            }
         }
         return values
     }

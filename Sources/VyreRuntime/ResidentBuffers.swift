@@ -36,7 +36,7 @@ struct ResidentBuffers {
         }
         try mapped(&results, words: plan.controlWords + plan.debugWords)
         if blocks.isPacked {
-            let words = blocks.blockWords(lengths: Self.lengths(plan))
+            let words = blocks.layout(lengths: Self.lengths(plan)).blockWords
             for (k, name) in ["k_device_block", "k_host_block"].enumerated() { try context.checkBindable(name, words: words[k]) }
             try device(&deviceBlock, words: words[0])
             try mapped(&hostBlock, words: words[1])
@@ -82,21 +82,21 @@ struct ResidentBuffers {
                 ], parameters: [:])
         }
         let lengths = Self.lengths(plan)
-        func base(_ name: String) -> Int { blocks.place(of: name, lengths: lengths)!.base }
+        let bases = blocks.layout(lengths: lengths).bases
+        func base(_ name: String) -> Int { bases[name]! }
         let device = deviceBlock!.value.handle
         let host = hostBlock!.value.view
         var joined: [String: JoinedExtra] = [:]
         for decl in blocks.joined {
-            let (block, first) = blocks.place(of: decl.name, lengths: lengths)!
-            let words = first..<(first + Int(lengths[decl.name]!))
-            // The one-pass kernel's device block comes first, its mapped block second.
-            joined[decl.name] = block == 0 ? .device(words) : .mapped(host.slice(words: words))
+            let words = base(decl.name)..<(base(decl.name) + Int(lengths[decl.name]!))
+            // The one-pass kernel's device block holds the device-local ones, its mapped block the others.
+            joined[decl.name] = decl.placement == .hostMapped ? .mapped(host.slice(words: words)) : .device(words)
         }
         return BatchPlaces(
             control: (device, base("control")), debug: (device, base("debug_log")), controlBuffer: deviceBlock!, controlWord: base("control"), joined: joined,
             items: host.slice(words: base("items")..<(base("items") + plan.itemWords)),
             exceptions: host.slice(words: base("exceptions")..<(base("exceptions") + plan.exceptionWords)),
-            bindings: [0: device, 1: hostBlock!.value.handle], parameters: blocks.parameters(lengths: lengths))
+            bindings: [0: device, 1: hostBlock!.value.handle], parameters: blocks.parameters(lengths: lengths, bases: bases))
     }
 }
 

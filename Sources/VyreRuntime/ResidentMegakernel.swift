@@ -978,15 +978,13 @@ final class ResidentCore: @unchecked Sendable {
         let joinedNames = Set(blocks.joined.map(\.name))
         let joined = try Batch.extraStartingContents(blocks.joined, startingWords.filter { joinedNames.contains($0.key) })
         for (decl, contents) in joined { lengths[decl.name] = UInt32(contents.wordCount) }
-        let words = blocks.blockWords(lengths: lengths)
+        let (bases, words) = blocks.layout(lengths: lengths)
         for (k, packing) in blocks.packings.enumerated() {
             try onDevice { () throws(VyreGLError) in try context.checkBindable(packing.block.name, words: words[k]) }
         }
         // The resident kernel's mapped block comes first, its device block second.
         let block = try mapped(words[0])
         let device = try onDevice { () throws(VyreGLError) in Owned(try context.makeDeviceBuffer(bytes: words[1] * 4)) }
-        var bases: [String: Int] = [:]
-        for name in lengths.keys { bases[name] = blocks.place(of: name, lengths: lengths)?.base }
         func region(_ name: String) -> MappedRegion {
             MappedRegion(buffer: block, view: block.value.view.slice(words: bases[name]!..<(bases[name]! + Int(lengths[name]!))))
         }

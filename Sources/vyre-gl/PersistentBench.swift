@@ -22,7 +22,7 @@ struct PersistentBench: ParsableCommand {
     @Option(help: "Round trips timed (after 200 untimed).") var iterations: Int = 2000
     @Option(help: "Ops per throughput row (default: 200,000 on a GPU, 50,000 on a software renderer).") var ops: Int?
     @Option(help: "Workgroups of the resident dispatch (default: by device).") var workgroups: UInt32?
-    @Option(name: .customLong("workgroup-size"), help: "Lanes per workgroup.") var workgroupSize: UInt32 = 256
+    @Option(name: .customLong("workgroup-size"), help: "Lanes per workgroup (default: 256, or the device's most invocations per workgroup where fewer).") var workgroupSize: UInt32?
     @Option(help: "Rounds per dispatch (default: by device).") var rounds: UInt32?
     @Option(name: .customLong("placement"), help: "Where the ring and its words live: driver (the driver's choice) or host (host memory).") var placementName: String = MappedPlacement.driverChoice.rawValue
 
@@ -104,7 +104,8 @@ struct PersistentBench: ParsableCommand {
     func run() throws {
         runReporting {
             let context = try CLI.openContext(deviceOptions)
-            let configuration = MegakernelConfiguration(workgroupSize: workgroupSize)
+            // An OpenGL ES 3.1 device may run only 128 invocations per workgroup.
+            let configuration = MegakernelConfiguration(workgroupSize: workgroupSize ?? min(256, context.limits.maxWorkgroupInvocations))
             var progress = Progress()
             let nop = WorkItem(.nop)
             // One-shot first, while no resident kernel holds the context thread.

@@ -27,6 +27,9 @@ struct SelftestCommand: ParsableCommand {
         var cases: Int
         var passed: Int
         var failed: Int
+        /// Programs that need more than the device's limits (storage blocks, workgroup size, shared
+        /// memory), not run: the limits of an ES 3.1 device, or `VYRE_GL_LIMITS=es31-minimum`.
+        var outsideLimits: Int
         var seconds: Double
         /// Passed and failed counts per suite: "programs", "batches", "resident".
         var suites: [String: SuiteCount]
@@ -72,6 +75,7 @@ struct SelftestCommand: ParsableCommand {
             let clock = ContinuousClock()
             let start = clock.now
             var failures: [ConformanceOutcome] = []
+            var outsideLimits = 0
             var suites: [String: SuiteCount] = [:]
             var progress = Progress()
             func record(_ outcome: ConformanceOutcome, in suite: String) throws {
@@ -87,11 +91,16 @@ struct SelftestCommand: ParsableCommand {
                 progress.update("selftest: program \(i + 1)/\(programs), \(failures.count) failed")
                 // Generated cases are made one at a time: a million of them never sit in memory together.
                 let c = i < curated.count ? curated[i] : Conformance.randomCase(seed: seed &+ UInt64(i - curated.count), capabilities: context.limits.capabilities)
+                if let why = Conformance.outsideLimits(c, on: context) {
+                    outsideLimits += 1
+                    if verbose && !json { try Output.line("not run \(c.name): \(why)") }
+                    continue
+                }
                 let outcome = Conformance.check(c, on: context)
                 if !outcome.passed, let dumpFailures { try dump(c, to: dumpFailures) }
                 try record(outcome, in: "programs")
             }
-            var total = programs
+            var total = programs - outsideLimits
             let megakernel = try Megakernel(context: context, configuration: MegakernelConformance.configuration())
             if batches > 0 {
                 for b in 0..<UInt64(batches) {
@@ -116,12 +125,13 @@ struct SelftestCommand: ParsableCommand {
             progress.finish()
             let seconds = (clock.now - start).ms / 1000
             let summary = Summary(device: context.info.renderer, glVersion: context.info.glVersion, cases: total,
-                                  passed: total - failures.count, failed: failures.count, seconds: seconds, suites: suites,
+                                  passed: total - failures.count, failed: failures.count, outsideLimits: outsideLimits, seconds: seconds, suites: suites,
                                   failures: failures.map { ["case": $0.name, "detail": $0.detail ?? ""] })
             if json {
                 try Output.json(summary)
             } else {
-                try Output.line("\(summary.passed)/\(summary.cases) passed in \(String(format: "%.1f", seconds)) s\(failures.isEmpty ? "" : "; \(failures.count) FAILED")")
+                let notRun = outsideLimits == 0 ? "" : "; \(outsideLimits) programs need more than this device's limits and were not run"
+                try Output.line("\(summary.passed)/\(summary.cases) passed in \(String(format: "%.1f", seconds)) s\(notRun)\(failures.isEmpty ? "" : "; \(failures.count) FAILED")")
             }
             if !failures.isEmpty { throw CLIFailure(status: .ranWithFailures, "\(failures.count) of \(total) conformance cases failed on \(context.info.renderer)", fix: "rerun with --dump-failures DIR and reproduce one with 'vyre-gl exec DIR/NAME.json --inputs DIR/NAME.inputs.json --check'; report it with the output of 'vyre-gl info'") }
         }

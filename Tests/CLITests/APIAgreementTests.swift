@@ -78,5 +78,21 @@ struct APIAgreementTests {
         #expect(r.status == 0, "\(r.stdout.suffix(2000))\n\(r.stderr)")
         let o = try #require(CLIRunner.json(r.stdout))
         #expect((o["failed"] as? Int) == 0)
+        #expect((o["outsideLimits"] as? Int) == 0)
+    }
+
+    /// Within the ES 3.1 minimum limits the megakernel suites run in full (packed); programs that
+    /// need more than 4 storage blocks or 128 invocations are counted apart, not failed.
+    @Test func selftestPassesWithinTheES31MinimumLimits() throws {
+        let r = try CLIRunner.run(["selftest", "--api", "gles", "--random", "5", "--batches", "5", "--json"], environment: ["VYRE_GL_LIMITS": "es31-minimum"])
+        #expect(r.status == 0, "\(r.stdout.suffix(2000))\n\(r.stderr)")
+        let o = try #require(CLIRunner.json(r.stdout))
+        #expect((o["failed"] as? Int) == 0)
+        // The generated programs bind 7 buffers; one construct case runs 256 invocations.
+        #expect((o["outsideLimits"] as? Int) == 6)
+        let suites = o["suites"] as? [String: [String: Int]]
+        #expect(suites?["batches"]?["passed"] == 5 && (suites?["resident"]?["passed"] ?? 0) > 0)
+        let text = try CLIRunner.run(["selftest", "--api", "gles", "--random", "5", "--batches", "0", "--no-resident"], environment: ["VYRE_GL_LIMITS": "es31-minimum"])
+        #expect(text.stdout.contains("6 programs need more than this device's limits and were not run"), "\(text.stdout)")
     }
 }
