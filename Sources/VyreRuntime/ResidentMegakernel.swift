@@ -866,8 +866,7 @@ final class ResidentCore: @unchecked Sendable {
     /// slots a dispatch claimed but did not run, and ends when shut down or found lost.
     private func drive() {
         var lingerUntil = ContinuousClock.now
-        let step = DispatchStep(groups: WorkgroupSize(workgroups),
-                                parameters: ["iterations": rounds, "starvation": options.starvationGuard])
+        let step = DispatchStep(groups: WorkgroupSize(workgroups), parameters: ["iterations": rounds, "starvation": options.starvationGuard])
         var sinceLostCheck = 0
         var lastRan = queues.view.load(ResidentLayout.completedWord)
         // In-flight ops that cannot run (parked behind a disabled tenant or SHUTDOWN), as of the
@@ -960,7 +959,9 @@ final class ResidentCore: @unchecked Sendable {
                                          "io_queue": UInt32(RingProtocol.IO.words), "queues": UInt32(layout.queueBufferWords),
                                          "claims": UInt32(ResidentLayout.claimsWords)]
         let names = ["control", "ring", "debug_log", "io_queue", "queues"]
-        let blocks = try configuration.residentKernel(limits: context.limits).blocks
+        // The program is built (and validated) only where it may be packed, to learn how.
+        let blocks = MegakernelBlocks.fitsUnpacked(extras: configuration.extraBuffers, limits: context.limits)
+            ? .unpacked(extras: configuration.extraBuffers) : try configuration.residentKernel(limits: context.limits).blocks
         guard blocks.isPacked else {
             var r: [MappedRegion] = []
             for name in names {
@@ -1010,7 +1011,7 @@ final class ResidentCore: @unchecked Sendable {
             let began = ContinuousClock.now
             let program = current
             // The packed regions' bases and lengths are the program's: a swap may change the set.
-            let step = DispatchStep(groups: step.groups, parameters: step.parameters.merging(program.parameters) { a, _ in a })
+            let step = program.parameters.isEmpty ? step : DispatchStep(groups: step.groups, parameters: step.parameters.merging(program.parameters) { a, _ in a })
             _ = try context.submit(program.pipeline, steps: [step], buffers: program.handles, options: DispatchOptions(timeout: options.dispatchTimeout), monitor: dispatchMonitor)
             let took = ContinuousClock.now - began
             let nanoseconds = Int(took.components.seconds) * 1_000_000_000 + Int(took.components.attoseconds / 1_000_000_000)
