@@ -119,7 +119,7 @@ public struct MegakernelBlocks: Sendable, Hashable {
         }
         guard own.count <= room else {
             throw .invalidExtraBuffer(
-                problem: "set does not fit this device: it has \(limits.maxStorageBuffers) storage blocks and \(limits.maxBindings) bindings; packed, the megakernel's protocol buffers take \(groups.count) blocks and its status block 1, which leaves \(max(0, room)) for extra buffers of their own, and \(own.count) cannot join a protocol block (only u32 buffers can, the host-mapped ones the mapped block\(like == nil ? "" : ", and none that a running kernel had not packed already"))",
+                problem: "set does not fit this device: it has \(limits.maxStorageBuffers) storage blocks and \(limits.maxBindings) bindings; packed, the megakernel's protocol buffers take \(groups.count) blocks and its status block 1, which leaves \(max(0, room)) for extra buffers of their own, and \(own.count) need one, since they cannot join a protocol block (only u32 buffers can, the host-mapped ones the mapped block\(like == nil ? "" : ", and none that a running kernel had not packed already"))",
                 fix: "use at most \(max(0, room)) extra buffer\(room == 1 ? "" : "s") of other types (one buffer can hold several arrays at offsets), or run on a device with more storage blocks")
         }
         var out = program

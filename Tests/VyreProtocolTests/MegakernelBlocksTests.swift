@@ -80,7 +80,7 @@ struct MegakernelBlocksTests {
             try MegakernelConfiguration(extraBuffers: floats).oneShotKernel(limits: .es31)
         } throws: { error in
             let text = (error as? MegakernelError)?.diagnostics.map(\.description).joined() ?? ""
-            return text.contains("leaves 1 for extra buffers of their own, and 2 cannot join a protocol block") && text.contains("Fix: use at most 1 extra buffer of other types")
+            return text.contains("leaves 1 for extra buffers of their own, and 2 need one, since they cannot join a protocol block") && text.contains("Fix: use at most 1 extra buffer of other types")
         }
     }
 
