@@ -214,6 +214,19 @@ public enum MappedPlacement: String, Sendable, Hashable, CaseIterable {
     case hostMemory = "host"
 }
 
+/// When the host touches a mapped buffer, which decides what a context without persistent
+/// mapping (``GLContextInfo/persistentMapping``) can make.
+public enum MappedAccess: Sendable, Hashable {
+    /// While GPU work runs (a resident kernel's ring, a feeder's slots): needs a persistent,
+    /// coherent mapping, so a context without one refuses with
+    /// ``VyreGLError/noPersistentMapping(found:needs:)``.
+    case concurrent
+    /// Only between submissions (a one-shot batch's items, read after its fence): where there is
+    /// no persistent mapping, the buffer is a host copy that each submission binding it uploads
+    /// before its work and reads back after its fence.
+    case betweenSubmissions
+}
+
 extension GLContext {
     /// A zero-filled device-local buffer of `bytes` bytes (at least 4).
     public func makeDeviceBuffer(bytes: Int) throws(VyreGLError) -> DeviceBuffer {
@@ -236,8 +249,12 @@ extension GLContext {
     }
 
     /// A zero-filled, persistently mapped, coherent buffer of `bytes` bytes (at least 4), placed
-    /// as `placement` asks.
-    public func makeMappedBuffer(bytes: Int, placement: MappedPlacement = .driverChoice) throws(VyreGLError) -> MappedBuffer {
+    /// as `placement` asks; see ``MappedAccess`` for contexts without persistent mapping.
+    public func makeMappedBuffer(bytes: Int, placement: MappedPlacement = .driverChoice,
+                                 access: MappedAccess = .concurrent) throws(VyreGLError) -> MappedBuffer {
+        if access == .concurrent, !info.persistentMapping {
+            throw .noPersistentMapping(found: info.mappingDescription, needs: "a buffer mapped while GPU work runs (makeMappedBuffer)")
+        }
         let size = max(4, (bytes + 3) / 4 * 4)
         let flags = GL_MAP_READ_BIT | GL_MAP_WRITE_BIT | GL_MAP_PERSISTENT_BIT | GL_MAP_COHERENT_BIT
             | (placement == .hostMemory ? GL_CLIENT_STORAGE_BIT : 0)
@@ -261,27 +278,40 @@ extension GLState {
 
     /// Reads words `range` of buffer `name` (waits for GPU work that writes it).
     func read(words range: Range<Int>, from name: UInt32) throws(VyreGLError) -> [UInt32] {
-        if api == .gles { return try readThroughStaging(words: range, from: name) }
-        var out = [UInt32](repeating: 0, count: range.count)
-        glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
-        out.withUnsafeMutableBytes { glGetBufferSubData(GLenum(GL_COPY_READ_BUFFER), range.lowerBound * 4, $0.count, $0.baseAddress) }
-        glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
-        try check("glGetBufferSubData(\(range.count * 4) bytes)")
+        guard !range.isEmpty else { return [] }
+        let bytes = (range.lowerBound * 4)..<(range.upperBound * 4)
+        var failure: VyreGLError?
+        let out = [UInt32](unsafeUninitializedCapacity: range.count) { words, count in
+            do throws(VyreGLError) { try read(bytes: bytes, from: name, into: UnsafeMutableRawPointer(words.baseAddress!)) } catch {
+                failure = error
+                words.initialize(repeating: 0)
+            }
+            count = range.count
+        }
+        if let failure { throw failure }
         return out
     }
 
+    /// Reads bytes `range` of buffer `name` into `destination` (waits for GPU work that writes it).
+    ///
     /// OpenGL ES has no `glGetBufferSubData`, and buffers made without a read bit cannot be
-    /// mapped: the range is copied into a staging buffer that can, which is mapped for reading
-    /// (the map waits for the copy).
-    private func readThroughStaging(words range: Range<Int>, from name: UInt32) throws(VyreGLError) -> [UInt32] {
-        var out = [UInt32](repeating: 0, count: range.count)
-        guard !range.isEmpty else { return out }
-        let bytes = range.count * 4
+    /// mapped: there the range is copied into a staging buffer that can, which is mapped for
+    /// reading (the map waits for the copy).
+    func read(bytes range: Range<Int>, from name: UInt32, into destination: UnsafeMutableRawPointer) throws(VyreGLError) {
+        guard !range.isEmpty else { return }
+        let bytes = range.count
+        guard api == .gles else {
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
+            glGetBufferSubData(GLenum(GL_COPY_READ_BUFFER), range.lowerBound, bytes, destination)
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
+            try check("glGetBufferSubData(\(bytes) bytes)")
+            return
+        }
         let (staging, _) = try createBuffer(bytes: bytes, flags: GL_MAP_READ_BIT, map: false, zeroed: false)
         defer { delete(.buffer(staging)) }
         glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
         glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), staging)
-        glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), GLenum(GL_COPY_WRITE_BUFFER), range.lowerBound * 4, 0, bytes)
+        glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), GLenum(GL_COPY_WRITE_BUFFER), range.lowerBound, 0, bytes)
         defer {
             glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
             glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
@@ -291,10 +321,9 @@ extension GLState {
             try check("glMapBufferRange(read, \(bytes) bytes)")
             throw .outOfDeviceMemory(bytes: bytes, detail: "glMapBufferRange returned no pointer for a read")
         }
-        out.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: mapped, count: bytes)) }
+        destination.copyMemory(from: mapped, byteCount: bytes)
         glUnmapBuffer(GLenum(GL_COPY_WRITE_BUFFER))
         try check("glUnmapBuffer")
-        return out
     }
 
     /// Bytes one clear call zeroes (see `createBuffer`).
@@ -309,7 +338,7 @@ extension GLState {
     func createBuffer(bytes: Int, flags: Int32, map: Bool, initial: [UInt32]? = nil,
                       zeroed: Bool = true) throws(VyreGLError) -> (name: UInt32, base: UnsafeMutableRawPointer?) {
         guard let glBufferStorage = entryPoints.bufferStorage else {
-            throw .glTooOld(found: "\(api) without buffer storage", missing: api == .gl ? "GL 4.4 or GL_ARB_buffer_storage" : "GL_EXT_buffer_storage")
+            return try createMutableBuffer(bytes: bytes, map: map, initial: initial, zeroed: zeroed)
         }
         // Made first: making it binds and unbinds the copy target.
         let zeros: UInt32? = api == .gles && zeroed && initial?.count != bytes / 4 ? try zeroPiece() : nil
@@ -336,22 +365,7 @@ extension GLState {
             throw .glFailure(call: "glBufferStorage(\(bytes) bytes)", code: GLErrorCode(e))
         }
         guard zeroed else { return (name, nil) }
-        // Zero it on the device: GL leaves new storage undefined. In pieces: NVIDIA 580 stages a
-        // clear through host memory the size of the range (a 1 GiB clear peaked at 3.2 GB RSS).
-        if let zeros {
-            // OpenGL ES has no buffer clears: copies from a buffer of zeros, which works whatever
-            // the new storage's flags.
-            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), zeros)
-            for offset in stride(from: 0, to: bytes, by: Self.clearPieceBytes) {
-                glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), target, 0, offset, min(Self.clearPieceBytes, bytes - offset))
-            }
-            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
-        } else {
-            var zero: GLuint = 0
-            for offset in stride(from: 0, to: bytes, by: Self.clearPieceBytes) {
-                glClearBufferSubData(target, GLenum(GL_R32UI), offset, min(Self.clearPieceBytes, bytes - offset), GLenum(GL_RED_INTEGER), GLenum(GL_UNSIGNED_INT), &zero)
-            }
-        }
+        zero(target, bytes: bytes, copyingFrom: zeros)
         var base: UnsafeMutableRawPointer? = nil
         if map {
             // Storage-only bits (client storage, dynamic storage) are not access bits.
@@ -378,6 +392,26 @@ extension GLState {
 }
 
 extension GLState {
+    /// Zeroes the first `bytes` bytes of the buffer bound to `target` on the device (GL leaves new
+    /// storage undefined); OpenGL ES, which has no buffer clears, copies from `zeros`. In pieces:
+    /// NVIDIA 580 stages a clear through host memory the size of the range (a 1 GiB clear peaked
+    /// at 3.2 GB RSS).
+    func zero(_ target: GLenum, bytes: Int, copyingFrom zeros: UInt32?) {
+        if let zeros {
+            // Copies from a buffer of zeros work whatever the new storage's flags.
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), zeros)
+            for offset in stride(from: 0, to: bytes, by: Self.clearPieceBytes) {
+                glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), target, 0, offset, min(Self.clearPieceBytes, bytes - offset))
+            }
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
+        } else {
+            var zero: GLuint = 0
+            for offset in stride(from: 0, to: bytes, by: Self.clearPieceBytes) {
+                glClearBufferSubData(target, GLenum(GL_R32UI), offset, min(Self.clearPieceBytes, bytes - offset), GLenum(GL_RED_INTEGER), GLenum(GL_UNSIGNED_INT), &zero)
+            }
+        }
+    }
+
     /// A device buffer of ``clearPieceBytes`` zero bytes that OpenGL ES clears copy from, made on
     /// first use.
     func zeroPiece() throws(VyreGLError) -> UInt32 {

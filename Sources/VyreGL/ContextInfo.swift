@@ -102,6 +102,21 @@ public struct GLContextInfo: Sendable, Hashable, Codable {
     /// binary cache is bypassed (Mesa reports 0 while its own shader cache is disabled).
     public var programBinaryFormats: Int
 
+    /// Whether buffers can be mapped persistently and coherently (`GL_ARB_buffer_storage` or GL 4.4;
+    /// `GL_EXT_buffer_storage` on OpenGL ES), so the host and a running kernel share memory. Without
+    /// it one-shot work goes through plain uploads and readbacks, and the resident megakernel and
+    /// the file feeder refuse to start (``VyreGLError/noPersistentMapping(found:needs:)``).
+    public var persistentMapping: Bool {
+        features[api == .gl ? "GL_ARB_buffer_storage" : "GL_EXT_buffer_storage"] ?? false
+    }
+
+    /// The context as an error about persistent mapping names it: the driver, and why there is none.
+    public var mappingDescription: String {
+        let missing = api == .gl ? "GL_ARB_buffer_storage" : "GL_EXT_buffer_storage"
+        return limitsProfile == .es31Core ? "\(renderer) (\(glVersion)) under VYRE_GL_LIMITS=es31-core, which hides \(missing),"
+            : "\(renderer) (\(glVersion)), which lacks \(missing),"
+    }
+
     /// Whether a software renderer runs the context: the device's EGL flag where there is a device,
     /// else whether the renderer is llvmpipe.
     public var isSoftware: Bool { device?.isSoftware ?? renderer.lowercased().contains("llvmpipe") }
@@ -118,8 +133,16 @@ public enum LimitsProfile: String, Sendable, Hashable, Codable, CaseIterable {
     /// per dimension, 128 MiB per storage block, 256-byte binding alignment, no 64-bit types;
     /// on an OpenGL ES context also GLSL ES 3.10 with no extension (no `precise`).
     case es31Minimum = "es31-minimum"
+    /// The same limits, and as if the driver offered no extension at all, so no persistent
+    /// mapping either (`GL_EXT_buffer_storage`, or `GL_ARB_buffer_storage` and GL 4.4 on OpenGL):
+    /// what a bare ES 3.1 driver has. One-shot work runs through plain uploads and readbacks; the
+    /// resident megakernel and the file feeder refuse to start.
+    case es31Core = "es31-core"
 
-    /// `VYRE_GL_LIMITS` (`device` or `es31-minimum`), when set.
+    /// Whether the limits are clamped to OpenGL ES 3.1's minimums.
+    public var isMinimum: Bool { self != .device }
+
+    /// `VYRE_GL_LIMITS` (`device`, `es31-minimum` or `es31-core`), when set.
     static func environment() throws(VyreGLError) -> LimitsProfile? {
         guard let v = ProcessInfo.processInfo.environment["VYRE_GL_LIMITS"], !v.isEmpty else { return nil }
         guard let profile = LimitsProfile(rawValue: v.trimmingCharacters(in: .whitespaces).lowercased()) else {

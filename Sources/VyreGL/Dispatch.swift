@@ -244,6 +244,9 @@ extension GLState {
             status = try statusBlock()
             status!.prepare()
         }
+        // Where mapped buffers are host copies, the bound ones go up before the work.
+        let hostCopies = hostCopiesUsed(bindings: bindings, status: status, copies: copies)
+        try upload(hostCopies)
         for u in uploads { try upload(u.words, into: u.buffer.name, atWord: u.wordOffset) }
         glUseProgram(program)
         for (binding, name, bytes) in bindings { glBindBufferRange(GLenum(GL_SHADER_STORAGE_BUFFER), binding, name, 0, bytes) }
@@ -285,9 +288,12 @@ extension GLState {
             throw error
         }
         let elapsed = clock.now - start
-        guard let status else { return (elapsed, nil) }
         // From here on the abort word stays as it is.
-        status.disarm()
+        status?.disarm()
+        // And host copies come back (the status block's too: an abort the watchdog set there
+        // never reached the work, which ran to its end).
+        try readBack(hostCopies)
+        guard let status else { return (elapsed, nil) }
         let words = status.snapshot()
         // Set by the watchdog or the fence wait: the submission ran past its timeout. Its results
         // may be incomplete (invocations stop at their next poll, and the kernel records nothing

@@ -25,7 +25,8 @@ struct GLEntryPoints {
         let debug = extensions.contains("GL_KHR_debug")
         switch api {
         case .gl:
-            bufferStorage = load(["glBufferStorage"], PFNGLBUFFERSTORAGEPROC.self)
+            // eglGetProcAddress may name functions the context lacks: asked only where offered.
+            bufferStorage = version >= 44 || extensions.contains("GL_ARB_buffer_storage") ? load(["glBufferStorage"], PFNGLBUFFERSTORAGEPROC.self) : nil
             graphicsResetStatus = version >= 45 || robust
                 ? load([version >= 45 || extensions.contains("GL_KHR_robustness") ? "glGetGraphicsResetStatus" : nil,
                         extensions.contains("GL_ARB_robustness") ? "glGetGraphicsResetStatusARB" : nil], PFNGLGETGRAPHICSRESETSTATUSPROC.self) : nil

@@ -19,6 +19,8 @@ final class GLState: @unchecked Sendable {
     private var status: StatusBlock?
     /// OpenGL ES clears copy from this buffer of zeros (see `zeroPiece`).
     var zeros: UInt32?
+    /// Mapped buffers' host copies by buffer name, where the context has no buffer storage (see ``HostCopy``).
+    var hostCopies: [UInt32: HostCopy] = [:]
     /// Set by ``GLContext/simulateReset()``: the context acts as lost.
     let simulatedReset = Atomic<Bool>(false)
 
@@ -158,14 +160,9 @@ final class GLState: @unchecked Sendable {
             state.destroy()
             throw .glTooOld(found: "\(api == .gl ? "OpenGL " : "")\(versionString)", missing: "\(api) (compute shaders)")
         }
-        if api == .gl, version < 44, !extensions.contains("GL_ARB_buffer_storage") {
-            state.destroy()
-            throw .glTooOld(found: "OpenGL \(versionString) without GL_ARB_buffer_storage", missing: "persistent buffer mapping (GL 4.4 or GL_ARB_buffer_storage)")
-        }
-        if api == .gles, !extensions.contains("GL_EXT_buffer_storage") {
-            state.destroy()
-            throw .glTooOld(found: "\(versionString) without GL_EXT_buffer_storage", missing: "persistent buffer mapping (GL_EXT_buffer_storage)")
-        }
+        // Without buffer storage (GL 4.3 without GL_ARB_buffer_storage, ES without
+        // GL_EXT_buffer_storage) buffers are made with glBufferData and mapped ones are host
+        // copies synced around each submission; what needs a live mapping refuses (`persistentMapping`).
         state.entryPoints = GLEntryPoints(api: api, version: version, extensions: extensions)
         if state.entryPoints.debugMessageCallback != nil { state.installDebugCallback(synchronous: wantDebug) }
         return MadeContext(state: state, extensions: extensions, displayExtensions: displayExtensions, configless: configless,
@@ -200,9 +197,11 @@ final class GLState: @unchecked Sendable {
         let extensions = made.extensions
         let version = made.version
         let gl = api == .gl
+        // A bare ES 3.1 driver, pretended: no buffer storage from here on (the loop probe included).
+        if profile == .es31Core { entryPoints.bufferStorage = nil }
         var limits = queryLimits(extensions: extensions)
         (limits.maxLoopIterations, limits.loopLimitIsPerInvocation) = try probeLoopLimit(version: version, extensions: extensions)
-        let minimum = profile == .es31Minimum
+        let minimum = profile.isMinimum
         if minimum { limits = limits.clampedToES31Minimum() }
         // The minimum profile writes what every ES 3.1 driver compiles: GLSL ES 3.10, no extension.
         let language: ShadingLanguage = minimum && !gl ? .essl310 : .of(api, version: version)
@@ -221,11 +220,11 @@ final class GLState: @unchecked Sendable {
             "EGL_EXT_create_context_robustness": made.robustOffered,
         ]
         if gl {
-            features["GL_ARB_buffer_storage"] = version >= 44 || extensions.contains("GL_ARB_buffer_storage")
+            features["GL_ARB_buffer_storage"] = entryPoints.bufferStorage != nil
             features["GL_ARB_gpu_shader_int64"] = extensions.contains("GL_ARB_gpu_shader_int64")
             features["GL_ARB_get_program_binary"] = extensions.contains("GL_ARB_get_program_binary") || version >= 41
         } else {
-            features["GL_EXT_buffer_storage"] = extensions.contains("GL_EXT_buffer_storage")
+            features["GL_EXT_buffer_storage"] = entryPoints.bufferStorage != nil
             features["GL_EXT_gpu_shader5"] = version >= 32 || !extensions.isDisjoint(with: ["GL_EXT_gpu_shader5", "GL_OES_gpu_shader5"])
         }
         return GLContextInfo(
@@ -247,6 +246,9 @@ final class GLState: @unchecked Sendable {
     func destroy() {
         guard !closed else { return }
         closed = true
+        // Like a mapping, a host copy does not outlive its context.
+        for copy in hostCopies.values { copy.free() }
+        hostCopies = [:]
         eglMakeCurrent(display, vyre_egl_no_surface(), vyre_egl_no_surface(), vyre_egl_no_context())
         eglDestroyContext(display, context)
         if let surface, surface != vyre_egl_no_surface() { eglDestroySurface(display, surface) }
@@ -260,6 +262,7 @@ final class GLState: @unchecked Sendable {
         case .buffer(let name):
             var n = name
             glDeleteBuffers(1, &n)
+            hostCopies.removeValue(forKey: name)?.free()
         case .program(let name):
             glDeleteProgram(name)
         }

@@ -17,9 +17,10 @@ extension GLContext {
 
     /// A persistently mapped buffer named `name` (for errors) holding `contents`, after the same
     /// check.
-    public func makeMappedBuffer(_ name: String, _ contents: BufferContents, placement: MappedPlacement = .driverChoice) throws(VyreGLError) -> MappedBuffer {
+    public func makeMappedBuffer(_ name: String, _ contents: BufferContents, placement: MappedPlacement = .driverChoice,
+                                 access: MappedAccess = .concurrent) throws(VyreGLError) -> MappedBuffer {
         try checkBindable(name, words: contents.wordCount)
-        let buffer = try makeMappedBuffer(bytes: contents.wordCount * 4, placement: placement)
+        let buffer = try makeMappedBuffer(bytes: contents.wordCount * 4, placement: placement, access: access)
         if case .words(let w) = contents { buffer.write(w, atWord: 0) }
         return buffer
     }

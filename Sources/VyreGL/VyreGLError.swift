@@ -15,7 +15,7 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
     case glTooOld(found: String, missing: String)
     /// `VYRE_GL_API` holds something other than `gl`, `gles` or `auto`.
     case badAPISelection(value: String)
-    /// `VYRE_GL_LIMITS` holds something other than `device` or `es31-minimum`.
+    /// `VYRE_GL_LIMITS` holds something other than `device`, `es31-minimum` or `es31-core`.
     case badLimitsProfile(value: String)
     /// No DRM render node exists at `path`; `available` lists the nodes there are.
     case renderNodeMissing(path: String, available: [String])
@@ -25,6 +25,9 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
     case renderNodeInvalid(path: String, problem: String)
     /// GBM cannot be used here: libgbm is missing, or EGL has no GBM platform.
     case gbmUnavailable(detail: String)
+    /// Something needs a buffer that the host and running GPU work share (a persistent, coherent
+    /// mapping), and the context cannot map one: `found` is the context, `needs` who asked.
+    case noPersistentMapping(found: String, needs: String)
     /// A GL call reported an error.
     case glFailure(call: String, code: GLErrorCode)
     /// The program does not validate against this device's limits.
@@ -94,8 +97,11 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
             return [Diagnostic("\(path) \(problem)", fix: "give a DRM render node such as \(RenderNodes.directory)/renderD128 ('vyre-gl info' lists them)")]
         case .gbmUnavailable(let detail):
             return [Diagnostic("cannot open a render node through GBM: \(detail)", fix: "install Mesa's libgbm1 and libegl-mesa0, or pick an EGL device index from 'vyre-gl info'")]
+        case .noPersistentMapping(let found, let needs):
+            return [Diagnostic("\(needs) needs memory that the host and the running GPU work share, but \(found) cannot map buffers persistently",
+                               fix: "choose a driver that offers persistent mapping (the other API with --api or VYRE_GL_API, a newer Mesa, or another device; unset VYRE_GL_LIMITS if it is es31-core); one-shot work needs none: vyre-gl run without --resident, or Megakernel rather than ResidentMegakernel in the library")]
         case .badLimitsProfile(let value):
-            return [Diagnostic("VYRE_GL_LIMITS is '\(value)', which names no limits profile", fix: "set VYRE_GL_LIMITS to device or es31-minimum, or unset it")]
+            return [Diagnostic("VYRE_GL_LIMITS is '\(value)', which names no limits profile", fix: "set VYRE_GL_LIMITS to device, es31-minimum or es31-core, or unset it")]
         case .glFailure(let call, let code):
             return [Diagnostic("\(call) failed with \(code)", fix: code.fix)]
         case .invalidForDevice(let f):

@@ -28,8 +28,9 @@ struct ResidentBuffers {
     /// Grows each buffer `plan` needs that is too small (mapped control and debug only for
     /// `mappedState`; the two blocks only when `blocks` is packed).
     mutating func ensure(for plan: BatchPlan, mappedState: Bool, blocks: MegakernelBlocks, on context: GLContext) throws(VyreGLError) {
+        // Touched by the host only between submissions: host copies where the context cannot map.
         func mapped(_ buffer: inout Owned<MappedBuffer>?, words: Int) throws(VyreGLError) {
-            if (buffer?.value.byteCount ?? 0) < words * 4 { buffer = Owned(try context.makeMappedBuffer(bytes: words * 4)) }
+            if (buffer?.value.byteCount ?? 0) < words * 4 { buffer = Owned(try context.makeMappedBuffer(bytes: words * 4, access: .betweenSubmissions)) }
         }
         func device(_ buffer: inout Owned<DeviceBuffer>?, words: Int) throws(VyreGLError) {
             if (buffer?.value.byteCount ?? 0) < words * 4 { buffer = Owned(try context.makeDeviceBuffer(bytes: words * 4)) }

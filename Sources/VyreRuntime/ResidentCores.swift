@@ -52,6 +52,10 @@ final class ResidentCores: Sendable {
     init(context: GLContext, configuration: MegakernelConfiguration, options: ResidentOptions, logger: Logger, metrics: ResidentMetrics,
          replacementContext: @escaping @Sendable (GLContext) throws(VyreGLError) -> GLContext, printfLogger: Logger?,
          io: (any ResidentIOService)?) throws(MegakernelError) {
+        // The ring is shared with the running kernel: refused before anything is built.
+        guard context.info.persistentMapping else {
+            throw .device(VyreGLError.noPersistentMapping(found: context.info.mappingDescription, needs: "the resident megakernel"))
+        }
         self.base = configuration
         self.io = io
         self.options = options

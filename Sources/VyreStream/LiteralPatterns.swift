@@ -1,4 +1,5 @@
 public import VyreIR
+public import VyreGL
 
 /// The fixed strings of a search, in the order given, as `grep -F -f FILE` reads them: one per
 /// line of the file, split at `\n` (a final `\n` ends the last pattern rather than adding an empty
@@ -167,9 +168,13 @@ public enum ScanError: DiagnosticError, Sendable {
     case patternsTooLarge(states: Int, classes: Int, limitWords: Int)
     case options(String, fix: String)
     case kernel(String, fix: String)
+    /// The device cannot do what a scan needs (persistent mapping, say).
+    case device(VyreGLError)
 
     public var diagnostics: [Diagnostic] {
         switch self {
+        case .device(let error):
+            error.diagnostics
         case .patternsTooLarge(let states, let classes, let limit):
             [Diagnostic("the patterns make an automaton of \(states) states and \(classes) byte classes, more than the \(limit)-word table the device can bind",
                         fix: "split the patterns over several scans, or use a device with larger storage blocks")]

@@ -120,6 +120,10 @@ public final class LiteralScanner: Sendable {
 
     /// Builds the automaton and the resident kernel that runs it on `context`.
     public init(context: GLContext, patterns: LiteralPatterns, options: ScanOptions = ScanOptions()) throws(ScanError) {
+        // Files stream into memory the running kernel reads: refused before the automaton is built.
+        guard context.info.persistentMapping else {
+            throw .device(.noPersistentMapping(found: context.info.mappingDescription, needs: "scan"))
+        }
         let software = context.info.isSoftware
         let maxBlock = Int(min(context.info.limits.maxStorageBlockBytes, 1 << 31))
         dfa = try LiteralDFA(patterns, maxTableWords: maxBlock / 4)

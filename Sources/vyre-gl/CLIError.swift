@@ -5,6 +5,7 @@ import VyreGL
 import VyreIR
 import VyreGLSL
 import VyreProtocol
+import VyreStream
 import VyreRuntime
 
 /// How a command ends when something goes wrong: diagnostics on stderr and an exit status that
@@ -93,6 +94,9 @@ enum CLI {
         case let e as CLIFailure: return (e.status, e.diagnostics)
         case let e as VyreGLError: return (status(of: e), describe(e))
         case let e as MegakernelError: return RunCommand.classify(e)
+        case let e as ScanError:
+            if case .device(let device) = e { return (status(of: device), describe(device)) }
+            return (.badInput, e.diagnostics)
         case let e as InterpreterError: return (.badInput, describe(e))
         case let e as ProgramJSONError: return (.badInput, e.diagnostics.map { $0.within("invalid JSON") })
         case let e as any DiagnosticError: return (.badInput, e.diagnostics)
@@ -103,7 +107,7 @@ enum CLI {
     static func status(of error: VyreGLError) -> CLIFailure.Status {
         switch error {
         case .noEGL, .deviceNotFound, .eglFailure, .glTooOld, .contextLost, .contextClosed,
-             .renderNodeMissing, .renderNodeDenied, .renderNodeInvalid, .gbmUnavailable: .noDevice
+             .renderNodeMissing, .renderNodeDenied, .renderNodeInvalid, .gbmUnavailable, .noPersistentMapping: .noDevice
         case .badAPISelection, .badLimitsProfile: .badInput
         case .invalidForDevice, .lowering, .bufferTooSmall, .bufferTooLarge, .missingBuffer, .missingParameter, .unknownBuffer, .badBufferSize, .gridTooLarge, .gridTooLargeInAll: .badInput
         default: .ranWithFailures

@@ -63,11 +63,12 @@ struct InfoCommand: ParsableCommand {
             Renderer:       \(c.renderer) (\(c.vendor))\(c.isSoftware ? " [software]" : "")
             GLSL:           \(c.glslVersion); vyre-gl writes \(c.shadingLanguage.rawValue)\(c.glslExtensions.isEmpty ? "" : " with \(c.glslExtensions.sorted().joined(separator: ", "))")
             Robustness:     robust buffer access \(yes(c.robustAccess)), lose context on reset \(yes(c.resetNotification)), debug context \(yes(c.debugContext))
-            Limits:         \(c.limitsProfile == .device ? "the device's own" : "clamped to what OpenGL ES 3.1 guarantees (VYRE_GL_LIMITS=es31-minimum)")
+            Limits:         \(limitsLine(c))
             Workgroup size: \(l.maxWorkgroupSize.map(String.init).joined(separator: " x ")), \(l.maxWorkgroupInvocations) invocations
             Workgroups:     \(l.maxWorkgroupCount.map(String.init).joined(separator: " x "))
             Shared memory:  \(l.maxSharedMemoryBytes) bytes
             Storage:        \(l.maxComputeStorageBlocks) blocks per program, \(l.maxStorageBufferBindings) bindings, \(l.maxStorageBlockBytes / (1 << 20)) MiB per block, offset alignment \(l.storageBufferOffsetAlignment)
+            Mapping:        \(c.persistentMapping ? "persistent and coherent: the resident megakernel and scan can run" : "none: one-shot runs upload and read back; run --resident, bench persistent and scan refuse")
             64-bit types:   int64 \(yes(l.int64)), float64 \(yes(l.float64))
             Program binary: \(c.programBinaryFormats == 0 ? "no formats offered: every program compiles (Mesa offers none while its shader cache is disabled)" : "\(c.programBinaryFormats) format\(c.programBinaryFormats == 1 ? "" : "s"); cache at \(ProgramBinaryCache.shared.directoryPath ?? "none (memory only)")")
             Loop limit:     \(l.maxLoopIterations.map { "\($0) iterations \(l.loopLimitIsPerInvocation ? "per invocation, shared by all its loops" : "per loop"); the driver cuts longer loops, vyre-gl detects and reports every cut" } ?? "none found up to \(DeviceLimits.loopProbeIterations) iterations per invocation")
@@ -78,4 +79,12 @@ struct InfoCommand: ParsableCommand {
     }
 
     private func yes(_ b: Bool) -> String { b ? "yes" : "no" }
+
+    private func limitsLine(_ c: GLContextInfo) -> String {
+        switch c.limitsProfile {
+        case .device: "the device's own"
+        case .es31Minimum: "clamped to what OpenGL ES 3.1 guarantees (VYRE_GL_LIMITS=es31-minimum)"
+        case .es31Core: "clamped to what OpenGL ES 3.1 guarantees, and no extension, so no persistent mapping (VYRE_GL_LIMITS=es31-core)"
+        }
+    }
 }

@@ -30,6 +30,10 @@ struct SelftestCommand: ParsableCommand {
         /// Programs that need more than the device's limits (storage blocks, workgroup size, shared
         /// memory), not run: the limits of an ES 3.1 device, or `VYRE_GL_LIMITS=es31-minimum`.
         var outsideLimits: Int
+        /// Why the resident megakernel's checks were not run though asked for (the device cannot
+        /// map buffers persistently, which the resident kernel needs); nil when they ran or
+        /// `--no-resident` left them out.
+        var residentNotRun: String?
         var seconds: Double
         /// Passed and failed counts per suite: "programs", "batches", "resident".
         var suites: [String: SuiteCount]
@@ -69,9 +73,13 @@ struct SelftestCommand: ParsableCommand {
     func run() throws {
         runReporting {
             let context = try CLI.openContext(deviceOptions)
+            // A bare ES 3.1 driver (no persistent mapping) runs everything but the resident kernel.
+            let residentNotRun = noResident || context.info.persistentMapping ? nil
+                : "the device cannot map buffers persistently (no \(context.info.api == .gl ? "GL_ARB_buffer_storage" : "GL_EXT_buffer_storage")), which the resident megakernel needs"
+            let resident = !noResident && residentNotRun == nil
             let curated = ConstructCases.all(capabilities: context.limits.capabilities)
             let programs = curated.count + random
-            if !json { try Output.line("selftest on \(context.info.renderer) (\(context.info.glVersion)): \(programs) programs, \(batches) megakernel batches\(noResident ? "" : " and the resident megakernel's checks")") }
+            if !json { try Output.line("selftest on \(context.info.renderer) (\(context.info.glVersion)): \(programs) programs, \(batches) megakernel batches\(resident ? " and the resident megakernel's checks" : "")") }
             let clock = ContinuousClock()
             let start = clock.now
             var failures: [ConformanceOutcome] = []
@@ -109,7 +117,7 @@ struct SelftestCommand: ParsableCommand {
                     try record(MegakernelConformance.check(megakernel, seed: seed &+ b), in: "batches")
                 }
             }
-            if !noResident {
+            if resident {
                 progress.update("selftest: resident megakernel, \(failures.count) failed")
                 for outcome in ResidentConformance.checks(on: context) {
                     total += 1
@@ -125,12 +133,13 @@ struct SelftestCommand: ParsableCommand {
             progress.finish()
             let seconds = (clock.now - start).ms / 1000
             let summary = Summary(device: context.info.renderer, glVersion: context.info.glVersion, cases: total,
-                                  passed: total - failures.count, failed: failures.count, outsideLimits: outsideLimits, seconds: seconds, suites: suites,
+                                  passed: total - failures.count, failed: failures.count, outsideLimits: outsideLimits, residentNotRun: residentNotRun, seconds: seconds, suites: suites,
                                   failures: failures.map { ["case": $0.name, "detail": $0.detail ?? ""] })
             if json {
                 try Output.json(summary)
             } else {
-                let notRun = outsideLimits == 0 ? "" : "; \(outsideLimits) programs need more than this device's limits and were not run"
+                var notRun = outsideLimits == 0 ? "" : "; \(outsideLimits) programs need more than this device's limits and were not run"
+                if let residentNotRun { notRun += "; the resident megakernel's checks were not run: \(residentNotRun)" }
                 try Output.line("\(summary.passed)/\(summary.cases) passed in \(String(format: "%.1f", seconds)) s\(notRun)\(failures.isEmpty ? "" : "; \(failures.count) FAILED")")
             }
             if !failures.isEmpty { throw CLIFailure(status: .ranWithFailures, "\(failures.count) of \(total) conformance cases failed on \(context.info.renderer)", fix: "rerun with --dump-failures DIR and reproduce one with 'vyre-gl exec DIR/NAME.json --inputs DIR/NAME.inputs.json --check'; report it with the output of 'vyre-gl info'") }

@@ -51,6 +51,38 @@ struct APIAgreementTests {
         }
     }
 
+    /// A driver without persistent mapping (`es31-core` pretends one): one-shot runs give the
+    /// device's own results through uploads and readbacks; what needs a live mapping (`--resident`,
+    /// `scan`) exits 3 with a Fix, and `selftest` runs everything else.
+    @Test func withoutPersistentMappingOneShotAgreesAndResidentRefuses() throws {
+        let core = ["VYRE_GL_LIMITS": "es31-core"]
+        for example in Self.examples {
+            let device = try Self.report(example, api: "gl")
+            let a = try JSONSerialization.data(withJSONObject: device.report, options: [.sortedKeys])
+            for api in ["gl", "gles"] {
+                let bare = try Self.report(example, api: api, environment: core)
+                #expect(bare.status == device.status, "\(example) --api \(api): exit \(bare.status) under es31-core, \(device.status) without")
+                let b = try JSONSerialization.data(withJSONObject: bare.report, options: [.sortedKeys])
+                #expect(a == b, "\(example) --api \(api): device \(String(decoding: a, as: UTF8.self))\nes31-core \(String(decoding: b, as: UTF8.self))")
+            }
+        }
+        let resident = try CLIRunner.run(["run", "examples/hello.json", "--resident", "--api", "gles"], environment: core)
+        #expect(resident.status == 3 && resident.stdout.isEmpty)
+        #expect(resident.stderr.contains("cannot map buffers persistently") && resident.stderr.contains("Fix:") && resident.stderr.contains("without --resident"), "\(resident.stderr)")
+        let patterns = FileManager.default.temporaryDirectory.appendingPathComponent("vyre-core-\(UUID().uuidString).txt")
+        try Data("hello\n".utf8).write(to: patterns)
+        defer { try? FileManager.default.removeItem(at: patterns) }
+        let scan = try CLIRunner.run(["scan", "-f", patterns.path, patterns.path], environment: core)
+        #expect(scan.status == 3 && scan.stderr.contains("scan needs memory that the host and the running GPU work share"), "\(scan.stderr)")
+        let selftest = try CLIRunner.run(["selftest", "--api", "gles", "--random", "5", "--batches", "5", "--json"], environment: core)
+        #expect(selftest.status == 0, "\(selftest.stdout.suffix(2000))\n\(selftest.stderr)")
+        let o = try #require(CLIRunner.json(selftest.stdout))
+        #expect((o["failed"] as? Int) == 0 && (o["residentNotRun"] as? String)?.contains("GL_EXT_buffer_storage") == true)
+        #expect((o["suites"] as? [String: [String: Int]])?["resident"] == nil)
+        let info = try CLIRunner.run(["info"], environment: core)
+        #expect(info.stdout.contains("Mapping:        none") && info.stdout.contains("VYRE_GL_LIMITS=es31-core"), "\(info.stdout)")
+    }
+
     @Test func infoNamesTheAPIAndWhy() throws {
         let gles = try CLIRunner.run(["info", "--api", "gles"])
         #expect(gles.status == 0, "\(gles.stderr)")

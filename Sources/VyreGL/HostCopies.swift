@@ -1,0 +1,108 @@
+import CEGL
+import VyreGLSL
+
+/// Where a context cannot map buffers persistently (OpenGL ES without `GL_EXT_buffer_storage`,
+/// OpenGL 4.3 without `GL_ARB_buffer_storage`, or `VYRE_GL_LIMITS=es31-core`), a mapped buffer
+/// made for ``MappedAccess/betweenSubmissions`` is a copy in host memory: every submission that
+/// binds it uploads the bound bytes first, and reads them back (and the ranges it copies into
+/// the buffer) once its fence has signalled. The host sees the GPU's writes exactly where a
+/// coherent mapping would show them to a host that only looks between submissions.
+///
+/// The status block is such a copy too. Its abort word then cannot reach running work: a
+/// submission past its timeout is not stopped early (every loop is bounded by the loop guard),
+/// and its complete results come back once it ends within the grace.
+struct HostCopy {
+    let base: UnsafeMutableRawPointer
+    let bytes: Int
+
+    /// `bytes` zero bytes of host memory.
+    init(bytes: Int) {
+        self.bytes = bytes
+        base = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+    }
+
+    func free() { base.deallocate() }
+}
+
+/// A buffer range a submission touches that is a host copy: `upload` when bound (its bound
+/// bytes go up first), always read back.
+struct HostCopyUse {
+    let name: UInt32
+    let bytes: Range<Int>
+    let upload: Bool
+}
+
+extension GLState {
+    /// Mutable storage (`glBufferData`) for a context without buffer storage; a mapped buffer gets
+    /// a host copy in place of its mapping (see ``HostCopy``).
+    func createMutableBuffer(bytes: Int, map: Bool, initial: [UInt32]?, zeroed: Bool) throws(VyreGLError) -> (name: UInt32, base: UnsafeMutableRawPointer?) {
+        let data = initial.flatMap { $0.count * 4 == bytes ? $0 : nil }
+        // A host copy is uploaded whole before any use: the GL storage needs no clear.
+        let clear = zeroed && data == nil && !map
+        let zeros: UInt32? = api == .gles && clear ? try zeroPiece() : nil
+        var name: GLuint = 0
+        glGenBuffers(1, &name)
+        let target = GLenum(GL_COPY_WRITE_BUFFER)
+        glBindBuffer(target, name)
+        defer { glBindBuffer(target, 0) }
+        if let data {
+            data.withUnsafeBytes { glBufferData(target, bytes, $0.baseAddress, GLenum(GL_DYNAMIC_DRAW)) }
+        } else {
+            glBufferData(target, bytes, nil, GLenum(GL_DYNAMIC_DRAW))
+        }
+        do throws(VyreGLError) {
+            let e = glGetError()
+            if e != GLenum(GL_NO_ERROR) {
+                if GLErrorCode(e).isOutOfMemory { throw .outOfDeviceMemory(bytes: bytes, detail: "glBufferData") }
+                throw .glFailure(call: "glBufferData(\(bytes) bytes)", code: GLErrorCode(e))
+            }
+            if clear {
+                zero(target, bytes: bytes, copyingFrom: zeros)
+                try check(api == .gl ? "glClearBufferSubData" : "glCopyBufferSubData (zeroing)")
+            }
+        } catch {
+            glDeleteBuffers(1, &name)
+            throw error
+        }
+        guard map else { return (name, nil) }
+        let copy = HostCopy(bytes: bytes)
+        hostCopies[name] = copy
+        return (name, copy.base)
+    }
+
+    /// The host copies a submission touches: its bound buffers (the bound bytes, uploaded first)
+    /// and the destinations of its copies.
+    func hostCopiesUsed(bindings: [(UInt32, UInt32, Int)], status: StatusBlock?, copies: [BufferCopy]) -> [HostCopyUse] {
+        guard !hostCopies.isEmpty else { return [] }
+        var used: [HostCopyUse] = []
+        for (_, name, bytes) in bindings where hostCopies[name] != nil { used.append(HostCopyUse(name: name, bytes: 0..<bytes, upload: true)) }
+        if let status, hostCopies[status.buffer] != nil {
+            used.append(HostCopyUse(name: status.buffer, bytes: 0..<(LoweredProgram.StatusWord.words * 4), upload: true))
+        }
+        for c in copies where hostCopies[c.destination.name] != nil {
+            let start = c.destinationWordOffset * 4
+            used.append(HostCopyUse(name: c.destination.name, bytes: start..<(start + c.words * 4), upload: false))
+        }
+        return used
+    }
+
+    /// Uploads the bound host copies (before the submission's work).
+    func upload(_ used: [HostCopyUse]) throws(VyreGLError) {
+        let target = GLenum(GL_COPY_WRITE_BUFFER)
+        for use in used where use.upload && !use.bytes.isEmpty {
+            glBindBuffer(target, use.name)
+            glBufferSubData(target, use.bytes.lowerBound, use.bytes.count, hostCopies[use.name]!.base + use.bytes.lowerBound)
+        }
+        glBindBuffer(target, 0)
+        if !used.isEmpty { try check("glBufferSubData (\(used.count) host copies)") }
+    }
+
+    /// Reads the used host copies back from the device (after the submission's fence; no other
+    /// thread touches them then: the watchdog is disarmed).
+    func readBack(_ used: [HostCopyUse]) throws(VyreGLError) {
+        for use in used where !use.bytes.isEmpty {
+            try read(bytes: use.bytes, from: use.name, into: hostCopies[use.name]!.base + use.bytes.lowerBound)
+        }
+    }
+}
