@@ -11,6 +11,9 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
     case deviceNotFound(selection: String, available: [String])
     /// An EGL call failed; `code` is what `eglGetError` gave.
     case eglFailure(call: String, code: EGLErrorCode)
+    /// `--devices` (or a ``DeviceSet`` parsed from text) is neither `all` nor a list of device
+    /// indices and render node paths.
+    case badDeviceList(value: String)
     /// A context was created but it is not GL 4.3 core, or lacks an extension vyre-gl needs.
     case glTooOld(found: String, missing: String)
     /// `VYRE_GL_API` holds something other than `gl`, `gles` or `auto`.
@@ -97,6 +100,8 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
             return [Diagnostic("\(path) \(problem)", fix: "give a DRM render node such as \(RenderNodes.directory)/renderD128 ('vyre-gl info' lists them)")]
         case .gbmUnavailable(let detail):
             return [Diagnostic("cannot open a render node through GBM: \(detail)", fix: "install Mesa's libgbm1 and libegl-mesa0, or pick an EGL device index from 'vyre-gl info'")]
+        case .badDeviceList(let value):
+            return [Diagnostic("--devices '\(quoteForMessage(value))' is neither all nor a comma-separated list of device indices and render node paths", fix: "give --devices all, or indices from 'vyre-gl info' such as 0,1")]
         case .noPersistentMapping(let found, let needs):
             return [Diagnostic("\(needs) needs memory that the host and the running GPU work share, but \(found) cannot map buffers persistently",
                                fix: "choose a driver that offers persistent mapping (the other API with --api or VYRE_GL_API, a newer Mesa, or another device; unset VYRE_GL_LIMITS if it is es31-core); one-shot work needs none: vyre-gl run without --resident, or Megakernel rather than ResidentMegakernel in the library")]

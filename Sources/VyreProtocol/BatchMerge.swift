@@ -19,7 +19,6 @@ public struct BatchMerge: Sendable {
     private var pending: [Int] = []
     private var unexpected: [(slot: Int, status: UInt32)] = []
     private var completed: [UInt32: Int] = [:]
-    private var gpu: Duration = .zero
 
     public init(_ plan: BatchPlan) {
         self.plan = plan
@@ -32,7 +31,9 @@ public struct BatchMerge: Sendable {
     /// The plan of a piece: `items` of the batch (one phase's) from the current phase's words.
     public func piece(_ items: [Int]) -> BatchPlan {
         let batch = plan.batch
-        var sub = Batch(items: items.map { batch.items[$0] }, controlWords: batch.controlWords, tenants: batch.tenants, debugRecords: batch.debugRecords)
+        // The words as a dictionary too: a resident kernel is started from the batch's.
+        var sub = Batch(items: items.map { batch.items[$0] }, controlWords: batch.controlWords, tenants: batch.tenants, debugRecords: batch.debugRecords,
+                        control: Dictionary(uniqueKeysWithValues: control.enumerated().map { ($0.offset, $0.element) }))
         sub.buffers = Dictionary(uniqueKeysWithValues: zip(plan.extra, buffers).map { ($0.0.decl.name, $0.1) })
         let shape = RecordShape(sub.items)
         return BatchPlan(batch: sub, slots: max(1, items.count), layout: shape.layout, maxArgs: shape.maxArgs, phases: [0..<items.count],
@@ -56,7 +57,6 @@ public struct BatchMerge: Sendable {
             phaseRecords.append(r)
         }
         lost += result.debug.lost
-        gpu += result.timing.gpu
     }
 
     /// Ends the phase: the next one starts from the words every piece's changes give.
@@ -75,13 +75,13 @@ public struct BatchMerge: Sendable {
         phaseRecords = []
     }
 
-    /// The batch's result, once every phase has ended.
-    public func result(encode: Duration, decode: Duration) -> BatchResult {
+    /// The batch's result, once every phase has ended, with the times the caller measured.
+    public func result(timing: BatchTiming) -> BatchResult {
         BatchResult(itemCount: plan.batch.items.count, slots: plan.slots, phases: plan.phases.count, control: control,
                     debug: DebugLog(records: records, lost: lost), faults: faults.sorted { $0.slot < $1.slot }, pending: pending.sorted(),
                     unexpected: unexpected.sorted { $0.slot < $1.slot },
                     buffers: Dictionary(uniqueKeysWithValues: zip(plan.extra, buffers).map { ($0.0.decl.name, $0.1) }),
-                    completed: completed, timing: BatchTiming(encode: encode, gpu: gpu, decode: decode))
+                    completed: completed, timing: timing)
     }
 }
 

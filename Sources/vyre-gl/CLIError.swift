@@ -108,7 +108,7 @@ enum CLI {
         switch error {
         case .noEGL, .deviceNotFound, .eglFailure, .glTooOld, .contextLost, .contextClosed,
              .renderNodeMissing, .renderNodeDenied, .renderNodeInvalid, .gbmUnavailable, .noPersistentMapping: .noDevice
-        case .badAPISelection, .badLimitsProfile: .badInput
+        case .badAPISelection, .badLimitsProfile, .badDeviceList: .badInput
         case .invalidForDevice, .lowering, .bufferTooSmall, .bufferTooLarge, .missingBuffer, .missingParameter, .unknownBuffer, .badBufferSize, .gridTooLarge, .gridTooLargeInAll: .badInput
         default: .ranWithFailures
         }

@@ -36,7 +36,7 @@ struct BatchSplitTests {
             pieces += items.count
             merge.endPhase()
         }
-        return (merge.result(encode: .zero, decode: .zero), pieces)
+        return (merge.result(timing: BatchTiming(encode: .zero, gpu: .zero, decode: .zero)), pieces)
     }
 
     @Test func randomBatchesSplitAndMergedMatchTheModel() throws {
@@ -102,7 +102,7 @@ struct BatchSplitTests {
                 }
                 merge.endPhase()
             }
-            let merged = merge.result(encode: .zero, decode: .zero)
+            let merged = merge.result(timing: BatchTiming(encode: .zero, gpu: .zero, decode: .zero))
             let whole = try model.run(batch)
             let differ = merged.control.indices.filter { merged.control[$0] != whole.control[$0] }.map { "\($0): \(merged.control[$0]) vs \(whole.control[$0])" }
             #expect(differ.isEmpty && merged.completed == whole.completed, "round \(round): \(differ.prefix(6))")
