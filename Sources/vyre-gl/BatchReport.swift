@@ -10,6 +10,8 @@ struct BatchReport {
     var renderer: String
     /// The megakernel's compile time (the one-pass or the resident one).
     var compileTime: Duration
+    /// Each device's share, when the batch was split across several (`--devices`).
+    var devices: [DeviceShare]? = nil
 
     /// Every non-zero word from the observables up, every word the batch set or that changed.
     var controlWords: [Int: UInt32] {
@@ -33,6 +35,17 @@ struct BatchReport {
     }
 
     var json: JSONValue {
+        guard case .object(var fields) = single else { return single }
+        if let devices {
+            fields["devices"] = .array(devices.map { d in
+                .object(["renderer": .string(d.renderer), "ops": .integer(Int64(d.items)), "pieces": .integer(Int64(d.pieces)),
+                         "lost": d.lost.map(JSONValue.string) ?? .null])
+            })
+        }
+        return .object(fields)
+    }
+
+    private var single: JSONValue {
         func us(_ d: Duration) -> JSONValue { .number((d.ms * 1000).rounded() / 1) }
         return .object([
             "device": .string(renderer),
@@ -68,6 +81,9 @@ struct BatchReport {
         for d in r.debug.records.prefix(16) { try Output.line("  debug: fmt \(d.format) (\(d.arg0), \(d.arg1)) from slot \(d.slot)") }
         if r.debug.lost > 0 { try Output.line("  debug: \(r.debug.lost) records lost (log full)") }
         for (name, words) in r.buffers.sorted(by: { $0.key < $1.key }) { try Output.line("  \(name): \(words.prefix(32).map(String.init).joined(separator: " "))\(words.count > 32 ? " ..." : "")") }
+        for (k, d) in (devices ?? []).enumerated() {
+            try Output.line("  device \(k) (\(d.renderer)): \(d.items) ops in \(d.pieces) piece\(d.pieces == 1 ? "" : "s")\(d.lost.map { "; lost: \($0)" } ?? "")")
+        }
         try Output.line(String(format: "  time: %.1f us (encode %.1f, gpu %.1f, decode %.1f); megakernel compile %.1f ms",
                      r.timing.total.ms * 1000, r.timing.encode.ms * 1000, r.timing.gpu.ms * 1000, r.timing.decode.ms * 1000, compileTime.ms))
     }

@@ -218,6 +218,11 @@ enum CLI {
     static func openContext(_ options: DeviceOptions) throws -> GLContext {
         try GLContext(device: options.selection, api: options.api, logger: .init(label: "vyre-gl"))
     }
+
+    /// One context per device of `set`, with `options`' API.
+    static func openContexts(_ set: DeviceSet, _ options: DeviceOptions) throws -> [GLContext] {
+        try GLContext.open(set, api: options.api, logger: .init(label: "vyre-gl"))
+    }
 }
 
 /// Runs a command body, flushes its output, and turns thrown errors into a message and exit status.

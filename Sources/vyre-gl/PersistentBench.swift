@@ -33,6 +33,8 @@ struct PersistentBench: ParsableCommand {
     var metrics: String = "off"
     @Flag(help: "Print one JSON object.") var json = false
     @OptionGroup var deviceOptions: DeviceOptions
+    @OptionGroup(title: "Several devices (instead of the single-device figures: the group beside its first device, one-shot split across them, the exactly-once check across all)")
+    var devicesOption: DevicesOption
 
     struct Throughput: Encodable {
         var producers: Int
@@ -99,10 +101,12 @@ struct PersistentBench: ParsableCommand {
         if MappedPlacement(rawValue: placementName) == nil { throw ValidationError("--placement must be driver or host.") }
         if !["off", "on"].contains(metrics) { throw ValidationError("--metrics must be off or on.") }
         if workgroupSize == 0 || workgroups == 0 || rounds == 0 { throw ValidationError("--workgroup-size, --workgroups and --rounds must be at least 1.") }
+        try devicesOption.check(against: deviceOptions)
     }
 
     func run() throws {
         runReporting {
+            if let set = try devicesOption.set { return try runAcross(set) }
             let context = try CLI.openContext(deviceOptions)
             // An OpenGL ES 3.1 device may run only 128 invocations per workgroup.
             let configuration = MegakernelConfiguration(workgroupSize: workgroupSize ?? min(256, context.limits.maxWorkgroupInvocations))
@@ -175,6 +179,23 @@ struct PersistentBench: ParsableCommand {
             guard check.passed, report.doneCount == UInt32(truncatingIfNeeded: report.submitted) else {
                 throw CLIFailure(status: .ranWithFailures, "the resident kernel did not run every op exactly once (see the report)", fix: "report it with 'vyre-gl info'; it is a vyre-gl or driver bug")
             }
+        }
+    }
+
+    /// The figures across the devices of `set` (``GroupBench``).
+    private func runAcross(_ set: DeviceSet) throws {
+        let contexts = try CLI.openContexts(set, deviceOptions)
+        let lanes = workgroupSize ?? contexts.map { min(256, $0.limits.maxWorkgroupInvocations) }.min() ?? 256
+        let software = contexts.contains { $0.info.isSoftware }
+        let bench = GroupBench(contexts: contexts, configuration: MegakernelConfiguration(workgroupSize: lanes),
+                               options: ResidentOptions(slots: 65_536, workgroups: workgroups, rounds: rounds, linger: .milliseconds(50), placement: placement),
+                               ops: ops ?? (software ? 50_000 : 200_000), checkOps: exactlyOnceOps ?? (software ? 200_000 : 1_000_000))
+        var progress = Progress()
+        let report = try bench.run(progress: &progress)
+        progress.finish()
+        if json { try Output.json(report) } else { try GroupBench.printText(report) }
+        guard report.exactlyOncePassed else {
+            throw CLIFailure(status: .ranWithFailures, "the resident kernels did not run every op exactly once across the devices (see the report)", fix: "report it with 'vyre-gl info'; it is a vyre-gl or driver bug")
         }
     }
 

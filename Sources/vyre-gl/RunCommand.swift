@@ -25,9 +25,11 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write a ring log of the run to LOG: every op with its phase, epoch and outcome, and the words the run left ('vyre-gl replay LOG' runs it again and compares).", valueName: "LOG"))
     var record: String?
     @OptionGroup var deviceOptions: DeviceOptions
+    @OptionGroup var devicesOption: DevicesOption
 
     func validate() throws {
         if workgroupSize == 0 { throw ValidationError("--workgroup-size must be at least 1.") }
+        try devicesOption.check(against: deviceOptions)
     }
 
     func run() throws {
@@ -42,14 +44,24 @@ struct RunCommand: ParsableCommand {
             // Everything but the device's own limits: a reserved opcode or a protocol binding is
             // bad input (exit 2) on a machine without a GPU too, not a device failure.
             _ = try configuration.program(limits: .unrestricted)
-            let context = try CLI.openContext(deviceOptions)
-            let (result, compileTime) = resident ? try Self.runResident(plan, context, configuration) : try Self.runOneShot(plan, context, configuration)
+            let (result, compileTime, renderer, shares): (BatchResult, Duration, String, [DeviceShare]?)
+            if let set = try devicesOption.set {
+                let group = try MegakernelGroup(contexts: try CLI.openContexts(set, deviceOptions), configuration: configuration)
+                let run = try group.run(plan, mode: resident ? .resident : .oneShot)
+                (result, shares) = (run.result, run.devices)
+                compileTime = group.megakernels.map(\.compileTime).max() ?? .zero
+                renderer = run.devices.map(\.renderer).joined(separator: " + ")
+            } else {
+                let context = try CLI.openContext(deviceOptions)
+                (result, compileTime) = resident ? try Self.runResident(plan, context, configuration) : try Self.runOneShot(plan, context, configuration)
+                (renderer, shares) = (context.info.renderer, nil)
+            }
             if let record {
-                let log = RingLog(mode: resident ? .resident : .oneShot, device: context.info.renderer, workgroupSize: configuration.workgroupSize,
+                let log = RingLog(mode: resident ? .resident : .oneShot, device: renderer, workgroupSize: configuration.workgroupSize,
                                   opcodeProgram: decoded.programBytes, plan: plan, result: result)
                 try OutputFiles.writeAtomically(log.encoded(), to: record)
             }
-            let report = BatchReport(plan: plan, result: result, renderer: context.info.renderer, compileTime: compileTime)
+            let report = BatchReport(plan: plan, result: result, renderer: renderer, compileTime: compileTime, devices: shares)
             if json { try Output.json(report.json) } else { try report.printText(source: batch) }
             if !result.allDone {
                 throw CLIFailure(status: .ranWithFailures, "\(result.faults.count) op\(result.faults.count == 1 ? "" : "s") faulted and \(result.pending.count) stayed pending", fix: "see each FAULT reason and the pending slots above (pending: SHUTDOWN ran earlier, or the op's tenant is disabled)")

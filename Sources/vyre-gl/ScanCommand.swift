@@ -65,6 +65,9 @@ struct ScanCommand: ParsableCommand {
     var json = false
     @OptionGroup var tuning: ScanTuning
     @OptionGroup var deviceOptions: DeviceOptions
+    @OptionGroup var devicesOption: DevicesOption
+
+    func validate() throws { try devicesOption.check(against: deviceOptions) }
 
     /// What is searched, as grep names it: no FILE is standard input, `-` too.
     private var searched: [String] { files.isEmpty ? ["-"] : files }
@@ -99,23 +102,23 @@ struct ScanCommand: ParsableCommand {
             let patterns = LiteralPatterns(grepFile: try InputFile.read(Self.path(patternFile), what: "--file", devices: true))
             // grep with no patterns selects nothing and reads no file.
             guard !patterns.isEmpty else { throw CLIFailure(status: .ranWithFailures, diagnostics: []) }
-            let context = try CLI.openContext(deviceOptions)
+            let contexts = try devicesOption.set.map { try CLI.openContexts($0, deviceOptions) } ?? [try CLI.openContext(deviceOptions)]
             let paths = searched.map(Self.path)
             let total = paths.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
             var options = tuning.options(countPatterns: countPatterns)
             options.expectedBytes = total
-            let scanner = try LiteralScanner(context: context, patterns: patterns, options: options)
+            let group = try ScanGroup(contexts: contexts, patterns: patterns, options: options)
             let progress = Mutex(Progress())
             let started = ContinuousClock.now
             let report = try CLI.blocking { () async throws(ScanError) -> ScanReport in
-                let report = try await scanner.scan(paths) { p in
-                    progress.withLock { $0.update(Self.progressLine(p.bytes, of: total, since: started)) }
-                }
-                await scanner.shutdown()
+                let update: @Sendable (ScanProgress) -> Void = { p in progress.withLock { $0.update(Self.progressLine(p.bytes, of: total, since: started)) } }
+                // One device scans the files in order, chunk by chunk; several take whole files.
+                let report = contexts.count == 1 ? try await group.scanners[0].scan(paths, progress: update) : try await group.scan(paths, progress: update).report
+                await group.shutdown()
                 return report
             }
             progress.withLock { $0.finish() }
-            try printReport(report, patterns: patterns, device: context.info.renderer, geometry: scanner.geometry)
+            try printReport(report, patterns: patterns, device: contexts.map(\.info.renderer).joined(separator: " + "), geometry: group.scanners[0].geometry)
             // Errors name standard input as grep does, not by the path it was read through.
             let failed = zip(searched, report.files).compactMap { name, f in f.error.map { e in var e = e; e.path = Self.shown(name); return e } }
             if !failed.isEmpty {

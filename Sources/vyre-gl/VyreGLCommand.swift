@@ -78,6 +78,29 @@ struct DeviceOptions: ParsableArguments {
     }
 }
 
+/// `--devices`: work spread over several devices, one context each.
+struct DevicesOption: ParsableArguments {
+    @Option(name: .customLong("devices"), help: ArgumentHelp("Spread the work over several devices: all (every hardware EGL device) or indices and render nodes from 'vyre-gl info' such as 0,1 (a device named twice gets two contexts).", valueName: "all|N,N"))
+    var devices: String?
+
+    /// The devices asked for; nil without `--devices`.
+    var set: DeviceSet? {
+        get throws { try devices.map { text throws(VyreGLError) in try DeviceSet(parsing: text) } }
+    }
+
+    func validate() throws {
+        guard let devices else { return }
+        do { _ = try DeviceSet(parsing: devices) } catch {
+            throw ValidationError("--devices '\(quoteForMessage(devices))' is neither all nor device indices and render node paths such as 0,1")
+        }
+    }
+
+    /// `--device` and `--devices` together are a usage error.
+    func check(against deviceOptions: DeviceOptions) throws {
+        if devices != nil, deviceOptions.device != nil { throw ValidationError("--device and --devices cannot be used together; --devices 0,1 names every device") }
+    }
+}
+
 /// `--api` as the command line spells it.
 struct APIArgument: ExpressibleByArgument {
     let selection: APISelection

@@ -83,6 +83,40 @@ struct APIAgreementTests {
         #expect(info.stdout.contains("Mapping:        none") && info.stdout.contains("VYRE_GL_LIMITS=es31-core"), "\(info.stdout)")
     }
 
+    /// `--devices 0,0`: each example batch split across two contexts gives one device's results,
+    /// one-shot and resident, and says how the ops were shared.
+    @Test(arguments: [false, true])
+    func exampleBatchesAgreeAcrossTwoDevices(resident: Bool) throws {
+        for example in Self.examples {
+            let arguments = example + (resident ? ["--resident"] : [])
+            let one = try Self.report(arguments, api: "gl")
+            var two = try Self.report(arguments + ["--devices", "0,0"], api: "gl")
+            let shares = try #require(two.report["devices"] as? [[String: Any]], "\(arguments)")
+            #expect(shares.count == 2 && shares.compactMap { $0["ops"] as? Int }.reduce(0, +) == one.report["ops"] as? Int)
+            two.report["devices"] = nil
+            #expect(one.status == two.status, "\(arguments): exit \(one.status) on one device, \(two.status) on two")
+            let a = try JSONSerialization.data(withJSONObject: one.report, options: [.sortedKeys])
+            let b = try JSONSerialization.data(withJSONObject: two.report, options: [.sortedKeys])
+            #expect(a == b, "\(arguments): one \(String(decoding: a, as: UTF8.self))\ntwo \(String(decoding: b, as: UTF8.self))")
+        }
+        let text = try CLIRunner.run(["run", "examples/hello.json", "--devices", "0,0"])
+        #expect(text.status == 0 && text.stdout.contains("device 1 (llvmpipe"), "\(text.stdout)")
+    }
+
+    @Test func badDeviceListsAreUsageErrorsWithAFix() throws {
+        for bad in [["--devices", "0,x"], ["--devices", ""], ["--devices", "0", "--device", "0"]] {
+            let r = try CLIRunner.run(["run", "examples/hello.json"] + bad)
+            #expect(r.status == 2 && r.stderr.contains("Fix:") && r.stdout.isEmpty, "\(bad): \(r.status) \(r.stderr)")
+        }
+        let missing = try CLIRunner.run(["run", "examples/hello.json", "--devices", "0,7"])
+        #expect(missing.status == 3 && missing.stderr.contains("not found") && missing.stderr.contains("Fix:"))
+        let bench = try CLIRunner.run(["bench", "persistent", "--devices", "0,0", "--ops", "2000", "--exactly-once-ops", "4000", "--json"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let o = try #require(CLIRunner.json(bench.stdout))
+        #expect(o["exactlyOncePassed"] as? Bool == true && o["exactlyOnceOps"] as? Int == 4000)
+        #expect((o["rows"] as? [[String: Any]])?.count == 2 && (o["exactlyOnceShares"] as? [Int])?.count == 2)
+    }
+
     @Test func infoNamesTheAPIAndWhy() throws {
         let gles = try CLIRunner.run(["info", "--api", "gles"])
         #expect(gles.status == 0, "\(gles.stderr)")

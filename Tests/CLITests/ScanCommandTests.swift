@@ -46,6 +46,27 @@ struct ScanCommandTests {
         #expect(ours.stdout == theirs.stdout && ours.status == theirs.status, "\(comment): ours \(ours.status) [\(ours.stdout)] \(ours.stderr), grep \(theirs.status) [\(theirs.stdout)]")
     }
 
+    @Test("--devices 0,0: the files shared by two devices, grep's output and exit status, pattern counts as one device's")
+    func acrossTwoDevices() throws {
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let patterns = try file("patterns", "needle\nab\r\n")
+        var files: [String] = []
+        for i in 0..<9 {
+            var text = ""
+            for j in 0..<(300 * (i + 1)) { text += j % (i + 3) == 0 ? "a needle \(j)\n" : "hay \(j) ab\r\n" }
+            files.append(try file("f\(i)", text))
+        }
+        let devices = ["--devices", "0,0"]
+        try agree(patterns, files, "nine files", tuning: devices)
+        try agree(patterns, [files[0], dir.appendingPathComponent("missing").path, dir.path, files[1]], "a missing file and a directory", tuning: devices)
+        try agree(patterns, [try file("none", "nothing")], "no match", tuning: devices)
+        let one = try CLIRunner.run(["scan", "-f", patterns, "--count-patterns"] + files)
+        let two = try CLIRunner.run(["scan", "-f", patterns, "--count-patterns"] + files + devices)
+        #expect(one.stdout == two.stdout && one.status == two.status)
+        let json = try #require(CLIRunner.json(try CLIRunner.run(["scan", "-f", patterns, "--json"] + files + devices).stdout))
+        #expect((json["device"] as? String)?.contains(" + ") == true)
+    }
+
     @Test("one file, several files, no match, a missing file and a directory: grep's output and exit status")
     func likeGrep() throws {
         defer { try? FileManager.default.removeItem(at: dir) }
