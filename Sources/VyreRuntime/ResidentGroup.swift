@@ -46,7 +46,7 @@ public final class ResidentGroup: Sendable {
         for step in 0..<kernels.count {
             let k = (start + step) % kernels.count
             guard !excluded.contains(k) else { continue }
-            let load = kernels[k].telemetry.inFlight
+            let load = kernels[k].opsInFlight
             if best == nil || load < best!.load { best = (k, load) }
         }
         return best?.index

@@ -201,6 +201,9 @@ public final class ResidentMegakernel: Sendable {
 
     /// A snapshot of the ring, the counters and the dispatches (the counters span every rebuild).
     public var telemetry: ResidentTelemetry { cores.telemetry() }
+    /// Ops published and not yet retired, as ``ResidentTelemetry/inFlight`` counts them, read with
+    /// one atomic load rather than the ring scan `telemetry` does: cheap enough to ask per submit.
+    public var opsInFlight: Int { cores.current.opsInFlight }
 
     /// The PRINTF records, in the order the kernel appended them, while the kernel runs: the log
     /// is drained at every dispatch boundary (so a record arrives within one dispatch of its op),
@@ -1542,6 +1545,9 @@ final class ResidentCore: @unchecked Sendable {
     func extraBufferWords() -> [String: [UInt32]] {
         current.extraBufferWords()
     }
+
+    /// Ops published and not yet retired: one atomic load (``telemetry()`` scans the ring).
+    var opsInFlight: Int { inFlight.load(ordering: .relaxed) }
 
     func telemetry() -> ResidentTelemetry {
         var occupancy: [SlotStatus: Int] = [:]
