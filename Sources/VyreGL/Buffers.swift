@@ -307,8 +307,10 @@ extension GLState {
             try check("glGetBufferSubData(\(bytes) bytes)")
             return
         }
-        let (staging, _) = try createBuffer(bytes: bytes, flags: GL_MAP_READ_BIT, map: false, zeroed: false)
-        defer { delete(.buffer(staging)) }
+        // Reads up to 64 MiB share one kept buffer; a larger one gets its own, deleted after.
+        let kept = bytes <= Self.keptStagingBytes
+        let staging = kept ? try stagingBuffer(bytes: bytes) : try createBuffer(bytes: bytes, flags: GL_MAP_READ_BIT, map: false, zeroed: false).name
+        defer { if !kept { delete(.buffer(staging)) } }
         glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
         glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), staging)
         glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), GLenum(GL_COPY_WRITE_BUFFER), range.lowerBound, 0, bytes)
@@ -324,6 +326,21 @@ extension GLState {
         destination.copyMemory(from: mapped, byteCount: bytes)
         glUnmapBuffer(GLenum(GL_COPY_WRITE_BUFFER))
         try check("glUnmapBuffer")
+    }
+
+    /// The most a kept staging buffer holds.
+    static let keptStagingBytes = 64 << 20
+
+    /// The context's staging buffer for ES reads, grown to at least `bytes` (kept between reads:
+    /// making one per read cost tens of microseconds on the H200).
+    private func stagingBuffer(bytes: Int) throws(VyreGLError) -> UInt32 {
+        if let staging, staging.bytes >= bytes { return staging.name }
+        if let old = staging { delete(.buffer(old.name)) }
+        staging = nil
+        let size = max(bytes, 64 << 10)
+        let (name, _) = try createBuffer(bytes: size, flags: GL_MAP_READ_BIT, map: false, zeroed: false)
+        staging = (name, size)
+        return name
     }
 
     /// Bytes one clear call zeroes (see `createBuffer`).

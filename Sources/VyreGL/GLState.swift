@@ -19,6 +19,8 @@ final class GLState: @unchecked Sendable {
     private var status: StatusBlock?
     /// OpenGL ES clears copy from this buffer of zeros (see `zeroPiece`).
     var zeros: UInt32?
+    /// OpenGL ES reads copy through this buffer (see `stagingBuffer`).
+    var staging: (name: UInt32, bytes: Int)?
     /// Mapped buffers' host copies by buffer name, where the context has no buffer storage (see ``HostCopy``).
     var hostCopies: [UInt32: HostCopy] = [:]
     /// Set by ``GLContext/simulateReset()``: the context acts as lost.
