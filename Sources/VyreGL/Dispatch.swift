@@ -244,7 +244,9 @@ extension GLState {
             status = try statusBlock()
             status!.prepare()
         }
-        // Where mapped buffers are host copies, the bound ones go up before the work.
+        // Where mapped buffers are host copies, uploads into them land there, and the bound ones
+        // and copy sources go up before the work.
+        let uploads = intoHostCopies(uploads)
         let hostCopies = hostCopiesUsed(bindings: bindings, status: status, copies: copies)
         try upload(hostCopies)
         for u in uploads { try upload(u.words, into: u.buffer.name, atWord: u.wordOffset) }

@@ -71,8 +71,8 @@ extension GLState {
         return (name, copy.base)
     }
 
-    /// The host copies a submission touches: its bound buffers (the bound bytes, uploaded first)
-    /// and the destinations of its copies.
+    /// The host copies a submission touches: its bound buffers (the bound bytes, uploaded first),
+    /// the sources of its copies (uploaded first) and their destinations.
     func hostCopiesUsed(bindings: [(UInt32, UInt32, Int)], status: StatusBlock?, copies: [BufferCopy]) -> [HostCopyUse] {
         guard !hostCopies.isEmpty else { return [] }
         var used: [HostCopyUse] = []
@@ -80,11 +80,29 @@ extension GLState {
         if let status, hostCopies[status.buffer] != nil {
             used.append(HostCopyUse(name: status.buffer, bytes: 0..<(LoweredProgram.StatusWord.words * 4), upload: true))
         }
-        for c in copies where hostCopies[c.destination.name] != nil {
-            let start = c.destinationWordOffset * 4
-            used.append(HostCopyUse(name: c.destination.name, bytes: start..<(start + c.words * 4), upload: false))
+        for c in copies {
+            if hostCopies[c.source.name] != nil {
+                let start = c.sourceWordOffset * 4
+                used.append(HostCopyUse(name: c.source.name, bytes: start..<(start + c.words * 4), upload: true))
+            }
+            if hostCopies[c.destination.name] != nil {
+                let start = c.destinationWordOffset * 4
+                used.append(HostCopyUse(name: c.destination.name, bytes: start..<(start + c.words * 4), upload: false))
+            }
         }
         return used
+    }
+
+    /// The uploads left for GL once those into host copies are written there: the copy is what
+    /// the next submission that binds the buffer uploads, so it must hold them.
+    func intoHostCopies(_ uploads: [BufferUpload]) -> [BufferUpload] {
+        guard !hostCopies.isEmpty else { return uploads }
+        return uploads.filter { u in
+            // Out of range: left to GL, whose upload reports it.
+            guard let copy = hostCopies[u.buffer.name], u.wordOffset >= 0, (u.wordOffset + u.words.count) * 4 <= copy.bytes else { return true }
+            u.words.withUnsafeBytes { (copy.base + u.wordOffset * 4).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            return false
+        }
     }
 
     /// Uploads the bound host copies (before the submission's work).

@@ -8,9 +8,10 @@ import VyreIR
 /// the completion and metrics counters, FENCE's epoch) and for a word only one piece writes. So
 /// every item that writes a word any other way (STORE_U32, COMPARE_SWAP, MEMCPY's destination,
 /// LOAD_U32's and DFA_STEP's observable, SHUTDOWN) stays in one piece with every other item that
-/// writes that word. A custom opcode whose handler writes buffers only with atomic adds cuts
-/// like ATOMIC_ADD; any other keeps all its items in one piece, since what it writes depends on
-/// its args. Within a phase the batch already promises that its items commute (a device runs them
+/// writes that word. A custom opcode whose handler only adds amounts known from its args
+/// (``AdditiveWrites``) cuts like ATOMIC_ADD; any other may write any word, so its items stay in
+/// one piece with every item that writes other than by adding (LOAD_MISS too). A prologue that
+/// writes storage keeps each phase whole. Within a phase the batch already promises that its items commute (a device runs them
 /// in any order), which is what makes running them apart and adding up the same.
 public struct BatchSplit: Sendable {
     /// One phase's items: a stream that may be cut between any two items except inside a group,
@@ -55,15 +56,8 @@ public struct BatchSplit: Sendable {
     private static func phase(_ range: Range<Int>, items: [WorkItem], keys: WriteKeys) -> Phase {
         var groups = UnionFind(range)
         var spans: [(start: Int, end: Int, item: Int)] = []
-        var byOpcode: [UInt32: Int] = [:]
         for i in range {
-            for key in keys.of(items[i]) {
-                switch key {
-                case .words(let w): spans.append((w.lowerBound, w.upperBound, i))
-                case .opcode(let op):
-                    if let first = byOpcode[op] { groups.union(first, i) } else { byOpcode[op] = i }
-                }
-            }
+            for case .words(let w) in keys.of(items[i]) { spans.append((w.lowerBound, w.upperBound, i)) }
         }
         // Items whose written words overlap join one group.
         spans.sort { $0.start < $1.start }
@@ -80,29 +74,35 @@ public struct BatchSplit: Sendable {
     }
 }
 
-/// What an item writes other than by adding: words of the control buffer, or whatever its
-/// custom opcode's handler writes (not known before it runs).
+/// The control words an item writes other than by adding.
 enum WriteKey: Hashable {
     case words(Range<Int>)
-    case opcode(UInt32)
 }
 
 /// The write keys of items for one megakernel and control buffer size.
 struct WriteKeys {
-    /// Custom opcodes whose handlers write only with atomic adds.
+    /// Custom opcodes whose handlers only add amounts known from their args (``AdditiveWrites``).
     let additive: Set<UInt32>
     let custom: Set<UInt32>
     let length: Int
+    /// The prologue writes storage: every dispatch would repeat it, so nothing is cut.
+    let whole: Bool
 
     init(configuration: MegakernelConfiguration, controlWords: Int) {
-        let buffers = Set(["control"] + configuration.extraBuffers.map(\.name))
+        let storage = AdditiveWrites.storage(extras: configuration.extraBuffers.map(\.name))
         custom = Set(configuration.opcodes.map(\.opcode))
-        additive = Set(configuration.opcodes.filter { AdditiveWrites.only($0.body, buffers: buffers) }.map(\.opcode))
+        additive = Set(configuration.opcodes.filter { AdditiveWrites.only($0.body, storage: storage) }.map(\.opcode))
         length = controlWords
+        whole = !AdditiveWrites.writesNothing(configuration.prologue, storage: storage)
     }
 
+    /// Every word: what an item whose writes cannot be known joins, so it stays with every
+    /// other item that writes anything other than by adding.
+    private var everything: [WriteKey] { [.words(0..<max(1, length))] }
+
     func of(_ item: WorkItem) -> [WriteKey] {
-        if custom.contains(item.opcode) { return additive.contains(item.opcode) ? [] : [.opcode(item.opcode)] }
+        if whole { return everything }
+        if custom.contains(item.opcode) { return additive.contains(item.opcode) ? [] : everything }
         guard let op = Opcode(rawValue: item.opcode) else { return [] }
         var a = Array(item.args.prefix(RingProtocol.argsPerSlot))
         a += [UInt32](repeating: 0, count: RingProtocol.argsPerSlot - a.count)
@@ -125,7 +125,7 @@ struct WriteKeys {
         case .batchFence: return word(obs)
         case .shutdown: return word(RingProtocol.Control.shutdown)
         // Served by the host's IO service where there is one, which writes where the op says.
-        case .loadMiss: return [.opcode(op.rawValue)]
+        case .loadMiss: return everything
         case .nop, .atomicAdd, .printf, .packedSlot: return []
         }
     }
@@ -138,27 +138,86 @@ struct WriteKeys {
     }
 }
 
-/// Whether a handler writes the buffers named only with atomic adds (stores to shared memory
-/// stay on the workgroup, so they do not count).
+/// Whether a handler's items can run apart and their changes be added up: its only writes are
+/// atomic adds to storage whose results it never uses, and no address, amount or condition
+/// depends on anything but its args, tenant and opcode (not on a load, another atomic, its slot,
+/// or a length that changes with the ring). A count-distinct handler (add 1 somewhere when an
+/// earlier add returned 0) is not additive: pieces would each see the first add.
 enum AdditiveWrites {
-    static func only(_ nodes: [Node], buffers: Set<String>) -> Bool {
-        nodes.allSatisfy { node in
-            switch node {
-            case .store(let target, _, _) where buffers.contains(target): return false
-            case .asyncStore(let copy) where buffers.contains(copy.destination): return false
-            case .asyncLoad(let copy) where buffers.contains(copy.destination): return false
-            default: break
+    /// The buffers a handler can reach that outlive its slot: the protocol's and the extras.
+    static func storage(extras: [String]) -> Set<String> {
+        Set(["control", "ring", "debug_log", "io_queue", "items", "exceptions", "queues", "claims"] + extras)
+    }
+
+    static func only(_ nodes: [Node], storage: Set<String>) -> Bool {
+        var scan = Scan(storage: storage)
+        return scan.check(nodes) && scan.results.isDisjoint(with: scan.used)
+    }
+
+    /// Whether `nodes` write no storage at all (a prologue may fill shared memory and read).
+    static func writesNothing(_ nodes: [Node], storage: Set<String>) -> Bool {
+        func writes(_ e: Expr) -> Bool {
+            switch e {
+            case .atomic(_, let target, _, _), .compareExchange(let target, _, _, _): storage.contains(target) || e.children.contains(where: writes)
+            default: e.children.contains(where: writes)
             }
-            return node.expressions.allSatisfy { only($0.expr, buffers: buffers) } && node.bodies.allSatisfy { only($0.nodes, buffers: buffers) }
+        }
+        return nodes.allSatisfy { node in
+            switch node {
+            case .store(let target, _, _) where storage.contains(target): return false
+            case .asyncStore(let copy) where storage.contains(copy.destination): return false
+            case .asyncLoad(let copy) where storage.contains(copy.destination): return false
+            default: return !node.expressions.contains { writes($0.expr) } && node.bodies.allSatisfy { writesNothing($0.nodes, storage: storage) }
+            }
         }
     }
 
-    static func only(_ e: Expr, buffers: Set<String>) -> Bool {
-        switch e {
-        case .atomic(let op, let target, _, _) where op != .add && buffers.contains(target): return false
-        case .compareExchange(let target, _, _, _) where buffers.contains(target): return false
-        default: return e.children.allSatisfy { only($0, buffers: buffers) }
+    private struct Scan {
+        let storage: Set<String>
+        /// Names whose values depend only on the item's args, tenant and opcode.
+        var pure: Set<String> = Set((0..<RingProtocol.argsPerSlot).map { "arg\($0)" } + ["tenant", "opcode", "fault"])
+        /// Names bound to an atomic add's result, and every name read.
+        var results: Set<String> = []
+        var used: Set<String> = []
+
+        init(storage: Set<String>) { self.storage = storage }
+
+        mutating func check(_ nodes: [Node]) -> Bool {
+            for node in nodes {
+                switch node {
+                case .let(let name, .atomic(.add, let target, let index, let value)) where storage.contains(target):
+                    guard expr(index), expr(value) else { return false }
+                    results.insert(name)
+                case .let(let name, let value), .assign(let name, let value):
+                    guard expr(value) else { return false }
+                    pure.insert(name)
+                case .for(let name, let from, let to, let body):
+                    guard expr(from), expr(to) else { return false }
+                    pure.insert(name)
+                    guard check(body) else { return false }
+                case .store, .asyncLoad, .asyncStore, .asyncWait, .trap, .return:
+                    return false
+                default:
+                    guard node.expressions.allSatisfy({ expr($0.expr) }), node.bodies.allSatisfy({ check($0.nodes) }) else { return false }
+                }
+            }
+            return true
         }
+
+        mutating func expr(_ e: Expr) -> Bool {
+            switch e {
+            case .literal: return true
+            case .variable(let name):
+                used.insert(name)
+                return pure.contains(name)
+            case .length(let name): return name == "control" || (storage.contains(name) && !Self.perBatch.contains(name))
+            case .unary, .binary, .select, .cast, .bitcast, .fma: return e.children.allSatisfy { expr($0) }
+            case .load, .atomic, .compareExchange, .builtin, .parameter: return false
+            }
+        }
+
+        /// Buffers whose length follows the batch's size.
+        static let perBatch: Set<String> = ["ring", "items", "exceptions", "debug_log", "queues", "claims", "io_queue"]
     }
 }
 

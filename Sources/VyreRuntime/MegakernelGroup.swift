@@ -47,9 +47,10 @@ public struct GroupResult: Sendable {
 /// piece runs on exactly one device from the words the phase starts with, and their results add
 /// up to the result one device would give (``BatchMerge``), in the batch's op order.
 ///
-/// A device that fails (a lost context, a GL failure) is given up on for this run and later
+/// A device that is lost (its context reset or closed) is given up on for this run and later
 /// ones; the piece it was running goes to the others, and counts only once, since nothing a
-/// piece did counts until its results are merged. The run fails only when no device is left.
+/// piece did counts until its results are merged. The run fails when no device is left, and on
+/// any other failure (bad input, a piece past its timeout), which another device would repeat.
 public final class MegakernelGroup: Sendable {
     /// The megakernels, one per context, in the order given.
     public let megakernels: [Megakernel]
@@ -77,7 +78,9 @@ public final class MegakernelGroup: Sendable {
         try run(try batch.plan(extraBuffers: configuration.extraBuffers), mode: mode)
     }
 
-    /// Runs `plan` split across the devices that work, phase after phase; blocks the caller.
+    /// Runs `plan` split across the devices that work, phase after phase; blocks the caller (in
+    /// `.resident` mode each piece waits on a task, so call it from a thread that may block, not
+    /// from Swift concurrency's pool).
     public func run(_ plan: BatchPlan, mode: GroupMode = .oneShot) throws(MegakernelError) -> GroupResult {
         let clock = ContinuousClock()
         let start = clock.now
@@ -87,15 +90,17 @@ public final class MegakernelGroup: Sendable {
         var pieces = items
         for phase in split.phases {
             let live = megakernels.indices.filter { k in lost.withLock { $0[k] == nil } }
-            guard !live.isEmpty else { throw .invalidOptions(problem: "every device of the group was lost", fix: "open the devices again and make a new group") }
-            let scheduler = PieceScheduler(phase: phase, merge: merge, devices: megakernels.count, live: live.count, minimumItems: options.minimumPieceItems)
+            guard !live.isEmpty else { throw .device(VyreGLError.contextLost(status: "every device of the group was lost before")) }
+            let scheduler = PieceScheduler(phase: phase, devices: megakernels.count, live: live.count, minimumItems: options.minimumPieceItems)
             let phaseStart = merge
+            let parts = Mutex<[PhasePart]>([])
             // A thread per device: libdispatch's concurrentPerform ran both on one thread here.
             let finished = DispatchGroup()
             for k in live {
                 finished.enter()
                 let thread = Thread { [self] in
-                    work(device: k, scheduler: scheduler, from: phaseStart, mode: mode)
+                    let part = work(device: k, scheduler: scheduler, from: phaseStart, mode: mode)
+                    parts.withLock { $0.append(part) }
                     finished.leave()
                 }
                 thread.name = "vyre-gl group device \(k)"
@@ -103,11 +108,12 @@ public final class MegakernelGroup: Sendable {
             }
             finished.wait()
             if let failure = scheduler.failure { throw failure }
-            merge = scheduler.merged
+            for part in parts.withLock({ $0 }) { merge.absorb(part) }
             merge.endPhase()
+            let shares = scheduler.shares
             for k in items.indices {
-                items[k] += scheduler.items[k]
-                pieces[k] += scheduler.pieces[k]
+                items[k] += shares.items[k]
+                pieces[k] += shares.pieces[k]
             }
         }
         let result = merge.result(timing: BatchTiming(encode: .zero, gpu: clock.now - start, decode: .zero))
@@ -118,22 +124,46 @@ public final class MegakernelGroup: Sendable {
         return GroupResult(result: result, devices: shares)
     }
 
-    /// One device's loop: pieces until the phase has none left, or the device fails.
-    private func work(device k: Int, scheduler: PieceScheduler, from phaseStart: BatchMerge, mode: GroupMode) {
+    /// One device's loop: pieces until the phase has none left, or the device is lost; their
+    /// results added into a part of the phase of its own, off every lock.
+    private func work(device k: Int, scheduler: PieceScheduler, from phaseStart: BatchMerge, mode: GroupMode) -> PhasePart {
+        var part = phaseStart.part()
         while let piece = scheduler.take() {
-            let plan = phaseStart.piece(piece)
+            let plan = phaseStart.piece(piece, asBatchControl: mode == .resident)
             do throws(MegakernelError) {
-                scheduler.completed(piece, try runPiece(plan, on: k, mode: mode), on: k)
+                phaseStart.add(try runPiece(plan, on: k, mode: mode), items: piece, to: &part)
+                scheduler.completed(piece, on: k)
             } catch {
-                guard case .device(let failure) = error else {
+                guard let reason = Self.loss(error) else {
                     scheduler.fail(error)
-                    return
+                    break
                 }
-                lost.withLock { $0[k] = MegakernelError.device(failure).diagnostics.first?.problem ?? "\(failure)" }
-                megakernels[k].logger.warning("device lost; its piece goes to the others", metadata: ["renderer": "\(megakernels[k].context.info.renderer)", "error": "\(failure)"])
+                lost.withLock { $0[k] = reason }
+                megakernels[k].logger.warning("device lost; its piece goes to the others", metadata: ["renderer": "\(megakernels[k].context.info.renderer)", "error": "\(reason)"])
                 _ = scheduler.lost(piece, error)
-                return
+                break
             }
+        }
+        return part
+    }
+
+    /// Why `error` means the device is gone (its context was lost or closed), or nil: any
+    /// other failure (a piece too large, a timeout, no persistent mapping) fails the run, since
+    /// another device would fail it alike.
+    static func loss(_ error: MegakernelError) -> String? {
+        guard case .device(let failure) = error else { return nil }
+        switch failure {
+        case let gl as VyreGLError:
+            switch gl {
+            case .contextLost, .contextClosed: return error.diagnostics.first?.problem ?? "\(gl)"
+            default: return nil
+            }
+        case let resident as ResidentError:
+            switch resident {
+            case .deviceLost, .unrecoverable: return error.diagnostics.first?.problem ?? "\(resident)"
+            default: return nil
+            }
+        default: return nil
         }
     }
 

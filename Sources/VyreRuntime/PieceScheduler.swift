@@ -1,7 +1,7 @@
 import Foundation
 import VyreProtocol
 
-/// Hands a phase's pieces (``BatchSplit``) to the devices of a group and adds their results up.
+/// Hands a phase's pieces (``BatchSplit``) to the devices of a group.
 ///
 /// Guided self-scheduling: each piece is a share of the stream still left (half of it over the
 /// live devices), never fewer than `minimumItems`, so every device starts with a large piece,
@@ -28,15 +28,13 @@ final class PieceScheduler: @unchecked Sendable {
     private var inFlight = 0
     private var live: Int
     private let minimumItems: Int
-    private var merge: BatchMerge
     private(set) var failure: MegakernelError?
     /// Per device: items and pieces run here.
-    private(set) var items: [Int]
-    private(set) var pieces: [Int]
+    private var items: [Int]
+    private var pieces: [Int]
 
-    init(phase: BatchSplit.Phase, merge: BatchMerge, devices: Int, live: Int, minimumItems: Int) {
+    init(phase: BatchSplit.Phase, devices: Int, live: Int, minimumItems: Int) {
         self.phase = phase
-        self.merge = merge
         self.live = live
         self.minimumItems = max(1, minimumItems)
         spread = phase.spread
@@ -72,11 +70,10 @@ final class PieceScheduler: @unchecked Sendable {
         return inFlight > 0 ? .wait : .done
     }
 
-    /// A piece's result from `device`: added to the phase's.
-    func completed(_ piece: [Int], _ result: BatchResult, on device: Int) {
+    /// `device` ran `piece` (its results are in the device's part of the phase).
+    func completed(_ piece: [Int], on device: Int) {
         condition.lock()
         defer { condition.unlock() }
-        merge.add(result, items: piece)
         items[device] += piece.count
         pieces[device] += 1
         inFlight -= 1
@@ -105,10 +102,10 @@ final class PieceScheduler: @unchecked Sendable {
         condition.broadcast()
     }
 
-    /// The merge with every piece of the phase added (after every device has stopped asking).
-    var merged: BatchMerge {
+    /// Items and pieces each device ran, once every device has stopped asking.
+    var shares: (items: [Int], pieces: [Int]) {
         condition.lock()
         defer { condition.unlock() }
-        return merge
+        return (items, pieces)
     }
 }

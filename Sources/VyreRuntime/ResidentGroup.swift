@@ -11,13 +11,14 @@ import Synchronization
 /// keeps its own control words; an op's completion comes back to its submitter.
 ///
 /// An op a lost kernel had not started (``ResidentError/deviceLost(_:mayHaveRun:)`` with
-/// `mayHaveRun` false) is submitted again to the least loaded kernel; a kernel that cannot take
-/// ops any more (``ResidentError/unrecoverable(_:rebuildError:)``) is left out from then on and its
-/// op goes to another. An op that may have run fails with the kernel's error and never runs twice.
+/// `mayHaveRun` false) is submitted again to the least loaded kernel; a kernel that takes no ops
+/// any more (lost for good, or shut down by a SHUTDOWN op) is left out from then on and its op
+/// goes to another, as does one refused while its kernel is rebuilt. An op that may have run
+/// fails with the kernel's error and never runs twice.
 public final class ResidentGroup: Sendable {
     /// The kernels, one per context, in the order given.
     public let kernels: [ResidentMegakernel]
-    /// Kernels left out after a loss they did not recover from.
+    /// Kernels left out: lost for good, or shut down.
     private let out: Mutex<Set<Int>>
     /// Where the search for the least loaded kernel starts: ties go round.
     private let next = Atomic<Int>(0)
@@ -56,10 +57,28 @@ public final class ResidentGroup: Sendable {
     /// ``ResidentMegakernel/trySubmitBatch(_:)``: `device` is the kernel's index, nil when every
     /// kernel is out (then nothing was published).
     public func trySubmitBatch(_ items: some Collection<WorkItem>) -> (device: Int?, batch: ResidentBatchTicket?, stoppedBy: ResidentError?) {
-        guard let k = leastLoaded() else { return (nil, nil, .shutDown) }
-        let (batch, stoppedBy) = kernels[k].trySubmitBatch(items)
-        if case .unrecoverable = stoppedBy { leaveOut(k) }
-        return (k, batch, stoppedBy)
+        var last: (Int?, ResidentBatchTicket?, ResidentError?) = (nil, nil, .shutDown)
+        // A kernel that refuses every op goes out and the next is tried; one that published some keeps them.
+        for _ in 0..<kernels.count {
+            guard let k = leastLoaded() else { break }
+            let (batch, stoppedBy) = kernels[k].trySubmitBatch(items)
+            last = (k, batch, stoppedBy)
+            guard batch.count == 0, let stoppedBy, takesNoOps(stoppedBy, k) else { break }
+        }
+        return last
+    }
+
+    /// Whether `error` says the op did not run because kernel `k` takes none now (refused, or
+    /// published and then not run as the kernel stopped): it is left out when it will take none
+    /// again (shut down, lost for good), not while it is rebuilt.
+    private func takesNoOps(_ error: ResidentError, _ k: Int) -> Bool {
+        switch error {
+        case .shutDown, .unrecoverable, .notRun(.shutdownOp), .notRun(.cancelled):
+            leaveOut(k)
+            return true
+        case .recovering: return true
+        default: return false
+        }
     }
 
     /// Runs `item` on the least loaded kernel, waiting for room, and returns its completion and
@@ -73,12 +92,10 @@ public final class ResidentGroup: Sendable {
                 return (k, try await kernels[k].submit(item))
             } catch {
                 lastError = error
-                switch error {
-                // Rebuilt on a new context: the op goes wherever is least loaded now.
-                case .deviceLost(_, mayHaveRun: false): continue
-                case .unrecoverable: leaveOut(k)
-                default: throw error
-                }
+                // Lost before it started (the kernel is rebuilt), or refused before it was published:
+                // the op goes wherever is least loaded now.
+                if case .deviceLost(_, mayHaveRun: false) = error { continue }
+                guard takesNoOps(error, k) else { throw error }
             }
         }
         throw lastError
@@ -92,7 +109,7 @@ public final class ResidentGroup: Sendable {
     /// Each kernel's telemetry, in order.
     public var telemetry: [ResidentTelemetry] { kernels.map(\.telemetry) }
 
-    /// Indices of the kernels left out after a loss.
+    /// Indices of the kernels left out: lost for good, or shut down.
     public var lostDevices: Set<Int> { out.withLock { $0 } }
 
     private func leaveOut(_ k: Int) {

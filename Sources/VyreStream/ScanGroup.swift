@@ -11,6 +11,8 @@ import Synchronization
 public final class ScanGroup: Sendable {
     /// The scanners, one per context, in the order given.
     public let scanners: [LiteralScanner]
+    /// Scanners whose kernel failed: left out of later scans too.
+    private let failed = Mutex<Set<Int>>([])
 
     /// Builds the automaton and a resident kernel on every context (see
     /// ``LiteralScanner/init(context:patterns:options:)``).
@@ -27,7 +29,8 @@ public final class ScanGroup: Sendable {
         let started = ContinuousClock.now
         // Largest first; the size only orders the queue (a file that cannot be read says so when scanned).
         let sizes = paths.map { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? UInt64) ?? 0 }
-        let state = SharedScan(order: paths.indices.sorted { (sizes[$0], -$0) < (sizes[$1], -$1) }, files: paths.count, devices: scanners.count)
+        let state = SharedScan(order: paths.indices.sorted { (sizes[$0], -$0) < (sizes[$1], -$1) }, files: paths.count, devices: scanners.count,
+                               failed: failed.withLock { $0 })
         // Rounds: a file a failed device gave back after the others stopped asking gets a round of its own.
         repeat {
             await withTaskGroup(of: Void.self) { group in
@@ -40,6 +43,9 @@ public final class ScanGroup: Sendable {
                                 progress?(state.done(i, r, on: k))
                             } catch {
                                 // The kernel failed: the file goes to the others, this device stops.
+                                // Anything else (the feeder refusing its options) fails the scan.
+                                guard Self.isDeviceFailure(error) else { return state.fail(error) }
+                                self.failed.withLock { _ = $0.insert(k) }
                                 state.lost(i, error, on: k)
                                 return
                             }
@@ -51,6 +57,14 @@ public final class ScanGroup: Sendable {
         let (parts, shares, error) = state.outcome
         if let error { throw error }
         return (Self.merged(parts.map { $0! }, elapsed: ContinuousClock.now - started), shares)
+    }
+
+    /// Whether `error` is the device's (its kernel failed), which another device may not repeat.
+    static func isDeviceFailure(_ error: ScanError) -> Bool {
+        switch error {
+        case .kernel, .device: true
+        case .options, .patternsTooLarge: false
+        }
     }
 
     /// Ends every scanner's kernel.
@@ -84,9 +98,15 @@ final class SharedScan: Sendable {
     }
     private let state: Mutex<State>
 
-    init(order: [Int], files: Int, devices: Int) {
-        state = Mutex(State(order: order, results: [ScanReport?](repeating: nil, count: files), shares: [Int](repeating: 0, count: devices)))
+    init(order: [Int], files: Int, devices: Int, failed: Set<Int>) {
+        var s = State(order: order, results: [ScanReport?](repeating: nil, count: files), shares: [Int](repeating: 0, count: devices))
+        s.lost = failed
+        if failed.count == devices { s.failure = .kernel("every device of the scan group failed in an earlier scan", fix: "open the devices again and make a new ScanGroup") }
+        state = Mutex(s)
     }
+
+    /// The scan fails with `error`, which another device would repeat.
+    func fail(_ error: ScanError) { state.withLock { s in if s.failure == nil { s.failure = error } } }
 
     /// The next file to scan, the largest left; nil once none is left or a device failed.
     func next() -> Int? { state.withLock { $0.failure == nil ? $0.order.popLast() : nil } }

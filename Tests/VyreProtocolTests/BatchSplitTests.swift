@@ -109,6 +109,66 @@ struct BatchSplitTests {
         }
     }
 
+    /// Handlers that only add are not all additive: one that adds where an earlier add returned 0
+    /// (count distinct), one that uses its slot, and two opcodes that OR the same word must keep
+    /// their items together, or each piece would count the first add, or the OR twice.
+    @Test func handlersWhoseAddsDependOnWhatTheyReadStayTogether() throws {
+        let distinct = OpcodeHandler(opcode: 0x310, name: "DISTINCT") {
+            Node.let("old", .atomic(.add, "control", at: "arg0", 1))
+            Node.if(Expr.variable("old").equals(0)) { Node.let("n", .atomic(.add, "control", at: 200, 1)) }
+        }
+        let bySlot = OpcodeHandler(opcode: 0x311, name: "BY_SLOT") { Node.let("x", .atomic(.add, "control", at: 201, "slot")) }
+        let orA = OpcodeHandler(opcode: 0x312, name: "OR_A") { Node.let("x", .atomic(.or, "control", at: 202, 1)) }
+        let orB = OpcodeHandler(opcode: 0x313, name: "OR_B") { Node.let("x", .atomic(.or, "control", at: 202, 1)) }
+        let configuration = MegakernelConfiguration(opcodes: [distinct, bySlot, orA, orB])
+        var model = BatchModel()
+        model.handlers[0x310] = { c, item, _ in
+            let old = c[Int(item.args[0])]
+            c[Int(item.args[0])] &+= 1
+            if old == 0 { c[200] &+= 1 }
+            return 0
+        }
+        model.handlers[0x312] = { c, _, _ in c[202] |= 1; return 0 }
+        model.handlers[0x313] = { c, _, _ in c[202] |= 1; return 0 }
+        var random = SeededRandom(seed: 9)
+        for round in 0..<40 {
+            var items: [WorkItem] = []
+            for _ in 0..<random.int(20...120) {
+                switch random.int(0...3) {
+                case 0: items.append(WorkItem(opcode: 0x312))
+                case 1: items.append(WorkItem(opcode: 0x313))
+                default: items.append(WorkItem(opcode: 0x310, args: [UInt32(random.int(170...173))]))
+                }
+            }
+            let batch = Batch(items: items, controlWords: 256)
+            let plan = try batch.plan()
+            let split = BatchSplit(plan, configuration: configuration)
+            var merge = BatchMerge(plan)
+            for phase in split.phases {
+                var pieces: [[Int]] = phase.spread
+                var at = 0
+                while at < phase.streamCount {
+                    let (piece, next) = phase.piece(from: at, count: 1)
+                    pieces.append(piece)
+                    at = next
+                }
+                for piece in pieces.shuffled(using: &random) {
+                    let m = try model.run(merge.piece(piece, asBatchControl: true).batch)
+                    merge.add(BatchResult(itemCount: piece.count, slots: piece.count, phases: 1, control: m.control, debug: DebugLog(records: [], lost: 0),
+                                          faults: m.faults, pending: m.pending, unexpected: [], buffers: [:], completed: m.completed,
+                                          timing: BatchTiming(encode: .zero, gpu: .zero, decode: .zero)), items: piece)
+                }
+                merge.endPhase()
+            }
+            let merged = merge.result(timing: BatchTiming(encode: .zero, gpu: .zero, decode: .zero))
+            #expect(merged.control == (try model.run(batch)).control, "round \(round)")
+        }
+        let slotPlan = try Batch(items: [WorkItem](repeating: WorkItem(opcode: 0x311), count: 50)).plan()
+        #expect(BatchSplit(slotPlan, configuration: configuration).phases[0].piece(from: 0, count: 1).items.count == 50)
+        let add = try Batch(items: [WorkItem](repeating: WorkItem(opcode: BatchGenerator.customOpcode, args: [170, 1, 2]), count: 50)).plan()
+        #expect(BatchSplit(add, configuration: MegakernelConformance.configuration()).phases[0].piece(from: 0, count: 1).items.count == 1)
+    }
+
     /// Items that write one word other than by adding stay in one piece; adds are cut freely; a
     /// custom opcode whose handler stores stays whole.
     @Test func writersOfOneWordStayTogether() throws {

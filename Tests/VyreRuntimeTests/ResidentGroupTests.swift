@@ -43,6 +43,22 @@ struct ResidentGroupTests {
         }
     }
 
+    /// A kernel a SHUTDOWN op stopped takes no more ops: it is left out, and ops and batches go
+    /// to the other instead of failing.
+    @Test(.timeLimit(.minutes(3))) func aStoppedKernelIsLeftOut() async throws {
+        let group = try ResidentGroup(contexts: try GLContext.open(.list([.index(0), .index(0)])), options: ResidentOptions(slots: 64))
+        _ = try await group.kernels[1].submit(WorkItem(.shutdown))
+        for _ in 0..<10 {
+            let (device, completion) = try await group.submit(WorkItem(.atomicAdd, args: [1, 170]))
+            #expect(device == 0 && completion.status == .done)
+        }
+        let (device, ticket, stoppedBy) = group.trySubmitBatch([WorkItem](repeating: WorkItem(.atomicAdd, args: [1, 170]), count: 5))
+        #expect(device == 0 && stoppedBy == nil && ticket?.count == 5)
+        _ = try await ticket?.completions()
+        #expect(group.kernels[0].controlWord(170) == 15 && group.lostDevices == [1])
+        await group.shutdown(.drain)
+    }
+
     /// A kernel whose context is reset and which may not be rebuilt: the op it held may have run
     /// (it fails, never runs twice); after that it is left out and every op goes to the other.
     @Test(.timeLimit(.minutes(3))) func aKernelLostForGoodIsLeftOut() async throws {
