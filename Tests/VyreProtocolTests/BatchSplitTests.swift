@@ -7,19 +7,19 @@ import VyreTesting
 /// the CPU model standing in for the devices: every phase cut into random pieces, each run from
 /// the phase's starting words, added up in a random order.
 struct BatchSplitTests {
-    /// The model's result for a piece's plan, as a device would report it.
-    static func modelResult(_ plan: BatchPlan) throws -> BatchResult {
-        var batch = plan.batch
-        batch.control = Dictionary(uniqueKeysWithValues: plan.control.enumerated().map { ($0.offset, $0.element) })
-        let m = try MegakernelConformance.model.run(batch)
-        return BatchResult(itemCount: batch.items.count, slots: plan.slots, phases: 1, control: m.control,
+    /// `model`'s result for a piece's plan, as a device would report it.
+    static func modelResult(_ plan: BatchPlan, _ model: BatchModel) throws -> BatchResult {
+        let m = try model.run(plan.batch)
+        return BatchResult(itemCount: plan.batch.items.count, slots: plan.slots, phases: 1, control: m.control,
                            debug: DebugLog(records: Array(m.debugRecords.prefix(m.keptRecords)), lost: m.lostRecords),
                            faults: m.faults, pending: m.pending, unexpected: [], buffers: [:], completed: m.completed,
                            timing: BatchTiming(encode: .zero, gpu: .zero, decode: .zero))
     }
 
-    /// Runs `plan` split into pieces of at most `most` stream items, in a shuffled order.
-    static func runSplit(_ plan: BatchPlan, configuration: MegakernelConfiguration, most: Int, random: inout SeededRandom) throws -> (BatchResult, pieces: Int) {
+    /// Runs `plan` through `model` split into pieces of at most `most` stream items, each phase's
+    /// pieces in a shuffled order; the merged result and how many pieces there were.
+    static func runSplit(_ plan: BatchPlan, configuration: MegakernelConfiguration, model: BatchModel = MegakernelConformance.model,
+                         most: Int, random: inout SeededRandom) throws -> (BatchResult, pieces: Int) {
         let split = BatchSplit(plan, configuration: configuration)
         var merge = BatchMerge(plan)
         var pieces = 0
@@ -32,7 +32,7 @@ struct BatchSplitTests {
                 at = next
             }
             items.shuffle(using: &random)
-            for piece in items { merge.add(try modelResult(merge.piece(piece)), items: piece) }
+            for piece in items { merge.add(try modelResult(merge.piece(piece, asBatchControl: true), model), items: piece) }
             pieces += items.count
             merge.endPhase()
         }
@@ -81,28 +81,7 @@ struct BatchSplitTests {
                 }
             }
             let batch = Batch(items: items, controlWords: 400, control: [178: 11, 179: 4])
-            let plan = try batch.plan()
-            let split = BatchSplit(plan, configuration: configuration)
-            var merge = BatchMerge(plan)
-            for phase in split.phases {
-                var pieces: [[Int]] = phase.spread
-                var at = 0
-                while at < phase.streamCount {
-                    let (piece, next) = phase.piece(from: at, count: 1)
-                    pieces.append(piece)
-                    at = next
-                }
-                for piece in pieces.shuffled(using: &random) {
-                    var sub = merge.piece(piece).batch
-                    sub.control = Dictionary(uniqueKeysWithValues: merge.control.enumerated().map { ($0.offset, $0.element) })
-                    let m = try model.run(sub)
-                    merge.add(BatchResult(itemCount: piece.count, slots: piece.count, phases: 1, control: m.control, debug: DebugLog(records: [], lost: 0),
-                                          faults: m.faults, pending: m.pending, unexpected: [], buffers: [:], completed: m.completed,
-                                          timing: BatchTiming(encode: .zero, gpu: .zero, decode: .zero)), items: piece)
-                }
-                merge.endPhase()
-            }
-            let merged = merge.result(timing: BatchTiming(encode: .zero, gpu: .zero, decode: .zero))
+            let (merged, _) = try Self.runSplit(try batch.plan(), configuration: configuration, model: model, most: 1, random: &random)
             let whole = try model.run(batch)
             let differ = merged.control.indices.filter { merged.control[$0] != whole.control[$0] }.map { "\($0): \(merged.control[$0]) vs \(whole.control[$0])" }
             #expect(differ.isEmpty && merged.completed == whole.completed, "round \(round): \(differ.prefix(6))")
@@ -141,26 +120,7 @@ struct BatchSplitTests {
                 }
             }
             let batch = Batch(items: items, controlWords: 256)
-            let plan = try batch.plan()
-            let split = BatchSplit(plan, configuration: configuration)
-            var merge = BatchMerge(plan)
-            for phase in split.phases {
-                var pieces: [[Int]] = phase.spread
-                var at = 0
-                while at < phase.streamCount {
-                    let (piece, next) = phase.piece(from: at, count: 1)
-                    pieces.append(piece)
-                    at = next
-                }
-                for piece in pieces.shuffled(using: &random) {
-                    let m = try model.run(merge.piece(piece, asBatchControl: true).batch)
-                    merge.add(BatchResult(itemCount: piece.count, slots: piece.count, phases: 1, control: m.control, debug: DebugLog(records: [], lost: 0),
-                                          faults: m.faults, pending: m.pending, unexpected: [], buffers: [:], completed: m.completed,
-                                          timing: BatchTiming(encode: .zero, gpu: .zero, decode: .zero)), items: piece)
-                }
-                merge.endPhase()
-            }
-            let merged = merge.result(timing: BatchTiming(encode: .zero, gpu: .zero, decode: .zero))
+            let (merged, _) = try Self.runSplit(try batch.plan(), configuration: configuration, model: model, most: 1, random: &random)
             #expect(merged.control == (try model.run(batch)).control, "round \(round)")
         }
         let slotPlan = try Batch(items: [WorkItem](repeating: WorkItem(opcode: 0x311), count: 50)).plan()
