@@ -10,7 +10,11 @@ public enum DeviceSet: Sendable, Hashable, CustomStringConvertible {
     /// thread and queue (how CI runs two devices on llvmpipe).
     case list([DeviceSelection])
 
-    /// Parses `all` or a comma-separated list of device indices and render node paths.
+    /// The most devices a list may name: each is a context with its own thread and memory.
+    public static let maxDevices = 64
+
+    /// Parses `all` or a comma-separated list of at most ``maxDevices`` device indices and render
+    /// node paths.
     public init(parsing text: String) throws(VyreGLError) {
         let trimmed = text.trimmingWhitespace()
         if trimmed.lowercased() == "all" {
@@ -23,7 +27,7 @@ public enum DeviceSet: Sendable, Hashable, CustomStringConvertible {
             guard Int(item).map({ $0 >= 0 }) ?? item.hasPrefix("/") else { throw .badDeviceList(value: text) }
             list.append(DeviceSelection(parsing: item))
         }
-        guard !list.isEmpty else { throw .badDeviceList(value: text) }
+        guard !list.isEmpty, list.count <= Self.maxDevices else { throw .badDeviceList(value: text) }
         self = .list(list)
     }
 

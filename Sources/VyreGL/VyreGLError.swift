@@ -101,10 +101,10 @@ public enum VyreGLError: DiagnosticError, Sendable, Hashable {
         case .gbmUnavailable(let detail):
             return [Diagnostic("cannot open a render node through GBM: \(detail)", fix: "install Mesa's libgbm1 and libegl-mesa0, or pick an EGL device index from 'vyre-gl info'")]
         case .badDeviceList(let value):
-            return [Diagnostic("--devices '\(quoteForMessage(value))' is neither all nor a comma-separated list of device indices and render node paths", fix: "give --devices all, or indices from 'vyre-gl info' such as 0,1")]
+            return [Diagnostic("--devices '\(quoteForMessage(value, limit: 80))' is neither all nor a comma-separated list of at most \(DeviceSet.maxDevices) device indices and render node paths", fix: "give --devices all, or indices from 'vyre-gl info' such as 0,1")]
         case .noPersistentMapping(let found, let needs):
             return [Diagnostic("\(needs) needs memory that the host and the running GPU work share, but \(found) cannot map buffers persistently",
-                               fix: "choose a driver that offers persistent mapping (the other API with --api or VYRE_GL_API, a newer Mesa, or another device; unset VYRE_GL_LIMITS if it is es31-core); one-shot work needs none: vyre-gl run without --resident, or Megakernel rather than ResidentMegakernel in the library")]
+                               fix: "use a driver or device that maps buffers persistently (GL_EXT_buffer_storage on OpenGL ES; GL 4.4 or GL_ARB_buffer_storage on OpenGL): a newer Mesa, another device, or the other API where this device offers it; under VYRE_GL_LIMITS=es31-core, unset it. One-shot batches need no mapping (vyre-gl run without --resident; Megakernel in the library)")]
         case .badLimitsProfile(let value):
             return [Diagnostic("VYRE_GL_LIMITS is '\(value)', which names no limits profile", fix: "set VYRE_GL_LIMITS to device, es31-minimum or es31-core, or unset it")]
         case .glFailure(let call, let code):

@@ -29,7 +29,12 @@ public struct BatchMerge: Sendable {
     /// kernel started for the plan takes them from (one-shot dispatch reads the plan's).
     public func piece(_ items: [Int], asBatchControl: Bool = false) -> BatchPlan {
         let batch = plan.batch
-        var sub = Batch(items: items.map { batch.items[$0] }, controlWords: batch.controlWords, tenants: batch.tenants, debugRecords: batch.debugRecords)
+        // Room for every record the piece may print: the merge, not the piece, keeps the batch's
+        // first records by slot (a piece's own full log would drop by the order they came in).
+        var printing = 0
+        for i in items where batch.items[i].opcode == Opcode.printf.rawValue { printing += 1 }
+        let records = min(RingProtocol.Debug.maxRecords, max(batch.debugRecords, printing))
+        var sub = Batch(items: items.map { batch.items[$0] }, controlWords: batch.controlWords, tenants: batch.tenants, debugRecords: records)
         if asBatchControl { sub.control = Dictionary(uniqueKeysWithValues: control.enumerated().map { ($0.offset, $0.element) }) }
         sub.buffers = Dictionary(uniqueKeysWithValues: zip(plan.extra, buffers).map { ($0.0.decl.name, $0.1) })
         let shape = RecordShape(sub.items)

@@ -11,7 +11,8 @@ import VyreIR
 /// writes that word. A custom opcode whose handler only adds amounts known from its args
 /// (``AdditiveWrites``) cuts like ATOMIC_ADD; any other may write any word, so its items stay in
 /// one piece with every item that writes other than by adding (LOAD_MISS too). A prologue that
-/// writes storage keeps each phase whole. Within a phase the batch already promises that its items commute (a device runs them
+/// writes storage keeps each phase whole, and so does a SHUTDOWN: the ops that claim after it in
+/// its phase do not run, which only holds on the device it runs on. Within a phase the batch already promises that its items commute (a device runs them
 /// in any order), which is what makes running them apart and adding up the same.
 public struct BatchSplit: Sendable {
     /// One phase's items: a stream that may be cut between any two items except inside a group,
@@ -57,6 +58,12 @@ public struct BatchSplit: Sendable {
         var groups = UnionFind(range)
         var spans: [(start: Int, end: Int, item: Int)] = []
         for i in range {
+            // A SHUTDOWN stops the ops that claim after it in its phase, on the device it runs
+            // on only: its phase stays whole, as racy as on one device and no more.
+            if keys.stops(items[i]) {
+                for j in range { groups.union(range.lowerBound, j) }
+                break
+            }
             for case .words(let w) in keys.of(items[i]) { spans.append((w.lowerBound, w.upperBound, i)) }
         }
         // Items whose written words overlap join one group.
@@ -100,12 +107,20 @@ struct WriteKeys {
     /// other item that writes anything other than by adding.
     private var everything: [WriteKey] { [.words(0..<max(1, length))] }
 
+    /// Whether `item` is a SHUTDOWN (a packed slot cannot hold one: ``Opcode/packable``).
+    func stops(_ item: WorkItem) -> Bool { item.opcode == Opcode.shutdown.rawValue }
+
+    static func padded(_ args: [UInt32]) -> [UInt32] {
+        var a = Array(args.prefix(RingProtocol.argsPerSlot))
+        a += [UInt32](repeating: 0, count: RingProtocol.argsPerSlot - a.count)
+        return a
+    }
+
     func of(_ item: WorkItem) -> [WriteKey] {
         if whole { return everything }
         if custom.contains(item.opcode) { return additive.contains(item.opcode) ? [] : everything }
         guard let op = Opcode(rawValue: item.opcode) else { return [] }
-        var a = Array(item.args.prefix(RingProtocol.argsPerSlot))
-        a += [UInt32](repeating: 0, count: RingProtocol.argsPerSlot - a.count)
+        let a = Self.padded(item.args)
         if op == .packedSlot {
             guard case .success(let ops) = PackedSlot.decode(a) else { return [] }
             return ops.flatMap { of($0.opcode, $0.args) }

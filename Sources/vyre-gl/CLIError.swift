@@ -219,6 +219,13 @@ enum CLI {
         try GLContext(device: options.selection, api: options.api, logger: .init(label: "vyre-gl"))
     }
 
+    /// Throws the refusal `command` gets on a context that cannot map buffers persistently.
+    static func requireMapping(_ context: GLContext, for command: String) throws {
+        guard context.info.persistentMapping else {
+            throw VyreGLError.noPersistentMapping(found: context.info.mappingDescription, needs: command)
+        }
+    }
+
     /// One context per device of `set`, with `options`' API.
     static func openContexts(_ set: DeviceSet, _ options: DeviceOptions) throws -> [GLContext] {
         try GLContext.open(set, api: options.api, logger: .init(label: "vyre-gl"))

@@ -54,12 +54,14 @@ struct FeedBench: ParsableCommand {
 
     func run() throws {
         runReporting {
+            // Refused before a corpus is written where the feeder's slots cannot be mapped.
+            let context = try CLI.openContext(deviceOptions)
+            try CLI.requireMapping(context, for: "bench feed")
             var progress = Progress()
             let path = file ?? NSTemporaryDirectory() + "vyre-gl-bench-corpus.txt"
             if file == nil { try BenchCorpus.text(at: path, bytes: size << 20, words: BenchCorpus.words(seed: 7), progress: &progress) }
             let bytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
             _ = try BenchCorpus.timed(["cat", path])
-            let context = try CLI.openContext(deviceOptions)
             let options = FeedOptions(chunkBytes: chunkBytes, queueDepth: queueDepth)
             let buffer = try context.makeMappedBuffer("feed", .zeros(words: slots * options.slotBytes / 4))
             let memory = ChunkMemory(base: buffer.view.exclusiveBytes(0..<(slots * options.slotBytes)).baseAddress!, slotBytes: options.slotBytes, slots: slots)

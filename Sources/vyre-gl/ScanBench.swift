@@ -129,11 +129,13 @@ struct ScanBench: ParsableCommand {
             guard !counts.isEmpty, counts.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 5000 }) else {
                 throw CLI.badInput("--patterns '\(quoteForMessage(patterns))' must be counts from 1 to 5000", fix: "write e.g. --patterns 100,1000")
             }
+            // Refused before a corpus is written where the scan's memory cannot be mapped.
+            let context = try CLI.openContext(deviceOptions)
+            try CLI.requireMapping(context, for: "bench scan")
             var progress = Progress()
             let words = BenchCorpus.words(seed: 7)
             try BenchCorpus.text(at: corpus, bytes: size << 20, words: words, progress: &progress)
             _ = try BenchCorpus.timed(["cat", corpus])
-            let context = try CLI.openContext(deviceOptions)
             var rows: [Row] = []
             for n in counts.map({ $0! }) {
                 let patternFile = corpus + ".patterns\(n)"

@@ -91,7 +91,7 @@ struct DevicesOption: ParsableArguments {
     func validate() throws {
         guard let devices else { return }
         do { _ = try DeviceSet(parsing: devices) } catch {
-            throw ValidationError("--devices '\(quoteForMessage(devices))' is neither all nor device indices and render node paths such as 0,1")
+            throw ValidationError("--devices '\(quoteForMessage(devices, limit: 80))' is neither all nor at most \(DeviceSet.maxDevices) device indices and render node paths such as 0,1")
         }
     }
 

@@ -104,7 +104,8 @@ struct APIAgreementTests {
     }
 
     @Test func badDeviceListsAreUsageErrorsWithAFix() throws {
-        for bad in [["--devices", "0,x"], ["--devices", ""], ["--devices", "0", "--device", "0"]] {
+        let tooMany = Array(repeating: "0", count: 65).joined(separator: ",")
+        for bad in [["--devices", "0,x"], ["--devices", ""], ["--devices", "0", "--device", "0"], ["--devices", tooMany]] {
             let r = try CLIRunner.run(["run", "examples/hello.json"] + bad)
             #expect(r.status == 2 && r.stderr.contains("Fix:") && r.stdout.isEmpty, "\(bad): \(r.status) \(r.stderr)")
         }

@@ -8,10 +8,13 @@ import VyreTesting
 /// the phase's starting words, added up in a random order.
 struct BatchSplitTests {
     /// `model`'s result for a piece's plan, as a device would report it.
-    static func modelResult(_ plan: BatchPlan, _ model: BatchModel) throws -> BatchResult {
+    /// `lastFirst`: records appended in reverse slot order, as a device may append them, so a
+    /// full log keeps the last slots' records.
+    static func modelResult(_ plan: BatchPlan, _ model: BatchModel, lastFirst: Bool = false) throws -> BatchResult {
         let m = try model.run(plan.batch)
+        let appended = lastFirst ? Array(m.debugRecords.reversed()) : m.debugRecords
         return BatchResult(itemCount: plan.batch.items.count, slots: plan.slots, phases: 1, control: m.control,
-                           debug: DebugLog(records: Array(m.debugRecords.prefix(m.keptRecords)), lost: m.lostRecords),
+                           debug: DebugLog(records: Array(appended.prefix(m.keptRecords)), lost: m.lostRecords),
                            faults: m.faults, pending: m.pending, unexpected: [], buffers: [:], completed: m.completed,
                            timing: BatchTiming(encode: .zero, gpu: .zero, decode: .zero))
     }
@@ -19,7 +22,7 @@ struct BatchSplitTests {
     /// Runs `plan` through `model` split into pieces of at most `most` stream items, each phase's
     /// pieces in a shuffled order; the merged result and how many pieces there were.
     static func runSplit(_ plan: BatchPlan, configuration: MegakernelConfiguration, model: BatchModel = MegakernelConformance.model,
-                         most: Int, random: inout SeededRandom) throws -> (BatchResult, pieces: Int) {
+                         most: Int, lastFirst: Bool = false, random: inout SeededRandom) throws -> (BatchResult, pieces: Int) {
         let split = BatchSplit(plan, configuration: configuration)
         var merge = BatchMerge(plan)
         var pieces = 0
@@ -32,7 +35,7 @@ struct BatchSplitTests {
                 at = next
             }
             items.shuffle(using: &random)
-            for piece in items { merge.add(try modelResult(merge.piece(piece, asBatchControl: true), model), items: piece) }
+            for piece in items { merge.add(try modelResult(merge.piece(piece, asBatchControl: true), model, lastFirst: lastFirst), items: piece) }
             pieces += items.count
             merge.endPhase()
         }
@@ -160,6 +163,33 @@ struct BatchSplitTests {
         // Items 0-2 and 31-39 alone; 3 to 30 together, held by the two stores to word 180.
         #expect(pieces.count == 13 && pieces[3] == Array(3...30))
         #expect(phase.spread.isEmpty)
+    }
+
+    /// A phase with a SHUTDOWN stays whole: the ops that claim after it do not run, which only
+    /// holds on the device it runs on.
+    @Test func aPhaseWithAShutdownStaysWhole() throws {
+        var items = [WorkItem](repeating: WorkItem(.atomicAdd, args: [1, 170]), count: 6000)
+        items.insert(WorkItem(.shutdown), at: 10)
+        items.append(WorkItem(.batchFence, args: [0, 0]))
+        items += [WorkItem](repeating: WorkItem(.atomicAdd, args: [1, 171]), count: 100)
+        let split = BatchSplit(try Batch(items: items).plan(), configuration: MegakernelConfiguration())
+        #expect(split.phases.count == 3)
+        #expect(split.phases[0].spread.map(\.count) == [6001] && split.phases[0].streamCount == 0)
+        #expect(split.phases[2].piece(from: 0, count: 1).items.count == 1)
+    }
+
+    /// A full debug log keeps the batch's first records by slot, however the pieces fall and in
+    /// whatever order a device appends: each piece has room for all of its own.
+    @Test func aFullDebugLogKeepsTheFirstRecordsBySlot() throws {
+        var items: [WorkItem] = []
+        for i in 0..<3000 { items.append(i % 50 == 7 ? WorkItem(.printf, args: [1, UInt32(i), 0]) : WorkItem(.atomicAdd, args: [1, 170])) }
+        let plan = try Batch(items: items, debugRecords: 16).plan()
+        var random = SeededRandom(seed: 3)
+        for _ in 0..<5 {
+            let (merged, _) = try Self.runSplit(plan, configuration: MegakernelConfiguration(), most: 3000, lastFirst: true, random: &random)
+            #expect(merged.debug.records.map(\.slot) == (0..<16).map { $0 * 50 + 7 })
+            #expect(merged.debug.lost == 60 - 16)
+        }
     }
 
     /// Writers of one word far apart run as a piece of their own instead of keeping the stream

@@ -76,6 +76,19 @@ struct MegakernelGroupTests {
         #expect(run.devices.allSatisfy { $0.items > 0 && $0.lost == nil })
     }
 
+    /// A full debug log keeps the first records by slot: a piece whose own log filled would have
+    /// kept those that came in first.
+    @Test func aFullDebugLogKeepsTheFirstRecordsBySlot() throws {
+        let group = try MegakernelGroup(contexts: try Self.contexts(), options: GroupOptions(minimumPieceItems: 500))
+        var items: [WorkItem] = []
+        for i in 0..<10_000 { items.append(i % 50 == 7 ? WorkItem(.printf, args: [1, UInt32(i), 0]) : WorkItem(.atomicAdd, args: [1, 170])) }
+        for _ in 0..<4 {
+            let run = try group.run(Batch(items: items, debugRecords: 64))
+            #expect(run.result.debug.records.map(\.slot) == (0..<64).map { $0 * 50 + 7 })
+            #expect(run.result.debug.lost == 200 - 64 && run.devices.allSatisfy { $0.items > 0 })
+        }
+    }
+
     /// A device lost before the run: its first piece goes to the other, which does everything,
     /// and the result is whole; the lost device stays out of later runs.
     @Test func aLostDeviceFailsOverToTheOther() throws {
