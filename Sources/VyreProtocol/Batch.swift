@@ -3,7 +3,8 @@
 /// Item `i` goes into slot `i`. Items between two BATCH_FENCEs form a phase and run concurrently
 /// in unspecified order; every item before a fence completes before the fence, and the fence
 /// before any item after it. Once SHUTDOWN has run, items of later phases are not executed and
-/// stay PUBLISHED; so do items of a tenant whose mask is zero.
+/// stay PUBLISHED; so do items of a tenant whose mask is zero, and items of SHUTDOWN's own phase
+/// claimed after it ran (which those are is a race).
 public struct Batch: Sendable {
     /// The work items; item `i` goes into slot `i`.
     public var items: [WorkItem]
