@@ -18,6 +18,13 @@ public struct BufferHandle: Sendable, Hashable {
     }
 }
 
+/// A range of a buffer to read into host memory (``GLState/read(_:)``).
+struct BufferRead {
+    let name: UInt32
+    let bytes: Range<Int>
+    let destination: UnsafeMutableRawPointer
+}
+
 /// GPU memory that the host fills and reads back by range (`glBufferStorage` without map bits,
 /// so drivers place it in video memory). Uploads and readbacks are copies through the driver.
 public struct DeviceBuffer: ~Copyable, Sendable {
@@ -298,32 +305,49 @@ extension GLState {
     /// mapped: there the range is copied into a staging buffer that can, which is mapped for
     /// reading (the map waits for the copy).
     func read(bytes range: Range<Int>, from name: UInt32, into destination: UnsafeMutableRawPointer) throws(VyreGLError) {
-        guard !range.isEmpty else { return }
-        let bytes = range.count
+        try read([BufferRead(name: name, bytes: range, destination: destination)])
+    }
+
+    /// Reads every range of `reads` into its destination. On ES all of them are copied into one
+    /// staging buffer and mapped once: each map waits for the GPU, so one wait serves them all.
+    func read(_ reads: [BufferRead]) throws(VyreGLError) {
+        let reads = reads.filter { !$0.bytes.isEmpty }
+        guard !reads.isEmpty else { return }
         guard api == .gles else {
-            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
-            glGetBufferSubData(GLenum(GL_COPY_READ_BUFFER), range.lowerBound, bytes, destination)
+            for r in reads {
+                glBindBuffer(GLenum(GL_COPY_READ_BUFFER), r.name)
+                glGetBufferSubData(GLenum(GL_COPY_READ_BUFFER), r.bytes.lowerBound, r.bytes.count, r.destination)
+            }
             glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
-            try check("glGetBufferSubData(\(bytes) bytes)")
+            try check("glGetBufferSubData (\(reads.count) ranges)")
             return
         }
+        let bytes = reads.reduce(0) { $0 + $1.bytes.count }
         // Reads up to 64 MiB share one kept buffer; a larger one gets its own, deleted after.
         let kept = bytes <= Self.keptStagingBytes
         let staging = kept ? try stagingBuffer(bytes: bytes) : try createBuffer(bytes: bytes, flags: GL_MAP_READ_BIT, map: false, zeroed: false).name
         defer { if !kept { delete(.buffer(staging)) } }
-        glBindBuffer(GLenum(GL_COPY_READ_BUFFER), name)
         glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), staging)
-        glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), GLenum(GL_COPY_WRITE_BUFFER), range.lowerBound, 0, bytes)
         defer {
             glBindBuffer(GLenum(GL_COPY_READ_BUFFER), 0)
             glBindBuffer(GLenum(GL_COPY_WRITE_BUFFER), 0)
+        }
+        var offset = 0
+        for r in reads {
+            glBindBuffer(GLenum(GL_COPY_READ_BUFFER), r.name)
+            glCopyBufferSubData(GLenum(GL_COPY_READ_BUFFER), GLenum(GL_COPY_WRITE_BUFFER), r.bytes.lowerBound, offset, r.bytes.count)
+            offset += r.bytes.count
         }
         try check("glCopyBufferSubData(\(bytes) bytes into a staging buffer)")
         guard let mapped = glMapBufferRange(GLenum(GL_COPY_WRITE_BUFFER), 0, bytes, GLbitfield(GL_MAP_READ_BIT)) else {
             try check("glMapBufferRange(read, \(bytes) bytes)")
             throw .outOfDeviceMemory(bytes: bytes, detail: "glMapBufferRange returned no pointer for a read")
         }
-        destination.copyMemory(from: mapped, byteCount: bytes)
+        offset = 0
+        for r in reads {
+            r.destination.copyMemory(from: mapped + offset, byteCount: r.bytes.count)
+            offset += r.bytes.count
+        }
         glUnmapBuffer(GLenum(GL_COPY_WRITE_BUFFER))
         try check("glUnmapBuffer")
     }

@@ -116,11 +116,9 @@ extension GLState {
         if !used.isEmpty { try check("glBufferSubData (\(used.count) host copies)") }
     }
 
-    /// Reads the used host copies back from the device (after the submission's fence; no other
-    /// thread touches them then: the watchdog is disarmed).
+    /// Reads the used host copies back from the device in one go (after the submission's fence;
+    /// no other thread touches them then: the watchdog is disarmed).
     func readBack(_ used: [HostCopyUse]) throws(VyreGLError) {
-        for use in used where !use.bytes.isEmpty {
-            try read(bytes: use.bytes, from: use.name, into: hostCopies[use.name]!.base + use.bytes.lowerBound)
-        }
+        try read(used.map { BufferRead(name: $0.name, bytes: $0.bytes, destination: hostCopies[$0.name]!.base + $0.bytes.lowerBound) })
     }
 }
