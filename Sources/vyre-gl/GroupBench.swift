@@ -69,42 +69,12 @@ struct GroupBench {
     }
 
     /// `producers` threads publish batches of `batch` NOPs through the group and wait for each,
-    /// until `total` ran: ops per second.
+    /// until `total` ran: ops per second (``PersistentBench/throughput(producers:batch:total:submit:)``).
     static func producers(_ group: ResidentGroup, producers: Int, batch: Int, total: Int) throws -> Double {
-        let perProducer = max(batch, total / producers / batch * batch)
-        let failure = Mutex<ResidentError?>(nil)
-        let done = DispatchGroup()
-        let items = [WorkItem](repeating: WorkItem(.nop), count: batch)
-        let start = ContinuousClock.now
-        for _ in 0..<producers {
-            done.enter()
-            Thread.detachNewThread {
-                defer { done.leave() }
-                var sent = 0
-                while sent < perProducer {
-                    var placed = 0
-                    var tickets: [ResidentBatchTicket] = []
-                    while placed < batch {
-                        let (_, ticket, stoppedBy) = group.trySubmitBatch(items.prefix(batch - placed))
-                        if let ticket {
-                            tickets.append(ticket)
-                            placed += ticket.count
-                        }
-                        if let stoppedBy {
-                            guard case .ringFull = stoppedBy else { failure.withLock { $0 = stoppedBy }; return }
-                            sched_yield()
-                        }
-                    }
-                    for t in tickets {
-                        do throws(ResidentError) { _ = try t.waitForCompletions() } catch { failure.withLock { $0 = error }; return }
-                    }
-                    sent += batch
-                }
-            }
-        }
-        done.wait()
-        if let error = failure.withLock({ $0 }) { throw error }
-        return Double(perProducer * producers) / ((ContinuousClock.now - start) / .seconds(1))
+        try PersistentBench.throughput(producers: producers, batch: batch, total: total) { items in
+            let (_, ticket, stoppedBy) = group.trySubmitBatch(items)
+            return (ticket, stoppedBy)
+        }.0
     }
 
     /// Every kernel gets a batch of `ops` NOPs at once; the drain ends when every DONE_COUNT shows

@@ -248,6 +248,16 @@ struct PersistentBench: ParsableCommand {
     /// `total` ops ran; ops per second over the whole run, and the producers' nanoseconds inside
     /// the publish call per op.
     static func throughput(_ kernel: ResidentMegakernel, producers: Int, batch: Int, total: Int) throws -> (Double, Double) {
+        try throughput(producers: producers, batch: batch, total: total) { items in
+            let (published, stoppedBy) = kernel.trySubmitBatch(items)
+            return (published, stoppedBy)
+        }
+    }
+
+    /// The same through any publisher of batches (a kernel, a group of kernels): `submit`
+    /// publishes what it can of the items and says why it stopped.
+    static func throughput(producers: Int, batch: Int, total: Int,
+                           submit: @escaping @Sendable (ArraySlice<WorkItem>) -> (ResidentBatchTicket?, ResidentError?)) throws -> (Double, Double) {
         let perProducer = max(batch, total / producers / batch * batch)
         let failures = Mutex<[ResidentError]>([])
         let publishing = Atomic<Int>(0)
@@ -267,10 +277,12 @@ struct PersistentBench: ParsableCommand {
                     var placed = 0
                     while placed < batch {
                         let began = ContinuousClock.now
-                        let (published, stoppedBy) = kernel.trySubmitBatch(items.prefix(batch - placed))
+                        let (published, stoppedBy) = submit(items.prefix(batch - placed))
                         publishing.add(Int((ContinuousClock.now - began) / .nanoseconds(1)), ordering: .relaxed)
-                        tickets.append(published)
-                        placed += published.count
+                        if let published {
+                            tickets.append(published)
+                            placed += published.count
+                        }
                         if let stoppedBy {
                             guard case .ringFull = stoppedBy else { failures.withLock { $0.append(stoppedBy) }; return }
                             sched_yield()
