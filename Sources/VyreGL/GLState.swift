@@ -221,13 +221,15 @@ final class GLState: @unchecked Sendable {
             "EGL_KHR_surfaceless_context": made.displayExtensions.contains("EGL_KHR_surfaceless_context"),
             "EGL_EXT_create_context_robustness": made.robustOffered,
         ]
+        // What vyre-gl uses, not what the driver lists: the minimum profiles withhold the shader
+        // extensions (64-bit types, `precise`) as they withhold the limits.
         if gl {
             features["GL_ARB_buffer_storage"] = entryPoints.bufferStorage != nil
-            features["GL_ARB_gpu_shader_int64"] = extensions.contains("GL_ARB_gpu_shader_int64")
+            features["GL_ARB_gpu_shader_int64"] = !minimum && extensions.contains("GL_ARB_gpu_shader_int64")
             features["GL_ARB_get_program_binary"] = extensions.contains("GL_ARB_get_program_binary") || version >= 41
         } else {
             features["GL_EXT_buffer_storage"] = entryPoints.bufferStorage != nil
-            features["GL_EXT_gpu_shader5"] = version >= 32 || !extensions.isDisjoint(with: ["GL_EXT_gpu_shader5", "GL_OES_gpu_shader5"])
+            features["GL_EXT_gpu_shader5"] = !minimum && (version >= 32 || !extensions.isDisjoint(with: ["GL_EXT_gpu_shader5", "GL_OES_gpu_shader5"]))
         }
         return GLContextInfo(
             origin: origin, device: device, renderNode: renderNode, api: api, apiChoice: choice, shadingLanguage: language,

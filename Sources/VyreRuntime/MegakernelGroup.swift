@@ -178,19 +178,3 @@ public final class MegakernelGroup: Sendable {
         }
     }
 }
-
-/// Waits on a thread that may block for async work.
-enum Blocking {
-    static func wait<T: Sendable>(_ body: @escaping @Sendable () async throws(MegakernelError) -> T) throws(MegakernelError) -> T {
-        let box = Mutex<Result<T, MegakernelError>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            let r: Result<T, MegakernelError>
-            do throws(MegakernelError) { r = .success(try await body()) } catch { r = .failure(error) }
-            box.withLock { $0 = r }
-            done.signal()
-        }
-        done.wait()
-        return try box.withLock { $0! }.get()
-    }
-}

@@ -345,6 +345,9 @@ final class ResidentCores: Sendable {
 
     // MARK: shutdown and telemetry
 
+    /// Whether the kernel's close has begun.
+    var isClosed: Bool { state.withLock { $0.closed } }
+
     /// Ends the kernel: a rebuild under way is let finish (or give up), then the current core
     /// ends as `mode` says, and the PRINTF stream ends.
     func close(_ mode: ShutdownMode) {

@@ -246,6 +246,10 @@ public final class ResidentMegakernel: Sendable {
     @_spi(Testing) public func haltDispatches(_ halted: Bool) {
         cores.current.halt(halted)
     }
+
+    /// A test seam: whether ``shutdown(_:)`` (or the kernel's end) has begun, so a test can hold
+    /// a rebuild until the kernel is closing under it.
+    @_spi(Testing) public var isClosing: Bool { cores.isClosed }
 }
 
 final class ResidentCore: @unchecked Sendable {
@@ -368,6 +372,9 @@ final class ResidentCore: @unchecked Sendable {
     private let completerWake = DispatchSemaphore(value: 0)
     private let driverDone = DispatchSemaphore(value: 0)
     private let completerDone = DispatchSemaphore(value: 0)
+    /// 0 built, 1 started, 2 stopped before it started: a core built by a rebuild that the
+    /// kernel's close overtook never gets its threads, so its stop must not wait for them.
+    private let lifecycle = Atomic<Int>(0)
     private let roomWaiters = Atomic<Int>(0)
     private let room = DispatchSemaphore(value: 0)
 
@@ -458,6 +465,11 @@ final class ResidentCore: @unchecked Sendable {
             throw invalid("\(rounds) rounds per dispatch: this driver ends an invocation's loops after \(loopBudget) iterations, which the rounds share with handler loops", "use at most \(loopBudget / 2) rounds")
         }
         guard options.workgroups != 0 else { throw invalid("0 workgroups", "use 1 or more") }
+        // Checked here, not at the first dispatch: there it would read as a lost kernel.
+        let most = context.info.limits.maxWorkgroupCount[0]
+        if let workgroups = options.workgroups, workgroups > most {
+            throw invalid("\(workgroups) workgroups: this device dispatches at most \(most)", "use 1 to \(most) workgroups")
+        }
         return (options.workgroups ?? (context.info.isSoftware ? 1 : 8), rounds)
     }
 
@@ -474,6 +486,7 @@ final class ResidentCore: @unchecked Sendable {
     }
 
     func start() {
+        guard lifecycle.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged else { return }
         let driver = Thread { [self] in self.drive() }
         driver.name = "vyre-gl resident driver"
         driver.start()
@@ -1476,6 +1489,8 @@ final class ResidentCore: @unchecked Sendable {
     /// Stops accepting, ends the kernel as `mode` says and waits for both threads (blocking).
     func stop(_ mode: ShutdownMode) {
         accepting.store(false, ordering: .releasing)
+        // Never started: no thread to wait for, and nothing was published to it.
+        if lifecycle.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged { return }
         let wanted = mode == .cancel ? Self.cancelling : Self.draining
         let (first, before) = stopRequest.compareExchange(expected: 0, desired: wanted, ordering: .acquiringAndReleasing)
         // A cancel while a drain is in progress takes over (a drain that ran past its deadline);

@@ -148,7 +148,7 @@ public final class LiteralScanner: Sendable {
         let segmentsPerChunk = (chunkBytes + segmentBytes - 1) / segmentBytes
         let maxGroups = context.info.limits.maxWorkgroupCount[0]
         guard (1...maxGroups).contains(workgroups) else {
-            throw .options("\(workgroups) workgroups is outside 1...\(maxGroups), what this device dispatches", fix: "give from 1 to \(maxGroups) workgroups")
+            throw .options("\(workgroups) workgroups is outside 1 to \(maxGroups), what this device dispatches", fix: "give from 1 to \(maxGroups) workgroups")
         }
         let busy = (Int(workgroups) * Int(lanes) + segmentsPerChunk - 1) / segmentsPerChunk + options.queueDepth
         let filled = options.expectedBytes.map { Int(min($0 / UInt64(chunkBytes), 1 << 20)) + 2 } ?? Int.max

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import Synchronization
 import VyreGL
 import VyreIR
 import VyreGLSL
@@ -200,21 +199,6 @@ enum CLI {
         }
     }
 
-    /// Runs `body` on the cooperative pool and blocks this (main) thread until it ends: the
-    /// commands are synchronous, the resident API is async.
-    static func blocking<T: Sendable, E: Error>(_ body: @escaping @Sendable () async throws(E) -> T) throws(E) -> T {
-        let box = Mutex<Result<T, E>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            let result: Result<T, E>
-            do throws(E) { result = .success(try await body()) } catch { result = .failure(error) }
-            box.withLock { $0 = result }
-            done.signal()
-        }
-        done.wait()
-        return try box.withLock { $0! }.get()
-    }
-
     static func openContext(_ options: DeviceOptions) throws -> GLContext {
         try GLContext(device: options.selection, api: options.api, logger: .init(label: "vyre-gl"))
     }
@@ -223,6 +207,17 @@ enum CLI {
     static func requireMapping(_ context: GLContext, for command: String) throws {
         guard context.info.persistentMapping else {
             throw VyreGLError.noPersistentMapping(found: context.info.mappingDescription, needs: command)
+        }
+    }
+
+    /// `--workgroups` within what every device of `contexts` dispatches, said in the command
+    /// line's words before anything is built (the libraries say it in theirs).
+    static func checkWorkgroups(_ workgroups: UInt32?, on contexts: [GLContext]) throws {
+        guard let workgroups else { return }
+        let most = contexts.map { $0.info.limits.maxWorkgroupCount[0] }.min() ?? 1
+        guard (1...most).contains(workgroups) else {
+            throw CLIFailure(status: .badInput, "--workgroups \(workgroups) is outside 1 to \(most), what \(contexts.count == 1 ? "this device dispatches" : "every device given dispatches")",
+                             fix: "give --workgroups from 1 to \(most), or leave it out for the device's default")
         }
     }
 

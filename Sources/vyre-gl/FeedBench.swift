@@ -6,6 +6,7 @@ import Foundation
 import VyreGL
 import VyreIR
 import VyreStream
+import VyreRuntime
 
 /// `vyre-gl bench feed`: the io_uring feeder beside `cat FILE > /dev/null` and plain `read()` into
 /// the same persistently mapped GL buffer, on a page-cached file, in one run.
@@ -114,7 +115,7 @@ struct FeedBench: ParsableCommand {
     static func feed(_ path: String, memory: ChunkMemory, options: FeedOptions) throws -> (seconds: Double, report: FeedReport) {
         let start = ContinuousClock.now
         let feeder = try FileFeeder(paths: [path], memory: memory, options: options)
-        let failure: String? = CLI.blocking {
+        let failure: String? = Blocking.wait {
             for await event in feeder.events {
                 switch event {
                 case .chunk(let c): if !c.isHole { feeder.release(slot: c.slot) }

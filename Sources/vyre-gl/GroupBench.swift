@@ -179,11 +179,6 @@ extension ResidentError {
 enum GroupEnd {
     /// Drains and ends every kernel of `group` before the caller goes on.
     static func end(_ group: ResidentGroup) {
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            await group.shutdown(.drain)
-            done.signal()
-        }
-        done.wait()
+        Blocking.wait { await group.shutdown(.drain) }
     }
 }

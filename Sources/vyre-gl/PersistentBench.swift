@@ -108,6 +108,7 @@ struct PersistentBench: ParsableCommand {
         runReporting {
             if let set = try devicesOption.set { return try runAcross(set) }
             let context = try CLI.openContext(deviceOptions)
+            try CLI.checkWorkgroups(workgroups, on: [context])
             // An OpenGL ES 3.1 device may run only 128 invocations per workgroup.
             let configuration = MegakernelConfiguration(workgroupSize: workgroupSize ?? min(256, context.limits.maxWorkgroupInvocations))
             var progress = Progress()
@@ -185,6 +186,7 @@ struct PersistentBench: ParsableCommand {
     /// The figures across the devices of `set` (``GroupBench``).
     private func runAcross(_ set: DeviceSet) throws {
         let contexts = try CLI.openContexts(set, deviceOptions)
+        try CLI.checkWorkgroups(workgroups, on: contexts)
         let lanes = workgroupSize ?? contexts.map { min(256, $0.limits.maxWorkgroupInvocations) }.min() ?? 256
         let software = contexts.contains { $0.info.isSoftware }
         let bench = GroupBench(contexts: contexts, configuration: MegakernelConfiguration(workgroupSize: lanes),

@@ -28,7 +28,7 @@ struct ReplayCommand: ParsableCommand {
             let recorded = try Self.decode(log)
             let (plan, configuration) = try Self.damaged(log) { () throws(RingLogError) in try recorded.plan() }
             let context = try CLI.openContext(deviceOptions)
-            let replay = try CLI.blocking { () async throws(MegakernelError) in
+            let replay = try Blocking.wait { () async throws(MegakernelError) in
                 try await recorded.replay(plan, configuration, on: context)
             }
             // Bounded: a log can differ in every one of millions of words.

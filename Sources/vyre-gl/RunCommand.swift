@@ -77,7 +77,7 @@ struct RunCommand: ParsableCommand {
     /// Through a resident kernel started for the batch, drained before this returns.
     static func runResident(_ plan: BatchPlan, _ context: GLContext, _ configuration: MegakernelConfiguration) throws -> (BatchResult, Duration) {
         let kernel = try ResidentMegakernel(context: context, configuration: configuration, options: ResidentOptions(plan: plan))
-        let result = try CLI.blocking { () async throws(MegakernelError) in try await kernel.run(plan) }
+        let result = try Blocking.wait { () async throws(MegakernelError) in try await kernel.run(plan) }
         return (result, kernel.compileTime)
     }
 

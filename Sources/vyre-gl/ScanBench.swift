@@ -132,6 +132,7 @@ struct ScanBench: ParsableCommand {
             // Refused before a corpus is written where the scan's memory cannot be mapped.
             let context = try CLI.openContext(deviceOptions)
             try CLI.requireMapping(context, for: "bench scan")
+            try CLI.checkWorkgroups(tuning.workgroups, on: [context])
             var progress = Progress()
             let words = BenchCorpus.words(seed: 7)
             try BenchCorpus.text(at: corpus, bytes: size << 20, words: words, progress: &progress)
@@ -165,7 +166,7 @@ struct ScanBench: ParsableCommand {
                 answers[tool] = UInt64(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
             }
             let start = ContinuousClock.now
-            let report = try CLI.blocking { () async throws(ScanError) -> ScanReport in try await scanner.scan([corpus]) }
+            let report = try Blocking.wait { () async throws(ScanError) -> ScanReport in try await scanner.scan([corpus]) }
             times["vyre-gl", default: []].append((ContinuousClock.now - start).ms / 1000)
             if let error = report.files[0].error { throw error }
             answers["vyre-gl"] = report.files[0].lines
@@ -178,7 +179,7 @@ struct ScanBench: ParsableCommand {
         let feedOnly = try FeedBench.feedOnce(corpus, scanner: scanner)
         let kernelOnly = try kernelOnly(scanner, bytes: min(size << 20, 1 << 30))
         let shutdown: @Sendable () async -> Void = { await scanner.shutdown() }
-        CLI.blocking { await shutdown() }
+        Blocking.wait { await shutdown() }
         let bytes = Double(size << 20)
         let rows = (tools + ["vyre-gl"]).map { t in
             Tool(tool: t, p50Seconds: percentile(times[t]!, 0.5), p99Seconds: percentile(times[t]!, 0.99),
@@ -209,7 +210,7 @@ struct ScanBench: ParsableCommand {
         let kernel = scanner.kernel
         let batch = items
         let start = ContinuousClock.now
-        try CLI.blocking { () async throws(ResidentError) in
+        try Blocking.wait { () async throws(ResidentError) in
             let failure = FirstError()
             await withTaskGroup(of: Void.self) { group in
                 for _ in 0..<2 {

@@ -4,6 +4,7 @@ import Synchronization
 import VyreGL
 import VyreIR
 import VyreStream
+import VyreRuntime
 
 /// Geometry and reading options a scan and its benchmark share.
 struct ScanTuning: ParsableArguments {
@@ -103,6 +104,7 @@ struct ScanCommand: ParsableCommand {
             // grep with no patterns selects nothing and reads no file.
             guard !patterns.isEmpty else { throw CLIFailure(status: .ranWithFailures, diagnostics: []) }
             let contexts = try devicesOption.set.map { try CLI.openContexts($0, deviceOptions) } ?? [try CLI.openContext(deviceOptions)]
+            try CLI.checkWorkgroups(tuning.workgroups, on: contexts)
             let paths = searched.map(Self.path)
             let total = paths.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
             var options = tuning.options(countPatterns: countPatterns)
@@ -110,7 +112,7 @@ struct ScanCommand: ParsableCommand {
             let group = try ScanGroup(contexts: contexts, patterns: patterns, options: options)
             let progress = Mutex(Progress())
             let started = ContinuousClock.now
-            let report = try CLI.blocking { () async throws(ScanError) -> ScanReport in
+            let report = try Blocking.wait { () async throws(ScanError) -> ScanReport in
                 let update: @Sendable (ScanProgress) -> Void = { p in progress.withLock { $0.update(Self.progressLine(p.bytes, of: total, since: started)) } }
                 // One device scans the files in order, chunk by chunk; several take whole files.
                 let report = contexts.count == 1 ? try await group.scanners[0].scan(paths, progress: update) : try await group.scan(paths, progress: update).report

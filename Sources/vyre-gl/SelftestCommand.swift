@@ -127,7 +127,7 @@ struct SelftestCommand: ParsableCommand {
                 for b in 0..<UInt64(min(batches, 20)) {
                     progress.update("selftest: resident batch \(b + 1)/\(min(batches, 20)), \(failures.count) failed")
                     total += 1
-                    try record(CLI.blocking { await MegakernelConformance.checkResident(megakernel, seed: seed &+ b) }, in: "resident")
+                    try record(Blocking.wait { await MegakernelConformance.checkResident(megakernel, seed: seed &+ b) }, in: "resident")
                 }
             }
             progress.finish()

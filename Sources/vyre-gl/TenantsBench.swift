@@ -101,7 +101,7 @@ struct TenantsBench: ParsableCommand {
         if quotas {
             for _ in 0..<tenants {
                 let options = TenantOptions(quota: quota)
-                handles.append(try CLI.blocking { () async throws(TenantError) in try await kernel.register(options) })
+                handles.append(try Blocking.wait { () async throws(TenantError) in try await kernel.register(options) })
             }
         }
         let registered = handles
@@ -136,7 +136,7 @@ struct TenantsBench: ParsableCommand {
         }
         group.wait()
         if let error = failure.withLock({ $0 }) { throw error }
-        for handle in handles { try CLI.blocking { () async throws(TenantError) in try await kernel.unregister(handle, mode: .drain) } }
+        for handle in handles { try Blocking.wait { () async throws(TenantError) in try await kernel.unregister(handle, mode: .drain) } }
         let all = latencies.withLock { $0 }
         let shares = all.enumerated().map { tenant, l in
             Share(tenant: tenant + 1, workers: workers[tenant], ops: l.count, opsPerSecond: Double(l.count) / seconds,
@@ -177,7 +177,7 @@ struct TenantsBench: ParsableCommand {
         let handler = OpcodeHandler(opcode: 0, name: "SALTED") { Node.store("control", at: "arg1", .binary(.add, "arg0", .u32(salt))) }
         let options = TenantOptions(quota: 4, program: TenantProgram(handlers: [handler]))
         let started = ContinuousClock.now
-        let handle = try CLI.blocking { () async throws(TenantError) in try await kernel.register(options) }
+        let handle = try Blocking.wait { () async throws(TenantError) in try await kernel.register(options) }
         let took = (ContinuousClock.now - started).ms
         Thread.sleep(forTimeInterval: 0.2)
         stop.store(true, ordering: .releasing)
@@ -185,7 +185,7 @@ struct TenantsBench: ParsableCommand {
         let (done, gaps, error) = stream.withLock { $0 }
         if let error { throw error }
         let compile = kernel.compileTime.ms
-        if unregisterAfter { try CLI.blocking { () async throws(TenantError) in try await kernel.unregister(handle, mode: .drain) } }
+        if unregisterAfter { try Blocking.wait { () async throws(TenantError) in try await kernel.unregister(handle, mode: .drain) } }
         let off = Int(kernel.controlWord(word) &- before) - done
         return Swap(registerMilliseconds: took, compileMilliseconds: compile, longestGapMilliseconds: (gaps.max() ?? 0) / 1000,
                     streamP50Microseconds: percentile(gaps, 0.5), lostOrRepeated: abs(off))

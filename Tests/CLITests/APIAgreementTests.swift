@@ -81,6 +81,10 @@ struct APIAgreementTests {
         #expect((o["suites"] as? [String: [String: Int]])?["resident"] == nil)
         let info = try CLIRunner.run(["info"], environment: core)
         #expect(info.stdout.contains("Mapping:        none") && info.stdout.contains("VYRE_GL_LIMITS=es31-core"), "\(info.stdout)")
+        // The features listed are what vyre-gl uses: none of the shader extensions the profile withholds.
+        #expect(info.stdout.contains("GL_ARB_gpu_shader_int64: no") && info.stdout.contains("int64 no"), "\(info.stdout)")
+        let gles = try CLIRunner.run(["info", "--api", "gles"], environment: ["VYRE_GL_LIMITS": "es31-minimum"])
+        #expect(gles.stdout.contains("GL_EXT_gpu_shader5: no") && gles.stdout.contains("GL_EXT_buffer_storage: yes"), "\(gles.stdout)")
     }
 
     /// `--devices 0,0`: each example batch split across two contexts gives one device's results,

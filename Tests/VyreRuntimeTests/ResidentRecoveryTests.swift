@@ -118,6 +118,34 @@ struct ResidentRecoveryTests {
         await k.shutdown(.drain)
     }
 
+    /// A shutdown that overtakes a rebuild: the core built on the new context is never started,
+    /// and the shutdown ends instead of waiting for its threads. The rebuild is held in its
+    /// replacement until the close has begun, so the order is certain.
+    @Test(.timeLimit(.minutes(2))) func aShutdownDuringARebuildEnds() async throws {
+        let building = DispatchSemaphore(value: 0)
+        let holder = Mutex<ResidentMegakernel?>(nil)
+        let context = try GLContext(programCache: nil)
+        let k = try Self.kernel(on: context) { lost throws(VyreGLError) in
+            building.signal()
+            while holder.withLock({ $0 })?.isClosing != true { usleep(1000) }
+            return try lost.reopened()
+        }
+        holder.withLock { $0 = k }
+        k.haltDispatches(true)
+        let first = try k.trySubmit(WorkItem(.nop))
+        context.simulateReset()
+        k.haltDispatches(false)
+        _ = try? await first.completion()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread { building.wait(); c.resume() }
+        }
+        await k.shutdown(.cancel)
+        holder.withLock { $0 = nil }
+        do { _ = try await k.submit(WorkItem(.nop)); Issue.record("accepted after the shutdown") } catch {
+            guard case .shutDown = error else { Issue.record("\(error)"); return }
+        }
+    }
+
     @Test(.timeLimit(.minutes(2))) func aRebuildThatKeepsFailingGivesUpWithATypedError() async throws {
         let context = try GLContext(programCache: nil)
         let tries = Atomic<Int>(0)

@@ -422,9 +422,11 @@ struct ResidentTests {
     }
 
     /// Rounds past what the driver's loop budget (or the loop lowering's chunk) allows are refused
-    /// with a typed error and a Fix, before anything is dispatched; so are bad sizes.
+    /// with a typed error and a Fix, before anything is dispatched; so are bad sizes, and more
+    /// workgroups than the device dispatches (which the first dispatch would report as a loss).
     @Test func roundsAndSizesOutsideTheLimitsAreRefused() throws {
-        for options in [ResidentOptions(rounds: 1 << 20), ResidentOptions(slots: 0), ResidentOptions(starvationGuard: 0)] {
+        for options in [ResidentOptions(rounds: 1 << 20), ResidentOptions(slots: 0), ResidentOptions(starvationGuard: 0),
+                        ResidentOptions(workgroups: 0), ResidentOptions(workgroups: Self.context.info.limits.maxWorkgroupCount[0] + 1)] {
             do {
                 _ = try ResidentMegakernel(context: Self.context, options: options)
                 Issue.record("accepted \(options)")
