@@ -3,7 +3,7 @@ import CURing
 /// The feeder's state machine, run on the feeder's thread: opens files in order, keeps up to
 /// ``FeedOptions/queueDepth`` reads in flight into free slots, and turns completions into events.
 final class FeedReader: @unchecked Sendable {
-    private let paths: [String]
+    private let sources: [FeedSource]
     private let memory: ChunkMemory
     private let options: FeedOptions
     private var report = FeedReport()
@@ -16,6 +16,9 @@ final class FeedReader: @unchecked Sendable {
     private struct OpenFile {
         var fd: Int32
         var size: UInt64
+        /// The bytes read: chunk `i` starts at `base + i * chunkBytes` and none reaches past `end`.
+        var base: UInt64 = 0
+        var end: UInt64 = 0
         var chunks: Int
         var nextChunk = 0
         var outstanding = 0
@@ -56,8 +59,8 @@ final class FeedReader: @unchecked Sendable {
     private var freeSlots: [Int]
     private var emit: (FeedEvent) -> Void = { _ in }
 
-    init(paths: [String], memory: ChunkMemory, options: FeedOptions) {
-        self.paths = paths
+    init(sources: [FeedSource], memory: ChunkMemory, options: FeedOptions) {
+        self.sources = sources
         self.memory = memory
         self.options = options
         freeSlots = Array((0..<memory.slots).reversed())
@@ -76,7 +79,7 @@ final class FeedReader: @unchecked Sendable {
             stopping = stopping || cancelled
             if !stopping { fill() }
             if inflight.isEmpty {
-                if stopping || (cursor == paths.count && current == nil) { break }
+                if stopping || (cursor == sources.count && current == nil) { break }
                 feeder.waitForRelease()
                 continue
             }
@@ -144,7 +147,7 @@ final class FeedReader: @unchecked Sendable {
                 files[f] = open
                 return (f, open.nextChunk - 1)
             }
-            guard cursor < paths.count else { return nil }
+            guard cursor < sources.count else { return nil }
             cursor += 1
             openFile(cursor - 1)
         }
@@ -154,22 +157,22 @@ final class FeedReader: @unchecked Sendable {
         report.files += 1
         var info = vyre_file_info()
         var direct = options.direct
-        var fd = vyre_file_open(paths[index], direct ? Int32(VYRE_OPEN_DIRECT) : 0, &info)
+        var fd = vyre_file_open(sources[index].path, direct ? Int32(VYRE_OPEN_DIRECT) : 0, &info)
         if fd == -22 && direct {
             // tmpfs and some others refuse O_DIRECT outright.
-            report.notes.append("\(paths[index]): the file system refused O_DIRECT; read through the page cache")
+            report.notes.append("\(sources[index].path): the file system refused O_DIRECT; read through the page cache")
             direct = false
-            fd = vyre_file_open(paths[index], 0, &info)
+            fd = vyre_file_open(sources[index].path, 0, &info)
         }
         if fd < 0 {
             report.failedFiles += 1
-            emit(.failed(file: index, FeedFileError(path: paths[index], kind: fd == -21 ? .isDirectory : FeedFileError.Kind.system(-fd))))
+            emit(.failed(file: index, FeedFileError(path: sources[index].path, kind: fd == -21 ? .isDirectory : FeedFileError.Kind.system(-fd))))
             return
         }
         if info.kind == 2 {
             vyre_file_close(fd)
             report.failedFiles += 1
-            emit(.failed(file: index, FeedFileError(path: paths[index], kind: .isDirectory)))
+            emit(.failed(file: index, FeedFileError(path: sources[index].path, kind: .isDirectory)))
             return
         }
         // Files of /proc and /sys say 0 or 4096 bytes and hold others; elsewhere, a file that says
@@ -178,25 +181,37 @@ final class FeedReader: @unchecked Sendable {
         // read as streams, to their end.
         var byte: UInt8 = 0
         if info.kind != 1 || info.pseudo != 0 || (info.size == 0 && vyre_file_pread(fd, &byte, 1, 0) > 0) {
+            // A part has no meaning without a size known in advance.
+            if sources[index].bytes != nil {
+                vyre_file_close(fd)
+                report.failedFiles += 1
+                emit(.failed(file: index, FeedFileError(path: sources[index].path, kind: .notRegular)))
+                return
+            }
             report.streams += 1
             files[index] = OpenFile(fd: fd, size: 0, chunks: Int.max, direct: false, sparse: false, stream: true)
             current = index
             return
         }
-        let chunks = Int((info.size + UInt64(options.chunkBytes) - 1) / UInt64(options.chunkBytes))
-        emit(.opened(FeedFile(file: index, size: info.size, chunks: chunks)))
+        let part = sources[index].bytes ?? 0..<info.size
+        let bytes = Swift.min(part.lowerBound, info.size)..<Swift.min(part.upperBound, info.size)
+        let chunks = Int((UInt64(bytes.count) + UInt64(options.chunkBytes) - 1) / UInt64(options.chunkBytes))
+        emit(.opened(FeedFile(file: index, size: info.size, chunks: chunks, bytes: bytes)))
         if chunks == 0 {
             vyre_file_close(fd)
             return
         }
-        files[index] = OpenFile(fd: fd, size: info.size, chunks: chunks, direct: direct, sparse: info.allocated < info.size)
+        files[index] = OpenFile(fd: fd, size: info.size, base: bytes.lowerBound, end: bytes.upperBound, chunks: chunks, direct: direct,
+                                sparse: info.allocated < info.size)
         current = index
     }
 
     private func chunk(file: Int, index: Int, slot: Int) -> FeedChunk {
-        let offset = UInt64(index) * UInt64(options.chunkBytes)
-        let lookbehind = index == 0 ? 0 : Int(Swift.min(UInt64(options.lookbehindBytes), offset))
-        let length = Int(Swift.min(UInt64(options.chunkBytes), files[file]!.size &- offset))
+        let open = files[file]!
+        let offset = open.base + UInt64(index) * UInt64(options.chunkBytes)
+        // The bytes before the chunk, from the file: a part's first chunk has them too.
+        let lookbehind = Int(Swift.min(UInt64(options.lookbehindBytes), offset))
+        let length = Int(Swift.min(UInt64(options.chunkBytes), open.end &- offset))
         return FeedChunk(file: file, index: index, slot: slot, offset: offset, lookbehind: lookbehind, length: length)
     }
 
@@ -275,7 +290,7 @@ final class FeedReader: @unchecked Sendable {
                 read.done = 0
                 issue(read)
             case 22 where files[file]!.direct:  // EINVAL: O_DIRECT refused for this read.
-                report.notes.append("\(paths[file]): an O_DIRECT read was refused (EINVAL); read through the page cache")
+                report.notes.append("\(sources[file].path): an O_DIRECT read was refused (EINVAL); read through the page cache")
                 reopenBuffered(file)
                 read.request = read.need
                 if files[file]!.failed { finish(read, deliver: false) } else { issue(read) }
@@ -362,7 +377,7 @@ final class FeedReader: @unchecked Sendable {
         guard let open = files[file], !open.failed else { return }
         files[file]!.failed = true
         report.failedFiles += 1
-        emit(.failed(file: file, FeedFileError(path: paths[file], kind: kind)))
+        emit(.failed(file: file, FeedFileError(path: sources[file].path, kind: kind)))
     }
 
     private func closeIfDone(_ file: Int) {
@@ -373,7 +388,7 @@ final class FeedReader: @unchecked Sendable {
 
     private func reopenBuffered(_ file: Int) {
         var info = vyre_file_info()
-        let fd = vyre_file_open(paths[file], 0, &info)
+        let fd = vyre_file_open(sources[file].path, 0, &info)
         guard fd >= 0 else { return fail(file, FeedFileError.Kind.system(-fd)) }
         vyre_file_close(files[file]!.fd)
         files[file]!.fd = fd

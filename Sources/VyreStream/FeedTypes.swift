@@ -76,13 +76,38 @@ public struct ChunkMemory: @unchecked Sendable {
     public func slot(_ slot: Int) -> UnsafeMutableRawPointer { base + slot * slotBytes }
 }
 
+/// A file to read: all of it, or the bytes of one part, so that the parts of a large file can be
+/// read (and scanned) apart, by several feeders at once.
+public struct FeedSource: Sendable, Hashable {
+    public var path: String
+    /// The bytes to read, or nil for the whole file. The part starts on a multiple of 4,096 (so
+    /// `O_DIRECT` reads stay aligned) and is cut at the file's end. Its first chunk has the bytes
+    /// before it as lookbehind, as any chunk after a file's first. Only a regular file is read in
+    /// parts: a part of anything else fails as ``FeedFileError/Kind/notRegular``.
+    public var bytes: Range<UInt64>?
+
+    public init(path: String, bytes: Range<UInt64>? = nil) {
+        self.path = path
+        self.bytes = bytes
+    }
+}
+
 /// A file the feeder opened.
 public struct FeedFile: Sendable, Hashable {
-    /// Its index in the feeder's paths.
+    /// Its index in the feeder's sources.
     public var file: Int
     public var size: UInt64
-    /// Chunks it is read in (0 for an empty file).
+    /// Chunks it is read in (0 for an empty file or an empty part).
     public var chunks: Int
+    /// The bytes read: all of the file, or the part its source asked for, cut at its end.
+    public var bytes: Range<UInt64>
+
+    public init(file: Int, size: UInt64, chunks: Int, bytes: Range<UInt64>? = nil) {
+        self.file = file
+        self.size = size
+        self.chunks = chunks
+        self.bytes = bytes ?? 0..<size
+    }
 }
 
 /// A chunk read into its slot: the slot holds `lookbehind` bytes of the file before `offset`,
@@ -123,6 +148,8 @@ public struct FeedFileError: DiagnosticError, Sendable, Hashable {
         case notRegular
         /// The file was `size` bytes when opened and ended at `read` bytes while it was read.
         case shrank(size: UInt64, read: UInt64)
+        /// Its parts, read apart, saw different sizes: it changed while it was read.
+        case changed(size: UInt64, then: UInt64)
     }
     public var path: String
     public var kind: Kind
@@ -144,6 +171,8 @@ public struct FeedFileError: DiagnosticError, Sendable, Hashable {
             return [Diagnostic("not a regular file (a FIFO, socket or device), whose size is not known before it is read", at: path, fix: "copy it to a regular file first")]
         case .shrank(let size, let read):
             return [Diagnostic("the file shrank while it was read: \(size) bytes when opened, \(read) read before its end", at: path, fix: "scan it again once nothing writes it")]
+        case .changed(let size, let then):
+            return [Diagnostic("the file changed size while its parts were read: \(size) bytes, then \(then)", at: path, fix: "scan it again once nothing writes it")]
         }
     }
 
@@ -154,6 +183,7 @@ public struct FeedFileError: DiagnosticError, Sendable, Hashable {
         case .isDirectory: "Is a directory"
         case .notRegular: "not a regular file"
         case .shrank: "file shrank while read"
+        case .changed: "file changed while read"
         }
     }
 }

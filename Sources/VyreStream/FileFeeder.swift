@@ -13,7 +13,8 @@ import Synchronization
 /// memory, unregistered where it does not, and through a bounce buffer and a copy only where the
 /// memory refuses reads; ``report`` says which, and why.
 public final class FileFeeder: Sendable {
-    public let paths: [String]
+    public let sources: [FeedSource]
+    public var paths: [String] { sources.map(\.path) }
     public let options: FeedOptions
     /// The chunks, in the order they were read; single consumer. The stream ends when every file
     /// has been read or has failed, or after ``cancel()``.
@@ -28,9 +29,20 @@ public final class FileFeeder: Sendable {
     private let shared = Mutex(Shared())
     private let wake = NSCondition()
 
+    /// Reads whole files (see ``init(sources:memory:options:)``).
+    public convenience init(paths: [String], memory: ChunkMemory, options: FeedOptions = FeedOptions()) throws(FeedError) {
+        try self.init(sources: paths.map { FeedSource(path: $0) }, memory: memory, options: options)
+    }
+
     /// Checks the options and the memory and starts reading on a thread of its own.
-    public init(paths: [String], memory: ChunkMemory, options: FeedOptions = FeedOptions()) throws(FeedError) {
+    public init(sources: [FeedSource], memory: ChunkMemory, options: FeedOptions = FeedOptions()) throws(FeedError) {
         try options.check()
+        for source in sources {
+            guard let bytes = source.bytes else { continue }
+            if bytes.lowerBound % 4096 != 0 {
+                throw .options("the part \(bytes.lowerBound)..<\(bytes.upperBound) of \(source.path) starts off a multiple of 4096", fix: "start each part of a file on a multiple of 4096 bytes")
+            }
+        }
         if memory.slots < 1 || memory.slotBytes < options.slotBytes {
             throw .memory("the chunk memory has \(memory.slots) slots of \(memory.slotBytes) bytes; at least 1 slot of \(options.slotBytes) bytes (lookbehind and chunk) is needed",
                           fix: "give slots of FeedOptions.slotBytes bytes")
@@ -38,11 +50,11 @@ public final class FileFeeder: Sendable {
         if options.direct && (Int(bitPattern: memory.base) % 4096 != 0 || memory.slotBytes % 4096 != 0) {
             throw .memory("O_DIRECT reads need slots that start on a 4096-byte boundary", fix: "align the chunk memory and its slots to 4096 bytes, or read without direct")
         }
-        self.paths = paths
+        self.sources = sources
         self.options = options
         let (stream, continuation) = AsyncStream.makeStream(of: FeedEvent.self)
         events = stream
-        let reader = FeedReader(paths: paths, memory: memory, options: options)
+        let reader = FeedReader(sources: sources, memory: memory, options: options)
         continuation.onTermination = { [weak self] _ in self?.cancel() }
         let thread = Thread { [self] in
             reader.run(feeder: self, emit: { continuation.yield($0) })

@@ -26,28 +26,56 @@ public struct SegmentSummary: Sendable, Hashable {
     }
 }
 
-/// Counts a file's matching lines from its segments' summaries, taken in file order.
-public struct LineCounter: Sendable, Hashable {
-    /// Matching lines ended so far.
-    public private(set) var lines: UInt64 = 0
-    /// Whether a match ended in the line that is still open.
-    private var open = false
+/// The matching lines of a run of bytes (segments, chunks, a part of a file, a whole file) in a
+/// form that joins with the run after it: a file scanned in parts, on several devices and in any
+/// order, counts the same as one scanned front to back once its parts are joined in file order.
+public struct LineSpan: Sendable, Hashable {
+    /// Whether the bytes hold a line terminator.
+    public private(set) var terminated = false
+    /// A match ended before the first terminator (or anywhere, with none).
+    public private(set) var headMatched = false
+    /// Lines that start after a terminator and end at a later one, with a match.
+    public private(set) var completeMatched: UInt64 = 0
+    /// A match ended after the last terminator.
+    public private(set) var tailMatched = false
 
     public init() {}
 
-    public mutating func add(_ s: SegmentSummary) {
-        if s.terminators == 0 {
-            open = open || s.headMatched
-            return
-        }
-        lines += (open || s.headMatched) ? 1 : 0
-        lines += UInt64(s.completeMatched)
-        open = s.tailMatched
+    /// The span of one segment.
+    public init(_ s: SegmentSummary) {
+        terminated = s.terminators > 0
+        headMatched = s.headMatched
+        completeMatched = UInt64(s.completeMatched)
+        tailMatched = s.tailMatched
     }
 
-    /// The count once the file has ended: a last line without a terminator counts too (a match
-    /// can end in it only if it has bytes).
-    public var total: UInt64 { lines + (open ? 1 : 0) }
+    /// Appends the segment that follows.
+    public mutating func add(_ s: SegmentSummary) { append(LineSpan(s)) }
+
+    /// Appends the run that follows: the line open at this one's end runs on into `next`.
+    public mutating func append(_ next: LineSpan) {
+        guard next.terminated else {
+            // All of `next` lies in the open line.
+            if terminated { tailMatched = tailMatched || next.headMatched } else { headMatched = headMatched || next.headMatched }
+            return
+        }
+        if terminated {
+            // The open line ends at `next`'s first terminator: a whole line now.
+            completeMatched += next.completeMatched + (tailMatched || next.headMatched ? 1 : 0)
+        } else {
+            headMatched = headMatched || next.headMatched
+            completeMatched = next.completeMatched
+            terminated = true
+        }
+        tailMatched = next.tailMatched
+    }
+
+    /// The matching lines when the span is a whole file: a last line without a terminator counts
+    /// too (a match can end in it only if it has bytes).
+    public var lines: UInt64 {
+        guard terminated else { return headMatched ? 1 : 0 }
+        return (headMatched ? 1 : 0) + completeMatched + (tailMatched ? 1 : 0)
+    }
 }
 
 extension LiteralDFA {

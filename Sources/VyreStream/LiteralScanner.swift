@@ -80,8 +80,20 @@ public enum TableMemory: String, Sendable, Hashable, Codable, CaseIterable {
 public struct ScanFileResult: Sendable, Hashable {
     public var path: String
     public var lines: UInt64
+    /// The file's size.
     public var bytes: UInt64
     public var error: FeedFileError?
+    /// The bytes scanned: the whole file, or the part asked for.
+    public var scanned: Range<UInt64> = 0..<0
+    /// The lines of the bytes scanned, to join with the parts scanned apart (``LineSpan/append(_:)``).
+    public var span = LineSpan()
+
+    public init(path: String, lines: UInt64, bytes: UInt64, error: FeedFileError? = nil) {
+        self.path = path
+        self.lines = lines
+        self.bytes = bytes
+        self.error = error
+    }
 }
 
 /// What a scan found and how it went.
@@ -100,6 +112,7 @@ public struct ScanReport: Sendable {
 /// Progress of a scan, for a progress bar.
 public struct ScanProgress: Sendable {
     public var bytes: UInt64
+    /// Files done of all, or parts where a ``ScanGroup`` cut files into parts.
     public var files: Int
     public var totalFiles: Int
 }

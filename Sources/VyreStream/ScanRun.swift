@@ -35,20 +35,22 @@ private final class SummaryStore: Sendable {
     }
 
     /// Each file's count, merged in file order.
-    func results(_ paths: [String]) -> (files: [ScanFileResult], bytes: UInt64, segments: Int) {
+    func results(_ sources: [FeedSource]) -> (files: [ScanFileResult], bytes: UInt64, segments: Int) {
         state.withLock { s in
-            let files = paths.enumerated().map { i, path in
-                var result = ScanFileResult(path: path, lines: 0, bytes: s.opened[i]?.size ?? 0, error: s.errors[i])
+            let files = sources.enumerated().map { i, source in
+                var result = ScanFileResult(path: source.path, lines: 0, bytes: s.opened[i]?.size ?? 0, error: s.errors[i])
                 guard result.error == nil, let opened = s.opened[i] else { return result }
-                var counter = LineCounter()
+                var span = LineSpan()
                 for chunk in 0..<opened.chunks {
                     guard let summaries = s.chunks[i]?[chunk] else {
                         // Every chunk of a file that did not fail is scanned: a gap is a bug, never a count.
-                        preconditionFailure("chunk \(chunk) of \(path) was never scanned")
+                        preconditionFailure("chunk \(chunk) of \(source.path) was never scanned")
                     }
-                    for summary in summaries { counter.add(summary) }
+                    for summary in summaries { span.add(summary) }
                 }
-                result.lines = counter.total
+                result.span = span
+                result.scanned = opened.bytes
+                result.lines = span.lines
                 return result
             }
             return (files, s.bytes, s.segments)
@@ -60,12 +62,19 @@ extension LiteralScanner {
     /// Scans `paths` in order; files that cannot be read are reported in their result while the
     /// others are counted. Throws only when the kernel fails (then no count is given).
     public func scan(_ paths: [String], progress: (@Sendable (ScanProgress) -> Void)? = nil) async throws(ScanError) -> ScanReport {
+        try await scan(sources: paths.map { FeedSource(path: $0) }, progress: progress)
+    }
+
+    /// Scans `sources` in order, whole files or parts of them. A part's result has its
+    /// ``ScanFileResult/span`` to join with the parts around it; its `lines` count it as if it
+    /// were a file of its own.
+    public func scan(sources: [FeedSource], progress: (@Sendable (ScanProgress) -> Void)? = nil) async throws(ScanError) -> ScanReport {
         let started = ContinuousClock.now
         let countsBefore = options.countPatterns ? stateCounts() : []
         let memory = ChunkMemory(base: io.exclusiveBytes(0..<(geometry.chunkSlots * feedOptions.slotBytes)).baseAddress!,
                                  slotBytes: feedOptions.slotBytes, slots: geometry.chunkSlots)
         let feeder: FileFeeder
-        do throws(FeedError) { feeder = try FileFeeder(paths: paths, memory: memory, options: feedOptions) } catch {
+        do throws(FeedError) { feeder = try FileFeeder(sources: sources, memory: memory, options: feedOptions) } catch {
             throw .options(error.diagnostics[0].problem, fix: error.diagnostics[0].fix)
         }
         let store = SummaryStore()
@@ -77,7 +86,7 @@ extension LiteralScanner {
                 case .chunk(let c):
                     if c.isHole {
                         let done = store.add(c, [.zeros(c.length, matchesEveryLine: patterns.matchesEveryLine)])
-                        progress?(ScanProgress(bytes: done, files: 0, totalFiles: paths.count))
+                        progress?(ScanProgress(bytes: done, files: 0, totalFiles: sources.count))
                         continue
                     }
                     group.addTask {
@@ -85,7 +94,7 @@ extension LiteralScanner {
                             let summaries = try await self.scanChunk(c)
                             feeder.release(slot: c.slot)
                             let done = store.add(c, summaries)
-                            progress?(ScanProgress(bytes: done, files: 0, totalFiles: paths.count))
+                            progress?(ScanProgress(bytes: done, files: 0, totalFiles: sources.count))
                         } catch {
                             store.failure = error as? ScanError
                             feeder.cancel()
@@ -95,7 +104,7 @@ extension LiteralScanner {
             }
         }
         if let error = store.failure { throw error }
-        let (files, bytes, segments) = store.results(paths)
+        let (files, bytes, segments) = store.results(sources)
         var counts: [UInt64]?
         if options.countPatterns {
             counts = patternCounts(states: zip(stateCounts(), countsBefore).map { $0 &- $1 }, files: files)

@@ -114,7 +114,7 @@ struct ScanCommand: ParsableCommand {
             let started = ContinuousClock.now
             let report = try Blocking.wait { () async throws(ScanError) -> ScanReport in
                 let update: @Sendable (ScanProgress) -> Void = { p in progress.withLock { $0.update(Self.progressLine(p.bytes, of: total, since: started)) } }
-                // One device scans the files in order, chunk by chunk; several take whole files.
+                // One device scans the files in order, chunk by chunk; several share them, large files cut into parts.
                 let report = contexts.count == 1 ? try await group.scanners[0].scan(paths, progress: update) : try await group.scan(paths, progress: update).report
                 await group.shutdown()
                 return report

@@ -137,7 +137,7 @@ struct ScanCommandTests {
         #expect(chunks.status == 2 && chunks.stderr.contains("outside 1...65536"))
         for groups in ["0", "3000000000"] {
             let r = try CLIRunner.run(["scan", "-f", a, a, "--workgroups", groups])
-            #expect(r.status == 2 && !r.signaled && r.stderr.contains("workgroups is outside 1...") && r.stderr.contains("Fix:"), "\(groups): \(r.stderr)")
+            #expect(r.status == 2 && !r.signaled && r.stderr.contains("--workgroups \(groups) is outside 1 to") && r.stderr.contains("Fix:"), "\(groups): \(r.stderr)")
         }
     }
 

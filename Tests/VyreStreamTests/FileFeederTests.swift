@@ -26,10 +26,16 @@ func patterned(_ count: Int, seed: UInt32) -> [UInt8] {
 /// Runs a feeder to its end, checking every chunk's bytes against the files and releasing it.
 func feedAll(_ paths: [String], contents: [[UInt8]?], options: FeedOptions, slots: Int,
              onChunk: (FeedChunk) -> Void = { _ in }) async throws -> (chunks: [FeedChunk], events: [FeedEvent], report: FeedReport) {
+    try await feedAll(sources: paths.map { FeedSource(path: $0) }, contents: contents, options: options, slots: slots, onChunk: onChunk)
+}
+
+/// The same for whole files or parts of them.
+func feedAll(sources: [FeedSource], contents: [[UInt8]?], options: FeedOptions, slots: Int,
+             onChunk: (FeedChunk) -> Void = { _ in }) async throws -> (chunks: [FeedChunk], events: [FeedEvent], report: FeedReport) {
     let memory = UnsafeMutableRawPointer.allocate(byteCount: options.slotBytes * slots, alignment: 4096)
     defer { memory.deallocate() }
     let chunkMemory = ChunkMemory(base: memory, slotBytes: options.slotBytes, slots: slots)
-    let feeder = try FileFeeder(paths: paths, memory: chunkMemory, options: options)
+    let feeder = try FileFeeder(sources: sources, memory: chunkMemory, options: options)
     var chunks: [FeedChunk] = []
     var events: [FeedEvent] = []
     var held = Set<Int>()
@@ -79,6 +85,38 @@ struct FileFeederTests {
     func ioUring() async throws {
         let report = try await checkCoverage(FeedOptions(chunkBytes: 4096, queueDepth: 3, lookbehind: 9), slots: 4)
         #expect(report.backend == "io_uring" || report.notes.contains { $0.contains("io_uring is unavailable") })
+    }
+
+    @Test("parts of files: each part's chunks cover its bytes once, the first with the bytes before it as lookbehind")
+    func parts() async throws {
+        let dir = try TemporaryDirectory()
+        let bytes = patterned(40_000, seed: 3)
+        let path = try dir.file("f", bytes)
+        let parts: [Range<UInt64>] = [0..<8192, 8192..<20_480, 20_480..<UInt64.max, 36_864..<36_864, 45_056..<49_152, 4096..<4097]
+        for direct in [false, true] {
+            let options = FeedOptions(chunkBytes: 4096, queueDepth: 3, lookbehind: 9, direct: direct)
+            let sources = parts.map { FeedSource(path: path, bytes: $0) } + [FeedSource(path: "/dev/null", bytes: 0..<4096)]
+            let (chunks, events, report) = try await feedAll(sources: sources, contents: Array(repeating: bytes, count: parts.count) + [nil],
+                                                             options: options, slots: 4)
+            for (i, part) in parts.enumerated() {
+                let cut = min(part.lowerBound, 40_000)..<min(part.upperBound, 40_000)
+                let mine = chunks.filter { $0.file == i }.sorted { $0.index < $1.index }
+                let expected = (cut.count + 4095) / 4096
+                #expect(events.contains(.opened(FeedFile(file: i, size: 40_000, chunks: expected, bytes: cut))), "part \(part)")
+                #expect(mine.map(\.index) == Array(0..<expected) && mine.reduce(0) { $0 + $1.length } == cut.count, "part \(part)")
+                #expect(mine.first.map { $0.offset == cut.lowerBound && $0.lookbehind == min(Int(cut.lowerBound), options.lookbehindBytes) } ?? true)
+            }
+            // Only a regular file has parts.
+            #expect(events.contains(.failed(file: parts.count, FeedFileError(path: "/dev/null", kind: .notRegular))))
+            #expect(report.failedFiles == 1)
+        }
+        // A part must start on a multiple of 4096.
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: 8192, alignment: 4096)
+        defer { memory.deallocate() }
+        #expect(throws: FeedError.self) {
+            _ = try FileFeeder(sources: [FeedSource(path: path, bytes: 100..<4096)], memory: ChunkMemory(base: memory, slotBytes: 8192, slots: 1),
+                               options: FeedOptions(chunkBytes: 4096))
+        }
     }
 
     @Test("short reads are submitted again and reordered completions are taken")

@@ -42,7 +42,7 @@ func corpus(_ rng: inout SystemRandomNumberGenerator, seed: UInt64, bytes: Int, 
 /// Counts lines by scanning `text` in segments of `segment` bytes, each warmed by the bytes
 /// before it, as the GPU does.
 func segmentedCount(_ text: [UInt8], _ dfa: LiteralDFA, segment: Int, counts: UnsafeMutablePointer<UInt64>? = nil) -> UInt64 {
-    var counter = LineCounter()
+    var counter = LineSpan()
     text.withUnsafeBytes { raw in
         var start = 0
         while start < text.count {
@@ -51,7 +51,7 @@ func segmentedCount(_ text: [UInt8], _ dfa: LiteralDFA, segment: Int, counts: Un
             start = end
         }
     }
-    return counter.total
+    return counter.lines
 }
 
 @Suite("Literal automaton")
