@@ -247,6 +247,11 @@ public final class ResidentMegakernel: Sendable {
         cores.current.halt(halted)
     }
 
+    /// The most rounds one dispatch runs on a device without a loop budget (the GLSL lowering's
+    /// chunk of loop trips between two abort polls), and the default there for the default
+    /// workgroups.
+    package static var roundsPerChunk: UInt32 { ResidentCore.roundsPerChunk }
+
     /// A test seam: whether ``shutdown(_:)`` (or the kernel's end) has begun, so a test can hold
     /// a rebuild until the kernel is closing under it.
     @_spi(Testing) public var isClosing: Bool { cores.isClosed }
@@ -453,7 +458,12 @@ final class ResidentCore: @unchecked Sendable {
         guard (1...RingProtocol.maxSlots).contains(options.slots) else { throw invalid("\(options.slots) slots", "use 1 to \(RingProtocol.maxSlots)") }
         guard options.starvationGuard >= 1 else { throw invalid("a starvation guard of 0 rounds", "use 1 or more") }
         let loopBudget = context.info.limits.maxLoopIterations.map { Int($0) }
-        let rounds = options.rounds ?? (loopBudget == nil ? roundsPerChunk : 64)
+        let defaultWorkgroups: UInt32 = context.info.isSoftware ? 1 : 8
+        let workgroups = options.workgroups ?? defaultWorkgroups
+        // More workgroups than the default run in waves: fewer rounds each keep a dispatch as long.
+        let defaultRounds = loopBudget == nil ? roundsPerChunk : 64
+        let scaled = UInt64(defaultRounds) * UInt64(defaultWorkgroups) / UInt64(max(1, workgroups))
+        let rounds = options.rounds ?? UInt32(max(1, min(UInt64(defaultRounds), scaled)))
         guard rounds >= 1 else { throw invalid("0 rounds per dispatch", "use 1 or more") }
         // Where loops run in chunks with an abort poll between them (no driver loop budget), a
         // dispatch of more rounds than one chunk would poll between barriers, and lanes that read
@@ -470,7 +480,7 @@ final class ResidentCore: @unchecked Sendable {
         if let workgroups = options.workgroups, workgroups > most {
             throw invalid("\(workgroups) workgroups: this device dispatches at most \(most)", "use 1 to \(most) workgroups")
         }
-        return (options.workgroups ?? (context.info.isSoftware ? 1 : 8), rounds)
+        return (workgroups, rounds)
     }
 
     deinit {

@@ -20,7 +20,10 @@ public struct ResidentOptions: Sendable, Hashable {
     /// handler loops (at most half of it); 4096 otherwise, the loop lowering's chunk, so no
     /// invocation polls the abort word between barriers (the most allowed there). On the H200
     /// both gave a 16 us round trip p50 in one run, and 4096 a p99 of 22 us against 82 us: each
-    /// re-dispatch is a gap (BENCHMARKS.md).
+    /// re-dispatch is a gap (BENCHMARKS.md). With more ``workgroups`` than the device's default,
+    /// the default rounds shrink in proportion (to 1 at least), so a dispatch holds no more
+    /// workgroup rounds than the default geometry's: on the H200, 16,896 workgroups of 4096 rounds
+    /// ran past the 10 s progress deadline, while 100,000 of 8 rounds did not.
     public var rounds: UInt32?
     /// After this many rounds in which a lower priority waited behind a higher one, the lowest
     /// waiting priority is served (the starvation guard).
@@ -216,7 +219,7 @@ public struct DeviceLoss: Sendable, CustomStringConvertible {
         public var description: String {
             switch self {
             case .reset(let status): "the GL context was reset: \(status)"
-            case .stalled(let d): "no op ended for \(d / .milliseconds(1) >= 1000 ? "\(Int(d / .seconds(1))) s" : "\(Int(d / .milliseconds(1))) ms") while ops could run"
+            case .stalled(let d): "no op ended for \(d / .milliseconds(1) >= 1000 ? "\(Int(d / .seconds(1))) s" : "\(Int(d / .milliseconds(1))) ms") while ops could run (a hung kernel, or dispatches of more workgroups and rounds than the device runs in that time)"
             case .dispatchFailed(let e): "a dispatch failed: \(e.diagnostics.map(\.problem).joined(separator: "; "))"
             }
         }

@@ -174,7 +174,10 @@ public final class LiteralScanner: Sendable {
         // A driver with a per-invocation loop budget (llvmpipe) shares it between the kernel's
         // rounds and every segment a lane scans in one dispatch: keep both inside it.
         let trips = ScanKernel.trips(segmentBytes: segmentBytes, warmBytes: feed.lookbehindBytes) + 2
-        var rounds: UInt32?
+        // Without a loop budget, the longest dispatch the kernel allows (its own default for 8
+        // workgroups, which it shortens for more): 264 workgroups are co-resident on the GPUs
+        // measured, so no workgroup waits for another's rounds to end.
+        var rounds: UInt32? = ResidentMegakernel.roundsPerChunk
         if let budget = context.info.limits.maxLoopIterations {
             guard trips * 2 <= Int(budget) else {
                 // The warm-up (the longest pattern less a byte) is read a word per trip.

@@ -23,7 +23,7 @@ struct PersistentBench: ParsableCommand {
     @Option(help: "Ops per throughput row (default: 200,000 on a GPU, 50,000 on a software renderer).") var ops: Int?
     @Option(help: "Workgroups of the resident dispatch (default: by device).") var workgroups: UInt32?
     @Option(name: .customLong("workgroup-size"), help: "Lanes per workgroup (default: 256, or the device's most invocations per workgroup where fewer).") var workgroupSize: UInt32?
-    @Option(help: "Rounds per dispatch (default: by device).") var rounds: UInt32?
+    @Option(help: "Rounds per dispatch (default: by device, fewer in proportion with more --workgroups than its default).") var rounds: UInt32?
     @Option(name: .customLong("placement"), help: "Where the ring and its words live: driver (the driver's choice) or host (host memory).") var placementName: String = MappedPlacement.driverChoice.rawValue
 
     var placement: MappedPlacement { MappedPlacement(rawValue: placementName) ?? .driverChoice }

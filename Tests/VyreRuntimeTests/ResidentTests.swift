@@ -437,6 +437,23 @@ struct ResidentTests {
         }
     }
 
+    /// More workgroups than the device's default get fewer default rounds, in proportion, so a
+    /// dispatch holds no more workgroup rounds than the default geometry's (on the H200 a
+    /// dispatch of 16,896 workgroups of 4096 rounds outlasted the progress deadline); rounds
+    /// given are kept.
+    @Test func moreWorkgroupsGetFewerDefaultRounds() async throws {
+        let base = try ResidentMegakernel(context: Self.context, options: ResidentOptions(slots: 16))
+        let (w, _, r) = base.geometry
+        await base.shutdown(.cancel)
+        for (workgroups, rounds, expected) in [(w, nil, r), (w * 4, nil, max(1, r / 4)), (w * r * 2, nil, 1), (w * 4, UInt32(3), 3)] as [(UInt32, UInt32?, UInt32)] {
+            let k = try ResidentMegakernel(context: Self.context, options: ResidentOptions(slots: 16, workgroups: workgroups, rounds: rounds))
+            #expect(k.geometry.workgroups == workgroups && k.geometry.rounds == expected, "\(workgroups) workgroups, rounds \(String(describing: rounds))")
+            // And it runs.
+            #expect(try await k.submit(WorkItem(.nop)).status == .done)
+            await k.shutdown(.cancel)
+        }
+    }
+
     @Test func deinitWhileBusyFailsOrFinishesEveryOp() async throws {
         var tickets: [ResidentTicket] = []
         do {
