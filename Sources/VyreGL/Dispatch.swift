@@ -17,6 +17,11 @@ public struct DispatchOptions: Sendable, Hashable {
     public var timeout: Duration
     /// Values of the program's `parameter` expressions.
     public var parameters: [String: UInt32]
+    /// Bytes of bound buffers, by binding, that the work only reads. Where mapped buffers are
+    /// host copies (a context without persistent mapping) they are uploaded but not read back,
+    /// as a buffer the program declares read-only never is; a write the work makes there would
+    /// not reach the host on that path. Elsewhere it changes nothing.
+    public var readOnlyBytes: [UInt32: Range<Int>] = [:]
 
     /// Options for a dispatch; by default a 60-second timeout, ``defaultForeverBudget`` and no
     /// parameters.
@@ -189,6 +194,7 @@ extension GLContext {
                                   needed: (max(c.sourceWordOffset, c.destinationWordOffset) + c.words) * 4)
         }
         var bindings: [(UInt32, UInt32, Int)] = []
+        var readOnly = options.readOnlyBytes
         for decl in pipeline.program.buffers {
             guard let handle = buffers[decl.binding] else { throw .missingBuffer(decl.name) }
             guard handle.contextSerial == serial else {
@@ -197,6 +203,7 @@ extension GLContext {
             let needed = Int(decl.count ?? 0) * decl.elementType.byteCount
             guard handle.byteCount >= needed else { throw .bufferTooSmall(name: decl.name, bytes: handle.byteCount, needed: needed) }
             bindings.append((decl.binding, handle.name, handle.byteCount))
+            if decl.access == .readOnly { readOnly[decl.binding] = 0..<handle.byteCount }
         }
         let program = pipeline.name
         let statusBinding = pipeline.lowered.statusBinding
@@ -216,8 +223,8 @@ extension GLContext {
         }
         let timeout = options.timeout
         let (gpuTime, status) = try onThread { gl throws(VyreGLError) in
-            try gl.submit(program: program, bindings: bindings, statusBinding: statusBinding, uploads: uploads, steps: perStep, copies: copies,
-                          timeout: timeout, monitor: monitor)
+            try gl.submit(program: program, bindings: bindings, readOnly: readOnly, statusBinding: statusBinding, uploads: uploads, steps: perStep,
+                          copies: copies, timeout: timeout, monitor: monitor)
         }
         let report = DispatchReport(gpuTime: gpuTime, timeout: timeout, status: status, sites: pipeline.lowered.loopSites)
         if let cut = report.loopCut, !pipeline.lowered.handlesLoopCuts {
@@ -232,7 +239,7 @@ extension GLState {
     /// Runs one submission and waits for it; returns its time and, when the program has a status
     /// block and something happened, the words the GPU left in it. Throws a timeout when it ran past `timeout` and had to
     /// be stopped (its results are incomplete).
-    func submit(program: GLuint, bindings: [(UInt32, UInt32, Int)], statusBinding: UInt32?, uploads: [BufferUpload],
+    func submit(program: GLuint, bindings: [(UInt32, UInt32, Int)], readOnly: [UInt32: Range<Int>] = [:], statusBinding: UInt32?, uploads: [BufferUpload],
                 steps: [(WorkgroupSize, [(Int32, UInt32)])], copies: [BufferCopy], timeout: Duration,
                 monitor: SubmissionMonitor? = nil) throws(VyreGLError) -> (Duration, [UInt32]?) {
         let clock = ContinuousClock()
@@ -247,7 +254,7 @@ extension GLState {
         // Where mapped buffers are host copies, uploads into them land there, and the bound ones
         // and copy sources go up before the work.
         let uploads = intoHostCopies(uploads)
-        let hostCopies = hostCopiesUsed(bindings: bindings, status: status, copies: copies)
+        let hostCopies = hostCopiesUsed(bindings: bindings, readOnly: readOnly, status: status, copies: copies)
         try upload(hostCopies)
         for u in uploads { try upload(u.words, into: u.buffer.name, atWord: u.wordOffset) }
         glUseProgram(program)

@@ -25,12 +25,13 @@ struct HostCopy {
     func free() { base.deallocate() }
 }
 
-/// A buffer range a submission touches that is a host copy: `upload` when bound (its bound
-/// bytes go up first), always read back.
+/// A buffer range a submission touches that is a host copy: `upload` when bound or copied from
+/// (its bytes go up first), and the parts of it the work may write read back after.
 struct HostCopyUse {
     let name: UInt32
     let bytes: Range<Int>
     let upload: Bool
+    let readBack: [Range<Int>]
 }
 
 extension GLState {
@@ -71,23 +72,33 @@ extension GLState {
         return (name, copy.base)
     }
 
-    /// The host copies a submission touches: its bound buffers (the bound bytes, uploaded first),
-    /// the sources of its copies (uploaded first) and their destinations.
-    func hostCopiesUsed(bindings: [(UInt32, UInt32, Int)], status: StatusBlock?, copies: [BufferCopy]) -> [HostCopyUse] {
+    /// The host copies a submission touches: its bound buffers (the bound bytes, uploaded first,
+    /// read back but for the bytes `readOnly` names by binding), the sources of its copies
+    /// (uploaded first) and their destinations (read back).
+    func hostCopiesUsed(bindings: [(UInt32, UInt32, Int)], readOnly: [UInt32: Range<Int>], status: StatusBlock?, copies: [BufferCopy]) -> [HostCopyUse] {
         guard !hostCopies.isEmpty else { return [] }
         var used: [HostCopyUse] = []
-        for (_, name, bytes) in bindings where hostCopies[name] != nil { used.append(HostCopyUse(name: name, bytes: 0..<bytes, upload: true)) }
+        for (binding, name, bytes) in bindings where hostCopies[name] != nil {
+            let bound = 0..<bytes
+            var written = [bound]
+            if let unread = readOnly[binding]?.clamped(to: bound), !unread.isEmpty {
+                written = [bound.lowerBound..<unread.lowerBound, unread.upperBound..<bound.upperBound].filter { !$0.isEmpty }
+            }
+            used.append(HostCopyUse(name: name, bytes: bound, upload: true, readBack: written))
+        }
         if let status, hostCopies[status.buffer] != nil {
-            used.append(HostCopyUse(name: status.buffer, bytes: 0..<(LoweredProgram.StatusWord.words * 4), upload: true))
+            let words = 0..<(LoweredProgram.StatusWord.words * 4)
+            used.append(HostCopyUse(name: status.buffer, bytes: words, upload: true, readBack: [words]))
         }
         for c in copies {
             if hostCopies[c.source.name] != nil {
                 let start = c.sourceWordOffset * 4
-                used.append(HostCopyUse(name: c.source.name, bytes: start..<(start + c.words * 4), upload: true))
+                used.append(HostCopyUse(name: c.source.name, bytes: start..<(start + c.words * 4), upload: true, readBack: []))
             }
             if hostCopies[c.destination.name] != nil {
                 let start = c.destinationWordOffset * 4
-                used.append(HostCopyUse(name: c.destination.name, bytes: start..<(start + c.words * 4), upload: false))
+                let range = start..<(start + c.words * 4)
+                used.append(HostCopyUse(name: c.destination.name, bytes: range, upload: false, readBack: [range]))
             }
         }
         return used
@@ -119,6 +130,10 @@ extension GLState {
     /// Reads the used host copies back from the device in one go (after the submission's fence;
     /// no other thread touches them then: the watchdog is disarmed).
     func readBack(_ used: [HostCopyUse]) throws(VyreGLError) {
-        try read(used.map { BufferRead(name: $0.name, bytes: $0.bytes, destination: hostCopies[$0.name]!.base + $0.bytes.lowerBound) })
+        var reads: [BufferRead] = []
+        for use in used {
+            for range in use.readBack { reads.append(BufferRead(name: use.name, bytes: range, destination: hostCopies[use.name]!.base + range.lowerBound)) }
+        }
+        try read(reads)
     }
 }

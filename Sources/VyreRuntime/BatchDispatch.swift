@@ -84,6 +84,8 @@ extension Megakernel {
             return DispatchStep(groups: WorkgroupSize(UInt32((phase.count + lanes - 1) / lanes)), parameters: parameters)
         }
         let handles = bound.handles
+        var options = DispatchOptions()
+        options.readOnlyBytes = places.readOnlyBytes
         // Extra buffers packed into the device block start with the batch's words.
         var uploads: [BufferUpload] = []
         for (decl, contents) in plan.extra {
@@ -91,7 +93,7 @@ extension Megakernel {
             uploads.append(BufferUpload(places.controlBuffer.value.handle, atWord: words.lowerBound, contents.materialized))
         }
         guard residency != .mapped else {
-            _ = try context.submit(pipeline, steps: steps, buffers: handles, uploads: uploads)
+            _ = try context.submit(pipeline, steps: steps, buffers: handles, uploads: uploads, options: options)
             return steps.count
         }
         let results = buffers.results!.value.handle
@@ -102,7 +104,7 @@ extension Megakernel {
         _ = try context.submit(pipeline, steps: steps, buffers: handles,
                                uploads: uploads + [BufferUpload(places.control.buffer, atWord: places.control.word, plan.control),
                                                    BufferUpload(places.debug.buffer, atWord: places.debug.word, [0])],
-                               copies: copies)
+                               copies: copies, options: options)
         return steps.count
     }
 

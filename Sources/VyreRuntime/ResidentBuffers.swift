@@ -83,7 +83,7 @@ struct ResidentBuffers {
                 ], parameters: [:])
         }
         let lengths = Self.lengths(plan)
-        let bases = blocks.layout(lengths: lengths).bases
+        let (bases, blockWords) = blocks.layout(lengths: lengths)
         func base(_ name: String) -> Int { bases[name]! }
         let device = deviceBlock!.value.handle
         let host = hostBlock!.value.view
@@ -97,7 +97,10 @@ struct ResidentBuffers {
             control: (device, base("control")), debug: (device, base("debug_log")), controlBuffer: deviceBlock!, controlWord: base("control"), joined: joined,
             items: host.slice(words: base("items")..<(base("items") + plan.itemWords)),
             exceptions: host.slice(words: base("exceptions")..<(base("exceptions") + plan.exceptionWords)),
-            bindings: [0: device, 1: hostBlock!.value.handle], parameters: blocks.parameters(lengths: lengths, bases: bases))
+            // The mapped block bound only as far as this batch reaches: without persistent
+            // mapping, what is bound goes up and comes back.
+            bindings: [0: device, 1: hostBlock!.value.handle.prefix(bytes: blockWords[1] * 4)], parameters: blocks.parameters(lengths: lengths, bases: bases),
+            readOnlyBytes: [1: (base("items") * 4)..<((base("items") + plan.itemWords) * 4)])
     }
 }
 
@@ -119,6 +122,9 @@ struct BatchPlaces {
     var bindings: [UInt32: BufferHandle]
     /// The packed regions' bases and lengths, which every dispatch sets.
     var parameters: [String: UInt32]
+    /// Bytes of a bound block the kernel only reads (the packed item records), by binding: on a
+    /// context without persistent mapping they are not read back (``DispatchOptions/readOnlyBytes``).
+    var readOnlyBytes: [UInt32: Range<Int>] = [:]
 }
 
 /// Where an extra buffer packed into a protocol block lies: words of the device block, or a

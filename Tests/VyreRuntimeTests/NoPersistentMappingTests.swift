@@ -52,6 +52,30 @@ struct NoPersistentMappingTests {
         #expect(copy.load(5) == 8)
     }
 
+    /// Bytes a submission names as only read go up and do not come back, so the work's writes
+    /// there (which the caller promised it would not make) never reach the host; the other bytes
+    /// of the buffer do. Without that promise every write comes back.
+    @Test(arguments: [GraphicsAPI.gl, .gles])
+    func readOnlyBytesAreNotReadBack(api: GraphicsAPI) throws {
+        let context = Self.context(api)
+        let copy = try context.makeMappedBuffer(bytes: 64, access: .betweenSubmissions)
+        let p = Program(buffers: [BufferDecl("m", binding: 0, access: .readWrite, type: .u32, count: 16, placement: .hostMapped)], workgroupSize: WorkgroupSize(16)) {
+            Node.let("i", .builtin(.globalInvocationID(.x)))
+            Node.store("m", at: "i", .load("m", at: "i") + 100)
+        }
+        let pipeline = try context.makePipeline(p)
+        for promised in [false, true] {
+            for i in 0..<16 { copy.store(UInt32(i), at: i) }
+            var options = DispatchOptions()
+            if promised { options.readOnlyBytes = [0: 16..<32] }
+            _ = try context.dispatch(pipeline, groups: WorkgroupSize(1), buffers: [0: copy.handle], options: options)
+            for i in 0..<16 {
+                let skipped = promised && (4..<8).contains(i)
+                #expect(copy.load(i) == UInt32(i) + (skipped ? 0 : 100), "word \(i), read-only bytes \(promised)")
+            }
+        }
+    }
+
     /// Every construct case within the limits, against the interpreter: traps and loop cuts come
     /// back through the status block's host copy.
     @Test(arguments: [GraphicsAPI.gl, .gles])
