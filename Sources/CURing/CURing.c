@@ -97,6 +97,26 @@ int vyre_uring_submit_and_reap(vyre_uring *ring, unsigned wait_for, vyre_complet
     return (int)moved;
 }
 
+/// Fills `info` from a file's stat and its file system's statfs.
+static void describe_file(const struct stat *st, const struct statfs *fs, vyre_file_info *info) {
+    info->size = (uint64_t)st->st_size;
+    info->allocated = (uint64_t)st->st_blocks * 512;
+    info->block_size = (uint32_t)st->st_blksize;
+    info->kind = S_ISREG(st->st_mode) ? 1 : S_ISDIR(st->st_mode) ? 2 : 0;
+    info->pseudo = 0;
+    if (fs == NULL) return;
+    switch ((unsigned long)fs->f_type) {
+    case 0x9fa0:     /* proc */
+    case 0x62656572: /* sysfs */
+    case 0x64626720: /* debugfs */
+    case 0x74726163: /* tracefs */
+    case 0x62656570: /* configfs */
+    case 0x73636673: /* securityfs */
+        info->pseudo = 1;
+        break;
+    }
+}
+
 int vyre_file_open(const char *path, int flags, vyre_file_info *info) {
     int mode = (flags & VYRE_OPEN_WRITE) ? O_RDWR | ((flags & VYRE_OPEN_CREATE) ? O_CREAT : 0) : O_RDONLY;
     int fd;
@@ -110,25 +130,17 @@ int vyre_file_open(const char *path, int flags, vyre_file_info *info) {
         close(fd);
         return -e;
     }
-    info->size = (uint64_t)st.st_size;
-    info->allocated = (uint64_t)st.st_blocks * 512;
-    info->block_size = (uint32_t)st.st_blksize;
-    info->kind = S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
     struct statfs fs;
-    info->pseudo = 0;
-    if (fstatfs(fd, &fs) == 0) {
-        switch ((unsigned long)fs.f_type) {
-        case 0x9fa0:     /* proc */
-        case 0x62656572: /* sysfs */
-        case 0x64626720: /* debugfs */
-        case 0x74726163: /* tracefs */
-        case 0x62656570: /* configfs */
-        case 0x73636673: /* securityfs */
-            info->pseudo = 1;
-            break;
-        }
-    }
+    describe_file(&st, fstatfs(fd, &fs) == 0 ? &fs : NULL, info);
     return fd;
+}
+
+int vyre_file_stat(const char *path, vyre_file_info *info) {
+    struct stat st;
+    if (stat(path, &st) != 0) return -errno;
+    struct statfs fs;
+    describe_file(&st, statfs(path, &fs) == 0 ? &fs : NULL, info);
+    return 0;
 }
 
 long vyre_file_pread(int fd, void *buffer, size_t length, uint64_t offset) {

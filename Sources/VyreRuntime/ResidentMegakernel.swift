@@ -1499,8 +1499,9 @@ final class ResidentCore: @unchecked Sendable {
     /// Stops accepting, ends the kernel as `mode` says and waits for both threads (blocking).
     func stop(_ mode: ShutdownMode) {
         accepting.store(false, ordering: .releasing)
-        // Never started: no thread to wait for, and nothing was published to it.
-        if lifecycle.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged { return }
+        // Never started (now or at an earlier stop): no thread to wait for, and nothing was published to it.
+        let (stoppedUnstarted, was) = lifecycle.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing)
+        if stoppedUnstarted || was == 2 { return }
         let wanted = mode == .cancel ? Self.cancelling : Self.draining
         let (first, before) = stopRequest.compareExchange(expected: 0, desired: wanted, ordering: .acquiringAndReleasing)
         // A cancel while a drain is in progress takes over (a drain that ran past its deadline);

@@ -92,6 +92,18 @@ public struct FeedSource: Sendable, Hashable {
     }
 }
 
+extension FeedSource {
+    /// What can be planned from `path` before it is read: its size (through symbolic links) and
+    /// whether it can be read in parts (a regular file whose size is its bytes: not a FIFO or a
+    /// device, nor a file of proc, sysfs and the like). nil when it cannot be stat'd (its read
+    /// says why). Nothing is opened: opening a FIFO could block.
+    public static func plan(_ path: String) -> (size: UInt64, splittable: Bool)? {
+        var info = vyre_file_info()
+        guard vyre_file_stat(path, &info) == 0 else { return nil }
+        return (info.size, info.kind == 1 && info.pseudo == 0)
+    }
+}
+
 /// A file the feeder opened.
 public struct FeedFile: Sendable, Hashable {
     /// Its index in the feeder's sources.

@@ -28,7 +28,8 @@ public final class ScanGroup: Sendable {
         var scanners: [LiteralScanner] = []
         for context in contexts { scanners.append(try LiteralScanner(context: context, patterns: patterns, options: options)) }
         self.scanners = scanners
-        self.minimumPartBytes = max(4096, (minimumPartBytes + 4095) / 4096 * 4096)
+        // At most 1 TiB, so that rounding and doubling it stay far from overflow.
+        self.minimumPartBytes = max(4096, (min(minimumPartBytes, 1 << 40) + 4095) / 4096 * 4096)
     }
 
     /// Scans `paths` across the devices; `parts` per device says how many parts (whole files or
@@ -36,8 +37,8 @@ public final class ScanGroup: Sendable {
     public func scan(_ paths: [String], progress: (@Sendable (ScanProgress) -> Void)? = nil) async throws(ScanError) -> (report: ScanReport, parts: [Int]) {
         let started = ContinuousClock.now
         // The sizes only plan the parts (a file that cannot be read says so when scanned).
-        let sizes = paths.map { (try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? UInt64) ?? 0 }
-        let parts = Self.parts(sizes: sizes, devices: scanners.count, minimum: minimumPartBytes)
+        let files = paths.map { FeedSource.plan($0) ?? (0, false) }
+        let parts = Self.parts(files: files, devices: scanners.count, minimum: minimumPartBytes)
         let sources = parts.map { FeedSource(path: paths[$0.file], bytes: $0.bytes) }
         let state = SharedScan(order: parts.indices.sorted { (parts[$0].length, -$0) < (parts[$1].length, -$1) }, parts: parts.count,
                                devices: scanners.count, failed: failed.withLock { $0 })
@@ -82,14 +83,15 @@ public final class ScanGroup: Sendable {
         var length: UInt64
     }
 
-    /// The parts of files of `sizes`, in file order, each file's parts in byte order. A file of
-    /// at least two `minimum` bytes, when there are several devices, is cut into parts of about
-    /// a quarter of its share per device, no smaller than `minimum`, on multiples of `minimum`'s
-    /// 4 KiB; its last part runs to wherever the file ends when read.
-    static func parts(sizes: [UInt64], devices: Int, minimum: UInt64) -> [Part] {
+    /// The parts of `files` (each one's size and whether it can be read in parts), in file
+    /// order, each file's parts in byte order. A file that can, of at least two `minimum` bytes,
+    /// when there are several devices, is cut into parts of about a quarter of its share per
+    /// device, no smaller than `minimum`, on multiples of 4 KiB; its last part runs to wherever
+    /// the file ends when read.
+    static func parts(files: [(size: UInt64, splittable: Bool)], devices: Int, minimum: UInt64) -> [Part] {
         var parts: [Part] = []
-        for (file, size) in sizes.enumerated() {
-            guard devices > 1, size >= 2 * minimum else {
+        for (file, (size, splittable)) in files.enumerated() {
+            guard devices > 1, splittable, size / 2 >= minimum else {
                 parts.append(Part(file: file, bytes: nil, length: size))
                 continue
             }

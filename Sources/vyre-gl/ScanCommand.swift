@@ -106,7 +106,7 @@ struct ScanCommand: ParsableCommand {
             let contexts = try devicesOption.set.map { try CLI.openContexts($0, deviceOptions) } ?? [try CLI.openContext(deviceOptions)]
             try CLI.checkWorkgroups(tuning.workgroups, on: contexts)
             let paths = searched.map(Self.path)
-            let total = paths.reduce(UInt64(0)) { $0 + ((try? FileManager.default.attributesOfItem(atPath: $1)[.size] as? UInt64) ?? 0) }
+            let total = paths.reduce(UInt64(0)) { $0 + (FeedSource.plan($1)?.size ?? 0) }
             var options = tuning.options(countPatterns: countPatterns)
             options.expectedBytes = total
             let group = try ScanGroup(contexts: contexts, patterns: patterns, options: options)

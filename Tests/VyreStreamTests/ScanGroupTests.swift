@@ -14,11 +14,13 @@ struct ScanGroupTests {
         let sizes: [UInt64] = [0, 4095, 8191, 8192, 8193, 1 << 20, 10_000_000, 5 << 30]
         for devices in 1...4 {
             for minimum: UInt64 in [4096, 64 << 20] {
-                let parts = ScanGroup.parts(sizes: sizes, devices: devices, minimum: minimum)
-                for (file, size) in sizes.enumerated() {
+                // Each size twice: as a regular file, and as one that cannot be read in parts.
+                let files = sizes.map { ($0, true) } + sizes.map { ($0, false) }
+                let parts = ScanGroup.parts(files: files, devices: devices, minimum: minimum)
+                for (file, (size, splittable)) in files.enumerated() {
                     let mine = parts.filter { $0.file == file }
                     #expect(mine.reduce(0) { $0 + $1.length } == size, "\(size) bytes on \(devices) devices")
-                    guard devices > 1, size >= 2 * minimum else {
+                    guard devices > 1, splittable, size >= 2 * minimum else {
                         #expect(mine.count == 1 && mine[0].bytes == nil)
                         continue
                     }
@@ -32,6 +34,20 @@ struct ScanGroupTests {
                 }
             }
         }
+    }
+
+    @Test("the plan follows symbolic links, and cuts neither devices, FIFOs nor files of /proc; it opens nothing")
+    func plans() throws {
+        let dir = try TemporaryDirectory()
+        let file = try dir.file("f", [UInt8](repeating: 97, count: 10_000))
+        let link = dir.url.appendingPathComponent("link").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: file)
+        let fifo = dir.url.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        #expect(FeedSource.plan(file)! == (10_000, true) && FeedSource.plan(link)! == (10_000, true))
+        #expect(FeedSource.plan("/dev/null")?.splittable == false && FeedSource.plan(fifo)?.splittable == false)
+        #expect(FeedSource.plan("/proc/self/status")?.splittable == false)
+        #expect(FeedSource.plan(dir.url.appendingPathComponent("missing").path) == nil)
     }
 
     @Test("parts that saw different sizes make the file's error, not a count")
@@ -53,6 +69,10 @@ struct ScanGroupTests {
         var rng = SystemRandomNumberGenerator()
         let (big, given) = corpus(&rng, seed: 77, bytes: 150_000, patterns: 30, nul: false)
         files.append((try dir.file("big", big), big))
+        // Through a symbolic link too: planned by the file it names.
+        let link = dir.url.appendingPathComponent("big-link").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: files[files.count - 1].path)
+        files.append((link, big))
         // An empty pattern matches every line: its count comes from the joined files, not the parts.
         let patterns = emptyPattern ? LiteralPatterns([[], Array("ba\r".utf8)]) : LiteralPatterns(given.patterns + [Array("aba".utf8)])
         let patternFile = try dir.file("patterns", Array(patterns.patterns.joined(separator: [10])) + [10])
@@ -61,7 +81,7 @@ struct ScanGroupTests {
                                   minimumPartBytes: 4096)
         let (report, shares) = try await group.scan(files.map(\.path))
         await group.shutdown()
-        let planned = ScanGroup.parts(sizes: files.map { UInt64($0.bytes.count) }, devices: 2, minimum: 4096)
+        let planned = ScanGroup.parts(files: files.map { FeedSource.plan($0.path)! }, devices: 2, minimum: 4096)
         #expect(planned.filter { $0.file == files.count - 1 }.count >= 7 && shares.reduce(0, +) == planned.count)
         let single = try LiteralScanner(context: SharedDevice.context, patterns: patterns, options: options)
         let alone = try await single.scan(files.map(\.path))

@@ -69,6 +69,9 @@ enum {
 
 /// Opens `path` as `flags` say (read-only when 0) and stats it; the descriptor, or a negative errno.
 int vyre_file_open(const char *path, int flags, vyre_file_info *info);
+/// Stats `path` (following symbolic links) without opening it, as `vyre_file_open` would: 0, or a
+/// negative errno. Opening a FIFO could block; a stat does not.
+int vyre_file_stat(const char *path, vyre_file_info *info);
 /// Reads up to `length` bytes at `offset` (at the file's current position when `offset` is
 /// UINT64_MAX, as for a pipe); the bytes read, or a negative errno.
 long vyre_file_pread(int fd, void *buffer, size_t length, uint64_t offset);
