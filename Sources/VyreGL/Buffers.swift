@@ -355,9 +355,9 @@ extension GLState {
     /// The most a kept staging buffer holds.
     static let keptStagingBytes = 64 << 20
 
-    /// The context's staging buffer for ES reads, grown to at least `bytes` (kept between reads:
-    /// making one per read cost tens of microseconds on the H200).
-    private func stagingBuffer(bytes: Int) throws(VyreGLError) -> UInt32 {
+    /// The context's staging buffer for ES reads and large host-copy uploads, grown to at least
+    /// `bytes` (kept between uses: making one per read cost tens of microseconds on the H200).
+    func stagingBuffer(bytes: Int) throws(VyreGLError) -> UInt32 {
         if let staging, staging.bytes >= bytes { return staging.name }
         if let old = staging { delete(.buffer(old.name)) }
         staging = nil

@@ -116,15 +116,56 @@ extension GLState {
         }
     }
 
-    /// Uploads the bound host copies (before the submission's work).
+    /// Host-copy uploads of at least this many bytes in all go through the staging buffer.
+    static let stagedUploadBytes = 1 << 20
+
+    /// Uploads the bound host copies (before the submission's work): small ones by
+    /// `glBufferSubData`, large ones written into the mapped staging buffer and copied from there
+    /// on the GPU.
     func upload(_ used: [HostCopyUse]) throws(VyreGLError) {
+        let uploads = used.filter { $0.upload && !$0.bytes.isEmpty }
+        guard !uploads.isEmpty else { return }
+        let bytes = uploads.reduce(0) { $0 + $1.bytes.count }
+        if bytes >= Self.stagedUploadBytes && bytes <= Self.keptStagingBytes, try stagedUpload(uploads, bytes: bytes) { return }
         let target = GLenum(GL_COPY_WRITE_BUFFER)
-        for use in used where use.upload && !use.bytes.isEmpty {
+        for use in uploads {
             glBindBuffer(target, use.name)
             glBufferSubData(target, use.bytes.lowerBound, use.bytes.count, hostCopies[use.name]!.base + use.bytes.lowerBound)
         }
         glBindBuffer(target, 0)
-        if !used.isEmpty { try check("glBufferSubData (\(used.count) host copies)") }
+        try check("glBufferSubData (\(uploads.count) host copies)")
+    }
+
+    /// `uploads` (`bytes` in all) written into the staging buffer through one map and copied into
+    /// their buffers on the GPU; false, with nothing copied, when the driver lost the mapped bytes
+    /// (`glUnmapBuffer` false), so the caller uploads them plainly.
+    private func stagedUpload(_ uploads: [HostCopyUse], bytes: Int) throws(VyreGLError) -> Bool {
+        let staging = try stagingBuffer(bytes: bytes)
+        let source = GLenum(GL_COPY_READ_BUFFER), target = GLenum(GL_COPY_WRITE_BUFFER)
+        glBindBuffer(source, staging)
+        defer {
+            glBindBuffer(source, 0)
+            glBindBuffer(target, 0)
+        }
+        // Invalidated: the driver need not wait for the staging buffer's last use.
+        guard let mapped = glMapBufferRange(source, 0, bytes, GLbitfield(GL_MAP_WRITE_BIT | GL_MAP_INVALIDATE_BUFFER_BIT)) else {
+            try check("glMapBufferRange(write, \(bytes) bytes)")
+            throw .outOfDeviceMemory(bytes: bytes, detail: "glMapBufferRange returned no pointer for an upload")
+        }
+        var offset = 0
+        for use in uploads {
+            (mapped + offset).copyMemory(from: hostCopies[use.name]!.base + use.bytes.lowerBound, byteCount: use.bytes.count)
+            offset += use.bytes.count
+        }
+        guard glUnmapBuffer(source) == GLboolean(GL_TRUE) else { return false }
+        offset = 0
+        for use in uploads {
+            glBindBuffer(target, use.name)
+            glCopyBufferSubData(source, target, offset, use.bytes.lowerBound, use.bytes.count)
+            offset += use.bytes.count
+        }
+        try check("glCopyBufferSubData (\(uploads.count) host copies from the staging buffer)")
+        return true
     }
 
     /// Reads the used host copies back from the device in one go (after the submission's fence;

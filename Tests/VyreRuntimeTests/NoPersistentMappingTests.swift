@@ -76,6 +76,27 @@ struct NoPersistentMappingTests {
         }
     }
 
+    /// A host copy of 2 MiB goes up through the staging buffer (past 1 MiB) and comes back: every
+    /// word, twice, so the staging buffer's second use starts from the host's bytes.
+    @Test(arguments: [GraphicsAPI.gl, .gles])
+    func largeHostCopiesGoUpThroughTheStagingBuffer(api: GraphicsAPI) throws {
+        let context = Self.context(api)
+        let words: Int = 1 << 19
+        let copy = try context.makeMappedBuffer(bytes: words * 4, access: .betweenSubmissions)
+        let p = Program(buffers: [BufferDecl("m", binding: 0, access: .readWrite, type: .u32, placement: .hostMapped)], workgroupSize: WorkgroupSize(64)) {
+            Node.let("i", .builtin(.globalInvocationID(.x)))
+            Node.store("m", at: "i", .load("m", at: "i") * 3 + 1)
+        }
+        let pipeline = try context.makePipeline(p)
+        for round in 0..<2 {
+            for i in 0..<words { copy.store(UInt32(truncatingIfNeeded: i &* 2_654_435_761) ^ UInt32(round), at: i) }
+            _ = try context.dispatch(pipeline, groups: WorkgroupSize(UInt32(words / 64)), buffers: [0: copy.handle])
+            var wrong = 0
+            for i in 0..<words where copy.load(i) != (UInt32(truncatingIfNeeded: i &* 2_654_435_761) ^ UInt32(round)) &* 3 &+ 1 { wrong += 1 }
+            #expect(wrong == 0, "round \(round): \(wrong) of \(words) words wrong")
+        }
+    }
+
     /// Every construct case within the limits, against the interpreter: traps and loop cuts come
     /// back through the status block's host copy.
     @Test(arguments: [GraphicsAPI.gl, .gles])
